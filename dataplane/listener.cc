@@ -1,0 +1,139 @@
+// Accept loop and per-interface / per-client session caps.
+#include "dataplane/listener.h"
+
+#include <spdlog/spdlog.h>
+
+#include "dataplane/relay_session.h"
+#include "dataplane/smtp/reply.h"
+
+namespace gw::dataplane {
+namespace {
+
+/// Holds one session's place in the counters until the session ends.
+class SessionSlot {
+ public:
+  SessionSlot(std::shared_ptr<Listener::Counters> counters, std::string client)
+      : counters_(std::move(counters)), client_(std::move(client)) {}
+  SessionSlot(const SessionSlot&) = delete;
+  SessionSlot& operator=(const SessionSlot&) = delete;
+  ~SessionSlot() {
+    counters_->active.fetch_sub(1);
+    std::lock_guard lock(counters_->mutex);
+    auto it = counters_->per_client.find(client_);
+    if (it != counters_->per_client.end() && --it->second == 0) counters_->per_client.erase(it);
+  }
+
+ private:
+  std::shared_ptr<Listener::Counters> counters_;
+  std::string client_;
+};
+
+std::string format_endpoint(const tcp::endpoint& ep) {
+  auto addr = ep.address();
+  std::string host = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
+  return host + ":" + std::to_string(ep.port());
+}
+
+/// Refuses a connection over a session cap: 421 at once, then close (RFC 5321 §3.1).
+awaitable<void> refuse(tcp::socket socket, std::string text) {
+  std::string wire = smtp::make_reply(421, smtp::es::kSecurityOther, text).wire();
+  boost::system::error_code ec;
+  co_await asio::async_write(socket, asio::buffer(wire), asio::redirect_error(asio::use_awaitable, ec));
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
+}
+
+}  // namespace
+
+Listener::Listener(asio::io_context& io, std::int64_t interface_id, tcp::endpoint endpoint,
+                   std::shared_ptr<const ServiceConfig> service, NodeIdentity node)
+    : io_(io),
+      interface_id_(interface_id),
+      endpoint_(std::move(endpoint)),
+      acceptor_(asio::make_strand(io)),
+      node_(std::move(node)),
+      service_(std::move(service)) {}
+
+boost::system::error_code Listener::open() {
+  boost::system::error_code ec;
+  acceptor_.open(endpoint_.protocol(), ec);
+  if (ec) return ec;
+  acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (ec) return ec;
+  acceptor_.bind(endpoint_, ec);
+  if (ec) {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    return ec;
+  }
+  acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) endpoint_ = acceptor_.local_endpoint(ec);
+  return ec;
+}
+
+void Listener::start() {
+  asio::co_spawn(acceptor_.get_executor(), accept_loop(),
+                 [self = shared_from_this()](std::exception_ptr) {});
+}
+
+void Listener::stop() {
+  asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+    boost::system::error_code ignored;
+    self->acceptor_.close(ignored);
+  });
+}
+
+void Listener::set_service(std::shared_ptr<const ServiceConfig> service) {
+  std::lock_guard lock(service_mutex_);
+  service_ = std::move(service);
+}
+
+std::shared_ptr<const ServiceConfig> Listener::service() const {
+  std::lock_guard lock(service_mutex_);
+  return service_;
+}
+
+awaitable<void> Listener::accept_loop() {
+  while (acceptor_.is_open()) {
+    boost::system::error_code ec;
+    // Each session gets its own strand, so --threads > 1 is safe.
+    tcp::socket socket(asio::make_strand(io_));
+    co_await acceptor_.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
+      spdlog::warn("accept on {} failed: {}", format_endpoint(endpoint_), ec.message());
+      continue;
+    }
+    auto svc = service();
+    tcp::endpoint remote = socket.remote_endpoint(ec);
+    if (ec) continue;
+    std::string client_ip = remote.address().to_string();
+
+    std::size_t active = counters_->active.fetch_add(1) + 1;
+    std::size_t from_client;
+    {
+      std::lock_guard lock(counters_->mutex);
+      from_client = ++counters_->per_client[client_ip];
+    }
+    auto slot = std::make_shared<SessionSlot>(counters_, client_ip);
+    if (active > svc->limits.max_sessions || from_client > svc->limits.max_sessions_per_client) {
+      spdlog::warn("interface={} refused {}: too many sessions (interface {}, client {})",
+                   interface_id_, format_endpoint(remote), active, from_client);
+      asio::co_spawn(socket.get_executor(), refuse(std::move(socket), "Too many connections"),
+                     [slot](std::exception_ptr) {});
+      continue;
+    }
+    SessionEnv env;
+    env.service = svc;
+    env.interface_id = interface_id_;
+    env.hostname = svc->hostname.empty() ? node_.hostname : svc->hostname;
+    env.session_id = node_.node_id + "-" + std::to_string(interface_id_) + "-" +
+                     std::to_string(++next_session_);
+    env.client_address = format_endpoint(remote);
+    env.local_address = format_endpoint(endpoint_);
+    env.slot = std::move(slot);
+    RelaySession::start(std::make_shared<RelaySession>(std::move(socket), std::move(env)));
+  }
+}
+
+}  // namespace gw::dataplane

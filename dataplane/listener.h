@@ -1,0 +1,63 @@
+// One inbound interface: a TCP acceptor that creates a RelaySession per connection, within
+// the service's session limits (DESIGN.md §2 "interface", §7 "Bounded").
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "dataplane/asio.h"
+#include "dataplane/service_config.h"
+
+namespace gw::dataplane {
+
+/// Identity of the node, shared by all listeners.
+struct NodeIdentity {
+  std::string node_id;
+  std::string hostname;
+};
+
+/// A listening socket for one interface. open() binds; start() spawns the accept loop on the
+/// listener's strand; stop() closes the acceptor (sessions already running go on). The
+/// service can be replaced while running: new sessions get the new version.
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  Listener(asio::io_context& io, std::int64_t interface_id, tcp::endpoint endpoint,
+           std::shared_ptr<const ServiceConfig> service, NodeIdentity node);
+
+  /// Binds and listens (SO_REUSEADDR). Returns the error (e.g. address in use) instead of
+  /// throwing; the caller logs it.
+  boost::system::error_code open();
+  void start();
+  void stop();
+  void set_service(std::shared_ptr<const ServiceConfig> service);
+
+  [[nodiscard]] const tcp::endpoint& endpoint() const { return endpoint_; }
+  [[nodiscard]] std::size_t active_sessions() const { return counters_->active.load(); }
+
+  /// Live session counts, shared with the sessions' slots so they outlive the listener.
+  struct Counters {
+    std::atomic<std::size_t> active{0};
+    std::mutex mutex;
+    std::map<std::string, std::size_t> per_client;  // guarded by mutex
+  };
+
+ private:
+  awaitable<void> accept_loop();
+  std::shared_ptr<const ServiceConfig> service() const;
+
+  asio::io_context& io_;
+  std::int64_t interface_id_;
+  tcp::endpoint endpoint_;
+  tcp::acceptor acceptor_;
+  NodeIdentity node_;
+  mutable std::mutex service_mutex_;
+  std::shared_ptr<const ServiceConfig> service_;  // guarded by service_mutex_
+  std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
+  std::uint64_t next_session_ = 0;
+};
+
+}  // namespace gw::dataplane

@@ -1,0 +1,71 @@
+// grelayd: the relay node. Wiring only: flags, logging, event loop, node agent, listeners.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <thread>
+#include <vector>
+
+#include "common/logging.h"
+#include "dataplane/asio.h"
+#include "dataplane/listener_manager.h"
+#include "dataplane/node_agent.h"
+
+int main(int argc, char** argv) {
+  using namespace gw::dataplane;
+  CLI::App app{"grelayd: SMTP relay gateway node"};
+  NodeAgent::Options agent_options;
+  agent_options.control_plane = "127.0.0.1:7070";
+  agent_options.instance = "default";
+  unsigned threads = 1;
+  std::string hostname;
+  std::string log_level = "info";
+  app.add_option("--control-plane", agent_options.control_plane, "gctld address host:port");
+  app.add_option("--node-id", agent_options.node_id, "unique id of this node")->required();
+  app.add_option("--instance", agent_options.instance, "instance (node group) to serve");
+  app.add_option("--threads", threads, "event-loop threads")->check(CLI::Range(1u, 64u));
+  app.add_option("--hostname", hostname, "name used in banners (default: host name)");
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    gw::common::init_logging("grelayd", log_level);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "grelayd: error: %s\n", e.what());
+    return 2;
+  }
+  if (hostname.empty()) {
+    char buf[256] = {};
+    if (gethostname(buf, sizeof buf - 1) == 0) hostname = buf;
+    if (hostname.empty()) hostname = "localhost";
+  }
+  agent_options.hostname = hostname;
+  agent_options.version = "0.1.0";
+
+  asio::io_context io(static_cast<int>(threads));
+  auto strand = asio::make_strand(io);
+  ListenerManager listeners(io, NodeIdentity{agent_options.node_id, hostname});
+  NodeAgent agent(agent_options, [&](gateway::v1::ConfigSnapshot snapshot) {
+    asio::post(strand, [&listeners, snap = std::move(snapshot)] { listeners.apply(snap); });
+  });
+
+  auto work = asio::make_work_guard(io);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int signo) {
+    spdlog::info("grelayd: signal {}, stopping", signo);
+    asio::post(strand, [&] { listeners.stop_all(); });
+    work.reset();
+    io.stop();
+  });
+
+  spdlog::info("grelayd node={} instance={} control-plane={} threads={}", agent_options.node_id,
+               agent_options.instance, agent_options.control_plane, threads);
+  agent.start();
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& t : pool) t.join();
+  agent.stop();
+  return 0;
+}

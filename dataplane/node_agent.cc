@@ -1,0 +1,114 @@
+// Register + Watch loop against gctld.
+#include "dataplane/node_agent.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "gateway/v1/node.grpc.pb.h"
+
+namespace gw::dataplane {
+
+NodeAgent::NodeAgent(Options options, SnapshotHandler on_snapshot)
+    : options_(std::move(options)), on_snapshot_(std::move(on_snapshot)) {
+  grpc::ChannelArguments args;
+  // Reconnect quickly after the control plane comes back.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  channel_ = grpc::CreateCustomChannel(options_.control_plane, grpc::InsecureChannelCredentials(),
+                                       args);
+}
+
+NodeAgent::~NodeAgent() { stop(); }
+
+void NodeAgent::start() { thread_ = std::thread([this] { run(); }); }
+
+void NodeAgent::stop() {
+  stopping_ = true;
+  {
+    std::lock_guard lock(mutex_);
+    if (active_context_) active_context_->TryCancel();
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool NodeAgent::watch_once(std::uint64_t& known_version) {
+  auto stub = gateway::v1::NodeService::NewStub(channel_);
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    ctx.set_wait_for_ready(true);
+    gateway::v1::RegisterNodeRequest req;
+    req.set_node_id(options_.node_id);
+    req.set_instance(options_.instance);
+    req.set_hostname(options_.hostname);
+    req.set_version(options_.version);
+    gateway::v1::RegisterNodeResponse resp;
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return false;
+      active_context_ = &ctx;
+    }
+    grpc::Status status = stub->Register(&ctx, req, &resp);
+    {
+      std::lock_guard lock(mutex_);
+      active_context_ = nullptr;
+    }
+    if (!status.ok()) {
+      spdlog::warn("control plane {}: register failed: {}", options_.control_plane,
+                   status.error_message());
+      return false;
+    }
+  }
+  grpc::ClientContext ctx;
+  gateway::v1::WatchConfigRequest req;
+  req.set_node_id(options_.node_id);
+  req.set_instance(options_.instance);
+  req.set_known_version(known_version);
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return false;
+    active_context_ = &ctx;
+  }
+  auto reader = stub->Watch(&ctx, req);
+  bool got_any = false;
+  gateway::v1::ConfigSnapshot snapshot;
+  while (reader->Read(&snapshot)) {
+    if (!got_any) {
+      spdlog::info("control plane {}: watching instance {} (version {})", options_.control_plane,
+                   options_.instance, snapshot.version());
+    }
+    got_any = true;
+    known_version = snapshot.version();
+    on_snapshot_(std::move(snapshot));
+    snapshot = gateway::v1::ConfigSnapshot{};
+  }
+  grpc::Status status = reader->Finish();
+  {
+    std::lock_guard lock(mutex_);
+    active_context_ = nullptr;
+  }
+  if (!stopping_) {
+    spdlog::warn("control plane {}: watch ended ({}), keeping the last configuration",
+                 options_.control_plane, status.error_message());
+  }
+  return got_any;
+}
+
+void NodeAgent::run() {
+  std::uint64_t known_version = 0;
+  auto backoff = std::chrono::milliseconds(200);
+  while (!stopping_) {
+    if (watch_once(known_version)) backoff = std::chrono::milliseconds(200);
+    if (stopping_) break;
+    std::unique_lock lock(mutex_);
+    wake_.wait_for(lock, backoff, [this] { return stopping_.load(); });
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+}
+
+}  // namespace gw::dataplane

@@ -1,0 +1,57 @@
+// The relay node's link to the control plane: registration and the configuration watch
+// stream, with reconnection and backoff (DESIGN.md §7 "Fail safe": keep serving with the
+// last configuration meanwhile).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "gateway/v1/config.pb.h"
+
+namespace gw::dataplane {
+
+/// Runs on its own thread (never an event-loop thread): Register, then Watch; every
+/// snapshot received is handed to `on_snapshot` (which must only post the work to the event
+/// loop). On any stream end or error it retries with exponential backoff (200 ms .. 5 s).
+class NodeAgent {
+ public:
+  struct Options {
+    std::string control_plane;  // "host:port"
+    std::string node_id;
+    std::string instance;
+    std::string hostname;
+    std::string version;
+  };
+  using SnapshotHandler = std::function<void(gateway::v1::ConfigSnapshot)>;
+
+  NodeAgent(Options options, SnapshotHandler on_snapshot);
+  ~NodeAgent();
+  NodeAgent(const NodeAgent&) = delete;
+  NodeAgent& operator=(const NodeAgent&) = delete;
+
+  void start();
+  /// Cancels the stream and joins the thread.
+  void stop();
+
+ private:
+  void run();
+  bool watch_once(std::uint64_t& known_version);
+
+  Options options_;
+  SnapshotHandler on_snapshot_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  grpc::ClientContext* active_context_ = nullptr;  // guarded by mutex_
+  std::condition_variable wake_;
+};
+
+}  // namespace gw::dataplane

@@ -1,0 +1,694 @@
+// The relay session: check → proceed for every client command, mirrored on the upstream.
+#include "dataplane/relay_session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "common/logging.h"
+#include "dataplane/smtp/address.h"
+#include "dataplane/smtp/capabilities.h"
+#include "dataplane/smtp/data_reader.h"
+
+namespace gw::dataplane {
+namespace {
+
+using smtp::make_reply;
+using smtp::Verb;
+namespace es = smtp::es;
+
+constexpr std::size_t kInputCapacity = 64 * 1024;
+// A command line longer than this is not an over-long command but an attack: 421 and close
+// (field case BR-12: memory per connection stays constant either way).
+constexpr std::size_t kHardLineLimit = 64 * 1024;
+
+bool starts_with_auth(std::string_view line) {
+  return line.size() >= 5 && smtp::iequals_ascii(line.substr(0, 5), "AUTH ");
+}
+
+std::string_view trim_trailing_spaces(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+RelaySession::RelaySession(tcp::socket client, SessionEnv env)
+    : env_(std::move(env)),
+      limits_(env_.service->limits),
+      client_(std::move(client)),
+      upstream_(client_.socket().get_executor()),
+      timer_(client_.socket().get_executor()),
+      in_(kInputCapacity) {
+  session_deadline_ = Clock::now() + limits_.session_timeout;
+}
+
+void RelaySession::start(std::shared_ptr<RelaySession> session) {
+  auto executor = session->client_.socket().get_executor();
+  asio::co_spawn(executor, session->watchdog(), [session](std::exception_ptr) {});
+  asio::co_spawn(executor, session->run(), [session](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("session={} aborted: {}", session->env_.session_id, ex.what());
+      }
+    }
+    session->finished_ = true;
+    session->client_.close();
+    session->upstream_.close();
+    session->timer_.cancel();
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Deadlines: one timer per session; deadlines only move the timer when they come earlier.
+
+void RelaySession::set_client_deadline(Clock::time_point t) {
+  client_deadline_ = t;
+  if (t < timer_expiry_) timer_.cancel();
+}
+
+void RelaySession::set_upstream_deadline(Clock::time_point t) {
+  upstream_deadline_ = t;
+  if (t < timer_expiry_) timer_.cancel();
+}
+
+awaitable<void> RelaySession::watchdog() {
+  while (!finished_) {
+    timer_expiry_ = std::min(client_deadline_, upstream_deadline_);
+    timer_.expires_at(timer_expiry_);
+    boost::system::error_code ec;
+    co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (finished_) break;
+    auto now = Clock::now();
+    if (client_deadline_ <= now) {
+      client_deadline_ = Clock::time_point::max();
+      client_timed_out_ = true;
+      client_.cancel();
+    }
+    if (upstream_deadline_ <= now) {
+      upstream_deadline_ = Clock::time_point::max();
+      upstream_timed_out_ = true;
+      upstream_.cancel();
+    }
+  }
+  timer_expiry_ = Clock::time_point::min();
+}
+
+RelaySession::Clock::time_point RelaySession::client_read_deadline() const {
+  auto t = std::min(Clock::now() + limits_.idle_timeout, session_deadline_);
+  return in_data_ ? std::min(t, data_deadline_) : t;
+}
+
+// ---------------------------------------------------------------------------------------
+// Client I/O.
+
+awaitable<RelaySession::ReadStatus> RelaySession::read_client() {
+  if (!out_.empty() && !co_await flush()) co_return ReadStatus::kClosed;
+  set_client_deadline(client_read_deadline());
+  boost::system::error_code ec;
+  co_await client_.read_some(in_, ec);
+  client_deadline_ = Clock::time_point::max();
+  if (client_timed_out_) {
+    client_timed_out_ = false;
+    co_return ReadStatus::kTimeout;
+  }
+  if (ec) co_return ReadStatus::kClosed;
+  co_return ReadStatus::kOk;
+}
+
+awaitable<bool> RelaySession::flush() {
+  if (out_.empty()) co_return true;
+  set_client_deadline(std::min(Clock::now() + limits_.idle_timeout, session_deadline_));
+  boost::system::error_code ec;
+  co_await client_.write(out_, ec);
+  client_deadline_ = Clock::time_point::max();
+  client_timed_out_ = false;
+  out_.clear();
+  co_return !ec;
+}
+
+void RelaySession::reply(int code, smtp::EnhancedStatus status, std::string_view text) {
+  reply(make_reply(code, status, text));
+}
+
+void RelaySession::timeout_reply() {
+  reply(421, es::kBadConnection, env_.hostname + " Error: timeout exceeded, closing connection");
+  closing_ = true;
+}
+
+void RelaySession::count_error() {
+  if (++errors_ >= limits_.max_errors) {
+    reply(421, es::kSecurityOther, env_.hostname + " Error: too many errors, closing connection");
+    closing_ = true;
+  }
+}
+
+bool RelaySession::count_idle_command() {
+  if (++idle_commands_ > limits_.max_idle_commands) {
+    reply(421, es::kSecurityOther,
+          env_.hostname + " Error: too many commands without a transaction, closing connection");
+    closing_ = true;
+    return false;
+  }
+  return true;
+}
+
+awaitable<RelaySession::LineKind> RelaySession::next_line() {
+  while (true) {
+    smtp::LineScan scan = smtp::scan_line(in_.data());
+    if (scan.end != std::string_view::npos) {
+      std::string_view data = in_.data();
+      if (skipping_line_) {
+        in_.consume(scan.end);
+        skipping_line_ = false;
+        skipped_octets_ = 0;
+        co_return LineKind::kTooLong;
+      }
+      line_.assign(data.data(), scan.end - 2);
+      in_.consume(scan.end);
+      if (scan.bare_cr || scan.bare_lf || scan.nul) co_return LineKind::kBadOctets;
+      std::size_t limit = starts_with_auth(line_) ? limits_.max_auth_line : limits_.max_command_line;
+      if (line_.size() + 2 > limit) co_return LineKind::kTooLong;
+      co_return LineKind::kLine;
+    }
+    // No CRLF buffered. A line that cannot fit any limit is skipped, not stored.
+    std::size_t cap = std::max(limits_.max_auth_line, limits_.max_command_line);
+    if (in_.size() > cap) {
+      bool keep_cr = in_.data().back() == '\r';
+      std::size_t drop = in_.size() - (keep_cr ? 1 : 0);
+      line_.assign(in_.data().substr(0, std::min<std::size_t>(drop, 5)));  // the verb, for AUTH
+      in_.consume(drop);
+      skipping_line_ = true;
+      skipped_octets_ += drop;
+      if (skipped_octets_ > kHardLineLimit) co_return LineKind::kHardTooLong;
+    }
+    switch (co_await read_client()) {
+      case ReadStatus::kOk:
+        break;
+      case ReadStatus::kTimeout:
+        co_return LineKind::kTimeout;
+      case ReadStatus::kClosed:
+        co_return LineKind::kClosed;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The session.
+
+awaitable<void> RelaySession::run() {
+  set_low_latency(client_.socket());
+  spdlog::debug("session={} service={} client={} connected", env_.session_id, env_.service->name,
+                env_.client_address);
+  reply(220, es::kUndefined, env_.hostname + " ESMTP relay ready");
+  // RFC 5321 §4.3.1 wants the banner's text free; no enhanced code is expected there, but
+  // "2.0.0" is harmless and keeps every reply uniform.
+  std::string end_reason = "quit";
+  while (!closing_) {
+    LineKind kind = co_await next_line();
+    switch (kind) {
+      case LineKind::kLine:
+        co_await handle_command();
+        break;
+      case LineKind::kTooLong:
+        if (starts_with_auth(line_)) {
+          reply(500, es::kAuthLineTooLong, "Authentication Exchange line is too long");
+        } else {
+          reply(500, es::kSyntaxError, "Line too long");
+        }
+        count_error();
+        break;
+      case LineKind::kBadOctets:
+        reply(501, es::kSyntaxError, "Bare CR, bare LF or NUL in command line");
+        count_error();
+        break;
+      case LineKind::kHardTooLong:
+        reply(421, es::kSecurityOther, env_.hostname + " Error: line too long, closing connection");
+        closing_ = true;
+        end_reason = "line too long";
+        break;
+      case LineKind::kTimeout:
+        timeout_reply();
+        end_reason = "timeout";
+        break;
+      case LineKind::kClosed:
+        closing_ = true;
+        end_reason = "client closed";
+        break;
+    }
+  }
+  co_await flush();
+  client_.close();
+  co_await upstream_.quit();
+  spdlog::info("session={} service={} client={} end messages={} reason={}", env_.session_id,
+               env_.service->name, env_.client_address, messages_, end_reason);
+}
+
+awaitable<void> RelaySession::handle_command() {
+  smtp::Command cmd = smtp::parse_command(line_);
+  // RFC 2920 §3.1: commands that change the dialogue's state must end a pipelined group,
+  // and without PIPELINING in force (before EHLO, after HELO) nothing may be pipelined.
+  // Bytes already buffered here were sent before the reply: field cases BR-05, BR-23.
+  if (!in_.empty() && (smtp::must_end_pipeline_group(cmd.verb) || !esmtp_)) {
+    reply(503, es::kProtocolOther, "Improper use of SMTP command pipelining");
+    spdlog::warn("session={} client={} improper pipelining after {}", env_.session_id,
+                 env_.client_address, smtp::verb_name(cmd.verb));
+    in_.clear();
+    closing_ = true;
+    co_return;
+  }
+  if (auto error = smtp::check_command_order(state_, cmd.verb)) {
+    reply(*error);
+    count_error();
+    co_return;
+  }
+  switch (cmd.verb) {
+    case Verb::kEhlo:
+    case Verb::kHelo:
+      co_await on_helo(cmd.verb, cmd.args);
+      break;
+    case Verb::kMail:
+      co_await on_mail(cmd.args);
+      break;
+    case Verb::kRcpt:
+      co_await on_rcpt(cmd.args);
+      break;
+    case Verb::kData:
+      co_await on_data(cmd.args);
+      break;
+    case Verb::kRset:
+      co_await on_rset(cmd.args);
+      break;
+    case Verb::kNoop:
+      if (count_idle_command()) reply(250, es::kUndefined, "OK");
+      break;
+    case Verb::kHelp:
+      if (count_idle_command()) {
+        reply(214, es::kUndefined, "See RFC 5321 https://www.rfc-editor.org/rfc/rfc5321");
+      }
+      break;
+    case Verb::kVrfy:
+    case Verb::kExpn:
+      if (count_idle_command()) {
+        reply(502, es::kInvalidCommand, std::string(smtp::verb_name(cmd.verb)) +
+                                            " command is disabled");
+      }
+      break;
+    case Verb::kQuit:
+      on_quit();
+      break;
+    case Verb::kStarttls:
+      // A tcp interface has no certificate: RFC 3207 §4 "454 TLS not available".
+      reply(454, es::kSecurityOther, "TLS not available");
+      count_error();
+      break;
+    case Verb::kAuth:
+      reply(503, es::kInvalidCommand, "Authentication not enabled");
+      count_error();
+      break;
+    case Verb::kBdat:
+    case Verb::kUnknown:
+      reply(500, es::kInvalidCommand, "Command unrecognized");
+      count_error();
+      break;
+  }
+}
+
+void RelaySession::on_quit() {
+  reply(221, es::kUndefined, env_.hostname + " closing connection");
+  closing_ = true;
+}
+
+awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
+  std::string_view domain = trim_trailing_spaces(args);
+  if (domain.empty()) {
+    reply(501, es::kInvalidArguments,
+          std::string("Syntax: ") + std::string(smtp::verb_name(verb)) + " hostname");
+    count_error();
+    co_return;
+  }
+  if (!smtp::is_valid_helo_argument(domain)) {
+    reply(501, es::kSyntaxError, "Invalid domain name or address literal");
+    count_error();
+    co_return;
+  }
+  if (!count_idle_command()) co_return;
+  reset_transaction();
+  helo_domain_ = std::string(domain);
+  // Connect lazily, as in the reference trace; a second EHLO starts a fresh upstream session
+  // so that both sides forget the same state (RFC 5321 §4.1.4).
+  co_await upstream_.quit();
+  set_upstream_deadline(Clock::now() + limits_.upstream_connect_timeout);
+  UpstreamFault fault = co_await upstream_.open(env_.service->upstream_host,
+                                                env_.service->upstream_port, helo_domain_);
+  set_upstream_deadline(Clock::time_point::max());
+  upstream_timed_out_ = false;
+  if (fault != UpstreamFault::kNone) {
+    spdlog::warn("session={} service={} upstream {}:{} unavailable: {}", env_.session_id,
+                 env_.service->name, common::log_escape(env_.service->upstream_host),
+                 env_.service->upstream_port, fault_name(fault));
+    reply(421, es::kNoAnswer, env_.hostname + " Upstream mail server unavailable, try again later");
+    closing_ = true;
+    co_return;
+  }
+  state_ = smtp::SessionState::kGreeted;
+  esmtp_ = verb == Verb::kEhlo;
+  smtp::Reply r;
+  r.code = 250;
+  r.lines.push_back(env_.hostname + " Hello " + helo_domain_);
+  if (esmtp_) {
+    smtp::GatewayOffer offer;
+    offer.max_message_size = limits_.max_message_size;
+    for (auto& line : smtp::client_capabilities(upstream_.capabilities(), offer)) {
+      r.lines.push_back(std::move(line));
+    }
+  }
+  reply(r);
+}
+
+void RelaySession::reset_transaction() {
+  if (state_ == smtp::SessionState::kMail || state_ == smtp::SessionState::kRcpt) {
+    state_ = smtp::SessionState::kGreeted;
+  }
+  recipients_.clear();
+  smtputf8_ = false;
+}
+
+awaitable<bool> RelaySession::ensure_upstream() {
+  if (upstream_.is_open() && !upstream_.stale()) co_return true;
+  set_upstream_deadline(Clock::now() + limits_.upstream_connect_timeout);
+  UpstreamFault fault = co_await upstream_.open(env_.service->upstream_host,
+                                                env_.service->upstream_port, helo_domain_);
+  set_upstream_deadline(Clock::time_point::max());
+  upstream_timed_out_ = false;
+  if (fault != UpstreamFault::kNone) {
+    spdlog::warn("session={} service={} upstream reconnect failed: {}", env_.session_id,
+                 env_.service->name, fault_name(fault));
+    reply(451, es::kNoAnswer, "Upstream mail server unavailable, try again later");
+    co_return false;
+  }
+  co_return true;
+}
+
+awaitable<UpstreamFault> RelaySession::upstream_command(std::string_view wire, smtp::Reply& r,
+                                                        std::chrono::milliseconds timeout) {
+  set_upstream_deadline(Clock::now() + timeout);
+  UpstreamFault fault = co_await upstream_.command(wire, r);
+  set_upstream_deadline(Clock::time_point::max());
+  if (upstream_timed_out_) {
+    upstream_timed_out_ = false;
+    fault = UpstreamFault::kTimeout;
+  }
+  co_return fault;
+}
+
+void RelaySession::upstream_failed(UpstreamFault fault, std::string_view during) {
+  spdlog::warn("session={} service={} upstream failed during {}: {}", env_.session_id,
+               env_.service->name, during, fault_name(fault));
+  upstream_.close();
+}
+
+void RelaySession::relay_upstream_reply(const smtp::Reply& r) {
+  reply(r);
+  // 421: the upstream is closing the channel; so does the gateway (RFC 5321 §3.8).
+  if (r.code == 421) closing_ = true;
+}
+
+awaitable<void> RelaySession::on_mail(std::string_view args) {
+  smtp::PathArgument parsed = smtp::parse_mail_from(args);
+  switch (parsed.error) {
+    case smtp::PathError::kNone:
+      break;
+    case smtp::PathError::kSyntax:
+      reply(501, es::kInvalidArguments, "Syntax: MAIL FROM:<address>");
+      count_error();
+      co_return;
+    case smtp::PathError::kBadAddress:
+      reply(501, es::kBadSenderSyntax, "Bad sender address syntax");
+      count_error();
+      co_return;
+    case smtp::PathError::kBadParameter:
+      reply(501, es::kInvalidArguments, "Bad MAIL parameter syntax");
+      count_error();
+      co_return;
+    case smtp::PathError::kInvalidUtf8:
+      reply(501, es::kSyntaxError, "Invalid UTF-8 in address");
+      count_error();
+      co_return;
+  }
+  const smtp::Capabilities& caps = upstream_.capabilities();
+  std::string forward = "MAIL FROM:<" + parsed.path.mailbox + ">";
+  bool utf8 = false;
+  for (const auto& p : parsed.params) {
+    if (!esmtp_) {
+      reply(555, es::kInvalidArguments, "MAIL parameters need EHLO");
+      count_error();
+      co_return;
+    }
+    if (p.keyword == "SIZE") {
+      std::uint64_t size = 0;
+      auto [ptr, ec] = std::from_chars(p.value.data(), p.value.data() + p.value.size(), size);
+      if (!p.has_value || ec != std::errc() || ptr != p.value.data() + p.value.size()) {
+        reply(501, es::kInvalidArguments, "Bad SIZE parameter");
+        count_error();
+        co_return;
+      }
+      if (size > limits_.max_message_size ||
+          (caps.size && *caps.size != 0 && size > *caps.size)) {
+        // RFC 1870 §6: the declared size exceeds the fixed maximum.
+        reply(552, es::kMessageTooBig, "Message size exceeds fixed maximum message size");
+        co_return;
+      }
+      if (caps.size) forward += " SIZE=" + p.value;
+    } else if (p.keyword == "BODY" && caps.eightbitmime &&
+               (smtp::iequals_ascii(p.value, "7BIT") || smtp::iequals_ascii(p.value, "8BITMIME"))) {
+      forward += " BODY=" + p.value;
+    } else if (p.keyword == "SMTPUTF8" && caps.smtputf8 && !p.has_value) {
+      utf8 = true;
+      forward += " SMTPUTF8";
+    } else {
+      reply(555, es::kInvalidArguments, "Unsupported MAIL parameter " + common::log_escape(p.keyword, 32));
+      count_error();
+      co_return;
+    }
+  }
+  if (parsed.path.non_ascii && !utf8) {
+    // RFC 6531 §3.5: an internationalised address needs the SMTPUTF8 parameter.
+    reply(550, es::kNonAsciiAddress, "Non-ASCII address requires SMTPUTF8");
+    co_return;
+  }
+  if (!co_await ensure_upstream()) co_return;
+  forward += "\r\n";
+  smtp::Reply r;
+  UpstreamFault fault = co_await upstream_command(forward, r, limits_.upstream_timeout);
+  if (fault != UpstreamFault::kNone) {
+    upstream_failed(fault, "MAIL");
+    reply(451, es::kBadConnection, "Upstream connection failed, try again later");
+    co_return;
+  }
+  relay_upstream_reply(r);
+  if (r.positive()) {
+    state_ = smtp::SessionState::kMail;
+    recipients_.clear();
+    smtputf8_ = utf8;
+    idle_commands_ = 0;
+  }
+}
+
+awaitable<void> RelaySession::on_rcpt(std::string_view args) {
+  smtp::PathArgument parsed = smtp::parse_rcpt_to(args);
+  switch (parsed.error) {
+    case smtp::PathError::kNone:
+      break;
+    case smtp::PathError::kSyntax:
+      reply(501, es::kInvalidArguments, "Syntax: RCPT TO:<address>");
+      count_error();
+      co_return;
+    case smtp::PathError::kBadAddress:
+      reply(501, es::kBadDestinationSyntax, "Bad recipient address syntax");
+      count_error();
+      co_return;
+    case smtp::PathError::kBadParameter:
+      reply(501, es::kInvalidArguments, "Bad RCPT parameter syntax");
+      count_error();
+      co_return;
+    case smtp::PathError::kInvalidUtf8:
+      reply(501, es::kSyntaxError, "Invalid UTF-8 in address");
+      count_error();
+      co_return;
+  }
+  if (!parsed.params.empty()) {
+    // No RCPT extension (DSN, ...) is advertised, so none may be used (RFC 5321 §4.1.1.3).
+    reply(555, es::kInvalidArguments, "Unsupported RCPT parameter");
+    count_error();
+    co_return;
+  }
+  if (parsed.path.non_ascii && !smtputf8_) {
+    reply(553, es::kNonAsciiAddress, "Non-ASCII address requires SMTPUTF8");
+    co_return;
+  }
+  if (recipients_.size() >= limits_.max_recipients) {
+    reply(452, es::kTooManyRecipients, "Too many recipients");
+    co_return;
+  }
+  if (!upstream_.is_open()) {
+    reply(451, es::kBadConnection, "Upstream connection lost, try again later");
+    reset_transaction();
+    co_return;
+  }
+  std::string forward = "RCPT TO:<" + parsed.path.mailbox + ">\r\n";
+  smtp::Reply r;
+  UpstreamFault fault = co_await upstream_command(forward, r, limits_.upstream_timeout);
+  if (fault != UpstreamFault::kNone) {
+    upstream_failed(fault, "RCPT");
+    reply(451, es::kBadConnection, "Upstream connection failed, try again later");
+    reset_transaction();
+    co_return;
+  }
+  relay_upstream_reply(r);
+  if (r.positive()) {
+    recipients_.push_back(std::move(parsed.path.mailbox));
+    state_ = smtp::SessionState::kRcpt;
+  }
+}
+
+awaitable<void> RelaySession::on_rset(std::string_view args) {
+  if (!trim_trailing_spaces(args).empty()) {
+    reply(501, es::kInvalidArguments, "Syntax: RSET");
+    count_error();
+    co_return;
+  }
+  if (!count_idle_command()) co_return;
+  bool in_transaction =
+      state_ == smtp::SessionState::kMail || state_ == smtp::SessionState::kRcpt;
+  reset_transaction();
+  if (in_transaction && upstream_.is_open()) {
+    smtp::Reply r;
+    UpstreamFault fault = co_await upstream_command("RSET\r\n", r, limits_.upstream_timeout);
+    if (fault == UpstreamFault::kNone) {
+      relay_upstream_reply(r);
+      co_return;
+    }
+    upstream_failed(fault, "RSET");  // reconnected lazily by the next MAIL
+  }
+  reply(250, es::kUndefined, "Flushed");
+}
+
+awaitable<void> RelaySession::on_data(std::string_view args) {
+  if (!trim_trailing_spaces(args).empty()) {
+    reply(501, es::kInvalidArguments, "Syntax: DATA");
+    count_error();
+    co_return;
+  }
+  if (!upstream_.is_open()) {
+    reply(451, es::kBadConnection, "Upstream connection lost, try again later");
+    reset_transaction();
+    co_return;
+  }
+  smtp::Reply r;
+  UpstreamFault fault = co_await upstream_command("DATA\r\n", r, limits_.upstream_timeout);
+  if (fault != UpstreamFault::kNone) {
+    upstream_failed(fault, "DATA");
+    reply(451, es::kBadConnection, "Upstream connection failed, try again later");
+    reset_transaction();
+    co_return;
+  }
+  if (r.code != 354) {
+    // The upstream refused DATA: pass its reply on and stay in command mode (BR-31).
+    relay_upstream_reply(r);
+    co_return;
+  }
+  relay_upstream_reply(r);
+  if (!co_await flush()) {
+    closing_ = true;
+    co_return;
+  }
+
+  // DATA phase: client octets → DataReader → upstream, chunk by chunk (never the whole
+  // message in memory). Only CRLF.CRLF ends it; defects abort the upstream transaction by
+  // closing the connection without a terminator ("streaming abort") and are reported after
+  // the client's end-of-data.
+  in_data_ = true;
+  data_deadline_ = Clock::now() + limits_.data_timeout;
+  smtp::DataReader reader(limits_.max_text_line, limits_.max_message_size);
+  bool upstream_ok = true;
+  UpstreamFault data_fault = UpstreamFault::kNone;
+  bool client_gone = false;
+  wire_.clear();
+  while (true) {
+    std::size_t consumed = reader.feed(in_.data(), upstream_ok ? &wire_ : nullptr);
+    in_.consume(consumed);
+    if (reader.defects() != 0 && upstream_ok) {
+      upstream_.close();
+      upstream_ok = false;
+      wire_.clear();
+    }
+    if (reader.done() && upstream_ok) wire_ += ".\r\n";
+    if (upstream_ok && !wire_.empty()) {
+      set_upstream_deadline(Clock::now() + limits_.upstream_timeout);
+      data_fault = co_await upstream_.write(wire_);
+      set_upstream_deadline(Clock::time_point::max());
+      if (upstream_timed_out_) {
+        upstream_timed_out_ = false;
+        data_fault = UpstreamFault::kTimeout;
+      }
+      wire_.clear();
+      if (data_fault != UpstreamFault::kNone) {
+        upstream_failed(data_fault, "DATA content");
+        upstream_ok = false;
+      }
+    }
+    if (reader.done()) break;
+    ReadStatus status = co_await read_client();
+    if (status != ReadStatus::kOk) {
+      if (status == ReadStatus::kTimeout) timeout_reply();
+      client_gone = true;
+      break;
+    }
+  }
+  in_data_ = false;
+  data_deadline_ = Clock::time_point::max();
+  reset_transaction();
+  if (client_gone) {
+    // The client never finished: nothing may be delivered (RFC 5321 §3.8).
+    upstream_.close();
+    closing_ = true;
+    co_return;
+  }
+  unsigned defects = reader.defects();
+  if (defects & (smtp::DataReader::kBareCr | smtp::DataReader::kBareLf)) {
+    reply(550, es::kSyntaxError, "Message contains bare CR or LF, refused (RFC 5321 2.3.8)");
+    co_return;
+  }
+  if (defects & smtp::DataReader::kTooBig) {
+    reply(552, es::kMessageTooBig, "Message size exceeds fixed maximum message size");
+    co_return;
+  }
+  if (defects & smtp::DataReader::kLineTooLong) {
+    reply(500, es::kSyntaxError, "Line too long");
+    co_return;
+  }
+  if (!upstream_ok) {
+    reply(451, es::kBadConnection, "Upstream connection lost during DATA, try again later");
+    co_return;
+  }
+  set_upstream_deadline(Clock::now() + limits_.upstream_data_timeout);
+  fault = co_await upstream_.read_reply(r);
+  set_upstream_deadline(Clock::time_point::max());
+  if (upstream_timed_out_) {
+    upstream_timed_out_ = false;
+    fault = UpstreamFault::kTimeout;
+  }
+  if (fault != UpstreamFault::kNone) {
+    upstream_failed(fault, "end of data");
+    reply(451, es::kBadConnection, "Upstream did not confirm the message, try again later");
+    co_return;
+  }
+  relay_upstream_reply(r);
+  if (r.positive()) ++messages_;
+}
+
+}  // namespace gw::dataplane

@@ -1,0 +1,118 @@
+// One client connection relayed to its service's upstream: the SMTP server side towards the
+// client, the SMTP client side towards the upstream, and the rules between them
+// (DESIGN.md §3, §7; reference "Deployment example" trace).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/asio.h"
+#include "dataplane/service_config.h"
+#include "dataplane/smtp/command.h"
+#include "dataplane/smtp/reply.h"
+#include "dataplane/smtp/session_rules.h"
+#include "dataplane/transport.h"
+#include "dataplane/upstream_connection.h"
+
+namespace gw::dataplane {
+
+/// What a listener hands to each session it accepts.
+struct SessionEnv {
+  std::shared_ptr<const ServiceConfig> service;  // the version current at accept time
+  std::int64_t interface_id = 0;
+  std::string hostname;        // name used in the banner and EHLO reply
+  std::string session_id;      // unique per node, for logs
+  std::string client_address;  // "ip:port"
+  std::string local_address;   // "ip:port" (message.source)
+  std::shared_ptr<void> slot;  // released when the session ends (session counters)
+};
+
+/// The relay session. Created by a listener for an accepted socket; start() spawns run()
+/// and a watchdog on the socket's executor (a strand), and the session keeps itself alive
+/// through shared_from_this until both end. Every client read is bounded by the service's
+/// limits and watched by the idle, DATA and session deadlines; every upstream operation by
+/// the upstream timeouts. Faults end in a 4xx for the client, never a 2xx.
+class RelaySession : public std::enable_shared_from_this<RelaySession> {
+ public:
+  RelaySession(tcp::socket client, SessionEnv env);
+
+  /// Spawns the session on its socket's executor. Call once.
+  static void start(std::shared_ptr<RelaySession> session);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  enum class LineKind { kLine, kTooLong, kBadOctets, kHardTooLong, kTimeout, kClosed };
+  enum class ReadStatus { kOk, kTimeout, kClosed };
+
+  awaitable<void> run();
+  awaitable<void> watchdog();
+
+  // Client side.
+  awaitable<ReadStatus> read_client();
+  awaitable<LineKind> next_line();
+  awaitable<bool> flush();
+  void reply(const smtp::Reply& r) { r.append_wire(out_); }
+  void reply(int code, smtp::EnhancedStatus status, std::string_view text);
+  void timeout_reply();
+  void count_error();
+  bool count_idle_command();
+
+  // Commands.
+  awaitable<void> handle_command();
+  awaitable<void> on_helo(smtp::Verb verb, std::string_view args);
+  awaitable<void> on_mail(std::string_view args);
+  awaitable<void> on_rcpt(std::string_view args);
+  awaitable<void> on_data(std::string_view args);
+  awaitable<void> on_rset(std::string_view args);
+  void on_quit();
+
+  // Upstream side.
+  awaitable<bool> ensure_upstream();
+  awaitable<UpstreamFault> upstream_command(std::string_view wire, smtp::Reply& r,
+                                            std::chrono::milliseconds timeout);
+  void relay_upstream_reply(const smtp::Reply& r);
+  void upstream_failed(UpstreamFault fault, std::string_view during);
+  void reset_transaction();
+
+  void set_client_deadline(Clock::time_point t);
+  void set_upstream_deadline(Clock::time_point t);
+  Clock::time_point client_read_deadline() const;
+
+  SessionEnv env_;
+  const SessionLimits& limits_;
+  Transport client_;
+  UpstreamConnection upstream_;
+  asio::steady_timer timer_;
+
+  InputBuffer in_;
+  std::string out_;
+  std::string line_;
+  std::string wire_;
+
+  smtp::SessionState state_ = smtp::SessionState::kConnected;
+  bool esmtp_ = false;          // EHLO (not HELO): extensions and PIPELINING in force
+  bool smtputf8_ = false;       // MAIL carried SMTPUTF8
+  std::string helo_domain_;
+  std::vector<std::string> recipients_;
+  std::size_t errors_ = 0;
+  std::size_t idle_commands_ = 0;
+  std::size_t messages_ = 0;
+  bool closing_ = false;
+  bool finished_ = false;
+  bool in_data_ = false;
+  bool skipping_line_ = false;
+  std::size_t skipped_octets_ = 0;
+
+  Clock::time_point session_deadline_;
+  Clock::time_point data_deadline_ = Clock::time_point::max();
+  Clock::time_point client_deadline_ = Clock::time_point::max();
+  Clock::time_point upstream_deadline_ = Clock::time_point::max();
+  Clock::time_point timer_expiry_ = Clock::time_point::max();
+  bool client_timed_out_ = false;
+  bool upstream_timed_out_ = false;
+};
+
+}  // namespace gw::dataplane

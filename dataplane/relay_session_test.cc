@@ -1,0 +1,199 @@
+// In-process tests of the relay session over loopback: a scripted fake upstream, a real
+// Listener + RelaySession, and a blocking test client.
+#include "dataplane/relay_session.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "dataplane/listener.h"
+
+namespace gw::dataplane {
+namespace {
+
+/// A minimal SMTP server: records commands and messages; replies per its settings.
+class FakeUpstream {
+ public:
+  explicit FakeUpstream(asio::io_context& io) : acceptor_(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    asio::co_spawn(io, accept_loop(), asio::detached);
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  std::vector<std::string> commands() {
+    std::lock_guard l(m_);
+    return commands_;
+  }
+  std::vector<std::string> messages() {
+    std::lock_guard l(m_);
+    return messages_;
+  }
+  std::string ehlo_extra = "250-PIPELINING\r\n250-8BITMIME\r\n250-CHUNKING\r\n250-SIZE 1000000\r\n250 ENHANCEDSTATUSCODES\r\n";
+
+ private:
+  awaitable<void> accept_loop() {
+    while (true) {
+      tcp::socket s = co_await acceptor_.async_accept(asio::use_awaitable);
+      asio::co_spawn(acceptor_.get_executor(), serve(std::move(s)), asio::detached);
+    }
+  }
+  awaitable<void> serve(tcp::socket s) {
+    std::string buf;
+    auto send = [&](std::string text) -> awaitable<void> {
+      co_await asio::async_write(s, asio::buffer(text), asio::use_awaitable);
+    };
+    co_await send("220 upstream ESMTP\r\n");
+    bool data = false;
+    std::string msg;
+    try {
+      while (true) {
+        std::size_t n = co_await asio::async_read_until(s, asio::dynamic_buffer(buf), "\r\n", asio::use_awaitable);
+        std::string line = buf.substr(0, n - 2);
+        buf.erase(0, n);
+        if (data) {
+          if (line == ".") {
+            data = false;
+            {
+              std::lock_guard l(m_);
+              messages_.push_back(msg);
+            }
+            msg.clear();
+            co_await send("250 2.0.0 queued\r\n");
+          } else {
+            msg += line + "\r\n";
+          }
+          continue;
+        }
+        {
+          std::lock_guard l(m_);
+          commands_.push_back(line);
+        }
+        std::string verb = line.substr(0, 4);
+        if (verb == "EHLO") co_await send("250-upstream\r\n" + ehlo_extra);
+        else if (verb == "RCPT" && line.find("reject") != std::string::npos)
+          co_await send("550 5.1.1 no such user\r\n");
+        else if (verb == "DATA") {
+          data = true;
+          co_await send("354 go ahead\r\n");
+        } else if (verb == "QUIT") {
+          co_await send("221 bye\r\n");
+          break;
+        } else co_await send("250 2.0.0 ok\r\n");
+      }
+    } catch (...) {
+    }
+  }
+  tcp::acceptor acceptor_;
+  std::mutex m_;
+  std::vector<std::string> commands_;
+  std::vector<std::string> messages_;
+};
+
+class RelaySessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    upstream_ = std::make_unique<FakeUpstream>(io_);
+    auto cfg = std::make_shared<ServiceConfig>();
+    cfg->name = "svc";
+    cfg->upstream_host = "127.0.0.1";
+    cfg->upstream_port = upstream_->port();
+    cfg->limits.idle_timeout = std::chrono::milliseconds(2000);
+    config_ = cfg;
+    listener_ = std::make_shared<Listener>(io_, 1, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0),
+                                           config_, NodeIdentity{"n1", "gw.test"});
+    ASSERT_FALSE(listener_->open());
+    listener_->start();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void TearDown() override {
+    listener_->stop();
+    io_.stop();
+    thread_.join();
+  }
+  /// Connects and returns a socket after reading the banner.
+  std::unique_ptr<tcp::socket> connect() {
+    auto s = std::make_unique<tcp::socket>(client_io_);
+    s->connect(listener_->endpoint());
+    EXPECT_EQ(read_reply(*s).substr(0, 4), "220 ");
+    return s;
+  }
+  static void send(tcp::socket& s, std::string_view bytes) { asio::write(s, asio::buffer(bytes.data(), bytes.size())); }
+  /// Reads one complete (multi-line) reply.
+  std::string read_reply(tcp::socket& s) {
+    std::string out;
+    while (true) {
+      std::size_t n = asio::read_until(s, asio::dynamic_buffer(pending_), "\r\n");
+      std::string line = pending_.substr(0, n);
+      pending_.erase(0, n);
+      out += line;
+      if (line.size() >= 4 && line[3] == ' ') return out;
+    }
+  }
+  std::string exchange(tcp::socket& s, std::string_view cmd) {
+    send(s, cmd);
+    return read_reply(s);
+  }
+
+  asio::io_context io_;
+  asio::io_context client_io_;
+  std::unique_ptr<FakeUpstream> upstream_;
+  std::shared_ptr<const ServiceConfig> config_;
+  std::shared_ptr<Listener> listener_;
+  std::thread thread_;
+  std::string pending_;
+};
+
+TEST_F(RelaySessionTest, RelaysAMessageByteExact) {
+  auto s = connect();
+  std::string ehlo = exchange(*s, "EHLO client.example\r\n");
+  EXPECT_NE(ehlo.find("250-gw.test Hello client.example"), std::string::npos) << ehlo;
+  EXPECT_NE(ehlo.find("SIZE 1000000"), std::string::npos) << ehlo;
+  EXPECT_NE(ehlo.find("8BITMIME"), std::string::npos);
+  EXPECT_EQ(ehlo.find("CHUNKING"), std::string::npos);
+  EXPECT_EQ(exchange(*s, "MAIL FROM:<a@example.com>\r\n").substr(0, 3), "250");
+  EXPECT_EQ(exchange(*s, "RCPT TO:<b@example.org>\r\n").substr(0, 3), "250");
+  EXPECT_EQ(exchange(*s, "RCPT TO:<reject@example.org>\r\n"), "550 5.1.1 no such user\r\n");
+  EXPECT_EQ(exchange(*s, "DATA\r\n").substr(0, 3), "354");
+  EXPECT_EQ(exchange(*s, "Subject: x\r\n\r\n..dot\r\nbody\r\n.\r\n").substr(0, 3), "250");
+  EXPECT_EQ(exchange(*s, "QUIT\r\n").substr(0, 3), "221");
+  auto msgs = upstream_->messages();
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0], "Subject: x\r\n\r\n..dot\r\nbody\r\n");  // the fake does not unstuff
+}
+
+TEST_F(RelaySessionTest, SmugglingNeverEndsDataEarly) {
+  auto s = connect();
+  exchange(*s, "EHLO client.example\r\n");
+  exchange(*s, "MAIL FROM:<a@example.com>\r\n");
+  exchange(*s, "RCPT TO:<b@example.org>\r\n");
+  EXPECT_EQ(exchange(*s, "DATA\r\n").substr(0, 3), "354");
+  std::string r = exchange(*s, "Subject: a\r\n\r\nfirst\n.\r\nMAIL FROM:<ceo@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nforged\r\n.\r\n");
+  EXPECT_EQ(r.substr(0, 3), "550") << r;
+  EXPECT_EQ(exchange(*s, "NOOP\r\n").substr(0, 3), "250");
+  EXPECT_TRUE(upstream_->messages().empty());
+}
+
+TEST_F(RelaySessionTest, PipelinedGroupAndImproperPipelining) {
+  auto s = connect();
+  exchange(*s, "EHLO client.example\r\n");
+  send(*s, "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n");
+  EXPECT_EQ(read_reply(*s).substr(0, 3), "250");
+  EXPECT_EQ(read_reply(*s).substr(0, 3), "250");
+  EXPECT_EQ(read_reply(*s).substr(0, 3), "354");
+  EXPECT_EQ(exchange(*s, "x\r\n.\r\n").substr(0, 3), "250");
+  std::string r = exchange(*s, "EHLO again.example\r\nMAIL FROM:<a@example.com>\r\n");
+  EXPECT_EQ(r.substr(0, 9), "503 5.5.0") << r;
+}
+
+TEST_F(RelaySessionTest, CommandLineLimits) {
+  auto s = connect();
+  EXPECT_EQ(exchange(*s, "EHLO " + std::string(600, 'a') + "\r\n").substr(0, 9), "500 5.5.2");
+  EXPECT_EQ(exchange(*s, "EHLO 192.0.2.7\r\n").substr(0, 9), "501 5.5.2");
+  EXPECT_EQ(exchange(*s, "RCPT TO:<a@b.example><CR>RSET\r\n").substr(0, 3), "503");
+  EXPECT_EQ(exchange(*s, "NOOP\rRSET\r\n").substr(0, 9), "501 5.5.2");
+  send(*s, "MAIL FROM:<a@example.com> " + std::string(100000, 'A'));
+  EXPECT_EQ(read_reply(*s).substr(0, 9), "421 4.7.0");
+}
+
+}  // namespace
+}  // namespace gw::dataplane

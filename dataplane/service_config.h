@@ -1,0 +1,48 @@
+// The relay node's view of one service: the proto Service with every default applied, in
+// the units the session uses (DESIGN.md §2 "service", config.proto Limits).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "gateway/v1/config.pb.h"
+
+namespace gw::dataplane {
+
+/// Limits and timeouts of a service. Field meanings and defaults: config.proto `Limits`.
+struct SessionLimits {
+  std::size_t max_command_line = 512;
+  std::size_t max_auth_line = 12288;
+  std::size_t max_text_line = 1000;
+  std::uint64_t max_message_size = 36700160;
+  std::size_t max_recipients = 100;
+  std::size_t max_sessions = 1000;
+  std::size_t max_sessions_per_client = 50;
+  std::chrono::milliseconds idle_timeout{60000};
+  std::chrono::milliseconds session_timeout{1800000};
+  std::chrono::milliseconds data_timeout{600000};
+  std::chrono::milliseconds upstream_connect_timeout{30000};
+  std::chrono::milliseconds upstream_timeout{300000};
+  std::chrono::milliseconds upstream_data_timeout{600000};
+  std::size_t max_errors = 20;
+  std::size_t max_idle_commands = 50;
+};
+
+/// Immutable once built; sessions hold a shared_ptr to the version they started with.
+struct ServiceConfig {
+  std::string name;
+  std::string upstream_host;
+  std::uint16_t upstream_port = 25;
+  gateway::v1::Security security = gateway::v1::SECURITY_NONE;
+  std::string hostname;  // banner / EHLO name; empty = the node's host name
+  bool monitoring = false;
+  bool fail_open = false;
+  SessionLimits limits;
+};
+
+/// Converts a snapshot's service, replacing zero limits by their defaults.
+std::shared_ptr<const ServiceConfig> make_service_config(const gateway::v1::Service& service);
+
+}  // namespace gw::dataplane

@@ -1,0 +1,421 @@
+// RFC 5321 address grammar, strict, with RFC 6531 UTF-8 extensions.
+#include "dataplane/smtp/address.h"
+
+#include <cstdint>
+
+namespace gw::smtp {
+namespace {
+
+constexpr std::size_t kMaxLocalPart = 64;   // RFC 5321 §4.5.3.1.1
+constexpr std::size_t kMaxDomain = 255;     // RFC 5321 §4.5.3.1.2
+constexpr std::size_t kMaxPath = 256;       // RFC 5321 §4.5.3.1.3 (with the brackets)
+
+bool is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+bool is_let_dig(unsigned char c) { return is_alpha(c) || is_digit(c); }
+
+// RFC 5322 atext minus "`" and "|" (see parse_mail_from's contract).
+bool is_atext(unsigned char c) {
+  if (is_let_dig(c)) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '/': case '=': case '?': case '^': case '_': case '{': case '}':
+    case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Length of the UTF-8 sequence starting at s[i] if it is well-formed, else 0.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+  auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = b(i);
+  std::size_t len;
+  std::uint32_t cp;
+  if (c < 0x80) return 1;
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2;
+    cp = c & 0x1f;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    cp = c & 0x0f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    if ((b(i + k) & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b(i + k) & 0x3f);
+  }
+  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+      (cp >= 0xd800 && cp <= 0xdfff)) {
+    return 0;
+  }
+  return len;
+}
+
+bool is_ipv4_literal_body(std::string_view s) {
+  int parts = 0;
+  std::size_t i = 0;
+  while (true) {
+    std::size_t start = i;
+    int value = 0;
+    while (i < s.size() && is_digit(static_cast<unsigned char>(s[i])) && i - start < 3) {
+      value = value * 10 + (s[i] - '0');
+      ++i;
+    }
+    if (i == start || value > 255) return false;
+    ++parts;
+    if (i == s.size()) return parts == 4;
+    if (s[i] != '.' || parts == 4) return false;
+    ++i;
+  }
+}
+
+bool is_hex(unsigned char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// Hex groups "h:h:..." of `part` (may be empty), counted into `groups`; with `allow_v4`
+// the last element may be an IPv4 address, counted as two groups (RFC 5321 §4.1.3).
+bool ipv6_groups(std::string_view part, bool allow_v4, int& groups) {
+  if (part.empty()) return true;
+  std::size_t pos = 0;
+  while (true) {
+    std::size_t colon = part.find(':', pos);
+    std::string_view g =
+        part.substr(pos, colon == std::string_view::npos ? std::string_view::npos : colon - pos);
+    if (colon == std::string_view::npos && allow_v4 && g.find('.') != std::string_view::npos) {
+      if (!is_ipv4_literal_body(g)) return false;
+      groups += 2;
+      return true;
+    }
+    if (g.empty() || g.size() > 4) return false;
+    for (unsigned char c : g) {
+      if (!is_hex(c)) return false;
+    }
+    ++groups;
+    if (colon == std::string_view::npos) return true;
+    pos = colon + 1;
+  }
+}
+
+// RFC 5321 §4.1.3 IPv6-addr (after the "IPv6:" tag): IPv6-full, IPv6-comp, IPv6v4-full or
+// IPv6v4-comp. Written out rather than left to inet_pton(), which takes a C string (an
+// embedded NUL would cut the text short) and lets "::" stand for a single group.
+bool is_ipv6_literal_body(std::string_view s) {
+  std::size_t dc = s.find("::");
+  int groups = 0;
+  if (dc == std::string_view::npos) return ipv6_groups(s, true, groups) && groups == 8;
+  std::string_view head = s.substr(0, dc);
+  std::string_view tail = s.substr(dc + 2);
+  if (tail.find("::") != std::string_view::npos) return false;
+  if (!ipv6_groups(head, false, groups) || !ipv6_groups(tail, true, groups)) return false;
+  return groups <= 6;  // "::" stands for at least two groups
+}
+
+// Parses a Mailbox (local part "@" domain-or-literal). Returns false on any violation.
+bool parse_mailbox(std::string_view s, Path& path, bool& invalid_utf8) {
+  std::size_t i = 0;
+  bool non_ascii = false;
+  // Local part: Quoted-string or Dot-string.
+  if (i < s.size() && s[i] == '"') {
+    ++i;
+    bool closed = false;
+    while (i < s.size()) {
+      unsigned char c = static_cast<unsigned char>(s[i]);
+      if (c == '"') {
+        closed = true;
+        ++i;
+        break;
+      }
+      if (c == '\\') {
+        if (i + 1 >= s.size()) return false;
+        unsigned char q = static_cast<unsigned char>(s[i + 1]);
+        if (q < 32 || q > 126) return false;
+        i += 2;
+        continue;
+      }
+      if (c >= 0x80) {
+        std::size_t n = utf8_sequence(s, i);
+        if (n == 0) {
+          invalid_utf8 = true;
+          return false;
+        }
+        non_ascii = true;
+        i += n;
+        continue;
+      }
+      if (c < 32 || c > 126) return false;
+      ++i;
+    }
+    if (!closed) return false;
+  } else {
+    bool atom_has_text = false;
+    while (i < s.size() && s[i] != '@') {
+      unsigned char c = static_cast<unsigned char>(s[i]);
+      if (c == '.') {
+        if (!atom_has_text) return false;  // leading or double dot
+        atom_has_text = false;
+        ++i;
+      } else if (c >= 0x80) {
+        std::size_t n = utf8_sequence(s, i);
+        if (n == 0) {
+          invalid_utf8 = true;
+          return false;
+        }
+        non_ascii = true;
+        atom_has_text = true;
+        i += n;
+      } else if (is_atext(c)) {
+        atom_has_text = true;
+        ++i;
+      } else {
+        return false;
+      }
+    }
+    if (!atom_has_text) return false;  // empty local part or trailing dot
+  }
+  std::size_t local_len = i;
+  if (local_len > kMaxLocalPart) return false;
+  if (i >= s.size() || s[i] != '@') return false;
+  std::string_view domain = s.substr(i + 1);
+  if (domain.empty()) return false;
+  if (domain.front() == '[') {
+    if (!is_valid_address_literal(domain)) return false;
+  } else {
+    for (std::size_t k = 0; k < domain.size(); ++k) {
+      if (static_cast<unsigned char>(domain[k]) >= 0x80) {
+        if (!is_valid_utf8(domain)) {
+          invalid_utf8 = true;
+          return false;
+        }
+        non_ascii = true;
+        break;
+      }
+    }
+    if (!is_valid_domain(domain, /*allow_utf8=*/true)) return false;
+  }
+  path.mailbox = std::string(s);
+  path.non_ascii = non_ascii;
+  return true;
+}
+
+bool is_esmtp_keyword(std::string_view k) {
+  if (k.empty() || !is_let_dig(static_cast<unsigned char>(k[0]))) return false;
+  for (unsigned char c : k) {
+    if (!is_let_dig(c) && c != '-') return false;
+  }
+  return true;
+}
+
+bool is_esmtp_value(std::string_view v) {
+  if (v.empty()) return false;
+  for (unsigned char c : v) {
+    if (c < 33 || c > 126 || c == '=') return false;
+  }
+  return true;
+}
+
+enum class PathKind { kReverse, kForward };
+
+PathArgument parse_path_argument(std::string_view args, std::string_view prefix, PathKind kind) {
+  PathArgument out;
+  if (args.size() < prefix.size() || !iequals_ascii(args.substr(0, prefix.size()), prefix)) {
+    out.error = PathError::kSyntax;
+    return out;
+  }
+  std::string_view rest = args.substr(prefix.size());
+  if (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);  // tolerated, BR-17
+  if (rest.empty() || rest.front() != '<') {
+    out.error = rest.empty() ? PathError::kSyntax : PathError::kBadAddress;
+    return out;
+  }
+  // The path ends at the first '>' outside a quoted string.
+  std::size_t i = 1;
+  bool in_quotes = false;
+  std::size_t close = std::string_view::npos;
+  for (; i < rest.size(); ++i) {
+    char c = rest[i];
+    if (in_quotes) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_quotes = false;
+      }
+    } else if (c == '"') {
+      in_quotes = true;
+    } else if (c == '>') {
+      close = i;
+      break;
+    }
+  }
+  if (close == std::string_view::npos || close + 1 > kMaxPath) {
+    out.error = PathError::kBadAddress;
+    return out;
+  }
+  std::string_view inner = rest.substr(1, close - 1);
+  std::string_view params = rest.substr(close + 1);
+
+  if (inner.empty()) {
+    if (kind == PathKind::kForward) {
+      out.error = PathError::kBadAddress;  // a forward-path cannot be null (BR-19)
+      return out;
+    }
+    out.path.is_null = true;
+  } else if (kind == PathKind::kForward && iequals_ascii(inner, "postmaster")) {
+    out.path.is_postmaster = true;
+    out.path.mailbox = std::string(inner);
+  } else {
+    // Optional source route: "@d1,@d2:" (A-d-l), accepted and dropped.
+    if (inner.front() == '@') {
+      std::size_t colon = inner.find(':');
+      if (colon == std::string_view::npos) {
+        out.error = PathError::kBadAddress;
+        return out;
+      }
+      std::string_view route = inner.substr(0, colon);
+      std::size_t pos = 0;
+      while (pos < route.size()) {
+        std::size_t comma = route.find(',', pos);
+        std::string_view hop = route.substr(pos, comma == std::string_view::npos
+                                                     ? std::string_view::npos
+                                                     : comma - pos);
+        if (hop.size() < 2 || hop.front() != '@' || !is_valid_domain(hop.substr(1))) {
+          out.error = PathError::kBadAddress;
+          return out;
+        }
+        if (comma == std::string_view::npos) break;
+        pos = comma + 1;
+        if (pos == route.size()) {
+          out.error = PathError::kBadAddress;
+          return out;
+        }
+      }
+      inner = inner.substr(colon + 1);
+    }
+    bool invalid_utf8 = false;
+    if (!parse_mailbox(inner, out.path, invalid_utf8)) {
+      out.error = invalid_utf8 ? PathError::kInvalidUtf8 : PathError::kBadAddress;
+      return out;
+    }
+  }
+
+  // Mail-parameters: esmtp-param *(SP esmtp-param); runs of spaces are tolerated.
+  if (!params.empty() && params.front() != ' ') {
+    out.error = PathError::kBadAddress;  // junk glued to the closing bracket
+    return out;
+  }
+  std::size_t p = 0;
+  while (p < params.size()) {
+    while (p < params.size() && params[p] == ' ') ++p;
+    if (p == params.size()) break;
+    std::size_t end = params.find(' ', p);
+    std::string_view token = params.substr(p, end == std::string_view::npos ? end : end - p);
+    p = end == std::string_view::npos ? params.size() : end;
+    EsmtpParam param;
+    std::size_t eq = token.find('=');
+    std::string_view keyword = token.substr(0, eq);
+    if (!is_esmtp_keyword(keyword)) {
+      out.error = PathError::kBadParameter;
+      return out;
+    }
+    if (eq != std::string_view::npos) {
+      std::string_view value = token.substr(eq + 1);
+      if (!is_esmtp_value(value)) {
+        out.error = PathError::kBadParameter;
+        return out;
+      }
+      param.value = std::string(value);
+      param.has_value = true;
+    }
+    param.keyword.reserve(keyword.size());
+    for (char c : keyword) {
+      param.keyword += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+    }
+    out.params.push_back(std::move(param));
+  }
+  return out;
+}
+
+}  // namespace
+
+bool iequals_ascii(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+bool is_valid_utf8(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t n = utf8_sequence(text, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+bool is_valid_domain(std::string_view domain, bool allow_utf8) {
+  if (domain.empty() || domain.size() > kMaxDomain) return false;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t dot = domain.find('.', start);
+    std::string_view label =
+        domain.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (label.empty() || label.size() > 63) return false;
+    bool all_digits = true;
+    for (std::size_t i = 0; i < label.size();) {
+      unsigned char c = static_cast<unsigned char>(label[i]);
+      if (c >= 0x80) {
+        if (!allow_utf8) return false;
+        std::size_t n = utf8_sequence(label, i);
+        if (n == 0) return false;
+        all_digits = false;
+        i += n;
+        continue;
+      }
+      if (!is_digit(c)) all_digits = false;
+      if (c == '-') {
+        if (i == 0 || i + 1 == label.size()) return false;
+      } else if (!is_let_dig(c)) {
+        return false;
+      }
+      ++i;
+    }
+    if (dot == std::string_view::npos) return !all_digits;
+    start = dot + 1;
+  }
+}
+
+bool is_valid_address_literal(std::string_view literal) {
+  if (literal.size() < 3 || literal.front() != '[' || literal.back() != ']') return false;
+  std::string_view body = literal.substr(1, literal.size() - 2);
+  if (body.size() > 5 && iequals_ascii(body.substr(0, 5), "IPv6:")) {
+    return is_ipv6_literal_body(body.substr(5));
+  }
+  return is_ipv4_literal_body(body);
+}
+
+bool is_valid_helo_argument(std::string_view argument) {
+  if (!argument.empty() && argument.front() == '[') return is_valid_address_literal(argument);
+  return is_valid_domain(argument, /*allow_utf8=*/false);
+}
+
+PathArgument parse_mail_from(std::string_view args) {
+  return parse_path_argument(args, "FROM:", PathKind::kReverse);
+}
+
+PathArgument parse_rcpt_to(std::string_view args) {
+  return parse_path_argument(args, "TO:", PathKind::kForward);
+}
+
+}  // namespace gw::smtp

@@ -1,0 +1,71 @@
+// Envelope address grammar: EHLO/HELO arguments, reverse- and forward-paths, ESMTP
+// parameters (RFC 5321 §4.1.1.1–§4.1.1.3, §4.1.2, §4.1.3; RFC 6531 §3.3 for UTF-8).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gw::smtp {
+
+/// RFC 5321 Domain: dot-separated labels of letters, digits and inner hyphens, each 1–63
+/// octets, at most 255 in all, whose last label is not all digits (RFC 1123 §2.1: a host
+/// name is never dotted-decimal, so "192.0.2.7" is refused). With `allow_utf8`, labels may
+/// also hold well-formed UTF-8 (U-labels, RFC 6531 §3.3).
+bool is_valid_domain(std::string_view domain, bool allow_utf8 = false);
+
+/// RFC 5321 §4.1.3 address literal including the brackets: "[192.0.2.7]" or
+/// "[IPv6:2001:db8::25]" (tag case-insensitive, RFC 5234 §2.3). General (other-tag)
+/// literals and untagged IPv6 are refused.
+bool is_valid_address_literal(std::string_view literal);
+
+/// EHLO/HELO argument: a Domain or an address literal (RFC 5321 §4.1.1.1). ASCII only.
+bool is_valid_helo_argument(std::string_view argument);
+
+/// True if `text` is well-formed UTF-8 (no overlong forms, surrogates or code points over
+/// U+10FFFF).
+bool is_valid_utf8(std::string_view text);
+
+/// One ESMTP parameter of MAIL or RCPT (RFC 5321 §4.1.2 esmtp-param).
+struct EsmtpParam {
+  std::string keyword;  // upper-cased
+  std::string value;    // as sent
+  bool has_value = false;
+};
+
+/// Why a MAIL/RCPT argument was refused; the session maps these to replies
+/// (kSyntax → 501 5.5.4, kBadAddress → 501 5.1.7 for MAIL / 501 5.1.3 for RCPT,
+/// kBadParameter → 501 5.5.4, kInvalidUtf8 → 501 5.5.2).
+enum class PathError { kNone, kSyntax, kBadAddress, kBadParameter, kInvalidUtf8 };
+
+/// A parsed reverse- or forward-path.
+struct Path {
+  /// The mailbox as it goes upstream between "<" and ">": local part exactly as written
+  /// (quoted strings keep their quotes and escapes, field case BR-17), "@", domain; the
+  /// source route is dropped (RFC 5321 §4.1.1.3, Appendix C). Empty for the null path.
+  std::string mailbox;
+  bool is_null = false;        // "<>" (MAIL only)
+  bool is_postmaster = false;  // "<postmaster>" without domain (RCPT only, any case)
+  bool non_ascii = false;      // holds UTF-8 beyond ASCII (needs SMTPUTF8, RFC 6531)
+};
+
+/// Result of parsing the arguments of MAIL ("FROM:<path> params") or RCPT ("TO:<path> ...").
+struct PathArgument {
+  PathError error = PathError::kNone;
+  Path path;
+  std::vector<EsmtpParam> params;
+};
+
+/// Parses what follows "MAIL " (`args`), e.g. "FROM:<alice@example.com> SIZE=100".
+/// One space after the colon is tolerated (field case BR-17). Shell-significant characters
+/// "`" and "|" are refused in unquoted local parts (field case BR-16; quoting them is fine).
+PathArgument parse_mail_from(std::string_view args);
+
+/// Parses what follows "RCPT " (`args`), e.g. "TO:<@a.example:bob@example.org>". The null
+/// path is refused (kBadAddress); "<postmaster>" is accepted.
+PathArgument parse_rcpt_to(std::string_view args);
+
+/// Case-insensitive ASCII comparison.
+bool iequals_ascii(std::string_view a, std::string_view b);
+
+}  // namespace gw::smtp

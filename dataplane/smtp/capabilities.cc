@@ -1,0 +1,83 @@
+// EHLO keyword parsing and the gateway's capability computation.
+#include "dataplane/smtp/capabilities.h"
+
+#include <charconv>
+#include <string_view>
+
+#include "dataplane/smtp/address.h"
+
+namespace gw::smtp {
+namespace {
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return out;
+}
+
+}  // namespace
+
+Capabilities parse_ehlo_reply(const Reply& reply) {
+  Capabilities caps;
+  for (std::size_t i = 1; i < reply.lines.size(); ++i) {
+    std::string_view line = reply.lines[i];
+    std::size_t sp = line.find(' ');
+    std::string_view keyword = line.substr(0, sp);
+    std::string_view params = sp == std::string_view::npos ? std::string_view{} : line.substr(sp + 1);
+    if (iequals_ascii(keyword, "PIPELINING")) {
+      caps.pipelining = true;
+    } else if (iequals_ascii(keyword, "8BITMIME")) {
+      caps.eightbitmime = true;
+    } else if (iequals_ascii(keyword, "SMTPUTF8")) {
+      caps.smtputf8 = true;
+    } else if (iequals_ascii(keyword, "ENHANCEDSTATUSCODES")) {
+      caps.enhanced_status_codes = true;
+    } else if (iequals_ascii(keyword, "STARTTLS")) {
+      caps.starttls = true;
+    } else if (iequals_ascii(keyword, "CHUNKING")) {
+      caps.chunking = true;
+    } else if (iequals_ascii(keyword, "SIZE")) {
+      std::uint64_t value = 0;
+      if (params.empty()) {
+        caps.size = 0;
+      } else {
+        auto [ptr, ec] = std::from_chars(params.data(), params.data() + params.size(), value);
+        if (ec == std::errc() && ptr == params.data() + params.size()) caps.size = value;
+      }
+    } else if (iequals_ascii(keyword, "AUTH")) {
+      std::size_t pos = 0;
+      while (pos < params.size()) {
+        std::size_t end = params.find(' ', pos);
+        std::string_view mech = params.substr(pos, end == std::string_view::npos ? end : end - pos);
+        if (!mech.empty()) caps.auth_mechanisms.push_back(upper(mech));
+        if (end == std::string_view::npos) break;
+        pos = end + 1;
+      }
+    }
+  }
+  return caps;
+}
+
+std::vector<std::string> client_capabilities(const Capabilities& upstream, const GatewayOffer& offer) {
+  std::vector<std::string> out;
+  std::uint64_t size = offer.max_message_size;
+  if (upstream.size && *upstream.size != 0 && (size == 0 || *upstream.size < size)) {
+    size = *upstream.size;
+  }
+  out.push_back(size == 0 ? std::string("SIZE") : "SIZE " + std::to_string(size));
+  if (upstream.eightbitmime) out.emplace_back("8BITMIME");
+  if (upstream.smtputf8) out.emplace_back("SMTPUTF8");
+  out.emplace_back("PIPELINING");
+  if (upstream.enhanced_status_codes) out.emplace_back("ENHANCEDSTATUSCODES");
+  if (offer.offer_starttls) out.emplace_back("STARTTLS");
+  if (!offer.auth_mechanisms.empty()) {
+    std::string line = "AUTH";
+    for (const auto& m : offer.auth_mechanisms) line += " " + m;
+    out.push_back(std::move(line));
+  }
+  return out;
+}
+
+}  // namespace gw::smtp

@@ -1,0 +1,44 @@
+// SMTP service extensions: what an upstream's EHLO reply offers, and the capability list the
+// gateway computes for its own clients (DESIGN.md §3.2, RFC 5321 §4.1.1.1).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dataplane/smtp/reply.h"
+
+namespace gw::smtp {
+
+/// Extensions read from a 250 EHLO reply (keywords case-insensitive, RFC 5321 §4.1.1.1).
+struct Capabilities {
+  bool pipelining = false;           // RFC 2920
+  bool eightbitmime = false;         // RFC 6152
+  bool smtputf8 = false;             // RFC 6531
+  bool enhanced_status_codes = false;  // RFC 2034
+  bool starttls = false;             // RFC 3207
+  bool chunking = false;             // RFC 3030 (never relayed: BDAT is not implemented)
+  std::optional<std::uint64_t> size;  // RFC 1870: octets, 0 = no fixed limit
+  std::vector<std::string> auth_mechanisms;  // RFC 4954, upper-cased, in upstream order
+};
+
+/// Parses the keyword lines (all but the first) of an EHLO reply. Unknown keywords are
+/// ignored; a malformed SIZE value is treated as "no SIZE".
+Capabilities parse_ehlo_reply(const Reply& reply);
+
+/// What the gateway decides for one session before computing its EHLO reply.
+struct GatewayOffer {
+  std::uint64_t max_message_size = 0;  // the service's limit, octets (0 = none)
+  bool offer_starttls = false;         // starttls interface, not yet encrypted
+  std::vector<std::string> auth_mechanisms;  // empty: do not advertise AUTH
+};
+
+/// The keyword lines the gateway advertises, in a fixed order: SIZE (the smaller non-zero
+/// of upstream's and the service's), 8BITMIME, SMTPUTF8 and ENHANCEDSTATUSCODES only when the
+/// upstream offers them (the gateway relays, it cannot downgrade), PIPELINING always (the
+/// gateway reads pipelined commands and serialises them itself, RFC 2920), STARTTLS and
+/// AUTH as `offer` says. CHUNKING, DSN, BINARYMIME and anything unknown are never offered.
+std::vector<std::string> client_capabilities(const Capabilities& upstream, const GatewayOffer& offer);
+
+}  // namespace gw::smtp

@@ -1,0 +1,146 @@
+// DATA stream state machine.
+#include "dataplane/smtp/data_reader.h"
+
+#include <cstring>
+
+namespace gw::smtp {
+
+void DataReader::emit(std::string_view span, std::string* wire, std::string* content) {
+  if (span.empty() || defects_ != 0) return;
+  if (wire) wire->append(span);
+  if (content) content->append(span);
+}
+
+void DataReader::count_line_octets(std::size_t n) {
+  line_octets_ += n;
+  if (max_line_ != 0 && line_octets_ > max_line_) defect(kLineTooLong);
+}
+
+std::size_t DataReader::feed(std::string_view in, std::string* wire, std::string* content) {
+  const char* data = in.data();
+  const std::size_t n = in.size();
+  std::size_t i = 0;
+  std::size_t span = 0;  // start of the octets of `in` not yet emitted
+  auto add_size = [&](std::size_t octets) {
+    size_ += octets;
+    if (max_size_ != 0 && size_ > max_size_) defect(kTooBig);
+  };
+  // A CR held from the previous chunk.
+  if (state_ == State::kCr && n > 0) {
+    if (data[0] == '\n') {
+      emit("\r", wire, content);
+    } else {
+      defect(kBareCr);
+    }
+  }
+  while (i < n && state_ != State::kDone) {
+    switch (state_) {
+      case State::kLineStart:
+        line_octets_ = 0;
+        if (data[i] == '.') {
+          emit(std::string_view(data + span, i - span), wire, content);
+          count_line_octets(1);
+          ++i;
+          span = i;  // the stuffing dot is dropped
+          state_ = State::kDot;
+        } else {
+          state_ = State::kInLine;
+        }
+        break;
+      case State::kDot:
+        if (data[i] == '\r') {
+          count_line_octets(1);
+          ++i;
+          span = i;
+          state_ = State::kDotCr;
+        } else {
+          // The line's content starts here; a content line that starts with "." goes out
+          // with its stuffing dot again.
+          if (data[i] == '.') emit(".", wire, nullptr);
+          state_ = State::kInLine;
+        }
+        break;
+      case State::kDotCr:
+        if (data[i] == '\n') {
+          ++i;
+          span = i;
+          state_ = State::kDone;
+        } else {
+          // ".<CR>x": the CR is bare; it is content of a defective message.
+          defect(kBareCr);
+          add_size(1);
+          state_ = State::kInLine;
+        }
+        break;
+      case State::kInLine: {
+        // Fast path: skip ordinary octets up to the next CR or LF.
+        std::size_t j = i;
+        while (j < n && data[j] != '\r' && data[j] != '\n') ++j;
+        count_line_octets(j - i);
+        add_size(j - i);
+        i = j;
+        if (i == n) break;
+        if (data[i] == '\n') {
+          defect(kBareLf);
+          count_line_octets(1);
+          add_size(1);
+          ++i;
+        } else {
+          count_line_octets(1);
+          ++i;
+          if (i == n) {
+            // Hold the CR until the next chunk.
+            emit(std::string_view(data + span, i - 1 - span), wire, content);
+            span = i;
+            state_ = State::kCr;
+            return i;
+          }
+          state_ = State::kCr;
+        }
+        break;
+      }
+      case State::kCr:
+        if (data[i] == '\n') {
+          count_line_octets(1);
+          add_size(2);
+          ++i;
+          state_ = State::kLineStart;
+        } else {
+          defect(kBareCr);
+          add_size(1);
+          state_ = State::kInLine;
+        }
+        break;
+      case State::kDone:
+        break;
+    }
+  }
+  if (state_ == State::kDone) {
+    // Everything before the terminator's leading dot was emitted already (kLineStart emits
+    // up to the dot); nothing of ".\r\n" is message content.
+    return i;
+  }
+  emit(std::string_view(data + span, i - span), wire, content);
+  return i;
+}
+
+void append_dot_stuffed(std::string_view message, std::string& wire) {
+  wire.reserve(wire.size() + message.size() + message.size() / 64 + 8);
+  bool line_start = true;
+  std::size_t i = 0;
+  while (i < message.size()) {
+    if (line_start && message[i] == '.') wire += '.';
+    const void* nl = std::memchr(message.data() + i, '\n', message.size() - i);
+    std::size_t end = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - message.data()) + 1
+                         : message.size();
+    wire.append(message.data() + i, end - i);
+    line_start = nl != nullptr;
+    i = end;
+  }
+  if (!message.empty() && !(message.size() >= 2 && message.substr(message.size() - 2) == "\r\n")) {
+    wire += "\r\n";
+  }
+  wire += ".\r\n";
+}
+
+}  // namespace gw::smtp

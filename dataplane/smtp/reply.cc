@@ -1,0 +1,88 @@
+// SMTP reply value, builder and parser.
+#include "dataplane/smtp/reply.h"
+
+#include <cstdio>
+
+namespace gw::smtp {
+
+void Reply::append_wire(std::string& out) const {
+  char code_text[4];
+  std::snprintf(code_text, sizeof code_text, "%03d", code);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    out.append(code_text, 3);
+    const bool last = i + 1 == lines.size();
+    // RFC 5321 §4.2: Reply-code [ SP textstring ] CRLF; the space goes only before text.
+    if (!last) {
+      out += '-';
+    } else if (!lines[i].empty()) {
+      out += ' ';
+    }
+    out += lines[i];
+    out += "\r\n";
+  }
+  if (lines.empty()) {
+    out.append(code_text, 3);
+    out += "\r\n";
+  }
+}
+
+std::string Reply::wire() const {
+  std::string out;
+  append_wire(out);
+  return out;
+}
+
+std::string_view Reply::enhanced_code() const {
+  if (lines.empty()) return {};
+  std::string_view t = lines.front();
+  // class "." subject "." detail: 1 digit, 1-3 digits, 1-3 digits (RFC 3463 §2).
+  std::size_t i = 0;
+  auto digits = [&](std::size_t max) {
+    std::size_t start = i;
+    while (i < t.size() && i - start < max && t[i] >= '0' && t[i] <= '9') ++i;
+    return i > start;
+  };
+  if (!(i < t.size() && (t[i] == '2' || t[i] == '4' || t[i] == '5'))) return {};
+  ++i;
+  if (i >= t.size() || t[i++] != '.' || !digits(3)) return {};
+  if (i >= t.size() || t[i++] != '.' || !digits(3)) return {};
+  if (i < t.size() && t[i] != ' ') return {};
+  return t.substr(0, i);
+}
+
+Reply make_reply(int code, EnhancedStatus status, std::string_view text) {
+  Reply r;
+  r.code = code;
+  std::string line = std::to_string(code / 100) + "." + std::to_string(status.subject) + "." +
+                     std::to_string(status.detail);
+  if (!text.empty()) {
+    line += ' ';
+    line += text;
+  }
+  r.lines.push_back(std::move(line));
+  return r;
+}
+
+ReplyParser::Status ReplyParser::feed_line(std::string_view line) {
+  if (line.size() < 3 || line.size() > kMaxLineOctets) return Status::kError;
+  for (int i = 0; i < 3; ++i) {
+    if (line[i] < '0' || line[i] > '9') return Status::kError;
+  }
+  int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+  if (code < 200 || code > 599) return Status::kError;
+  if (!reply_.lines.empty() && code != reply_.code) return Status::kError;
+  if (reply_.lines.size() >= kMaxLines) return Status::kError;
+  reply_.code = code;
+  char sep = line.size() > 3 ? line[3] : ' ';
+  if (sep != ' ' && sep != '-') return Status::kError;
+  reply_.lines.emplace_back(line.size() > 4 ? line.substr(4) : std::string_view{});
+  return sep == '-' ? Status::kNeedMore : Status::kComplete;
+}
+
+Reply ReplyParser::take() {
+  Reply out = std::move(reply_);
+  reply_ = Reply{};
+  return out;
+}
+
+}  // namespace gw::smtp

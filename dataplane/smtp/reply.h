@@ -1,0 +1,84 @@
+// SMTP replies: the value type, enhanced status codes (RFC 3463) and the multi-line reply
+// parser used on the upstream leg (RFC 5321 §4.2).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gw::smtp {
+
+/// Subject and detail of an RFC 3463 enhanced status code; the class digit is always taken
+/// from the basic reply code, so one constant serves 2xx, 4xx and 5xx replies.
+struct EnhancedStatus {
+  int subject;
+  int detail;
+};
+
+/// Named enhanced status codes (RFC 3463 §3, RFC 4954 §6, RFC 6531 §3.5).
+namespace es {
+inline constexpr EnhancedStatus kUndefined{0, 0};             // X.0.0 other/undefined
+inline constexpr EnhancedStatus kSenderOk{1, 0};              // X.1.0 other address status
+inline constexpr EnhancedStatus kBadDestinationSyntax{1, 3};  // X.1.3
+inline constexpr EnhancedStatus kDestinationValid{1, 5};      // X.1.5
+inline constexpr EnhancedStatus kBadSenderSyntax{1, 7};       // X.1.7
+inline constexpr EnhancedStatus kSystemOther{3, 0};           // X.3.0 other mail system status
+inline constexpr EnhancedStatus kMessageTooBig{3, 4};         // X.3.4
+inline constexpr EnhancedStatus kNoAnswer{4, 1};              // X.4.1 no answer from host
+inline constexpr EnhancedStatus kBadConnection{4, 2};         // X.4.2
+inline constexpr EnhancedStatus kProtocolOther{5, 0};         // X.5.0 other protocol status
+inline constexpr EnhancedStatus kInvalidCommand{5, 1};        // X.5.1
+inline constexpr EnhancedStatus kSyntaxError{5, 2};           // X.5.2
+inline constexpr EnhancedStatus kTooManyRecipients{5, 3};     // X.5.3
+inline constexpr EnhancedStatus kInvalidArguments{5, 4};      // X.5.4
+inline constexpr EnhancedStatus kAuthLineTooLong{5, 6};       // X.5.6 (RFC 4954)
+inline constexpr EnhancedStatus kMediaOther{6, 0};            // X.6.0
+inline constexpr EnhancedStatus kNonAsciiAddress{6, 7};       // X.6.7 (RFC 6531)
+inline constexpr EnhancedStatus kSecurityOther{7, 0};         // X.7.0
+inline constexpr EnhancedStatus kNotAuthorized{7, 1};         // X.7.1
+inline constexpr EnhancedStatus kBadCredentials{7, 8};        // X.7.8 (RFC 4954)
+inline constexpr EnhancedStatus kEncryptionRequired{7, 11};   // X.7.11 (RFC 4954)
+}  // namespace es
+
+/// One SMTP reply. `lines` hold the text of each line after "NNN-"/"NNN " (for replies the
+/// gateway makes, the first line starts with the enhanced code). Invariant: 200 <= code <= 599
+/// and lines is non-empty once built by make_reply() or ReplyParser.
+struct Reply {
+  int code = 0;
+  std::vector<std::string> lines;
+
+  /// The reply on the wire: every line "NNN-text\r\n", the last "NNN text\r\n".
+  [[nodiscard]] std::string wire() const;
+  /// Appends wire() to `out` without a temporary.
+  void append_wire(std::string& out) const;
+  /// The enhanced code at the start of the first line ("5.7.1"), or "" if there is none.
+  [[nodiscard]] std::string_view enhanced_code() const;
+  [[nodiscard]] bool positive() const { return code >= 200 && code < 400; }
+  [[nodiscard]] bool transient() const { return code >= 400 && code < 500; }
+  [[nodiscard]] bool permanent() const { return code >= 500; }
+};
+
+/// Builds "code c.s.d text" where c = code / 100 (RFC 3463 §2). `text` must not hold CR/LF.
+Reply make_reply(int code, EnhancedStatus status, std::string_view text);
+
+/// Incremental parser of one (possibly multi-line) reply, fed one line at a time
+/// (RFC 5321 §4.2.1). Tolerates a reply line that is only the code ("250"). Errors: a line
+/// that does not start with a 3-digit code in 200..599, a continuation with a different code,
+/// a line over 4096 octets or more than 256 lines → kError (the caller drops the connection).
+class ReplyParser {
+ public:
+  enum class Status { kNeedMore, kComplete, kError };
+
+  /// `line` excludes the CRLF. After kComplete, take() returns the reply and resets.
+  Status feed_line(std::string_view line);
+  Reply take();
+
+  static constexpr std::size_t kMaxLineOctets = 4096;
+  static constexpr std::size_t kMaxLines = 256;
+
+ private:
+  Reply reply_;
+};
+
+}  // namespace gw::smtp

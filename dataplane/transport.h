@@ -1,0 +1,67 @@
+// A byte stream to one SMTP peer (client or upstream): plain TCP now, TLS-capable later
+// (RFC 3207 upgrade in place), plus the bounded input buffer the session parses in place.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+#include "dataplane/asio.h"
+
+namespace gw::dataplane {
+
+/// Bytes read from a peer and not yet consumed. Fixed capacity (no growth: every line and
+/// chunk the session keeps is bounded by its limits, STYLE.md "every read is bounded").
+class InputBuffer {
+ public:
+  explicit InputBuffer(std::size_t capacity) : storage_(capacity) {}
+
+  [[nodiscard]] std::string_view data() const {
+    return {storage_.data() + begin_, end_ - begin_};
+  }
+  [[nodiscard]] bool empty() const { return begin_ == end_; }
+  [[nodiscard]] std::size_t size() const { return end_ - begin_; }
+  void consume(std::size_t n) {
+    begin_ += n;
+    if (begin_ == end_) begin_ = end_ = 0;
+  }
+  void clear() { begin_ = end_ = 0; }
+  /// Free space to read into, compacting first; empty if the buffer is full.
+  asio::mutable_buffer prepare();
+  void commit(std::size_t n) { end_ += n; }
+
+ private:
+  std::vector<char> storage_;
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
+};
+
+/// One connected stream. Reads and writes report errors through `ec` (never throw); an
+/// operation cancelled by cancel() ends with asio::error::operation_aborted. Not
+/// thread-safe: use from the owning session's strand only.
+class Transport {
+ public:
+  explicit Transport(tcp::socket socket);
+
+  /// Reads what is available (at least one octet) into `buffer`.
+  awaitable<std::size_t> read_some(InputBuffer& buffer, boost::system::error_code& ec);
+  /// Writes all of `data`.
+  awaitable<void> write(std::string_view data, boost::system::error_code& ec);
+  /// Cancels pending reads/writes (watchdog); the stream stays usable.
+  void cancel();
+  /// Shuts down and closes; further operations fail.
+  void close();
+  [[nodiscard]] bool is_open() const { return socket_.is_open(); }
+  /// Octets the kernel already holds for us (used to spot an upstream that spoke unasked).
+  [[nodiscard]] std::size_t available() const;
+  tcp::socket& socket() { return socket_; }
+
+ private:
+  tcp::socket socket_;
+};
+
+/// Sets TCP_NODELAY (SMTP is request/response: Nagle + delayed ACK stall ~40 ms per reply,
+/// STYLE.md "Performance habits").
+void set_low_latency(tcp::socket& socket);
+
+}  // namespace gw::dataplane
