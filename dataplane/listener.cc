@@ -45,14 +45,21 @@ awaitable<void> refuse(tcp::socket socket, std::string text) {
 
 }  // namespace
 
-Listener::Listener(asio::io_context& io, std::int64_t interface_id, tcp::endpoint endpoint,
+Listener::Listener(asio::io_context& io, std::int64_t interface_id,
+                   gateway::v1::InterfaceType type, tcp::endpoint endpoint,
                    std::shared_ptr<const ServiceConfig> service, NodeIdentity node)
     : io_(io),
       interface_id_(interface_id),
       endpoint_(std::move(endpoint)),
       acceptor_(asio::make_strand(io)),
       node_(std::move(node)),
-      service_(std::move(service)) {}
+      service_(std::move(service)),
+      type_(type) {}
+
+void Listener::set_tls(std::shared_ptr<TlsServerContext> tls) {
+  std::lock_guard lock(service_mutex_);
+  tls_ = std::move(tls);
+}
 
 boost::system::error_code Listener::open() {
   boost::system::error_code ec;
@@ -104,7 +111,13 @@ awaitable<void> Listener::accept_loop() {
       spdlog::warn("accept on {} failed: {}", format_endpoint(endpoint_), ec.message());
       continue;
     }
-    auto svc = service();
+    std::shared_ptr<const ServiceConfig> svc;
+    std::shared_ptr<TlsServerContext> tls;
+    {
+      std::lock_guard lock(service_mutex_);
+      svc = service_;
+      tls = tls_;
+    }
     tcp::endpoint remote = socket.remote_endpoint(ec);
     if (ec) continue;
     std::string client_ip = remote.address().to_string();
@@ -126,6 +139,8 @@ awaitable<void> Listener::accept_loop() {
     SessionEnv env;
     env.service = svc;
     env.interface_id = interface_id_;
+    env.interface_type = type_;
+    env.tls = std::move(tls);
     env.hostname = svc->hostname.empty() ? node_.hostname : svc->hostname;
     env.session_id = node_.node_id + "-" + std::to_string(interface_id_) + "-" +
                      std::to_string(++next_session_);

@@ -11,6 +11,7 @@
 
 #include "dataplane/asio.h"
 #include "dataplane/service_config.h"
+#include "dataplane/tls_context.h"
 
 namespace gw::dataplane {
 
@@ -25,8 +26,8 @@ struct NodeIdentity {
 /// service can be replaced while running: new sessions get the new version.
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(asio::io_context& io, std::int64_t interface_id, tcp::endpoint endpoint,
-           std::shared_ptr<const ServiceConfig> service, NodeIdentity node);
+  Listener(asio::io_context& io, std::int64_t interface_id, gateway::v1::InterfaceType type,
+           tcp::endpoint endpoint, std::shared_ptr<const ServiceConfig> service, NodeIdentity node);
 
   /// Binds and listens (SO_REUSEADDR). Returns the error (e.g. address in use) instead of
   /// throwing; the caller logs it.
@@ -34,6 +35,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void start();
   void stop();
   void set_service(std::shared_ptr<const ServiceConfig> service);
+  /// The TLS server context for ssl/starttls interfaces (null: no usable certificate; an
+  /// ssl interface then drops connections, a starttls one answers STARTTLS with 454).
+  void set_tls(std::shared_ptr<TlsServerContext> tls);
+  [[nodiscard]] gateway::v1::InterfaceType type() const { return type_; }
 
   [[nodiscard]] const tcp::endpoint& endpoint() const { return endpoint_; }
   [[nodiscard]] std::size_t active_sessions() const { return counters_->active.load(); }
@@ -56,6 +61,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   NodeIdentity node_;
   mutable std::mutex service_mutex_;
   std::shared_ptr<const ServiceConfig> service_;  // guarded by service_mutex_
+  std::shared_ptr<TlsServerContext> tls_;          // guarded by service_mutex_
+  gateway::v1::InterfaceType type_;
   std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
   std::uint64_t next_session_ = 0;
 };

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 #include <charconv>
 
 #include "common/logging.h"
@@ -170,7 +171,8 @@ awaitable<RelaySession::LineKind> RelaySession::next_line() {
       line_.assign(data.data(), scan.end - 2);
       in_.consume(scan.end);
       if (scan.bare_cr || scan.bare_lf || scan.nul) co_return LineKind::kBadOctets;
-      std::size_t limit = starts_with_auth(line_) ? limits_.max_auth_line : limits_.max_command_line;
+      std::size_t limit = (sasl_line_ || starts_with_auth(line_)) ? limits_.max_auth_line
+                                                                   : limits_.max_command_line;
       if (line_.size() + 2 > limit) co_return LineKind::kTooLong;
       co_return LineKind::kLine;
     }
@@ -203,6 +205,13 @@ awaitable<void> RelaySession::run() {
   set_low_latency(client_.socket());
   spdlog::debug("session={} service={} client={} connected", env_.session_id, env_.service->name,
                 env_.client_address);
+  if (env_.interface_type == gateway::v1::INTERFACE_TYPE_SSL) {
+    // Implicit TLS (RFC 8314 §3.3): the handshake comes before the banner.
+    if (!co_await tls_handshake()) {
+      client_.close();
+      co_return;
+    }
+  }
   reply(220, es::kUndefined, env_.hostname + " ESMTP relay ready");
   // RFC 5321 §4.3.1 wants the banner's text free; no enhanced code is expected there, but
   // "2.0.0" is harmless and keeps every reply uniform.
@@ -252,6 +261,10 @@ awaitable<void> RelaySession::handle_command() {
   // RFC 2920 §3.1: commands that change the dialogue's state must end a pipelined group,
   // and without PIPELINING in force (before EHLO, after HELO) nothing may be pipelined.
   // Bytes already buffered here were sent before the reply: field cases BR-05, BR-23.
+  if (cmd.verb == Verb::kStarttls) {
+    co_await on_starttls(cmd.args);
+    co_return;
+  }
   if (!in_.empty() && (smtp::must_end_pipeline_group(cmd.verb) || !esmtp_)) {
     reply(503, es::kProtocolOther, "Improper use of SMTP command pipelining");
     spdlog::warn("session={} client={} improper pipelining after {}", env_.session_id,
@@ -301,13 +314,9 @@ awaitable<void> RelaySession::handle_command() {
       on_quit();
       break;
     case Verb::kStarttls:
-      // A tcp interface has no certificate: RFC 3207 §4 "454 TLS not available".
-      reply(454, es::kSecurityOther, "TLS not available");
-      count_error();
-      break;
+      break;  // handled above
     case Verb::kAuth:
-      reply(503, es::kInvalidCommand, "Authentication not enabled");
-      count_error();
+      co_await on_auth(cmd.args);
       break;
     case Verb::kBdat:
     case Verb::kUnknown:
@@ -342,14 +351,15 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
   // so that both sides forget the same state (RFC 5321 §4.1.4).
   co_await upstream_.quit();
   set_upstream_deadline(Clock::now() + limits_.upstream_connect_timeout);
-  UpstreamFault fault = co_await upstream_.open(env_.service->upstream_host,
-                                                env_.service->upstream_port, helo_domain_);
+  UpstreamOptions options = upstream_options();
+  UpstreamFault fault = co_await upstream_.open(options);
   set_upstream_deadline(Clock::time_point::max());
   upstream_timed_out_ = false;
   if (fault != UpstreamFault::kNone) {
-    spdlog::warn("session={} service={} upstream {}:{} unavailable: {}", env_.session_id,
+    spdlog::warn("session={} service={} upstream {}:{} unavailable: {} ({})", env_.session_id,
                  env_.service->name, common::log_escape(env_.service->upstream_host),
-                 env_.service->upstream_port, fault_name(fault));
+                 env_.service->upstream_port, fault_name(fault),
+                 common::log_escape(upstream_.detail()));
     reply(421, es::kNoAnswer, env_.hostname + " Upstream mail server unavailable, try again later");
     closing_ = true;
     co_return;
@@ -362,11 +372,254 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
   if (esmtp_) {
     smtp::GatewayOffer offer;
     offer.max_message_size = limits_.max_message_size;
+    offer.offer_starttls = env_.interface_type == gateway::v1::INTERFACE_TYPE_STARTTLS &&
+                           env_.tls != nullptr && !client_.encrypted();
+    if (auth_decision().advertise && auth_allowed_here() && !authenticated_) {
+      offer.auth_mechanisms = upstream_.capabilities().auth_mechanisms;
+    }
     for (auto& line : smtp::client_capabilities(upstream_.capabilities(), offer)) {
       r.lines.push_back(std::move(line));
     }
   }
   reply(r);
+}
+
+std::uint64_t RelaySession::effective_max_size() const {
+  const auto& upstream_size = upstream_.capabilities().size;
+  std::uint64_t size = limits_.max_message_size;
+  if (upstream_size && *upstream_size != 0 && (size == 0 || *upstream_size < size)) {
+    size = *upstream_size;
+  }
+  return size;
+}
+
+UpstreamOptions RelaySession::upstream_options() const {
+  const ServiceConfig& svc = *env_.service;
+  UpstreamOptions o;
+  o.host = svc.upstream_host;
+  o.port = svc.upstream_port;
+  o.helo_domain = helo_domain_;
+  o.security = svc.security;
+  o.tls = svc.upstream_tls;
+  o.verify_hostname = svc.verify_hostname;
+  o.tls_server_name = svc.tls_server_name;
+  o.username = svc.username;
+  o.password = svc.password;
+  return o;
+}
+
+bool RelaySession::tls_required_but_missing() const {
+  return env_.service->require_tls && !client_.encrypted();
+}
+
+smtp::AuthDecision RelaySession::auth_decision() const {
+  // No auth handlers yet (policy issue): H = false.
+  return smtp::auth_matrix(false, env_.service->has_credentials(),
+                           !upstream_.capabilities().auth_mechanisms.empty());
+}
+
+bool RelaySession::auth_allowed_here() const {
+  return client_.encrypted() || env_.service->allow_plaintext_auth;
+}
+
+awaitable<bool> RelaySession::tls_handshake() {
+  if (!env_.tls) {
+    spdlog::warn("session={} interface={} has no usable certificate", env_.session_id,
+                 env_.interface_id);
+    co_return false;
+  }
+  set_client_deadline(std::min(Clock::now() + limits_.idle_timeout, session_deadline_));
+  boost::system::error_code ec;
+  co_await client_.handshake_server(env_.tls->context(), env_.tls, ec);
+  client_deadline_ = Clock::time_point::max();
+  client_timed_out_ = false;
+  if (ec) {
+    spdlog::info("session={} client={} TLS handshake failed: {}", env_.session_id,
+                 env_.client_address, common::log_escape(ec.message()));
+    co_return false;
+  }
+  spdlog::debug("session={} TLS {}", env_.session_id, client_.tls_description());
+  co_return true;
+}
+
+awaitable<void> RelaySession::on_starttls(std::string_view args) {
+  if (client_.encrypted()) {
+    reply(503, es::kInvalidCommand, "TLS already active");
+    count_error();
+    co_return;
+  }
+  if (env_.interface_type != gateway::v1::INTERFACE_TYPE_STARTTLS || !env_.tls) {
+    reply(454, es::kSecurityOther, "TLS not available");  // RFC 3207 §4
+    count_error();
+    co_return;
+  }
+  if (!trim_trailing_spaces(args).empty()) {
+    reply(501, es::kInvalidArguments, "Syntax: STARTTLS");  // RFC 3207 §4
+    count_error();
+    co_return;
+  }
+  reply(220, es::kUndefined, "Ready to start TLS");
+  if (!co_await flush()) {
+    closing_ = true;
+    co_return;
+  }
+  if (!in_.empty()) {
+    // Plaintext pipelined after STARTTLS is never executed (RFC 3207 §4.2, BR-05, BR-06).
+    spdlog::warn("session={} client={} discarded {} plaintext octets sent after STARTTLS",
+                 env_.session_id, env_.client_address, in_.size());
+    in_.clear();
+  }
+  if (!co_await tls_handshake()) {
+    // Never fall back to plaintext after the 220 (BR-36).
+    closing_ = true;
+    client_.close();
+    co_return;
+  }
+  // RFC 3207 §4.2: forget everything learnt before TLS, on both legs.
+  reset_transaction();
+  state_ = smtp::SessionState::kConnected;
+  esmtp_ = false;
+  authenticated_ = false;
+  helo_domain_.clear();
+  co_await upstream_.quit();
+}
+
+awaitable<void> RelaySession::on_auth(std::string_view args) {
+  if (tls_required_but_missing()) {
+    reply(530, es::kSecurityOther, "Must issue a STARTTLS command first");
+    count_error();
+    co_return;
+  }
+  if (state_ == smtp::SessionState::kConnected) {
+    reply(503, es::kInvalidCommand, "Send EHLO first");
+    count_error();
+    co_return;
+  }
+  smtp::AuthDecision decision = auth_decision();
+  if (!esmtp_ || !decision.advertise) {
+    reply(503, es::kInvalidCommand, "Authentication not enabled");
+    count_error();
+    co_return;
+  }
+  if (!auth_allowed_here()) {
+    reply(538, es::kEncryptionRequired, "Encryption required for requested authentication mechanism");
+    count_error();
+    co_return;
+  }
+  if (authenticated_) {
+    reply(503, es::kInvalidCommand, "Already authenticated");
+    count_error();
+    co_return;
+  }
+  if (state_ != smtp::SessionState::kGreeted) {
+    reply(503, es::kInvalidCommand, "AUTH not permitted during a mail transaction");
+    count_error();
+    co_return;
+  }
+  std::string_view rest = trim_trailing_spaces(args);
+  std::size_t sp = rest.find(' ');
+  std::string mechanism(rest.substr(0, sp));
+  for (char& c : mechanism) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  std::string_view initial = sp == std::string_view::npos ? std::string_view{} : rest.substr(sp + 1);
+  if (mechanism.empty() || initial.find(' ') != std::string_view::npos) {
+    reply(501, es::kInvalidArguments, "Syntax: AUTH mechanism [initial-response]");
+    count_error();
+    co_return;
+  }
+  const auto& offered = upstream_.capabilities().auth_mechanisms;
+  if (std::find(offered.begin(), offered.end(), mechanism) == offered.end()) {
+    reply(504, es::kInvalidArguments, "Unrecognized authentication type");
+    count_error();
+    co_return;
+  }
+  if (decision.proxy) co_await proxy_auth(std::move(mechanism), initial);
+}
+
+awaitable<void> RelaySession::cancel_upstream_auth() {
+  smtp::Reply r;
+  UpstreamFault fault = co_await upstream_command("*\r\n", r, limits_.upstream_timeout);
+  if (fault != UpstreamFault::kNone) upstream_failed(fault, "AUTH cancel");
+}
+
+// Relays the client's SASL exchange to the upstream (scenario 2 of the reference matrix),
+// after checking every client response locally: strict base64 and the PLAIN/LOGIN rules,
+// so that malformed or empty credentials never reach the upstream (BR-08, BR-09, BR-11).
+// Payloads are never logged.
+awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view initial_response) {
+  const bool plain = mechanism == "PLAIN";
+  const bool login = mechanism == "LOGIN";
+  std::size_t step = 0;  // client responses checked so far
+  // Checks one client response; returns an error reply, or nothing if it may go upstream.
+  auto check = [&](std::string_view response) -> std::optional<smtp::Reply> {
+    auto decoded = smtp::decode_sasl_base64(response);
+    if (!decoded) return make_reply(501, es::kSyntaxError, "Invalid base64 in AUTH response");
+    if (plain && step == 0) {
+      smtp::PlainCredentials creds;
+      if (smtp::parse_plain(*decoded, creds) != smtp::PlainError::kNone) {
+        return make_reply(501, es::kSyntaxError, "Malformed PLAIN response");
+      }
+    }
+    if (login && step == 0 && decoded->empty()) {
+      return make_reply(535, es::kBadCredentials, "Authentication credentials invalid");
+    }
+    ++step;
+    return std::nullopt;
+  };
+  std::string wire = "AUTH " + mechanism;
+  if (!initial_response.empty()) {
+    if (auto error = check(initial_response)) {
+      reply(*error);
+      count_error();
+      co_return;
+    }
+    wire += ' ';
+    wire += initial_response;
+  }
+  wire += "\r\n";
+  smtp::Reply r;
+  UpstreamFault fault = co_await upstream_command(wire, r, limits_.upstream_timeout);
+  while (true) {
+    if (fault != UpstreamFault::kNone) {
+      upstream_failed(fault, "AUTH");
+      reply(454, es::kSecurityOther, "Temporary authentication failure");
+      co_return;
+    }
+    if (r.code != 334) break;
+    reply(r);
+    sasl_line_ = true;
+    LineKind kind = co_await next_line();
+    sasl_line_ = false;
+    if (kind == LineKind::kTimeout || kind == LineKind::kClosed || kind == LineKind::kHardTooLong) {
+      if (kind == LineKind::kTimeout) timeout_reply();
+      closing_ = true;
+      co_return;
+    }
+    std::optional<smtp::Reply> error;
+    if (kind == LineKind::kTooLong) {
+      error = make_reply(500, es::kAuthLineTooLong, "Authentication Exchange line is too long");
+    } else if (kind == LineKind::kBadOctets) {
+      error = make_reply(501, es::kSyntaxError, "Bad octets in AUTH response");
+    } else if (smtp::is_sasl_cancel(line_)) {
+      error = make_reply(501, es::kSecurityOther, "Authentication cancelled");
+    } else if (line_.size() + 2 > limits_.max_auth_line) {
+      error = make_reply(500, es::kAuthLineTooLong, "Authentication Exchange line is too long");
+    } else {
+      error = check(line_);
+    }
+    if (error) {
+      // Keep the upstream's dialogue aligned: cancel there and swallow its 501.
+      co_await cancel_upstream_auth();
+      reply(*error);
+      if (error->code != 501 || !smtp::is_sasl_cancel(line_)) count_error();
+      co_return;
+    }
+    line_ += "\r\n";
+    fault = co_await upstream_command(line_, r, limits_.upstream_timeout);
+  }
+  relay_upstream_reply(r);
+  if (r.code == 235) authenticated_ = true;
 }
 
 void RelaySession::reset_transaction() {
@@ -379,14 +632,20 @@ void RelaySession::reset_transaction() {
 
 awaitable<bool> RelaySession::ensure_upstream() {
   if (upstream_.is_open() && !upstream_.stale()) co_return true;
+  if (authenticated_ && !env_.service->has_credentials()) {
+    // The client's proxied login lived on the lost connection; a new one would relay mail
+    // as an anonymous user, which the client did not ask for.
+    reply(451, es::kBadConnection, "Upstream connection lost, try again later");
+    co_return false;
+  }
   set_upstream_deadline(Clock::now() + limits_.upstream_connect_timeout);
-  UpstreamFault fault = co_await upstream_.open(env_.service->upstream_host,
-                                                env_.service->upstream_port, helo_domain_);
+  UpstreamOptions options = upstream_options();
+  UpstreamFault fault = co_await upstream_.open(options);
   set_upstream_deadline(Clock::time_point::max());
   upstream_timed_out_ = false;
   if (fault != UpstreamFault::kNone) {
-    spdlog::warn("session={} service={} upstream reconnect failed: {}", env_.session_id,
-                 env_.service->name, fault_name(fault));
+    spdlog::warn("session={} service={} upstream reconnect failed: {} ({})", env_.session_id,
+                 env_.service->name, fault_name(fault), common::log_escape(upstream_.detail()));
     reply(451, es::kNoAnswer, "Upstream mail server unavailable, try again later");
     co_return false;
   }
@@ -418,6 +677,11 @@ void RelaySession::relay_upstream_reply(const smtp::Reply& r) {
 }
 
 awaitable<void> RelaySession::on_mail(std::string_view args) {
+  if (tls_required_but_missing()) {
+    reply(530, es::kSecurityOther, "Must issue a STARTTLS command first");
+    count_error();
+    co_return;
+  }
   smtp::PathArgument parsed = smtp::parse_mail_from(args);
   switch (parsed.error) {
     case smtp::PathError::kNone:
@@ -456,8 +720,7 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
         count_error();
         co_return;
       }
-      if (size > limits_.max_message_size ||
-          (caps.size && *caps.size != 0 && size > *caps.size)) {
+      if (size > effective_max_size()) {
         // RFC 1870 §6: the declared size exceeds the fixed maximum.
         reply(552, es::kMessageTooBig, "Message size exceeds fixed maximum message size");
         co_return;
@@ -613,7 +876,7 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   // the client's end-of-data.
   in_data_ = true;
   data_deadline_ = Clock::now() + limits_.data_timeout;
-  smtp::DataReader reader(limits_.max_text_line, limits_.max_message_size);
+  smtp::DataReader reader(limits_.max_text_line, effective_max_size());
   bool upstream_ok = true;
   UpstreamFault data_fault = UpstreamFault::kNone;
   bool client_gone = false;

@@ -11,6 +11,8 @@
 
 #include "dataplane/asio.h"
 #include "dataplane/service_config.h"
+#include "dataplane/tls_context.h"
+#include "dataplane/smtp/auth.h"
 #include "dataplane/smtp/command.h"
 #include "dataplane/smtp/reply.h"
 #include "dataplane/smtp/session_rules.h"
@@ -23,6 +25,8 @@ namespace gw::dataplane {
 struct SessionEnv {
   std::shared_ptr<const ServiceConfig> service;  // the version current at accept time
   std::int64_t interface_id = 0;
+  gateway::v1::InterfaceType interface_type = gateway::v1::INTERFACE_TYPE_TCP;
+  std::shared_ptr<TlsServerContext> tls;  // ssl/starttls interfaces; null: TLS unavailable
   std::string hostname;        // name used in the banner and EHLO reply
   std::string session_id;      // unique per node, for logs
   std::string client_address;  // "ip:port"
@@ -68,6 +72,16 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   awaitable<void> on_data(std::string_view args);
   awaitable<void> on_rset(std::string_view args);
   void on_quit();
+  awaitable<void> on_starttls(std::string_view args);
+  awaitable<void> on_auth(std::string_view args);
+  awaitable<void> proxy_auth(std::string mechanism, std::string_view initial_response);
+  awaitable<void> cancel_upstream_auth();
+  /// AUTH as the client sees it (DESIGN.md §4 matrix + the plaintext rule).
+  [[nodiscard]] smtp::AuthDecision auth_decision() const;
+  [[nodiscard]] bool auth_allowed_here() const;
+  [[nodiscard]] bool tls_required_but_missing() const;
+  awaitable<bool> tls_handshake();
+  [[nodiscard]] UpstreamOptions upstream_options() const;
 
   // Upstream side.
   awaitable<bool> ensure_upstream();
@@ -76,6 +90,8 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   void relay_upstream_reply(const smtp::Reply& r);
   void upstream_failed(UpstreamFault fault, std::string_view during);
   void reset_transaction();
+  /// The SIZE the client was told: the smaller non-zero of the service's and upstream's.
+  [[nodiscard]] std::uint64_t effective_max_size() const;
 
   void set_client_deadline(Clock::time_point t);
   void set_upstream_deadline(Clock::time_point t);
@@ -95,6 +111,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   smtp::SessionState state_ = smtp::SessionState::kConnected;
   bool esmtp_ = false;          // EHLO (not HELO): extensions and PIPELINING in force
   bool smtputf8_ = false;       // MAIL carried SMTPUTF8
+  bool authenticated_ = false;  // AUTH succeeded in this (TLS) session
   std::string helo_domain_;
   std::vector<std::string> recipients_;
   std::size_t errors_ = 0;
@@ -104,6 +121,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   bool finished_ = false;
   bool in_data_ = false;
   bool skipping_line_ = false;
+  bool sasl_line_ = false;      // the next line is a SASL response (AUTH line limit)
   std::size_t skipped_octets_ = 0;
 
   Clock::time_point session_deadline_;

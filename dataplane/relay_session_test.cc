@@ -99,7 +99,7 @@ class RelaySessionTest : public ::testing::Test {
     cfg->upstream_port = upstream_->port();
     cfg->limits.idle_timeout = std::chrono::milliseconds(2000);
     config_ = cfg;
-    listener_ = std::make_shared<Listener>(io_, 1, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0),
+    listener_ = std::make_shared<Listener>(io_, 1, gateway::v1::INTERFACE_TYPE_TCP, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0),
                                            config_, NodeIdentity{"n1", "gw.test"});
     ASSERT_FALSE(listener_->open());
     listener_->start();

@@ -1,6 +1,10 @@
 // Proto Service -> ServiceConfig with defaults.
 #include "dataplane/service_config.h"
 
+#include <stdexcept>
+
+#include "dataplane/tls_context.h"
+
 namespace gw::dataplane {
 namespace {
 
@@ -15,7 +19,8 @@ void set_ms(std::chrono::milliseconds& field, std::uint32_t value) {
 
 }  // namespace
 
-std::shared_ptr<const ServiceConfig> make_service_config(const gateway::v1::Service& s) {
+std::shared_ptr<const ServiceConfig> make_service_config(const gateway::v1::Service& s,
+                                                         const CertificateIndex& certificates) {
   auto cfg = std::make_shared<ServiceConfig>();
   cfg->name = s.name();
   cfg->upstream_host = s.host();
@@ -25,6 +30,36 @@ std::shared_ptr<const ServiceConfig> make_service_config(const gateway::v1::Serv
   cfg->hostname = s.hostname();
   cfg->monitoring = s.monitoring();
   cfg->fail_open = s.fail_open();
+  cfg->require_tls = s.require_tls();
+  cfg->allow_plaintext_auth = s.allow_plaintext_auth();
+  cfg->username = s.username();
+  cfg->password = s.password();
+  cfg->verify_hostname = !s.no_verify_hostname();
+  cfg->tls_server_name = s.tls_server_name().empty() ? s.host() : s.tls_server_name();
+  if (cfg->security == gateway::v1::SECURITY_SSL || cfg->security == gateway::v1::SECURITY_STARTTLS) {
+    try {
+      ClientTlsSettings tls;
+      tls.ciphers = s.ciphers().empty() ? "DEFAULT" : s.ciphers();
+      tls.min_version = s.tls_min_version().empty() ? "1.2" : s.tls_min_version();
+      for (const auto& name : s.trusted_cas()) {
+        if (name == "system") {
+          tls.system_cas = true;
+          continue;
+        }
+        auto it = certificates.find(name);
+        if (it == certificates.end()) throw std::runtime_error("unknown trusted CA " + name);
+        tls.trusted_ca_pems.push_back(it->second->cert_pem());
+      }
+      if (!s.client_cert().empty()) {
+        auto it = certificates.find(s.client_cert());
+        if (it == certificates.end()) throw std::runtime_error("unknown client certificate " + s.client_cert());
+        tls.client_certificate = {it->second->cert_pem(), it->second->key_pem()};
+      }
+      cfg->upstream_tls = make_client_tls_context(tls);
+    } catch (const std::exception& e) {
+      cfg->upstream_tls_error = e.what();
+    }
+  }
   const auto& l = s.limits();
   auto& out = cfg->limits;
   set_if(out.max_command_line, l.max_command_line());

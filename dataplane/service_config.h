@@ -4,9 +4,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
+#include "dataplane/asio.h"
 #include "gateway/v1/config.pb.h"
 
 namespace gw::dataplane {
@@ -39,10 +41,28 @@ struct ServiceConfig {
   std::string hostname;  // banner / EHLO name; empty = the node's host name
   bool monitoring = false;
   bool fail_open = false;
+  bool require_tls = false;           // MAIL/AUTH only after STARTTLS (530 5.7.0)
+  bool allow_plaintext_auth = false;  // AUTH on an unencrypted client connection
+  std::string username;               // upstream AUTH credentials; never logged
+  std::string password;
+  // Upstream TLS (security ssl/starttls): the client context, or why there is none.
+  std::shared_ptr<asio::ssl::context> upstream_tls;
+  std::string upstream_tls_error;
+  bool verify_hostname = true;
+  std::string tls_server_name;        // name verified and sent as SNI; default upstream_host
   SessionLimits limits;
+
+  [[nodiscard]] bool has_credentials() const { return !username.empty() && !password.empty(); }
 };
 
-/// Converts a snapshot's service, replacing zero limits by their defaults.
-std::shared_ptr<const ServiceConfig> make_service_config(const gateway::v1::Service& service);
+/// Certificates of a snapshot by name.
+using CertificateIndex = std::map<std::string, const gateway::v1::Certificate*>;
+
+/// Converts a snapshot's service, replacing zero limits by their defaults and building the
+/// upstream TLS context from the named trust anchors and client certificate. A TLS
+/// configuration that cannot be built leaves upstream_tls empty with upstream_tls_error set
+/// (sessions then give their clients a 4xx); it does not throw.
+std::shared_ptr<const ServiceConfig> make_service_config(const gateway::v1::Service& service,
+                                                         const CertificateIndex& certificates);
 
 }  // namespace gw::dataplane

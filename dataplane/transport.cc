@@ -23,14 +23,68 @@ awaitable<std::size_t> Transport::read_some(InputBuffer& buffer, boost::system::
     co_return 0;
   }
   std::size_t n =
-      co_await socket_.async_read_some(space, asio::redirect_error(asio::use_awaitable, ec));
+      tls_ ? co_await tls_->async_read_some(space, asio::redirect_error(asio::use_awaitable, ec))
+           : co_await socket_.async_read_some(space, asio::redirect_error(asio::use_awaitable, ec));
   buffer.commit(n);
   co_return n;
 }
 
 awaitable<void> Transport::write(std::string_view data, boost::system::error_code& ec) {
-  co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()),
-                             asio::redirect_error(asio::use_awaitable, ec));
+  auto buffer = asio::buffer(data.data(), data.size());
+  if (tls_) {
+    co_await asio::async_write(*tls_, buffer, asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    co_await asio::async_write(socket_, buffer, asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+awaitable<void> Transport::handshake_server(asio::ssl::context& context,
+                                            std::shared_ptr<void> keepalive,
+                                            boost::system::error_code& ec) {
+  tls_keepalive_ = std::move(keepalive);
+  tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, context);
+  co_await tls_->async_handshake(asio::ssl::stream_base::server,
+                                 asio::redirect_error(asio::use_awaitable, ec));
+}
+
+awaitable<void> Transport::handshake_client(std::shared_ptr<asio::ssl::context> context,
+                                            const std::string& server_name, bool verify_hostname,
+                                            boost::system::error_code& ec) {
+  tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *context);
+  tls_keepalive_ = std::move(context);
+  boost::system::error_code parse_ec;
+  asio::ip::make_address(server_name, parse_ec);
+  bool is_ip = !parse_ec;
+  if (!server_name.empty() && !is_ip) {
+    // SNI (RFC 6066 §3) only for host names, never for IP literals.
+    SSL_ctrl(tls_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+             const_cast<char*>(server_name.c_str()));
+  }
+  if (verify_hostname) {
+    tls_->set_verify_callback(asio::ssl::host_name_verification(server_name), ec);
+    if (ec) co_return;
+  }
+  co_await tls_->async_handshake(asio::ssl::stream_base::client,
+                                 asio::redirect_error(asio::use_awaitable, ec));
+}
+
+std::string Transport::tls_description() const {
+  if (!tls_) return {};
+  SSL* ssl = tls_->native_handle();
+  return std::string(SSL_get_version(ssl)) + " " + SSL_get_cipher_name(ssl);
+}
+
+std::string Transport::verify_error() const {
+  if (!tls_) return {};
+  long result = SSL_get_verify_result(tls_->native_handle());
+  if (result == X509_V_OK) return {};
+  return X509_verify_cert_error_string(result);
+}
+
+std::string Transport::sni() const {
+  if (!tls_) return {};
+  const char* name = SSL_get_servername(tls_->native_handle(), TLSEXT_NAMETYPE_host_name);
+  return name ? name : "";
 }
 
 void Transport::cancel() {

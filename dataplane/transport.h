@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -36,12 +38,32 @@ class InputBuffer {
   std::size_t end_ = 0;
 };
 
-/// One connected stream. Reads and writes report errors through `ec` (never throw); an
-/// operation cancelled by cancel() ends with asio::error::operation_aborted. Not
-/// thread-safe: use from the owning session's strand only.
+/// One connected stream, plain or TLS (upgraded in place: implicit TLS right after
+/// connect/accept, STARTTLS after the 220, RFC 3207 / RFC 8314). Reads and writes report
+/// errors through `ec` (never throw); an operation cancelled by cancel() ends with
+/// asio::error::operation_aborted. Not thread-safe: use from the owning session's strand.
 class Transport {
  public:
   explicit Transport(tcp::socket socket);
+  Transport(Transport&&) = delete;
+
+  /// TLS handshake as server with `context` (kept alive by the transport). The caller must
+  /// have discarded any plaintext octets it buffered (RFC 3207 §4.2, field case BR-05).
+  /// `keepalive` owns `context` and is held as long as the transport.
+  awaitable<void> handshake_server(asio::ssl::context& context, std::shared_ptr<void> keepalive,
+                                   boost::system::error_code& ec);
+  /// TLS handshake as client: SNI `server_name` (if not an IP literal), and, when
+  /// `verify_hostname`, RFC 6125 host name verification of the peer's certificate against it.
+  awaitable<void> handshake_client(std::shared_ptr<asio::ssl::context> context,
+                                   const std::string& server_name, bool verify_hostname,
+                                   boost::system::error_code& ec);
+  [[nodiscard]] bool encrypted() const { return tls_ != nullptr; }
+  /// Negotiated protocol and cipher ("TLSv1.3 TLS_AES_256_GCM_SHA384"), empty if plain.
+  [[nodiscard]] std::string tls_description() const;
+  /// Why the peer's certificate was refused, or "" (OpenSSL's verify result text).
+  [[nodiscard]] std::string verify_error() const;
+  /// The SNI host name the client sent, or "".
+  [[nodiscard]] std::string sni() const;
 
   /// Reads what is available (at least one octet) into `buffer`.
   awaitable<std::size_t> read_some(InputBuffer& buffer, boost::system::error_code& ec);
@@ -58,6 +80,8 @@ class Transport {
 
  private:
   tcp::socket socket_;
+  std::shared_ptr<void> tls_keepalive_;
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
 };
 
 /// Sets TCP_NODELAY (SMTP is request/response: Nagle + delayed ACK stall ~40 ms per reply,

@@ -1,7 +1,10 @@
 // Upstream SMTP client used by the relay session.
 #include "dataplane/upstream_connection.h"
 
+#include <algorithm>
 #include <charconv>
+
+#include "dataplane/smtp/auth.h"
 
 namespace gw::dataplane {
 
@@ -14,6 +17,10 @@ std::string_view fault_name(UpstreamFault fault) {
     case UpstreamFault::kTimeout: return "timeout";
     case UpstreamFault::kProtocol: return "protocol";
     case UpstreamFault::kRejected: return "rejected";
+    case UpstreamFault::kTls: return "tls";
+    case UpstreamFault::kNoStarttls: return "starttls not offered";
+    case UpstreamFault::kInjection: return "plaintext injected after STARTTLS";
+    case UpstreamFault::kAuth: return "authentication refused";
   }
   return "?";
 }
@@ -21,33 +28,52 @@ std::string_view fault_name(UpstreamFault fault) {
 UpstreamConnection::UpstreamConnection(asio::any_io_executor executor)
     : executor_(std::move(executor)) {}
 
-awaitable<UpstreamFault> UpstreamConnection::open(std::string host, std::uint16_t port,
-                                                  std::string helo_domain) {
+awaitable<UpstreamFault> UpstreamConnection::open(const UpstreamOptions& options) {
   close();
   input_.clear();
   parser_ = smtp::ReplyParser{};
   capabilities_ = smtp::Capabilities{};
   esmtp_ = false;
+  authenticated_ = false;
+  detail_.clear();
   boost::system::error_code ec;
+  const bool secure = options.security == gateway::v1::SECURITY_SSL ||
+                      options.security == gateway::v1::SECURITY_STARTTLS;
+  if (secure && !options.tls) {
+    detail_ = "no TLS context";
+    co_return UpstreamFault::kTls;
+  }
 
-  tcp::resolver::results_type endpoints;
   resolver_.emplace(executor_);
-  endpoints = co_await resolver_->async_resolve(host, std::to_string(port),
-                                                asio::redirect_error(asio::use_awaitable, ec));
+  auto endpoints = co_await resolver_->async_resolve(
+      options.host, std::to_string(options.port), asio::redirect_error(asio::use_awaitable, ec));
   resolver_.reset();
-  if (ec) co_return ec == asio::error::operation_aborted ? UpstreamFault::kTimeout
-                                                         : UpstreamFault::kResolve;
+  if (ec) {
+    detail_ = ec.message();
+    co_return ec == asio::error::operation_aborted ? UpstreamFault::kTimeout
+                                                   : UpstreamFault::kResolve;
+  }
 
-  tcp::socket socket(executor_);
-  transport_.emplace(std::move(socket));
+  transport_.emplace(tcp::socket(executor_));
   co_await asio::async_connect(transport_->socket(), endpoints,
                                asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
+    detail_ = ec.message();
     close();
     co_return ec == asio::error::operation_aborted ? UpstreamFault::kTimeout
                                                    : UpstreamFault::kConnect;
   }
   set_low_latency(transport_->socket());
+
+  if (options.security == gateway::v1::SECURITY_SSL) {
+    co_await transport_->handshake_client(options.tls, options.tls_server_name,
+                                          options.verify_hostname, ec);
+    if (ec) {
+      detail_ = transport_->verify_error().empty() ? ec.message() : transport_->verify_error();
+      close();
+      co_return ec == asio::error::operation_aborted ? UpstreamFault::kTimeout : UpstreamFault::kTls;
+    }
+  }
 
   smtp::Reply reply;
   if (auto f = co_await read_reply(reply); f != UpstreamFault::kNone) {
@@ -55,15 +81,66 @@ awaitable<UpstreamFault> UpstreamConnection::open(std::string host, std::uint16_
     co_return f;
   }
   if (reply.code != 220) {
-    last_reply_ = reply;
+    detail_ = "banner " + std::to_string(reply.code);
     close();
     co_return UpstreamFault::kRejected;
   }
-  std::string ehlo = "EHLO " + helo_domain + "\r\n";
-  if (auto f = co_await command(ehlo, reply); f != UpstreamFault::kNone) {
+  if (auto f = co_await greet(options.helo_domain); f != UpstreamFault::kNone) {
     close();
     co_return f;
   }
+
+  if (options.security == gateway::v1::SECURITY_STARTTLS) {
+    if (!capabilities_.starttls) {
+      detail_ = "upstream does not offer STARTTLS";
+      close();
+      co_return UpstreamFault::kNoStarttls;
+    }
+    if (auto f = co_await command("STARTTLS\r\n", reply); f != UpstreamFault::kNone) {
+      close();
+      co_return f;
+    }
+    if (reply.code != 220) {
+      detail_ = "STARTTLS answered " + std::to_string(reply.code);
+      close();
+      co_return UpstreamFault::kRejected;
+    }
+    // Anything the upstream sent after its 220 in plaintext would be read as if it came
+    // through TLS: an injection (RFC 3207 §4.2, CVE-2011-0411 mirrored).
+    if (!input_.empty() || transport_->available() > 0) {
+      detail_ = "octets after the STARTTLS 220";
+      close();
+      co_return UpstreamFault::kInjection;
+    }
+    co_await transport_->handshake_client(options.tls, options.tls_server_name,
+                                          options.verify_hostname, ec);
+    if (ec) {
+      detail_ = transport_->verify_error().empty() ? ec.message() : transport_->verify_error();
+      close();
+      co_return ec == asio::error::operation_aborted ? UpstreamFault::kTimeout : UpstreamFault::kTls;
+    }
+    // RFC 3207 §4.2: forget what was learnt before TLS and greet again.
+    capabilities_ = smtp::Capabilities{};
+    if (auto f = co_await greet(options.helo_domain); f != UpstreamFault::kNone) {
+      close();
+      co_return f;
+    }
+  }
+
+  bool has_credentials = !options.username.empty() && !options.password.empty();
+  if (has_credentials && !capabilities_.auth_mechanisms.empty()) {
+    if (auto f = co_await authenticate(options); f != UpstreamFault::kNone) {
+      close();
+      co_return f;
+    }
+  }
+  co_return UpstreamFault::kNone;
+}
+
+awaitable<UpstreamFault> UpstreamConnection::greet(const std::string& helo_domain) {
+  smtp::Reply reply;
+  std::string ehlo = "EHLO " + helo_domain + "\r\n";
+  if (auto f = co_await command(ehlo, reply); f != UpstreamFault::kNone) co_return f;
   if (reply.code == 250) {
     esmtp_ = true;
     capabilities_ = smtp::parse_ehlo_reply(reply);
@@ -72,15 +149,49 @@ awaitable<UpstreamFault> UpstreamConnection::open(std::string host, std::uint16_
   if (reply.permanent()) {
     // RFC 5321 §3.2: a server that does not know EHLO answers 5xx; fall back to HELO.
     std::string helo = "HELO " + helo_domain + "\r\n";
-    if (auto f = co_await command(helo, reply); f != UpstreamFault::kNone) {
-      close();
-      co_return f;
+    if (auto f = co_await command(helo, reply); f != UpstreamFault::kNone) co_return f;
+    if (reply.code == 250) {
+      esmtp_ = false;
+      capabilities_ = smtp::Capabilities{};
+      co_return UpstreamFault::kNone;
     }
-    if (reply.code == 250) co_return UpstreamFault::kNone;
   }
-  last_reply_ = reply;
-  close();
+  detail_ = "greeting answered " + std::to_string(reply.code);
   co_return UpstreamFault::kRejected;
+}
+
+awaitable<UpstreamFault> UpstreamConnection::authenticate(const UpstreamOptions& options) {
+  const auto& mechs = capabilities_.auth_mechanisms;
+  auto offers = [&](std::string_view m) { return std::find(mechs.begin(), mechs.end(), m) != mechs.end(); };
+  smtp::Reply reply;
+  if (offers("PLAIN")) {
+    std::string message;
+    message += '\0';
+    message += options.username;
+    message += '\0';
+    message += options.password;
+    std::string wire = "AUTH PLAIN " + smtp::encode_base64(message) + "\r\n";
+    if (auto f = co_await command(wire, reply); f != UpstreamFault::kNone) co_return f;
+  } else if (offers("LOGIN")) {
+    if (auto f = co_await command("AUTH LOGIN\r\n", reply); f != UpstreamFault::kNone) co_return f;
+    if (reply.code == 334) {
+      std::string user = smtp::encode_base64(options.username) + "\r\n";
+      if (auto f = co_await command(user, reply); f != UpstreamFault::kNone) co_return f;
+    }
+    if (reply.code == 334) {
+      std::string pass = smtp::encode_base64(options.password) + "\r\n";
+      if (auto f = co_await command(pass, reply); f != UpstreamFault::kNone) co_return f;
+    }
+  } else {
+    detail_ = "no supported AUTH mechanism (PLAIN, LOGIN) offered";
+    co_return UpstreamFault::kAuth;
+  }
+  if (reply.code != 235) {
+    detail_ = "AUTH answered " + std::to_string(reply.code);
+    co_return UpstreamFault::kAuth;
+  }
+  authenticated_ = true;
+  co_return UpstreamFault::kNone;
 }
 
 awaitable<UpstreamFault> UpstreamConnection::write(std::string_view wire) {

@@ -3,6 +3,7 @@
 // (RFC 5321 §3.1, §4.1.1.1; DESIGN.md §3 steps 2 and 5–7).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,7 @@
 #include "dataplane/smtp/capabilities.h"
 #include "dataplane/smtp/reply.h"
 #include "dataplane/transport.h"
+#include "gateway/v1/config.pb.h"
 
 namespace gw::dataplane {
 
@@ -24,6 +26,23 @@ enum class UpstreamFault {
   kTimeout,        // no complete reply in time (cancelled by the session's watchdog)
   kProtocol,       // a reply line that is not SMTP, or an unexpected reply code
   kRejected,       // banner or EHLO/HELO answered with something other than 2xx
+  kTls,            // TLS handshake or certificate verification failed
+  kNoStarttls,     // STARTTLS required by the service but not offered (no plaintext fallback)
+  kInjection,      // octets arrived with the STARTTLS 220, before TLS (RFC 3207 §4.2 attack)
+  kAuth,           // the upstream refused the service's credentials
+};
+
+/// How to reach and greet the upstream of a service.
+struct UpstreamOptions {
+  std::string host;
+  std::uint16_t port = 25;
+  std::string helo_domain;
+  gateway::v1::Security security = gateway::v1::SECURITY_NONE;
+  std::shared_ptr<asio::ssl::context> tls;  // required for ssl/starttls
+  bool verify_hostname = true;
+  std::string tls_server_name;
+  std::string username;  // non-empty with password: AUTH PLAIN/LOGIN when offered
+  std::string password;
 };
 
 std::string_view fault_name(UpstreamFault fault);
@@ -34,11 +53,13 @@ class UpstreamConnection {
  public:
   explicit UpstreamConnection(asio::any_io_executor executor);
 
-  /// Resolves, connects (TCP_NODELAY), reads the 220 banner and sends EHLO `helo_domain`,
-  /// falling back to HELO when EHLO gets a 5xx. On success capabilities() holds what the
-  /// upstream offers; on failure the connection is closed and last_reply() may hold the
-  /// upstream's refusal.
-  awaitable<UpstreamFault> open(std::string host, std::uint16_t port, std::string helo_domain);
+  /// Resolves, connects (TCP_NODELAY), with security ssl shakes hands at once, reads the 220
+  /// banner and sends EHLO (HELO when EHLO gets a 5xx); with starttls upgrades (refusing an
+  /// upstream that does not offer it or that pipelines plaintext after its 220) and sends
+  /// EHLO again; with credentials and AUTH offered, logs in with PLAIN or LOGIN (the
+  /// reference's scenarios 4 and 8). On success capabilities() holds what the upstream
+  /// offers; on failure the connection is closed and detail() says why (no secrets).
+  awaitable<UpstreamFault> open(const UpstreamOptions& options);
 
   /// Writes `wire` (one or more CRLF-terminated lines) and reads one reply.
   awaitable<UpstreamFault> command(std::string_view wire, smtp::Reply& reply);
@@ -59,6 +80,10 @@ class UpstreamConnection {
   [[nodiscard]] const smtp::Capabilities& capabilities() const { return capabilities_; }
   [[nodiscard]] bool esmtp() const { return esmtp_; }
   [[nodiscard]] const smtp::Reply& last_reply() const { return last_reply_; }
+  [[nodiscard]] bool encrypted() const { return transport_ && transport_->encrypted(); }
+  [[nodiscard]] bool authenticated() const { return authenticated_; }
+  /// Human-readable cause of the last open() failure (TLS verify error, refusal reply).
+  [[nodiscard]] const std::string& detail() const { return detail_; }
 
  private:
   asio::any_io_executor executor_;
@@ -69,6 +94,11 @@ class UpstreamConnection {
   smtp::Capabilities capabilities_;
   smtp::Reply last_reply_;
   bool esmtp_ = false;
+  bool authenticated_ = false;
+  std::string detail_;
+
+  awaitable<UpstreamFault> greet(const std::string& helo_domain);
+  awaitable<UpstreamFault> authenticate(const UpstreamOptions& options);
 };
 
 }  // namespace gw::dataplane

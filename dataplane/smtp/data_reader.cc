@@ -7,7 +7,11 @@ namespace gw::smtp {
 
 void DataReader::emit(std::string_view span, std::string* wire, std::string* content) {
   if (span.empty() || defects_ != 0) return;
-  if (wire) wire->append(span);
+  if (wire) {
+    if (restuff_) wire->push_back('.');
+    wire->append(span);
+  }
+  restuff_ = false;
   if (content) content->append(span);
 }
 
@@ -25,13 +29,14 @@ std::size_t DataReader::feed(std::string_view in, std::string* wire, std::string
     size_ += octets;
     if (max_size_ != 0 && size_ > max_size_) defect(kTooBig);
   };
-  // A CR held from the previous chunk.
-  if (state_ == State::kCr && n > 0) {
-    if (data[0] == '\n') {
-      emit("\r", wire, content);
-    } else {
-      defect(kBareCr);
-    }
+  // A CR held from the previous chunk: with its LF it ends the line (counted before it is
+  // emitted, like every other octet); otherwise the kCr case below reports it.
+  if (state_ == State::kCr && n > 0 && data[0] == '\n') {
+    count_line_octets(1);
+    add_size(2);
+    emit("\r", wire, content);
+    i = 1;  // the LF is emitted with the span that starts at 0
+    state_ = State::kLineStart;
   }
   while (i < n && state_ != State::kDone) {
     switch (state_) {
@@ -49,14 +54,14 @@ std::size_t DataReader::feed(std::string_view in, std::string* wire, std::string
         break;
       case State::kDot:
         if (data[i] == '\r') {
-          count_line_octets(1);
+          // Not counted yet: ".\r\n" is the terminator, not a text line.
           ++i;
           span = i;
           state_ = State::kDotCr;
         } else {
           // The line's content starts here; a content line that starts with "." goes out
           // with its stuffing dot again.
-          if (data[i] == '.') emit(".", wire, nullptr);
+          if (data[i] == '.') restuff_ = true;
           state_ = State::kInLine;
         }
         break;
@@ -68,6 +73,7 @@ std::size_t DataReader::feed(std::string_view in, std::string* wire, std::string
         } else {
           // ".<CR>x": the CR is bare; it is content of a defective message.
           defect(kBareCr);
+          count_line_octets(1);
           add_size(1);
           state_ = State::kInLine;
         }

@@ -57,6 +57,9 @@ class DataReader {
   unsigned defects_ = 0;
   std::uint64_t size_ = 0;
   std::size_t line_octets_ = 0;
+  // A content line starts with "." and its stuffing dot is owed to the wire; it goes out
+  // together with the line's first octets, never ahead of them (they may be a defect).
+  bool restuff_ = false;
 };
 
 /// Appends `message` (unstuffed; e.g. one a policy replaced) to `wire` dot-stuffed, with a

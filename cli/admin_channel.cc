@@ -1,0 +1,36 @@
+// gctl's gRPC channel to the control plane: bounded connect, per-call deadlines.
+#include "cli/admin_channel.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
+namespace gw::cli {
+
+std::string default_server(const char* env_value) {
+  if (env_value != nullptr && *env_value != '\0') return env_value;
+  return kDefaultServer;
+}
+
+std::shared_ptr<gateway::v1::AdminService::StubInterface> connect_admin(
+    const std::string& server, std::chrono::milliseconds connect_timeout) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
+  auto channel = grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
+  const auto deadline = std::chrono::system_clock::now() + connect_timeout;
+  // WaitForConnected would keep retrying a refused connection until the deadline; a refused
+  // or unresolvable server shows up as TRANSIENT_FAILURE at once, so stop there.
+  grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
+  while (state != GRPC_CHANNEL_READY) {
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) return nullptr;
+    if (!channel->WaitForStateChange(state, deadline)) return nullptr;
+    state = channel->GetState(/*try_to_connect=*/true);
+  }
+  return gateway::v1::AdminService::NewStub(channel);
+}
+
+void set_call_deadline(grpc::ClientContext& context, std::chrono::milliseconds timeout) {
+  context.set_deadline(std::chrono::system_clock::now() + timeout);
+}
+
+}  // namespace gw::cli

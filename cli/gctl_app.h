@@ -1,0 +1,23 @@
+// gctl's whole command line: parse, run one command, report the outcome (DESIGN.md §8).
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "cli/command_context.h"
+
+namespace gw::cli {
+
+/// Runs gctl with `args` (argv without the program name) and returns its exit code:
+/// 0 ok, 2 usage error (CLI11 parse error or bad flag value; the server is not contacted),
+/// 1 request refused by the server or server unreachable.
+/// Results go to `out`; every error is exactly one line on `err`, "gctl: error: ...";
+/// `--help` prints help to `out` and returns 0.
+/// `default_server` is used when `--server` is absent (main passes $GCTL_SERVER or
+/// 127.0.0.1:7070); `connect` opens the stub once the command line is known to be good.
+/// Global options (`--server`, `-o`) may stand before or after the noun and verb.
+int run_gctl(const std::vector<std::string>& args, const AdminConnector& connect,
+             const std::string& default_server, std::ostream& out, std::ostream& err);
+
+}  // namespace gw::cli

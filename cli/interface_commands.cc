@@ -1,0 +1,95 @@
+// `gctl interface ...`: flags → Interface, one admin call per verb.
+#include "cli/interface_commands.h"
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+
+#include "cli/flags.h"
+
+namespace gw::cli {
+namespace {
+
+namespace v1 = gateway::v1;
+using Stub = v1::AdminService::StubInterface;
+
+constexpr const char* kDefaultBind = "127.0.0.1";
+
+v1::InterfaceType parse_type(const std::string& name) {
+  if (name == "ssl") return v1::INTERFACE_TYPE_SSL;
+  if (name == "starttls") return v1::INTERFACE_TYPE_STARTTLS;
+  return v1::INTERFACE_TYPE_TCP;  // the parser admits only tcp|ssl|starttls
+}
+
+struct AddFlags {
+  std::string service;
+  std::string type;
+  std::uint32_t port = 0;
+  std::string bind = kDefaultBind;
+  std::string cert;
+};
+
+void add_add(CLI::App& noun, CommandContext& context) {
+  auto* verb = noun.add_subcommand("add", "Add a listener to a service; prints its id");
+  auto flags = std::make_shared<AddFlags>();
+  verb->add_option("SERVICE", flags->service, "owning service")->required();
+  verb->add_option("--type", flags->type, "listener type")
+      ->type_name("tcp|ssl|starttls")
+      ->required()
+      ->check(CLI::IsMember({"tcp", "ssl", "starttls"}).description(""));
+  verb->add_option("--port", flags->port, "listening port")
+      ->type_name("PORT")
+      ->required()
+      ->check(unsigned_in(1, 65535));
+  verb->add_option("--bind", flags->bind, "listening address [127.0.0.1]")->type_name("ADDR");
+  verb->add_option("--cert", flags->cert, "server certificate name (ssl, starttls)")
+      ->type_name("NAME");
+  verb->callback([flags, &context] {
+    v1::CreateInterfaceRequest request;
+    v1::Interface& interface = *request.mutable_interface();
+    interface.set_service(flags->service);
+    interface.set_type(parse_type(flags->type));
+    interface.set_port(flags->port);
+    interface.set_bind_address(flags->bind);
+    interface.set_cert(flags->cert);
+    context.printer().interface_id(context.call(&Stub::CreateInterface, request));
+  });
+}
+
+void add_list(CLI::App& noun, CommandContext& context) {
+  auto* verb = noun.add_subcommand("list", "List interfaces, of all services or of one");
+  auto service = std::make_shared<std::string>();
+  verb->add_option("SERVICE", *service, "only this service's interfaces");
+  verb->callback([service, &context] {
+    v1::ListInterfacesRequest request;
+    request.set_service(*service);
+    context.printer().interfaces(context.call(&Stub::ListInterfaces, request));
+  });
+}
+
+void add_delete(CLI::App& noun, CommandContext& context) {
+  auto* verb = noun.add_subcommand("delete", "Delete an interface by id");
+  auto id = std::make_shared<std::int64_t>(0);
+  verb->add_option("ID", *id, "interface id (see interface list)")
+      ->required()
+      ->check(unsigned_in(1, std::numeric_limits<std::int64_t>::max()));
+  verb->callback([id, &context] {
+    v1::DeleteInterfaceRequest request;
+    request.set_id(*id);
+    context.printer().deleted("interface " + std::to_string(*id),
+                              context.call(&Stub::DeleteInterface, request));
+  });
+}
+
+}  // namespace
+
+void add_interface_commands(CLI::App& app, CommandContext& context) {
+  auto* noun = app.add_subcommand("interface", "Inbound listeners of services (interfaces)");
+  noun->require_subcommand(1);
+  add_add(*noun, context);
+  add_list(*noun, context);
+  add_delete(*noun, context);
+}
+
+}  // namespace gw::cli

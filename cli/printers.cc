@@ -1,0 +1,386 @@
+// gctl output: tables, protobuf JSON and YAML; secrets are cleared before printing.
+#include "cli/printers.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/reflection.h>
+#include <google/protobuf/util/json_util.h>
+#include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <memory>
+#include <regex>
+#include <stdexcept>
+
+namespace gw::cli {
+namespace {
+
+namespace v1 = gateway::v1;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+constexpr std::string_view kColumnGap = "   ";
+// Upstream passwords and private keys (config.proto); matched by field name at any depth.
+constexpr std::string_view kSecretFieldNames[] = {"password", "key_pem"};
+
+std::string printable(std::string_view cell) {
+  std::string out(cell);
+  for (char& c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = '?';
+  }
+  return out;
+}
+
+std::string or_dash(const std::string& value) { return value.empty() ? "-" : value; }
+
+std::string security_name(v1::Security security) {
+  switch (security) {
+    case v1::SECURITY_SSL:
+      return "ssl";
+    case v1::SECURITY_STARTTLS:
+      return "starttls";
+    default:  // SECURITY_UNSPECIFIED is treated as none (config.proto)
+      return "none";
+  }
+}
+
+std::string interface_type_name(v1::InterfaceType type) {
+  switch (type) {
+    case v1::INTERFACE_TYPE_SSL:
+      return "ssl";
+    case v1::INTERFACE_TYPE_STARTTLS:
+      return "starttls";
+    default:  // INTERFACE_TYPE_UNSPECIFIED is treated as tcp (config.proto)
+      return "tcp";
+  }
+}
+
+std::string bool_name(bool value) { return value ? "true" : "false"; }
+
+// "tcp 127.0.0.1:2525" — IPv6 bind addresses get brackets so the port stays readable.
+std::string endpoint(const v1::Interface& interface) {
+  const std::string& bind = interface.bind_address();
+  const bool v6 = bind.find(':') != std::string::npos;
+  return (v6 ? "[" + bind + "]" : bind) + ":" + std::to_string(interface.port());
+}
+
+std::string interfaces_cell(const v1::Service& service) {
+  std::string cell;
+  for (const auto& interface : service.interfaces()) {
+    if (!cell.empty()) cell += ",";
+    cell += interface_type_name(interface.type()) + "/" + endpoint(interface);
+  }
+  return or_dash(cell);
+}
+
+template <typename M>
+M redacted(const M& message) {
+  M copy = message;
+  clear_secrets(copy);
+  return copy;
+}
+
+bool is_secret_name(std::string_view name) {
+  return std::find(std::begin(kSecretFieldNames), std::end(kSecretFieldNames), name) !=
+         std::end(kSecretFieldNames);
+}
+
+bool is_secret(const FieldDescriptor& field) {
+  return field.type() == FieldDescriptor::TYPE_STRING && is_secret_name(field.name());
+}
+
+// Drops secret keys from protobuf JSON: a cleared field would still print as "password": "".
+void erase_secret_keys(nlohmann::ordered_json& value) {
+  if (value.is_object()) {
+    for (auto it = value.begin(); it != value.end();) {
+      if (is_secret_name(it.key())) {
+        it = value.erase(it);
+      } else {
+        erase_secret_keys(*it);
+        ++it;
+      }
+    }
+  } else if (value.is_array()) {
+    for (auto& item : value) erase_secret_keys(item);
+  }
+}
+
+// A string YAML (1.1 or 1.2 core schema) would resolve to a bool, null, number or timestamp.
+bool yaml_needs_quotes(const std::string& s) {
+  static const std::regex kNonString(
+      R"(^(|~|null|Null|NULL|true|True|TRUE|false|False|FALSE|yes|Yes|YES|no|No|NO|)"
+      R"(on|On|ON|off|Off|OFF|y|Y|n|N|)"
+      R"([-+]?([0-9][0-9_]*)?\.?[0-9_]*([eE][-+]?[0-9]+)?|)"
+      R"([-+]?0[xob][0-9a-fA-F_]+|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)|)"
+      R"([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?)$)");
+  return std::regex_match(s, kNonString);
+}
+
+void emit_yaml(YAML::Emitter& out, const nlohmann::ordered_json& value) {
+  switch (value.type()) {
+    case nlohmann::ordered_json::value_t::object:
+      if (value.empty()) out << YAML::Flow;  // "key: {}" on one line
+      out << YAML::BeginMap;
+      for (const auto& [key, item] : value.items()) {
+        out << YAML::Key;
+        if (yaml_needs_quotes(key)) out << YAML::DoubleQuoted;
+        out << key << YAML::Value;
+        emit_yaml(out, item);
+      }
+      out << YAML::EndMap;
+      break;
+    case nlohmann::ordered_json::value_t::array:
+      if (value.empty()) out << YAML::Flow;  // "key: []" on one line
+      out << YAML::BeginSeq;
+      for (const auto& item : value) emit_yaml(out, item);
+      out << YAML::EndSeq;
+      break;
+    case nlohmann::ordered_json::value_t::string: {
+      const auto& s = value.get_ref<const std::string&>();
+      if (yaml_needs_quotes(s)) out << YAML::DoubleQuoted;
+      out << s;
+      break;
+    }
+    case nlohmann::ordered_json::value_t::boolean:
+      out << value.get<bool>();
+      break;
+    case nlohmann::ordered_json::value_t::null:
+      out << YAML::Null;
+      break;
+    default:  // numbers: keep JSON's spelling ("1e+20", "0.5")
+      out << value.dump();
+      break;
+  }
+}
+
+}  // namespace
+
+std::optional<OutputFormat> parse_output_format(std::string_view name) {
+  if (name == "table") return OutputFormat::kTable;
+  if (name == "json") return OutputFormat::kJson;
+  if (name == "yaml") return OutputFormat::kYaml;
+  return std::nullopt;
+}
+
+Table::Table(std::vector<std::string> headers) { rows_.push_back(std::move(headers)); }
+
+void Table::add_row(std::vector<std::string> cells) {
+  if (cells.size() != rows_.front().size()) {
+    std::fprintf(stderr, "gctl: internal error: table row has %zu cells, header has %zu\n",
+                 cells.size(), rows_.front().size());
+    std::abort();
+  }
+  for (auto& cell : cells) cell = printable(cell);
+  rows_.push_back(std::move(cells));
+}
+
+void Table::write(std::ostream& out) const {
+  const std::size_t columns = rows_.front().size();
+  std::vector<std::size_t> widths(columns, 0);
+  for (const auto& row : rows_) {
+    for (std::size_t i = 0; i < columns; ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows_) {
+    std::string line;
+    for (std::size_t i = 0; i < columns; ++i) {
+      line += row[i];
+      if (i + 1 < columns) line.append(widths[i] - row[i].size(), ' ').append(kColumnGap);
+    }
+    out << line << '\n';
+  }
+}
+
+void clear_secrets(Message& message) {
+  const auto* descriptor = message.GetDescriptor();
+  const auto* reflection = message.GetReflection();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const FieldDescriptor* field = descriptor->field(i);
+    if (is_secret(*field)) {
+      reflection->ClearField(&message, field);
+    } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (field->is_repeated()) {
+        for (int j = 0; j < reflection->FieldSize(message, field); ++j) {
+          clear_secrets(*reflection->MutableRepeatedMessage(&message, field, j));
+        }
+      } else if (reflection->HasField(message, field)) {
+        clear_secrets(*reflection->MutableMessage(&message, field));
+      }
+    }
+  }
+}
+
+std::string to_json(const Message& message) {
+  std::unique_ptr<Message> copy(message.New());
+  copy->CopyFrom(message);
+  clear_secrets(*copy);
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string compact;
+  const auto status = google::protobuf::util::MessageToJsonString(*copy, &compact, options);
+  if (!status.ok()) throw std::runtime_error("cannot print JSON: " + status.ToString());
+  // Re-indented by nlohmann (two spaces; protobuf's own indentation is one space), with the
+  // secret keys removed. Key order is kept.
+  auto value = nlohmann::ordered_json::parse(compact);
+  erase_secret_keys(value);
+  return value.dump(2, ' ', /*ensure_ascii=*/false,
+                    nlohmann::ordered_json::error_handler_t::replace) +
+         "\n";
+}
+
+std::string json_to_yaml(std::string_view json) {
+  const auto value = nlohmann::ordered_json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) throw std::invalid_argument("not valid JSON");
+  YAML::Emitter emitter;
+  emit_yaml(emitter, value);
+  if (!emitter.good()) throw std::runtime_error("cannot print YAML: " + emitter.GetLastError());
+  return std::string(emitter.c_str()) + "\n";
+}
+
+std::string format_time_ms(std::int64_t unix_ms) {
+  if (unix_ms <= 0) return "-";
+  const auto seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  if (gmtime_r(&seconds, &tm) == nullptr) return "-";
+  char buffer[32];
+  const std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return n == 0 ? "-" : std::string(buffer, n);
+}
+
+bool Printer::structured(const Message& message) {
+  switch (format_) {
+    case OutputFormat::kJson:
+      out_ << to_json(message);
+      return true;
+    case OutputFormat::kYaml:
+      out_ << json_to_yaml(to_json(message));
+      return true;
+    case OutputFormat::kTable:
+      break;
+  }
+  return false;
+}
+
+namespace {
+
+Table services_table() {
+  return Table({"NAME", "HOST", "PORT", "SECURITY", "INSTANCE", "INTERFACES"});
+}
+
+void add_service_row(Table& table, const v1::Service& s) {
+  table.add_row({s.name(), s.host(), std::to_string(s.port()), security_name(s.security()),
+                 s.instance(), interfaces_cell(s)});
+}
+
+}  // namespace
+
+void Printer::services(const v1::ListServicesResponse& response) {
+  if (structured(response)) return;
+  Table table = services_table();
+  for (const auto& s : response.services()) add_service_row(table, s);
+  table.write(out_);
+}
+
+void Printer::service_row(const v1::Service& service) {
+  if (structured(service)) return;
+  Table table = services_table();
+  add_service_row(table, service);
+  table.write(out_);
+}
+
+void Printer::service_detail(const v1::Service& service) {
+  if (structured(service)) return;
+  const v1::Service s = redacted(service);
+  std::string cas;
+  for (const auto& ca : s.trusted_cas()) cas += (cas.empty() ? "" : ",") + ca;
+  std::vector<std::pair<std::string, std::string>> lines = {
+      {"name", s.name()},
+      {"host", s.host()},
+      {"port", std::to_string(s.port())},
+      {"security", security_name(s.security())},
+      {"instance", s.instance()},
+      {"hostname", or_dash(s.hostname())},
+      {"monitoring", bool_name(s.monitoring())},
+      {"fail_open", bool_name(s.fail_open())},
+      {"allow_plaintext_auth", bool_name(s.allow_plaintext_auth())},
+      {"require_tls", bool_name(s.require_tls())},
+      {"ciphers", or_dash(s.ciphers())},
+      {"trusted_cas", or_dash(cas)},
+      {"client_cert", or_dash(s.client_cert())},
+      {"username", or_dash(s.username())},
+      {"password", s.has_password() ? "(set)" : "-"},
+  };
+
+  // Limits by reflection, so a field added to config.proto shows up without a change here.
+  const auto& limits = s.limits();
+  const auto* descriptor = limits.GetDescriptor();
+  const auto* reflection = limits.GetReflection();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const FieldDescriptor* field = descriptor->field(i);
+    std::string value;
+    switch (field->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_UINT32:
+        value = std::to_string(reflection->GetUInt32(limits, field));
+        break;
+      case FieldDescriptor::CPPTYPE_UINT64:
+        value = std::to_string(reflection->GetUInt64(limits, field));
+        break;
+      default:
+        continue;
+    }
+    lines.emplace_back("limits." + field->name(), value);
+  }
+  for (const auto& interface : s.interfaces()) {
+    lines.emplace_back("interface " + std::to_string(interface.id()),
+                       interface_type_name(interface.type()) + " " + endpoint(interface) +
+                           (interface.cert().empty() ? "" : " cert=" + interface.cert()));
+  }
+  lines.emplace_back("created", format_time_ms(s.created_at_ms()));
+  lines.emplace_back("updated", format_time_ms(s.updated_at_ms()));
+
+  std::size_t width = 0;
+  for (const auto& [key, value] : lines) width = std::max(width, key.size() + 1);
+  for (const auto& [key, value] : lines) {
+    std::string line = key + ":";
+    line.append(width - line.size(), ' ').append(kColumnGap).append(printable(value));
+    out_ << line << '\n';
+  }
+}
+
+void Printer::interfaces(const v1::ListInterfacesResponse& response) {
+  if (structured(response)) return;
+  Table table({"ID", "SERVICE", "TYPE", "BIND", "PORT"});
+  for (const auto& i : response.interfaces()) {
+    table.add_row({std::to_string(i.id()), i.service(), interface_type_name(i.type()),
+                   i.bind_address(), std::to_string(i.port())});
+  }
+  table.write(out_);
+}
+
+void Printer::interface_id(const v1::Interface& interface) {
+  if (structured(interface)) return;
+  Table table({"ID"});
+  table.add_row({std::to_string(interface.id())});
+  table.write(out_);
+}
+
+void Printer::nodes(const v1::ListNodesResponse& response) {
+  if (structured(response)) return;
+  Table table({"NODE", "INSTANCE", "CONNECTED", "CONFIG_VERSION", "LAST_SEEN"});
+  for (const auto& n : response.nodes()) {
+    table.add_row({n.node_id(), n.instance(), bool_name(n.connected()),
+                   std::to_string(n.config_version()), format_time_ms(n.last_seen_ms())});
+  }
+  table.write(out_);
+}
+
+void Printer::deleted(std::string_view what, const Message& response) {
+  if (structured(response)) return;
+  out_ << "deleted " << printable(what) << '\n';
+}
+
+}  // namespace gw::cli

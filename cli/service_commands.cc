@@ -1,0 +1,230 @@
+// `gctl service ...`: flags → Service (+ FieldMask for update), one admin call per verb.
+#include "cli/service_commands.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/field_mask.pb.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/flags.h"
+
+namespace gw::cli {
+namespace {
+
+namespace v1 = gateway::v1;
+using Stub = v1::AdminService::StubInterface;
+using google::protobuf::FieldDescriptor;
+
+// One limit flag and the Limits field it sets (units are in the field names).
+struct LimitFlag {
+  const char* flag;
+  const char* field;
+  const char* unit;
+  const char* help;
+};
+
+constexpr LimitFlag kLimitFlags[] = {
+    {"--max-message-size", "max_message_size", "OCTETS", "largest message accepted [36700160]"},
+    {"--max-recipients", "max_recipients", "N", "recipients per message [100]"},
+    {"--max-command-line", "max_command_line", "OCTETS", "command line incl. CRLF [512]"},
+    {"--max-text-line", "max_text_line", "OCTETS", "text line incl. CRLF [1000]"},
+    {"--max-sessions", "max_sessions", "N", "concurrent sessions per interface [1000]"},
+    {"--max-sessions-per-client", "max_sessions_per_client", "N",
+     "concurrent sessions per client IP [50]"},
+    {"--idle-timeout", "idle_timeout_ms", "MS", "wait for one client command [60000]"},
+    {"--session-timeout", "session_timeout_ms", "MS", "whole session [1800000]"},
+    {"--data-timeout", "data_timeout_ms", "MS", "whole DATA phase [600000]"},
+    {"--upstream-connect-timeout", "upstream_connect_timeout_ms", "MS",
+     "upstream connect and banner [30000]"},
+    {"--upstream-timeout", "upstream_timeout_ms", "MS", "one upstream reply [300000]"},
+    {"--upstream-data-timeout", "upstream_data_timeout_ms", "MS",
+     "upstream reply to end-of-data [600000]"},
+    {"--max-errors", "max_errors", "N", "bad commands before 421 [20]"},
+    {"--max-idle-commands", "max_idle_commands", "N",
+     "NOOP/RSET/HELO/VRFY/HELP without a transaction [50]"},
+};
+constexpr std::size_t kLimitCount = std::size(kLimitFlags);
+
+const FieldDescriptor& limits_field(const char* name) {
+  const FieldDescriptor* field = v1::Limits::descriptor()->FindFieldByName(name);
+  if (field == nullptr || (field->cpp_type() != FieldDescriptor::CPPTYPE_UINT32 &&
+                           field->cpp_type() != FieldDescriptor::CPPTYPE_UINT64)) {
+    std::fprintf(stderr, "gctl: internal error: no unsigned Limits field %s\n", name);
+    std::abort();
+  }
+  return *field;
+}
+
+v1::Security parse_security(const std::string& name) {
+  if (name == "ssl") return v1::SECURITY_SSL;
+  if (name == "starttls") return v1::SECURITY_STARTTLS;
+  return v1::SECURITY_NONE;  // the parser admits only none|ssl|starttls
+}
+
+// The flags shared by `service add` and `service update`, bound to one verb. Kept alive by
+// the verb's callback (shared_ptr), since CLI11 writes into these members while parsing.
+class ServiceFlags {
+ public:
+  ServiceFlags(CLI::App& verb, bool host_required) {
+    verb.add_option("NAME", name_, "service name, [A-Za-z0-9._-]{1,64}")->required();
+    host_opt_ =
+        verb.add_option("--host", host_, "upstream mail server host name or IP")->type_name("H");
+    if (host_required) host_opt_->required();
+    port_opt_ = verb.add_option("--port", port_, "upstream port [25]")
+                    ->type_name("PORT")
+                    ->check(unsigned_in(1, 65535));
+    instance_opt_ =
+        verb.add_option("--instance", instance_, "node group running it [default]")->type_name("I");
+    security_opt_ = verb.add_option("--security", security_, "connection security upstream [none]")
+                        ->type_name("none|ssl|starttls")
+                        ->check(CLI::IsMember({"none", "ssl", "starttls"}).description(""));
+    monitoring_opt_ = verb.add_flag("--monitoring", monitoring_,
+                                    "collect monitoring data; --monitoring=false turns it off");
+    hostname_opt_ =
+        verb.add_option("--hostname", hostname_, "name used in the gateway's banner and EHLO reply")
+            ->type_name("NAME");
+    fail_open_opt_ = verb.add_flag("--fail-open", fail_open_,
+                                   "pass handled commands if the control plane fails; "
+                                   "--fail-open=false turns it off");
+    for (std::size_t i = 0; i < kLimitCount; ++i) {
+      const LimitFlag& flag = kLimitFlags[i];
+      const FieldDescriptor& field = limits_field(flag.field);
+      const std::uint64_t max = field.cpp_type() == FieldDescriptor::CPPTYPE_UINT32
+                                    ? std::numeric_limits<std::uint32_t>::max()
+                                    : std::numeric_limits<std::uint64_t>::max();
+      limit_opts_[i] = verb.add_option(flag.flag, limits_[i], flag.help)
+                           ->type_name(flag.unit)
+                           ->check(unsigned_in(1, max))
+                           ->group("Limits");
+    }
+  }
+
+  const std::string& name() const { return name_; }
+
+  // Copies the flags given on the command line into `service` (name always) and adds the
+  // path of each to `mask`, in flag order.
+  void apply(v1::Service& service, google::protobuf::FieldMask& mask) const {
+    service.set_name(name_);
+    auto given = [&mask](const CLI::Option* option, const char* path) {
+      if (option->count() == 0) return false;
+      mask.add_paths(path);
+      return true;
+    };
+    if (given(host_opt_, "host")) service.set_host(host_);
+    if (given(port_opt_, "port")) service.set_port(port_);
+    if (given(instance_opt_, "instance")) service.set_instance(instance_);
+    if (given(security_opt_, "security")) service.set_security(parse_security(security_));
+    if (given(monitoring_opt_, "monitoring")) service.set_monitoring(monitoring_);
+    if (given(hostname_opt_, "hostname")) service.set_hostname(hostname_);
+    if (given(fail_open_opt_, "fail_open")) service.set_fail_open(fail_open_);
+    v1::Limits& limits = *service.mutable_limits();
+    for (std::size_t i = 0; i < kLimitCount; ++i) {
+      const std::string path = std::string("limits.") + kLimitFlags[i].field;
+      if (!given(limit_opts_[i], path.c_str())) continue;
+      const FieldDescriptor& field = limits_field(kLimitFlags[i].field);
+      if (field.cpp_type() == FieldDescriptor::CPPTYPE_UINT32) {
+        // unsigned_in bounded the value to the field's range.
+        limits.GetReflection()->SetUInt32(&limits, &field, static_cast<std::uint32_t>(limits_[i]));
+      } else {
+        limits.GetReflection()->SetUInt64(&limits, &field, limits_[i]);
+      }
+    }
+    if (limits.ByteSizeLong() == 0) service.clear_limits();
+  }
+
+ private:
+  std::string name_;
+  std::string host_;
+  std::uint32_t port_ = 0;
+  std::string instance_;
+  std::string security_;
+  bool monitoring_ = false;
+  std::string hostname_;
+  bool fail_open_ = false;
+  std::uint64_t limits_[kLimitCount] = {};
+
+  CLI::Option* host_opt_ = nullptr;
+  CLI::Option* port_opt_ = nullptr;
+  CLI::Option* instance_opt_ = nullptr;
+  CLI::Option* security_opt_ = nullptr;
+  CLI::Option* monitoring_opt_ = nullptr;
+  CLI::Option* hostname_opt_ = nullptr;
+  CLI::Option* fail_open_opt_ = nullptr;
+  CLI::Option* limit_opts_[kLimitCount] = {};
+};
+
+void add_add(CLI::App& noun, CommandContext& context) {
+  auto* verb = noun.add_subcommand("add", "Create a service");
+  auto flags = std::make_shared<ServiceFlags>(*verb, /*host_required=*/true);
+  verb->callback([flags, &context] {
+    v1::CreateServiceRequest request;
+    google::protobuf::FieldMask unused;
+    flags->apply(*request.mutable_service(), unused);
+    context.printer().service_row(context.call(&Stub::CreateService, request));
+  });
+}
+
+void add_update(CLI::App& noun, CommandContext& context) {
+  auto* verb = noun.add_subcommand("update", "Change the given fields of a service");
+  auto flags = std::make_shared<ServiceFlags>(*verb, /*host_required=*/false);
+  verb->callback([flags, &context] {
+    v1::UpdateServiceRequest request;
+    flags->apply(*request.mutable_service(), *request.mutable_update_mask());
+    if (request.update_mask().paths_size() == 0) {
+      throw UsageError("nothing to update: give at least one flag, e.g. --port");
+    }
+    context.printer().service_row(context.call(&Stub::UpdateService, request));
+  });
+}
+
+void add_list(CLI::App& noun, CommandContext& context) {
+  auto* verb = noun.add_subcommand("list", "List services");
+  auto instance = std::make_shared<std::string>();
+  verb->add_option("--instance", *instance, "only services of this instance")->type_name("I");
+  verb->callback([instance, &context] {
+    v1::ListServicesRequest request;
+    request.set_instance(*instance);
+    context.printer().services(context.call(&Stub::ListServices, request));
+  });
+}
+
+void add_show(CLI::App& noun, CommandContext& context) {
+  auto* verb = noun.add_subcommand("show", "Show one service in full");
+  auto name = std::make_shared<std::string>();
+  verb->add_option("NAME", *name, "service name")->required();
+  verb->callback([name, &context] {
+    v1::GetServiceRequest request;
+    request.set_name(*name);
+    context.printer().service_detail(context.call(&Stub::GetService, request));
+  });
+}
+
+void add_delete(CLI::App& noun, CommandContext& context) {
+  auto* verb = noun.add_subcommand("delete", "Delete a service and its interfaces");
+  auto name = std::make_shared<std::string>();
+  verb->add_option("NAME", *name, "service name")->required();
+  verb->callback([name, &context] {
+    v1::DeleteServiceRequest request;
+    request.set_name(*name);
+    context.printer().deleted("service " + *name, context.call(&Stub::DeleteService, request));
+  });
+}
+
+}  // namespace
+
+void add_service_commands(CLI::App& app, CommandContext& context) {
+  auto* noun = app.add_subcommand("service", "Upstream configurations (services)");
+  noun->require_subcommand(1);
+  add_add(*noun, context);
+  add_update(*noun, context);
+  add_list(*noun, context);
+  add_show(*noun, context);
+  add_delete(*noun, context);
+}
+
+}  // namespace gw::cli

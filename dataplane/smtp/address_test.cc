@@ -1,0 +1,556 @@
+// Unit tests for the envelope grammar: domains, address literals, HELO arguments, UTF-8,
+// reverse/forward paths and ESMTP parameters (RFC 5321 §4.1.1–§4.1.3, RFC 6531; field cases
+// BR-16, BR-17, BR-19, BR-20, BR-21).
+#include "dataplane/smtp/address.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+
+namespace gw::smtp {
+namespace {
+
+using namespace std::string_literals;
+using namespace std::string_view_literals;
+
+std::string label(std::size_t n, char c = 'a') { return std::string(n, c); }
+
+// ---------------------------------------------------------------------------------------
+// Domains (RFC 5321 §4.1.2 Domain, RFC 1123 §2.1)
+
+TEST(Domain, Valid) {
+  for (std::string_view d : {"example.com"sv, "localhost"sv, "a"sv, "a.b"sv, "EXAMPLE.ORG"sv,
+                             "mail-1.example.net"sv, "xn--bcher-kva.example"sv, "1a.example"sv,
+                             "123.example"sv, "a--b.example"sv, "example.c0m"sv, "9x"sv}) {
+    EXPECT_TRUE(is_valid_domain(d)) << d;
+  }
+}
+
+TEST(Domain, Invalid) {
+  for (std::string_view d :
+       {""sv, "."sv, ".example.com"sv, "example.com."sv, "example..com"sv, "-a.example"sv,
+        "a-.example"sv, "mail-.example.net"sv, "a.-b"sv, "a_b.example"sv, "a b.example"sv,
+        "a@b.example"sv, "192.0.2.7"sv, "example.123"sv, "123"sv, "[192.0.2.7]"sv, "a.example\0"sv,
+        "a\r.example"sv, "exa%mple.com"sv}) {
+    EXPECT_FALSE(is_valid_domain(d)) << d;
+  }
+}
+
+TEST(Domain, LabelLengthLimit) {
+  EXPECT_TRUE(is_valid_domain(label(63) + ".example"));
+  EXPECT_FALSE(is_valid_domain(label(64) + ".example"));
+  EXPECT_TRUE(is_valid_domain("example." + label(63)));
+  EXPECT_FALSE(is_valid_domain("example." + label(64)));
+}
+
+TEST(Domain, TotalLengthLimit) {
+  // 63 + 1 + 63 + 1 + 63 + 1 + 63 = 255.
+  std::string d = label(63) + "." + label(63, 'b') + "." + label(63, 'c') + "." + label(63, 'd');
+  ASSERT_EQ(d.size(), 255u);
+  EXPECT_TRUE(is_valid_domain(d));
+  std::string longer =
+      label(63) + "." + label(63, 'b') + "." + label(63, 'c') + "." + label(62, 'd') + ".ee";
+  ASSERT_EQ(longer.size(), 257u);
+  EXPECT_FALSE(is_valid_domain(longer));
+  std::string just_over =
+      label(63) + "." + label(63, 'b') + "." + label(63, 'c') + "." + label(61, 'd') + ".e" + "e";
+  ASSERT_EQ(just_over.size(), 256u);
+  EXPECT_FALSE(is_valid_domain(just_over));
+}
+
+TEST(Domain, Utf8LabelsOnlyWhenAllowed) {
+  const std::string_view u =
+      "b\xc3\xbc"
+      "cher.example";  // bücher.example
+  EXPECT_FALSE(is_valid_domain(u));
+  EXPECT_TRUE(is_valid_domain(u, /*allow_utf8=*/true));
+  EXPECT_TRUE(is_valid_domain("\xe4\xbe\x8b\xe3\x81\x88.jp", true));  // 例え.jp
+  EXPECT_FALSE(
+      is_valid_domain("b\xfc"
+                      "cher.example",
+                      true))
+      << "Latin-1, not UTF-8";
+  EXPECT_FALSE(is_valid_domain("example.\xc3\xbc.", true));
+}
+
+// ---------------------------------------------------------------------------------------
+// Address literals (RFC 5321 §4.1.3)
+
+TEST(AddressLiteral, Ipv4) {
+  for (std::string_view l :
+       {"[192.0.2.7]"sv, "[0.0.0.0]"sv, "[255.255.255.255]"sv, "[198.51.100.1]"sv}) {
+    EXPECT_TRUE(is_valid_address_literal(l)) << l;
+  }
+  for (std::string_view l :
+       {"[256.0.0.1]"sv, "[192.0.2]"sv, "[192.0.2.7.1]"sv, "[192.0.2.]"sv, "[.192.0.2.7]"sv,
+        "[192..2.7]"sv, "[1234.0.2.7]"sv, "[192.0.2.7 ]"sv, "[ 192.0.2.7]"sv, "[192.0.2.x]"sv,
+        "192.0.2.7"sv, "[192.0.2.7"sv, "192.0.2.7]"sv, "[]"sv, "["sv, ""sv, "[-1.0.0.0]"sv}) {
+    EXPECT_FALSE(is_valid_address_literal(l)) << l;
+  }
+}
+
+TEST(AddressLiteral, Ipv6TagIsCaseInsensitive) {
+  for (std::string_view l :
+       {"[IPv6:2001:db8::25]"sv, "[IPV6:2001:db8::25]"sv, "[ipv6:2001:db8::25]"sv,
+        "[iPv6:2001:DB8::25]"sv, "[IPv6:::1]"sv, "[IPv6:::]"sv, "[IPv6:2001:db8:0:0:0:0:0:25]"sv,
+        "[IPv6:::ffff:192.0.2.7]"sv, "[IPv6:2001:db8:1:2:3:4:192.0.2.7]"sv,
+        "[IPv6:1:2:3:4:5:6::]"sv, "[IPv6:::1:2:3:4:5:6]"sv}) {
+    EXPECT_TRUE(is_valid_address_literal(l)) << l;
+  }
+}
+
+TEST(AddressLiteral, Ipv6Invalid) {
+  for (std::string_view l :
+       {"[2001:db8::25]"sv,       // untagged (BR-20)
+        "[IPv6:2001:db8::zz]"sv,  // bad hex (BR-20)
+        "[IPv6:]"sv, "[IPv6]"sv, "[IPv6:2001:db8::25"sv, "[IPv6:1:2:3:4:5:6:7:8:9]"sv,
+        "[IPv6:1::2::3]"sv, "[IPv6:12345::1]"sv, "[IPv6:192.0.2.7]"sv, "[IPv4:192.0.2.7]"sv,
+        "[IPv6 :2001:db8::25]"sv, "[IPv6: 2001:db8::25]"sv, "[IPv6:fe80::1%eth0]"sv,
+        "[x-tag:something]"sv}) {
+    EXPECT_FALSE(is_valid_address_literal(l)) << l;
+  }
+}
+
+// RFC 5321 §4.1.3: "::" stands for at least two groups, so at most 6 groups may appear
+// besides it (at most 4 with an embedded IPv4 address).
+TEST(AddressLiteral, Ipv6CompressedGroupCount) {
+  EXPECT_FALSE(is_valid_address_literal("[IPv6:1:2:3:4:5:6:7::]"));
+  EXPECT_FALSE(is_valid_address_literal("[IPv6:1::2:3:4:5:6:7]"));
+  EXPECT_FALSE(is_valid_address_literal("[IPv6:1:2:3:4:5::192.0.2.7]"));
+  EXPECT_TRUE(is_valid_address_literal("[IPv6:1:2:3:4::192.0.2.7]"));
+  EXPECT_TRUE(is_valid_address_literal("[IPv6:1:2:3:4:5:6:7:8]"));
+}
+
+TEST(AddressLiteral, EmbeddedNulIsRefused) {
+  EXPECT_FALSE(is_valid_address_literal("[IPv6:::1\0junk]"sv));
+  EXPECT_FALSE(is_valid_address_literal("[IPv6:::1\0]"sv));
+  EXPECT_FALSE(is_valid_address_literal("[192.0.2.7\0]"sv));
+}
+
+// ---------------------------------------------------------------------------------------
+// HELO/EHLO argument (RFC 5321 §4.1.1.1; field case BR-20)
+
+TEST(HeloArgument, FieldCaseBr20) {
+  EXPECT_TRUE(is_valid_helo_argument("[IPV6:2001:db8::25]"));
+  EXPECT_TRUE(is_valid_helo_argument("[IPv6:2001:db8::25]"));
+  EXPECT_FALSE(is_valid_helo_argument("[2001:db8::25]"));
+  EXPECT_FALSE(is_valid_helo_argument("[IPv6:2001:db8::zz]"));
+  EXPECT_TRUE(is_valid_helo_argument("[192.0.2.7]"));
+  EXPECT_FALSE(is_valid_helo_argument("192.0.2.7"));
+  EXPECT_FALSE(is_valid_helo_argument("mail-.example.net"));
+}
+
+TEST(HeloArgument, Others) {
+  EXPECT_TRUE(is_valid_helo_argument("c.example.net"));
+  EXPECT_TRUE(is_valid_helo_argument("localhost"));
+  EXPECT_FALSE(is_valid_helo_argument(""));
+  EXPECT_FALSE(is_valid_helo_argument("c.example.net extra"));
+  EXPECT_FALSE(is_valid_helo_argument("c.example.net."));
+  EXPECT_FALSE(is_valid_helo_argument("a.example.net%%%%%%"));
+  EXPECT_FALSE(is_valid_helo_argument(std::string(11000, 'a'))) << "BR-15";
+  EXPECT_FALSE(
+      is_valid_helo_argument("b\xc3\xbc"
+                             "cher.example"))
+      << "ASCII only";
+  EXPECT_FALSE(is_valid_helo_argument("[192.0.2.7]x"));
+}
+
+// ---------------------------------------------------------------------------------------
+// UTF-8 (RFC 3629)
+
+TEST(Utf8, Valid) {
+  for (std::string_view s :
+       {""sv, "ascii"sv, "j\xc3\xb6rg"sv, "\xe7\x94\xa8\xe6\x88\xb7"sv, "\xf0\x9f\x98\x80"sv,
+        "\xc2\x80"sv, "\xdf\xbf"sv, "\xe0\xa0\x80"sv, "\xef\xbf\xbf"sv, "\xed\x9f\xbf"sv,
+        "\xee\x80\x80"sv, "\xf0\x90\x80\x80"sv, "\xf4\x8f\xbf\xbf"sv}) {
+    EXPECT_TRUE(is_valid_utf8(s)) << s;
+  }
+}
+
+TEST(Utf8, Invalid) {
+  for (std::string_view s : {"\x80"sv,
+                             "\xbf"sv,
+                             "\xff"sv,
+                             "\xfe"sv,
+                             "j\xf6rg"sv,  // Latin-1
+                             "\xc0\xaf"sv,
+                             "\xc1\xbf"sv,  // overlong 2-byte
+                             "\xe0\x80\xaf"sv,
+                             "\xe0\x9f\xbf"sv,  // overlong 3-byte
+                             "\xf0\x80\x80\xaf"sv,
+                             "\xf0\x8f\xbf\xbf"sv,  // overlong 4-byte
+                             "\xed\xa0\x80"sv,
+                             "\xed\xbf\xbf"sv,  // surrogates
+                             "\xf4\x90\x80\x80"sv,
+                             "\xf5\x80\x80\x80"sv,  // beyond U+10FFFF
+                             "\xc3"sv,
+                             "\xe7\x94"sv,
+                             "\xf0\x9f\x98"sv,  // truncated
+                             "\xc3\x28"sv,
+                             "\xe2\x28\xa1"sv}) {  // bad continuation
+    EXPECT_FALSE(is_valid_utf8(s)) << testing::PrintToString(std::string(s));
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// MAIL FROM / RCPT TO paths
+
+TEST(MailFrom, Simple) {
+  PathArgument a = parse_mail_from("FROM:<alice@example.com>");
+  ASSERT_EQ(a.error, PathError::kNone);
+  EXPECT_EQ(a.path.mailbox, "alice@example.com");
+  EXPECT_FALSE(a.path.is_null);
+  EXPECT_FALSE(a.path.is_postmaster);
+  EXPECT_FALSE(a.path.non_ascii);
+  EXPECT_TRUE(a.params.empty());
+}
+
+TEST(MailFrom, PrefixIsCaseInsensitive) {
+  for (std::string_view args :
+       {"from:<a@example.com>"sv, "From:<a@example.com>"sv, "fRoM:<a@example.com>"sv}) {
+    PathArgument a = parse_mail_from(args);
+    EXPECT_EQ(a.error, PathError::kNone) << args;
+    EXPECT_EQ(a.path.mailbox, "a@example.com");
+  }
+  EXPECT_EQ(parse_rcpt_to("to:<a@example.com>").error, PathError::kNone);
+}
+
+TEST(MailFrom, NullPath) {
+  PathArgument a = parse_mail_from("FROM:<>");
+  ASSERT_EQ(a.error, PathError::kNone);
+  EXPECT_TRUE(a.path.is_null);
+  EXPECT_EQ(a.path.mailbox, "");
+  a = parse_mail_from("FROM:<> SIZE=10");
+  ASSERT_EQ(a.error, PathError::kNone);
+  EXPECT_TRUE(a.path.is_null);
+  ASSERT_EQ(a.params.size(), 1u);
+}
+
+TEST(MailFrom, MissingFromIsSyntax) {
+  for (std::string_view args :
+       {""sv, "<a@example.com>"sv, "FROM<a@example.com>"sv, "FROM :<a@example.com>"sv,
+        "TO:<a@example.com>"sv, "FROM:"sv, "FROM: "sv, "FRO"sv}) {
+    EXPECT_EQ(parse_mail_from(args).error, PathError::kSyntax) << args;
+  }
+  for (std::string_view args :
+       {""sv, "<a@example.com>"sv, "FROM:<a@example.com>"sv, "TO"sv, "TO:"sv}) {
+    EXPECT_EQ(parse_rcpt_to(args).error, PathError::kSyntax) << args;
+  }
+}
+
+TEST(MailFrom, SpaceAfterColonTolerated) {
+  // Field case BR-17: tolerate it; the canonical mailbox is what goes upstream.
+  PathArgument a = parse_mail_from("FROM: <alice@example.com>");
+  ASSERT_EQ(a.error, PathError::kNone);
+  EXPECT_EQ(a.path.mailbox, "alice@example.com");
+  EXPECT_EQ(parse_rcpt_to("TO: <bob@example.org>").error, PathError::kNone);
+  EXPECT_EQ(parse_mail_from("FROM:  <alice@example.com>").error, PathError::kBadAddress)
+      << "one space only";
+  EXPECT_EQ(parse_mail_from("FROM:\t<alice@example.com>").error, PathError::kBadAddress);
+}
+
+TEST(MailFrom, PathWithoutBrackets) {
+  EXPECT_EQ(parse_mail_from("FROM:alice@example.com").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_mail_from("FROM:<alice@example.com").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_rcpt_to("TO:bob@example.org").error, PathError::kBadAddress);
+}
+
+TEST(MailFrom, JunkAfterClosingBracket) {
+  for (std::string_view args :
+       {"FROM:<a@example.com>x"sv, "FROM:<a@example.com>>"sv,
+        "FROM:<a@example.com><b@example.com>"sv, "FROM:<a@example.com>\tSIZE=1"sv, "FROM:<>x"sv}) {
+    EXPECT_EQ(parse_mail_from(args).error, PathError::kBadAddress) << args;
+  }
+  EXPECT_EQ(parse_rcpt_to("TO:<bob@example.org><CR>RSET").error, PathError::kBadAddress);
+}
+
+// Field case BR-16.
+TEST(MailFrom, ShellMetacharactersRefused) {
+  EXPECT_EQ(parse_mail_from("FROM:<;x|y;>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_mail_from("FROM:<$(id)@example.com>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_rcpt_to("TO:<`x`@example.org>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_mail_from("FROM:<a|b@example.com>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_mail_from("FROM:<a`b@example.com>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_mail_from("FROM:<a;b@example.com>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_mail_from("FROM:<root>").error, PathError::kBadAddress) << "needs a domain";
+  EXPECT_EQ(parse_mail_from("FROM:<root@>").error, PathError::kBadAddress);
+  // Quoted, they are plain data.
+  PathArgument a = parse_mail_from("FROM:<\"x|y`z;$(id)\"@example.com>");
+  ASSERT_EQ(a.error, PathError::kNone);
+  EXPECT_EQ(a.path.mailbox, "\"x|y`z;$(id)\"@example.com");
+}
+
+TEST(MailFrom, DotStringAtext) {
+  for (std::string_view local :
+       {"a"sv, "a.b"sv, "a.b.c"sv, "!#$%&'*+-/=?^_{}~"sv, "first.last+tag"sv, "UPPER"sv, "0"sv}) {
+    std::string args = "FROM:<" + std::string(local) + "@example.com>";
+    PathArgument a = parse_mail_from(args);
+    EXPECT_EQ(a.error, PathError::kNone) << args;
+    EXPECT_EQ(a.path.mailbox, std::string(local) + "@example.com");
+  }
+  for (std::string_view local :
+       {".a"sv, "a."sv, "a..b"sv, "a b"sv, "a(b)"sv, "a,b"sv, "a:b"sv, "a\\b"sv, "a[b"sv, "a<b"sv,
+        "a\"b"sv, "a\x7f"sv, "a\x01"sv, "a\0b"sv}) {
+    std::string args = "FROM:<" + std::string(local) + "@example.com>";
+    EXPECT_EQ(parse_mail_from(args).error, PathError::kBadAddress) << testing::PrintToString(args);
+  }
+}
+
+// Field case BR-17.
+TEST(Path, QuotedLocalPartsKeptVerbatim) {
+  struct Case {
+    std::string_view args;
+    std::string_view mailbox;
+  };
+  const Case mail[] = {{"FROM:<\"odd user\"@example.com>", "\"odd user\"@example.com"}};
+  for (const auto& c : mail) {
+    PathArgument a = parse_mail_from(c.args);
+    ASSERT_EQ(a.error, PathError::kNone) << c.args;
+    EXPECT_EQ(a.path.mailbox, c.mailbox);
+  }
+  const Case rcpt[] = {
+      {"TO:<\"a@b\"@example.org>", "\"a@b\"@example.org"},
+      {"TO:<\" \"@example.org>", "\" \"@example.org"},
+      {"TO:<\"x\\\"y\"@example.org>", "\"x\\\"y\"@example.org"},
+      {"TO:<\"a>b\"@example.org>", "\"a>b\"@example.org"},
+      {"TO:<\"\\\\\"@example.org>", "\"\\\\\"@example.org"},
+      {"TO:<\"\"@example.org>", "\"\"@example.org"},
+      {"TO:<\"a\\ b\"@example.org> NOTIFY=NEVER", "\"a\\ b\"@example.org"},
+  };
+  for (const auto& c : rcpt) {
+    PathArgument a = parse_rcpt_to(c.args);
+    ASSERT_EQ(a.error, PathError::kNone) << c.args;
+    EXPECT_EQ(a.path.mailbox, c.mailbox);
+  }
+}
+
+TEST(Path, InvalidQuotedLocalParts) {
+  for (std::string_view args :
+       {"TO:<just\"not\"right@example.org>"sv, "TO:<\"unterminated@example.org>"sv,
+        "TO:<\"a\"b@example.org>"sv, "TO:<\"a\".b@example.org>"sv, "TO:<\"a\"\"b\"@example.org>"sv,
+        "TO:<\"tab\there\"@example.org>"sv, "TO:<\"ctl\x01\"@example.org>"sv,
+        "TO:<\"esc\\\x01\"@example.org>"sv, "TO:<\"del\x7f\"@example.org>"sv, "TO:<\"a\">"sv,
+        "TO:<\"a\"@>"sv}) {
+    EXPECT_EQ(parse_rcpt_to(args).error, PathError::kBadAddress)
+        << testing::PrintToString(std::string(args));
+  }
+}
+
+TEST(Path, LocalPartLengthLimit) {
+  std::string ok = "TO:<" + label(64) + "@example.org>";
+  EXPECT_EQ(parse_rcpt_to(ok).error, PathError::kNone);
+  std::string too_long = "TO:<" + label(65) + "@example.org>";
+  EXPECT_EQ(parse_rcpt_to(too_long).error, PathError::kBadAddress);
+  std::string quoted_ok = "TO:<\"" + label(62) + "\"@example.org>";
+  EXPECT_EQ(parse_rcpt_to(quoted_ok).error, PathError::kNone);
+  std::string quoted_long = "TO:<\"" + label(63) + "\"@example.org>";
+  EXPECT_EQ(parse_rcpt_to(quoted_long).error, PathError::kBadAddress);
+}
+
+TEST(Path, PathLengthLimit) {
+  // RFC 5321 §4.5.3.1.3: 256 octets including the brackets.
+  std::string domain = label(63) + "." + label(63) + "." + label(63) + "." + label(50);
+  std::string mailbox = label(256 - 2 - 1 - domain.size()) + "@" + domain;
+  ASSERT_EQ(mailbox.size() + 2, 256u);
+  EXPECT_EQ(parse_rcpt_to("TO:<" + mailbox + ">").error, PathError::kNone);
+  EXPECT_EQ(parse_rcpt_to("TO:<a" + mailbox + ">").error, PathError::kBadAddress);
+}
+
+TEST(Path, DomainPart) {
+  EXPECT_EQ(parse_rcpt_to("TO:<bob@example.org.>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_rcpt_to("TO:<bob@example..org>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_rcpt_to("TO:<bob@-example.org>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_rcpt_to("TO:<bob@example-.org>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_rcpt_to("TO:<bob@192.0.2.7>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_rcpt_to("TO:<bob@example.123>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_rcpt_to("TO:<bob@exa_mple.org>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_rcpt_to("TO:<bob@a@example.org>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_rcpt_to("TO:<bob@" + label(64) + ".org>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_rcpt_to("TO:<bob@" + label(63) + ".org>").error, PathError::kNone);
+  EXPECT_EQ(parse_rcpt_to("TO:<bob@localhost>").error, PathError::kNone);
+  EXPECT_EQ(parse_rcpt_to("TO:<bob@EXAMPLE.ORG>").path.mailbox, "bob@EXAMPLE.ORG");
+}
+
+TEST(Path, AddressLiteralDomains) {
+  // Field case BR-20.
+  PathArgument a = parse_mail_from("FROM:<alice@[IPv6:2001:db8::25]>");
+  ASSERT_EQ(a.error, PathError::kNone);
+  EXPECT_EQ(a.path.mailbox, "alice@[IPv6:2001:db8::25]");
+  EXPECT_EQ(parse_mail_from("FROM:<alice@[ipv6:2001:db8::25]>").error, PathError::kNone);
+  EXPECT_EQ(parse_rcpt_to("TO:<bob@[192.0.2.7]>").error, PathError::kNone);
+  EXPECT_EQ(parse_rcpt_to("TO:<bob@[2001:db8::25]>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_rcpt_to("TO:<bob@[IPv6:2001:db8::zz]>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_rcpt_to("TO:<bob@[300.0.2.7]>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_rcpt_to("TO:<bob@[192.0.2.7]x>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_rcpt_to("TO:<bob@[192.0.2.7>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_rcpt_to("TO:<bob@[IPv6:::1\0]>"sv).error, PathError::kBadAddress);
+}
+
+// Field case BR-19.
+TEST(RcptTo, NullPathRefused) {
+  EXPECT_EQ(parse_rcpt_to("TO:<>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_rcpt_to("TO: <>").error, PathError::kBadAddress);
+}
+
+TEST(RcptTo, PostmasterAnyCase) {
+  for (std::string_view args :
+       {"TO:<postmaster>"sv, "TO:<Postmaster>"sv, "TO:<POSTMASTER>"sv, "to:<PostMaster>"sv}) {
+    PathArgument a = parse_rcpt_to(args);
+    ASSERT_EQ(a.error, PathError::kNone) << args;
+    EXPECT_TRUE(a.path.is_postmaster);
+    EXPECT_EQ(a.path.mailbox, args.substr(4, args.size() - 5));
+  }
+  PathArgument d = parse_rcpt_to("TO:<postmaster@example.org>");
+  ASSERT_EQ(d.error, PathError::kNone);
+  EXPECT_FALSE(d.path.is_postmaster) << "with a domain it is an ordinary mailbox";
+  EXPECT_EQ(parse_mail_from("FROM:<postmaster>").error, PathError::kBadAddress)
+      << "the bare form is for RCPT only";
+  EXPECT_EQ(parse_rcpt_to("TO:<postmaster2>").error, PathError::kBadAddress);
+  EXPECT_EQ(parse_rcpt_to("TO:<postmaste>").error, PathError::kBadAddress);
+}
+
+TEST(RcptTo, SourceRouteStripped) {
+  PathArgument a = parse_rcpt_to("TO:<@hop1.example.net,@hop2.example.net:bob@example.org>");
+  ASSERT_EQ(a.error, PathError::kNone);
+  EXPECT_EQ(a.path.mailbox, "bob@example.org");
+  a = parse_rcpt_to("TO:<@hop1.example.net:bob@example.org>");
+  ASSERT_EQ(a.error, PathError::kNone);
+  EXPECT_EQ(a.path.mailbox, "bob@example.org");
+  a = parse_mail_from("FROM:<@hop1.example.net:alice@example.com>");
+  ASSERT_EQ(a.error, PathError::kNone);
+  EXPECT_EQ(a.path.mailbox, "alice@example.com");
+  a = parse_rcpt_to("TO:<@hop.example.net:\"odd user\"@example.org>");
+  ASSERT_EQ(a.error, PathError::kNone);
+  EXPECT_EQ(a.path.mailbox, "\"odd user\"@example.org");
+}
+
+TEST(RcptTo, BadSourceRoutes) {
+  for (std::string_view args :
+       {"TO:<@hop1.example.net bob@example.org>"sv,  // missing ':' (BR-19)
+        "TO:<@hop1.example.net,bob@example.org>"sv, "TO:<@:bob@example.org>"sv,
+        "TO:<@hop1.example.net,:bob@example.org>"sv, "TO:<@hop1.example.net,,@h.example:b@e.org>"sv,
+        "TO:<@hop1.example.net,hop2.example.net:bob@example.org>"sv,
+        "TO:<@-bad.example:bob@example.org>"sv, "TO:<@hop1.example.net:>"sv,
+        "TO:<@hop1.example.net:postmaster>"sv, "TO:<@[192.0.2.7]:bob@example.org>"sv,
+        "TO:<@hop1.example.net;bob@example.org>"sv, "TO:<@>"sv}) {
+    EXPECT_EQ(parse_rcpt_to(args).error, PathError::kBadAddress) << args;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// ESMTP parameters (RFC 5321 §4.1.2 esmtp-param)
+
+TEST(Params, KeywordsUpperCasedValuesAsSent) {
+  PathArgument a = parse_mail_from("FROM:<a@example.com> size=1000 body=8BITMIME smtputf8");
+  ASSERT_EQ(a.error, PathError::kNone);
+  ASSERT_EQ(a.params.size(), 3u);
+  EXPECT_EQ(a.params[0].keyword, "SIZE");
+  EXPECT_EQ(a.params[0].value, "1000");
+  EXPECT_TRUE(a.params[0].has_value);
+  EXPECT_EQ(a.params[1].keyword, "BODY");
+  EXPECT_EQ(a.params[1].value, "8BITMIME");
+  EXPECT_EQ(a.params[2].keyword, "SMTPUTF8");
+  EXPECT_FALSE(a.params[2].has_value);
+  EXPECT_EQ(a.params[2].value, "");
+
+  a = parse_mail_from("FROM:<a@example.com> X-Thing=MiXeD");
+  ASSERT_EQ(a.error, PathError::kNone);
+  ASSERT_EQ(a.params.size(), 1u);
+  EXPECT_EQ(a.params[0].keyword, "X-THING");
+  EXPECT_EQ(a.params[0].value, "MiXeD");
+}
+
+TEST(Params, RunsOfSpacesTolerated) {
+  PathArgument a = parse_mail_from("FROM:<a@example.com>  SIZE=1   BODY=7BIT ");
+  ASSERT_EQ(a.error, PathError::kNone);
+  ASSERT_EQ(a.params.size(), 2u);
+  EXPECT_EQ(a.params[1].keyword, "BODY");
+  EXPECT_EQ(a.params[1].value, "7BIT");
+}
+
+TEST(Params, RcptParams) {
+  PathArgument a =
+      parse_rcpt_to("TO:<bob@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@e.org");
+  ASSERT_EQ(a.error, PathError::kNone);
+  ASSERT_EQ(a.params.size(), 2u);
+  EXPECT_EQ(a.params[0].keyword, "NOTIFY");
+  EXPECT_EQ(a.params[0].value, "SUCCESS,FAILURE");
+  EXPECT_EQ(a.params[1].value, "rfc822;b@e.org");
+}
+
+TEST(Params, BadParameters) {
+  for (std::string_view args : {"FROM:<a@example.com> SIZE="sv,        // empty value
+                                "FROM:<a@example.com> X=a=b"sv,        // '=' in value
+                                "FROM:<a@example.com> =1"sv,           // empty keyword
+                                "FROM:<a@example.com> -X=1"sv,         // keyword starts with '-'
+                                "FROM:<a@example.com> X_Y=1"sv,        // '_' not in keyword
+                                "FROM:<a@example.com> S\xc3\xbc=1"sv,  // non-ASCII keyword
+                                "FROM:<a@example.com> X=\xc3\xbc"sv,   // non-ASCII value
+                                "FROM:<a@example.com> X=a\tb"sv,       // control in value
+                                "FROM:<a@example.com> X=a\x7f"sv,      // DEL in value
+                                "FROM:<a@example.com> X=a\0"sv,        // NUL in value
+                                "FROM:<a@example.com> SIZE=1 ="sv}) {
+    EXPECT_EQ(parse_mail_from(args).error, PathError::kBadParameter)
+        << testing::PrintToString(std::string(args));
+  }
+}
+
+TEST(Params, KeywordGrammar) {
+  PathArgument a = parse_mail_from("FROM:<a@example.com> 8BITMIME X-1-2 A");
+  ASSERT_EQ(a.error, PathError::kNone);
+  ASSERT_EQ(a.params.size(), 3u);
+  EXPECT_EQ(a.params[0].keyword, "8BITMIME");
+  EXPECT_EQ(a.params[1].keyword, "X-1-2");
+  EXPECT_EQ(a.params[2].keyword, "A");
+}
+
+// ---------------------------------------------------------------------------------------
+// UTF-8 addresses (RFC 6531; field case BR-21)
+
+TEST(Utf8Address, NonAsciiSetsFlag) {
+  PathArgument a = parse_mail_from("FROM:<j\xc3\xb6rg@example.com> SMTPUTF8");
+  ASSERT_EQ(a.error, PathError::kNone);
+  EXPECT_TRUE(a.path.non_ascii);
+  EXPECT_EQ(a.path.mailbox, "j\xc3\xb6rg@example.com");
+  ASSERT_EQ(a.params.size(), 1u);
+  EXPECT_EQ(a.params[0].keyword, "SMTPUTF8");
+
+  a = parse_rcpt_to("TO:<\xe7\x94\xa8\xe6\x88\xb7@example.org>");
+  ASSERT_EQ(a.error, PathError::kNone);
+  EXPECT_TRUE(a.path.non_ascii);
+
+  a = parse_rcpt_to(
+      "TO:<bob@b\xc3\xbc"
+      "cher.example>");
+  ASSERT_EQ(a.error, PathError::kNone);
+  EXPECT_TRUE(a.path.non_ascii) << "U-label in the domain";
+
+  a = parse_rcpt_to("TO:<\"j\xc3\xb6rg q\"@example.org>");
+  ASSERT_EQ(a.error, PathError::kNone);
+  EXPECT_TRUE(a.path.non_ascii) << "UTF-8 inside a quoted string";
+
+  a = parse_rcpt_to("TO:<bob@example.org>");
+  EXPECT_FALSE(a.path.non_ascii);
+}
+
+TEST(Utf8Address, InvalidUtf8) {
+  for (std::string_view args : {"FROM:<j\xf6rg@example.com>"sv,            // Latin-1
+                                "FROM:<j\xc0\xafrg@example.com>"sv,        // overlong '/'
+                                "FROM:<j\xe0\x80\xafrg@example.com>"sv,    // overlong 3-byte
+                                "FROM:<j\xed\xa0\x80rg@example.com>"sv,    // surrogate
+                                "FROM:<j\xf4\x90\x80\x80@example.com>"sv,  // > U+10FFFF
+                                "FROM:<j\xc3@example.com>"sv,              // truncated sequence
+                                "FROM:<jorg@ex\xff"
+                                "ample.com>"sv,  // in the domain
+                                "FROM:<jorg@b\xc3\xbc"
+                                "cher.\xed\xa0\x80>"sv,
+                                "FROM:<\"j\xf6rg\"@example.com>"sv}) {  // in a quoted string
+    EXPECT_EQ(parse_mail_from(args).error, PathError::kInvalidUtf8)
+        << testing::PrintToString(std::string(args));
+  }
+  EXPECT_EQ(parse_rcpt_to("TO:<\xff@example.org>").error, PathError::kInvalidUtf8);
+}
+
+}  // namespace
+}  // namespace gw::smtp

@@ -1,0 +1,73 @@
+// AUTH rules and strict base64.
+#include "dataplane/smtp/auth.h"
+
+#include <openssl/evp.h>
+
+#include <vector>
+
+namespace gw::smtp {
+
+AuthDecision auth_matrix(bool handler, bool credentials, bool upstream_offers_auth) {
+  AuthDecision d;
+  d.advertise = handler || (!credentials && upstream_offers_auth);
+  d.proxy = !handler && !credentials && upstream_offers_auth;
+  d.gateway_authenticates = credentials && upstream_offers_auth;
+  return d;
+}
+
+namespace {
+
+bool is_b64_char(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+         c == '/';
+}
+
+}  // namespace
+
+std::optional<std::string> decode_sasl_base64(std::string_view text) {
+  if (text == "=") return std::string();
+  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
+  std::size_t padding = 0;
+  if (text.back() == '=') padding = (text[text.size() - 2] == '=') ? 2 : 1;
+  for (std::size_t i = 0; i < text.size() - padding; ++i) {
+    if (!is_b64_char(static_cast<unsigned char>(text[i]))) return std::nullopt;
+  }
+  // OpenSSL decodes whole quantums; its output length counts padding as zero octets.
+  std::vector<unsigned char> out(text.size() / 4 * 3 + 1);
+  int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
+  if (n < 0 || static_cast<std::size_t>(n) < padding) return std::nullopt;
+  return std::string(reinterpret_cast<const char*>(out.data()), static_cast<std::size_t>(n) - padding);
+}
+
+std::string encode_base64(std::string_view bytes) {
+  std::vector<unsigned char> out(4 * ((bytes.size() + 2) / 3) + 1);
+  int n = EVP_EncodeBlock(out.data(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  return std::string(reinterpret_cast<const char*>(out.data()), static_cast<std::size_t>(n));
+}
+
+PlainError parse_plain(std::string_view decoded, PlainCredentials& out) {
+  std::size_t first = decoded.find('\0');
+  if (first == std::string_view::npos) return PlainError::kMalformed;
+  std::size_t second = decoded.find('\0', first + 1);
+  if (second == std::string_view::npos) return PlainError::kMalformed;
+  if (decoded.find('\0', second + 1) != std::string_view::npos) return PlainError::kMalformed;
+  std::string_view authzid = decoded.substr(0, first);
+  std::string_view authcid = decoded.substr(first + 1, second - first - 1);
+  std::string_view password = decoded.substr(second + 1);
+  if (authcid.empty() || password.empty()) return PlainError::kMalformed;
+  auto has_control = [](std::string_view s) {
+    for (unsigned char c : s) {
+      if (c < 0x20 || c == 0x7f) return true;
+    }
+    return false;
+  };
+  if (has_control(authzid) || has_control(authcid)) return PlainError::kMalformed;
+  out.authzid = std::string(authzid);
+  out.authcid = std::string(authcid);
+  out.password = std::string(password);
+  return PlainError::kNone;
+}
+
+}  // namespace gw::smtp

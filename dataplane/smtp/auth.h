@@ -1,0 +1,51 @@
+// SMTP AUTH (RFC 4954) without I/O: the reference's AUTH scenario matrix, strict base64 for
+// SASL responses, and the PLAIN (RFC 4616) and LOGIN message rules.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace gw::smtp {
+
+/// The three AUTH decisions of the reference's "SMTP authentication" matrix (DESIGN.md §4).
+struct AuthDecision {
+  bool advertise = false;               // offer AUTH to the client
+  bool proxy = false;                   // relay the client's AUTH exchange to the upstream
+  bool gateway_authenticates = false;   // log in to the upstream with the service's credentials
+};
+
+/// `handler`: an auth handler is configured; `credentials`: the service has an upstream user
+/// name and password; `upstream_offers_auth`: the upstream's EHLO lists AUTH.
+/// advertise ⇔ handler ∨ (¬credentials ∧ upstream); proxy ⇔ ¬handler ∧ ¬credentials ∧
+/// upstream; gateway_authenticates ⇔ credentials ∧ upstream. (Whether AUTH may be used on an
+/// unencrypted connection is a separate rule, applied by the session.)
+AuthDecision auth_matrix(bool handler, bool credentials, bool upstream_offers_auth);
+
+/// Decodes a SASL response strictly (RFC 4648 §4 alphabet, length a multiple of 4, "="
+/// padding only at the end; RFC 4954 §4: "=" alone is a present, empty response). Returns
+/// nullopt for anything else (the caller answers 501 5.5.2). Never reads past `text`.
+std::optional<std::string> decode_sasl_base64(std::string_view text);
+
+/// base64 of `bytes` (RFC 4648 §4, with padding, no line breaks).
+std::string encode_base64(std::string_view bytes);
+
+/// A decoded PLAIN message: [authzid] NUL authcid NUL passwd (RFC 4616 §2).
+struct PlainCredentials {
+  std::string authzid;  // may be empty
+  std::string authcid;
+  std::string password;
+};
+
+/// Why a PLAIN message was refused: kMalformed → 501 5.5.2 (not exactly two NULs, empty
+/// authentication identity or password, control characters in the identities).
+enum class PlainError { kNone, kMalformed };
+
+/// Splits a decoded PLAIN message. Returns kMalformed for a message that cannot carry
+/// credentials, including the zero-length one ("AUTH PLAIN =", field case BR-08).
+PlainError parse_plain(std::string_view decoded, PlainCredentials& out);
+
+/// True for a line that cancels a SASL exchange ("*", RFC 4954 §4: the server answers 501).
+inline bool is_sasl_cancel(std::string_view line) { return line == "*"; }
+
+}  // namespace gw::smtp

@@ -1,0 +1,206 @@
+// Unit tests for the reply value, make_reply() and the upstream reply parser
+// (RFC 5321 §4.2, RFC 3463 §2).
+#include "dataplane/smtp/reply.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+
+namespace gw::smtp {
+namespace {
+
+using Status = ReplyParser::Status;
+
+TEST(ReplyParser, SingleLine) {
+  ReplyParser p;
+  ASSERT_EQ(p.feed_line("250 2.1.0 Ok"), Status::kComplete);
+  Reply r = p.take();
+  EXPECT_EQ(r.code, 250);
+  ASSERT_EQ(r.lines.size(), 1u);
+  EXPECT_EQ(r.lines[0], "2.1.0 Ok");
+  EXPECT_EQ(r.wire(), "250 2.1.0 Ok\r\n");
+  EXPECT_TRUE(r.positive());
+  EXPECT_FALSE(r.transient());
+  EXPECT_FALSE(r.permanent());
+}
+
+TEST(ReplyParser, MultiLine) {
+  ReplyParser p;
+  EXPECT_EQ(p.feed_line("250-mx.example.org at your service"), Status::kNeedMore);
+  EXPECT_EQ(p.feed_line("250-SIZE 35651584"), Status::kNeedMore);
+  EXPECT_EQ(p.feed_line("250-8BITMIME"), Status::kNeedMore);
+  EXPECT_EQ(p.feed_line("250 SMTPUTF8"), Status::kComplete);
+  Reply r = p.take();
+  EXPECT_EQ(r.code, 250);
+  ASSERT_EQ(r.lines.size(), 4u);
+  EXPECT_EQ(r.lines[0], "mx.example.org at your service");
+  EXPECT_EQ(r.lines[3], "SMTPUTF8");
+  EXPECT_EQ(r.wire(),
+            "250-mx.example.org at your service\r\n250-SIZE 35651584\r\n250-8BITMIME\r\n"
+            "250 SMTPUTF8\r\n");
+}
+
+TEST(ReplyParser, TakeResetsForTheNextReply) {
+  ReplyParser p;
+  ASSERT_EQ(p.feed_line("354 End data with <CR><LF>.<CR><LF>"), Status::kComplete);
+  EXPECT_EQ(p.take().code, 354);
+  ASSERT_EQ(p.feed_line("550-5.7.1 first"), Status::kNeedMore);
+  ASSERT_EQ(p.feed_line("550 5.7.1 second"), Status::kComplete);
+  Reply r = p.take();
+  EXPECT_EQ(r.code, 550);
+  EXPECT_EQ(r.lines.size(), 2u);
+  EXPECT_TRUE(r.permanent());
+  // A fresh reply may have a different code.
+  ASSERT_EQ(p.feed_line("421 4.4.2 bye"), Status::kComplete);
+  Reply t = p.take();
+  EXPECT_EQ(t.code, 421);
+  EXPECT_TRUE(t.transient());
+  EXPECT_EQ(t.lines.size(), 1u);
+}
+
+TEST(ReplyParser, CodeAloneIsTolerated) {
+  ReplyParser p;
+  ASSERT_EQ(p.feed_line("250"), Status::kComplete);
+  Reply r = p.take();
+  EXPECT_EQ(r.code, 250);
+  ASSERT_EQ(r.lines.size(), 1u);
+  EXPECT_EQ(r.lines[0], "");
+  // RFC 5321 §4.2: Reply-code [ SP textstring ] CRLF; textstring is not empty.
+  EXPECT_EQ(r.wire(), "250\r\n");
+
+  ASSERT_EQ(p.feed_line("250-"), Status::kNeedMore);
+  ASSERT_EQ(p.feed_line("250 "), Status::kComplete);
+  r = p.take();
+  EXPECT_EQ(r.lines.size(), 2u);
+  EXPECT_EQ(r.wire(), "250-\r\n250\r\n");
+}
+
+TEST(ReplyParser, MismatchedContinuationCode) {
+  ReplyParser p;
+  ASSERT_EQ(p.feed_line("250-first"), Status::kNeedMore);
+  EXPECT_EQ(p.feed_line("251 second"), Status::kError);
+
+  ReplyParser q;
+  ASSERT_EQ(q.feed_line("250-first"), Status::kNeedMore);
+  EXPECT_EQ(q.feed_line("550-second"), Status::kError);
+}
+
+TEST(ReplyParser, BadCodes) {
+  for (std::string_view line : {"199 nope", "600 nope", "25x nope", "x50 nope", "099 nope", "", "2",
+                                "25", " 250 ok", "-250 ok", "999"}) {
+    ReplyParser p;
+    EXPECT_EQ(p.feed_line(line), Status::kError) << "'" << line << "'";
+  }
+  for (std::string_view line : {"200 ok", "599 no"}) {
+    ReplyParser p;
+    EXPECT_EQ(p.feed_line(line), Status::kComplete) << line;
+  }
+}
+
+TEST(ReplyParser, BadSeparator) {
+  for (std::string_view line : {"2500 ok", "250\tok", "250_ok", "250.ok"}) {
+    ReplyParser p;
+    EXPECT_EQ(p.feed_line(line), Status::kError) << line;
+  }
+}
+
+TEST(ReplyParser, LineLengthLimit) {
+  std::string ok = "250 " + std::string(ReplyParser::kMaxLineOctets - 4, 'a');
+  ASSERT_EQ(ok.size(), ReplyParser::kMaxLineOctets);
+  ReplyParser p;
+  EXPECT_EQ(p.feed_line(ok), Status::kComplete);
+
+  std::string too_long = ok + "a";
+  ReplyParser q;
+  EXPECT_EQ(q.feed_line(too_long), Status::kError);
+}
+
+TEST(ReplyParser, LineCountLimit) {
+  ReplyParser p;
+  for (std::size_t i = 0; i + 1 < ReplyParser::kMaxLines; ++i) {
+    ASSERT_EQ(p.feed_line("250-x"), Status::kNeedMore) << i;
+  }
+  EXPECT_EQ(p.feed_line("250 last"), Status::kComplete) << "exactly kMaxLines lines are fine";
+  EXPECT_EQ(p.take().lines.size(), ReplyParser::kMaxLines);
+
+  ReplyParser q;
+  for (std::size_t i = 0; i < ReplyParser::kMaxLines; ++i) {
+    ASSERT_EQ(q.feed_line("250-x"), Status::kNeedMore) << i;
+  }
+  EXPECT_EQ(q.feed_line("250 one too many"), Status::kError);
+}
+
+TEST(Reply, WireForMultiLine) {
+  Reply r;
+  r.code = 250;
+  r.lines = {"relay.example.com Hello c.example.net", "SIZE 1000", "PIPELINING"};
+  EXPECT_EQ(r.wire(),
+            "250-relay.example.com Hello c.example.net\r\n250-SIZE 1000\r\n250 PIPELINING\r\n");
+  std::string out = "prefix|";
+  r.append_wire(out);
+  EXPECT_EQ(out, "prefix|" + r.wire());
+}
+
+TEST(Reply, WirePadsTheCode) {
+  Reply r;
+  r.code = 250;
+  EXPECT_EQ(r.wire(), "250\r\n") << "no lines: the code alone";
+}
+
+TEST(Reply, EnhancedCode) {
+  auto ec = [](std::string first_line) {
+    Reply r;
+    r.code = 550;
+    r.lines.push_back(std::move(first_line));
+    return std::string(r.enhanced_code());
+  };
+  EXPECT_EQ(ec("5.7.1 Relaying denied"), "5.7.1");
+  EXPECT_EQ(ec("5.7.1"), "5.7.1");
+  EXPECT_EQ(ec("2.0.0 Ok"), "2.0.0");
+  EXPECT_EQ(ec("4.123.456 odd but legal"), "4.123.456");
+  EXPECT_EQ(ec("5.1234.1 too many digits"), "");
+  EXPECT_EQ(ec("3.1.1 bad class"), "");
+  EXPECT_EQ(ec("5.7 short"), "");
+  EXPECT_EQ(ec("5.7. empty detail"), "");
+  EXPECT_EQ(ec("5..1 empty subject"), "");
+  EXPECT_EQ(ec("5.7.1x glued"), "");
+  EXPECT_EQ(ec("5.7.1-dash"), "");
+  EXPECT_EQ(ec("Relaying denied"), "");
+  EXPECT_EQ(ec(""), "");
+  Reply none;
+  none.code = 250;
+  EXPECT_EQ(none.enhanced_code(), "");
+  // Only the first line counts.
+  Reply multi;
+  multi.code = 250;
+  multi.lines = {"mx.example.org", "2.0.0 not here"};
+  EXPECT_EQ(multi.enhanced_code(), "");
+}
+
+TEST(MakeReply, FormatsCodeEnhancedCodeAndText) {
+  Reply r = make_reply(550, es::kNotAuthorized, "text");
+  EXPECT_EQ(r.code, 550);
+  EXPECT_EQ(r.wire(), "550 5.7.1 text\r\n");
+  EXPECT_EQ(r.enhanced_code(), "5.7.1");
+
+  EXPECT_EQ(make_reply(250, es::kUndefined, "OK").wire(), "250 2.0.0 OK\r\n");
+  EXPECT_EQ(make_reply(421, es::kBadConnection, "timeout").wire(), "421 4.4.2 timeout\r\n");
+  EXPECT_EQ(make_reply(530, es::kEncryptionRequired, "x").wire(), "530 5.7.11 x\r\n");
+  EXPECT_EQ(make_reply(553, es::kNonAsciiAddress, "UTF-8").enhanced_code(), "5.6.7");
+  EXPECT_EQ(make_reply(221, es::kUndefined, "").wire(), "221 2.0.0\r\n");
+}
+
+TEST(MakeReply, ParsesBackThroughReplyParser) {
+  Reply r = make_reply(452, es::kTooManyRecipients, "Too many recipients");
+  std::string wire = r.wire();
+  ASSERT_EQ(wire.substr(wire.size() - 2), "\r\n");
+  ReplyParser p;
+  ASSERT_EQ(p.feed_line(std::string_view(wire).substr(0, wire.size() - 2)), Status::kComplete);
+  Reply back = p.take();
+  EXPECT_EQ(back.code, r.code);
+  EXPECT_EQ(back.lines, r.lines);
+}
+
+}  // namespace
+}  // namespace gw::smtp

@@ -1,0 +1,128 @@
+// TLS contexts from PEM strings.
+#include "dataplane/tls_context.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <stdexcept>
+
+#include "dataplane/smtp/address.h"
+
+namespace gw::dataplane {
+namespace {
+
+std::string openssl_error() {
+  unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return "unknown OpenSSL error";
+  char buf[256];
+  ERR_error_string_n(code, buf, sizeof buf);
+  return buf;
+}
+
+void check(int ok, const char* what) {
+  if (ok != 1) throw std::runtime_error(std::string(what) + ": " + openssl_error());
+}
+
+void apply_common(asio::ssl::context& ctx, const std::string& ciphers,
+                  const std::string& min_version) {
+  SSL_CTX* native = ctx.native_handle();
+  int version = TLS1_2_VERSION;
+  if (min_version == "1.3") {
+    version = TLS1_3_VERSION;
+  } else if (!min_version.empty() && min_version != "1.2") {
+    throw std::runtime_error("unsupported minimum TLS version " + min_version + " (1.2 or 1.3)");
+  }
+  check(SSL_CTX_set_min_proto_version(native, version), "minimum TLS version");
+  check(SSL_CTX_set_cipher_list(native, ciphers.empty() ? "DEFAULT" : ciphers.c_str()),
+        "cipher list");
+  SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+}
+
+void use_certificate_key(asio::ssl::context& ctx, const CertificateKey& ck) {
+  boost::system::error_code ec;
+  ctx.use_certificate_chain(asio::buffer(ck.cert_pem), ec);
+  if (ec) throw std::runtime_error("certificate chain: " + ec.message());
+  ctx.use_private_key(asio::buffer(ck.key_pem), asio::ssl::context::pem, ec);
+  if (ec) throw std::runtime_error("private key: " + ec.message());
+  check(SSL_CTX_check_private_key(ctx.native_handle()), "private key does not match certificate");
+}
+
+void add_authorities(asio::ssl::context& ctx, const std::string& pem) {
+  // add_certificate_authority takes one certificate per call: split the bundle.
+  std::size_t pos = 0;
+  static const std::string kEnd = "-----END CERTIFICATE-----";
+  while (true) {
+    std::size_t begin = pem.find("-----BEGIN CERTIFICATE-----", pos);
+    if (begin == std::string::npos) break;
+    std::size_t end = pem.find(kEnd, begin);
+    if (end == std::string::npos) throw std::runtime_error("truncated CA certificate");
+    end += kEnd.size();
+    boost::system::error_code ec;
+    ctx.add_certificate_authority(asio::buffer(pem.data() + begin, end - begin), ec);
+    if (ec) throw std::runtime_error("CA certificate: " + ec.message());
+    pos = end;
+  }
+}
+
+std::unique_ptr<asio::ssl::context> make_server(const CertificateKey& ck,
+                                                const ServerTlsSettings& settings) {
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  apply_common(*ctx, settings.ciphers, settings.min_version);
+  use_certificate_key(*ctx, ck);
+  if (!settings.client_ca_pem.empty()) {
+    add_authorities(*ctx, settings.client_ca_pem);
+    ctx->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+  }
+  return ctx;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+}  // namespace
+
+TlsServerContext::TlsServerContext(const ServerTlsSettings& settings)
+    : default_(make_server(settings.certificate, settings)) {
+  for (const auto& [name, ck] : settings.by_sni) by_sni_.emplace(lower(name), make_server(ck, settings));
+  SSL_CTX* native = default_->native_handle();
+  SSL_CTX_callback_ctrl(native, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
+                        reinterpret_cast<void (*)()>(&TlsServerContext::on_server_name));
+  SSL_CTX_ctrl(native, SSL_CTRL_SET_TLSEXT_SERVERNAME_ARG, 0, this);
+}
+
+int TlsServerContext::on_server_name(SSL* ssl, int* alert, void* arg) {
+  auto* self = static_cast<TlsServerContext*>(arg);
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (name == nullptr) return SSL_TLSEXT_ERR_OK;  // no SNI: default certificate
+  std::string_view sni(name);
+  if (!smtp::is_valid_domain(sni)) {
+    *alert = SSL_AD_UNRECOGNIZED_NAME;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  std::string key = lower(sni);
+  auto it = self->by_sni_.find(key);
+  if (it == self->by_sni_.end()) {
+    std::size_t dot = key.find('.');
+    if (dot != std::string::npos) it = self->by_sni_.find("*" + key.substr(dot));
+  }
+  if (it != self->by_sni_.end()) SSL_set_SSL_CTX(ssl, it->second->native_handle());
+  return SSL_TLSEXT_ERR_OK;
+}
+
+std::shared_ptr<asio::ssl::context> make_client_tls_context(const ClientTlsSettings& settings) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  apply_common(*ctx, settings.ciphers, settings.min_version);
+  if (settings.system_cas) ctx->set_default_verify_paths();
+  for (const auto& pem : settings.trusted_ca_pems) add_authorities(*ctx, pem);
+  if (!settings.client_certificate.cert_pem.empty()) use_certificate_key(*ctx, settings.client_certificate);
+  ctx->set_verify_mode(asio::ssl::verify_peer);
+  return ctx;
+}
+
+}  // namespace gw::dataplane
