@@ -178,10 +178,12 @@ awaitable<RelaySession::LineKind> RelaySession::next_line() {
     }
     // No CRLF buffered. A line that cannot fit any limit is skipped, not stored.
     std::size_t cap = std::max(limits_.max_auth_line, limits_.max_command_line);
-    if (in_.size() > cap) {
+    if (in_.size() > cap || (skipping_line_ && !in_.empty())) {
       bool keep_cr = in_.data().back() == '\r';
       std::size_t drop = in_.size() - (keep_cr ? 1 : 0);
-      line_.assign(in_.data().substr(0, std::min<std::size_t>(drop, 5)));  // the verb, for AUTH
+      if (!skipping_line_) {
+        line_.assign(in_.data().substr(0, std::min<std::size_t>(drop, 5)));  // the verb, for AUTH
+      }
       in_.consume(drop);
       skipping_line_ = true;
       skipped_octets_ += drop;
@@ -212,9 +214,11 @@ awaitable<void> RelaySession::run() {
       co_return;
     }
   }
-  reply(220, es::kUndefined, env_.hostname + " ESMTP relay ready");
-  // RFC 5321 §4.3.1 wants the banner's text free; no enhanced code is expected there, but
-  // "2.0.0" is harmless and keeps every reply uniform.
+  // RFC 2034 §4: the greeting carries no enhanced status code.
+  smtp::Reply banner;
+  banner.code = 220;
+  banner.lines.push_back(env_.hostname + " ESMTP relay ready");
+  reply(banner);
   std::string end_reason = "quit";
   while (!closing_) {
     LineKind kind = co_await next_line();

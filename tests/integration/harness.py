@@ -1,0 +1,1107 @@
+"""Integration test harness: real gctld / grelayd / gctl processes, a recording aiosmtpd
+upstream and a raw-socket SMTP client, all on loopback with ports picked at run time.
+
+Python standard library plus python3-aiosmtpd only; run it with Debian's /usr/bin/python3.
+The binaries come from $GW_BIN_DIR (default: <repo>/build/bin). Set GW_KEEP_TMP=1 to keep
+the per-run temporary directories (databases, process logs) for inspection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import dataclasses
+import fnmatch
+import json
+import logging
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+from aiosmtpd.smtp import SMTP
+
+logging.getLogger("mail.log").setLevel(logging.CRITICAL)  # aiosmtpd's per-session chatter
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LOOPBACK = "127.0.0.1"
+
+
+class HarnessError(RuntimeError):
+    """The test environment could not be set up (missing binary, process died, ...)."""
+
+
+# ----------------------------------------------------------------------------------------
+# Small utilities
+
+
+def bin_dir() -> Path:
+    """Directory holding gctld, grelayd and gctl ($GW_BIN_DIR, default <repo>/build/bin)."""
+    return Path(os.environ.get("GW_BIN_DIR", str(REPO_ROOT / "build" / "bin")))
+
+
+def binary(name: str) -> str:
+    """Absolute path of one of our binaries; HarnessError if it is not built."""
+    path = bin_dir() / name
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise HarnessError(
+            f"{name} not found at {path} (build it: ninja -C build {name}, or set GW_BIN_DIR)")
+    return str(path)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, then release)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
+    """Polls predicate until it is true or timeout seconds passed; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def keep_tmp() -> bool:
+    return os.environ.get("GW_KEEP_TMP", "") not in ("", "0")
+
+
+def make_workdir(prefix: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=f"gw-{prefix}-"))
+
+
+def remove_workdir(path: Optional[Path]) -> None:
+    if path is not None and not keep_tmp():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def banner_ok(port: int, timeout: float = 1.0) -> bool:
+    """True if 127.0.0.1:port accepts a connection and sends a 220 banner within timeout."""
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            data = b""
+            deadline = time.monotonic() + timeout
+            while b"\n" not in data and time.monotonic() < deadline:
+                chunk = s.recv(512)
+                if not chunk:
+                    break
+                data += chunk
+            ok = data.startswith(b"220")
+            if ok:
+                try:
+                    s.sendall(b"QUIT\r\n")
+                    s.recv(512)
+                except OSError:
+                    pass
+            return ok
+    except OSError:
+        return False
+
+
+def port_refuses(port: int) -> bool:
+    """True if a connection to 127.0.0.1:port is refused (nothing listens there)."""
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=0.5):
+            return False
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+
+
+# ----------------------------------------------------------------------------------------
+# Managed processes
+
+
+class ManagedProcess:
+    """One child process with its combined stdout/stderr in a log file.
+
+    stop() sends SIGTERM to this process only (by pid), waits, then SIGKILL. Processes still
+    running when the interpreter exits are stopped by an atexit hook.
+    """
+
+    _running: "list[ManagedProcess]" = []
+
+    def __init__(self, name: str, argv: list[str], workdir: Path):
+        self.name = name
+        self.argv = argv
+        self.workdir = workdir
+        self.log_path = workdir / f"{name}.log"
+        self.proc: Optional[subprocess.Popen] = None
+        self._log = None
+
+    def start(self) -> None:
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=subprocess.STDOUT, cwd=str(self.workdir))
+        ManagedProcess._running.append(self)
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self.proc.pid if self.proc else None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def returncode(self) -> Optional[int]:
+        return None if self.proc is None else self.proc.poll()
+
+    def stop(self, timeout: float = 5.0) -> Optional[int]:
+        """Terminates (then kills) the process; returns its exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGTERM)
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=timeout)
+        if self._log:
+            self._log.close()
+            self._log = None
+        if self in ManagedProcess._running:
+            ManagedProcess._running.remove(self)
+        return self.proc.returncode
+
+    @classmethod
+    def stop_all(cls) -> None:
+        for process in list(cls._running):
+            process.stop()
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines: int = 30) -> str:
+        text = self.log_text().splitlines()
+        return "\n".join(text[-lines:])
+
+
+atexit.register(ManagedProcess.stop_all)
+
+
+class Gctld(ManagedProcess):
+    """The control plane, on 127.0.0.1 (port 0 by default, read back from --port-file)."""
+
+    def __init__(self, workdir: Path, db_path: Optional[Path] = None, port: int = 0,
+                 log_level: str = "info", name: str = "gctld"):
+        self.db_path = db_path or (workdir / "gctld.db")
+        self.port_file = workdir / f"{name}.port"
+        self.port = port
+        super().__init__(name, [binary("gctld"), "--listen", f"{LOOPBACK}:{port}",
+                                "--db", str(self.db_path), "--port-file", str(self.port_file),
+                                "--log-level", log_level], workdir)
+
+    @property
+    def address(self) -> str:
+        return f"{LOOPBACK}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        if self.port_file.exists():
+            self.port_file.unlink()
+        super().start()
+
+        def port_written() -> bool:
+            if not self.alive():
+                return True
+            try:
+                text = self.port_file.read_text()
+            except OSError:
+                return False
+            return text.endswith("\n") and text.strip().isdigit()
+
+        if not wait_until(port_written, timeout) or not self.alive():
+            rc = self.stop()
+            raise HarnessError(f"gctld did not start (rc={rc}); log:\n{self.log_tail()}")
+        written = int(self.port_file.read_text().strip())
+        if self.port not in (0, written):
+            raise HarnessError(f"gctld wrote port {written}, asked for {self.port}")
+        self.port = written
+
+
+class Grelayd(ManagedProcess):
+    """A relay node following the control plane at `control_plane` (HOST:PORT)."""
+
+    LISTEN_RE = re.compile(r"grelayd listening on (\S+):(\d+) service=(\S+)")
+
+    def __init__(self, workdir: Path, control_plane: str, node_id: str = "relay-1",
+                 instance: str = "default", threads: int = 1, log_level: str = "info",
+                 hostname: Optional[str] = None):
+        argv = [binary("grelayd"), "--control-plane", control_plane, "--node-id", node_id,
+                "--instance", instance, "--threads", str(threads), "--log-level", log_level]
+        if hostname:
+            argv += ["--hostname", hostname]
+        super().__init__(f"grelayd-{node_id}", argv, workdir)
+
+    def start(self, settle: float = 0.2) -> None:
+        super().start()
+        time.sleep(settle)
+        if not self.alive():
+            raise HarnessError(f"grelayd exited at start (rc={self.returncode()}); log:\n"
+                               f"{self.log_tail()}")
+
+
+class Gctl:
+    """Runs gctl against one control plane. Raises HarnessError on a non-zero exit if check."""
+
+    def __init__(self, server: str):
+        self.server = server
+
+    def run(self, *args: str, output: Optional[str] = None, check: bool = True,
+            timeout: float = 20.0) -> subprocess.CompletedProcess:
+        argv = [binary("gctl"), "--server", self.server]
+        if output:
+            argv += ["-o", output]
+        argv += list(args)
+        cp = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            timeout=timeout)
+        if check and cp.returncode != 0:
+            raise HarnessError(f"gctl {' '.join(args)} failed (rc={cp.returncode}): "
+                               f"{cp.stderr.strip()} {cp.stdout.strip()}")
+        return cp
+
+    @staticmethod
+    def flags(**options) -> list[str]:
+        """idle_timeout=1000 -> ['--idle-timeout', '1000']; True -> bare flag; None skipped."""
+        out: list[str] = []
+        for key, value in options.items():
+            if value is None or value is False:
+                continue
+            flag = "--" + key.replace("_", "-")
+            out += [flag] if value is True else [flag, str(value)]
+        return out
+
+    def service_add(self, name: str, host: str, port: int, *extra: str, **options) -> None:
+        self.run("service", "add", name, "--host", host, "--port", str(port), *extra,
+                 *self.flags(**options))
+
+    def service_update(self, name: str, *extra: str, **options) -> None:
+        self.run("service", "update", name, *extra, *self.flags(**options))
+
+    def service_delete(self, name: str, check: bool = True) -> None:
+        self.run("service", "delete", name, check=check)
+
+    def interface_add(self, service: str, port: int, type_: str = "tcp",
+                      bind: str = LOOPBACK) -> int:
+        """Adds an interface and returns its id (read from -o json, else the printed id)."""
+        cp = self.run("interface", "add", service, "--type", type_, "--port", str(port),
+                      "--bind", bind, output="json")
+        found = parse_id(cp.stdout)
+        if found is None:
+            raise HarnessError(f"cannot read the interface id from gctl output: {cp.stdout!r}")
+        return found
+
+    def interface_delete(self, interface_id: int, check: bool = True) -> None:
+        self.run("interface", "delete", str(interface_id), check=check)
+
+
+def parse_id(text: str) -> Optional[int]:
+    """The "id" of a gctl -o json answer (protobuf JSON prints int64 as a string)."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        doc = None
+
+    def find(node) -> Optional[int]:
+        if isinstance(node, dict):
+            if "id" in node and str(node["id"]).isdigit():
+                return int(node["id"])
+            for value in node.values():
+                got = find(value)
+                if got is not None:
+                    return got
+        if isinstance(node, list):
+            for value in node:
+                got = find(value)
+                if got is not None:
+                    return got
+        return None
+
+    got = find(doc) if doc is not None else None
+    if got is not None:
+        return got
+    m = re.search(r'"?\bid"?\s*[:=]\s*"?(\d+)', text, re.IGNORECASE) or \
+        re.search(r"^\s*(\d+)\s*$", text, re.MULTILINE)
+    return int(m.group(1)) if m else None
+
+
+# ----------------------------------------------------------------------------------------
+# Recording upstream SMTP server (aiosmtpd)
+
+
+@dataclasses.dataclass
+class UpstreamConfig:
+    """How the recording upstream behaves. Delays are in seconds."""
+
+    # EHLO capabilities. size None: no SIZE line; 0: "SIZE 0" (no fixed limit, RFC 1870).
+    size: Optional[int] = 33554432
+    eightbitmime: bool = True
+    smtputf8: bool = True
+    enhancedstatuscodes: bool = True
+    pipelining: bool = True
+    extra_caps: list[str] = dataclasses.field(default_factory=list)  # e.g. CHUNKING, DSN
+    # Enforced limits: message size (default: the advertised SIZE, else 128 MiB) and text line
+    # length in octets incl. CRLF (plus one for a stuffed dot, like aiosmtpd).
+    max_size: Optional[int] = None
+    line_limit: int = 1001
+    # Replies. None means the normal behaviour. Multi-line replies: lines joined by "\r\n".
+    banner: Optional[str] = None            # a non-220 banner closes the connection after it
+    ehlo_reply: Optional[str] = None        # e.g. "502 5.5.1 EHLO not supported"
+    mail_reply: Optional[str] = None
+    data_reply: Optional[str] = None        # instead of 354; 421 closes the connection
+    final_reply: Optional[str] = None       # after end-of-data; stored only if 2xx
+    reject_rcpt: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (glob, reply)
+    reject_mail: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    # Faults.
+    down: bool = False                      # bound, not listening: connections are refused
+    silent: bool = False                    # accepts, never says anything
+    drop_mid_data: Optional[int] = None     # close after this many DATA octets
+    drop_before_final: bool = False         # read the whole message, close without reply
+    delay_banner: float = 0.0
+    delay_ehlo: float = 0.0
+    delay_mail: float = 0.0
+    delay_rcpt: float = 0.0
+    delay_data: float = 0.0                 # before the 354
+    delay_final: float = 0.0                # before the reply to end-of-data
+
+    def enforced_size(self) -> int:
+        if self.max_size is not None:
+            return self.max_size
+        return self.size if self.size else 128 * 1024 * 1024
+
+
+@dataclasses.dataclass
+class StoredMessage:
+    """One message the upstream accepted (2xx after end-of-data)."""
+
+    mail_from: str
+    mail_options: list[str]
+    rcpt_tos: list[str]
+    rcpt_options: list[list[str]]
+    content: bytes      # DATA after dot-unstuffing, without the terminating ".\r\n"
+    data_raw: bytes     # DATA octets as received, terminator included
+    connection: int
+
+
+@dataclasses.dataclass
+class UpstreamConnection:
+    """Everything one upstream connection received."""
+
+    index: int
+    peer: tuple
+    raw: bytearray = dataclasses.field(default_factory=bytearray)
+    commands: list[bytes] = dataclasses.field(default_factory=list)  # lines without CRLF
+    greeting: Optional[str] = None      # "EHLO arg" / "HELO arg" (the last one)
+    closed: bool = False
+
+
+def split_path(rest: str) -> tuple[Optional[str], list[str]]:
+    """'<a b@x> P=1 Q' -> ('a b@x', ['P=1', 'Q']); understands quoted local parts."""
+    rest = rest.strip()
+    if not rest.startswith("<"):
+        parts = rest.split()
+        return (parts[0], parts[1:]) if parts else (None, [])
+    i, quoted = 1, False
+    while i < len(rest):
+        ch = rest[i]
+        if ch == "\\" and quoted:
+            i += 2
+            continue
+        if ch == '"':
+            quoted = not quoted
+        elif ch == ">" and not quoted:
+            return rest[1:i], rest[i + 1:].split()
+        i += 1
+    return None, []
+
+
+class _NullHandler:
+    pass
+
+
+class _RecordingReader:
+    """Wraps the StreamReader aiosmtpd uses, recording every command line it reads."""
+
+    def __init__(self, reader: asyncio.StreamReader, proto: "_RecordingSMTP"):
+        self._inner = reader
+        self._proto = proto
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes:
+        line = await self._inner.readuntil(separator)
+        if separator == b"\n":
+            self._proto._record_command(line)
+        return line
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+class _RecordingSMTP(SMTP):
+    """aiosmtpd session that records bytes and commands and follows an UpstreamConfig."""
+
+    def __init__(self, upstream: "RecordingUpstream"):
+        self._up = upstream
+        self._cfg = upstream.config
+        self._conn: Optional[UpstreamConnection] = None
+        self.line_length_limit = self._cfg.line_limit
+        super().__init__(_NullHandler(), data_size_limit=self._cfg.enforced_size(),
+                         enable_SMTPUTF8=True, decode_data=False, hostname="upstream.test",
+                         ident="recording upstream", timeout=120, loop=upstream.loop)
+
+    # -- recording
+    def connection_made(self, transport) -> None:
+        self._conn = self._up._open_connection(transport.get_extra_info("peername"))
+        self._up._transports.add(transport)
+        super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        with self._up.lock:
+            self._conn.raw += data
+        super().data_received(data)
+
+    def connection_lost(self, exc) -> None:
+        with self._up.lock:
+            self._conn.closed = True
+        self._up._transports.discard(self.transport)
+        super().connection_lost(exc)
+
+    def _client_connected_cb(self, reader, writer) -> None:
+        super()._client_connected_cb(_RecordingReader(reader, self), writer)
+
+    def _record_command(self, line: bytes) -> None:
+        with self._up.lock:
+            self._conn.commands.append(line.rstrip(b"\r\n"))
+
+    async def _reply(self, text: str) -> None:
+        await self.push(text)
+        if text.startswith("421"):
+            self._drop()
+
+    def _drop(self) -> None:
+        """Closes the connection and ends this session's handler (nothing more is read)."""
+        self.transport.close()
+        raise asyncio.CancelledError()
+
+    # -- session
+    async def _handle_client(self):
+        cfg = self._cfg
+        if cfg.silent:
+            await asyncio.sleep(3600)
+            return
+        if cfg.delay_banner:
+            await asyncio.sleep(cfg.delay_banner)
+        if cfg.banner is not None and not cfg.banner.startswith("220"):
+            await self.push(cfg.banner)
+            self.transport.close()
+            return
+        await super()._handle_client()
+
+    async def smtp_EHLO(self, hostname: str):
+        cfg = self._cfg
+        with self._up.lock:
+            self._conn.greeting = f"EHLO {hostname or ''}".strip()
+        if cfg.delay_ehlo:
+            await asyncio.sleep(cfg.delay_ehlo)
+        if cfg.ehlo_reply:
+            return await self._reply(cfg.ehlo_reply)
+        if not hostname:
+            return await self.push("501 5.5.4 Syntax: EHLO hostname")
+        self._set_rset_state()
+        self.session.extended_smtp = True
+        self.session.host_name = hostname
+        caps = []
+        if cfg.size is not None:
+            caps.append(f"SIZE {cfg.size}")
+        if cfg.eightbitmime:
+            caps.append("8BITMIME")
+        if cfg.smtputf8:
+            caps.append("SMTPUTF8")
+        if cfg.pipelining:
+            caps.append("PIPELINING")
+        if cfg.enhancedstatuscodes:
+            caps.append("ENHANCEDSTATUSCODES")
+        caps += cfg.extra_caps
+        lines = [f"upstream.test Hello {hostname}"] + caps
+        out = [f"250-{line}" for line in lines[:-1]] + [f"250 {lines[-1]}"]
+        await self.push("\r\n".join(out))
+
+    async def smtp_HELO(self, hostname: str):
+        with self._up.lock:
+            self._conn.greeting = f"HELO {hostname or ''}".strip()
+        if not hostname:
+            return await self.push("501 5.5.4 Syntax: HELO hostname")
+        self._set_rset_state()
+        self.session.extended_smtp = False
+        self.session.host_name = hostname
+        await self.push("250 upstream.test")
+
+    async def smtp_MAIL(self, arg: Optional[str]):
+        cfg = self._cfg
+        if not self.session.host_name:
+            return await self.push("503 5.5.1 Error: send HELO first")
+        if self.envelope.mail_from is not None:
+            return await self.push("503 5.5.1 Error: nested MAIL command")
+        if not arg or not arg.upper().startswith("FROM:"):
+            return await self.push("501 5.5.4 Syntax: MAIL FROM:<address>")
+        address, params = split_path(arg[5:])
+        if address is None:
+            return await self.push("501 5.1.7 Bad sender address syntax")
+        if cfg.delay_mail:
+            await asyncio.sleep(cfg.delay_mail)
+        if cfg.mail_reply:
+            return await self._reply(cfg.mail_reply)
+        for pattern, reply in cfg.reject_mail:
+            if fnmatch.fnmatchcase(address.lower(), pattern.lower()):
+                return await self._reply(reply)
+        for p in params:
+            key, _, value = p.partition("=")
+            if key.upper() == "SIZE" and value.isdigit() and int(value) > cfg.enforced_size():
+                return await self.push("552 5.3.4 Message size exceeds fixed maximum")
+        self.envelope.mail_from = address
+        self.envelope.mail_options = list(params)
+        self.envelope.rcpt_options = []
+        await self.push("250 2.1.0 Ok")
+
+    async def smtp_RCPT(self, arg: Optional[str]):
+        cfg = self._cfg
+        if self.envelope.mail_from is None:
+            return await self.push("503 5.5.1 Error: need MAIL command")
+        if not arg or not arg.upper().startswith("TO:"):
+            return await self.push("501 5.5.4 Syntax: RCPT TO:<address>")
+        address, params = split_path(arg[3:])
+        if address is None:
+            return await self.push("501 5.1.3 Bad recipient address syntax")
+        if cfg.delay_rcpt:
+            await asyncio.sleep(cfg.delay_rcpt)
+        for pattern, reply in cfg.reject_rcpt:
+            if fnmatch.fnmatchcase(address.lower(), pattern.lower()):
+                return await self._reply(reply)
+        self.envelope.rcpt_tos.append(address)
+        self.envelope.rcpt_options.append(list(params))
+        await self.push("250 2.1.5 Ok")
+
+    async def smtp_DATA(self, arg: Optional[str]):
+        cfg = self._cfg
+        if self.envelope.mail_from is None:
+            return await self.push("503 5.5.1 Error: need MAIL command")
+        if not self.envelope.rcpt_tos:
+            return await self.push("554 5.5.1 Error: no valid recipients")
+        if arg:
+            return await self.push("501 5.5.4 Syntax: DATA")
+        if cfg.delay_data:
+            await asyncio.sleep(cfg.delay_data)
+        if cfg.data_reply:
+            return await self._reply(cfg.data_reply)
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        raw = bytearray()
+        lines: list[bytearray] = []
+        fragments: list[bytes] = []
+        too_long = too_big = False
+        limit = cfg.enforced_size()
+        total = 0
+        while True:
+            try:
+                line = await self._reader.readuntil(b"\r\n")
+            except asyncio.LimitOverrunError as e:
+                line = await self._reader.read(e.consumed)
+                too_long = True
+            except asyncio.IncompleteReadError:
+                return
+            raw += line
+            if cfg.drop_mid_data is not None and len(raw) >= cfg.drop_mid_data:
+                self._drop()
+            if not fragments and line == b".\r\n":
+                break
+            fragments.append(line)
+            if line.endswith(b"\r\n"):
+                whole = bytearray(b"".join(fragments))
+                fragments = []
+                if whole.startswith(b"."):
+                    del whole[0]
+                total += len(whole)
+                if total > limit:
+                    too_big = True
+                    lines = []
+                if not (too_long or too_big):
+                    lines.append(whole)
+        envelope = self.envelope
+        self._set_post_data_state()
+        if too_long:
+            return await self.push("500 5.5.2 Line too long")
+        if too_big:
+            return await self.push("552 5.3.4 Message too big")
+        if cfg.drop_before_final:
+            self._drop()
+        if cfg.delay_final:
+            await asyncio.sleep(cfg.delay_final)
+        reply = cfg.final_reply or "250 2.0.0 Ok: queued"
+        if reply.startswith("2"):
+            self._up._store(StoredMessage(
+                mail_from=envelope.mail_from, mail_options=list(envelope.mail_options),
+                rcpt_tos=list(envelope.rcpt_tos), rcpt_options=list(envelope.rcpt_options),
+                content=bytes(b"".join(lines)), data_raw=bytes(raw),
+                connection=self._conn.index))
+        await self._reply(reply)
+
+
+class RecordingUpstream:
+    """A real SMTP server on 127.0.0.1 that records everything it receives.
+
+    Runs aiosmtpd on its own event loop in a daemon thread. All query methods are thread
+    safe and return copies. With config.down the port is bound but not listening, so
+    connections are refused.
+    """
+
+    def __init__(self, config: Optional[UpstreamConfig] = None, **overrides):
+        self.config = dataclasses.replace(config or UpstreamConfig(), **overrides)
+        self.lock = threading.Lock()
+        self.port = 0
+        self.loop: Optional[asyncio.AbstractEventLoop] = None
+        self._thread: Optional[threading.Thread] = None
+        self._server = None
+        self._dead_socket: Optional[socket.socket] = None
+        self._connections: list[UpstreamConnection] = []
+        self._messages: list[StoredMessage] = []
+        self._transports: set = set()
+
+    # -- lifecycle
+    def start(self) -> "RecordingUpstream":
+        if self.config.down:
+            self._dead_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._dead_socket.bind((LOOPBACK, 0))
+            self.port = self._dead_socket.getsockname()[1]
+            return self
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            self.loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self.loop)
+            try:
+                self._server = self.loop.run_until_complete(self.loop.create_server(
+                    lambda: _RecordingSMTP(self), LOOPBACK, 0))
+                self.port = self._server.sockets[0].getsockname()[1]
+            except BaseException as e:  # reported to start()
+                failure.append(e)
+                ready.set()
+                return
+            ready.set()
+            self.loop.run_forever()
+            pending = asyncio.all_tasks(self.loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                self.loop.run_until_complete(
+                    asyncio.gather(*pending, return_exceptions=True))
+            self.loop.close()
+
+        self._thread = threading.Thread(target=run, name="recording-upstream", daemon=True)
+        self._thread.start()
+        if not ready.wait(10) or failure:
+            raise HarnessError(f"recording upstream did not start: {failure}")
+        return self
+
+    def stop(self) -> None:
+        if self._dead_socket is not None:
+            self._dead_socket.close()
+            self._dead_socket = None
+        if self._thread is None or self.loop is None:
+            return
+
+        def shutdown() -> None:
+            self._server.close()
+            for transport in list(self._transports):
+                transport.abort()
+            self.loop.stop()
+
+        try:
+            self.loop.call_soon_threadsafe(shutdown)
+        except RuntimeError:
+            pass
+        self._thread.join(10)
+        self._thread = None
+
+    def __enter__(self) -> "RecordingUpstream":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- recording (called on the upstream's loop)
+    def _open_connection(self, peer) -> UpstreamConnection:
+        with self.lock:
+            conn = UpstreamConnection(index=len(self._connections), peer=peer)
+            self._connections.append(conn)
+            return conn
+
+    def _store(self, message: StoredMessage) -> None:
+        with self.lock:
+            self._messages.append(message)
+
+    # -- queries
+    def messages(self) -> list[StoredMessage]:
+        with self.lock:
+            return list(self._messages)
+
+    def connections(self) -> list[UpstreamConnection]:
+        with self.lock:
+            return [dataclasses.replace(c, raw=bytearray(c.raw), commands=list(c.commands))
+                    for c in self._connections]
+
+    def commands(self) -> list[bytes]:
+        """All command lines (without CRLF) of all connections, in connection order."""
+        with self.lock:
+            return [cmd for c in self._connections for cmd in c.commands]
+
+    def command_texts(self) -> list[str]:
+        return [c.decode("utf-8", "surrogateescape") for c in self.commands()]
+
+    def raw(self) -> bytes:
+        """Every octet every connection received, connection after connection."""
+        with self.lock:
+            return b"".join(bytes(c.raw) for c in self._connections)
+
+    def open_connections(self) -> int:
+        with self.lock:
+            return sum(1 for c in self._connections if not c.closed)
+
+    def connection_count(self) -> int:
+        with self.lock:
+            return len(self._connections)
+
+    def wait_messages(self, count: int, timeout: float = 5.0) -> bool:
+        return wait_until(lambda: len(self.messages()) >= count, timeout)
+
+    def wait_closed(self, timeout: float = 5.0) -> bool:
+        return wait_until(lambda: self.open_connections() == 0, timeout)
+
+    def describe(self) -> str:
+        """Human-readable summary for assertion messages."""
+        lines = []
+        for c in self.connections():
+            lines.append(f"  conn {c.index} closed={c.closed} greeting={c.greeting!r}")
+            for cmd in c.commands[:40]:
+                lines.append(f"    > {cmd[:200]!r}")
+        lines.append(f"  stored messages: {len(self.messages())}")
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------
+# Raw-socket SMTP client
+
+
+class ConnectionClosed(AssertionError):
+    """The server closed the connection while a reply was expected."""
+
+
+class ReplyTimeout(AssertionError):
+    """No complete reply arrived in time."""
+
+
+@dataclasses.dataclass
+class Reply:
+    """One SMTP reply. lines are the raw lines without CRLF ("250-SIZE 100")."""
+
+    code: int
+    lines: list[str]
+
+    @property
+    def texts(self) -> list[str]:
+        return [line[4:] for line in self.lines]
+
+    @property
+    def text(self) -> str:
+        """Text of the first line (enhanced code included)."""
+        return self.texts[0]
+
+    @property
+    def enhanced(self) -> Optional[str]:
+        m = re.match(r"([245]\.\d{1,3}\.\d{1,3})(?: |$)", self.text)
+        return m.group(1) if m else None
+
+    def __str__(self) -> str:
+        return " | ".join(self.lines)
+
+
+_REPLY_LINE = re.compile(r"^(\d{3})([ -]|$)")
+
+
+class SmtpClient:
+    """A byte-exact SMTP client over one TCP connection (TCP_NODELAY).
+
+    send() writes exactly the given bytes in one sendall (one write); a peer that already
+    closed does not raise (send_error keeps the error). read_reply() is multi-line aware.
+    """
+
+    def __init__(self, port: int, host: str = LOOPBACK, timeout: float = 5.0):
+        self.timeout = timeout
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = bytearray()
+        self.eof = False
+        self.send_error: Optional[OSError] = None
+        self.transcript: list[str] = []
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def shutdown_write(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def __enter__(self) -> "SmtpClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def send(self, data: bytes) -> None:
+        self.transcript.append(f"C: {data[:300]!r}{' ...' if len(data) > 300 else ''}")
+        try:
+            self.sock.sendall(data)
+        except OSError as e:  # EPIPE / ECONNRESET: the server closed; replies may be queued
+            self.send_error = e
+            self.transcript.append(f"   (send failed: {e})")
+
+    def send_line(self, line: str | bytes) -> None:
+        data = line.encode() if isinstance(line, str) else line
+        self.send(data + b"\r\n")
+
+    def _fill(self, deadline: float) -> bool:
+        """Reads what is available before deadline; False on timeout. Sets eof."""
+        if self.eof:
+            return False
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        ready, _, _ = select.select([self.sock], [], [], remaining)
+        if not ready:
+            return False
+        try:
+            chunk = self.sock.recv(65536)
+        except (ConnectionResetError, ConnectionAbortedError):
+            chunk = b""
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        return True
+
+    def _take_line(self) -> Optional[bytes]:
+        idx = self.buf.find(b"\n")
+        if idx < 0:
+            return None
+        line = bytes(self.buf[:idx + 1])
+        del self.buf[:idx + 1]
+        return line
+
+    def read_reply(self, timeout: Optional[float] = None) -> Reply:
+        """Reads one complete reply. Raises ConnectionClosed, ReplyTimeout or AssertionError
+        (malformed reply: bad line format, a line not ending in CRLF, mixed codes)."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        lines: list[str] = []
+        code: Optional[str] = None
+        while True:
+            raw = self._take_line()
+            if raw is None:
+                if self._fill(deadline):
+                    continue
+                partial = lines + ([self.buf.decode("utf-8", "replace")] if self.buf else [])
+                if self.eof:
+                    self.transcript.append(f"S: <closed> after {partial!r}")
+                    raise ConnectionClosed(f"connection closed; partial reply: {partial!r}")
+                self.transcript.append(f"S: <timeout> after {partial!r}")
+                raise ReplyTimeout(f"no complete reply in time; partial: {partial!r}")
+            if not raw.endswith(b"\r\n"):
+                raise AssertionError(f"reply line not ending in CRLF: {raw!r}")
+            text = raw[:-2].decode("utf-8", "surrogateescape")
+            m = _REPLY_LINE.match(text)
+            if not m:
+                raise AssertionError(f"malformed reply line: {text!r}")
+            if code is not None and m.group(1) != code:
+                raise AssertionError(f"reply code changed inside a multi-line reply: {text!r}")
+            code = m.group(1)
+            lines.append(text)
+            if m.group(2) != "-":
+                reply = Reply(int(code), lines)
+                self.transcript.append(f"S: {reply}")
+                return reply
+
+    def command(self, line: str | bytes, timeout: Optional[float] = None) -> Reply:
+        self.send_line(line)
+        return self.read_reply(timeout)
+
+    def banner(self) -> Reply:
+        return self.read_reply()
+
+    def expect_closed(self, timeout: Optional[float] = None) -> Optional[bytes]:
+        """Waits for the server to close. Returns None if it closed with nothing more sent,
+        the unexpected bytes if it sent some, and raises ReplyTimeout if it stays open."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while not self.eof:
+            if self.buf:
+                return bytes(self.buf)
+            if not self._fill(deadline) and not self.eof:
+                raise ReplyTimeout("connection still open")
+        return bytes(self.buf) if self.buf else None
+
+    def expect_silence(self, seconds: float) -> Optional[str]:
+        """None if nothing arrives (and the connection stays open) for `seconds`; otherwise
+        a description of what happened."""
+        if self.buf:
+            return f"unread bytes {bytes(self.buf)!r}"
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self._fill(deadline):
+                return f"received {bytes(self.buf)!r}"
+            if self.eof:
+                return "connection closed"
+        return None
+
+
+# ----------------------------------------------------------------------------------------
+# A whole relay environment
+
+
+class RelayEnv:
+    """gctld + one grelayd + gctl in a private temporary directory.
+
+    Typical use: env = RelayEnv(); env.start(); up = env.upstream(...);
+    svc, port = env.service(up, idle_timeout=1000); ... env.stop().
+    """
+
+    RELAY_HOSTNAME = "relay.example.com"
+
+    def __init__(self, name: str = "it", node_id: str = "relay-it", instance: str = "default"):
+        self.workdir = make_workdir(name)
+        self.node_id = node_id
+        self.instance = instance
+        self.gctld: Optional[Gctld] = None
+        self.relay: Optional[Grelayd] = None
+        self.gctl: Optional[Gctl] = None
+        self._upstreams: list[RecordingUpstream] = []
+        self._services: list[str] = []
+        self._counter = 0
+
+    def start(self) -> "RelayEnv":
+        for name in ("gctld", "grelayd", "gctl"):
+            binary(name)
+        self.gctld = Gctld(self.workdir)
+        self.gctld.start()
+        self.gctl = Gctl(self.gctld.address)
+        self.start_relay()
+        return self
+
+    def start_relay(self) -> None:
+        self.relay = Grelayd(self.workdir, self.gctld.address, node_id=self.node_id,
+                             instance=self.instance)
+        self.relay.start()
+
+    def restart_gctld(self) -> None:
+        """Starts gctld again on the same port with the same database."""
+        old = self.gctld
+        self.gctld = Gctld(self.workdir, db_path=old.db_path, port=old.port,
+                           name=f"gctld-{int(time.time() * 1000) % 100000}")
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.gctld.start()
+                return
+            except HarnessError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def upstream(self, config: Optional[UpstreamConfig] = None, **overrides) -> RecordingUpstream:
+        up = RecordingUpstream(config, **overrides).start()
+        self._upstreams.append(up)
+        return up
+
+    def service(self, upstream: RecordingUpstream, *extra: str, name: Optional[str] = None,
+                hostname: str = RELAY_HOSTNAME, port_timeout: float = 5.0,
+                **options) -> tuple[str, int]:
+        """Adds a service towards `upstream` and one tcp interface; waits until it greets.
+        Returns (service name, interface port)."""
+        self._counter += 1
+        name = name or f"svc{self._counter}"
+        self.gctl.service_add(name, LOOPBACK, upstream.port, *extra, hostname=hostname,
+                              instance=self.instance, **options)
+        self._services.append(name)
+        port = self.interface(name, port_timeout=port_timeout)[1]
+        return name, port
+
+    def interface(self, service: str, port_timeout: float = 5.0) -> tuple[int, int]:
+        """Adds a tcp interface on a free port and waits until it greets: (id, port)."""
+        port = free_port()
+        iface = self.gctl.interface_add(service, port)
+        if not wait_until(lambda: banner_ok(port), port_timeout, 0.02):
+            raise HarnessError(f"relay port {port} (service {service}) does not greet "
+                               f"{port_timeout}s after interface add; relay log:\n"
+                               f"{self.relay.log_tail()}")
+        return iface, port
+
+    def drop_service(self, name: str) -> None:
+        """Deletes a service and its interfaces; errors are ignored (best-effort cleanup)."""
+        try:
+            cp = self.gctl.run("interface", "list", name, output="json", check=False)
+            for iid in re.findall(r'"id"\s*:\s*"?(\d+)', cp.stdout):
+                self.gctl.interface_delete(int(iid), check=False)
+            self.gctl.service_delete(name, check=False)
+        except (HarnessError, subprocess.TimeoutExpired):
+            pass
+
+    def stop_upstream(self, up: RecordingUpstream) -> None:
+        up.stop()
+        if up in self._upstreams:
+            self._upstreams.remove(up)
+
+    def diagnostics(self) -> str:
+        parts = []
+        if self.relay:
+            parts.append(f"--- grelayd (alive={self.relay.alive()}) log tail:\n"
+                         f"{self.relay.log_tail(25)}")
+        if self.gctld:
+            parts.append(f"--- gctld log tail:\n{self.gctld.log_tail(10)}")
+        return "\n".join(parts)
+
+    def stop(self) -> None:
+        for up in self._upstreams:
+            up.stop()
+        self._upstreams.clear()
+        if self.relay:
+            self.relay.stop()
+        if self.gctld:
+            self.gctld.stop()
+        remove_workdir(self.workdir)
+
+
+def has_bare_lf(data: bytes) -> bool:
+    return re.search(rb"(?<!\r)\n", data) is not None
+
+
+def has_bare_cr(data: bytes) -> bool:
+    return re.search(rb"\r(?!\n)", data) is not None

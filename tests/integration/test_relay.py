@@ -1,0 +1,492 @@
+"""Relay integration tests: real gctld, grelayd and gctl processes, a recording aiosmtpd
+upstream, swaks and Python smtplib as clients (issue 2 "Done when", DESIGN.md section 7).
+
+  cd tests/integration && GW_BIN_DIR=../../build/bin /usr/bin/python3 -m unittest -v test_relay
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import re
+import shutil
+import smtplib
+import subprocess
+import sys
+import threading
+import time
+import unittest
+import uuid
+from pathlib import Path
+from typing import Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import (LOOPBACK, RecordingUpstream, RelayEnv, Reply, SmtpClient,  # noqa: E402
+                     UpstreamConfig, banner_ok, free_port, port_refuses, wait_until)
+
+HOST = RelayEnv.RELAY_HOSTNAME
+SWAKS = shutil.which("swaks") or "/usr/bin/swaks"
+
+
+def stuff(content: bytes) -> bytes:
+    """Dot-stuffs a CRLF message and appends the terminator (RFC 5321 section 4.5.2)."""
+    return re.sub(rb"(?m)^\.", b"..", content) + b".\r\n"
+
+
+def smtp(port: int, timeout: float = 30.0) -> smtplib.SMTP:
+    return smtplib.SMTP(LOOPBACK, port, local_hostname="c.example.net", timeout=timeout)
+
+
+def capabilities(reply: Reply) -> dict[str, str]:
+    """EHLO reply lines after the first, as {KEYWORD: rest}."""
+    caps = {}
+    for text in reply.texts[1:]:
+        keyword, _, rest = text.partition(" ")
+        caps[keyword.upper()] = rest
+    return caps
+
+
+class RelayCase(unittest.TestCase):
+    """One gctld + grelayd per test class; each test adds its own upstream and service."""
+
+    env: Optional[RelayEnv] = None
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.env = RelayEnv(cls.__name__.lower(), node_id=f"relay-{cls.__name__.lower()}")
+        try:
+            cls.env.start()
+        except BaseException:
+            cls.env.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        if cls.env:
+            cls.env.stop()
+
+    def setUp(self) -> None:
+        if not self.env.relay.alive():
+            self.env.start_relay()
+        self._services: list[str] = []
+        self._upstreams: list[RecordingUpstream] = []
+
+    def tearDown(self) -> None:
+        for name in self._services:
+            self.env.drop_service(name)
+        for up in self._upstreams:
+            self.env.stop_upstream(up)
+        self.assertTrue(self.env.relay.alive(),
+                        f"grelayd died (rc={self.env.relay.returncode()}):\n"
+                        f"{self.env.relay.log_tail()}")
+
+    def relay(self, config: Optional[UpstreamConfig] = None, *extra: str,
+              upstream: Optional[dict] = None, **service_options) -> tuple[RecordingUpstream, int]:
+        """A fresh upstream plus a service and interface towards it: (upstream, relay port)."""
+        up = self.env.upstream(config, **(upstream or {}))
+        self._upstreams.append(up)
+        name, port = self.env.service(up, *extra, **service_options)
+        self._services.append(name)
+        return up, port
+
+    def diag(self, up: Optional[RecordingUpstream] = None) -> str:
+        return (f"\n--- upstream:\n{up.describe()}" if up else "") + "\n" + self.env.diagnostics()
+
+
+class DataPathTests(RelayCase):
+    """Messages through the relay: byte exactness, faults, concurrency."""
+
+    def send_and_get(self, port: int, up: RecordingUpstream, content: bytes,
+                     mail_options: tuple = ()) -> bytes:
+        with smtp(port) as s:
+            refused = s.sendmail("alice@example.com", ["bob@example.org"], content,
+                                 mail_options=list(mail_options))
+            self.assertEqual(refused, {})
+            s.quit()
+        self.assertTrue(up.wait_messages(1, 5), "no message stored upstream" + self.diag(up))
+        self.assertEqual(len(up.messages()), 1, self.diag(up))
+        return up.messages()[0].content
+
+    def test_swaks_delivers_a_message(self) -> None:
+        up, port = self.relay()
+        cp = subprocess.run([SWAKS, "--server", LOOPBACK, "--port", str(port), "--helo",
+                             "c.example.net", "--from", "alice@example.com", "--to",
+                             "bob@example.org", "--header", "Subject: swaks test", "--body",
+                             "hello through the relay"],
+                            capture_output=True, text=True, timeout=60)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr + self.diag(up))
+        msgs = up.messages()
+        self.assertEqual(len(msgs), 1, self.diag(up))
+        self.assertEqual(msgs[0].mail_from, "alice@example.com")
+        self.assertEqual(msgs[0].rcpt_tos, ["bob@example.org"])
+        self.assertIn(b"Subject: swaks test\r\n", msgs[0].content)
+        self.assertIn(b"hello through the relay", msgs[0].content)
+
+    def test_swaks_pipelined_byte_exact(self) -> None:
+        """swaks with PIPELINING and DATA sent verbatim (no fixup): dot lines survive."""
+        up, port = self.relay()
+        content = (b"From: alice@example.com\r\nTo: bob@example.org\r\nSubject: swaks exact\r\n"
+                   b"\r\n.\r\n..\r\n.leading dot\r\nend.\r\n")
+        data_file = self.env.workdir / f"swaks-{uuid.uuid4().hex}.eml"
+        data_file.write_bytes(stuff(content))
+        cp = subprocess.run([SWAKS, "--server", LOOPBACK, "--port", str(port), "--helo",
+                             "c.example.net", "--from", "alice@example.com", "--to",
+                             "bob@example.org", "--pipeline", "--no-data-fixup", "--data",
+                             f"@{data_file}"],
+                            capture_output=True, text=True, timeout=60)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr + self.diag(up))
+        self.assertTrue(up.wait_messages(1, 5), self.diag(up))
+        self.assertEqual(up.messages()[0].content, content)
+
+    def test_byte_exact_dot_lines_and_whitespace(self) -> None:
+        """Lines starting with '.', folded headers, tabs, trailing blanks, empty lines: the
+        upstream gets exactly what the client meant (a DKIM signature would still verify)."""
+        up, port = self.relay()
+        content = (b"DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=sel;\r\n"
+                   b"\th=from:to:subject; bh=AAAA; b=BBBB\r\n"
+                   b"From: alice@example.com\r\nSubject:  two  spaces \t \r\n"
+                   b"X-Folded: first\r\n  second\r\n\r\n"
+                   b".\r\n..\r\n...\r\n.hidden\r\n. space\r\n\r\n\r\n\ttab\r\n"
+                   b"trailing   \r\nend.\r\n.")
+        got = self.send_and_get(port, up, content + b"\r\n")
+        self.assertEqual(got, content + b"\r\n")
+        self.assertEqual(up.messages()[0].data_raw, stuff(content + b"\r\n"))
+
+    def test_byte_exact_8bit_body(self) -> None:
+        up, port = self.relay()
+        body = "Grüße aus Köln — ½ € 😀\r\n".encode() + bytes(range(0x80, 0x100)) + b"\r\n"
+        content = (b"From: alice@example.com\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                   b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body)
+        got = self.send_and_get(port, up, content, mail_options=("BODY=8BITMIME",))
+        self.assertEqual(got, content)
+        mail = [c for c in up.command_texts() if c.upper().startswith("MAIL")]
+        self.assertEqual(len(mail), 1)
+        self.assertIn("BODY=8BITMIME", mail[0].upper())
+
+    def test_byte_exact_10_mib_body(self) -> None:
+        up, port = self.relay()
+        rng = random.Random(2)
+        alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789 .,-"
+        lines = [b"From: alice@example.com", b"Subject: ten MiB", b""]
+        size = 0
+        while size < 10 * 1024 * 1024:
+            line = bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 76)))
+            if rng.random() < 0.02:
+                line = b"." + line
+            lines.append(line)
+            size += len(line) + 2
+        content = b"\r\n".join(lines) + b"\r\n"
+        start = time.monotonic()
+        got = self.send_and_get(port, up, content)
+        self.assertEqual(hashlib.sha256(got).hexdigest(), hashlib.sha256(content).hexdigest(),
+                         f"10 MiB body differs (got {len(got)} octets, sent {len(content)})")
+        self.assertLess(time.monotonic() - start, 60)
+
+    def test_last_line_without_crlf_is_completed_by_the_client(self) -> None:
+        """smtplib adds the CRLF a last body line lacks (client rule); the relay passes
+        "text<CRLF>.<CRLF>" as a message ending in "text<CRLF>"."""
+        up, port = self.relay()
+        got = self.send_and_get(port, up, b"Subject: x\r\n\r\nno newline at the end")
+        self.assertEqual(got, b"Subject: x\r\n\r\nno newline at the end\r\n")
+
+    def test_upstream_rcpt_rejection_reaches_client_verbatim(self) -> None:
+        text = "5.1.1 <nobody@example.org>: Recipient address rejected: User unknown in table"
+        up, port = self.relay(upstream={"reject_rcpt": [("nobody@*", f"550 {text}")]})
+        with smtp(port) as s:
+            s.ehlo()
+            self.assertEqual(s.mail("alice@example.com")[0], 250)
+            code, msg = s.rcpt("nobody@example.org")
+            self.assertEqual((code, msg.decode()), (550, text), self.diag(up))
+            self.assertEqual(s.rcpt("bob@example.org")[0], 250)
+            code, _ = s.data(b"Subject: x\r\n\r\nx\r\n")
+            self.assertEqual(code, 250)
+            s.quit()
+        self.assertEqual([m.rcpt_tos for m in up.messages()], [["bob@example.org"]])
+
+    def test_upstream_rcpt_rejection_with_swaks(self) -> None:
+        line = "550 5.1.1 <nobody@example.org>: Recipient address rejected: User unknown"
+        up, port = self.relay(upstream={"reject_rcpt": [("nobody@*", line)]})
+        cp = subprocess.run([SWAKS, "--server", LOOPBACK, "--port", str(port), "--from",
+                             "alice@example.com", "--to", "nobody@example.org"],
+                            capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn(f"<** {line}", cp.stdout, cp.stdout + self.diag(up))
+        self.assertEqual(up.messages(), [])
+
+    def test_upstream_down_gives_421_at_ehlo(self) -> None:
+        up, port = self.relay(upstream={"down": True})
+        with SmtpClient(port) as c:
+            banner = c.banner()
+            self.assertEqual(banner.code, 220, "banner must come before contacting upstream")
+            reply = c.command("EHLO c.example.net")
+            self.assertEqual((reply.code, reply.enhanced), (421, "4.4.1"), str(reply))
+            self.assertIsNone(c.expect_closed(5), "connection must close after 421")
+        with self.assertRaises(smtplib.SMTPException) as ctx:
+            with smtp(port) as s:
+                s.sendmail("alice@example.com", ["bob@example.org"], b"Subject: x\r\n\r\nx\r\n")
+        code = getattr(ctx.exception, "smtp_code", None)
+        if code is not None:
+            self.assertTrue(400 <= code < 500, f"expected 4xx, got {ctx.exception!r}")
+
+    def test_upstream_closing_mid_data_gives_4xx_and_stores_nothing(self) -> None:
+        up, port = self.relay(upstream={"drop_mid_data": 4000})
+        content = b"Subject: cut\r\n\r\n" + b"".join(
+            b"%05d " % i + b"x" * 70 + b"\r\n" for i in range(3000))
+        with smtp(port) as s:
+            with self.assertRaises(smtplib.SMTPDataError) as ctx:
+                s.sendmail("alice@example.com", ["bob@example.org"], content)
+        self.assertEqual(ctx.exception.smtp_code, 451, str(ctx.exception) + self.diag(up))
+        self.assertTrue(ctx.exception.smtp_error.startswith(b"4.4.2"), str(ctx.exception))
+        time.sleep(0.3)
+        self.assertEqual(up.messages(), [])
+
+    def test_upstream_closing_before_final_reply_gives_4xx(self) -> None:
+        up, port = self.relay(upstream={"drop_before_final": True})
+        with smtp(port) as s:
+            with self.assertRaises(smtplib.SMTPDataError) as ctx:
+                s.sendmail("alice@example.com", ["bob@example.org"], b"Subject: x\r\n\r\nx\r\n")
+        self.assertEqual(ctx.exception.smtp_code, 451, str(ctx.exception) + self.diag(up))
+        self.assertTrue(ctx.exception.smtp_error.startswith(b"4.4.2"), str(ctx.exception))
+
+    def test_upstream_refusal_after_data_is_never_2xx(self) -> None:
+        up, port = self.relay(upstream={"final_reply": "554 5.7.1 Message rejected: spam"})
+        with smtp(port) as s:
+            with self.assertRaises(smtplib.SMTPDataError) as ctx:
+                s.sendmail("alice@example.com", ["bob@example.org"], b"Subject: x\r\n\r\nx\r\n")
+        self.assertEqual((ctx.exception.smtp_code, ctx.exception.smtp_error),
+                         (554, b"5.7.1 Message rejected: spam"))
+
+    def test_200_messages_over_20_sessions_each_delivered_once(self) -> None:
+        up, port = self.relay()
+        sessions, per_session = 20, 10
+        expected = {f"<{uuid.uuid4().hex}.{i}.{j}@example.com>"
+                    for i in range(sessions) for j in range(per_session)}
+        ids = sorted(expected)
+        errors: list[str] = []
+
+        def worker(i: int) -> None:
+            try:
+                with smtp(port, timeout=60) as s:
+                    for j in range(per_session):
+                        mid = ids[i * per_session + j]
+                        msg = (f"From: alice@example.com\r\nTo: bob@example.org\r\n"
+                               f"Message-ID: {mid}\r\nSubject: load {i}/{j}\r\n\r\n"
+                               f"body {i} {j}\r\n").encode()
+                        refused = s.sendmail("alice@example.com", ["bob@example.org"], msg)
+                        if refused:
+                            errors.append(f"{mid}: refused {refused}")
+                    s.quit()
+            except Exception as e:  # collected and reported by the main thread
+                errors.append(f"session {i}: {e!r}")
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(sessions)]
+        start = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        elapsed = time.monotonic() - start
+        self.assertEqual(errors, [], self.diag(up))
+        got = [re.search(rb"Message-ID: (<[^>]+>)", m.content).group(1).decode()
+               for m in up.messages()]
+        self.assertEqual(len(got), sessions * per_session, self.diag(up))
+        self.assertEqual(len(set(got)), len(got), "a message was delivered twice")
+        self.assertEqual(set(got), expected)
+        self.assertLess(elapsed, 60, f"200 messages took {elapsed:.1f}s")
+
+    def test_quit_closes_both_sides(self) -> None:
+        up, port = self.relay()
+        with SmtpClient(port) as c:
+            c.banner()
+            self.assertEqual(c.command("EHLO c.example.net").code, 250)
+            self.assertEqual(up.open_connections(), 1)
+            reply = c.command("QUIT")
+            self.assertEqual((reply.code, reply.enhanced), (221, "2.0.0"), str(reply))
+            self.assertIsNone(c.expect_closed(5))
+        self.assertTrue(up.wait_closed(5), "upstream connection still open after QUIT")
+        self.assertIn("QUIT", [cmd.upper() for cmd in up.command_texts()])
+
+
+class CapabilityTests(RelayCase):
+    """The EHLO capability list the gateway computes (/tmp/relay_behaviour.md, DESIGN 3.2)."""
+
+    def ehlo(self, port: int, domain: str = "c.example.net") -> Reply:
+        with SmtpClient(port) as c:
+            c.banner()
+            reply = c.command(f"EHLO {domain}")
+            c.command("QUIT")
+        self.assertEqual(reply.code, 250, str(reply))
+        self.assertEqual(reply.texts[0], f"{HOST} Hello {domain}", str(reply))
+        return reply
+
+    def test_banner(self) -> None:
+        """`220 <hostname> ESMTP ...` at once, before the upstream is contacted. RFC 5321
+        section 4.2 Greeting is "220 " Domain [ SP textstring ]: the name comes first."""
+        up, port = self.relay()
+        with SmtpClient(port) as c:
+            banner = c.banner()
+        self.assertEqual(banner.code, 220)
+        self.assertEqual(len(banner.lines), 1, str(banner))
+        self.assertRegex(banner.text, rf"^{re.escape(HOST)} ESMTP( |$)")
+        self.assertEqual(up.connection_count(), 0, "upstream contacted before EHLO")
+
+    def test_all_upstream_extensions(self) -> None:
+        """Upstream offers everything: only SIZE, 8BITMIME, SMTPUTF8, PIPELINING,
+        ENHANCEDSTATUSCODES come through; never CHUNKING, BINARYMIME, DSN, AUTH, STARTTLS..."""
+        up, port = self.relay(upstream={
+            "size": 20000000,
+            "extra_caps": ["CHUNKING", "BINARYMIME", "DSN", "AUTH PLAIN LOGIN", "STARTTLS",
+                           "ETRN", "XCLIENT NAME ADDR", "DELIVERBY 60", "REQUIRETLS"]})
+        caps = capabilities(self.ehlo(port))
+        self.assertEqual(caps, {"SIZE": "20000000", "8BITMIME": "", "SMTPUTF8": "",
+                                "PIPELINING": "", "ENHANCEDSTATUSCODES": ""}, self.diag(up))
+
+    def test_minimal_upstream(self) -> None:
+        """Upstream offers nothing (no SIZE either): SIZE is the service limit, PIPELINING
+        is the gateway's own; nothing else."""
+        up, port = self.relay(upstream={"size": None, "eightbitmime": False, "smtputf8": False,
+                                        "pipelining": False, "enhancedstatuscodes": False})
+        caps = capabilities(self.ehlo(port))
+        self.assertEqual(caps, {"SIZE": "36700160", "PIPELINING": ""}, self.diag(up))
+
+    def test_size_is_the_smaller_limit_upstream(self) -> None:
+        up, port = self.relay(upstream={"size": 1000000})
+        self.assertEqual(capabilities(self.ehlo(port)).get("SIZE"), "1000000")
+
+    def test_size_is_the_smaller_limit_service(self) -> None:
+        up, port = self.relay(upstream={"size": 52428800}, max_message_size=10485760)
+        self.assertEqual(capabilities(self.ehlo(port)).get("SIZE"), "10485760")
+
+    def test_size_zero_upstream_means_service_limit(self) -> None:
+        up, port = self.relay(upstream={"size": 0}, max_message_size=5000000)
+        self.assertEqual(capabilities(self.ehlo(port)).get("SIZE"), "5000000")
+
+    def test_smtputf8_only_when_upstream_has_it(self) -> None:
+        up, port = self.relay(upstream={"smtputf8": False})
+        caps = capabilities(self.ehlo(port))
+        self.assertNotIn("SMTPUTF8", caps)
+        self.assertIn("8BITMIME", caps)
+        with SmtpClient(port) as c:
+            c.banner()
+            c.command("EHLO c.example.net")
+            reply = c.command("MAIL FROM:<alice@example.com> SMTPUTF8")
+            self.assertEqual((reply.code, reply.enhanced), (555, "5.5.4"), str(reply))
+
+    def test_helo_reply_is_one_line(self) -> None:
+        up, port = self.relay()
+        with SmtpClient(port) as c:
+            c.banner()
+            reply = c.command("HELO c.example.net")
+        self.assertEqual(reply.lines, [f"250 {HOST} Hello c.example.net"])
+
+    def test_upstream_ehlo_carries_client_domain(self) -> None:
+        up, port = self.relay()
+        self.ehlo(port, "client.example.net")
+        conns = up.connections()
+        self.assertEqual(len(conns), 1)
+        self.assertEqual(conns[0].greeting, "EHLO client.example.net")
+
+
+class ControlPlaneTests(unittest.TestCase):
+    """Configuration changes reach a running relay; the relay survives the control plane."""
+
+    def setUp(self) -> None:
+        self.env = RelayEnv(self._testMethodName.lower(), node_id="relay-cp")
+        try:
+            self.env.start()
+        except BaseException:
+            self.env.stop()
+            raise
+
+    def tearDown(self) -> None:
+        self.env.stop()
+
+    def deliver(self, port: int, up: RecordingUpstream, tag: str) -> None:
+        before = len(up.messages())
+        with smtp(port) as s:
+            s.sendmail("alice@example.com", ["bob@example.org"],
+                       f"Subject: {tag}\r\n\r\n{tag}\r\n".encode())
+            s.quit()
+        self.assertTrue(up.wait_messages(before + 1, 5), f"{tag} not delivered")
+        self.assertIn(f"Subject: {tag}".encode(), up.messages()[-1].content)
+
+    def test_interface_add_and_delete_without_restart(self) -> None:
+        up = self.env.upstream()
+        self.env.gctl.service_add("svc", LOOPBACK, up.port, hostname=HOST)
+        pid = self.env.relay.pid
+        latencies = []
+        ids = []
+        ports = []
+        for _ in range(3):
+            port = free_port()
+            ids.append(self.env.gctl.interface_add("svc", port))
+            start = time.monotonic()
+            self.assertTrue(wait_until(lambda: banner_ok(port, 0.5), 3.0, 0.01),
+                            f"port {port} never greeted\n{self.env.diagnostics()}")
+            latencies.append(time.monotonic() - start)
+            ports.append(port)
+        self.assertLess(max(latencies), 1.0, f"interface add -> first banner: {latencies}")
+        if os.environ.get("GW_TEST_VERBOSE"):
+            print(f"\ninterface add -> first banner: {[round(x, 3) for x in latencies]} s",
+                  file=sys.stderr)
+        for port in ports:
+            self.deliver(port, up, f"via-{port}")
+        self.env.gctl.interface_delete(ids[1])
+        start = time.monotonic()
+        self.assertTrue(wait_until(lambda: port_refuses(ports[1]), 3.0, 0.01),
+                        f"deleted interface still accepts\n{self.env.diagnostics()}")
+        closed_after = time.monotonic() - start
+        self.assertLess(closed_after, 1.0, "interface delete took over 1 s")
+        if os.environ.get("GW_TEST_VERBOSE"):
+            print(f"interface delete -> refused: {closed_after:.3f} s", file=sys.stderr)
+        self.deliver(ports[0], up, "still-open-0")
+        self.deliver(ports[2], up, "still-open-2")
+        self.assertEqual(self.env.relay.pid, pid)
+        self.assertTrue(self.env.relay.alive())
+
+    def test_service_update_reaches_the_node_within_one_second(self) -> None:
+        up = self.env.upstream()
+        name, port = self.env.service(up)
+
+        def recipients_limited() -> bool:
+            with SmtpClient(port) as c:
+                c.banner()
+                c.command("EHLO c.example.net")
+                c.command("MAIL FROM:<alice@example.com>")
+                c.command("RCPT TO:<a@example.org>")
+                reply = c.command("RCPT TO:<b@example.org>")
+                c.command("QUIT")
+                return reply.code == 452
+
+        self.assertFalse(recipients_limited())
+        self.env.gctl.service_update(name, max_recipients=1)
+        start = time.monotonic()
+        self.assertTrue(wait_until(recipients_limited, 3.0, 0.02),
+                        f"max-recipients 1 never applied\n{self.env.diagnostics()}")
+        self.assertLess(time.monotonic() - start, 1.0)
+
+    def test_relay_keeps_serving_without_control_plane(self) -> None:
+        up = self.env.upstream()
+        name, port = self.env.service(up)
+        self.deliver(port, up, "before")
+        self.assertEqual(self.env.gctld.stop(), 0, "gctld must exit 0 on SIGTERM")
+        time.sleep(1.0)
+        self.assertTrue(self.env.relay.alive(), self.env.relay.log_tail())
+        for i in range(3):
+            self.deliver(port, up, f"during-{i}")
+        self.env.restart_gctld()
+        new_port = free_port()
+        self.env.gctl.interface_add(name, new_port)
+        self.assertTrue(wait_until(lambda: banner_ok(new_port, 0.5), 20.0, 0.05),
+                        f"relay did not pick up a change after gctld came back\n"
+                        f"{self.env.diagnostics()}")
+        self.deliver(new_port, up, "after")
+        self.deliver(port, up, "after-old-port")
+        cp = self.env.gctl.run("node", "list", output="json")
+        self.assertIn("relay-cp", cp.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
