@@ -1,5 +1,9 @@
 // The one place the data plane includes Boost.Asio. Boost 1.74's awaitable.hpp uses
 // std::exchange without including <utility>, so <utility> must come first (STYLE.md).
+//
+// g++ 12 trap found here: `if (!co_await f())` on an awaitable<bool> can miscompile the
+// enclosing coroutine (its `this` read back as null at entry: relay_session_test's
+// StarttlsOnTcpInterfaceIsRefused caught it). Always await into a named local first.
 #pragma once
 
 // clang-format off

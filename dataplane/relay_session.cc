@@ -209,7 +209,8 @@ awaitable<void> RelaySession::run() {
                 env_.client_address);
   if (env_.interface_type == gateway::v1::INTERFACE_TYPE_SSL) {
     // Implicit TLS (RFC 8314 §3.3): the handshake comes before the banner.
-    if (!co_await tls_handshake()) {
+    bool secured = co_await tls_handshake();
+    if (!secured) {
       client_.close();
       co_return;
     }
@@ -265,11 +266,9 @@ awaitable<void> RelaySession::handle_command() {
   // RFC 2920 §3.1: commands that change the dialogue's state must end a pipelined group,
   // and without PIPELINING in force (before EHLO, after HELO) nothing may be pipelined.
   // Bytes already buffered here were sent before the reply: field cases BR-05, BR-23.
-  if (cmd.verb == Verb::kStarttls) {
-    co_await on_starttls(cmd.args);
-    co_return;
-  }
-  if (!in_.empty() && (smtp::must_end_pipeline_group(cmd.verb) || !esmtp_)) {
+  // STARTTLS is the exception: what follows it in plaintext is discarded (on_starttls).
+  if (cmd.verb != Verb::kStarttls && !in_.empty() &&
+      (smtp::must_end_pipeline_group(cmd.verb) || !esmtp_)) {
     reply(503, es::kProtocolOther, "Improper use of SMTP command pipelining");
     spdlog::warn("session={} client={} improper pipelining after {}", env_.session_id,
                  env_.client_address, smtp::verb_name(cmd.verb));
@@ -318,7 +317,8 @@ awaitable<void> RelaySession::handle_command() {
       on_quit();
       break;
     case Verb::kStarttls:
-      break;  // handled above
+      co_await on_starttls(cmd.args);
+      break;
     case Verb::kAuth:
       co_await on_auth(cmd.args);
       break;
@@ -463,7 +463,8 @@ awaitable<void> RelaySession::on_starttls(std::string_view args) {
     co_return;
   }
   reply(220, es::kUndefined, "Ready to start TLS");
-  if (!co_await flush()) {
+  bool flushed = co_await flush();
+  if (!flushed) {
     closing_ = true;
     co_return;
   }
@@ -473,7 +474,8 @@ awaitable<void> RelaySession::on_starttls(std::string_view args) {
                  env_.session_id, env_.client_address, in_.size());
     in_.clear();
   }
-  if (!co_await tls_handshake()) {
+  bool secured = co_await tls_handshake();
+  if (!secured) {
     // Never fall back to plaintext after the 220 (BR-36).
     closing_ = true;
     client_.close();
@@ -747,7 +749,8 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
     reply(550, es::kNonAsciiAddress, "Non-ASCII address requires SMTPUTF8");
     co_return;
   }
-  if (!co_await ensure_upstream()) co_return;
+  bool connected = co_await ensure_upstream();
+  if (!connected) co_return;
   forward += "\r\n";
   smtp::Reply r;
   UpstreamFault fault = co_await upstream_command(forward, r, limits_.upstream_timeout);
@@ -869,7 +872,8 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     co_return;
   }
   relay_upstream_reply(r);
-  if (!co_await flush()) {
+  bool flushed = co_await flush();
+  if (!flushed) {
     closing_ = true;
     co_return;
   }

@@ -197,3 +197,17 @@ TEST_F(RelaySessionTest, CommandLineLimits) {
 
 }  // namespace
 }  // namespace gw::dataplane
+
+namespace gw::dataplane {
+namespace {
+
+TEST_F(RelaySessionTest, StarttlsOnTcpInterfaceIsRefused) {
+  auto s = connect();
+  EXPECT_EQ(exchange(*s, "STARTTLS\r\n").substr(0, 9), "454 4.7.0");
+  EXPECT_EQ(exchange(*s, "EHLO client.example\r\n").substr(0, 3), "250");
+  EXPECT_EQ(exchange(*s, "STARTTLS\r\n").substr(0, 9), "454 4.7.0");
+  EXPECT_EQ(exchange(*s, "AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n").substr(0, 9), "503 5.5.1");
+}
+
+}  // namespace
+}  // namespace gw::dataplane
