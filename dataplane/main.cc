@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <fstream>
+#include <iterator>
 #include <thread>
 #include <vector>
 
@@ -27,7 +29,25 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "event-loop threads")->check(CLI::Range(1u, 64u));
   app.add_option("--hostname", hostname, "name used in banners (default: host name)");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error");
+  std::string tls_ca, tls_cert, tls_key;
+  app.add_option("--tls-ca", tls_ca, "CA certificate (PEM file) of gctld: use TLS")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-cert", tls_cert, "client certificate (PEM file) for mTLS")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", tls_key, "private key (PEM file) of --tls-cert")
+      ->check(CLI::ExistingFile);
   CLI11_PARSE(app, argc, argv);
+  if (!tls_cert.empty() != !tls_key.empty() || (!tls_cert.empty() && tls_ca.empty())) {
+    std::fprintf(stderr, "grelayd: error: --tls-cert and --tls-key go together, with --tls-ca\n");
+    return 2;
+  }
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  if (!tls_ca.empty()) agent_options.tls_ca_pem = slurp(tls_ca);
+  if (!tls_cert.empty()) agent_options.tls_cert_pem = slurp(tls_cert);
+  if (!tls_key.empty()) agent_options.tls_key_pem = slurp(tls_key);
 
   try {
     gw::common::init_logging("grelayd", log_level);

@@ -28,6 +28,10 @@ class NodeAgent {
     std::string instance;
     std::string hostname;
     std::string version;
+    // TLS towards gctld (all PEM contents, not paths). Empty ca_pem: plaintext channel.
+    std::string tls_ca_pem;    // trust anchor for gctld's certificate
+    std::string tls_cert_pem;  // this node's client certificate chain (mTLS), optional
+    std::string tls_key_pem;   // its private key; never logged
   };
   using SnapshotHandler = std::function<void(gateway::v1::ConfigSnapshot)>;
 

@@ -1,0 +1,46 @@
+// The immutable in-memory configuration: one ConfigSnapshot per instance plus indexes,
+// replaced as a whole on every change (STYLE.md: shared_ptr<const Snapshot>, swapped).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "gateway/v1/config.pb.h"
+
+namespace gw::controlplane {
+
+/// One version of the whole configuration. Never modified after it is published: readers
+/// on any thread hold a shared_ptr<const Configuration> as long as they need it.
+struct Configuration {
+  /// The configuration version (storage config_version) this object was built at. Each
+  /// instance snapshot carries the version of the last change that concerned it, so
+  /// snapshots[i]->version() <= version.
+  std::uint64_t version = 0;
+  /// Snapshot per instance that has (or had) services. Snapshots carry upstream passwords.
+  std::map<std::string, std::shared_ptr<const gateway::v1::ConfigSnapshot>, std::less<>> instances;
+  /// Service name -> instance name, for the decision API.
+  std::map<std::string, std::string, std::less<>> service_instances;
+
+  /// The snapshot of `instance`, or null when no service ever ran there.
+  std::shared_ptr<const gateway::v1::ConfigSnapshot> snapshot(std::string_view instance) const {
+    auto it = instances.find(instance);
+    return it == instances.end() ? nullptr : it->second;
+  }
+
+  /// The version a node of `instance` runs: its snapshot's, or `version` for an instance
+  /// without a snapshot (its empty configuration is current as of now).
+  std::uint64_t instance_version(std::string_view instance) const {
+    auto snap = snapshot(instance);
+    return snap ? snap->version() : version;
+  }
+
+  bool has_service(std::string_view name) const {
+    return service_instances.find(name) != service_instances.end();
+  }
+};
+
+}  // namespace gw::controlplane

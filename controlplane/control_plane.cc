@@ -1,0 +1,62 @@
+// Wiring of the control plane and its gRPC server.
+#include "controlplane/control_plane.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <stdexcept>
+
+namespace gw::controlplane {
+
+ControlPlane::ControlPlane(const ControlPlaneOptions& options)
+    : db_(storage::Database::open(options.db_path)),
+      secrets_(
+          storage::SecretBox::open_key_file(storage::SecretBox::key_path_for(options.db_path))),
+      store_(db_, secrets_, hub_),
+      nodes_(db_),
+      decisions_(hub_),
+      admin_service_(store_, nodes_, worker_),
+      node_service_(hub_, nodes_, worker_),
+      decision_service_(decisions_) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.RegisterService(&admin_service_);
+  builder.RegisterService(&node_service_);
+  builder.RegisterService(&decision_service_);
+  // gRPC sets SO_REUSEPORT by default: a second gctld on the same port would then share it
+  // silently instead of failing.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Find dead watchers (a node host that vanished without FIN) within about 30 s, and let
+  // nodes send their own keepalive pings as often as every 5 s without being cut off.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    worker_.stop();
+    throw std::runtime_error("cannot listen on " + options.listen);
+  }
+}
+
+ControlPlane::~ControlPlane() { shutdown(); }
+
+void ControlPlane::shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  // 1. Watch streams end with UNAVAILABLE. 2. The DB thread runs what is queued, so every
+  // admin/register call in flight is finished; later ones are refused with UNAVAILABLE.
+  // 3. Nothing is left running, so the server only needs a moment to flush the last
+  // statuses; at the deadline gRPC also drops idle client connections, which it would
+  // otherwise wait for.
+  hub_.close();
+  worker_.stop();
+  if (server_ != nullptr) {
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::milliseconds(kShutdownGraceMs));
+  }
+  spdlog::info("control plane stopped");
+}
+
+}  // namespace gw::controlplane

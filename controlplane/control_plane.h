@@ -1,0 +1,74 @@
+// The control plane assembled: database, configuration store, snapshot hub, DB thread and
+// the gRPC server with the admin, node and decision services (gctld without its CLI).
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "controlplane/admin_grpc_service.h"
+#include "controlplane/config_store.h"
+#include "controlplane/db_worker.h"
+#include "controlplane/decision_engine.h"
+#include "controlplane/decision_grpc_service.h"
+#include "controlplane/node_directory.h"
+#include "controlplane/node_grpc_service.h"
+#include "controlplane/snapshot_hub.h"
+#include "storage/database.h"
+#include "storage/secret_box.h"
+
+namespace gw::controlplane {
+
+struct ControlPlaneOptions {
+  /// gRPC listen address "HOST:PORT"; port 0 picks a free port (see ControlPlane::port()).
+  std::string listen = "127.0.0.1:7070";
+  /// SQLite file, created with its schema when missing. The upstream-password key lives
+  /// next to it as PATH.key (storage::SecretBox).
+  std::filesystem::path db_path = "gctld.db";
+};
+
+/// A running control plane. Threads: gRPC's callback threads (translation, decisions,
+/// watch stream events), one DB thread (every SQLite statement), and the caller's.
+class ControlPlane {
+ public:
+  /// Opens (and migrates) the database, loads the configuration, starts serving. Throws
+  /// std::runtime_error when the database or key file cannot be used or the address
+  /// cannot be bound (also when another process holds the port: SO_REUSEPORT is off).
+  explicit ControlPlane(const ControlPlaneOptions& options);
+  ControlPlane(const ControlPlane&) = delete;
+  ControlPlane& operator=(const ControlPlane&) = delete;
+  /// shutdown().
+  ~ControlPlane();
+
+  /// The bound TCP port.
+  int port() const { return port_; }
+
+  /// Ends watch streams (UNAVAILABLE: nodes keep their last configuration and reconnect),
+  /// stops the DB thread after it drained its queue (so every admin call in flight gets
+  /// its answer), then stops the gRPC server, giving it `kShutdownGraceMs` to flush the
+  /// last statuses. Idempotent; call from one thread.
+  void shutdown();
+
+  static constexpr int kShutdownGraceMs = 200;
+
+  SnapshotHub& hub() { return hub_; }
+
+ private:
+  storage::Database db_;
+  storage::SecretBox secrets_;
+  SnapshotHub hub_;
+  ConfigStore store_;
+  NodeDirectory nodes_;
+  DecisionEngine decisions_;
+  DbWorker worker_;
+  AdminGrpcService admin_service_;
+  NodeGrpcService node_service_;
+  DecisionGrpcService decision_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace gw::controlplane

@@ -1,0 +1,164 @@
+// Interfaces table <-> gateway.v1.Interface.
+#include "storage/interface_repository.h"
+
+#include <string>
+
+#include "common/logging.h"
+
+namespace gw::storage {
+namespace {
+
+namespace v1 = gateway::v1;
+
+constexpr std::string_view kSelect =
+    "SELECT i.id, s.name, i.type, i.bind_address, i.port, i.cert "
+    "FROM interfaces i JOIN services s ON s.id = i.service_id ";
+
+Result<std::string_view> type_name(v1::InterfaceType type) {
+  switch (type) {
+    case v1::INTERFACE_TYPE_UNSPECIFIED:
+    case v1::INTERFACE_TYPE_TCP:
+      return std::string_view("tcp");
+    case v1::INTERFACE_TYPE_SSL:
+      return std::string_view("ssl");
+    case v1::INTERFACE_TYPE_STARTTLS:
+      return std::string_view("starttls");
+    default:
+      return fail(Errc::kConstraint, "unknown interface type " + std::to_string(type));
+  }
+}
+
+v1::InterfaceType type_from(std::string_view name) {
+  if (name == "ssl") return v1::INTERFACE_TYPE_SSL;
+  if (name == "starttls") return v1::INTERFACE_TYPE_STARTTLS;
+  return v1::INTERFACE_TYPE_TCP;
+}
+
+v1::Interface read_row(const Statement& row) {
+  v1::Interface iface;
+  iface.set_id(row.column_int64(0));
+  iface.set_service(row.column_text(1));
+  iface.set_type(type_from(row.column_text(2)));
+  iface.set_bind_address(row.column_text(3));
+  iface.set_port(static_cast<std::uint32_t>(row.column_int64(4)));
+  iface.set_cert(row.column_text(5));
+  return iface;
+}
+
+}  // namespace
+
+std::string format_endpoint(std::string_view address, std::uint32_t port) {
+  std::string out;
+  if (address.find(':') != std::string_view::npos) {
+    out = "[" + std::string(address) + "]";
+  } else {
+    out = std::string(address);
+  }
+  return out + ":" + std::to_string(port);
+}
+
+Result<v1::Interface> InterfaceRepository::create(const v1::Interface& iface, std::int64_t now_ms) {
+  auto type = type_name(iface.type());
+  if (!type) return type.as_failure();
+  auto tx = Transaction::begin(db_);
+  if (!tx) return tx.as_failure();
+
+  auto owner = db_.prepare("SELECT id FROM services WHERE name = ?1");
+  if (!owner) return owner.as_failure();
+  owner.value().bind_text(1, iface.service());
+  auto found = owner.value().step();
+  if (!found) return found.as_failure();
+  if (!found.value()) {
+    return fail(Errc::kNotFound,
+                "service \"" + common::log_escape(iface.service(), 80) + "\" not found");
+  }
+  const std::int64_t service_id = owner.value().column_int64(0);
+
+  // The UNIQUE constraint sees equal addresses only; a wildcard listener overlaps every
+  // address on its port (bind() would fail with EADDRINUSE on the node).
+  auto clash = db_.prepare(std::string(kSelect) +
+                           "WHERE i.port = ?1 AND (i.bind_address = ?2 "
+                           "OR i.bind_address IN ('0.0.0.0', '::') OR ?2 IN ('0.0.0.0', '::')) "
+                           "ORDER BY i.id LIMIT 1");
+  if (!clash) return clash.as_failure();
+  clash.value().bind_int64(1, iface.port()).bind_text(2, iface.bind_address());
+  auto clashing = clash.value().step();
+  if (!clashing) return clashing.as_failure();
+  if (clashing.value()) {
+    v1::Interface other = read_row(clash.value());
+    return fail(Errc::kAlreadyExists,
+                format_endpoint(iface.bind_address(), iface.port()) + " overlaps interface " +
+                    std::to_string(other.id()) + " (" +
+                    format_endpoint(other.bind_address(), other.port()) + ") of service \"" +
+                    common::log_escape(other.service(), 80) + "\"");
+  }
+
+  auto insert = db_.prepare(
+      "INSERT INTO interfaces (service_id, type, bind_address, port, cert, created_at_ms) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!insert) return insert.as_failure();
+  insert.value()
+      .bind_int64(1, service_id)
+      .bind_text(2, type.value())
+      .bind_text(3, iface.bind_address())
+      .bind_int64(4, iface.port())
+      .bind_text(5, iface.cert())
+      .bind_int64(6, now_ms);
+  if (auto done = insert.value().run(); !done) {
+    if (done.error().code == Errc::kAlreadyExists) {
+      return fail(Errc::kAlreadyExists, format_endpoint(iface.bind_address(), iface.port()) +
+                                            " is already used by another interface");
+    }
+    return done.as_failure();
+  }
+  const std::int64_t id = db_.last_insert_rowid();
+  if (auto committed = tx.value().commit(); !committed) return committed.as_failure();
+  return get(id);
+}
+
+Result<v1::Interface> InterfaceRepository::get(std::int64_t id) {
+  auto stmt = db_.prepare(std::string(kSelect) + "WHERE i.id = ?1");
+  if (!stmt) return stmt.as_failure();
+  stmt.value().bind_int64(1, id);
+  auto row = stmt.value().step();
+  if (!row) return row.as_failure();
+  if (!row.value()) return fail(Errc::kNotFound, "interface " + std::to_string(id) + " not found");
+  return read_row(stmt.value());
+}
+
+Result<std::vector<v1::Interface>> InterfaceRepository::query(std::string_view where,
+                                                              std::string_view argument) {
+  auto stmt = db_.prepare(std::string(kSelect) + std::string(where) + " ORDER BY i.id");
+  if (!stmt) return stmt.as_failure();
+  stmt.value().bind_text(1, argument);
+  std::vector<v1::Interface> out;
+  for (;;) {
+    auto row = stmt.value().step();
+    if (!row) return row.as_failure();
+    if (!row.value()) break;
+    out.push_back(read_row(stmt.value()));
+  }
+  return out;
+}
+
+Result<std::vector<v1::Interface>> InterfaceRepository::list(std::string_view service) {
+  return query("WHERE ?1 = '' OR s.name = ?1", service);
+}
+
+Result<std::vector<v1::Interface>> InterfaceRepository::list_by_instance(
+    std::string_view instance) {
+  return query("WHERE s.instance = ?1", instance);
+}
+
+Result<void> InterfaceRepository::remove(std::int64_t id) {
+  auto stmt = db_.prepare("DELETE FROM interfaces WHERE id = ?1");
+  if (!stmt) return stmt.as_failure();
+  stmt.value().bind_int64(1, id);
+  if (auto done = stmt.value().run(); !done) return done;
+  if (db_.changes() == 0) {
+    return fail(Errc::kNotFound, "interface " + std::to_string(id) + " not found");
+  }
+  return ok();
+}
+
+}  // namespace gw::storage
