@@ -90,9 +90,11 @@ void Listener::stop() {
   });
 }
 
-void Listener::set_service(std::shared_ptr<const ServiceConfig> service) {
+void Listener::set_service(std::shared_ptr<const ServiceConfig> service,
+                           std::uint64_t config_version) {
   std::lock_guard lock(service_mutex_);
   service_ = std::move(service);
+  config_version_ = config_version;
 }
 
 std::shared_ptr<const ServiceConfig> Listener::service() const {
@@ -113,10 +115,12 @@ awaitable<void> Listener::accept_loop() {
     }
     std::shared_ptr<const ServiceConfig> svc;
     std::shared_ptr<TlsServerContext> tls;
+    std::uint64_t config_version;
     {
       std::lock_guard lock(service_mutex_);
       svc = service_;
       tls = tls_;
+      config_version = config_version_;
     }
     tcp::endpoint remote = socket.remote_endpoint(ec);
     if (ec) continue;
@@ -147,6 +151,9 @@ awaitable<void> Listener::accept_loop() {
     env.client_address = format_endpoint(remote);
     env.local_address = format_endpoint(endpoint_);
     env.slot = std::move(slot);
+    env.policy = node_.policy;
+    env.node_id = node_.node_id;
+    env.config_version = config_version;
     RelaySession::start(std::make_shared<RelaySession>(std::move(socket), std::move(env)));
   }
 }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "dataplane/asio.h"
+#include "dataplane/policy_client.h"
 #include "dataplane/service_config.h"
 #include "dataplane/tls_context.h"
 
@@ -19,6 +20,7 @@ namespace gw::dataplane {
 struct NodeIdentity {
   std::string node_id;
   std::string hostname;
+  std::shared_ptr<PolicyClient> policy;  // shared by every session of the node
 };
 
 /// A listening socket for one interface. open() binds; start() spawns the accept loop on the
@@ -34,7 +36,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   boost::system::error_code open();
   void start();
   void stop();
-  void set_service(std::shared_ptr<const ServiceConfig> service);
+  void set_service(std::shared_ptr<const ServiceConfig> service, std::uint64_t config_version);
   /// The TLS server context for ssl/starttls interfaces (null: no usable certificate; an
   /// ssl interface then drops connections, a starttls one answers STARTTLS with 454).
   void set_tls(std::shared_ptr<TlsServerContext> tls);
@@ -62,6 +64,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   mutable std::mutex service_mutex_;
   std::shared_ptr<const ServiceConfig> service_;  // guarded by service_mutex_
   std::shared_ptr<TlsServerContext> tls_;          // guarded by service_mutex_
+  std::uint64_t config_version_ = 0;               // guarded by service_mutex_
   gateway::v1::InterfaceType type_;
   std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
   std::uint64_t next_session_ = 0;

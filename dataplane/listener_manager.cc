@@ -82,7 +82,7 @@ void ListenerManager::apply(const gateway::v1::ConfigSnapshot& snapshot) {
       auto it = listeners_.find(iface.id());
       if (it != listeners_.end()) {
         if (it->second->endpoint() == endpoint && it->second->type() == type) {
-          it->second->set_service(config);
+          it->second->set_service(config, version_);
           it->second->set_tls(tls);
           continue;
         }
@@ -92,6 +92,7 @@ void ListenerManager::apply(const gateway::v1::ConfigSnapshot& snapshot) {
       }
       auto listener = std::make_shared<Listener>(io_, iface.id(), type, endpoint, config, node_);
       listener->set_tls(tls);
+      listener->set_service(config, version_);
       if (auto err = listener->open()) {
         spdlog::error("interface={} service={}: cannot listen on {}: {}", iface.id(),
                       service.name(), endpoint_text(endpoint), err.message());

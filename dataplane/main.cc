@@ -13,6 +13,7 @@
 #include "dataplane/asio.h"
 #include "dataplane/listener_manager.h"
 #include "dataplane/node_agent.h"
+#include "dataplane/policy_client.h"
 
 int main(int argc, char** argv) {
   using namespace gw::dataplane;
@@ -65,10 +66,16 @@ int main(int argc, char** argv) {
 
   asio::io_context io(static_cast<int>(threads));
   auto strand = asio::make_strand(io);
-  ListenerManager listeners(io, NodeIdentity{agent_options.node_id, hostname});
+  // The agent is built first: its channel also carries the decisions. Snapshots only
+  // reach `listeners` once start() runs, after it exists.
+  ListenerManager* listeners_ptr = nullptr;
   NodeAgent agent(agent_options, [&](gateway::v1::ConfigSnapshot snapshot) {
-    asio::post(strand, [&listeners, snap = std::move(snapshot)] { listeners.apply(snap); });
+    asio::post(strand, [&listeners_ptr, snap = std::move(snapshot)] { listeners_ptr->apply(snap); });
   });
+  NodeIdentity identity{agent_options.node_id, hostname,
+                        std::make_shared<GrpcPolicyClient>(agent.channel())};
+  ListenerManager listeners(io, identity);
+  listeners_ptr = &listeners;
 
   auto work = asio::make_work_guard(io);
   asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -41,6 +41,8 @@ class NodeAgent {
   NodeAgent& operator=(const NodeAgent&) = delete;
 
   void start();
+  /// The channel to gctld, shared with the decision client.
+  [[nodiscard]] std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   /// Cancels the stream and joins the thread.
   void stop();
 

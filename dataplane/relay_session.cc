@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "common/logging.h"
+#include "dataplane/handler_selector.h"
 #include "dataplane/smtp/address.h"
 #include "dataplane/smtp/capabilities.h"
 #include "dataplane/smtp/data_reader.h"
@@ -351,6 +352,30 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
   if (!count_idle_command()) co_return;
   reset_transaction();
   helo_domain_ = std::string(domain);
+  greeting_ = "Hello " + helo_domain_;
+  if (const auto* handler = select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_HELO)) {
+    // The reference's HELO handler: the policy may rewrite the greeting and the domain the
+    // upstream will see (smtp.helo.greeting, smtp.helo.domain).
+    std::map<std::string, std::string> extra;
+    extra["smtp.helo.greeting"] =
+        handler->greeting().empty() ? "Hello ${smtp.helo.domain}" : handler->greeting();
+    std::string no_message;
+    Decision decision = co_await ask_policy(*handler, gateway::v1::SMTP_COMMAND_HELO,
+                                            std::move(extra), std::move(no_message));
+    if (stopped_by(decision, gateway::v1::SMTP_COMMAND_HELO)) co_return;
+    auto& changes = decision.attribute_changes;
+    if (auto it = changes.find("smtp.helo.domain"); it != changes.end()) {
+      if (smtp::is_valid_helo_argument(it->second)) {
+        helo_domain_ = it->second;
+      } else {
+        spdlog::warn("session={} policy produced an invalid smtp.helo.domain, ignored",
+                     env_.session_id);
+      }
+    }
+    if (auto it = changes.find("smtp.helo.greeting"); it != changes.end()) {
+      greeting_ = common::log_escape(it->second, 200);  // one printable line, never CR/LF
+    }
+  }
   // Connect lazily, as in the reference trace; a second EHLO starts a fresh upstream session
   // so that both sides forget the same state (RFC 5321 §4.1.4).
   co_await upstream_.quit();
@@ -372,14 +397,18 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
   esmtp_ = verb == Verb::kEhlo;
   smtp::Reply r;
   r.code = 250;
-  r.lines.push_back(env_.hostname + " Hello " + helo_domain_);
+  r.lines.push_back(env_.hostname + " " + greeting_);
   if (esmtp_) {
     smtp::GatewayOffer offer;
     offer.max_message_size = limits_.max_message_size;
     offer.offer_starttls = env_.interface_type == gateway::v1::INTERFACE_TYPE_STARTTLS &&
                            env_.tls != nullptr && !client_.encrypted();
     if (auth_decision().advertise && auth_allowed_here() && !authenticated_) {
-      offer.auth_mechanisms = upstream_.capabilities().auth_mechanisms;
+      if (select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_AUTH)) {
+        offer.auth_mechanisms = {"PLAIN", "LOGIN"};  // verified locally (DESIGN.md §4)
+      } else {
+        offer.auth_mechanisms = upstream_.capabilities().auth_mechanisms;
+      }
     }
     for (auto& line : smtp::client_capabilities(upstream_.capabilities(), offer)) {
       r.lines.push_back(std::move(line));
@@ -417,8 +446,8 @@ bool RelaySession::tls_required_but_missing() const {
 }
 
 smtp::AuthDecision RelaySession::auth_decision() const {
-  // No auth handlers yet (policy issue): H = false.
-  return smtp::auth_matrix(false, env_.service->has_credentials(),
+  bool handler = select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_AUTH) != nullptr;
+  return smtp::auth_matrix(handler, env_.service->has_credentials(),
                            !upstream_.capabilities().auth_mechanisms.empty());
 }
 
@@ -534,6 +563,16 @@ awaitable<void> RelaySession::on_auth(std::string_view args) {
     count_error();
     co_return;
   }
+  const auto* handler = select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_AUTH);
+  if (handler) {
+    if (mechanism != "PLAIN" && mechanism != "LOGIN") {
+      reply(504, es::kInvalidArguments, "Unrecognized authentication type");
+      count_error();
+      co_return;
+    }
+    co_await local_auth(std::move(mechanism), initial, *handler);
+    co_return;
+  }
   const auto& offered = upstream_.capabilities().auth_mechanisms;
   if (std::find(offered.begin(), offered.end(), mechanism) == offered.end()) {
     reply(504, es::kInvalidArguments, "Unrecognized authentication type");
@@ -541,6 +580,108 @@ awaitable<void> RelaySession::on_auth(std::string_view args) {
     co_return;
   }
   if (decision.proxy) co_await proxy_auth(std::move(mechanism), initial);
+}
+
+awaitable<std::optional<std::string>> RelaySession::sasl_challenge(std::string base64_text) {
+  out_ += "334 ";
+  out_ += base64_text;
+  out_ += "\r\n";
+  sasl_line_ = true;
+  LineKind kind = co_await next_line();
+  sasl_line_ = false;
+  if (kind == LineKind::kTimeout || kind == LineKind::kClosed || kind == LineKind::kHardTooLong) {
+    if (kind == LineKind::kTimeout) timeout_reply();
+    closing_ = true;
+    co_return std::nullopt;
+  }
+  if (kind == LineKind::kTooLong) {
+    reply(500, es::kAuthLineTooLong, "Authentication Exchange line is too long");
+    count_error();
+    co_return std::nullopt;
+  }
+  if (kind == LineKind::kBadOctets) {
+    reply(501, es::kSyntaxError, "Bad octets in AUTH response");
+    count_error();
+    co_return std::nullopt;
+  }
+  if (smtp::is_sasl_cancel(line_)) {
+    reply(501, es::kSecurityOther, "Authentication cancelled");
+    co_return std::nullopt;
+  }
+  co_return line_;
+}
+
+// AUTH verified by the service's auth handler (reference scenarios 5–8): PLAIN with or
+// without initial response, LOGIN's two challenges, strict base64, "*" cancels (RFC 4954 §4).
+// The credentials go to the policy as authentication.subject.id/password and are never
+// logged; an empty identity or password never reaches it (BR-08).
+awaitable<void> RelaySession::local_auth(std::string mechanism, std::string_view initial_response,
+                                         const gateway::v1::Handler& handler) {
+  auto decode = [this](std::string_view text) -> std::optional<std::string> {
+    auto decoded = smtp::decode_sasl_base64(text);
+    if (!decoded) {
+      reply(501, es::kSyntaxError, "Invalid base64 in AUTH response");
+      count_error();
+    }
+    return decoded;
+  };
+  smtp::PlainCredentials creds;
+  if (mechanism == "PLAIN") {
+    std::optional<std::string> response;
+    if (initial_response.empty()) {
+      std::string empty_challenge;
+      response = co_await sasl_challenge(std::move(empty_challenge));
+    } else {
+      response = std::string(initial_response);
+    }
+    if (!response) co_return;
+    auto decoded = decode(*response);
+    if (!decoded) co_return;
+    if (smtp::parse_plain(*decoded, creds) != smtp::PlainError::kNone) {
+      reply(501, es::kSyntaxError, "Malformed PLAIN response");
+      count_error();
+      co_return;
+    }
+  } else {
+    std::optional<std::string> user_b64;
+    if (initial_response.empty()) {
+      std::string username_prompt = "VXNlcm5hbWU6";  // "Username:"
+      user_b64 = co_await sasl_challenge(std::move(username_prompt));
+    } else {
+      user_b64 = std::string(initial_response);
+    }
+    if (!user_b64) co_return;
+    auto user = decode(*user_b64);
+    if (!user) co_return;
+    std::string password_prompt = "UGFzc3dvcmQ6";  // "Password:"
+    auto pass_b64 = co_await sasl_challenge(std::move(password_prompt));
+    if (!pass_b64) co_return;
+    auto pass = decode(*pass_b64);
+    if (!pass) co_return;
+    bool control = false;
+    for (unsigned char c : *user) control = control || c < 0x20 || c == 0x7f;
+    if (control) {
+      reply(501, es::kSyntaxError, "Malformed user name");
+      count_error();
+      co_return;
+    }
+    creds.authcid = std::move(*user);
+    creds.password = std::move(*pass);
+  }
+  if (creds.authcid.empty() || creds.password.empty()) {
+    reply(535, es::kBadCredentials, "Authentication credentials invalid");
+    co_return;
+  }
+  std::map<std::string, std::string> extra;
+  extra["authentication.subject.id"] = creds.authcid;
+  extra["authentication.subject.password"] = creds.password;
+  if (!creds.authzid.empty()) extra["authentication.authorization.id"] = creds.authzid;
+  std::string no_message;
+  Decision decision = co_await ask_policy(handler, gateway::v1::SMTP_COMMAND_AUTH,
+                                          std::move(extra), std::move(no_message));
+  if (stopped_by(decision, gateway::v1::SMTP_COMMAND_AUTH)) co_return;
+  authenticated_ = true;
+  reply(235, smtp::EnhancedStatus{7, 0}, "Authentication successful");
 }
 
 awaitable<void> RelaySession::cancel_upstream_auth() {
@@ -628,11 +769,83 @@ awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view
   if (r.code == 235) authenticated_ = true;
 }
 
+std::string RelaySession::protocol_type() const {
+  return client_.encrypted() ? "smtp-ssl" : "smtp-tcp";
+}
+
+awaitable<Decision> RelaySession::ask_policy(const gateway::v1::Handler& handler,
+                                             gateway::v1::SmtpCommand command,
+                                             std::map<std::string, std::string> extra,
+                                             std::string message) {
+  if (!env_.policy) {
+    Decision none;
+    none.error = "no control plane client";
+    co_return none;
+  }
+  gateway::v1::DecisionRequest request;
+  request.set_node_id(env_.node_id);
+  request.set_session_id(env_.session_id);
+  request.set_service(env_.service->name);
+  request.set_interface_id(env_.interface_id);
+  request.set_command(command);
+  request.set_handler_id(handler.id());
+  request.set_config_version(env_.config_version);
+  request.set_client_address(env_.client_address);
+  auto& attributes = *request.mutable_attributes();
+  // The attributes the reference lists for each command, plus the client address.
+  std::string_view local = env_.local_address;
+  attributes["message.source"] = std::string(local.substr(local.rfind(':') + 1));
+  attributes["message.protocol.type"] = protocol_type();
+  attributes["monitoring.enabled"] = env_.service->monitoring ? "true" : "false";
+  std::string_view client = env_.client_address;
+  std::string client_ip(client.substr(0, client.rfind(':')));
+  if (client_ip.size() >= 2 && client_ip.front() == '[') client_ip = client_ip.substr(1, client_ip.size() - 2);
+  attributes["client.address"] = client_ip;
+  if (command != gateway::v1::SMTP_COMMAND_AUTH) attributes["smtp.helo.domain"] = helo_domain_;
+  if (command == gateway::v1::SMTP_COMMAND_RCPT || command == gateway::v1::SMTP_COMMAND_DATA) {
+    attributes["smtp.mail.from"] = mail_from_;
+    for (const auto& r : recipients_) request.add_recipients(r);
+  }
+  for (auto& [k, v] : extra) attributes[k] = std::move(v);
+  if (command == gateway::v1::SMTP_COMMAND_DATA) request.set_message(std::move(message));
+  Decision decision = co_await env_.policy->decide(std::move(request), limits_.decision_timeout);
+  co_return decision;
+}
+
+bool RelaySession::stopped_by(const Decision& decision, gateway::v1::SmtpCommand command) {
+  const bool auth = command == gateway::v1::SMTP_COMMAND_AUTH;
+  switch (decision.outcome) {
+    case Decision::Outcome::kContinue:
+      return false;
+    case Decision::Outcome::kReject:
+    case Decision::Outcome::kTempfail:
+      spdlog::info("session={} {} refused by policy (decision {})", env_.session_id,
+                   gateway::v1::SmtpCommand_Name(command), decision.decision_id);
+      reply(decision.reply);
+      if (auth) count_error();
+      return true;
+    case Decision::Outcome::kUnavailable:
+      spdlog::warn("session={} service={} decision unavailable for {}: {}", env_.session_id,
+                   env_.service->name, gateway::v1::SmtpCommand_Name(command),
+                   common::log_escape(decision.error));
+      // Fail open never applies to AUTH: that would accept any credentials.
+      if (env_.service->fail_open && !auth) return false;
+      if (auth) {
+        reply(454, es::kSecurityOther, "Temporary authentication failure, try again later");
+      } else {
+        reply(451, es::kSystemOther, "Policy service unavailable, try again later");
+      }
+      return true;
+  }
+  return true;
+}
+
 void RelaySession::reset_transaction() {
   if (state_ == smtp::SessionState::kMail || state_ == smtp::SessionState::kRcpt) {
     state_ = smtp::SessionState::kGreeted;
   }
   recipients_.clear();
+  mail_from_.clear();
   smtputf8_ = false;
 }
 
@@ -749,6 +962,15 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
     reply(550, es::kNonAsciiAddress, "Non-ASCII address requires SMTPUTF8");
     co_return;
   }
+  if (const auto* handler = select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_MAIL,
+                                           parsed.path.mailbox)) {
+    std::map<std::string, std::string> extra;
+    extra["smtp.mail.from"] = parsed.path.mailbox;
+    std::string no_message;
+    Decision decision = co_await ask_policy(*handler, gateway::v1::SMTP_COMMAND_MAIL,
+                                            std::move(extra), std::move(no_message));
+    if (stopped_by(decision, gateway::v1::SMTP_COMMAND_MAIL)) co_return;
+  }
   bool connected = co_await ensure_upstream();
   if (!connected) co_return;
   forward += "\r\n";
@@ -763,6 +985,7 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
   if (r.positive()) {
     state_ = smtp::SessionState::kMail;
     recipients_.clear();
+    mail_from_ = parsed.path.mailbox;
     smtputf8_ = utf8;
     idle_commands_ = 0;
   }
@@ -803,6 +1026,15 @@ awaitable<void> RelaySession::on_rcpt(std::string_view args) {
   if (recipients_.size() >= limits_.max_recipients) {
     reply(452, es::kTooManyRecipients, "Too many recipients");
     co_return;
+  }
+  if (const auto* handler = select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_RCPT,
+                                           parsed.path.mailbox)) {
+    std::map<std::string, std::string> extra;
+    extra["smtp.rcpt.to"] = parsed.path.mailbox;
+    std::string no_message;
+    Decision decision = co_await ask_policy(*handler, gateway::v1::SMTP_COMMAND_RCPT,
+                                            std::move(extra), std::move(no_message));
+    if (stopped_by(decision, gateway::v1::SMTP_COMMAND_RCPT)) co_return;
   }
   if (!upstream_.is_open()) {
     reply(451, es::kBadConnection, "Upstream connection lost, try again later");
@@ -885,19 +1117,25 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   in_data_ = true;
   data_deadline_ = Clock::now() + limits_.data_timeout;
   smtp::DataReader reader(limits_.max_text_line, effective_max_size());
+  // With a DATA handler the message is collected whole (bounded by the size limit) and
+  // only sent upstream once the policy has decided (DESIGN.md §3 step 6).
+  const auto* data_handler = select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_DATA);
+  std::string content;
   bool upstream_ok = true;
   UpstreamFault data_fault = UpstreamFault::kNone;
   bool client_gone = false;
   wire_.clear();
   while (true) {
-    std::size_t consumed = reader.feed(in_.data(), upstream_ok ? &wire_ : nullptr);
+    std::size_t consumed =
+        data_handler ? reader.feed(in_.data(), nullptr, &content)
+                     : reader.feed(in_.data(), upstream_ok ? &wire_ : nullptr);
     in_.consume(consumed);
     if (reader.defects() != 0 && upstream_ok) {
       upstream_.close();
       upstream_ok = false;
       wire_.clear();
     }
-    if (reader.done() && upstream_ok) wire_ += ".\r\n";
+    if (reader.done() && upstream_ok && !data_handler) wire_ += ".\r\n";
     if (upstream_ok && !wire_.empty()) {
       set_upstream_deadline(Clock::now() + limits_.upstream_timeout);
       data_fault = co_await upstream_.write(wire_);
@@ -945,6 +1183,31 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   if (!upstream_ok) {
     reply(451, es::kBadConnection, "Upstream connection lost during DATA, try again later");
     co_return;
+  }
+  if (data_handler) {
+    std::map<std::string, std::string> extra;
+    Decision decision = co_await ask_policy(*data_handler, gateway::v1::SMTP_COMMAND_DATA,
+                                            std::move(extra), content);
+    if (stopped_by(decision, gateway::v1::SMTP_COMMAND_DATA)) {
+      upstream_.close();  // the upstream is mid-DATA: abort without a terminator
+      co_return;
+    }
+    wire_.clear();
+    smtp::append_dot_stuffed(decision.replaced_message ? *decision.replaced_message : content, wire_);
+    std::string().swap(content);
+    set_upstream_deadline(Clock::now() + limits_.upstream_timeout);
+    data_fault = co_await upstream_.write(wire_);
+    set_upstream_deadline(Clock::time_point::max());
+    wire_.clear();
+    if (upstream_timed_out_) {
+      upstream_timed_out_ = false;
+      data_fault = UpstreamFault::kTimeout;
+    }
+    if (data_fault != UpstreamFault::kNone) {
+      upstream_failed(data_fault, "DATA content");
+      reply(451, es::kBadConnection, "Upstream connection lost during DATA, try again later");
+      co_return;
+    }
   }
   set_upstream_deadline(Clock::now() + limits_.upstream_data_timeout);
   fault = co_await upstream_.read_reply(r);

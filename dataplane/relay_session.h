@@ -5,11 +5,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "dataplane/asio.h"
+#include "dataplane/policy_client.h"
 #include "dataplane/service_config.h"
 #include "dataplane/tls_context.h"
 #include "dataplane/smtp/auth.h"
@@ -32,6 +34,9 @@ struct SessionEnv {
   std::string client_address;  // "ip:port"
   std::string local_address;   // "ip:port" (message.source)
   std::shared_ptr<void> slot;  // released when the session ends (session counters)
+  std::shared_ptr<PolicyClient> policy;  // null: no control plane (handlers then fail safe)
+  std::string node_id;
+  std::uint64_t config_version = 0;
 };
 
 /// The relay session. Created by a listener for an accepted socket; start() spawns run()
@@ -81,6 +86,22 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   [[nodiscard]] bool auth_allowed_here() const;
   [[nodiscard]] bool tls_required_but_missing() const;
   awaitable<bool> tls_handshake();
+
+  // Policy decisions (DESIGN.md §3, §7 "Fail safe").
+  /// Asks for a decision under `handler` with the reference's attributes for `command` plus
+  /// `extra`. Never throws; an RPC failure comes back as kUnavailable.
+  awaitable<Decision> ask_policy(const gateway::v1::Handler& handler,
+                                 gateway::v1::SmtpCommand command,
+                                 std::map<std::string, std::string> extra, std::string message);
+  /// Answers the client when `decision` stops the command and returns true; returns false
+  /// when the command goes on (continue, or unavailable with fail-open outside AUTH).
+  bool stopped_by(const Decision& decision, gateway::v1::SmtpCommand command);
+  /// Sends "334 text" and reads the client's SASL response; nullopt when the exchange ended
+  /// (cancel, bad line, timeout: the reply has been given).
+  awaitable<std::optional<std::string>> sasl_challenge(std::string base64_text);
+  awaitable<void> local_auth(std::string mechanism, std::string_view initial_response,
+                             const gateway::v1::Handler& handler);
+  [[nodiscard]] std::string protocol_type() const;
   [[nodiscard]] UpstreamOptions upstream_options() const;
 
   // Upstream side.
@@ -113,6 +134,8 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   bool smtputf8_ = false;       // MAIL carried SMTPUTF8
   bool authenticated_ = false;  // AUTH succeeded in this (TLS) session
   std::string helo_domain_;
+  std::string greeting_;        // text after the host name in the HELO/EHLO reply
+  std::string mail_from_;       // smtp.mail.from of the open transaction
   std::vector<std::string> recipients_;
   std::size_t errors_ = 0;
   std::size_t idle_commands_ = 0;

@@ -75,6 +75,8 @@ std::shared_ptr<const ServiceConfig> make_service_config(const gateway::v1::Serv
   set_ms(out.upstream_connect_timeout, l.upstream_connect_timeout_ms());
   set_ms(out.upstream_timeout, l.upstream_timeout_ms());
   set_ms(out.upstream_data_timeout, l.upstream_data_timeout_ms());
+  set_ms(out.decision_timeout, l.decision_timeout_ms());
+  *cfg->handlers.mutable_handlers() = s.handlers();
   set_if(out.max_errors, l.max_errors());
   set_if(out.max_idle_commands, l.max_idle_commands());
   return cfg;

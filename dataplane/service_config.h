@@ -28,6 +28,7 @@ struct SessionLimits {
   std::chrono::milliseconds upstream_connect_timeout{30000};
   std::chrono::milliseconds upstream_timeout{300000};
   std::chrono::milliseconds upstream_data_timeout{600000};
+  std::chrono::milliseconds decision_timeout{1000};
   std::size_t max_errors = 20;
   std::size_t max_idle_commands = 50;
 };
@@ -51,6 +52,7 @@ struct ServiceConfig {
   bool verify_hostname = true;
   std::string tls_server_name;        // name verified and sent as SNI; default upstream_host
   SessionLimits limits;
+  gateway::v1::Service handlers;  // only its `handlers` field is set (handler_selector.h)
 
   [[nodiscard]] bool has_credentials() const { return !username.empty() && !password.empty(); }
 };

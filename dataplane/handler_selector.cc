@@ -1,0 +1,33 @@
+// Best-match handler selection.
+#include "dataplane/handler_selector.h"
+
+#include "common/wildcard.h"
+
+namespace gw::dataplane {
+
+const gateway::v1::Handler* select_handler(const gateway::v1::Service& service,
+                                           gateway::v1::SmtpCommand command,
+                                           std::string_view address) {
+  const bool by_address =
+      command == gateway::v1::SMTP_COMMAND_MAIL || command == gateway::v1::SMTP_COMMAND_RCPT;
+  const gateway::v1::Handler* best = nullptr;
+  common::WildcardSpecificity best_rank;
+  for (const auto& h : service.handlers()) {
+    if (h.command() != command) continue;
+    if (!by_address) {
+      if (!best || h.id() < best->id()) best = &h;
+      continue;
+    }
+    const std::string& pattern = h.address().empty() ? std::string("*") : h.address();
+    if (!common::wildcard_match(pattern, address)) continue;
+    auto rank = common::wildcard_specificity(pattern);
+    if (!best || common::more_specific(rank, best_rank) ||
+        (!common::more_specific(best_rank, rank) && h.id() < best->id())) {
+      best = &h;
+      best_rank = rank;
+    }
+  }
+  return best;
+}
+
+}  // namespace gw::dataplane

@@ -1,0 +1,53 @@
+#include "dataplane/handler_selector.h"
+
+#include <gtest/gtest.h>
+
+namespace gw::dataplane {
+namespace {
+
+using gateway::v1::SMTP_COMMAND_DATA;
+using gateway::v1::SMTP_COMMAND_MAIL;
+using gateway::v1::SMTP_COMMAND_RCPT;
+
+gateway::v1::Handler* add(gateway::v1::Service& s, std::int64_t id, gateway::v1::SmtpCommand c,
+                          const std::string& address, const std::string& policy) {
+  auto* h = s.add_handlers();
+  h->set_id(id);
+  h->set_command(c);
+  h->set_address(address);
+  h->set_policy(policy);
+  return h;
+}
+
+TEST(HandlerSelector, MostLiteralCharactersWin) {
+  gateway::v1::Service s;
+  add(s, 1, SMTP_COMMAND_MAIL, "*", "any");
+  add(s, 2, SMTP_COMMAND_MAIL, "*@example.com", "domain");
+  add(s, 3, SMTP_COMMAND_MAIL, "s*@example.*", "s-prefix");
+  EXPECT_EQ(select_handler(s, SMTP_COMMAND_MAIL, "bob@example.com")->policy(), "domain");
+  EXPECT_EQ(select_handler(s, SMTP_COMMAND_MAIL, "sam@example.com")->policy(), "domain");
+  EXPECT_EQ(select_handler(s, SMTP_COMMAND_MAIL, "sam@example.org")->policy(), "s-prefix");
+  EXPECT_EQ(select_handler(s, SMTP_COMMAND_MAIL, "x@other.test")->policy(), "any");
+  EXPECT_EQ(select_handler(s, SMTP_COMMAND_MAIL, "")->policy(), "any");  // <>
+  EXPECT_EQ(select_handler(s, SMTP_COMMAND_RCPT, "bob@example.com"), nullptr);
+}
+
+TEST(HandlerSelector, CaseInsensitiveAndTies) {
+  gateway::v1::Service s;
+  add(s, 7, SMTP_COMMAND_RCPT, "*@Example.COM", "late");
+  add(s, 4, SMTP_COMMAND_RCPT, "*@example.com", "early");
+  add(s, 5, SMTP_COMMAND_RCPT, "*@*xample.com", "more-stars");
+  EXPECT_EQ(select_handler(s, SMTP_COMMAND_RCPT, "BOB@EXAMPLE.com")->policy(), "early");
+}
+
+TEST(HandlerSelector, NoMatchMeansNoPolicy) {
+  gateway::v1::Service s;
+  add(s, 1, SMTP_COMMAND_MAIL, "*@example.com", "p");
+  EXPECT_EQ(select_handler(s, SMTP_COMMAND_MAIL, "a@example.org"), nullptr);
+  add(s, 2, SMTP_COMMAND_DATA, "", "d2");
+  add(s, 1, SMTP_COMMAND_DATA, "", "d1");
+  EXPECT_EQ(select_handler(s, SMTP_COMMAND_DATA)->policy(), "d1");
+}
+
+}  // namespace
+}  // namespace gw::dataplane

@@ -1,0 +1,100 @@
+// gRPC callback client for decisions, bridged into Asio with async_initiate.
+#include "dataplane/policy_client.h"
+
+namespace gw::dataplane {
+namespace {
+
+using DecideSignature = void(grpc::Status, gateway::v1::DecisionResponse);
+
+/// One in-flight call: owns everything gRPC references until the callback ran.
+template <typename Handler>
+struct DecideCall {
+  grpc::ClientContext context;
+  gateway::v1::DecisionRequest request;
+  gateway::v1::DecisionResponse response;
+  Handler handler;
+  DecideCall(gateway::v1::DecisionRequest r, Handler h)
+      : request(std::move(r)), handler(std::move(h)) {}
+};
+
+template <typename Token>
+auto async_decide(gateway::v1::DecisionService::Stub* stub, gateway::v1::DecisionRequest request,
+                  std::chrono::milliseconds timeout, Token&& token) {
+  return asio::async_initiate<Token, DecideSignature>(
+      [stub, timeout](auto handler, gateway::v1::DecisionRequest req) {
+        using H = decltype(handler);
+        auto call = std::make_shared<DecideCall<H>>(std::move(req), std::move(handler));
+        call->context.set_deadline(std::chrono::system_clock::now() + timeout);
+        stub->async()->Decide(&call->context, &call->request, &call->response,
+                              [call](grpc::Status status) {
+                                // gRPC thread: only hand the result to the session's executor.
+                                auto executor = asio::get_associated_executor(call->handler);
+                                asio::post(executor, [call, status]() mutable {
+                                  std::move(call->handler)(status, std::move(call->response));
+                                });
+                              });
+      },
+      token, std::move(request));
+}
+
+}  // namespace
+
+GrpcPolicyClient::GrpcPolicyClient(std::shared_ptr<grpc::Channel> channel)
+    : stub_(gateway::v1::DecisionService::NewStub(std::move(channel))) {}
+
+awaitable<Decision> GrpcPolicyClient::decide(gateway::v1::DecisionRequest request,
+                                             std::chrono::milliseconds timeout) {
+  auto [status, response] =
+      co_await async_decide(stub_.get(), std::move(request), timeout, asio::use_awaitable);
+  if (!status.ok()) {
+    Decision d;
+    d.outcome = Decision::Outcome::kUnavailable;
+    d.error = status.error_message().empty() ? "status " + std::to_string(status.error_code())
+                                             : status.error_message();
+    co_return d;
+  }
+  co_return to_decision(response);
+}
+
+Decision to_decision(const gateway::v1::DecisionResponse& response) {
+  Decision d;
+  d.decision_id = response.decision_id();
+  for (const auto& [k, v] : response.attribute_changes()) d.attribute_changes[k] = v;
+  if (response.message_replaced()) d.replaced_message = response.message();
+  switch (response.verdict()) {
+    case gateway::v1::VERDICT_CONTINUE:
+      d.outcome = Decision::Outcome::kContinue;
+      return d;
+    case gateway::v1::VERDICT_REJECT:
+      d.outcome = Decision::Outcome::kReject;
+      break;
+    case gateway::v1::VERDICT_TEMPFAIL:
+      d.outcome = Decision::Outcome::kTempfail;
+      break;
+    default:
+      d.outcome = Decision::Outcome::kUnavailable;
+      d.error = "decision without a verdict";
+      return d;
+  }
+  const auto& r = response.reply();
+  bool reject = d.outcome == Decision::Outcome::kReject;
+  int code = static_cast<int>(r.code());
+  // A policy reply must keep its class: a reject is 5xx, a tempfail 4xx.
+  if (reject ? (code < 500 || code > 599) : (code < 400 || code > 499)) code = reject ? 550 : 451;
+  std::string text = r.text().empty() ? (reject ? "Rejected by policy" : "Try again later")
+                                      : r.text();
+  for (char& c : text) {
+    if (c == '\r' || c == '\n') c = ' ';
+  }
+  if (!d.decision_id.empty()) text += " (decision " + d.decision_id + ")";
+  std::string enhanced = r.enhanced_code();
+  smtp::Reply reply;
+  reply.code = code;
+  bool enhanced_ok = enhanced.size() >= 5 && enhanced[0] == static_cast<char>('0' + code / 100) &&
+                     enhanced[1] == '.';
+  reply.lines.push_back((enhanced_ok ? enhanced : (reject ? "5.7.1" : "4.3.0")) + " " + text);
+  d.reply = std::move(reply);
+  return d;
+}
+
+}  // namespace gw::dataplane

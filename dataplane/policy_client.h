@@ -1,0 +1,61 @@
+// The relay node's question to the policy decision point: one decision per handled command
+// (DESIGN.md §2 "decision", §7 "Fail safe"; decision.proto).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "dataplane/asio.h"
+#include "dataplane/smtp/reply.h"
+#include "gateway/v1/decision.grpc.pb.h"
+
+namespace gw::dataplane {
+
+/// The answer to one DecisionRequest, as the session uses it.
+struct Decision {
+  enum class Outcome {
+    kContinue,     // the command goes on
+    kReject,       // answer `reply` (5xx)
+    kTempfail,     // answer `reply` (4xx)
+    kUnavailable,  // no answer in time or an RPC error: the session applies fail-safe rules
+  };
+  Outcome outcome = Outcome::kUnavailable;
+  smtp::Reply reply;          // kReject/kTempfail: the policy's reply, decision id appended
+  std::string decision_id;
+  std::map<std::string, std::string> attribute_changes;
+  std::optional<std::string> replaced_message;  // DATA: the message the policy produced
+  std::string error;          // kUnavailable: why (for logs)
+};
+
+/// Asks for decisions. Implementations complete on the calling coroutine's executor and
+/// never block it. `timeout` bounds the whole call (gRPC deadline).
+class PolicyClient {
+ public:
+  virtual ~PolicyClient() = default;
+  virtual awaitable<Decision> decide(gateway::v1::DecisionRequest request,
+                                     std::chrono::milliseconds timeout) = 0;
+};
+
+/// DecisionService over gRPC with the callback API: the callback only posts the result back
+/// to the session's executor (STYLE.md). Thread-safe; one instance serves all sessions.
+class GrpcPolicyClient : public PolicyClient {
+ public:
+  explicit GrpcPolicyClient(std::shared_ptr<grpc::Channel> channel);
+  awaitable<Decision> decide(gateway::v1::DecisionRequest request,
+                             std::chrono::milliseconds timeout) override;
+
+ private:
+  std::unique_ptr<gateway::v1::DecisionService::Stub> stub_;
+};
+
+/// Converts a DecisionResponse: verdict → outcome, reply (defaults 550 5.7.1 / 451 4.3.0 when
+/// the policy gave none) with " (decision ID)" appended so operators can find the audit
+/// record from a bounce.
+Decision to_decision(const gateway::v1::DecisionResponse& response);
+
+}  // namespace gw::dataplane
