@@ -61,8 +61,16 @@ awaitable<void> Transport::handshake_client(std::shared_ptr<asio::ssl::context> 
              const_cast<char*>(server_name.c_str()));
   }
   if (verify_hostname) {
-    tls_->set_verify_callback(asio::ssl::host_name_verification(server_name), ec);
-    if (ec) co_return;
+    // Let OpenSSL check the name during chain verification (RFC 6125), so a mismatch is
+    // reported as such ("hostname mismatch") rather than as an unspecified failure.
+    SSL* ssl = tls_->native_handle();
+    int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), server_name.c_str())
+                   : SSL_set1_host(ssl, server_name.c_str());
+    if (ok != 1) {
+      ec = asio::error::invalid_argument;
+      co_return;
+    }
+    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
   }
   co_await tls_->async_handshake(asio::ssl::stream_base::client,
                                  asio::redirect_error(asio::use_awaitable, ec));

@@ -20,6 +20,7 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -27,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 logging.getLogger("mail.log").setLevel(logging.CRITICAL)  # aiosmtpd's per-session chatter
 
@@ -201,13 +202,17 @@ class Gctld(ManagedProcess):
     """The control plane, on 127.0.0.1 (port 0 by default, read back from --port-file)."""
 
     def __init__(self, workdir: Path, db_path: Optional[Path] = None, port: int = 0,
-                 log_level: str = "info", name: str = "gctld"):
+                 log_level: str = "info", name: str = "gctld",
+                 extra_args: Optional[list[str]] = None, listen_host: str = LOOPBACK):
+        """extra_args: more flags (e.g. --tls-cert/--tls-key/--tls-ca); listen_host: the
+        address in --listen (the port file and `address` still use 127.0.0.1)."""
         self.db_path = db_path or (workdir / "gctld.db")
         self.port_file = workdir / f"{name}.port"
         self.port = port
-        super().__init__(name, [binary("gctld"), "--listen", f"{LOOPBACK}:{port}",
+        self.extra_args = list(extra_args or [])
+        super().__init__(name, [binary("gctld"), "--listen", f"{listen_host}:{port}",
                                 "--db", str(self.db_path), "--port-file", str(self.port_file),
-                                "--log-level", log_level], workdir)
+                                "--log-level", log_level, *self.extra_args], workdir)
 
     @property
     def address(self) -> str:
@@ -243,11 +248,12 @@ class Grelayd(ManagedProcess):
 
     def __init__(self, workdir: Path, control_plane: str, node_id: str = "relay-1",
                  instance: str = "default", threads: int = 1, log_level: str = "info",
-                 hostname: Optional[str] = None):
+                 hostname: Optional[str] = None, extra_args: Optional[list[str]] = None):
         argv = [binary("grelayd"), "--control-plane", control_plane, "--node-id", node_id,
                 "--instance", instance, "--threads", str(threads), "--log-level", log_level]
         if hostname:
             argv += ["--hostname", hostname]
+        argv += list(extra_args or [])  # e.g. --tls-ca/--tls-cert/--tls-key
         super().__init__(f"grelayd-{node_id}", argv, workdir)
 
     def start(self, settle: float = 0.2) -> None:
@@ -261,17 +267,21 @@ class Grelayd(ManagedProcess):
 class Gctl:
     """Runs gctl against one control plane. Raises HarnessError on a non-zero exit if check."""
 
-    def __init__(self, server: str):
+    def __init__(self, server: str, global_args: Optional[list[str]] = None):
+        """global_args: flags placed before the noun, e.g. --tls-ca/--tls-cert/--tls-key."""
         self.server = server
+        self.global_args = list(global_args or [])
+        self.outputs: list[str] = []  # every stdout and stderr, for the secrets test
 
     def run(self, *args: str, output: Optional[str] = None, check: bool = True,
             timeout: float = 20.0) -> subprocess.CompletedProcess:
-        argv = [binary("gctl"), "--server", self.server]
+        argv = [binary("gctl"), "--server", self.server, *self.global_args]
         if output:
             argv += ["-o", output]
         argv += list(args)
         cp = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                             timeout=timeout)
+        self.outputs += [cp.stdout, cp.stderr]
         if check and cp.returncode != 0:
             raise HarnessError(f"gctl {' '.join(args)} failed (rc={cp.returncode}): "
                                f"{cp.stderr.strip()} {cp.stdout.strip()}")
@@ -299,10 +309,11 @@ class Gctl:
         self.run("service", "delete", name, check=check)
 
     def interface_add(self, service: str, port: int, type_: str = "tcp",
-                      bind: str = LOOPBACK) -> int:
-        """Adds an interface and returns its id (read from -o json, else the printed id)."""
+                      bind: str = LOOPBACK, *extra: str) -> int:
+        """Adds an interface and returns its id (read from -o json, else the printed id).
+        extra: more flags, e.g. "--cert", "relay" for ssl/starttls interfaces."""
         cp = self.run("interface", "add", service, "--type", type_, "--port", str(port),
-                      "--bind", bind, output="json")
+                      "--bind", bind, *extra, output="json")
         found = parse_id(cp.stdout)
         if found is None:
             raise HarnessError(f"cannot read the interface id from gctl output: {cp.stdout!r}")
@@ -380,6 +391,23 @@ class UpstreamConfig:
     delay_rcpt: float = 0.0
     delay_data: float = 0.0                 # before the 354
     delay_final: float = 0.0                # before the reply to end-of-data
+    # TLS. starttls_context: offer STARTTLS (RFC 3207) with this server context;
+    # implicit_tls_context: TLS from the first byte (RFC 8314). require_starttls: 530 for
+    # anything but EHLO/NOOP/QUIT/STARTTLS before TLS. starttls_inject: octets pushed in the
+    # same write as the 220 to STARTTLS (a plaintext injection towards the relay).
+    starttls_context: Optional[ssl.SSLContext] = None
+    implicit_tls_context: Optional[ssl.SSLContext] = None
+    require_starttls: bool = False
+    starttls_inject: Optional[bytes] = None
+    # AUTH (RFC 4954). auth_mechanisms None: the legacy behaviour (no AUTH advertised unless
+    # extra_caps says so). Otherwise "AUTH <mechanisms>" is advertised (only PLAIN and LOGIN
+    # are implemented) once the session is encrypted, or always without auth_require_tls;
+    # auth_users are the accepted user -> password pairs; auth_required: MAIL before a
+    # successful AUTH gets 530 5.7.0.
+    auth_mechanisms: Optional[list[str]] = None
+    auth_users: dict[str, str] = dataclasses.field(default_factory=dict)
+    auth_required: bool = False
+    auth_require_tls: bool = True
 
     def enforced_size(self) -> int:
         if self.max_size is not None:
@@ -410,6 +438,22 @@ class UpstreamConnection:
     commands: list[bytes] = dataclasses.field(default_factory=list)  # lines without CRLF
     greeting: Optional[str] = None      # "EHLO arg" / "HELO arg" (the last one)
     closed: bool = False
+    command_tls: list[bool] = dataclasses.field(default_factory=list)  # per command: encrypted?
+    tls: bool = False                   # the connection is (now) encrypted
+    tls_version: Optional[str] = None   # e.g. "TLSv1.3"
+    peer_cert: Optional[dict] = None    # the client certificate the relay presented, if any
+
+
+@dataclasses.dataclass
+class AuthAttempt:
+    """One credential check of the recording upstream (a complete, decodable AUTH)."""
+
+    connection: int
+    mechanism: str
+    login: str
+    password: str
+    success: bool
+    tls: bool
 
 
 def split_path(rest: str) -> tuple[Optional[str], list[str]]:
@@ -440,8 +484,16 @@ class _RecordingReader:
     """Wraps the StreamReader aiosmtpd uses, recording every command line it reads."""
 
     def __init__(self, reader: asyncio.StreamReader, proto: "_RecordingSMTP"):
-        self._inner = reader
-        self._proto = proto
+        object.__setattr__(self, "_inner", reader)
+        object.__setattr__(self, "_proto", proto)
+
+    async def readline(self) -> bytes:
+        line = await self._inner.readline()  # SASL responses (aiosmtpd's challenge_auth)
+        self._proto._record_command(line)
+        return line
+
+    def __setattr__(self, name, value) -> None:
+        setattr(self._inner, name, value)  # aiosmtpd retargets _transport after STARTTLS
 
     async def readuntil(self, separator: bytes = b"\n") -> bytes:
         line = await self._inner.readuntil(separator)
@@ -461,15 +513,37 @@ class _RecordingSMTP(SMTP):
         self._cfg = upstream.config
         self._conn: Optional[UpstreamConnection] = None
         self.line_length_limit = self._cfg.line_limit
+        tls_options: dict = {}
+        if self._cfg.starttls_context is not None:
+            tls_options.update(tls_context=self._cfg.starttls_context,
+                               require_starttls=self._cfg.require_starttls)
+        if self._cfg.auth_mechanisms is not None:
+            tls_options.update(
+                auth_require_tls=False,  # enforced by smtp_AUTH below (implicit TLS counts)
+                auth_exclude_mechanism=[m for m in ("PLAIN", "LOGIN")
+                                        if m not in self._cfg.auth_mechanisms],
+                authenticator=self._check_credentials)
         super().__init__(_NullHandler(), data_size_limit=self._cfg.enforced_size(),
                          enable_SMTPUTF8=True, decode_data=False, hostname="upstream.test",
-                         ident="recording upstream", timeout=120, loop=upstream.loop)
+                         ident="recording upstream", timeout=120, loop=upstream.loop,
+                         **tls_options)
 
     # -- recording
     def connection_made(self, transport) -> None:
-        self._conn = self._up._open_connection(transport.get_extra_info("peername"))
+        # Called again with the TLS transport after STARTTLS: same connection, now encrypted.
+        if self._conn is None:
+            self._conn = self._up._open_connection(transport.get_extra_info("peername"))
         self._up._transports.add(transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None:
+            with self._up.lock:
+                self._conn.tls = True
+                self._conn.tls_version = ssl_object.version()
+                self._conn.peer_cert = ssl_object.getpeercert() or None
         super().connection_made(transport)
+
+    def _encrypted(self) -> bool:
+        return self._conn is not None and self._conn.tls
 
     def data_received(self, data: bytes) -> None:
         with self._up.lock:
@@ -488,6 +562,19 @@ class _RecordingSMTP(SMTP):
     def _record_command(self, line: bytes) -> None:
         with self._up.lock:
             self._conn.commands.append(line.rstrip(b"\r\n"))
+            self._conn.command_tls.append(self._conn.tls)
+
+    def _check_credentials(self, server, session, envelope, mechanism,
+                           auth_data) -> AuthResult:
+        login = password = ""
+        if isinstance(auth_data, LoginPassword):
+            login = auth_data.login.decode("utf-8", "surrogateescape")
+            password = auth_data.password.decode("utf-8", "surrogateescape")
+        ok = bool(login) and self._cfg.auth_users.get(login) == password
+        self._up._record_auth(AuthAttempt(connection=self._conn.index, mechanism=mechanism,
+                                          login=login, password=password, success=ok,
+                                          tls=self._encrypted()))
+        return AuthResult(success=ok, handled=False)
 
     async def _reply(self, text: str) -> None:
         await self.push(text)
@@ -537,6 +624,10 @@ class _RecordingSMTP(SMTP):
             caps.append("PIPELINING")
         if cfg.enhancedstatuscodes:
             caps.append("ENHANCEDSTATUSCODES")
+        if cfg.starttls_context is not None and not self._encrypted():
+            caps.append("STARTTLS")
+        if cfg.auth_mechanisms and (self._encrypted() or not cfg.auth_require_tls):
+            caps.append("AUTH " + " ".join(cfg.auth_mechanisms))
         caps += cfg.extra_caps
         lines = [f"upstream.test Hello {hostname}"] + caps
         out = [f"250-{line}" for line in lines[:-1]] + [f"250 {lines[-1]}"]
@@ -552,6 +643,23 @@ class _RecordingSMTP(SMTP):
         self.session.host_name = hostname
         await self.push("250 upstream.test")
 
+    async def smtp_STARTTLS(self, arg: Optional[str]):
+        if self._cfg.starttls_inject is not None and not arg and self.tls_context:
+            # The 220 and the injected octets in one write, then no TLS at all.
+            self.transport.write(b"220 Ready to start TLS\r\n" + self._cfg.starttls_inject)
+            return
+        await super().smtp_STARTTLS(arg)
+
+    async def smtp_AUTH(self, arg: Optional[str]):
+        cfg = self._cfg
+        if cfg.auth_mechanisms is not None:
+            if not cfg.auth_mechanisms:
+                return await self.push("502 5.5.1 AUTH not available")
+            if cfg.auth_require_tls and not self._encrypted():
+                return await self.push("538 5.7.11 Encryption required for requested "
+                                       "authentication mechanism")
+        await super().smtp_AUTH(arg)
+
     async def smtp_MAIL(self, arg: Optional[str]):
         cfg = self._cfg
         if not self.session.host_name:
@@ -563,6 +671,8 @@ class _RecordingSMTP(SMTP):
         address, params = split_path(arg[5:])
         if address is None:
             return await self.push("501 5.1.7 Bad sender address syntax")
+        if cfg.auth_required and not self.session.authenticated:
+            return await self.push("530 5.7.0 Authentication required")
         if cfg.delay_mail:
             await asyncio.sleep(cfg.delay_mail)
         if cfg.mail_reply:
@@ -680,6 +790,11 @@ class RecordingUpstream:
         self._connections: list[UpstreamConnection] = []
         self._messages: list[StoredMessage] = []
         self._transports: set = set()
+        self._auth_attempts: list[AuthAttempt] = []
+        self._server_names: list[Optional[str]] = []  # SNI of every TLS handshake begun
+        for ctx in (self.config.starttls_context, self.config.implicit_tls_context):
+            if ctx is not None:
+                ctx.sni_callback = self._on_sni
 
     # -- lifecycle
     def start(self) -> "RecordingUpstream":
@@ -696,7 +811,8 @@ class RecordingUpstream:
             asyncio.set_event_loop(self.loop)
             try:
                 self._server = self.loop.run_until_complete(self.loop.create_server(
-                    lambda: _RecordingSMTP(self), LOOPBACK, 0))
+                    lambda: _RecordingSMTP(self), LOOPBACK, 0,
+                    ssl=self.config.implicit_tls_context))
                 self.port = self._server.sockets[0].getsockname()[1]
             except BaseException as e:  # reported to start()
                 failure.append(e)
@@ -728,7 +844,10 @@ class RecordingUpstream:
         def shutdown() -> None:
             self._server.close()
             for transport in list(self._transports):
-                transport.abort()
+                try:
+                    transport.abort()
+                except Exception:  # a TLS transport already torn down after STARTTLS
+                    pass
             self.loop.stop()
 
         try:
@@ -755,6 +874,15 @@ class RecordingUpstream:
         with self.lock:
             self._messages.append(message)
 
+    def _record_auth(self, attempt: AuthAttempt) -> None:
+        with self.lock:
+            self._auth_attempts.append(attempt)
+
+    def _on_sni(self, ssl_object, server_name, context) -> None:
+        with self.lock:
+            self._server_names.append(server_name)
+        return None
+
     # -- queries
     def messages(self) -> list[StoredMessage]:
         with self.lock:
@@ -762,8 +890,22 @@ class RecordingUpstream:
 
     def connections(self) -> list[UpstreamConnection]:
         with self.lock:
-            return [dataclasses.replace(c, raw=bytearray(c.raw), commands=list(c.commands))
+            return [dataclasses.replace(c, raw=bytearray(c.raw), commands=list(c.commands),
+                                        command_tls=list(c.command_tls))
                     for c in self._connections]
+
+    def auth_attempts(self) -> list[AuthAttempt]:
+        """Every complete credential check (PLAIN/LOGIN), in order."""
+        with self.lock:
+            return list(self._auth_attempts)
+
+    def server_names(self) -> list[Optional[str]]:
+        """The SNI (None: none sent) of every TLS handshake a client began with us."""
+        with self.lock:
+            return list(self._server_names)
+
+    def tls_handshakes(self) -> int:
+        return len(self.server_names())
 
     def commands(self) -> list[bytes]:
         """All command lines (without CRLF) of all connections, in connection order."""
@@ -796,9 +938,10 @@ class RecordingUpstream:
         """Human-readable summary for assertion messages."""
         lines = []
         for c in self.connections():
-            lines.append(f"  conn {c.index} closed={c.closed} greeting={c.greeting!r}")
-            for cmd in c.commands[:40]:
-                lines.append(f"    > {cmd[:200]!r}")
+            lines.append(f"  conn {c.index} closed={c.closed} tls={c.tls_version} "
+                         f"greeting={c.greeting!r}")
+            for cmd, tls in zip(c.commands[:40], c.command_tls[:40]):
+                lines.append(f"    {'~' if tls else '>'} {cmd[:200]!r}")
         lines.append(f"  stored messages: {len(self.messages())}")
         return "\n".join(lines)
 
@@ -1054,11 +1197,16 @@ class RelayEnv:
         port = self.interface(name, port_timeout=port_timeout)[1]
         return name, port
 
-    def interface(self, service: str, port_timeout: float = 5.0) -> tuple[int, int]:
-        """Adds a tcp interface on a free port and waits until it greets: (id, port)."""
+    def interface(self, service: str, port_timeout: float = 5.0, type_: str = "tcp",
+                  extra: tuple = (),
+                  ready: Optional[Callable[[int], bool]] = None) -> tuple[int, int]:
+        """Adds an interface (default tcp) on a free port and waits until it greets:
+        (id, port). extra: more `gctl interface add` flags; ready(port): the readiness probe
+        (default: a plaintext 220 banner; an ssl interface needs a TLS probe)."""
         port = free_port()
-        iface = self.gctl.interface_add(service, port)
-        if not wait_until(lambda: banner_ok(port), port_timeout, 0.02):
+        iface = self.gctl.interface_add(service, port, type_, LOOPBACK, *extra)
+        probe = ready or banner_ok
+        if not wait_until(lambda: probe(port), port_timeout, 0.02):
             raise HarnessError(f"relay port {port} (service {service}) does not greet "
                                f"{port_timeout}s after interface add; relay log:\n"
                                f"{self.relay.log_tail()}")

@@ -1,0 +1,317 @@
+"""AUTH integration tests (issue 3, DESIGN.md §4): pass-through of the client's SASL exchange
+to an upstream that offers AUTH (PLAIN with and without initial response, LOGIN challenges,
+"*" cancel), local checks of every client response (field cases BR-08, BR-09, BR-11: nothing
+malformed reaches the upstream), AUTH only on encrypted sessions, and the gateway's own login
+with service credentials (scenario 4). Real gctld/grelayd/gctl and aiosmtpd upstreams that
+record every AUTH line and credential check.
+
+  cd tests/integration && GW_BIN_DIR=../../build/bin /usr/bin/python3 -m unittest -v \\
+      test_auth_passthrough
+"""
+
+from __future__ import annotations
+
+import smtplib
+import sys
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import LOOPBACK, RecordingUpstream  # noqa: E402
+from tls_helpers import TlsRelayCase, b64, capabilities, plain_blob  # noqa: E402
+
+USERS = {"alice": "s3cret", "bob": "b0b-pa55"}
+
+
+def auth_lines(up: RecordingUpstream) -> list[str]:
+    """The upstream's received lines from the first AUTH on (SASL responses included),
+    without EHLO/QUIT/MAIL/RCPT/DATA/RSET/NOOP."""
+    skip = ("EHLO", "QUIT", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "STARTTLS")
+    return [c for c in up.command_texts() if not c.upper().startswith(skip)]
+
+
+class PassThroughTests(TlsRelayCase):
+    """Service without credentials, upstream offering AUTH LOGIN PLAIN and requiring it for
+    MAIL: the relay advertises the upstream's mechanisms after TLS and relays the exchange."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.up = self.upstream(auth_mechanisms=["LOGIN", "PLAIN"], auth_require_tls=False,
+                                auth_users=dict(USERS), auth_required=True)
+        self.svc, self.port = self.relay(self.up, iface="starttls")
+
+    def session(self):
+        c, before, after = self.starttls_session(self.port)
+        return c, before, after
+
+    def assert_no_credentials_reached_upstream(self) -> None:
+        self.assertEqual(self.up.auth_attempts(), [], self.diag(self.up))
+
+    def assert_login_works(self, c, user: str = "bob") -> None:
+        """A valid AUTH PLAIN now succeeds and MAIL is accepted: the dialogue is aligned."""
+        r = c.command("AUTH PLAIN " + plain_blob(user, USERS[user]))
+        self.assertEqual(r.code, 235, str(r) + self.diag(self.up, c))
+        r = c.command(f"MAIL FROM:<{user}@example.com>")
+        self.assertEqual(r.code, 250, str(r) + self.diag(self.up, c))
+        self.assertEqual(c.command("RSET").code, 250)
+        self.assertEqual([(a.login, a.success) for a in self.up.auth_attempts()][-1],
+                         (user, True))
+
+    # -- advertising
+    def test_mechanisms_are_the_upstreams_and_only_after_tls(self) -> None:
+        c = self.client(self.port)
+        c.banner()
+        before = c.command("EHLO c.example.net")
+        self.assertNotIn("AUTH", capabilities(before), str(before))
+        r = c.command("AUTH PLAIN " + plain_blob("alice", USERS["alice"]))
+        self.assertEqual((r.code, r.enhanced), (538, "5.7.11"), str(r))
+        r = c.command("AUTH LOGIN")
+        self.assertEqual((r.code, r.enhanced), (538, "5.7.11"), str(r))
+        self.assertEqual(c.command("STARTTLS").code, 220)
+        c.starttls(self.pki.client_context())
+        after = c.command("EHLO c.example.net")
+        self.assertEqual(sorted(capabilities(after).get("AUTH", "").split()), ["LOGIN", "PLAIN"],
+                         str(after))
+        self.assertEqual(auth_lines(self.up), [], "AUTH sent before TLS reached the upstream")
+        # An upstream offering only LOGIN: the relay offers only LOGIN.
+        up2 = self.upstream(auth_mechanisms=["LOGIN"], auth_require_tls=False,
+                            auth_users=dict(USERS))
+        _, port2 = self.relay(up2, iface="starttls")
+        c2, _, after2 = self.starttls_session(port2)
+        self.assertEqual(capabilities(after2).get("AUTH", "").split(), ["LOGIN"], str(after2))
+        r = c2.command("AUTH PLAIN " + plain_blob("alice", USERS["alice"]))
+        self.assertEqual(r.code // 100, 5, str(r))
+        self.assertEqual(auth_lines(up2), [], "an unoffered mechanism was forwarded")
+
+    def test_auth_not_offered_by_upstream(self) -> None:
+        up = self.upstream()  # no AUTH
+        _, port = self.relay(up, iface="starttls")
+        c, _, after = self.starttls_session(port)
+        self.assertNotIn("AUTH", capabilities(after))
+        r = c.command("AUTH PLAIN " + plain_blob("alice", USERS["alice"]))
+        self.assertEqual((r.code, r.enhanced), (503, "5.5.1"), str(r))
+        self.assertEqual(auth_lines(up), [])
+
+    def test_plaintext_auth_on_tcp_interface(self) -> None:
+        # Without --allow-plaintext-auth: not advertised, refused with 538, never proxied.
+        port = self.interface(self.svc, "tcp")
+        c = self.client(port)
+        c.banner()
+        ehlo = c.command("EHLO c.example.net")
+        self.assertNotIn("AUTH", capabilities(ehlo))
+        r = c.command("AUTH PLAIN " + plain_blob("alice", USERS["alice"]))
+        self.assertEqual((r.code, r.enhanced), (538, "5.7.11"), str(r))
+        self.assertEqual(auth_lines(self.up), [])
+        # With --allow-plaintext-auth: advertised and relayed.
+        up = self.upstream(auth_mechanisms=["PLAIN"], auth_require_tls=False,
+                           auth_users=dict(USERS))
+        _, port2 = self.relay(up, "--allow-plaintext-auth")
+        with smtplib.SMTP(LOOPBACK, port2, local_hostname="c.example.net", timeout=30) as s:
+            s.ehlo()
+            self.assertEqual(s.esmtp_features.get("auth", "").split(), ["PLAIN"])
+            self.assertEqual(s.login("alice", USERS["alice"])[0], 235)
+            s.quit()
+        self.assertEqual([(a.login, a.success) for a in up.auth_attempts()], [("alice", True)])
+
+    # -- relaying
+    def test_plain_with_initial_response(self) -> None:
+        c, _, _ = self.session()
+        blob = plain_blob("alice", USERS["alice"])
+        r = c.command("AUTH PLAIN " + blob)
+        self.assertEqual(r.code, 235, str(r) + self.diag(self.up, c))
+        r = c.command("AUTH PLAIN " + blob)
+        self.assertEqual((r.code, r.enhanced), (503, "5.5.1"), "second AUTH: " + str(r))
+        self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+        self.assertEqual(auth_lines(self.up), ["AUTH PLAIN " + blob])
+        [attempt] = self.up.auth_attempts()
+        self.assertEqual((attempt.mechanism, attempt.login, attempt.success),
+                         ("PLAIN", "alice", True))
+
+    def test_plain_without_initial_response(self) -> None:
+        c, _, _ = self.session()
+        r = c.command("AUTH PLAIN")
+        self.assertEqual(r.code, 334, str(r))
+        r = c.command(plain_blob("alice", USERS["alice"]))
+        self.assertEqual(r.code, 235, str(r) + self.diag(self.up, c))
+        self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+        self.assertEqual(auth_lines(self.up), ["AUTH PLAIN", plain_blob("alice", USERS["alice"])])
+
+    def test_login_challenges_are_relayed(self) -> None:
+        c, _, _ = self.session()
+        r = c.command("AUTH LOGIN")
+        self.assertEqual(r.lines, ["334 " + b64("User Name\0")], "upstream challenge verbatim")
+        r = c.command(b64("bob"))
+        self.assertEqual(r.lines, ["334 " + b64("Password\0")])
+        r = c.command(b64(USERS["bob"]))
+        self.assertEqual(r.code, 235, str(r) + self.diag(self.up, c))
+        self.assertEqual(c.command("MAIL FROM:<bob@example.com>").code, 250)
+        self.assertEqual(auth_lines(self.up), ["AUTH LOGIN", b64("bob"), b64(USERS["bob"])])
+        self.assertEqual([(a.mechanism, a.login, a.success) for a in self.up.auth_attempts()],
+                         [("LOGIN", "bob", True)])
+
+    def test_wrong_password_is_relayed_and_retry_works(self) -> None:
+        c, _, _ = self.session()
+        r = c.command("AUTH PLAIN " + plain_blob("alice", "wrong"))
+        self.assertEqual((r.code, r.enhanced), (535, "5.7.8"), str(r))
+        r = c.command("MAIL FROM:<alice@example.com>")
+        self.assertEqual(r.code, 530, "upstream requires AUTH: " + str(r))
+        self.assert_login_works(c, "alice")
+
+    def test_smtplib_login_both_mechanisms(self) -> None:
+        for mechanism in ("PLAIN", "LOGIN"):
+            with self.subTest(mechanism=mechanism):
+                with smtplib.SMTP(LOOPBACK, self.port, local_hostname="c.example.net",
+                                  timeout=30) as s:
+                    s.starttls(context=self.pki.client_context())
+                    s.ehlo()
+                    s.user, s.password = "bob", USERS["bob"]
+                    code, _ = s.auth(mechanism, getattr(s, f"auth_{mechanism.lower()}"),
+                                     initial_response_ok=mechanism == "PLAIN")
+                    self.assertEqual(code, 235)
+                    self.assertEqual(s.sendmail("bob@example.com", ["carol@example.org"],
+                                                b"Subject: auth\r\n\r\nhello\r\n"), {})
+                    s.quit()
+        self.assertEqual(len(self.up.messages()), 2)
+
+    # -- field case BR-08: "=" (zero-length response)
+    def test_br08_empty_responses_are_refused_locally(self) -> None:
+        c, _, _ = self.session()
+        r = c.command("AUTH PLAIN =")
+        self.assertEqual((r.code, r.enhanced), (501, "5.5.2"), str(r))
+        self.assertEqual(auth_lines(self.up), [], "AUTH PLAIN = was forwarded")
+        r = c.command("AUTH LOGIN =")
+        self.assertIn(r.code, (501, 535), str(r))
+        self.assertEqual(auth_lines(self.up), [], "AUTH LOGIN = was forwarded")
+        # Without initial response the exchange is already open upstream: the relay cancels
+        # it with "*" and never forwards the "=".
+        r = c.command("AUTH PLAIN")
+        self.assertEqual(r.code, 334, str(r))
+        r = c.command("=")
+        self.assertIn(r.code, (501, 535), str(r))
+        self.assertEqual(r.code // 100, 5)
+        self.assertNotIn("=", auth_lines(self.up))
+        self.assertEqual(auth_lines(self.up), ["AUTH PLAIN", "*"])
+        self.assert_no_credentials_reached_upstream()
+        self.assert_login_works(c)
+
+    # -- field case BR-09: "*" cancels
+    def test_br09_cancel_keeps_the_dialogue_aligned(self) -> None:
+        c, _, _ = self.session()
+        r = c.command("AUTH LOGIN")
+        self.assertEqual(r.code, 334, str(r))
+        r = c.command("*")
+        self.assertEqual(r.code, 501, str(r))
+        self.assertEqual(r.enhanced[:2], "5.", str(r))
+        r = c.command("AUTH PLAIN")
+        self.assertEqual(r.code, 334, str(r))
+        r = c.command("*")
+        self.assertEqual(r.code, 501, str(r))
+        # LOGIN cancelled after the user name too.
+        self.assertEqual(c.command("AUTH LOGIN").code, 334)
+        self.assertEqual(c.command(b64("alice")).code, 334)
+        self.assertEqual(c.command("*").code, 501)
+        self.assertEqual(auth_lines(self.up),
+                         ["AUTH LOGIN", "*", "AUTH PLAIN", "*", "AUTH LOGIN", b64("alice"), "*"])
+        self.assert_no_credentials_reached_upstream()
+        r = c.command("AUTH PLAIN " + plain_blob("alice", USERS["alice"]))
+        self.assertEqual(r.code, 235, "retry after cancel: " + str(r) + self.diag(self.up, c))
+        r = c.command("MAIL FROM:<alice@example.com>")
+        self.assertEqual(r.code, 250, str(r))
+        self.assertEqual(c.command("RCPT TO:<bob@example.org>").code, 250)
+        self.assertEqual(c.command("NOOP").code, 250)
+
+    # -- field case BR-11: malformed base64
+    def test_br11_malformed_base64_never_reaches_the_upstream(self) -> None:
+        c, _, _ = self.session()
+        for line in ("AUTH PLAIN AGFsaWNlAHMzY3JldAB",      # 4n+3 characters
+                     "AUTH PLAIN AGFs aWNl",                # space inside
+                     "AUTH PLAIN AGE=AHMz",                 # "=" in the middle
+                     "AUTH PLAIN AGFsaWNl!HMzY3JldA==",     # outside the alphabet
+                     "AUTH PLAIN " + "A" * 5000 + "!"):     # long and bad
+            with self.subTest(line=line[:40]):
+                r = c.command(line)
+                self.assertEqual(r.code, 501, str(r))
+                self.assertEqual(r.enhanced[:4], "5.5.", str(r))
+        self.assertEqual(auth_lines(self.up), [], "malformed initial responses were forwarded")
+        r = c.command("AUTH LOGIN")
+        self.assertEqual(r.code, 334, str(r))
+        r = c.command("YWxp!ZQ==")
+        self.assertEqual((r.code, r.enhanced), (501, "5.5.2"), str(r))
+        r = c.command("AUTH LOGIN")
+        self.assertEqual(r.code, 334, str(r))
+        self.assertEqual(c.command(b64("alice")).code, 334)
+        r = c.command("cGFz=c3dk")
+        self.assertEqual((r.code, r.enhanced), (501, "5.5.2"), str(r))
+        self.assertEqual(auth_lines(self.up),
+                         ["AUTH LOGIN", "*", "AUTH LOGIN", b64("alice"), "*"])
+        self.assert_no_credentials_reached_upstream()
+        self.assert_login_works(c)
+
+
+class ServiceCredentialsTests(TlsRelayCase):
+    """Scenario 4: the service has --username/--password-file and the upstream offers AUTH:
+    the gateway logs in itself (PLAIN, else LOGIN) and does not advertise AUTH."""
+
+    SVC_USER, SVC_PASSWORD = "relay-svc", "Svc-Pa55word-4711"
+
+    def password_file(self) -> Path:
+        path = self.env.workdir / "upstream.pw"
+        path.write_text(self.SVC_PASSWORD)
+        return path
+
+    def credentials_service(self, up: RecordingUpstream, security: str = "starttls") -> int:
+        _, port = self.relay(up, "--username", self.SVC_USER, "--password-file",
+                             str(self.password_file()), iface="starttls", security=security)
+        return port
+
+    def test_gateway_logs_in_itself(self) -> None:
+        for mechanisms in (["PLAIN", "LOGIN"], ["LOGIN"]):
+            with self.subTest(upstream_offers=mechanisms):
+                up = self.upstream(starttls=True, auth_mechanisms=mechanisms,
+                                   auth_users={self.SVC_USER: self.SVC_PASSWORD},
+                                   auth_required=True)
+                port = self.credentials_service(up)
+                c, before, after = self.starttls_session(port)
+                self.assertNotIn("AUTH", capabilities(before))
+                self.assertNotIn("AUTH", capabilities(after))
+                r = c.command("AUTH PLAIN " + plain_blob("alice", "s3cret"))
+                self.assertEqual((r.code, r.enhanced), (503, "5.5.1"), str(r))
+                self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250,
+                                 self.diag(up, c))
+                self.assertEqual(c.command("RCPT TO:<bob@example.org>").code, 250)
+                self.assertEqual(c.command("DATA").code, 354)
+                c.send(b"Subject: svc\r\n\r\nhello\r\n.\r\n")
+                self.assertEqual(c.read_reply().code, 250)
+                attempts = up.auth_attempts()
+                self.assertTrue(attempts, self.diag(up))
+                self.assertTrue(all((a.login, a.password, a.success, a.tls) ==
+                                    (self.SVC_USER, self.SVC_PASSWORD, True, True)
+                                    for a in attempts), attempts)
+                self.assertEqual(attempts[0].mechanism, mechanisms[0])
+                self.assertNotIn("AUTH PLAIN " + plain_blob("alice", "s3cret"),
+                                 up.command_texts())
+
+    def test_upstream_refusing_the_credentials_gives_4xx(self) -> None:
+        up = self.upstream(starttls=True, auth_mechanisms=["PLAIN"],
+                           auth_users={self.SVC_USER: "another password"}, auth_required=True)
+        _, port = self.relay(up, "--username", self.SVC_USER, "--password-file",
+                             str(self.password_file()), security="starttls")
+        c = self.client(port)
+        c.banner()
+        r = c.command("EHLO c.example.net")
+        self.assertEqual(r.code // 100, 4, str(r) + self.diag(up, c))
+        self.assertEqual(up.messages(), [])
+        self.assertEqual([a.success for a in up.auth_attempts()], [False])
+
+    def test_credentials_without_upstream_auth(self) -> None:
+        up = self.upstream()  # no AUTH offered: nothing to log in to, mail still flows
+        port = self.credentials_service(up, security="none")
+        c, _, after = self.starttls_session(port)
+        self.assertNotIn("AUTH", capabilities(after))
+        self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+        self.assertEqual(auth_lines(up), [])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,512 @@
+"""Policy decisions on SMTP commands (issue 4, DESIGN.md §5-§7, PROTOCOL.md "Policy
+decisions"): a HELO handler rewrites the greeting and the domain the upstream sees, MAIL
+handlers picked by best match accept or reject (rejected commands never reach the upstream),
+a RCPT handler sees smtp.rcpt.recipients grow, tempfail and CIDR policies, DATA handlers,
+the control plane stopped mid-session (451 4.3.0 / AUTH 454 4.7.0, fail-open) and its
+return, and the audit trail: every decision recorded (ids from reject replies), filters and
+--follow, and no password anywhere in the database files, logs or CLI output.
+
+  cd tests/integration && GW_BIN_DIR=../../build/bin /usr/bin/python3 -m unittest -v test_policy
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import LOOPBACK, binary, wait_until  # noqa: E402
+from policy_helpers import (HOST, PolicyCase, b64, decision_id, find_secrets,  # noqa: E402
+                            list_value, plain_blob)
+
+SWAKS = shutil.which("swaks") or "/usr/bin/swaks"
+
+ALICE, ALICE_PW = "alice", "Alice-Repo-Pw-31"
+WRONG_PW = "Wr0ng-Guess-x7"
+SVC_USER, SVC_PW = "relay-svc", "Svc-Upstream-Pw-77"
+
+POLICIES = """\
+policies:
+  - name: allow
+    filters:
+      - type: "true"
+  - name: deny
+    filters:
+      - type: "false"
+  - name: deny-sender
+    reply: "550 5.7.1 Sender ${smtp.mail.from} not allowed"
+    filters:
+      - type: "false"
+  - name: greet
+    filters:
+      - type: set_attribute
+        attribute: smtp.helo.greeting
+        value: "Welcome ${smtp.helo.domain} from ${client.address}"
+      - type: set_attribute
+        attribute: smtp.helo.domain
+        value: "relayed.${smtp.helo.domain}"
+  - name: only-loopback
+    filters:
+      - type: match
+        attribute: client.address
+        cidr: 127.0.0.0/8
+  - name: only-ten-net
+    reply: "550 5.7.1 Client ${client.address} not allowed"
+    filters:
+      - type: match
+        attribute: client.address
+        cidr: 10.0.0.0/8
+  - name: tempfail-rcpt
+    reply: "451 4.7.1 Try ${smtp.rcpt.to} later"
+    filters:
+      - type: "false"
+  - name: check-user
+    filters:
+      - type: attribute_authentication
+"""
+
+
+def deliver(test: PolicyCase, c, sender: str, recipients: list[str], body: bytes) -> None:
+    """MAIL, RCPT..., DATA on an open session; every step must succeed."""
+    r = c.command(f"MAIL FROM:<{sender}>")
+    test.assertEqual(r.code, 250, str(r))
+    for rcpt in recipients:
+        r = c.command(f"RCPT TO:<{rcpt}>")
+        test.assertEqual(r.code, 250, str(r))
+    r = c.command("DATA")
+    test.assertEqual(r.code, 354, str(r))
+    c.send(body + b".\r\n")
+    r = c.read_reply()
+    test.assertEqual(r.code, 250, str(r))
+
+
+class HeloHandlerTests(PolicyCase):
+    POLICIES = POLICIES
+
+    def test_policy_rewrites_greeting_and_domain(self) -> None:
+        up = self.upstream()
+        svc, port = self.service(up, handlers=[("helo", "greet")])
+        c, ehlo = self.session(port)
+        self.assertEqual(ehlo.code, 250, str(ehlo) + self.diag(up, c))
+        self.assertEqual(ehlo.texts[0], f"{HOST} Welcome c.example.net from 127.0.0.1",
+                         str(ehlo))
+        self.assertTrue(wait_until(lambda: up.connection_count() >= 1, 3.0), self.diag(up, c))
+        self.assertEqual(up.connections()[0].greeting, "EHLO relayed.c.example.net",
+                         self.diag(up, c))
+        deliver(self, c, "alice@example.com", ["bob@example.net"],
+                b"Subject: greet\r\n\r\nhello\r\n")
+        c.command("QUIT")
+        # HELO from smtplib: the one-line reply carries the greeting, the upstream the domain.
+        with self.smtp(port) as s:
+            code, text = s.helo("h.example.org")
+            self.assertEqual((code, text.decode()),
+                             (250, f"{HOST} Welcome h.example.org from 127.0.0.1"))
+            s.quit()
+        self.assertTrue(wait_until(lambda: up.connection_count() >= 2, 3.0), self.diag(up))
+        self.assertEqual(up.connections()[1].greeting, "EHLO relayed.h.example.org",
+                         self.diag(up))
+        records = self.service_audit(svc, "helo", count=2)
+        self.assertEqual(len(records), 2, [r.raw for r in records])
+        for rec, domain in zip(records, ("c.example.net", "h.example.org")):
+            self.assertEqual((rec.verdict, rec.policy, rec.command), ("continue", "greet", "helo"))
+            self.assertIn(rec.attributes.get("smtp.helo.domain"), (domain, "relayed." + domain),
+                          rec.raw)
+            self.assertEqual(rec.attributes.get("client.address"), "127.0.0.1", rec.raw)
+
+    def test_handler_greeting_template(self) -> None:
+        up = self.upstream()
+        _, port = self.service(up, handlers=[
+            ("helo", "allow", None, "Hi ${smtp.helo.domain} via ${message.protocol.type}")])
+        c, ehlo = self.session(port)
+        self.assertEqual(ehlo.code, 250, str(ehlo) + self.diag(up, c))
+        self.assertEqual(ehlo.texts[0], f"{HOST} Hi c.example.net via smtp-tcp", str(ehlo))
+        self.assertTrue(wait_until(lambda: up.connection_count() >= 1, 3.0), self.diag(up, c))
+        self.assertEqual(up.connections()[0].greeting, "EHLO c.example.net")
+
+    def test_rejected_helo_never_reaches_upstream(self) -> None:
+        up = self.upstream()
+        svc, port = self.service(up, handlers=[("helo", "deny")])
+        c, ehlo = self.session(port)
+        self.assertEqual((ehlo.code, ehlo.enhanced), (550, "5.7.1"), str(ehlo))
+        rid = decision_id(ehlo)
+        self.assertIsNotNone(rid, f"no decision id in {ehlo}")
+        r = c.command("MAIL FROM:<alice@example.com>")
+        self.assertEqual(r.code, 503, "MAIL after a refused EHLO: " + str(r))
+        c.command("QUIT")
+        self.assertEqual([x.greeting for x in up.connections() if x.greeting], [],
+                         "the refused EHLO reached the upstream" + self.diag(up))
+        [rec] = self.service_audit(svc, "helo", count=1)
+        self.assertEqual((rec.decision_id, rec.verdict, rec.code), (rid, "reject", 550))
+
+
+class MailRcptHandlerTests(PolicyCase):
+    POLICIES = POLICIES
+
+    def test_best_match_mail_handlers(self) -> None:
+        up = self.upstream()
+        t0 = time.time()
+        svc, port = self.service(up, handlers=[("mail", "allow", "*@example.com"),
+                                               ("mail", "deny-sender", "*"),
+                                               ("mail", "allow", "vip@example.org")])
+        star_handler = self.handlers_of[svc][1]
+        c, ehlo = self.session(port)
+        self.assertEqual(ehlo.code, 250, str(ehlo))
+        expected = []  # (address, verdict, reject id)
+        for address, ok in (("alice@example.com", True), ("x@example.org", False),
+                            ("Bob@EXAMPLE.COM", True), ("vip@example.org", True),
+                            ("", False)):
+            r = c.command(f"MAIL FROM:<{address}>")
+            if ok:
+                self.assertEqual(r.code, 250, f"{address}: {r}" + self.diag(up, c))
+                self.assertEqual(c.command("RSET").code, 250)
+                expected.append((address, "continue", None))
+            else:
+                self.assertEqual((r.code, r.enhanced), (550, "5.7.1"), f"{address}: {r}")
+                rid = decision_id(r)
+                self.assertIsNotNone(rid, f"no decision id in {r}")
+                if address:
+                    self.assertEqual(r.text,
+                                     f"5.7.1 Sender {address} not allowed (decision {rid})")
+                expected.append((address, "reject", rid))
+        c.command("QUIT")
+        mails = [t for t in up.command_texts() if t.upper().startswith("MAIL")]
+        self.assertEqual([m.split(":", 1)[1].strip() for m in mails],
+                         ["<alice@example.com>", "<Bob@EXAMPLE.COM>", "<vip@example.org>"],
+                         "rejected MAIL reached the upstream" + self.diag(up))
+
+        records = self.service_audit(svc, "mail", count=5)
+        null = ("", "<>", None)  # the null sender's smtp.mail.from
+        self.assertEqual([(r.attributes.get("smtp.mail.from") if r.attributes.get(
+                              "smtp.mail.from") not in null else "", r.verdict) for r in records],
+                         [(a, v) for a, v, _ in expected], [r.raw for r in records])
+        for rec, (address, verdict, rid) in zip(records, expected):
+            if rid:
+                self.assertEqual(rec.decision_id, rid)
+                self.assertEqual((rec.code, rec.enhanced, rec.policy),
+                                 (550, "5.7.1", "deny-sender"))
+                self.assertEqual(rec.handler_id, star_handler, rec.raw)
+            else:
+                self.assertEqual(rec.policy, "allow")
+            self.assertEqual(rec.service, svc)
+            self.assertEqual(rec.node_id, self.env.node_id)
+            self.assertEqual(rec.attributes.get("client.address"), "127.0.0.1", rec.raw)
+            self.assertTrue(rec.client_address.startswith("127.0.0.1"), rec.raw)
+            self.assertGreater(rec.interface_id, 0, rec.raw)
+            self.assertTrue(rec.session_id, rec.raw)
+            self.assertIsNotNone(rec.latency_us, rec.raw)
+            self.assertTrue(0 <= rec.latency_us < 5_000_000, rec.raw)
+            self.assertTrue(t0 * 1000 - 5000 <= rec.time_ms <= time.time() * 1000 + 5000,
+                            rec.raw)
+        self.assertEqual(len({r.session_id for r in records}), 1, "one session")
+        self.assertEqual(len({r.decision_id for r in records}), 5, "decision ids are unique")
+
+    def test_swaks_sender_accepted_and_rejected(self) -> None:
+        up = self.upstream()
+        svc, port = self.service(up, handlers=[("mail", "allow", "*@example.com"),
+                                               ("mail", "deny-sender", "*")])
+
+        def swaks(sender: str) -> subprocess.CompletedProcess:
+            return subprocess.run([SWAKS, "--server", LOOPBACK, "--port", str(port), "--helo",
+                                   "c.example.net", "--from", sender, "--to", "bob@example.net",
+                                   "--timeout", "20"], capture_output=True, text=True,
+                                  timeout=60)
+
+        ok = swaks("alice@example.com")
+        self.assertEqual(ok.returncode, 0, ok.stdout[-2000:])
+        self.assertTrue(up.wait_messages(1), self.diag(up))
+        bad = swaks("x@example.org")
+        self.assertNotEqual(bad.returncode, 0, bad.stdout[-2000:])
+        line = [x for x in bad.stdout.splitlines() if x.startswith("<** ")]
+        self.assertTrue(line and "550 5.7.1 Sender x@example.org not allowed (decision " in
+                        line[0], bad.stdout[-2000:])
+        rid = decision_id(line[0][4:])
+        self.assertEqual(len(up.messages()), 1)
+        records = self.service_audit(svc, "mail", count=2)
+        self.assertIn(rid, [r.decision_id for r in records if r.verdict == "reject"])
+
+    def test_rcpt_handler_sees_recipients_grow(self) -> None:
+        up = self.upstream()
+        svc, port = self.service(up, handlers=[("rcpt", "allow", "*")])
+        c, _ = self.session(port)
+        rcpts = ["r1@example.net", "r2@example.net", "r3@example.org"]
+        deliver(self, c, "alice@example.com", rcpts, b"Subject: three\r\n\r\nhi\r\n")
+        deliver(self, c, "alice@example.com", ["r4@example.net"], b"Subject: one\r\n\r\nhi\r\n")
+        c.command("QUIT")
+        self.assertTrue(up.wait_messages(2), self.diag(up))
+        self.assertEqual(up.messages()[0].rcpt_tos, rcpts)
+        records = self.service_audit(svc, "rcpt", count=4)
+        self.assertEqual([r.attributes.get("smtp.rcpt.to") for r in records],
+                         rcpts + ["r4@example.net"], [r.raw for r in records])
+        seen = [list_value(r.attributes.get("smtp.rcpt.recipients", "")) for r in records]
+        for k, got in enumerate(seen[:3]):
+            # recipients so far: the k before, and maybe the current one already
+            self.assertIn(got, (rcpts[:k], rcpts[:k + 1]), f"RCPT {k + 1}: {seen}")
+            self.assertEqual(records[k].attributes.get("smtp.mail.from"), "alice@example.com")
+        self.assertTrue(len(seen[0]) < len(seen[1]) < len(seen[2]), f"does not grow: {seen}")
+        self.assertIn(seen[3], ([], ["r4@example.net"]),
+                      f"recipients not reset for the next transaction: {seen}")
+
+    def test_rcpt_tempfail_and_cidr_on_client_address(self) -> None:
+        up = self.upstream()
+        svc, port = self.service(up, handlers=[("rcpt", "tempfail-rcpt", "*@later.example"),
+                                               ("rcpt", "only-loopback", "*@cidr-in.example"),
+                                               ("rcpt", "only-ten-net", "*@cidr-out.example")])
+        c, _ = self.session(port)
+        self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+        r = c.command("RCPT TO:<a@later.example>")
+        self.assertEqual((r.code, r.enhanced), (451, "4.7.1"), str(r))
+        tid = decision_id(r)
+        self.assertEqual(r.text, f"4.7.1 Try a@later.example later (decision {tid})")
+        r = c.command("RCPT TO:<b@cidr-in.example>")
+        self.assertEqual(r.code, 250, str(r) + self.diag(up, c))
+        r = c.command("RCPT TO:<c@cidr-out.example>")
+        self.assertEqual((r.code, r.enhanced), (550, "5.7.1"), str(r))
+        rid = decision_id(r)
+        self.assertEqual(r.text, f"5.7.1 Client 127.0.0.1 not allowed (decision {rid})")
+        r = c.command("RCPT TO:<d@no-handler.example>")
+        self.assertEqual(r.code, 250, str(r))
+        c.command("QUIT")
+        rcpts = [t for t in up.command_texts() if t.upper().startswith("RCPT")]
+        self.assertEqual([t.split(":", 1)[1].strip() for t in rcpts],
+                         ["<b@cidr-in.example>", "<d@no-handler.example>"], self.diag(up))
+        records = self.service_audit(svc, "rcpt", count=3)
+        self.assertEqual([(r.verdict, r.policy) for r in records],
+                         [("tempfail", "tempfail-rcpt"), ("continue", "only-loopback"),
+                          ("reject", "only-ten-net")], [r.raw for r in records])
+        self.assertEqual((records[0].decision_id, records[2].decision_id), (tid, rid))
+
+    def test_data_handler(self) -> None:
+        up = self.upstream()
+        svc, port = self.service(up, handlers=[("data", "deny")])
+        c, _ = self.session(port)
+        self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+        self.assertEqual(c.command("RCPT TO:<bob@example.net>").code, 250)
+        self.assertEqual(c.command("DATA").code, 354)
+        c.send(b"Subject: refused\r\n\r\nno\r\n.\r\n")
+        r = c.read_reply()
+        self.assertEqual((r.code, r.enhanced), (554, "5.7.1"), str(r))
+        rid = decision_id(r)
+        self.assertIsNotNone(rid, str(r))
+        time.sleep(0.3)
+        self.assertEqual(up.messages(), [], "a refused message was delivered")
+        [rec] = self.service_audit(svc, "data", count=1)
+        self.assertEqual((rec.decision_id, rec.verdict), (rid, "reject"))
+        # An accepting DATA policy: the message arrives byte for byte.
+        up2 = self.upstream()
+        _, port2 = self.service(up2, handlers=[("data", "allow")])
+        c2, _ = self.session(port2)
+        body = b"Subject: ok\r\n\r\n.leading dot\r\nline two\r\n"
+        deliver(self, c2, "alice@example.com", ["bob@example.net"],
+                body.replace(b"\r\n.", b"\r\n.."))
+        self.assertTrue(up2.wait_messages(1), self.diag(up2))
+        self.assertEqual(up2.messages()[0].content, body)
+
+
+class ControlPlaneOutageTests(PolicyCase):
+    """gctld stopped while sessions are open, then started again on the same port and DB."""
+
+    POLICIES = POLICIES
+    USERS = {ALICE: ALICE_PW}
+
+    def test_gctld_stopped_mid_session_then_back(self) -> None:
+        up = self.upstream()
+        handlers = [("mail", "allow", "*"), ("rcpt", "allow", "*"), ("auth", "check-user")]
+        closed_svc, closed_port = self.service(up, "--allow-plaintext-auth", handlers=handlers,
+                                               decision_timeout=500)
+        open_svc, open_port = self.service(up, "--allow-plaintext-auth", "--fail-open",
+                                           handlers=handlers, decision_timeout=500)
+        c1, _ = self.session(closed_port)
+        self.assertEqual(c1.command("MAIL FROM:<before@example.com>").code, 250,
+                         self.diag(up, c1))
+        self.assertEqual(c1.command("RSET").code, 250)
+        c2, _ = self.session(open_port)
+
+        stop_ms = time.time() * 1000
+        self.assertEqual(self.env.gctld.stop(), 0, "gctld did not exit cleanly on SIGTERM")
+
+        t0 = time.monotonic()
+        r = c1.command("MAIL FROM:<alice@example.com>", timeout=10)
+        elapsed = time.monotonic() - t0
+        self.assertEqual((r.code, r.enhanced), (451, "4.3.0"), str(r) + self.diag(up, c1))
+        self.assertLess(elapsed, 3.0, f"the decision took {elapsed:.2f}s (timeout 500 ms)")
+        r = c1.command("AUTH PLAIN " + plain_blob(ALICE, ALICE_PW), timeout=10)
+        self.assertEqual((r.code, r.enhanced), (454, "4.7.0"), str(r))
+        # Fail open: MAIL goes on; AUTH never fails open.
+        r = c2.command("AUTH PLAIN " + plain_blob(ALICE, ALICE_PW), timeout=10)
+        self.assertEqual((r.code, r.enhanced), (454, "4.7.0"), "fail-open AUTH: " + str(r))
+        deliver(self, c2, "open@example.com", ["bob@example.net"], b"Subject: open\r\n\r\nx\r\n")
+        # The node keeps serving new sessions with its last configuration.
+        c3, ehlo = self.session(closed_port)
+        self.assertEqual(ehlo.code, 250, str(ehlo))
+        r = c3.command("MAIL FROM:<new@example.com>", timeout=10)
+        self.assertEqual((r.code, r.enhanced), (451, "4.3.0"), str(r))
+        c3.command("QUIT")
+        senders = [t for t in up.command_texts() if t.upper().startswith("MAIL")]
+        self.assertFalse(any("alice@" in s or "new@" in s for s in senders),
+                         f"a tempfailed MAIL reached the upstream: {senders}")
+        self.assertTrue(up.wait_messages(1), self.diag(up))
+
+        self.env.restart_gctld()
+        recovered: list = []
+
+        def decision_works() -> bool:
+            c = self.client(closed_port)
+            try:
+                c.banner()
+                c.command("EHLO c.example.net")
+                r = c.command("MAIL FROM:<probe@example.com>", timeout=5)
+                recovered[:] = [r]
+                c.command("QUIT")
+                return r.code == 250
+            except AssertionError:
+                return False
+            finally:
+                c.close()
+
+        self.assertTrue(wait_until(decision_works, 20.0, 0.3),
+                        f"decisions did not come back: {recovered}" + self.diag(up))
+        # The session opened before the outage works again too.
+        deliver(self, c1, "after@example.com", ["bob@example.net"], b"Subject: back\r\n\r\nx\r\n")
+        c4, _ = self.session(open_port)
+        r = c4.command("AUTH PLAIN " + plain_blob(ALICE, ALICE_PW))
+        self.assertEqual(r.code, 235, str(r))
+        # Audit: the decision made before SIGTERM survived the shutdown; later ones recorded.
+        records = self.service_audit(closed_svc, "mail", count=3)
+        froms = [r.attributes.get("smtp.mail.from") for r in records]
+        self.assertIn("before@example.com", froms, "decision before SIGTERM lost")
+        self.assertTrue(any(r.time_ms < stop_ms for r in records), [r.raw for r in records])
+        self.assertIn("after@example.com", froms)
+        self.assertNotIn("alice@example.com", froms, "a failed decision was audited")
+
+
+class AuditSecretsTests(PolicyCase):
+    POLICIES = POLICIES
+    USERS = {ALICE: ALICE_PW}
+
+    def test_every_decision_audited_and_no_secret_stored(self) -> None:
+        pw_file = self.env.workdir / "upstream.pw"
+        pw_file.write_text(SVC_PW + "\n")
+        up = self.upstream()  # no AUTH: the service password is stored but never used
+        svc, port = self.service(up, "--allow-plaintext-auth", "--username", SVC_USER,
+                                 "--password-file", str(pw_file), handlers=[
+                                     ("helo", "greet"), ("auth", "check-user"),
+                                     ("mail", "allow", "*@example.com"),
+                                     ("mail", "deny-sender", "*"), ("rcpt", "allow", "*"),
+                                     ("data", "allow")])
+        c, ehlo = self.session(port)
+        self.assertEqual(ehlo.code, 250, str(ehlo))
+        r = c.command("AUTH PLAIN " + plain_blob(ALICE, WRONG_PW))
+        self.assertEqual((r.code, r.enhanced), (535, "5.7.8"), str(r))
+        reject_ids = [decision_id(r)]
+        self.assertEqual(c.command("AUTH LOGIN").code, 334)
+        self.assertEqual(c.command(b64(ALICE)).code, 334)
+        r = c.command(b64(ALICE_PW))
+        self.assertEqual(r.code, 235, str(r) + self.diag(up, c))
+        r = c.command("MAIL FROM:<x@example.org>")
+        self.assertEqual(r.code, 550, str(r))
+        reject_ids.append(decision_id(r))
+        self.assertNotIn(None, reject_ids)
+        deliver(self, c, "alice@example.com", ["bob@example.net", "carol@example.net"],
+                b"Subject: audited\r\n\r\nhi\r\n")
+        c.command("QUIT")
+
+        records = self.service_audit(svc, count=8)
+        self.assertEqual(sorted(r.command for r in records),
+                         sorted(["helo", "auth", "auth", "mail", "mail", "rcpt", "rcpt", "data"]),
+                         [r.raw for r in records])
+        ids = [r.decision_id for r in records]
+        self.assertEqual(len(set(ids)), 8, ids)
+        for rid in reject_ids:
+            self.assertIn(rid, ids)
+        for rec in records:
+            self.assertTrue(rec.decision_id and rec.session_id and rec.policy, rec.raw)
+            self.assertEqual((rec.service, rec.node_id), (svc, self.env.node_id))
+            self.assertGreater(rec.handler_id, 0, rec.raw)
+            self.assertNotIn("authentication.subject.password", rec.attributes)
+            self.assertIn(rec.verdict, ("continue", "reject"))
+        # An operator finds a bounce's record by its id in the default (table) output too.
+        table = self.gctl("audit", "--service", svc, "--verdict", "reject")
+        self.assertEqual(table.returncode, 0, table.stderr)
+        for rid in reject_ids:
+            self.assertIn(rid, table.stdout)
+
+        secrets = [ALICE_PW, WRONG_PW, SVC_PW, plain_blob(ALICE, WRONG_PW)]
+        time.sleep(0.5)  # let the audit writer and SQLite settle
+        leaks = {}
+        for path in sorted(self.env.workdir.rglob("*")):
+            if not path.is_file() or path.name == pw_file.name:
+                continue
+            found = find_secrets(path.read_bytes(), secrets)
+            if found:
+                leaks[path.name] = found
+        db = self.env.gctld.db_path
+        self.assertTrue(db.exists(), f"no database at {db}")
+        self.assertEqual(leaks, {}, "secrets in the database files or logs")
+        cli = "\n".join(self.outputs + self.env.gctl.outputs
+                        if hasattr(self.env.gctl, "outputs") else self.outputs)
+        self.assertEqual(find_secrets(cli.encode(), secrets), [], "secrets in gctl output")
+
+    def test_audit_filters_and_follow(self) -> None:
+        up = self.upstream()
+        svc, port = self.service(up, handlers=[("mail", "allow", "*@example.com"),
+                                               ("mail", "deny-sender", "*"),
+                                               ("rcpt", "allow", "*")])
+        follow = subprocess.Popen(
+            [binary("gctl"), "--server", self.env.gctl.server,
+             *getattr(self.env.gctl, "global_args", []), "-o", "json",
+             "audit", "--follow", "--service", svc],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        followed: list[str] = []
+        reader = threading.Thread(target=lambda: followed.extend(iter(follow.stdout.readline, "")),
+                                  daemon=True)
+        reader.start()
+        try:
+            time.sleep(0.7)  # let the stream open before the decisions
+            self.assertIsNone(follow.poll(), f"gctl audit --follow exited: {follow.stderr.read()}")
+            c, _ = self.session(port)
+            r = c.command("MAIL FROM:<x@example.org>")
+            self.assertEqual(r.code, 550, str(r))
+            rid = decision_id(r)
+            self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+            self.assertEqual(c.command("RCPT TO:<bob@example.net>").code, 250)
+            c.command("QUIT")
+            self.assertTrue(wait_until(lambda: rid in "".join(followed), 6.0),
+                            f"--follow did not print {rid}: {''.join(followed)[-1000:]!r}")
+        finally:
+            follow.terminate()
+            try:
+                follow.wait(5)
+            except subprocess.TimeoutExpired:
+                follow.kill()
+                follow.wait(5)
+
+        every = self.service_audit(svc, count=3)
+        self.assertEqual(len(every), 3, [r.raw for r in every])
+        by_cmd = self.audit("--service", svc, "--command", "mail")
+        self.assertEqual(sorted(r.verdict for r in by_cmd), ["continue", "reject"])
+        rejects = self.audit("--service", svc, "--verdict", "reject")
+        self.assertEqual([r.decision_id for r in rejects], [rid])
+        both = self.audit("--service", svc, "--command", "rcpt", "--verdict", "continue")
+        self.assertEqual([r.command for r in both], ["rcpt"])
+        mine = self.audit("--service", svc, "--node", self.env.node_id)
+        self.assertEqual(len(mine), 3)
+        self.assertEqual(self.audit("--service", svc, "--node", "no-such-node"), [])
+        self.assertEqual(self.audit("--service", "no-such-service"), [])
+        newest = self.audit("--service", svc, "--limit", "1")
+        self.assertEqual(len(newest), 1)
+        self.assertEqual(newest[0].command, "rcpt", "newest first")
+        self.assertEqual(len(self.audit("--service", svc, "--since", "1h")), 3)
+        for bad in (["--verdict", "maybe"], ["--command", "quit"], ["--since", "soon"],
+                    ["--limit", "many"]):
+            cp = self.gctl("audit", *bad)
+            self.assertEqual(cp.returncode, 2, f"gctl audit {' '.join(bad)}: {cp.stderr}")
+
+
+if __name__ == "__main__":
+    unittest.main()

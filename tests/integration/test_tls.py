@@ -1,0 +1,588 @@
+"""TLS integration tests (issue 3 "Done when"): the reference's deployment example (client
+STARTTLS -> grelayd -> upstream STARTTLS requiring AUTH PLAIN) with swaks, smtplib and a raw
+client; implicit TLS inbound and upstream; SNI; client certificates; upstream certificate
+failures; field cases BR-05, BR-06 and BR-36. Real gctld/grelayd/gctl, real aiosmtpd
+upstreams, certificates made with openssl(1) at run time, all on loopback.
+
+  cd tests/integration && GW_BIN_DIR=../../build/bin /usr/bin/python3 -m unittest -v test_tls
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import smtplib
+import ssl
+import subprocess
+import sys
+import time
+import unittest
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import (LOOPBACK, ConnectionClosed, RecordingUpstream, ReplyTimeout,  # noqa: E402
+                     wait_until)
+from tls_helpers import (TlsRelayCase, capabilities, fd_count, peer_names,  # noqa: E402
+                         plain_blob, swaks_transcript)
+
+SWAKS = shutil.which("swaks") or "/usr/bin/swaks"
+
+# A message in the reference trace's shape, with the lines a careless relay breaks: a leading
+# dot, a lone dot, trailing blanks, 8-bit text.
+MESSAGE = (b"Message-ID: <4CB85B46.4060205@example.com>\r\n"
+           b"Date: Fri, 15 Oct 2010 14:46:46 +0100\r\n"
+           b"From: John Doe <john.doe@example.com>\r\n"
+           b"MIME-Version: 1.0\r\n"
+           b"To: test@example.org\r\n"
+           b"Subject: API Gateway Test\r\n"
+           b"Content-Type: text/plain; charset=ISO-8859-1; format=flowed\r\n"
+           b"Content-Transfer-Encoding: 8bit\r\n"
+           b"\r\n"
+           b"This mail has been sent via the relay gateway \xe9\r\n"
+           b".leading dot\r\n.\r\ntrailing blanks \t \r\n")
+
+
+def stuff(content: bytes) -> bytes:
+    return re.sub(rb"(?m)^\.", b"..", content) + b".\r\n"
+
+
+def commands_of(up: RecordingUpstream) -> list[str]:
+    return [c.upper() for c in up.command_texts()]
+
+
+def verbs(up: RecordingUpstream) -> set[str]:
+    return {c.split(" ")[0].split(":")[0] for c in commands_of(up)}
+
+
+class ReferenceExampleTests(TlsRelayCase):
+    """Client -> grelayd starttls interface -> aiosmtpd upstream with STARTTLS that requires
+    AUTH PLAIN (reference trace, end): capability lists, AUTH relayed, byte-exact message."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.up = self.upstream(starttls=True, require_starttls=True, auth_mechanisms=["PLAIN"],
+                                auth_users={self.USER: self.PASSWORD}, auth_required=True)
+        self.svc, self.port = self.relay(self.up, security="starttls", iface="starttls")
+
+    def check_upstream(self, expected_content: bytes) -> None:
+        up = self.up
+        self.assertTrue(up.wait_messages(1, 5), "no message upstream" + self.diag(up))
+        [msg] = up.messages()
+        self.assertEqual(msg.content, expected_content, self.diag(up))
+        self.assertEqual(msg.mail_from, "john.doe@example.com")
+        self.assertEqual(msg.rcpt_tos, ["test@example.org"])
+        # The upstream saw the AUTH, over TLS, with the client's credentials.
+        attempts = up.auth_attempts()
+        self.assertEqual([(a.mechanism, a.login, a.password, a.success, a.tls) for a in attempts],
+                         [("PLAIN", self.USER, self.PASSWORD, True, True)], self.diag(up))
+        conn = up.connections()[msg.connection]
+        self.assertTrue(conn.tls, self.diag(up))
+        self.assertEqual(conn.tls_version, "TLSv1.3")
+        for cmd, tls in zip(conn.commands, conn.command_tls):
+            verb = cmd.split(b" ")[0].upper()
+            self.assertTrue(tls or verb in (b"EHLO", b"STARTTLS"),
+                            f"{cmd!r} reached the upstream in plaintext" + self.diag(up))
+
+    def test_raw_dialogue_capabilities_and_byte_exact_message(self) -> None:
+        c = self.client(self.port)
+        self.assertEqual(c.banner().code, 220)
+        before = c.command("EHLO c.example.net")
+        self.assertEqual(before.code, 250, self.diag(self.up, c))
+        caps = capabilities(before)
+        self.assertIn("STARTTLS", caps, str(before))
+        self.assertNotIn("AUTH", caps, str(before))
+        # AUTH would be offered after TLS: refused in plaintext with 538 (RFC 4954 §4).
+        r = c.command("AUTH PLAIN " + plain_blob(self.USER, self.PASSWORD))
+        self.assertEqual((r.code, r.enhanced), (538, "5.7.11"), str(r))
+        r = c.command("STARTTLS")
+        self.assertEqual((r.code, r.enhanced), (220, "2.0.0"), str(r))
+        self.assertIn("Ready to start TLS", r.text)
+        c.starttls(self.pki.client_context(), "relay.example.test")
+        self.assertIn("DNS:relay.example.test", peer_names(c.peer_cert))
+        # RFC 3207 §4.2: the session is new; MAIL before EHLO is out of sequence.
+        r = c.command("MAIL FROM:<john.doe@example.com>")
+        self.assertEqual((r.code, r.enhanced), (503, "5.5.1"), str(r))
+        after = c.command("EHLO c.example.net")
+        self.assertEqual(after.code, 250, str(after))
+        caps = capabilities(after)
+        self.assertNotIn("STARTTLS", caps, str(after))
+        self.assertEqual(caps.get("AUTH", "").split(), ["PLAIN"], str(after))
+        r = c.command("STARTTLS")
+        self.assertEqual((r.code, r.enhanced), (503, "5.5.1"), str(r))
+        r = c.command("AUTH PLAIN " + plain_blob(self.USER, self.PASSWORD))
+        self.assertEqual(r.code, 235, str(r) + self.diag(self.up, c))
+        self.assertEqual(c.command("MAIL FROM:<john.doe@example.com>").code, 250)
+        self.assertEqual(c.command("RCPT TO:<test@example.org>").code, 250)
+        self.assertEqual(c.command("DATA").code, 354)
+        c.send(stuff(MESSAGE))
+        r = c.read_reply()
+        self.assertEqual(r.code, 250, str(r) + self.diag(self.up, c))
+        self.assertEqual(c.command("QUIT").code, 221)
+        self.check_upstream(MESSAGE)
+        # The AUTH line reached the upstream verbatim.
+        self.assertIn("AUTH PLAIN " + plain_blob(self.USER, self.PASSWORD), self.up.command_texts())
+
+    def test_smtplib_starttls_and_login(self) -> None:
+        with smtplib.SMTP(LOOPBACK, self.port, local_hostname="c.example.net", timeout=30) as s:
+            s.ehlo()
+            self.assertTrue(s.has_extn("starttls"))
+            self.assertFalse(s.has_extn("auth"))
+            code, _ = s.starttls(context=self.pki.client_context())
+            self.assertEqual(code, 220)
+            s.ehlo()
+            self.assertFalse(s.has_extn("starttls"))
+            self.assertEqual(s.esmtp_features.get("auth", "").split(), ["PLAIN"])
+            code, _ = s.login(self.USER, self.PASSWORD)
+            self.assertEqual(code, 235)
+            refused = s.sendmail("john.doe@example.com", ["test@example.org"], MESSAGE)
+            self.assertEqual(refused, {})
+            s.quit()
+        self.check_upstream(MESSAGE)
+
+    def test_swaks_tls_and_auth(self) -> None:
+        data_file = self.env.workdir / f"swaks-{uuid.uuid4().hex}.eml"
+        data_file.write_bytes(stuff(MESSAGE))
+        cp = subprocess.run([SWAKS, "--server", LOOPBACK, "--port", str(self.port),
+                             "--helo", "c.example.net", "--tls", "--tls-verify",
+                             "--tls-ca-path", str(self.pki.ca.cert),
+                             "--auth", "PLAIN", "--auth-user", self.USER,
+                             "--auth-password", self.PASSWORD,
+                             "--from", "john.doe@example.com", "--to", "test@example.org",
+                             "--no-data-fixup", "--data", f"@{data_file}"],
+                            capture_output=True, text=True, errors="replace", timeout=60)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr + self.diag(self.up))
+        plain, tls = swaks_transcript(cp.stdout)
+        plain_caps = [line for line in plain if line.startswith("250")]
+        tls_caps = [line for line in tls if line.startswith("250") and line[4:].startswith(
+            ("AUTH", "STARTTLS"))]
+        self.assertTrue(any(line[4:] == "STARTTLS" for line in plain_caps), cp.stdout)
+        self.assertFalse(any(line[4:].startswith("AUTH") for line in plain_caps), cp.stdout)
+        self.assertEqual([line[4:] for line in tls_caps], ["AUTH PLAIN"], cp.stdout)
+        self.assertIn("235", "\n".join(tls))
+        self.check_upstream(MESSAGE)
+
+
+class InboundTlsTests(TlsRelayCase):
+    """Implicit TLS and STARTTLS towards clients; SNI; client certificates; BR-05, BR-06,
+    BR-36 (a, b, c, d, f)."""
+
+    def deliver_smtp_ssl(self, port: int, up: RecordingUpstream,
+                         context: ssl.SSLContext | None = None) -> None:
+        with smtplib.SMTP_SSL(LOOPBACK, port, local_hostname="c.example.net", timeout=30,
+                              context=context or self.pki.client_context()) as s:
+            s.ehlo()
+            self.assertFalse(s.has_extn("starttls"), "STARTTLS advertised inside TLS")
+            self.assertEqual(s.sendmail("alice@example.com", ["bob@example.org"], MESSAGE), {})
+            s.quit()
+        self.assertTrue(up.wait_messages(1, 5), self.diag(up))
+        self.assertEqual(up.messages()[-1].content, MESSAGE)
+
+    def test_implicit_tls_smtplib(self) -> None:
+        up = self.upstream()
+        _, port = self.relay(up, iface="ssl")
+        self.deliver_smtp_ssl(port, up)
+
+    def test_implicit_tls_swaks(self) -> None:
+        up = self.upstream()
+        _, port = self.relay(up, iface="ssl")
+        cp = subprocess.run([SWAKS, "--server", LOOPBACK, "--port", str(port),
+                             "--helo", "c.example.net", "--tls-on-connect", "--tls-verify",
+                             "--tls-ca-path", str(self.pki.ca.cert),
+                             "--from", "alice@example.com", "--to", "bob@example.org",
+                             "--header", "Subject: implicit tls", "--body", "over TLS"],
+                            capture_output=True, text=True, errors="replace", timeout=60)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr + self.diag(up))
+        plain, tls = swaks_transcript(cp.stdout)
+        self.assertEqual(plain, [], "server spoke plaintext on an ssl interface:\n" + cp.stdout)
+        self.assertTrue(tls and tls[0].startswith("220"), cp.stdout)
+        self.assertFalse(any("STARTTLS" in line for line in tls), cp.stdout)
+        self.assertTrue(up.wait_messages(1, 5), self.diag(up))
+        self.assertIn(b"over TLS", up.messages()[0].content)
+
+    def test_sni_chooses_the_certificate(self) -> None:
+        up = self.upstream()
+        _, port = self.relay(up, iface="ssl",
+                             iface_extra=("--sni-cert", f"other.example.test={self.OTHER}"))
+        seen = {}
+        for name in ("relay.example.test", "other.example.test", "OTHER.Example.Test", None):
+            ctx = self.pki.client_context(check_hostname=name is not None)
+            with self.subTest(server_name=name):
+                c = self.client(port, implicit=True, server_hostname=name, context=ctx)
+                self.assertEqual(c.banner().code, 220)
+                seen[name] = peer_names(c.peer_cert)
+                c.command("QUIT")
+        self.assertIn("DNS:relay.example.test", seen["relay.example.test"])
+        self.assertNotIn("DNS:other.example.test", seen["relay.example.test"])
+        self.assertEqual(seen["other.example.test"],
+                         {"DNS:other.example.test", "CN:other.example.test"})
+        self.assertEqual(seen["OTHER.Example.Test"], seen["other.example.test"])
+        self.assertIn("DNS:relay.example.test", seen[None], "no SNI: the default --cert")
+        # The same choice on a STARTTLS interface.
+        svc, _ = self.relay(up)
+        sport = self.interface(svc, "starttls",
+                               extra=("--sni-cert", f"other.example.test={self.OTHER}"))
+        c = self.client(sport)
+        c.banner()
+        c.command("EHLO c.example.net")
+        self.assertEqual(c.command("STARTTLS").code, 220)
+        c.starttls(self.pki.client_context(), "other.example.test")
+        self.assertIn("DNS:other.example.test", peer_names(c.peer_cert))
+        self.assertEqual(c.command("EHLO c.example.net").code, 250)
+
+    def test_required_client_certificate(self) -> None:
+        up = self.upstream()
+        _, port = self.relay(up, iface="ssl", iface_extra=("--client-ca", self.CA))
+        # Accepted with a certificate from the right CA: a whole message goes through.
+        self.deliver_smtp_ssl(port, up, self.pki.client_context(self.pki.client))
+        # Refused without a certificate, and with one from an unknown CA: no banner.
+        for label, cert in (("none", None), ("unknown CA", self.pki.rogue_client)):
+            with self.subTest(client_cert=label):
+                got = None
+                try:
+                    c = self.client(port, implicit=True,
+                                    context=self.pki.client_context(cert))
+                    got = c.banner()
+                except (ssl.SSLError, OSError, ConnectionClosed, ReplyTimeout):
+                    pass
+                self.assertIsNone(got, f"session opened without a valid client certificate: "
+                                       f"{got}")
+        self.assertEqual(len(up.messages()), 1)
+        self.assertTrue(self.env.relay.alive())
+
+    def test_tls_min_version(self) -> None:
+        up = self.upstream()
+        _, port = self.relay(up, iface="ssl", iface_extra=("--tls-min-version", "1.3"))
+        with self.assertRaises((ssl.SSLError, OSError)):
+            c = self.client(port, implicit=True, context=self.pki.client_context(
+                max_version=ssl.TLSVersion.TLSv1_2))
+            c.banner()
+        c = self.client(port, implicit=True)
+        self.assertEqual(c.banner().code, 220)
+        self.assertEqual(c.sock.version(), "TLSv1.3")
+
+    # -- field case BR-36 (f): STARTTLS on an interface without TLS
+    def test_br36f_starttls_on_tcp_interface(self) -> None:
+        up = self.upstream()
+        _, port = self.relay(up)
+        c = self.client(port)
+        c.banner()
+        r = c.command("STARTTLS")
+        self.assertEqual((r.code, r.enhanced), (454, "4.7.0"), str(r))
+        ehlo = c.command("EHLO c.example.net")
+        self.assertNotIn("STARTTLS", capabilities(ehlo))
+        r = c.command("STARTTLS")
+        self.assertEqual((r.code, r.enhanced), (454, "4.7.0"), str(r))
+        self.assertEqual(c.command("NOOP").code, 250)
+        self.assertNotIn("STARTTLS", verbs(up))
+
+    # -- field case BR-05: plaintext pipelined after STARTTLS is discarded
+    def test_br05_plaintext_after_starttls_is_discarded(self) -> None:
+        up = self.upstream()
+        _, port = self.relay(up, iface="starttls")
+        for injected in (b"RSET\r\n", b"MAIL FROM:<mallory@example.net>\r\n"
+                                      b"RCPT TO:<victim@example.org>\r\n"):
+            with self.subTest(injected=injected):
+                c = self.client(port)
+                c.banner()
+                ehlo = c.command("EHLO c.example.net")
+                self.assertIn("STARTTLS", capabilities(ehlo))
+                c.send(b"STARTTLS\r\n" + injected)  # one write
+                r = c.read_reply()
+                self.assertEqual(r.code, 220, str(r))
+                c.starttls(self.pki.client_context())  # fails if anything followed the 220
+                self.assertIsNone(c.expect_silence(0.4),
+                                  "a reply to the injected plaintext arrived inside TLS")
+                r = c.command("MAIL FROM:<alice@example.com>")
+                self.assertEqual((r.code, r.enhanced), (503, "5.5.1"), str(r))
+                self.assertEqual(c.command("EHLO c.example.net").code, 250)
+                self.assertEqual(c.command("QUIT").code, 221)
+        self.assertFalse({"RSET", "MAIL", "RCPT"} & verbs(up), self.diag(up))
+
+    # -- field case BR-06: STARTTLS + AUTH + MAIL in one write on a --require-tls service
+    def test_br06_injection_cannot_bypass_require_tls(self) -> None:
+        up = self.upstream(auth_mechanisms=["PLAIN", "LOGIN"], auth_require_tls=False,
+                           auth_users={"alice": "s3cret", "bob": "b0b-pass"})
+        _, port = self.relay(up, "--require-tls", iface="starttls")
+        c = self.client(port)
+        c.banner()
+        ehlo = c.command("EHLO c.example.net")
+        self.assertIn("STARTTLS", capabilities(ehlo))
+        self.assertNotIn("AUTH", capabilities(ehlo))
+        r = c.command("MAIL FROM:<alice@example.com>")
+        self.assertEqual((r.code, r.enhanced), (530, "5.7.0"), str(r))
+        r = c.command("AUTH PLAIN AGFsaWNlAHMzY3JldA==")
+        self.assertEqual((r.code, r.enhanced), (530, "5.7.0"), str(r))
+        c.send(b"STARTTLS\r\nAUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n"
+               b"MAIL FROM:<alice@example.com>\r\n")
+        r = c.read_reply()
+        self.assertEqual(r.code, 220, str(r))
+        c.starttls(self.pki.client_context())
+        self.assertIsNone(c.expect_silence(0.4), "the injected commands were answered")
+        r = c.command("MAIL FROM:<alice@example.com>")
+        self.assertEqual((r.code, r.enhanced), (503, "5.5.1"), str(r) + self.diag(up, c))
+        time.sleep(0.2)
+        self.assertFalse({"AUTH", "MAIL", "RCPT"} & verbs(up), self.diag(up))
+        self.assertEqual(up.auth_attempts(), [])
+        # A fresh session: EHLO offers AUTH now, a real login works, nothing was remembered.
+        after = c.command("EHLO c.example.net")
+        self.assertIn("AUTH", capabilities(after), str(after))
+        r = c.command("AUTH PLAIN " + plain_blob("bob", "b0b-pass"))
+        self.assertEqual(r.code, 235, str(r) + self.diag(up, c))
+        self.assertEqual(c.command("MAIL FROM:<bob@example.com>").code, 250)
+        self.assertEqual([(a.login, a.success) for a in up.auth_attempts()], [("bob", True)])
+        self.assertEqual([cmd for cmd in commands_of(up) if cmd.startswith("MAIL")],
+                         ["MAIL FROM:<BOB@EXAMPLE.COM>"])
+
+    # -- field case BR-36: hostile or failed handshakes
+    def assert_relay_serves(self, port: int, up: RecordingUpstream, implicit: bool) -> None:
+        """The process is alive and a normal session on `port` still works."""
+        self.assertTrue(self.env.relay.alive(), self.diag())
+        c = self.client(port, implicit=implicit)
+        self.assertEqual(c.banner().code, 220)
+        if not implicit:
+            c.command("EHLO c.example.net")
+            self.assertEqual(c.command("STARTTLS").code, 220)
+            c.starttls(self.pki.client_context())
+        self.assertEqual(c.command("EHLO c.example.net").code, 250, self.diag(up, c))
+        self.assertEqual(c.command("QUIT").code, 221)
+
+    def assert_closed_without_smtp(self, c) -> None:
+        """The relay closes; whatever it sent (a TLS alert at most) holds no SMTP reply."""
+        deadline = time.monotonic() + 5
+        while not c.eof and time.monotonic() < deadline:
+            c._fill(deadline)
+        self.assertTrue(c.eof, f"connection still open: {bytes(c.buf)!r}")
+        self.assertIsNone(re.search(rb"(?m)^[2-5]\d\d[ -]", bytes(c.buf)),
+                          f"SMTP reply after a failed handshake: {bytes(c.buf)!r}")
+
+    def test_br36a_plaintext_instead_of_client_hello(self) -> None:
+        up = self.upstream()
+        _, port = self.relay(up, iface="starttls")
+        c = self.client(port)
+        c.banner()
+        c.command("EHLO c.example.net")
+        self.assertEqual(c.command("STARTTLS").code, 220)
+        c.send(b"GET / HTTP/1.1\r\nHost: relay.example.test\r\n\r\n")
+        self.assert_closed_without_smtp(c)
+        self.assertFalse({"MAIL", "RCPT", "DATA", "GET"} & verbs(up), self.diag(up))
+        self.assert_relay_serves(port, up, implicit=False)
+
+    def test_br36b_sni_with_backslash_is_refused(self) -> None:
+        up = self.upstream()
+        svc, sport = self.relay(up, iface="starttls")
+        iport = self.interface(svc, "ssl")
+        bad = "mail.example.com\\"
+        ctx = self.pki.client_context(check_hostname=False)
+        # STARTTLS interface: 220, then a ClientHello naming "mail.example.com\".
+        c = self.client(sport)
+        c.banner()
+        c.command("EHLO c.example.net")
+        self.assertEqual(c.command("STARTTLS").code, 220)
+        with self.assertRaises((ssl.SSLError, OSError, ConnectionClosed)):
+            c.starttls(ctx, bad)
+            c.command("EHLO c.example.net")  # TLS 1.3 may report the alert here
+        # Implicit TLS interface: the same ClientHello.
+        with self.assertRaises((ssl.SSLError, OSError, ConnectionClosed)):
+            c2 = self.client(iport, implicit=True, server_hostname=bad, context=ctx)
+            c2.banner()
+        self.assertIsNotNone(self.wait_log(r"handshake failed"),
+                             "no log line for the refused handshake" + self.diag())
+        self.assertFalse({"MAIL", "RCPT", "DATA"} & verbs(up))
+        self.assert_relay_serves(sport, up, implicit=False)
+        self.assert_relay_serves(iport, up, implicit=True)
+
+    def test_br36c_plaintext_on_ssl_interface(self) -> None:
+        up = self.upstream()
+        _, port = self.relay(up, iface="ssl")
+        c = self.client(port)
+        c.send(b"EHLO c.example.net\r\n")
+        self.assert_closed_without_smtp(c)
+        self.assertEqual(up.connection_count(), 0, "an upstream session was started")
+        self.assert_relay_serves(port, up, implicit=True)
+
+    def forget_clients(self, keep: int) -> None:
+        """Closes and forgets the clients opened after the first `keep` ones."""
+        for c in self._clients[keep:]:
+            c.close()
+        del self._clients[keep:]
+
+    def test_br36d_handshake_and_reset_cycles_release_everything(self) -> None:
+        up = self.upstream()
+        _, port = self.relay(up, iface="ssl")
+        pid = self.env.relay.pid
+        self.assert_relay_serves(port, up, implicit=True)  # warm up lazily created fds
+        self.assertTrue(up.wait_closed(3))
+        time.sleep(0.2)
+        baseline = fd_count(pid)
+        ctx = self.pki.client_context()
+        failures = []
+        for i in range(200):
+            try:
+                c = self.client(port, implicit=True, context=ctx)
+                if i % 2:
+                    c.banner()  # the server finished its side of the handshake too
+                c.reset()
+            except (ssl.SSLError, OSError, AssertionError) as e:
+                failures.append(f"cycle {i}: {e}")
+            self.forget_clients(keep=1)
+        self.assertEqual(failures, [], "handshakes failed:\n" + "\n".join(failures[:5]))
+        settled = wait_until(lambda: fd_count(pid) <= baseline, 5, 0.05)
+        self.assertTrue(settled, f"grelayd fds grew from {baseline} to {fd_count(pid)} after "
+                                 f"200 handshake+RST cycles")
+        self.assert_relay_serves(port, up, implicit=True)
+        self.assertEqual(up.connection_count(), 2, "the RST sessions reached the upstream"
+                         + self.diag(up))
+        self.assertTrue(self.env.relay.alive())
+        # The same on a STARTTLS interface: 220, handshake, RST.
+        _, sport = self.relay(up, iface="starttls")
+        base2 = fd_count(pid)
+        for i in range(50):
+            c = self.client(sport)
+            c.banner()
+            c.send(b"STARTTLS\r\n")
+            self.assertEqual(c.read_reply().code, 220)
+            c.starttls(ctx)
+            c.reset()
+            self.forget_clients(keep=2)
+        self.assertTrue(wait_until(lambda: fd_count(pid) <= base2, 5, 0.05),
+                        f"grelayd fds grew from {base2} to {fd_count(pid)}")
+        self.assert_relay_serves(sport, up, implicit=False)
+
+
+class UpstreamTlsTests(TlsRelayCase):
+    """Implicit TLS and STARTTLS towards the upstream: verification of chain, name and
+    dates, no plaintext fallback, SNI and client certificates. Clients speak plain tcp."""
+
+    def deliver(self, port: int, up: RecordingUpstream) -> None:
+        with smtplib.SMTP(LOOPBACK, port, local_hostname="c.example.net", timeout=30) as s:
+            self.assertEqual(s.sendmail("alice@example.com", ["bob@example.org"], MESSAGE), {})
+            s.quit()
+        self.assertTrue(up.wait_messages(1, 5), self.diag(up))
+        self.assertEqual(up.messages()[-1].content, MESSAGE)
+
+    def test_implicit_tls_upstream(self) -> None:
+        up = self.upstream(implicit=True)
+        _, port = self.relay(up, security="ssl")
+        self.deliver(port, up)
+        [conn] = up.connections()
+        self.assertTrue(conn.tls and all(conn.command_tls), self.diag(up))
+        self.assertEqual(conn.tls_version, "TLSv1.3")
+
+    def test_starttls_upstream(self) -> None:
+        up = self.upstream(starttls=True, require_starttls=True)
+        _, port = self.relay(up, security="starttls")
+        self.deliver(port, up)
+        [conn] = up.connections()
+        plain = [c.split(b" ")[0].upper() for c, tls in zip(conn.commands, conn.command_tls)
+                 if not tls]
+        self.assertEqual(plain, [b"EHLO", b"STARTTLS"], self.diag(up))
+        self.assertTrue(conn.tls)
+        encrypted = [c.split(b" ")[0].upper() for c, tls in zip(conn.commands, conn.command_tls)
+                     if tls]
+        self.assertEqual(encrypted[0], b"EHLO", "no fresh EHLO after TLS" + self.diag(up))
+
+    def expect_upstream_refused(self, up: RecordingUpstream, security: str, cause: str,
+                                *extra: str, trusted: tuple = ("test-ca",)) -> None:
+        """EHLO gets 421 4.x.x and the connection closes; grelayd logs the cause; the
+        upstream never got a transaction."""
+        svc, port = self.relay(up, *extra, security=security, trusted=trusted)
+        c = self.client(port)
+        self.assertEqual(c.banner().code, 220)
+        r = c.command("EHLO c.example.net")
+        self.assertEqual(r.code // 100, 4, str(r) + self.diag(up, c))
+        self.assertEqual(r.code, 421, str(r))
+        self.assertEqual((r.enhanced or "")[:2], "4.", str(r))
+        self.assertIsNone(c.expect_closed(3), "421 did not close the connection")
+        self.assertFalse({"MAIL", "RCPT", "DATA", "AUTH"} & verbs(up), self.diag(up))
+        for conn in up.connections():
+            upper = [cmd.upper() for cmd in conn.commands]
+            if b"STARTTLS" in upper:
+                after = conn.commands[upper.index(b"STARTTLS") + 1:]
+                self.assertEqual(after, [], "commands after a failed STARTTLS" + self.diag(up))
+        # Last, so that a missing cause fails only this: the log line names the cause.
+        line = self.wait_log(rf"service={re.escape(svc)}\b.*({cause})")
+        self.assertIsNotNone(line, f"no grelayd log line for service {svc} naming /{cause}/"
+                             + self.diag(up))
+
+    def test_unknown_ca(self) -> None:
+        cause = r"unable to get local issuer|unknown ca|self.signed|issuer"
+        for security in ("starttls", "ssl"):
+            with self.subTest(security=security):
+                up = self.upstream(starttls=security == "starttls", implicit=security == "ssl",
+                                   cert=self.pki.rogue)
+                self.expect_upstream_refused(up, security, cause)
+                self.assertGreaterEqual(up.tls_handshakes(), 1)
+
+    def test_wrong_host_name(self) -> None:
+        cause = r"host ?name|mismatch|does not match|wrong name|not valid for"
+        for security in ("starttls", "ssl"):
+            with self.subTest(security=security, name="service host"):
+                up = self.upstream(starttls=security == "starttls", implicit=security == "ssl",
+                                   cert=self.pki.wrong_host)
+                self.expect_upstream_refused(up, security, cause)
+        with self.subTest(name="--tls-server-name"):
+            up = self.upstream(starttls=True)  # certificate for localhost / 127.0.0.1
+            self.expect_upstream_refused(up, "starttls", cause,
+                                         "--tls-server-name", "mail.example.test")
+            self.assertEqual(up.server_names(), ["mail.example.test"])
+
+    def test_expired_certificate(self) -> None:
+        for security in ("starttls", "ssl"):
+            with self.subTest(security=security):
+                up = self.upstream(starttls=security == "starttls", implicit=security == "ssl",
+                                   cert=self.pki.expired)
+                self.expect_upstream_refused(up, security, r"expired")
+
+    def test_upstream_without_starttls(self) -> None:
+        up = self.upstream()  # plain, no STARTTLS offered
+        self.expect_upstream_refused(up, "starttls", r"starttls")
+        sent = commands_of(up)
+        self.assertTrue(sent and all(c.startswith(("EHLO ", "QUIT")) for c in sent),
+                        f"plaintext beyond EHLO: {sent}")
+
+    def test_plaintext_injected_after_upstream_220(self) -> None:
+        up = self.upstream(starttls=True, starttls_inject=b"250-injected\r\n250 OK\r\n")
+        self.expect_upstream_refused(up, "starttls", r"inject|after the starttls 220|octets after")
+
+    def test_no_verify_hostname_still_verifies_the_chain(self) -> None:
+        up = self.upstream(starttls=True, cert=self.pki.wrong_host)
+        _, port = self.relay(up, "--no-verify-hostname", security="starttls")
+        self.deliver(port, up)
+        up2 = self.upstream(starttls=True, cert=self.pki.rogue)
+        self.expect_upstream_refused(up2, "starttls", r"issuer|unknown ca|self.signed",
+                                     "--no-verify-hostname")
+
+    def test_tls_server_name_is_sent_and_checked(self) -> None:
+        up = self.upstream(implicit=True)
+        _, port = self.relay(up, "--tls-server-name", "localhost", security="ssl")
+        self.deliver(port, up)
+        self.assertEqual(up.server_names(), ["localhost"])
+        up2 = self.upstream(implicit=True)
+        _, port2 = self.relay(up2, security="ssl")  # host 127.0.0.1: no SNI for an IP
+        self.deliver(port2, up2)
+        self.assertEqual(up2.server_names(), [None])
+
+    def test_client_certificate_towards_upstream(self) -> None:
+        up = self.upstream(implicit=True, client_ca=self.pki.ca)
+        _, port = self.relay(up, "--client-cert", self.CLIENT, security="ssl")
+        self.deliver(port, up)
+        [conn] = up.connections()
+        self.assertIn((("commonName", "client.example.test"),), conn.peer_cert["subject"])
+        up2 = self.upstream(implicit=True, client_ca=self.pki.ca)
+        svc, port2 = self.relay(up2, security="ssl")  # no --client-cert
+        c = self.client(port2)
+        c.banner()
+        r = c.command("EHLO c.example.net")
+        self.assertEqual(r.code // 100, 4, str(r))
+        self.assertEqual(up2.messages(), [])
+
+    def test_system_bundle_does_not_trust_the_test_ca(self) -> None:
+        up = self.upstream(starttls=True)
+        self.expect_upstream_refused(up, "starttls", r"issuer|unknown ca|self.signed",
+                                     trusted=("system",))
+
+
+if __name__ == "__main__":
+    unittest.main()
