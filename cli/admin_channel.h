@@ -1,5 +1,6 @@
-// gctl's connection to the control plane: a plain gRPC channel to AdminService, with a bounded
-// wait for the connection and a deadline on every call (DESIGN.md §8).
+// gctl's connection to the control plane: a gRPC channel to AdminService, plaintext or TLS
+// with an optional client certificate, with a bounded wait for the connection and a deadline
+// on every call (DESIGN.md §8, issue 3).
 #pragma once
 
 #include <chrono>
@@ -22,12 +23,24 @@ inline constexpr const char* kDefaultServer = "127.0.0.1:7070";
 /// `env_value` (the value of $GCTL_SERVER, null when unset) if non-empty, else kDefaultServer.
 std::string default_server(const char* env_value);
 
-/// Opens an insecure channel to `server` ("host:port", any gRPC target) and waits up to
-/// `connect_timeout` until it is ready. Returns nullptr when the server cannot be reached
-/// (refused, unresolvable, no answer in time); the caller reports that. HTTP proxies from the
-/// environment are not used: the admin API is reached directly.
+/// Where and how to reach the control plane: the global options `--server`, `--tls-ca`,
+/// `--tls-cert`, `--tls-key` (files; read when connecting, never printed).
+struct ChannelOptions {
+  std::string server = kDefaultServer;  // "host:port", any gRPC target
+  std::string tls_ca_file;    // non-empty: TLS; gctld's certificate must chain to this CA and
+                              // name the server's host (SAN DNS or IP)
+  std::string tls_cert_file;  // client certificate chain (with tls_key_file), for mTLS
+  std::string tls_key_file;
+};
+
+/// Opens a channel per `options` and waits up to `connect_timeout` until it is ready.
+/// Returns nullptr when the server cannot be reached (refused, unresolvable, no answer in
+/// time, TLS handshake refused by either side); the caller reports that. Throws
+/// std::runtime_error when a TLS file cannot be read (the message names the file, never its
+/// content). HTTP proxies from the environment are not used: the admin API is reached
+/// directly.
 std::shared_ptr<gateway::v1::AdminService::StubInterface> connect_admin(
-    const std::string& server, std::chrono::milliseconds connect_timeout = kConnectTimeout);
+    const ChannelOptions& options, std::chrono::milliseconds connect_timeout = kConnectTimeout);
 
 /// Sets `context`'s deadline to now + `timeout`. Every call gctl makes goes through this.
 void set_call_deadline(grpc::ClientContext& context,

@@ -66,9 +66,19 @@ Printer CommandContext::printer() const {
   return Printer(out_, parse_output_format(options_.output).value_or(OutputFormat::kTable));
 }
 
+void check_channel_options(const ChannelOptions& options) {
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    throw UsageError("--tls-cert and --tls-key go together ($GCTL_TLS_CERT, $GCTL_TLS_KEY)");
+  }
+  if (!options.tls_cert_file.empty() && options.tls_ca_file.empty()) {
+    throw UsageError("--tls-cert needs --tls-ca, the CA that issued gctld's certificate");
+  }
+}
+
 gateway::v1::AdminService::StubInterface& CommandContext::stub() {
   if (!stub_) {
-    stub_ = connect_(options_.server);
+    check_channel_options(options_.channel);
+    stub_ = connect_(options_.channel);
     if (!stub_) throw RpcError(grpc::Status(grpc::StatusCode::UNAVAILABLE, "not connected"));
   }
   return *stub_;

@@ -23,10 +23,10 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;  // request refused by the server, or server unreachable
 inline constexpr int kExitUsage = 2;    // bad command line or flag value
 
-/// Opens a stub for a server address; returns nullptr if the server cannot be reached.
-/// Production: connect_admin. Tests: a function returning a fake.
+/// Opens a stub for a server address and its TLS settings; returns nullptr if the server
+/// cannot be reached. Production: connect_admin. Tests: a function returning a fake.
 using AdminConnector =
-    std::function<std::shared_ptr<gateway::v1::AdminService::StubInterface>(const std::string&)>;
+    std::function<std::shared_ptr<gateway::v1::AdminService::StubInterface>(const ChannelOptions&)>;
 
 /// A command line the user got wrong in a way CLI11's validators cannot see (e.g. `service
 /// update NAME` without any flag). Exit code 2, like CLI11's own parse errors.
@@ -56,9 +56,14 @@ int exit_code_for(const grpc::Status& status);
 /// (line breaks turned into spaces), or the status code's name when the message is empty.
 std::string error_text_for(const grpc::Status& status, const std::string& server);
 
-/// The global options (`--server`, `-o`), filled in by the parser before any command runs.
+/// Refuses TLS options that do not fit together: --tls-cert without --tls-key (or the other
+/// way round), a client certificate without --tls-ca. Throws UsageError.
+void check_channel_options(const ChannelOptions& options);
+
+/// The global options (`--server`, `-o`, `--tls-ca`, `--tls-cert`, `--tls-key`), filled in by
+/// the parser before any command runs.
 struct GlobalOptions {
-  std::string server = kDefaultServer;
+  ChannelOptions channel;
   std::string output = "table";  // table|json|yaml, checked by the parser
 };
 
@@ -74,7 +79,8 @@ class CommandContext {
   Printer printer() const;
 
   /// Calls one AdminService method with a deadline of kCallTimeout; returns the response or
-  /// throws RpcError. `method` is a pointer to the stub's synchronous method, e.g.
+  /// throws RpcError (UsageError when the TLS options do not fit together, before any
+  /// connection is made). `method` is a pointer to the stub's synchronous method, e.g.
   /// `&AdminService::StubInterface::ListNodes`.
   template <typename Request, typename Response>
   Response call(grpc::Status (gateway::v1::AdminService::StubInterface::*method)(

@@ -56,6 +56,10 @@ class FakeAdminStub final : public gateway::v1::AdminService::StubInterface {
   GW_FAKE_UNARY(ListInterfaces, ListInterfacesRequest, ListInterfacesResponse)
   GW_FAKE_UNARY(DeleteInterface, DeleteInterfaceRequest, DeleteInterfaceResponse)
   GW_FAKE_UNARY(ListNodes, ListNodesRequest, ListNodesResponse)
+  GW_FAKE_UNARY(CreateCertificate, CreateCertificateRequest, Certificate)
+  GW_FAKE_UNARY(GetCertificate, GetCertificateRequest, Certificate)
+  GW_FAKE_UNARY(ListCertificates, ListCertificatesRequest, ListCertificatesResponse)
+  GW_FAKE_UNARY(DeleteCertificate, DeleteCertificateRequest, DeleteCertificateResponse)
 #undef GW_FAKE_UNARY
 
  private:
@@ -90,6 +94,10 @@ class FakeAdminStub final : public gateway::v1::AdminService::StubInterface {
   GW_FAKE_ASYNC(ListInterfaces, ListInterfacesRequest, ListInterfacesResponse)
   GW_FAKE_ASYNC(DeleteInterface, DeleteInterfaceRequest, DeleteInterfaceResponse)
   GW_FAKE_ASYNC(ListNodes, ListNodesRequest, ListNodesResponse)
+  GW_FAKE_ASYNC(CreateCertificate, CreateCertificateRequest, Certificate)
+  GW_FAKE_ASYNC(GetCertificate, GetCertificateRequest, Certificate)
+  GW_FAKE_ASYNC(ListCertificates, ListCertificatesRequest, ListCertificatesResponse)
+  GW_FAKE_ASYNC(DeleteCertificate, DeleteCertificateRequest, DeleteCertificateResponse)
 #undef GW_FAKE_ASYNC
 
   grpc::Status status_;

@@ -2,8 +2,12 @@
 #include "cli/flags.h"
 
 #include <charconv>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <system_error>
+
+#include "cli/command_context.h"
 
 namespace gw::cli {
 
@@ -20,6 +24,32 @@ CLI::Validator unsigned_in(std::uint64_t min, std::uint64_t max) {
         return {};
       },
       /*validator_desc=*/"", "unsigned_in");
+}
+
+std::string read_flag_file(const std::string& path, std::string_view flag) {
+  const std::string where = std::string(flag) + " " + path;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError("cannot read " + where);
+  std::string text;
+  text.reserve(4096);
+  std::istreambuf_iterator<char> it(in), end;
+  for (; it != end; ++it) {
+    if (text.size() == kMaxFlagFileSize) {
+      throw UsageError(where + " is larger than " + std::to_string(kMaxFlagFileSize) + " octets");
+    }
+    text.push_back(*it);
+  }
+  if (in.bad()) throw UsageError("cannot read " + where);
+  if (text.empty()) throw UsageError(where + " is empty");
+  return text;
+}
+
+std::string read_first_line(const std::string& path, std::string_view flag) {
+  std::string text = read_flag_file(path, flag);
+  text.resize(text.find('\n') == std::string::npos ? text.size() : text.find('\n'));
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  if (text.empty()) throw UsageError(std::string(flag) + " " + path + ": the first line is empty");
+  return text;
 }
 
 }  // namespace gw::cli

@@ -4,7 +4,9 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 
+#include "cli/certificate_commands.h"
 #include "cli/interface_commands.h"
 #include "cli/node_commands.h"
 #include "cli/service_commands.h"
@@ -33,12 +35,26 @@ std::string command_path(const CLI::App& app) {
   return path;
 }
 
+std::string environment(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? std::string() : std::string(value);
+}
+
 }  // namespace
 
+ChannelOptions channel_defaults_from_environment() {
+  ChannelOptions defaults;
+  defaults.server = default_server(std::getenv("GCTL_SERVER"));
+  defaults.tls_ca_file = environment("GCTL_TLS_CA");
+  defaults.tls_cert_file = environment("GCTL_TLS_CERT");
+  defaults.tls_key_file = environment("GCTL_TLS_KEY");
+  return defaults;
+}
+
 int run_gctl(const std::vector<std::string>& args, const AdminConnector& connect,
-             const std::string& default_server, std::ostream& out, std::ostream& err) {
+             const ChannelOptions& defaults, std::ostream& out, std::ostream& err) {
   GlobalOptions options;
-  options.server = default_server;
+  options.channel = defaults;
   CommandContext context(connect, options, out);
 
   CLI::App app("gctl: operator CLI of the SMTP relay gateway's control plane", "gctl");
@@ -46,15 +62,28 @@ int run_gctl(const std::vector<std::string>& args, const AdminConnector& connect
   // noun and verb too ("gctl service list -o json").
   app.fallthrough();
   app.require_subcommand(1);
-  app.add_option("--server", options.server,
+  app.add_option("--server", options.channel.server,
                  "control plane address [$GCTL_SERVER or " + std::string(kDefaultServer) + "]")
       ->type_name("ADDR");
+  app.add_option("--tls-ca", options.channel.tls_ca_file,
+                 "use TLS; gctld's certificate must chain to this CA (PEM) [$GCTL_TLS_CA]")
+      ->type_name("FILE")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-cert", options.channel.tls_cert_file,
+                 "client certificate (PEM) for gctld's --tls-ca [$GCTL_TLS_CERT]")
+      ->type_name("FILE")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", options.channel.tls_key_file,
+                 "private key (PEM) of --tls-cert [$GCTL_TLS_KEY]")
+      ->type_name("FILE")
+      ->check(CLI::ExistingFile);
   app.add_option("-o,--output", options.output, "output format [table]")
       ->type_name("table|json|yaml")
       ->check(CLI::IsMember({"table", "json", "yaml"}).description(""));
   add_service_commands(app, context);
   add_interface_commands(app, context);
   add_node_commands(app, context);
+  add_certificate_commands(app, context);
 
   // CLI11 wants the arguments last-first, and consumes them.
   std::vector<std::string> reversed(args.rbegin(), args.rend());
@@ -80,7 +109,7 @@ int run_gctl(const std::vector<std::string>& args, const AdminConnector& connect
     err << "gctl: error: " << one_line(e.what()) << " (see '" << command_path(app) << " --help')\n";
     return kExitUsage;
   } catch (const RpcError& e) {
-    err << "gctl: error: " << error_text_for(e.status(), options.server) << '\n';
+    err << "gctl: error: " << error_text_for(e.status(), options.channel.server) << '\n';
     return exit_code_for(e.status());
   } catch (const std::exception& e) {
     err << "gctl: error: " << one_line(e.what()) << '\n';

@@ -14,10 +14,15 @@ namespace gw::cli {
 /// 1 request refused by the server or server unreachable.
 /// Results go to `out`; every error is exactly one line on `err`, "gctl: error: ...";
 /// `--help` prints help to `out` and returns 0.
-/// `default_server` is used when `--server` is absent (main passes $GCTL_SERVER or
-/// 127.0.0.1:7070); `connect` opens the stub once the command line is known to be good.
-/// Global options (`--server`, `-o`) may stand before or after the noun and verb.
+/// `defaults` holds what applies when a global option is absent (main passes $GCTL_SERVER or
+/// 127.0.0.1:7070, and $GCTL_TLS_CA, $GCTL_TLS_CERT, $GCTL_TLS_KEY); `connect` opens the stub
+/// once the command line is known to be good. Global options (`--server`, `-o`, `--tls-ca`,
+/// `--tls-cert`, `--tls-key`) may stand before or after the noun and verb.
 int run_gctl(const std::vector<std::string>& args, const AdminConnector& connect,
-             const std::string& default_server, std::ostream& out, std::ostream& err);
+             const ChannelOptions& defaults, std::ostream& out, std::ostream& err);
+
+/// The defaults of the global options from the environment: GCTL_SERVER, GCTL_TLS_CA,
+/// GCTL_TLS_CERT, GCTL_TLS_KEY (unset or empty: not given).
+ChannelOptions channel_defaults_from_environment();
 
 }  // namespace gw::cli

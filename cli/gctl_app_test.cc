@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "cli/fake_admin_stub.h"
@@ -17,16 +21,23 @@ namespace v1 = gateway::v1;
 class GctlTest : public ::testing::Test {
  protected:
   int run(std::vector<std::string> args, const std::string& default_server = "127.0.0.1:7070") {
+    ChannelOptions defaults;
+    defaults.server = default_server;
+    return run_with(std::move(args), defaults);
+  }
+
+  int run_with(std::vector<std::string> args, const ChannelOptions& defaults) {
     out_.str("");
     err_.str("");
     return run_gctl(
         args,
-        [this](const std::string& server) -> std::shared_ptr<v1::AdminService::StubInterface> {
-          servers_.push_back(server);
+        [this](const ChannelOptions& channel) -> std::shared_ptr<v1::AdminService::StubInterface> {
+          servers_.push_back(channel.server);
+          channels_.push_back(channel);
           if (unreachable_) return nullptr;
           return stub_;
         },
-        default_server, out_, err_);
+        defaults, out_, err_);
   }
 
   // The error contract: exactly one line, starting "gctl: error: ".
@@ -49,10 +60,42 @@ class GctlTest : public ::testing::Test {
 
   std::shared_ptr<FakeAdminStub> stub_ = std::make_shared<FakeAdminStub>();
   std::vector<std::string> servers_;
+  std::vector<ChannelOptions> channels_;
   bool unreachable_ = false;
   std::ostringstream out_;
   std::ostringstream err_;
 };
+
+// A private directory for the files flags name; removed at scope end.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "gctl-test-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string write(const std::string& name, const std::string& content) const {
+    const auto path = path_ / name;
+    std::ofstream(path, std::ios::binary) << content;
+    return path.string();
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+constexpr const char* kCertPem =
+    "-----BEGIN CERTIFICATE-----\nMIIBcertificate\n-----END CERTIFICATE-----\n";
+constexpr const char* kKeySecret = "c2VjcmV0LWtleS1tYXRlcmlhbA";
+const std::string kKeyPem =
+    std::string("-----BEGIN PRIVATE KEY-----\n") + kKeySecret + "\n-----END PRIVATE KEY-----\n";
+constexpr const char* kPassword = "upstream-pw-7q";
 
 std::vector<std::string> mask_paths(const v1::UpdateServiceRequest& request) {
   return {request.update_mask().paths().begin(), request.update_mask().paths().end()};
@@ -306,7 +349,9 @@ TEST_F(GctlTest, InterfaceAddSendsTheListenerAndPrintsItsId) {
 TEST_F(GctlTest, InterfaceListAndDelete) {
   ASSERT_EQ(run({"interface", "list"}), 0);
   EXPECT_EQ(stub_->last_request<v1::ListInterfacesRequest>().service(), "");
-  EXPECT_EQ(out_.str(), "ID   SERVICE   TYPE   BIND   PORT\n");
+  EXPECT_EQ(out_.str(),
+            "ID   SERVICE   TYPE   BIND   PORT   CERT   SNI_CERTS   CLIENT_CA   TLS_MIN   "
+            "CIPHERS\n");
   ASSERT_EQ(run({"interface", "list", "corp"}), 0);
   EXPECT_EQ(stub_->last_request<v1::ListInterfacesRequest>().service(), "corp");
   ASSERT_EQ(run({"interface", "delete", "17"}), 0);
@@ -329,6 +374,262 @@ TEST_F(GctlTest, PasswordFromTheServerIsNeverPrinted) {
     ASSERT_EQ(run({"service", "show", "corp", "-o", format}), 0);
     EXPECT_EQ(out_.str().find("s3cr3t"), std::string::npos) << out_.str();
   }
+}
+
+TEST_F(GctlTest, CertAddSendsTheFilesAndNeverPrintsTheKey) {
+  TempDir dir;
+  const std::string cert = dir.write("gw.pem", kCertPem);
+  const std::string key = dir.write("gw.key", kKeyPem);
+  v1::Certificate stored;
+  stored.set_name("gw-cert");
+  stored.set_subject("CN=localhost");
+  stored.set_has_key(true);
+  stored.set_not_after_ms(1798761600000);
+  stored.set_key_pem(kKeyPem);  // a misbehaving server: gctl still must not print it
+  stub_->answer(grpc::Status::OK, &stored);
+  for (const char* format : {"table", "json", "yaml"}) {
+    ASSERT_EQ(run({"cert", "add", "gw-cert", "--cert", cert, "--key", key, "-o", format}), 0)
+        << err_.str();
+    const v1::Certificate& sent = stub_->last_request<v1::CreateCertificateRequest>().certificate();
+    EXPECT_EQ(sent.name(), "gw-cert");
+    EXPECT_EQ(sent.cert_pem(), kCertPem);
+    EXPECT_EQ(sent.key_pem(), kKeyPem);
+    EXPECT_EQ(out_.str().find(kKeySecret), std::string::npos) << out_.str();
+    EXPECT_EQ(err_.str(), "");
+  }
+  ASSERT_EQ(run({"cert", "add", "gw-cert", "--cert", cert}), 0);
+  EXPECT_EQ(out_.str(),
+            "NAME      SUBJECT        NOT_AFTER              HAS_KEY\n"
+            "gw-cert   CN=localhost   2027-01-01T00:00:00Z   true\n");
+  EXPECT_EQ(stub_->last_request<v1::CreateCertificateRequest>().certificate().key_pem(), "")
+      << "no --key: a trust anchor";
+
+  // A refusal carries the server's message, never the key.
+  stub_->answer(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                             "the private key does not match the first certificate of the chain"));
+  EXPECT_EQ(run({"cert", "add", "gw-cert", "--cert", cert, "--key", key}), 1);
+  EXPECT_EQ(err_.str(),
+            "gctl: error: the private key does not match the first certificate of the chain\n");
+  EXPECT_EQ(out_.str(), "");
+}
+
+TEST_F(GctlTest, CertAddFileProblemsAreUsageErrors) {
+  TempDir dir;
+  const std::string cert = dir.write("gw.pem", kCertPem);
+  const std::string empty = dir.write("empty.key", "");
+  expect_usage_error({"cert", "add", "gw-cert"}, "--cert");
+  expect_usage_error({"cert", "add", "--cert", cert}, "NAME");
+  expect_usage_error({"cert", "add", "gw-cert", "--cert", cert, "--key", "/nonexistent/gw.key"},
+                     "/nonexistent/gw.key");
+  expect_usage_error({"cert", "add", "gw-cert", "--cert", cert, "--key", empty},
+                     "--key " + empty + " is empty");
+}
+
+TEST_F(GctlTest, CertListShowDelete) {
+  ASSERT_EQ(run({"cert", "list"}), 0) << err_.str();
+  EXPECT_EQ(stub_->methods().back(), "ListCertificates");
+  EXPECT_EQ(out_.str(), "NAME   SUBJECT   NOT_AFTER   HAS_KEY\n");
+
+  v1::Certificate c;
+  c.set_name("corp-ca");
+  c.set_subject("CN=Corp CA");
+  c.set_cert_pem(kCertPem);
+  stub_->answer(grpc::Status::OK, &c);
+  ASSERT_EQ(run({"cert", "show", "corp-ca"}), 0) << err_.str();
+  EXPECT_EQ(stub_->last_request<v1::GetCertificateRequest>().name(), "corp-ca");
+  EXPECT_NE(out_.str().find("subject:"), std::string::npos) << out_.str();
+  EXPECT_EQ(out_.str().find("BEGIN CERTIFICATE"), std::string::npos);
+
+  stub_->answer(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                             "certificate \"corp-ca\" is still used by service \"corp\" "
+                             "(trusted_cas): change or delete those first"));
+  EXPECT_EQ(run({"cert", "delete", "corp-ca"}), 1);
+  EXPECT_EQ(stub_->last_request<v1::DeleteCertificateRequest>().name(), "corp-ca");
+  EXPECT_EQ(err_.str(),
+            "gctl: error: certificate \"corp-ca\" is still used by service \"corp\" "
+            "(trusted_cas): change or delete those first\n");
+  stub_->answer(grpc::Status::OK);
+  ASSERT_EQ(run({"cert", "delete", "corp-ca"}), 0);
+  EXPECT_EQ(out_.str(), "deleted certificate corp-ca\n");
+}
+
+TEST_F(GctlTest, ServiceAddMapsTlsAndCredentialFlags) {
+  TempDir dir;
+  const std::string password_file = dir.write("pw", std::string(kPassword) + "\r\nsecond line\n");
+  v1::Service echoed;
+  echoed.set_name("corp");
+  echoed.set_password(kPassword);  // a misbehaving server echoes it: never printed
+  stub_->answer(grpc::Status::OK, &echoed);
+  ASSERT_EQ(run({"service",
+                 "add",
+                 "corp",
+                 "--host",
+                 "smtp.example.net",
+                 "--security",
+                 "starttls",
+                 "--trusted-ca",
+                 "system",
+                 "--trusted-ca",
+                 "corp-ca",
+                 "--client-cert",
+                 "client",
+                 "--ciphers",
+                 "HIGH:!aNULL",
+                 "--tls-min-version",
+                 "1.3",
+                 "--no-verify-hostname",
+                 "--tls-server-name",
+                 "mx.example.net",
+                 "--username",
+                 "relay",
+                 "--password-file",
+                 password_file,
+                 "--require-tls",
+                 "--allow-plaintext-auth"}),
+            0)
+      << err_.str();
+  const v1::Service& s = stub_->last_request<v1::CreateServiceRequest>().service();
+  EXPECT_EQ(std::vector<std::string>(s.trusted_cas().begin(), s.trusted_cas().end()),
+            (std::vector<std::string>{"system", "corp-ca"}));
+  EXPECT_EQ(s.client_cert(), "client");
+  EXPECT_EQ(s.ciphers(), "HIGH:!aNULL");
+  EXPECT_EQ(s.tls_min_version(), "1.3");
+  EXPECT_TRUE(s.no_verify_hostname());
+  EXPECT_EQ(s.tls_server_name(), "mx.example.net");
+  EXPECT_EQ(s.username(), "relay");
+  EXPECT_EQ(s.password(), kPassword) << "first line, CRLF removed";
+  EXPECT_TRUE(s.require_tls());
+  EXPECT_TRUE(s.allow_plaintext_auth());
+  EXPECT_EQ(out_.str().find(kPassword), std::string::npos) << out_.str();
+  for (const char* format : {"json", "yaml"}) {
+    ASSERT_EQ(run({"service", "add", "corp", "--host", "h", "--password-file", password_file, "-o",
+                   format}),
+              0);
+    EXPECT_EQ(out_.str().find(kPassword), std::string::npos) << out_.str();
+  }
+  // Without the flags nothing TLS-related is sent: the server fills its defaults.
+  ASSERT_EQ(run({"service", "add", "corp", "--host", "h"}), 0);
+  const v1::Service& bare = stub_->last_request<v1::CreateServiceRequest>().service();
+  EXPECT_EQ(bare.trusted_cas_size(), 0);
+  EXPECT_FALSE(bare.no_verify_hostname());
+  EXPECT_EQ(bare.tls_min_version(), "");
+  EXPECT_EQ(bare.password(), "");
+}
+
+TEST_F(GctlTest, ServiceUpdateTlsFlagsAreMaskedAndCanBeTurnedOff) {
+  TempDir dir;
+  const std::string password_file = dir.write("pw", kPassword);
+  ASSERT_EQ(run({"service", "update", "corp", "--trusted-ca", "", "--client-cert", "",
+                 "--verify-hostname", "--require-tls=false", "--allow-plaintext-auth=false",
+                 "--password-file", password_file}),
+            0)
+      << err_.str();
+  const auto& request = stub_->last_request<v1::UpdateServiceRequest>();
+  EXPECT_EQ(request.service().trusted_cas_size(), 0) << "--trusted-ca \"\" clears the list";
+  EXPECT_EQ(request.service().client_cert(), "");
+  EXPECT_FALSE(request.service().no_verify_hostname());
+  EXPECT_FALSE(request.service().require_tls());
+  EXPECT_FALSE(request.service().allow_plaintext_auth());
+  EXPECT_EQ(request.service().password(), kPassword);
+  EXPECT_EQ(mask_paths(request),
+            (std::vector<std::string>{"trusted_cas", "client_cert", "no_verify_hostname",
+                                      "password", "require_tls", "allow_plaintext_auth"}));
+
+  ASSERT_EQ(run({"service", "update", "corp", "--verify-hostname=false", "--no-password"}), 0)
+      << err_.str();
+  const auto& off = stub_->last_request<v1::UpdateServiceRequest>();
+  EXPECT_TRUE(off.service().no_verify_hostname());
+  EXPECT_EQ(off.service().password(), "");
+  EXPECT_EQ(mask_paths(off), (std::vector<std::string>{"no_verify_hostname", "password"}));
+}
+
+TEST_F(GctlTest, BadTlsAndCredentialFlagsAreUsageErrors) {
+  TempDir dir;
+  const std::string password_file = dir.write("pw", kPassword);
+  const std::string empty_first_line = dir.write("blank", "\nsecond\n");
+  expect_usage_error({"service", "update", "corp", "--tls-min-version", "1.1"},
+                     "--tls-min-version");
+  expect_usage_error({"service", "update", "corp", "--password-file", "/nonexistent/pw"},
+                     "/nonexistent/pw");
+  expect_usage_error({"service", "update", "corp", "--password-file", empty_first_line},
+                     "the first line is empty");
+  expect_usage_error(
+      {"service", "update", "corp", "--password-file", password_file, "--no-password"}, "excludes");
+  expect_usage_error({"service", "add", "corp", "--host", "h", "--no-password"}, "--no-password");
+  expect_usage_error({"interface", "add", "corp", "--type", "ssl", "--port", "465", "--sni-cert",
+                      "mx.example.org"},
+                     "--sni-cert wants HOST=NAME");
+  expect_usage_error(
+      {"interface", "add", "corp", "--type", "ssl", "--port", "465", "--sni-cert", "=cert"},
+      "--sni-cert wants HOST=NAME");
+  expect_usage_error(
+      {"interface", "add", "corp", "--type", "ssl", "--port", "465", "--tls-min-version", "1.0"},
+      "--tls-min-version");
+  EXPECT_EQ(err_.str().find(kPassword), std::string::npos);
+}
+
+TEST_F(GctlTest, InterfaceAddMapsTlsFlags) {
+  ASSERT_EQ(
+      run({"interface", "add", "corp", "--type", "starttls", "--port", "8026", "--cert", "gw-cert",
+           "--sni-cert", "mx.example.org=org-cert", "--sni-cert", "*.example.net=net-cert",
+           "--client-ca", "corp-ca", "--ciphers", "HIGH", "--tls-min-version", "1.3"}),
+      0)
+      << err_.str();
+  const v1::Interface& i = stub_->last_request<v1::CreateInterfaceRequest>().interface();
+  EXPECT_EQ(i.cert(), "gw-cert");
+  ASSERT_EQ(i.sni_certs_size(), 2);
+  EXPECT_EQ(i.sni_certs(0).server_name(), "mx.example.org");
+  EXPECT_EQ(i.sni_certs(0).cert(), "org-cert");
+  EXPECT_EQ(i.sni_certs(1).server_name(), "*.example.net");
+  EXPECT_EQ(i.sni_certs(1).cert(), "net-cert");
+  EXPECT_EQ(i.client_ca(), "corp-ca");
+  EXPECT_EQ(i.ciphers(), "HIGH");
+  EXPECT_EQ(i.tls_min_version(), "1.3");
+}
+
+TEST_F(GctlTest, TlsOptionsReachTheConnectorFromFlagsOrEnvironment) {
+  TempDir dir;
+  const std::string ca = dir.write("ca.pem", kCertPem);
+  const std::string cert = dir.write("client.pem", kCertPem);
+  const std::string key = dir.write("client.key", kKeyPem);
+  ASSERT_EQ(run({"--tls-ca", ca, "node", "list", "--tls-cert", cert, "--tls-key", key}), 0)
+      << err_.str();
+  ASSERT_EQ(channels_.size(), 1u);
+  EXPECT_EQ(channels_[0].tls_ca_file, ca);
+  EXPECT_EQ(channels_[0].tls_cert_file, cert);
+  EXPECT_EQ(channels_[0].tls_key_file, key);
+
+  ChannelOptions env;
+  env.server = "cp:7443";
+  env.tls_ca_file = ca;
+  env.tls_cert_file = cert;
+  env.tls_key_file = key;
+  ASSERT_EQ(run_with({"node", "list"}, env), 0) << err_.str();
+  EXPECT_EQ(channels_.back().server, "cp:7443");
+  EXPECT_EQ(channels_.back().tls_key_file, key);
+  // A flag wins over the environment.
+  ASSERT_EQ(run_with({"--tls-ca", cert, "node", "list"}, env), 0);
+  EXPECT_EQ(channels_.back().tls_ca_file, cert);
+}
+
+TEST_F(GctlTest, TlsOptionsThatDoNotFitAreUsageErrorsWithoutConnecting) {
+  TempDir dir;
+  const std::string ca = dir.write("ca.pem", kCertPem);
+  const std::string cert = dir.write("client.pem", kCertPem);
+  const std::string key = dir.write("client.key", kKeyPem);
+  expect_usage_error({"--tls-ca", ca, "--tls-cert", cert, "node", "list"},
+                     "--tls-cert and --tls-key go together");
+  expect_usage_error({"--tls-ca", ca, "--tls-key", key, "node", "list"},
+                     "--tls-cert and --tls-key go together");
+  expect_usage_error({"--tls-cert", cert, "--tls-key", key, "node", "list"},
+                     "--tls-cert needs --tls-ca");
+  expect_usage_error({"--tls-ca", "/nonexistent/ca.pem", "node", "list"}, "/nonexistent/ca.pem");
+  ChannelOptions env;
+  env.tls_cert_file = cert;  // GCTL_TLS_CERT without GCTL_TLS_KEY
+  env.tls_ca_file = ca;
+  EXPECT_EQ(run_with({"node", "list"}, env), 2);
+  EXPECT_NE(err_.str().find("--tls-cert and --tls-key go together"), std::string::npos);
+  EXPECT_TRUE(servers_.empty());
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cli/flags.h"
 
@@ -28,7 +29,24 @@ struct AddFlags {
   std::uint32_t port = 0;
   std::string bind = kDefaultBind;
   std::string cert;
+  std::vector<std::string> sni_certs;  // HOST=NAME
+  std::string client_ca;
+  std::string ciphers;
+  std::string tls_min_version;
 };
+
+// "mx.example.org=org-cert" → the SNI entry; the server checks the host name itself.
+v1::SniCertificate parse_sni(const std::string& text) {
+  const auto equals = text.find('=');
+  if (equals == std::string::npos || equals == 0 || equals + 1 == text.size()) {
+    throw UsageError("--sni-cert wants HOST=NAME (e.g. mx.example.org=mx-cert), not \"" + text +
+                     "\"");
+  }
+  v1::SniCertificate sni;
+  sni.set_server_name(text.substr(0, equals));
+  sni.set_cert(text.substr(equals + 1));
+  return sni;
+}
 
 void add_add(CLI::App& noun, CommandContext& context) {
   auto* verb = noun.add_subcommand("add", "Add a listener to a service; prints its id");
@@ -43,8 +61,26 @@ void add_add(CLI::App& noun, CommandContext& context) {
       ->required()
       ->check(unsigned_in(1, 65535));
   verb->add_option("--bind", flags->bind, "listening address [127.0.0.1]")->type_name("ADDR");
-  verb->add_option("--cert", flags->cert, "server certificate name (ssl, starttls)")
-      ->type_name("NAME");
+  verb->add_option("--cert", flags->cert, "server certificate name, with key (ssl, starttls)")
+      ->type_name("NAME")
+      ->group("TLS");
+  verb->add_option("--sni-cert", flags->sni_certs,
+                   "certificate chosen when the client asks for HOST (SNI; HOST may be "
+                   "*.domain), repeatable; --cert is the default")
+      ->type_name("HOST=NAME")
+      ->allow_extra_args(false)
+      ->group("TLS");
+  verb->add_option("--client-ca", flags->client_ca,
+                   "request client certificates and verify them against this CA certificate")
+      ->type_name("NAME")
+      ->group("TLS");
+  verb->add_option("--ciphers", flags->ciphers, "OpenSSL cipher list [DEFAULT]")
+      ->type_name("STR")
+      ->group("TLS");
+  verb->add_option("--tls-min-version", flags->tls_min_version, "lowest TLS version [1.2]")
+      ->type_name("1.2|1.3")
+      ->check(CLI::IsMember({"1.2", "1.3"}).description(""))
+      ->group("TLS");
   verb->callback([flags, &context] {
     v1::CreateInterfaceRequest request;
     v1::Interface& interface = *request.mutable_interface();
@@ -53,6 +89,10 @@ void add_add(CLI::App& noun, CommandContext& context) {
     interface.set_port(flags->port);
     interface.set_bind_address(flags->bind);
     interface.set_cert(flags->cert);
+    for (const std::string& sni : flags->sni_certs) *interface.add_sni_certs() = parse_sni(sni);
+    interface.set_client_ca(flags->client_ca);
+    interface.set_ciphers(flags->ciphers);
+    interface.set_tls_min_version(flags->tls_min_version);
     context.printer().interface_id(context.call(&Stub::CreateInterface, request));
   });
 }

@@ -10,6 +10,7 @@ namespace gw::cli {
 /// Adds the `interface` noun and its verbs to `app` (contract as add_service_commands):
 ///
 ///   interface add SERVICE --type tcp|ssl|starttls --port P [--bind 127.0.0.1] [--cert NAME]
+///       [--sni-cert HOST=NAME]... [--client-ca NAME] [--ciphers STR] [--tls-min-version V]
 ///       prints the new interface's id (table: an ID column; JSON/YAML: the Interface)
 ///   interface list [SERVICE] | interface delete ID
 void add_interface_commands(CLI::App& app, CommandContext& context);

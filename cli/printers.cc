@@ -68,6 +68,40 @@ std::string endpoint(const v1::Interface& interface) {
   return (v6 ? "[" + bind + "]" : bind) + ":" + std::to_string(interface.port());
 }
 
+// "mx.example.org=org-cert,*.example.net=net-cert" or "-".
+std::string sni_cell(const v1::Interface& interface) {
+  std::string cell;
+  for (const auto& sni : interface.sni_certs()) {
+    if (!cell.empty()) cell += ",";
+    cell += sni.server_name() + "=" + sni.cert();
+  }
+  return or_dash(cell);
+}
+
+std::string joined(const google::protobuf::RepeatedPtrField<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+  return or_dash(out);
+}
+
+bool is_tls(const v1::Interface& interface) {
+  return interface.type() == v1::INTERFACE_TYPE_SSL ||
+         interface.type() == v1::INTERFACE_TYPE_STARTTLS;
+}
+
+// The one-line summary of an interface in `service show`.
+std::string interface_summary(const v1::Interface& interface) {
+  std::string text = interface_type_name(interface.type()) + " " + endpoint(interface);
+  if (!interface.cert().empty()) text += " cert=" + interface.cert();
+  if (interface.sni_certs_size() > 0) text += " sni=" + sni_cell(interface);
+  if (!interface.client_ca().empty()) text += " client_ca=" + interface.client_ca();
+  if (is_tls(interface)) {
+    text += " tls_min_version=" + or_dash(interface.tls_min_version()) +
+            " ciphers=" + or_dash(interface.ciphers());
+  }
+  return text;
+}
+
 std::string interfaces_cell(const v1::Service& service) {
   std::string cell;
   for (const auto& interface : service.interfaces()) {
@@ -292,11 +326,25 @@ void Printer::service_row(const v1::Service& service) {
   table.write(out_);
 }
 
+namespace {
+
+// Writes "key:   value" lines, values aligned one column after the longest key.
+void write_key_values(std::ostream& out,
+                      const std::vector<std::pair<std::string, std::string>>& lines) {
+  std::size_t width = 0;
+  for (const auto& [key, value] : lines) width = std::max(width, key.size() + 1);
+  for (const auto& [key, value] : lines) {
+    std::string line = key + ":";
+    line.append(width - line.size(), ' ').append(kColumnGap).append(printable(value));
+    out << line << '\n';
+  }
+}
+
+}  // namespace
+
 void Printer::service_detail(const v1::Service& service) {
   if (structured(service)) return;
   const v1::Service s = redacted(service);
-  std::string cas;
-  for (const auto& ca : s.trusted_cas()) cas += (cas.empty() ? "" : ",") + ca;
   std::vector<std::pair<std::string, std::string>> lines = {
       {"name", s.name()},
       {"host", s.host()},
@@ -308,9 +356,12 @@ void Printer::service_detail(const v1::Service& service) {
       {"fail_open", bool_name(s.fail_open())},
       {"allow_plaintext_auth", bool_name(s.allow_plaintext_auth())},
       {"require_tls", bool_name(s.require_tls())},
-      {"ciphers", or_dash(s.ciphers())},
-      {"trusted_cas", or_dash(cas)},
+      {"trusted_cas", joined(s.trusted_cas())},
       {"client_cert", or_dash(s.client_cert())},
+      {"ciphers", or_dash(s.ciphers())},
+      {"tls_min_version", or_dash(s.tls_min_version())},
+      {"verify_hostname", bool_name(!s.no_verify_hostname())},
+      {"tls_server_name", or_dash(s.tls_server_name())},
       {"username", or_dash(s.username())},
       {"password", s.has_password() ? "(set)" : "-"},
   };
@@ -335,28 +386,23 @@ void Printer::service_detail(const v1::Service& service) {
     lines.emplace_back("limits." + field->name(), value);
   }
   for (const auto& interface : s.interfaces()) {
-    lines.emplace_back("interface " + std::to_string(interface.id()),
-                       interface_type_name(interface.type()) + " " + endpoint(interface) +
-                           (interface.cert().empty() ? "" : " cert=" + interface.cert()));
+    lines.emplace_back("interface " + std::to_string(interface.id()), interface_summary(interface));
   }
   lines.emplace_back("created", format_time_ms(s.created_at_ms()));
   lines.emplace_back("updated", format_time_ms(s.updated_at_ms()));
-
-  std::size_t width = 0;
-  for (const auto& [key, value] : lines) width = std::max(width, key.size() + 1);
-  for (const auto& [key, value] : lines) {
-    std::string line = key + ":";
-    line.append(width - line.size(), ' ').append(kColumnGap).append(printable(value));
-    out_ << line << '\n';
-  }
+  write_key_values(out_, lines);
 }
 
 void Printer::interfaces(const v1::ListInterfacesResponse& response) {
   if (structured(response)) return;
-  Table table({"ID", "SERVICE", "TYPE", "BIND", "PORT"});
+  Table table({"ID", "SERVICE", "TYPE", "BIND", "PORT", "CERT", "SNI_CERTS", "CLIENT_CA", "TLS_MIN",
+               "CIPHERS"});
   for (const auto& i : response.interfaces()) {
+    const bool tls = is_tls(i);
     table.add_row({std::to_string(i.id()), i.service(), interface_type_name(i.type()),
-                   i.bind_address(), std::to_string(i.port())});
+                   i.bind_address(), std::to_string(i.port()), or_dash(i.cert()), sni_cell(i),
+                   or_dash(i.client_ca()), tls ? or_dash(i.tls_min_version()) : "-",
+                   tls ? or_dash(i.ciphers()) : "-"});
   }
   table.write(out_);
 }
@@ -376,6 +422,47 @@ void Printer::nodes(const v1::ListNodesResponse& response) {
                    std::to_string(n.config_version()), format_time_ms(n.last_seen_ms())});
   }
   table.write(out_);
+}
+
+namespace {
+
+Table certificates_table() { return Table({"NAME", "SUBJECT", "NOT_AFTER", "HAS_KEY"}); }
+
+void add_certificate_row(Table& table, const v1::Certificate& c) {
+  table.add_row(
+      {c.name(), or_dash(c.subject()), format_time_ms(c.not_after_ms()), bool_name(c.has_key())});
+}
+
+}  // namespace
+
+void Printer::certificates(const v1::ListCertificatesResponse& response) {
+  if (structured(response)) return;
+  Table table = certificates_table();
+  for (const auto& c : response.certificates()) add_certificate_row(table, c);
+  table.write(out_);
+}
+
+void Printer::certificate_row(const v1::Certificate& certificate) {
+  if (structured(certificate)) return;
+  Table table = certificates_table();
+  add_certificate_row(table, certificate);
+  table.write(out_);
+}
+
+void Printer::certificate_detail(const v1::Certificate& certificate) {
+  if (structured(certificate)) return;
+  const v1::Certificate& c = certificate;  // only named fields below: never PEM or key
+  write_key_values(out_, {
+                             {"name", c.name()},
+                             {"subject", or_dash(c.subject())},
+                             {"issuer", or_dash(c.issuer())},
+                             {"subject_alt_names", joined(c.subject_alt_names())},
+                             {"not_before", format_time_ms(c.not_before_ms())},
+                             {"not_after", format_time_ms(c.not_after_ms())},
+                             {"fingerprint_sha256", or_dash(c.fingerprint_sha256())},
+                             {"has_key", bool_name(c.has_key())},
+                             {"created", format_time_ms(c.created_at_ms())},
+                         });
 }
 
 void Printer::deleted(std::string_view what, const Message& response) {

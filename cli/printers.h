@@ -39,8 +39,8 @@ class Table {
 };
 
 /// Clears every secret field (string fields named "password" or "key_pem", at any depth, in
-/// repeated and nested messages too) of `message`. The admin API never returns passwords, but the CLI
-/// must not print one even if a server did (DESIGN.md §7 "Secrets").
+/// repeated and nested messages too) of `message`. The admin API never returns passwords, but the
+/// CLI must not print one even if a server did (DESIGN.md §7 "Secrets").
 void clear_secrets(google::protobuf::Message& message);
 
 /// Protobuf JSON of `message` (MessageToJsonString): proto field names ("max_recipients"),
@@ -58,11 +58,15 @@ std::string json_to_yaml(std::string_view json);
 std::string format_time_ms(std::int64_t unix_ms);
 
 /// Writes results in one output format. Table layouts:
-///   services   NAME HOST PORT SECURITY INSTANCE INTERFACES
-///   service    key/value lines (all fields but the password, limits as "limits.NAME")
-///   interfaces ID SERVICE TYPE BIND PORT
-///   nodes      NODE INSTANCE CONNECTED CONFIG_VERSION LAST_SEEN
-/// JSON and YAML print the message passed in, whole.
+///   services     NAME HOST PORT SECURITY INSTANCE INTERFACES
+///   service      key/value lines (all fields but the password, limits as "limits.NAME",
+///                TLS settings, one line per interface)
+///   interfaces   ID SERVICE TYPE BIND PORT CERT SNI_CERTS CLIENT_CA TLS_MIN CIPHERS
+///                (the TLS columns of a tcp interface are "-")
+///   nodes        NODE INSTANCE CONNECTED CONFIG_VERSION LAST_SEEN
+///   certificates NAME SUBJECT NOT_AFTER HAS_KEY
+///   certificate  key/value lines: subject, issuer, SANs, validity, fingerprint, has_key
+/// JSON and YAML print the message passed in, whole, without secrets (password, key_pem).
 class Printer {
  public:
   Printer(std::ostream& out, OutputFormat format) : out_(out), format_(format) {}
@@ -76,6 +80,11 @@ class Printer {
   /// A created interface: a table with just its ID (JSON/YAML: the Interface).
   void interface_id(const gateway::v1::Interface& interface);
   void nodes(const gateway::v1::ListNodesResponse& response);
+  void certificates(const gateway::v1::ListCertificatesResponse& response);
+  /// One certificate after add: a one-row certificates table (JSON/YAML: the Certificate).
+  void certificate_row(const gateway::v1::Certificate& certificate);
+  /// One certificate in full (`cert show`); never the PEM or the key in table output.
+  void certificate_detail(const gateway::v1::Certificate& certificate);
   /// After a delete: "deleted <what>" (JSON/YAML: the empty response, "{}").
   void deleted(std::string_view what, const google::protobuf::Message& response);
 

@@ -225,9 +225,32 @@ TEST(Printer, InterfacesAndNodesTables) {
   i->set_type(v1::INTERFACE_TYPE_STARTTLS);
   i->set_bind_address("::1");
   i->set_port(8026);
-  EXPECT_EQ(print(OutputFormat::kTable, [&](Printer& p) { p.interfaces(interfaces); }),
-            "ID   SERVICE   TYPE       BIND   PORT\n"
-            "12   corp      starttls   ::1    8026\n");
+  i->set_cert("gw-cert");
+  i->set_client_ca("corp-ca");
+  i->set_ciphers("HIGH");
+  i->set_tls_min_version("1.3");
+  for (const auto& [host, cert] :
+       {std::pair{"mx.example.org", "org"}, std::pair{"*.example.net", "net"}}) {
+    auto* sni = i->add_sni_certs();
+    sni->set_server_name(host);
+    sni->set_cert(cert);
+  }
+  auto* plain = interfaces.add_interfaces();
+  plain->set_id(13);
+  plain->set_service("corp");
+  plain->set_type(v1::INTERFACE_TYPE_TCP);
+  plain->set_bind_address("127.0.0.1");
+  plain->set_port(2525);
+  plain->set_ciphers("DEFAULT");
+  plain->set_tls_min_version("1.2");
+  EXPECT_EQ(
+      print(OutputFormat::kTable, [&](Printer& p) { p.interfaces(interfaces); }),
+      "ID   SERVICE   TYPE       BIND        PORT   CERT      SNI_CERTS                       "
+      "       CLIENT_CA   TLS_MIN   CIPHERS\n"
+      "12   corp      starttls   ::1         8026   gw-cert   mx.example.org=org,*.example.net"
+      "=net   corp-ca     1.3       HIGH\n"
+      "13   corp      tcp        127.0.0.1   2525   -         -                               "
+      "       -           -         -\n");
 
   v1::ListNodesResponse nodes;
   auto* n = nodes.add_nodes();
@@ -239,6 +262,124 @@ TEST(Printer, InterfacesAndNodesTables) {
   EXPECT_EQ(print(OutputFormat::kTable, [&](Printer& p) { p.nodes(nodes); }),
             "NODE      INSTANCE   CONNECTED   CONFIG_VERSION   LAST_SEEN\n"
             "relay-1   default    true        4                2026-01-02T03:04:05Z\n");
+}
+
+TEST(Printer, ServiceDetailShowsTlsAndAuthSettings) {
+  v1::Service s = sample_service();
+  s.add_trusted_cas("system");
+  s.add_trusted_cas("corp-ca");
+  s.set_client_cert("client");
+  s.set_ciphers("HIGH:!aNULL");
+  s.set_tls_min_version("1.3");
+  s.set_no_verify_hostname(true);
+  s.set_tls_server_name("mx.example.net");
+  s.set_require_tls(true);
+  s.set_allow_plaintext_auth(true);
+  auto* tls = s.add_interfaces();
+  tls->set_id(4);
+  tls->set_type(v1::INTERFACE_TYPE_STARTTLS);
+  tls->set_bind_address("0.0.0.0");
+  tls->set_port(8026);
+  tls->set_cert("gw-cert");
+  tls->set_client_ca("corp-ca");
+  tls->set_ciphers("DEFAULT");
+  tls->set_tls_min_version("1.2");
+  auto* sni = tls->add_sni_certs();
+  sni->set_server_name("mx.example.org");
+  sni->set_cert("org");
+  const std::string text = print(OutputFormat::kTable, [&](Printer& p) { p.service_detail(s); });
+  EXPECT_EQ(value_of(text, "trusted_cas"), "system,corp-ca");
+  EXPECT_EQ(value_of(text, "client_cert"), "client");
+  EXPECT_EQ(value_of(text, "ciphers"), "HIGH:!aNULL");
+  EXPECT_EQ(value_of(text, "tls_min_version"), "1.3");
+  EXPECT_EQ(value_of(text, "verify_hostname"), "false");
+  EXPECT_EQ(value_of(text, "tls_server_name"), "mx.example.net");
+  EXPECT_EQ(value_of(text, "require_tls"), "true");
+  EXPECT_EQ(value_of(text, "allow_plaintext_auth"), "true");
+  EXPECT_EQ(value_of(text, "password"), "(set)");
+  EXPECT_EQ(value_of(text, "interface 4"),
+            "starttls 0.0.0.0:8026 cert=gw-cert sni=mx.example.org=org client_ca=corp-ca "
+            "tls_min_version=1.2 ciphers=DEFAULT");
+  EXPECT_EQ(value_of(text, "interface 3"), "tcp 127.0.0.1:2525");
+  EXPECT_EQ(text.find(kSecret), std::string::npos);
+
+  const auto json =
+      nlohmann::json::parse(print(OutputFormat::kJson, [&](Printer& p) { p.service_detail(s); }));
+  EXPECT_EQ(json["trusted_cas"][1], "corp-ca");
+  EXPECT_EQ(json["no_verify_hostname"], true);
+  EXPECT_EQ(json["tls_server_name"], "mx.example.net");
+  EXPECT_EQ(json["interfaces"][1]["sni_certs"][0]["server_name"], "mx.example.org");
+  EXPECT_EQ(json["interfaces"][1]["client_ca"], "corp-ca");
+}
+
+constexpr const char* kKeySecret = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49-key-secret";
+
+v1::Certificate sample_certificate() {
+  v1::Certificate c;
+  c.set_name("gw-cert");
+  c.set_cert_pem("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+  c.set_key_pem(std::string("-----BEGIN PRIVATE KEY-----\n") + kKeySecret +
+                "\n-----END PRIVATE KEY-----\n");  // a server must never send it; if it does
+  c.set_has_key(true);
+  c.set_subject("CN=localhost,O=gw test");
+  c.set_issuer("CN=Corp CA,O=gw test");
+  c.add_subject_alt_names("DNS:localhost");
+  c.add_subject_alt_names("IP:127.0.0.1");
+  c.set_not_before_ms(1767225600000);
+  c.set_not_after_ms(1798761600000);
+  c.set_fingerprint_sha256("AB:CD:EF");
+  c.set_created_at_ms(1767323045000);
+  return c;
+}
+
+TEST(Printer, CertificateTablesAndDetail) {
+  v1::ListCertificatesResponse response;
+  *response.add_certificates() = sample_certificate();
+  v1::Certificate ca;
+  ca.set_name("corp-ca");
+  ca.set_subject("CN=Corp CA,O=gw test");
+  ca.set_not_after_ms(1798761600000);
+  *response.add_certificates() = ca;
+  EXPECT_EQ(print(OutputFormat::kTable, [&](Printer& p) { p.certificates(response); }),
+            "NAME      SUBJECT                  NOT_AFTER              HAS_KEY\n"
+            "gw-cert   CN=localhost,O=gw test   2027-01-01T00:00:00Z   true\n"
+            "corp-ca   CN=Corp CA,O=gw test     2027-01-01T00:00:00Z   false\n");
+  EXPECT_EQ(
+      print(OutputFormat::kTable, [&](Printer& p) { p.certificate_row(sample_certificate()); }),
+      "NAME      SUBJECT                  NOT_AFTER              HAS_KEY\n"
+      "gw-cert   CN=localhost,O=gw test   2027-01-01T00:00:00Z   true\n");
+
+  const std::string text =
+      print(OutputFormat::kTable, [](Printer& p) { p.certificate_detail(sample_certificate()); });
+  EXPECT_EQ(value_of(text, "name"), "gw-cert");
+  EXPECT_EQ(value_of(text, "subject"), "CN=localhost,O=gw test");
+  EXPECT_EQ(value_of(text, "issuer"), "CN=Corp CA,O=gw test");
+  EXPECT_EQ(value_of(text, "subject_alt_names"), "DNS:localhost,IP:127.0.0.1");
+  EXPECT_EQ(value_of(text, "not_before"), "2026-01-01T00:00:00Z");
+  EXPECT_EQ(value_of(text, "not_after"), "2027-01-01T00:00:00Z");
+  EXPECT_EQ(value_of(text, "fingerprint_sha256"), "AB:CD:EF");
+  EXPECT_EQ(value_of(text, "has_key"), "true");
+  EXPECT_EQ(text.find("BEGIN"), std::string::npos) << "no PEM in the table view";
+}
+
+TEST(Printer, PrivateKeyNeverPrintedInAnyFormat) {
+  v1::ListCertificatesResponse response;
+  *response.add_certificates() = sample_certificate();
+  for (auto format : {OutputFormat::kTable, OutputFormat::kJson, OutputFormat::kYaml}) {
+    const std::string all = print(format, [&](Printer& p) {
+      p.certificates(response);
+      p.certificate_row(sample_certificate());
+      p.certificate_detail(sample_certificate());
+    });
+    EXPECT_EQ(all.find(kKeySecret), std::string::npos) << all;
+    EXPECT_EQ(all.find("PRIVATE KEY"), std::string::npos) << all;
+    EXPECT_EQ(all.find("key_pem"), std::string::npos) << all;
+  }
+  const auto json = nlohmann::json::parse(
+      print(OutputFormat::kJson, [](Printer& p) { p.certificate_detail(sample_certificate()); }));
+  EXPECT_EQ(json["cert_pem"], sample_certificate().cert_pem()) << "the chain is public";
+  EXPECT_EQ(json["has_key"], true);
+  EXPECT_EQ(json["subject_alt_names"][1], "IP:127.0.0.1");
 }
 
 TEST(Printer, DeletedTableAndJson) {

@@ -66,11 +66,21 @@ v1::Security parse_security(const std::string& name) {
   return v1::SECURITY_NONE;  // the parser admits only none|ssl|starttls
 }
 
+// Keeps the non-empty names: `--trusted-ca ""` means "none".
+google::protobuf::RepeatedPtrField<std::string> non_empty(const std::vector<std::string>& names) {
+  google::protobuf::RepeatedPtrField<std::string> out;
+  for (const std::string& name : names) {
+    if (!name.empty()) *out.Add() = name;
+  }
+  return out;
+}
+
 // The flags shared by `service add` and `service update`, bound to one verb. Kept alive by
 // the verb's callback (shared_ptr), since CLI11 writes into these members while parsing.
 class ServiceFlags {
  public:
-  ServiceFlags(CLI::App& verb, bool host_required) {
+  ServiceFlags(CLI::App& verb, bool is_update) {
+    const bool host_required = !is_update;
     verb.add_option("NAME", name_, "service name, [A-Za-z0-9._-]{1,64}")->required();
     host_opt_ =
         verb.add_option("--host", host_, "upstream mail server host name or IP")->type_name("H");
@@ -91,6 +101,8 @@ class ServiceFlags {
     fail_open_opt_ = verb.add_flag("--fail-open", fail_open_,
                                    "pass handled commands if the control plane fails; "
                                    "--fail-open=false turns it off");
+    add_tls_flags(verb);
+    add_credential_flags(verb, is_update);
     for (std::size_t i = 0; i < kLimitCount; ++i) {
       const LimitFlag& flag = kLimitFlags[i];
       const FieldDescriptor& field = limits_field(flag.field);
@@ -107,7 +119,7 @@ class ServiceFlags {
   const std::string& name() const { return name_; }
 
   // Copies the flags given on the command line into `service` (name always) and adds the
-  // path of each to `mask`, in flag order.
+  // path of each to `mask`, in flag order. Reads --password-file (UsageError if unusable).
   void apply(v1::Service& service, google::protobuf::FieldMask& mask) const {
     service.set_name(name_);
     auto given = [&mask](const CLI::Option* option, const char* path) {
@@ -122,6 +134,23 @@ class ServiceFlags {
     if (given(monitoring_opt_, "monitoring")) service.set_monitoring(monitoring_);
     if (given(hostname_opt_, "hostname")) service.set_hostname(hostname_);
     if (given(fail_open_opt_, "fail_open")) service.set_fail_open(fail_open_);
+    if (given(trusted_ca_opt_, "trusted_cas")) *service.mutable_trusted_cas() = non_empty(cas_);
+    if (given(client_cert_opt_, "client_cert")) service.set_client_cert(client_cert_);
+    if (given(ciphers_opt_, "ciphers")) service.set_ciphers(ciphers_);
+    if (given(tls_min_opt_, "tls_min_version")) service.set_tls_min_version(tls_min_version_);
+    if (given(verify_opt_, "no_verify_hostname")) service.set_no_verify_hostname(!verify_hostname_);
+    if (given(server_name_opt_, "tls_server_name")) service.set_tls_server_name(tls_server_name_);
+    if (given(username_opt_, "username")) service.set_username(username_);
+    if (given(password_file_opt_, "password")) {
+      service.set_password(read_first_line(password_file_, "--password-file"));
+    }
+    if (no_password_opt_ != nullptr && no_password_ && given(no_password_opt_, "password")) {
+      service.clear_password();
+    }
+    if (given(require_tls_opt_, "require_tls")) service.set_require_tls(require_tls_);
+    if (given(plaintext_auth_opt_, "allow_plaintext_auth")) {
+      service.set_allow_plaintext_auth(allow_plaintext_auth_);
+    }
     v1::Limits& limits = *service.mutable_limits();
     for (std::size_t i = 0; i < kLimitCount; ++i) {
       const std::string path = std::string("limits.") + kLimitFlags[i].field;
@@ -138,6 +167,63 @@ class ServiceFlags {
   }
 
  private:
+  // Upstream TLS (issue 3): certificates by name, cipher list, version, host name check.
+  void add_tls_flags(CLI::App& verb) {
+    trusted_ca_opt_ =
+        verb.add_option("--trusted-ca", cas_,
+                        "trusted CA certificate name, repeatable; \"system\" is the OS bundle; "
+                        "--trusted-ca \"\" clears the list (required for ssl/starttls)")
+            ->type_name("NAME")
+            ->allow_extra_args(false)
+            ->group("TLS to the upstream");
+    client_cert_opt_ =
+        verb.add_option("--client-cert", client_cert_, "client certificate name (with key)")
+            ->type_name("NAME")
+            ->group("TLS to the upstream");
+    ciphers_opt_ = verb.add_option("--ciphers", ciphers_, "OpenSSL cipher list [DEFAULT]")
+                       ->type_name("STR")
+                       ->group("TLS to the upstream");
+    tls_min_opt_ =
+        verb.add_option("--tls-min-version", tls_min_version_, "lowest TLS version [1.2]")
+            ->type_name("1.2|1.3")
+            ->check(CLI::IsMember({"1.2", "1.3"}).description(""))
+            ->group("TLS to the upstream");
+    verify_opt_ = verb.add_flag("--verify-hostname,!--no-verify-hostname", verify_hostname_,
+                                "check the upstream certificate's name (default on)")
+                      ->group("TLS to the upstream");
+    server_name_opt_ = verb.add_option("--tls-server-name", tls_server_name_,
+                                       "name checked and sent as SNI [the service's host]")
+                           ->type_name("NAME")
+                           ->group("TLS to the upstream");
+  }
+
+  // AUTH towards the upstream and the client-side TLS requirements.
+  void add_credential_flags(CLI::App& verb, bool is_update) {
+    username_opt_ = verb.add_option("--username", username_, "upstream AUTH user name")
+                        ->type_name("U")
+                        ->group("Authentication");
+    password_file_opt_ =
+        verb.add_option("--password-file", password_file_,
+                        "file whose first line is the upstream password (never printed)")
+            ->type_name("FILE")
+            ->check(CLI::ExistingFile)
+            ->group("Authentication");
+    if (is_update) {
+      no_password_opt_ =
+          verb.add_flag("--no-password", no_password_, "remove the stored upstream password")
+              ->excludes(password_file_opt_)
+              ->group("Authentication");
+    }
+    require_tls_opt_ = verb.add_flag("--require-tls", require_tls_,
+                                     "530 before MAIL/AUTH until the client used STARTTLS; "
+                                     "--require-tls=false turns it off")
+                           ->group("Authentication");
+    plaintext_auth_opt_ = verb.add_flag("--allow-plaintext-auth", allow_plaintext_auth_,
+                                        "offer and accept AUTH without TLS; "
+                                        "--allow-plaintext-auth=false turns it off")
+                              ->group("Authentication");
+  }
+
   std::string name_;
   std::string host_;
   std::uint32_t port_ = 0;
@@ -146,6 +232,17 @@ class ServiceFlags {
   bool monitoring_ = false;
   std::string hostname_;
   bool fail_open_ = false;
+  std::vector<std::string> cas_;
+  std::string client_cert_;
+  std::string ciphers_;
+  std::string tls_min_version_;
+  bool verify_hostname_ = true;
+  std::string tls_server_name_;
+  std::string username_;
+  std::string password_file_;  // the password itself is read only in apply()
+  bool no_password_ = false;
+  bool require_tls_ = false;
+  bool allow_plaintext_auth_ = false;
   std::uint64_t limits_[kLimitCount] = {};
 
   CLI::Option* host_opt_ = nullptr;
@@ -155,12 +252,23 @@ class ServiceFlags {
   CLI::Option* monitoring_opt_ = nullptr;
   CLI::Option* hostname_opt_ = nullptr;
   CLI::Option* fail_open_opt_ = nullptr;
+  CLI::Option* trusted_ca_opt_ = nullptr;
+  CLI::Option* client_cert_opt_ = nullptr;
+  CLI::Option* ciphers_opt_ = nullptr;
+  CLI::Option* tls_min_opt_ = nullptr;
+  CLI::Option* verify_opt_ = nullptr;
+  CLI::Option* server_name_opt_ = nullptr;
+  CLI::Option* username_opt_ = nullptr;
+  CLI::Option* password_file_opt_ = nullptr;
+  CLI::Option* no_password_opt_ = nullptr;  // update only
+  CLI::Option* require_tls_opt_ = nullptr;
+  CLI::Option* plaintext_auth_opt_ = nullptr;
   CLI::Option* limit_opts_[kLimitCount] = {};
 };
 
 void add_add(CLI::App& noun, CommandContext& context) {
   auto* verb = noun.add_subcommand("add", "Create a service");
-  auto flags = std::make_shared<ServiceFlags>(*verb, /*host_required=*/true);
+  auto flags = std::make_shared<ServiceFlags>(*verb, /*is_update=*/false);
   verb->callback([flags, &context] {
     v1::CreateServiceRequest request;
     google::protobuf::FieldMask unused;
@@ -171,7 +279,7 @@ void add_add(CLI::App& noun, CommandContext& context) {
 
 void add_update(CLI::App& noun, CommandContext& context) {
   auto* verb = noun.add_subcommand("update", "Change the given fields of a service");
-  auto flags = std::make_shared<ServiceFlags>(*verb, /*host_required=*/false);
+  auto flags = std::make_shared<ServiceFlags>(*verb, /*is_update=*/true);
   verb->callback([flags, &context] {
     v1::UpdateServiceRequest request;
     flags->apply(*request.mutable_service(), *request.mutable_update_mask());

@@ -13,9 +13,16 @@ namespace gw::cli {
 /// `app`'s parse.
 ///
 ///   service add NAME --host H [--port P] [--instance I] [--security none|ssl|starttls]
-///               [--monitoring] [--hostname N] [--fail-open] [limit flags]
-///   service update NAME [the same flags]   only the flags given are sent, each one named in
-///                                          the FieldMask ("port", "limits.max_recipients")
+///               [--monitoring] [--hostname N] [--fail-open] [TLS flags] [credential flags]
+///               [limit flags]
+///   service update NAME [the same flags] [--no-password]   only the flags given are sent,
+///               each one named in the FieldMask ("port", "limits.max_recipients")
+///
+/// TLS flags (upstream leg): --trusted-ca NAME (repeatable; "system" = OS bundle; "" clears),
+/// --client-cert NAME, --ciphers STR, --tls-min-version 1.2|1.3, --verify-hostname /
+/// --no-verify-hostname, --tls-server-name NAME. Credential flags: --username U,
+/// --password-file FILE (first line; never printed), --require-tls, --allow-plaintext-auth.
+/// Boolean flags take "=false" to turn a setting off.
 ///   service list [--instance I] | service show NAME | service delete NAME
 ///
 /// Limit flags (Limits in config.proto; 0 is not accepted, the server fills defaults):

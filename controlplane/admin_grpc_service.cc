@@ -7,6 +7,17 @@ namespace gw::controlplane {
 
 namespace v1 = gateway::v1;
 
+namespace {
+
+// Moves a certificate into `out` without its private key.
+grpc::Status deliver_certificate(Result<v1::Certificate>&& result, v1::Certificate* out) {
+  grpc::Status status = deliver(std::move(result), out);
+  out->clear_key_pem();
+  return status;
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* AdminGrpcService::CreateService(grpc::CallbackServerContext* ctx,
                                                           const v1::CreateServiceRequest* request,
                                                           v1::Service* response) {
@@ -75,6 +86,45 @@ grpc::ServerUnaryReactor* AdminGrpcService::DeleteInterface(
     v1::DeleteInterfaceResponse*) {
   return finish_on_db(ctx, worker_, "DeleteInterface", [this, request] {
     auto deleted = store_.delete_interface(request->id());
+    return deleted ? grpc::Status::OK : to_grpc_status(deleted.error());
+  });
+}
+
+grpc::ServerUnaryReactor* AdminGrpcService::CreateCertificate(
+    grpc::CallbackServerContext* ctx, const v1::CreateCertificateRequest* request,
+    v1::Certificate* response) {
+  return finish_on_db(ctx, worker_, "CreateCertificate", [this, request, response] {
+    return deliver_certificate(store_.create_certificate(request->certificate()), response);
+  });
+}
+
+grpc::ServerUnaryReactor* AdminGrpcService::GetCertificate(grpc::CallbackServerContext* ctx,
+                                                           const v1::GetCertificateRequest* request,
+                                                           v1::Certificate* response) {
+  return finish_on_db(ctx, worker_, "GetCertificate", [this, request, response] {
+    return deliver_certificate(store_.get_certificate(request->name()), response);
+  });
+}
+
+grpc::ServerUnaryReactor* AdminGrpcService::ListCertificates(
+    grpc::CallbackServerContext* ctx, const v1::ListCertificatesRequest*,
+    v1::ListCertificatesResponse* response) {
+  return finish_on_db(ctx, worker_, "ListCertificates", [this, response] {
+    auto certificates = store_.list_certificates();
+    if (!certificates) return to_grpc_status(certificates.error());
+    for (v1::Certificate& c : certificates.value()) {
+      c.clear_key_pem();
+      *response->add_certificates() = std::move(c);
+    }
+    return grpc::Status::OK;
+  });
+}
+
+grpc::ServerUnaryReactor* AdminGrpcService::DeleteCertificate(
+    grpc::CallbackServerContext* ctx, const v1::DeleteCertificateRequest* request,
+    v1::DeleteCertificateResponse*) {
+  return finish_on_db(ctx, worker_, "DeleteCertificate", [this, request] {
+    auto deleted = store_.delete_certificate(request->name());
     return deleted ? grpc::Status::OK : to_grpc_status(deleted.error());
   });
 }

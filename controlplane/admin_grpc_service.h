@@ -10,7 +10,9 @@
 namespace gw::controlplane {
 
 /// The admin API used by gctl (admin.proto). Every method returns its reactor at once and
-/// is finished from the DB thread. The references must outlive the gRPC server.
+/// is finished from the DB thread. Certificate answers are stripped of key_pem here as well
+/// as in ConfigStore: a private key never leaves through this API. The references must
+/// outlive the gRPC server.
 class AdminGrpcService final : public gateway::v1::AdminService::CallbackService {
  public:
   AdminGrpcService(ConfigStore& store, NodeDirectory& nodes, DbWorker& worker)
@@ -40,6 +42,18 @@ class AdminGrpcService final : public gateway::v1::AdminService::CallbackService
   grpc::ServerUnaryReactor* DeleteInterface(
       grpc::CallbackServerContext* ctx, const gateway::v1::DeleteInterfaceRequest* request,
       gateway::v1::DeleteInterfaceResponse* response) override;
+  grpc::ServerUnaryReactor* CreateCertificate(grpc::CallbackServerContext* ctx,
+                                              const gateway::v1::CreateCertificateRequest* request,
+                                              gateway::v1::Certificate* response) override;
+  grpc::ServerUnaryReactor* GetCertificate(grpc::CallbackServerContext* ctx,
+                                           const gateway::v1::GetCertificateRequest* request,
+                                           gateway::v1::Certificate* response) override;
+  grpc::ServerUnaryReactor* ListCertificates(
+      grpc::CallbackServerContext* ctx, const gateway::v1::ListCertificatesRequest* request,
+      gateway::v1::ListCertificatesResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteCertificate(
+      grpc::CallbackServerContext* ctx, const gateway::v1::DeleteCertificateRequest* request,
+      gateway::v1::DeleteCertificateResponse* response) override;
   grpc::ServerUnaryReactor* ListNodes(grpc::CallbackServerContext* ctx,
                                       const gateway::v1::ListNodesRequest* request,
                                       gateway::v1::ListNodesResponse* response) override;

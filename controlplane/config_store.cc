@@ -1,4 +1,5 @@
-// Admin changes to services and interfaces, each followed by a snapshot publication.
+// Admin changes to services, interfaces and certificates, each followed by a snapshot
+// publication.
 #include "controlplane/config_store.h"
 
 #include <spdlog/spdlog.h>
@@ -9,6 +10,7 @@
 #include <stdexcept>
 
 #include "common/logging.h"
+#include "controlplane/certificate_pem.h"
 #include "controlplane/service_defaults.h"
 #include "controlplane/service_update.h"
 #include "controlplane/validation.h"
@@ -33,10 +35,37 @@ void clear_output_only(v1::Service& service) {
   service.clear_updated_at_ms();
 }
 
+std::string show_name(std::string_view text) { return "\"" + common::log_escape(text, 80) + "\""; }
+
+// Fills the fields derived from cert_pem. A stored chain was checked when it was created, so
+// a failure here means the row was changed behind our back: logged, fields left empty.
+void add_details(v1::Certificate& certificate) {
+  auto details = inspect_certificate_chain(certificate.cert_pem());
+  if (details) {
+    set_details(details.value(), certificate);
+  } else {
+    spdlog::error("certificate {} cannot be read: {}", show_name(certificate.name()),
+                  details.error().message);
+  }
+}
+
+// `service "corp" (trusted_cas)` or `interface 3 of service "corp" (sni_certs)`.
+std::string describe(const storage::CertificateReference& ref) {
+  std::string text = ref.interface_id == 0 ? "service " + show_name(ref.service)
+                                           : "interface " + std::to_string(ref.interface_id) +
+                                                 " of service " + show_name(ref.service);
+  return text + " (" + ref.field + ")";
+}
+
 }  // namespace
 
 ConfigStore::ConfigStore(storage::Database& db, const storage::SecretBox& secrets, SnapshotHub& hub)
-    : db_(db), services_(db, secrets), interfaces_(db), versions_(db), hub_(hub) {
+    : db_(db),
+      services_(db, secrets),
+      interfaces_(db),
+      certificates_(db, secrets),
+      versions_(db),
+      hub_(hub) {
   auto version = versions_.current();
   if (!version) throw std::runtime_error("cannot read config version: " + version.error().message);
   auto all = services_.list("", Secrets::kOmit);
@@ -82,7 +111,53 @@ Result<std::shared_ptr<const v1::ConfigSnapshot>> ConfigStore::build_snapshot(
     auto it = by_name.find(iface.service());
     if (it != by_name.end()) *it->second->add_interfaces() = std::move(iface);
   }
+  if (auto attached = attach_certificates(*snapshot); !attached) return attached.as_failure();
   return std::shared_ptr<const v1::ConfigSnapshot>(std::move(snapshot));
+}
+
+Result<void> ConfigStore::attach_certificates(v1::ConfigSnapshot& snapshot) {
+  // Name -> whether a node needs its private key. Keys go out only for the roles that sign
+  // (a server or client certificate); a trust anchor is sent without one even if it has one.
+  std::map<std::string, bool, std::less<>> needed;
+  auto need = [&needed](const std::string& name, bool with_key) {
+    if (name.empty() || name == kSystemTrustStore) return;
+    needed[name] = needed[name] || with_key;
+  };
+  for (const v1::Service& s : snapshot.services()) {
+    for (const std::string& ca : s.trusted_cas()) need(ca, false);
+    need(s.client_cert(), true);
+    for (const v1::Interface& iface : s.interfaces()) {
+      need(iface.cert(), true);
+      for (const v1::SniCertificate& sni : iface.sni_certs()) need(sni.cert(), true);
+      need(iface.client_ca(), false);
+    }
+  }
+  for (const auto& [name, with_key] : needed) {
+    auto certificate =
+        certificates_.get(name, with_key ? storage::Secrets::kInclude : storage::Secrets::kOmit);
+    if (!certificate) {
+      if (certificate.error().code != storage::Errc::kNotFound) {
+        return from_storage(certificate.error());
+      }
+      // Only rows written before certificates were checked (schema 001) can dangle.
+      spdlog::warn("instance {} names certificate {}, which is not stored", snapshot.instance(),
+                   show_name(name));
+      continue;
+    }
+    *snapshot.add_certificates() = std::move(certificate).value();
+  }
+  return ok();
+}
+
+CertificateLookup ConfigStore::certificate_lookup() {
+  return [this](std::string_view name) -> Result<std::optional<CertificateFacts>> {
+    auto certificate = certificates_.get(name, storage::Secrets::kOmit);
+    if (!certificate) {
+      if (certificate.error().code == storage::Errc::kNotFound) return std::nullopt;
+      return from_storage(certificate.error());
+    }
+    return CertificateFacts{certificate.value().has_key()};
+  };
 }
 
 Result<void> ConfigStore::commit_change(storage::Transaction& tx,
@@ -126,6 +201,9 @@ Result<v1::Service> ConfigStore::create_service(v1::Service request) {
   clear_output_only(request);
   fill_service_defaults(request);
   if (auto valid = validate_service(request); !valid) return valid.as_failure();
+  if (auto refs = check_service_certificates(request, certificate_lookup()); !refs) {
+    return refs.as_failure();
+  }
 
   auto tx = storage::Transaction::begin(db_);
   if (!tx) return from_storage(tx.error());
@@ -165,6 +243,9 @@ Result<v1::Service> ConfigStore::update_service(const v1::Service& patch,
   clear_output_only(service);
   fill_service_defaults(service);
   if (auto valid = validate_service(service); !valid) return valid.as_failure();
+  if (auto refs = check_service_certificates(service, certificate_lookup()); !refs) {
+    return refs.as_failure();
+  }
 
   auto tx = storage::Transaction::begin(db_);
   if (!tx) return from_storage(tx.error());
@@ -197,6 +278,9 @@ Result<v1::Interface> ConfigStore::create_interface(v1::Interface request) {
   request.clear_id();
   fill_interface_defaults(request);
   if (auto valid = validate_interface(request); !valid) return valid.as_failure();
+  if (auto refs = check_interface_certificates(request, certificate_lookup()); !refs) {
+    return refs.as_failure();
+  }
 
   auto tx = storage::Transaction::begin(db_);
   if (!tx) return from_storage(tx.error());
@@ -236,6 +320,82 @@ Result<void> ConfigStore::delete_interface(std::int64_t id) {
   if (auto done = commit_change(tx.value(), {owner.value().instance()}); !done) return done;
   spdlog::info("interface {} of service {} deleted (version {})", id, iface.value().service(),
                hub_.current()->version);
+  return ok();
+}
+
+Result<v1::Certificate> ConfigStore::create_certificate(v1::Certificate request) {
+  if (auto name = validate_certificate_name(request.name()); !name) return name.as_failure();
+  auto details = inspect_certificate_chain(request.cert_pem());
+  if (!details) return details.as_failure();
+  if (!request.key_pem().empty()) {
+    auto key = check_private_key(request.cert_pem(), request.key_pem());
+    if (!key) return key.as_failure();
+    request.set_key_pem(std::move(key).value());
+  }
+
+  auto tx = storage::Transaction::begin(db_);
+  if (!tx) return from_storage(tx.error());
+  auto created = certificates_.create(request, unix_now_ms());
+  if (!created) return from_storage(created.error());
+  // Only rows from before certificates were checked can name one that did not exist yet.
+  auto refs = certificates_.references(request.name());
+  if (!refs) return from_storage(refs.error());
+  std::vector<std::string> instances;
+  for (const auto& ref : refs.value()) instances.push_back(ref.instance);
+  if (auto done = commit_change(tx.value(), std::move(instances)); !done) {
+    return done.as_failure();
+  }
+  v1::Certificate out = std::move(created).value();
+  set_details(details.value(), out);
+  out.clear_key_pem();
+  spdlog::info("certificate {} created: subject {}, {} certificate(s), {} (version {})",
+               show_name(out.name()), show_name(out.subject()), details.value().chain_length,
+               out.has_key() ? "with key" : "without key", hub_.current()->version);
+  return out;
+}
+
+Result<v1::Certificate> ConfigStore::get_certificate(std::string_view name) {
+  auto certificate = certificates_.get(name, storage::Secrets::kOmit);
+  if (!certificate) return from_storage(certificate.error());
+  add_details(certificate.value());
+  certificate.value().clear_key_pem();
+  return std::move(certificate).value();
+}
+
+Result<std::vector<v1::Certificate>> ConfigStore::list_certificates() {
+  auto certificates = certificates_.list(storage::Secrets::kOmit);
+  if (!certificates) return from_storage(certificates.error());
+  for (v1::Certificate& certificate : certificates.value()) {
+    add_details(certificate);
+    certificate.clear_key_pem();
+  }
+  return std::move(certificates).value();
+}
+
+Result<void> ConfigStore::delete_certificate(std::string_view name) {
+  if (name.empty()) return fail(Code::kInvalidArgument, "certificate name is required");
+  auto tx = storage::Transaction::begin(db_);
+  if (!tx) return from_storage(tx.error());
+  if (auto found = certificates_.get(name, storage::Secrets::kOmit); !found) {
+    return from_storage(found.error());
+  }
+  auto refs = certificates_.references(name);
+  if (!refs) return from_storage(refs.error());
+  if (!refs.value().empty()) {
+    constexpr std::size_t kShown = 5;
+    std::string users;
+    for (std::size_t i = 0; i < refs.value().size() && i < kShown; ++i) {
+      users += (i == 0 ? "" : ", ") + describe(refs.value()[i]);
+    }
+    if (refs.value().size() > kShown) {
+      users += " and " + std::to_string(refs.value().size() - kShown) + " more";
+    }
+    return fail(Code::kFailedPrecondition, "certificate " + show_name(name) + " is still used by " +
+                                               users + ": change or delete those first");
+  }
+  if (auto removed = certificates_.remove(name); !removed) return from_storage(removed.error());
+  if (auto done = commit_change(tx.value(), {}); !done) return done;
+  spdlog::info("certificate {} deleted (version {})", show_name(name), hub_.current()->version);
   return ok();
 }
 

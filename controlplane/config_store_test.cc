@@ -4,8 +4,10 @@
 #include <google/protobuf/util/field_mask_util.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <optional>
 
+#include "controlplane/test_pki.h"
 #include "storage/test_temp_dir.h"
 
 namespace gw::controlplane {
@@ -251,6 +253,278 @@ TEST_F(ConfigStoreTest, VersionSurvivesRestart) {
 
   ASSERT_TRUE(store_->delete_service("e"));
   EXPECT_EQ(version(), 4u);
+}
+
+// ---- certificates ----------------------------------------------------------------------
+
+v1::Certificate cert_message(const std::string& name, const testing::TestCert& pki, bool with_key) {
+  v1::Certificate c;
+  c.set_name(name);
+  c.set_cert_pem(pki.cert_pem);
+  if (with_key) c.set_key_pem(pki.key_pem);
+  return c;
+}
+
+class ConfigStoreCertificateTest : public ConfigStoreTest {
+ protected:
+  static std::string key_body(const std::string& key_pem) { return testing::secret_part(key_pem); }
+
+  testing::TestCert ca_ = testing::make_ca("Corp CA");
+  testing::TestCert gw_ = testing::make_cert(testing::CertSpec{}, &ca_);
+  testing::TestCert org_ = testing::make_cert(
+      testing::CertSpec{"mx.example.org", {"DNS:mx.example.org"}, false, -60, 3600}, &ca_);
+};
+
+TEST_F(ConfigStoreCertificateTest, CreateGetListDeleteWithoutEverReturningTheKey) {
+  const std::uint64_t before = version();
+  auto created = store_->create_certificate(cert_message("gw-cert", gw_, true));
+  ASSERT_TRUE(created) << created.error().message;
+  EXPECT_EQ(version(), before + 1) << "a certificate change bumps the version";
+  const v1::Certificate& c = created.value();
+  EXPECT_EQ(c.name(), "gw-cert");
+  EXPECT_TRUE(c.has_key());
+  EXPECT_EQ(c.key_pem(), "");
+  EXPECT_EQ(c.cert_pem(), gw_.cert_pem);
+  EXPECT_EQ(c.subject(), "CN=localhost,O=gw test");
+  EXPECT_EQ(c.issuer(), "CN=Corp CA,O=gw test");
+  EXPECT_EQ(std::vector<std::string>(c.subject_alt_names().begin(), c.subject_alt_names().end()),
+            (std::vector<std::string>{"DNS:localhost", "IP:127.0.0.1"}));
+  EXPECT_GT(c.not_after_ms(), c.not_before_ms());
+  EXPECT_EQ(c.fingerprint_sha256().size(), 95u);
+  EXPECT_GT(c.created_at_ms(), 0);
+
+  ASSERT_TRUE(store_->create_certificate(cert_message("corp-ca", ca_, false)));
+  auto got = store_->get_certificate("gw-cert");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got.value().key_pem(), "");
+  EXPECT_EQ(got.value().fingerprint_sha256(), c.fingerprint_sha256());
+  auto listed = store_->list_certificates();
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed.value().size(), 2u);
+  EXPECT_EQ(listed.value()[0].name(), "corp-ca");
+  EXPECT_FALSE(listed.value()[0].has_key());
+  EXPECT_EQ(listed.value()[1].subject(), "CN=localhost,O=gw test");
+  for (const auto& l : listed.value()) EXPECT_EQ(l.key_pem(), "");
+
+  // The key is sealed at rest, never stored in the clear.
+  auto row = db_->prepare("SELECT key_pem_sealed FROM certificates WHERE name = 'gw-cert'");
+  ASSERT_TRUE(row.value().step().value());
+  EXPECT_EQ(row.value().column_blob(0).find(key_body(gw_.key_pem)), std::string::npos);
+
+  const std::uint64_t before_delete = version();
+  ASSERT_TRUE(store_->delete_certificate("gw-cert"));
+  EXPECT_EQ(version(), before_delete + 1);
+  EXPECT_EQ(store_->get_certificate("gw-cert").error().code, Code::kNotFound);
+  EXPECT_EQ(store_->delete_certificate("gw-cert").error().code, Code::kNotFound);
+  EXPECT_EQ(store_->delete_certificate("").error().code, Code::kInvalidArgument);
+}
+
+TEST_F(ConfigStoreCertificateTest, RefusalsDoNotBumpTheVersion) {
+  ASSERT_TRUE(store_->create_certificate(cert_message("gw-cert", gw_, true)));
+  const std::uint64_t before = version();
+  auto dup = store_->create_certificate(cert_message("gw-cert", org_, true));
+  EXPECT_EQ(dup.error().code, Code::kAlreadyExists);
+  EXPECT_EQ(dup.error().message, "certificate \"gw-cert\" already exists");
+  EXPECT_EQ(store_->create_certificate(cert_message("system", ca_, false)).error().code,
+            Code::kInvalidArgument);
+  EXPECT_EQ(store_->create_certificate(cert_message("bad name", ca_, false)).error().code,
+            Code::kInvalidArgument);
+  v1::Certificate mismatch = cert_message("mismatch", gw_, false);
+  mismatch.set_key_pem(org_.key_pem);
+  auto refused = store_->create_certificate(mismatch);
+  EXPECT_EQ(refused.error().code, Code::kInvalidArgument);
+  EXPECT_NE(refused.error().message.find("does not match"), std::string::npos);
+  v1::Certificate garbage = cert_message("garbage", gw_, false);
+  garbage.set_cert_pem("not a certificate");
+  EXPECT_EQ(store_->create_certificate(garbage).error().code, Code::kInvalidArgument);
+  v1::Certificate key_in_chain = cert_message("leaky", gw_, false);
+  key_in_chain.set_cert_pem(gw_.cert_pem + gw_.key_pem);
+  EXPECT_EQ(store_->create_certificate(key_in_chain).error().code, Code::kInvalidArgument);
+  EXPECT_EQ(version(), before);
+  EXPECT_EQ(store_->list_certificates().value().size(), 1u);
+}
+
+TEST_F(ConfigStoreCertificateTest, ServicesAndInterfacesMayNameOnlyStoredCertificates) {
+  v1::Service corp = service("corp");
+  corp.set_security(v1::SECURITY_STARTTLS);
+  corp.add_trusted_cas("corp-ca");
+  auto refused = store_->create_service(corp);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(refused.error().message,
+            "trusted CA \"corp-ca\" is not a stored certificate (add it with gctl cert add)");
+  ASSERT_TRUE(store_->create_certificate(cert_message("corp-ca", ca_, false)));
+  ASSERT_TRUE(store_->create_service(corp));
+
+  v1::Service patch = service("corp");
+  patch.set_client_cert("corp-ca");
+  auto keyless = store_->update_service(patch, mask({"client_cert"}));
+  ASSERT_FALSE(keyless);
+  EXPECT_NE(keyless.error().message.find("has no private key"), std::string::npos);
+  ASSERT_TRUE(store_->create_certificate(cert_message("client", gw_, true)));
+  patch.set_client_cert("client");
+  ASSERT_TRUE(store_->update_service(patch, mask({"client_cert"})));
+
+  v1::Interface tls = iface("corp", 2465);
+  tls.set_type(v1::INTERFACE_TYPE_SSL);
+  tls.set_cert("gw-cert");
+  EXPECT_EQ(store_->create_interface(tls).error().code, Code::kInvalidArgument);
+  tls.set_cert("client");
+  v1::SniCertificate* sni = tls.add_sni_certs();
+  sni->set_server_name("MX.example.org");
+  sni->set_cert("org-cert");
+  EXPECT_NE(store_->create_interface(tls).error().message.find("org-cert"), std::string::npos);
+  ASSERT_TRUE(store_->create_certificate(cert_message("org-cert", org_, true)));
+  auto created = store_->create_interface(tls);
+  ASSERT_TRUE(created) << created.error().message;
+  ASSERT_EQ(created.value().sni_certs_size(), 1);
+  EXPECT_EQ(created.value().sni_certs(0).server_name(), "mx.example.org");
+  EXPECT_EQ(created.value().ciphers(), "DEFAULT");
+  EXPECT_EQ(created.value().tls_min_version(), "1.2");
+}
+
+TEST_F(ConfigStoreCertificateTest, DeletingACertificateInUseNamesTheReferrers) {
+  ASSERT_TRUE(store_->create_certificate(cert_message("corp-ca", ca_, false)));
+  ASSERT_TRUE(store_->create_certificate(cert_message("gw-cert", gw_, true)));
+  v1::Service corp = service("corp");
+  corp.set_security(v1::SECURITY_SSL);
+  corp.add_trusted_cas("corp-ca");
+  ASSERT_TRUE(store_->create_service(corp));
+  v1::Interface tls = iface("corp", 2465);
+  tls.set_type(v1::INTERFACE_TYPE_STARTTLS);
+  tls.set_cert("gw-cert");
+  tls.set_client_ca("corp-ca");
+  auto created = store_->create_interface(tls);
+  ASSERT_TRUE(created);
+  const std::string id = std::to_string(created.value().id());
+
+  const std::uint64_t before = version();
+  auto in_use = store_->delete_certificate("corp-ca");
+  ASSERT_FALSE(in_use);
+  EXPECT_EQ(in_use.error().code, Code::kFailedPrecondition);
+  EXPECT_EQ(in_use.error().message,
+            "certificate \"corp-ca\" is still used by service \"corp\" (trusted_cas), interface " +
+                id + " of service \"corp\" (client_ca): change or delete those first");
+  EXPECT_EQ(store_->delete_certificate("gw-cert").error().code, Code::kFailedPrecondition);
+  EXPECT_EQ(version(), before);
+  EXPECT_TRUE(store_->get_certificate("corp-ca"));
+
+  ASSERT_TRUE(store_->delete_interface(created.value().id()));
+  EXPECT_TRUE(store_->delete_certificate("gw-cert"));
+  EXPECT_EQ(store_->delete_certificate("corp-ca").error().code, Code::kFailedPrecondition);
+  ASSERT_TRUE(store_->delete_service("corp"));
+  EXPECT_TRUE(store_->delete_certificate("corp-ca"));
+}
+
+TEST_F(ConfigStoreCertificateTest, SnapshotCarriesNamedCertificatesKeysOnlyWhereTheyAreUsed) {
+  // "corp-ca" has a key but is used only as a trust anchor: its key stays home.
+  ASSERT_TRUE(store_->create_certificate(cert_message("corp-ca", ca_, true)));
+  ASSERT_TRUE(store_->create_certificate(cert_message("client", gw_, true)));
+  ASSERT_TRUE(store_->create_certificate(cert_message("gw-cert", gw_, true)));
+  ASSERT_TRUE(store_->create_certificate(cert_message("org-cert", org_, true)));
+  ASSERT_TRUE(store_->create_certificate(cert_message("unused", org_, true)));
+  v1::Service corp = service("corp");
+  corp.set_security(v1::SECURITY_STARTTLS);
+  corp.add_trusted_cas("system");
+  corp.add_trusted_cas("corp-ca");
+  corp.set_client_cert("client");
+  corp.set_tls_min_version("1.3");
+  corp.set_no_verify_hostname(true);
+  corp.set_tls_server_name("mx.example.net");
+  corp.set_username("relay");
+  corp.set_password("upstream-secret");
+  corp.set_require_tls(true);
+  corp.set_allow_plaintext_auth(true);
+  ASSERT_TRUE(store_->create_service(corp));
+  ASSERT_TRUE(store_->create_service(service("edge-svc", "edge")));
+  v1::Interface tls = iface("corp", 2587);
+  tls.set_type(v1::INTERFACE_TYPE_STARTTLS);
+  tls.set_cert("gw-cert");
+  tls.set_client_ca("corp-ca");
+  tls.set_ciphers("HIGH:!aNULL");
+  tls.set_tls_min_version("1.3");
+  v1::SniCertificate* sni = tls.add_sni_certs();
+  sni->set_server_name("mx.example.org");
+  sni->set_cert("org-cert");
+  ASSERT_TRUE(store_->create_interface(tls));
+
+  auto snap = snapshot("default");
+  ASSERT_NE(snap, nullptr);
+  ASSERT_EQ(snap->services_size(), 1);
+  const v1::Service& s = snap->services(0);
+  EXPECT_EQ(s.tls_min_version(), "1.3");
+  EXPECT_TRUE(s.no_verify_hostname());
+  EXPECT_EQ(s.tls_server_name(), "mx.example.net");
+  EXPECT_EQ(s.client_cert(), "client");
+  EXPECT_EQ(s.password(), "upstream-secret");
+  EXPECT_TRUE(s.require_tls());
+  EXPECT_TRUE(s.allow_plaintext_auth());
+  ASSERT_EQ(s.interfaces_size(), 1);
+  EXPECT_EQ(s.interfaces(0).client_ca(), "corp-ca");
+  EXPECT_EQ(s.interfaces(0).ciphers(), "HIGH:!aNULL");
+  EXPECT_EQ(s.interfaces(0).tls_min_version(), "1.3");
+  ASSERT_EQ(s.interfaces(0).sni_certs_size(), 1);
+
+  std::map<std::string, const v1::Certificate*> by_name;
+  for (const v1::Certificate& c : snap->certificates()) by_name[c.name()] = &c;
+  ASSERT_EQ(by_name.size(), 4u) << snap->DebugString();
+  EXPECT_EQ(by_name.count("unused"), 0u);
+  EXPECT_EQ(by_name.count("system"), 0u);
+  for (const char* keyed : {"client", "gw-cert", "org-cert"}) {
+    ASSERT_EQ(by_name.count(keyed), 1u) << keyed;
+    EXPECT_TRUE(by_name[keyed]->has_key());
+    EXPECT_EQ(by_name[keyed]->key_pem().rfind("-----BEGIN PRIVATE KEY-----", 0), 0u) << keyed;
+    EXPECT_FALSE(by_name[keyed]->cert_pem().empty());
+  }
+  EXPECT_EQ(by_name["org-cert"]->cert_pem(), org_.cert_pem);
+  ASSERT_EQ(by_name.count("corp-ca"), 1u);
+  EXPECT_EQ(by_name["corp-ca"]->key_pem(), "") << "trust anchors travel without their key";
+  EXPECT_EQ(snap->DebugString().find(key_body(ca_.key_pem)), std::string::npos);
+  EXPECT_NE(snap->DebugString().find(key_body(gw_.key_pem)), std::string::npos)
+      << "control: the probe finds a key that is there";
+
+  EXPECT_EQ(snapshot("edge")->certificates_size(), 0) << "other instances get none";
+
+  // Admin answers never carry key material or the password.
+  const auto services = store_->list_services("").value();
+  for (const v1::Service& listed : services) {
+    EXPECT_EQ(listed.DebugString().find("upstream-secret"), std::string::npos);
+  }
+  const auto certificates = store_->list_certificates().value();
+  for (const v1::Certificate& c : certificates) {
+    for (const auto* key : {&gw_.key_pem, &org_.key_pem, &ca_.key_pem}) {
+      EXPECT_EQ(c.DebugString().find(key_body(*key)), std::string::npos) << c.name();
+    }
+  }
+}
+
+TEST_F(ConfigStoreCertificateTest, CreatingANamedCertificatePushesToTheInstancesNamingIt) {
+  // A service written before certificates were checked (schema 001 era) names "late-ca".
+  v1::Service legacy = service("legacy");
+  legacy.set_instance("default");
+  legacy.set_ciphers("DEFAULT");
+  legacy.set_port(25);
+  legacy.set_tls_min_version("1.2");
+  legacy.add_trusted_cas("late-ca");
+  storage::ServiceRepository raw(*db_, secrets_);
+  ASSERT_TRUE(raw.create(legacy, 1));
+  open();  // load it
+  EXPECT_EQ(snapshot("default")->certificates_size(), 0) << "dangling name: nothing to send";
+
+  auto def = std::make_shared<RecordingWatcher>();
+  auto edge = std::make_shared<RecordingWatcher>();
+  hub_->subscribe("default", def);
+  hub_->subscribe("edge", edge);
+  ASSERT_TRUE(store_->create_certificate(cert_message("late-ca", ca_, false)));
+  ASSERT_EQ(def->received.size(), 1u);
+  ASSERT_EQ(def->received[0]->certificates_size(), 1);
+  EXPECT_EQ(def->received[0]->certificates(0).name(), "late-ca");
+  EXPECT_EQ(def->received[0]->version(), version());
+  EXPECT_TRUE(edge->received.empty());
+
+  // An unrelated certificate bumps the version without pushing anything.
+  ASSERT_TRUE(store_->create_certificate(cert_message("other", org_, true)));
+  EXPECT_EQ(def->received.size(), 1u);
 }
 
 }  // namespace

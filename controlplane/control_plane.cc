@@ -19,7 +19,7 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options)
       node_service_(hub_, nodes_, worker_),
       decision_service_(decisions_) {
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(options.listen, server_credentials(options.tls), &port_);
   builder.RegisterService(&admin_service_);
   builder.RegisterService(&node_service_);
   builder.RegisterService(&decision_service_);

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "controlplane/admin_grpc_service.h"
@@ -15,6 +16,7 @@
 #include "controlplane/decision_grpc_service.h"
 #include "controlplane/node_directory.h"
 #include "controlplane/node_grpc_service.h"
+#include "controlplane/server_tls.h"
 #include "controlplane/snapshot_hub.h"
 #include "storage/database.h"
 #include "storage/secret_box.h"
@@ -27,6 +29,9 @@ struct ControlPlaneOptions {
   /// SQLite file, created with its schema when missing. The upstream-password key lives
   /// next to it as PATH.key (storage::SecretBox).
   std::filesystem::path db_path = "gctld.db";
+  /// TLS for the gRPC port (server_tls.h); plaintext when absent. The caller decides
+  /// whether plaintext is acceptable for `listen` (gctld: loopback only, or --insecure).
+  std::optional<ServerTls> tls = std::nullopt;
 };
 
 /// A running control plane. Threads: gRPC's callback threads (translation, decisions,

@@ -1,6 +1,7 @@
 // In-process gRPC tests: a real ControlPlane on 127.0.0.1:0 and real stubs. Admin errors,
-// secrets, the watch stream (initial snapshot, push on change, cascade, many and slow
-// watchers, cancellation, shutdown), registration and decisions.
+// secrets, certificates, the watch stream (initial snapshot, push on change, cascade, many
+// and slow watchers, cancellation, shutdown), registration, decisions, and the gRPC port
+// over TLS with required client certificates.
 #include <google/protobuf/util/field_mask_util.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 #include <thread>
 
 #include "controlplane/control_plane.h"
+#include "controlplane/test_pki.h"
 #include "gateway/v1/admin.grpc.pb.h"
 #include "gateway/v1/decision.grpc.pb.h"
 #include "gateway/v1/node.grpc.pb.h"
@@ -112,6 +114,29 @@ class ControlPlaneGrpcTest : public ::testing::Test {
     auto status = admin_->UpdateService(&ctx, request, &response);
     if (out != nullptr) *out = response;
     return status;
+  }
+
+  grpc::Status create_certificate(const std::string& name, const testing::TestCert& pki,
+                                  bool with_key, v1::Certificate* out = nullptr) {
+    grpc::ClientContext ctx;
+    set_deadline(ctx);
+    v1::CreateCertificateRequest request;
+    request.mutable_certificate()->set_name(name);
+    request.mutable_certificate()->set_cert_pem(pki.cert_pem);
+    if (with_key) request.mutable_certificate()->set_key_pem(pki.key_pem);
+    v1::Certificate response;
+    auto status = admin_->CreateCertificate(&ctx, request, &response);
+    if (out != nullptr) *out = response;
+    return status;
+  }
+
+  grpc::Status delete_certificate(const std::string& name) {
+    grpc::ClientContext ctx;
+    set_deadline(ctx);
+    v1::DeleteCertificateRequest request;
+    request.set_name(name);
+    v1::DeleteCertificateResponse response;
+    return admin_->DeleteCertificate(&ctx, request, &response);
   }
 
   grpc::Status delete_service(const std::string& name) {
@@ -333,7 +358,14 @@ TEST_F(ControlPlaneGrpcTest, ManyWatchersOnManyConnectionsAllReceiveTheChange) {
 
 TEST_F(ControlPlaneGrpcTest, SlowWatcherDoesNotHoldUpOthersAndCatchesUpToTheLatest) {
   // Big snapshots, so that the stalled stream's flow-control window fills up.
-  // About 200 KB per snapshot: 50 services with 60 trusted CA names of 60 characters.
+  // About 250 KB per snapshot: 50 services with 60 trusted CA names of 60 characters, and
+  // those 60 certificates.
+  const testing::TestCert anchor = testing::make_ca();
+  for (int n = 0; n < 60; ++n) {
+    ASSERT_TRUE(
+        create_certificate(std::string(56, 'c') + "-" + std::to_string(1000 + n), anchor, false)
+            .ok());
+  }
   for (int i = 0; i < 50; ++i) {
     v1::Service s = service("svc-" + std::to_string(i));
     for (int ca = 0; ca < 60; ++ca) {
@@ -465,6 +497,139 @@ TEST_F(ControlPlaneGrpcTest, DecideValidatesAndContinues) {
     EXPECT_EQ(decision_->Decide(&ctx, bad, &response).error_code(),
               grpc::StatusCode::INVALID_ARGUMENT);
   }
+}
+
+TEST_F(ControlPlaneGrpcTest, CertificatesOverTheAdminApiAndTheNodeStream) {
+  const testing::TestCert ca = testing::make_ca();
+  const testing::TestCert gw = testing::make_cert(testing::CertSpec{}, &ca);
+  const std::string secret = testing::secret_part(gw.key_pem);
+
+  v1::Certificate created;
+  ASSERT_TRUE(create_certificate("gw-cert", gw, true, &created).ok());
+  EXPECT_TRUE(created.has_key());
+  EXPECT_EQ(created.key_pem(), "");
+  EXPECT_EQ(created.subject(), "CN=localhost,O=gw test");
+  ASSERT_TRUE(create_certificate("corp-ca", ca, false).ok());
+
+  auto dup = create_certificate("gw-cert", gw, true);
+  EXPECT_EQ(dup.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  auto reserved = create_certificate("system", ca, false);
+  EXPECT_EQ(reserved.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(reserved.error_message().find("reserved"), std::string::npos);
+  testing::TestCert wrong_key = gw;
+  wrong_key.key_pem = ca.key_pem;
+  auto mismatch = create_certificate("bad", wrong_key, true);
+  EXPECT_EQ(mismatch.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(mismatch.error_message().find(testing::secret_part(ca.key_pem)), std::string::npos);
+
+  grpc::ClientContext get_ctx;
+  set_deadline(get_ctx);
+  v1::GetCertificateRequest get;
+  get.set_name("gw-cert");
+  v1::Certificate got;
+  ASSERT_TRUE(admin_->GetCertificate(&get_ctx, get, &got).ok());
+  EXPECT_EQ(got.fingerprint_sha256(), created.fingerprint_sha256());
+  EXPECT_EQ(got.DebugString().find(secret), std::string::npos);
+  grpc::ClientContext list_ctx;
+  set_deadline(list_ctx);
+  v1::ListCertificatesResponse listed;
+  ASSERT_TRUE(admin_->ListCertificates(&list_ctx, v1::ListCertificatesRequest(), &listed).ok());
+  ASSERT_EQ(listed.certificates_size(), 2);
+  EXPECT_EQ(listed.certificates(0).name(), "corp-ca");
+  EXPECT_EQ(listed.DebugString().find(secret), std::string::npos);
+  grpc::ClientContext missing_ctx;
+  set_deadline(missing_ctx);
+  get.set_name("ghost");
+  EXPECT_EQ(admin_->GetCertificate(&missing_ctx, get, &got).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  v1::Service corp = service("corp");
+  corp.set_security(v1::SECURITY_STARTTLS);
+  auto no_ca = create_service(corp);
+  EXPECT_EQ(no_ca.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(no_ca.error_message().find("needs at least one trusted CA"), std::string::npos);
+  corp.add_trusted_cas("corp-ca");
+  ASSERT_TRUE(create_service(corp).ok());
+  grpc::ClientContext iface_ctx;
+  set_deadline(iface_ctx);
+  v1::CreateInterfaceRequest add;
+  add.mutable_interface()->set_service("corp");
+  add.mutable_interface()->set_type(v1::INTERFACE_TYPE_STARTTLS);
+  add.mutable_interface()->set_port(2587);
+  add.mutable_interface()->set_cert("gw-cert");
+  v1::Interface iface;
+  ASSERT_TRUE(admin_->CreateInterface(&iface_ctx, add, &iface).ok());
+
+  // Only the node stream carries the key, and only of certificates used with their key.
+  auto stream = watch("relay-1", "default");
+  v1::ConfigSnapshot snapshot = stream->next();
+  ASSERT_EQ(snapshot.certificates_size(), 2);
+  EXPECT_EQ(snapshot.certificates(0).name(), "corp-ca");
+  EXPECT_EQ(snapshot.certificates(0).key_pem(), "");
+  EXPECT_EQ(snapshot.certificates(1).name(), "gw-cert");
+  EXPECT_NE(snapshot.certificates(1).key_pem().find(secret), std::string::npos);
+
+  auto in_use = delete_certificate("gw-cert");
+  EXPECT_EQ(in_use.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(in_use.error_message(), "certificate \"gw-cert\" is still used by interface " +
+                                        std::to_string(iface.id()) +
+                                        " of service \"corp\" (cert): change or delete those "
+                                        "first");
+  ASSERT_TRUE(delete_service("corp").ok());
+  v1::ConfigSnapshot after = stream->next();
+  EXPECT_EQ(after.certificates_size(), 0) << "nothing names them any more";
+  ASSERT_TRUE(delete_certificate("gw-cert").ok());
+  EXPECT_EQ(delete_certificate("gw-cert").error_code(), grpc::StatusCode::NOT_FOUND);
+  stream->ctx.TryCancel();
+}
+
+TEST(ControlPlaneTlsTest, ClientCertificateIsRequiredAndVerified) {
+  storage::TestTempDir dir;
+  const testing::TestCert ca = testing::make_ca("Control Plane CA");
+  const testing::TestCert server = testing::make_cert(testing::CertSpec{}, &ca);
+  const testing::TestCert client =
+      testing::make_cert(testing::CertSpec{"relay-1", {}, false, -60, 3600}, &ca);
+  const testing::TestCert other_ca = testing::make_ca("Someone Else");
+  const testing::TestCert stranger =
+      testing::make_cert(testing::CertSpec{"relay-x", {}, false, -60, 3600}, &other_ca);
+
+  ControlPlaneOptions options{"127.0.0.1:0", dir.file("gw.db"), std::nullopt};
+  options.tls = ServerTls{server.cert_pem, server.key_pem, ca.cert_pem};
+  ControlPlane plane(options);
+  const std::string target = "127.0.0.1:" + std::to_string(plane.port());
+
+  // Credentials as grelayd (dataplane/node_agent.cc) and gctl build them.
+  auto call = [&](std::shared_ptr<grpc::ChannelCredentials> credentials) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    auto stub = v1::NodeService::NewStub(grpc::CreateCustomChannel(target, credentials, args));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5) * kSlowdown);
+    v1::RegisterNodeRequest request;
+    request.set_node_id("relay-1");
+    request.set_instance("default");
+    v1::RegisterNodeResponse response;
+    return stub->Register(&ctx, request, &response);
+  };
+  auto tls = [&](const testing::TestCert* identity, const std::string& roots) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = roots;
+    if (identity != nullptr) {
+      ssl.pem_cert_chain = identity->cert_pem;
+      ssl.pem_private_key = identity->key_pem;
+    }
+    return grpc::SslCredentials(ssl);
+  };
+
+  EXPECT_TRUE(call(tls(&client, ca.cert_pem)).ok()) << "valid client certificate";
+  EXPECT_EQ(call(tls(nullptr, ca.cert_pem)).error_code(), grpc::StatusCode::UNAVAILABLE)
+      << "no client certificate";
+  EXPECT_EQ(call(tls(&stranger, ca.cert_pem)).error_code(), grpc::StatusCode::UNAVAILABLE)
+      << "client certificate from another CA";
+  EXPECT_EQ(call(grpc::InsecureChannelCredentials()).error_code(), grpc::StatusCode::UNAVAILABLE)
+      << "plaintext";
+  EXPECT_EQ(call(tls(&client, other_ca.cert_pem)).error_code(), grpc::StatusCode::UNAVAILABLE)
+      << "the client does not trust the server";
 }
 
 TEST_F(ControlPlaneGrpcTest, ShutdownEndsWatchStreamsPromptly) {

@@ -18,7 +18,8 @@ namespace gw::controlplane {
 enum class Code {
   kInvalidArgument = 1,  // a field is malformed or out of range
   kNotFound,             // unknown service, interface or node
-  kAlreadyExists,        // duplicate service name, address:port already used
+  kAlreadyExists,        // duplicate service or certificate name, address:port already used
+  kFailedPrecondition,   // the change would leave a dangling reference (certificate in use)
   kUnavailable,          // shutting down or overloaded; the caller may retry
   kInternal,             // storage failure
 };

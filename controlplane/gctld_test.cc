@@ -1,5 +1,6 @@
 // Tests of the gctld executable: flags, port file, log line, exit codes, SIGTERM/SIGINT,
-// and a restart on the same database (data kept, versions never go backwards).
+// a restart on the same database (data kept, versions never go backwards), and the gRPC
+// port's TLS: required client certificates, no plaintext beyond loopback without --insecure.
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -14,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "controlplane/test_pki.h"
 #include "gateway/v1/admin.grpc.pb.h"
 #include "gateway/v1/node.grpc.pb.h"
 #include "storage/test_temp_dir.h"
@@ -200,6 +202,133 @@ TEST(GctldTest, StartupFailuresExitOne) {
   EXPECT_NE(slurp(dir.file("log-c")).find("cannot open database"), std::string::npos);
   first.signal(SIGTERM);
   EXPECT_EQ(first.wait_exit(), std::optional<int>(0));
+}
+
+void write_file(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+TEST(GctldTest, PlaintextBeyondLoopbackNeedsInsecure) {
+  storage::TestTempDir dir;
+  const auto db = dir.file("g.db").string();
+  for (const char* listen : {"0.0.0.0:0", "[::]:0", "192.0.2.1:7070", "gctld.example.net:7070"}) {
+    Gctld refused({"--listen", listen, "--db", db}, dir.file("refused"));
+    EXPECT_EQ(refused.wait_exit(), std::optional<int>(2)) << listen;
+    const std::string log = slurp(dir.file("refused"));
+    EXPECT_NE(
+        log.find(std::string("gctld: error: refusing to listen on ") + listen + " without TLS"),
+        std::string::npos)
+        << log;
+    EXPECT_NE(log.find("--insecure"), std::string::npos) << log;
+    EXPECT_FALSE(std::filesystem::exists(db)) << "refused before touching the database";
+  }
+
+  Gctld insecure(
+      {"--listen", "0.0.0.0:0", "--insecure", "--db", db, "--port-file", dir.file("port").string()},
+      dir.file("insecure"));
+  const int port = wait_port_file(dir.file("port"));
+  ASSERT_GT(port, 0) << slurp(dir.file("insecure"));
+  EXPECT_EQ(register_node(channel_to(port)), 0u);
+  insecure.signal(SIGTERM);
+  EXPECT_EQ(insecure.wait_exit(), std::optional<int>(0));
+  EXPECT_NE(slurp(dir.file("insecure")).find("--insecure: plaintext gRPC"), std::string::npos);
+}
+
+TEST(GctldTest, TlsFlagCombinationsAreUsageErrors) {
+  storage::TestTempDir dir;
+  const testing::TestCert server = testing::make_cert(testing::CertSpec{});
+  write_file(dir.file("server.pem"), server.cert_pem);
+  write_file(dir.file("server.key"), server.key_pem);
+  const std::string cert = dir.file("server.pem").string();
+  const std::string key = dir.file("server.key").string();
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  for (const Case& c :
+       {Case{{"--tls-cert", cert}, "--tls-cert and --tls-key go together"},
+        Case{{"--tls-key", key}, "--tls-cert and --tls-key go together"},
+        Case{{"--tls-ca", cert}, "--tls-ca needs --tls-cert and --tls-key"},
+        Case{{"--tls-cert", cert, "--tls-key", key, "--insecure"}, "excludes"},
+        Case{{"--tls-cert", dir.file("missing.pem").string(), "--tls-key", key}, "missing.pem"}}) {
+    std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--db", dir.file("g.db").string()};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    Gctld gctld(args, dir.file("log"));
+    EXPECT_EQ(gctld.wait_exit(), std::optional<int>(2)) << c.message;
+    EXPECT_NE(slurp(dir.file("log")).find(c.message), std::string::npos) << slurp(dir.file("log"));
+    std::filesystem::remove(dir.file("log"));
+  }
+
+  // Files that exist but do not fit together: a start-up failure naming the file, exit 1,
+  // and never the key itself in the log.
+  const testing::TestCert other = testing::make_cert(testing::CertSpec{});
+  write_file(dir.file("other.key"), other.key_pem);
+  Gctld mismatch({"--listen", "127.0.0.1:0", "--db", dir.file("g.db").string(), "--tls-cert", cert,
+                  "--tls-key", dir.file("other.key").string()},
+                 dir.file("mismatch"));
+  EXPECT_EQ(mismatch.wait_exit(), std::optional<int>(1));
+  const std::string log = slurp(dir.file("mismatch"));
+  EXPECT_NE(log.find("other.key: the private key does not match"), std::string::npos) << log;
+  EXPECT_EQ(log.find(testing::secret_part(other.key_pem)), std::string::npos);
+}
+
+TEST(GctldTest, TlsWithClientCaRefusesClientsWithoutAValidCertificate) {
+  storage::TestTempDir dir;
+  const testing::TestCert ca = testing::make_ca("gctld CA");
+  const testing::TestCert server = testing::make_cert(testing::CertSpec{}, &ca);
+  const testing::TestCert node =
+      testing::make_cert(testing::CertSpec{"relay-1", {}, false, -60, 3600}, &ca);
+  const testing::TestCert rogue_ca = testing::make_ca("rogue CA");
+  const testing::TestCert rogue =
+      testing::make_cert(testing::CertSpec{"relay-1", {}, false, -60, 3600}, &rogue_ca);
+  write_file(dir.file("ca.pem"), ca.cert_pem);
+  write_file(dir.file("server.pem"), server.cert_pem);
+  write_file(dir.file("server.key"), server.key_pem);
+
+  // TLS makes a wildcard address acceptable without --insecure.
+  Gctld gctld(
+      {"--listen", "0.0.0.0:0", "--db", dir.file("g.db").string(), "--port-file",
+       dir.file("port").string(), "--tls-cert", dir.file("server.pem").string(), "--tls-key",
+       dir.file("server.key").string(), "--tls-ca", dir.file("ca.pem").string()},
+      dir.file("log"));
+  const int port = wait_port_file(dir.file("port"));
+  ASSERT_GT(port, 0) << slurp(dir.file("log"));
+
+  auto call = [port](std::shared_ptr<grpc::ChannelCredentials> credentials) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    auto stub = v1::NodeService::NewStub(grpc::CreateCustomChannel(
+        "127.0.0.1:" + std::to_string(port), std::move(credentials), args));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::RegisterNodeRequest request;
+    request.set_node_id("relay-1");
+    request.set_instance("default");
+    v1::RegisterNodeResponse response;
+    return stub->Register(&ctx, request, &response);
+  };
+  // As grelayd builds its channel (dataplane/node_agent.cc): SslCredentials with the CA and
+  // an optional client certificate; the server is checked against SAN IP:127.0.0.1.
+  auto with = [&ca](const testing::TestCert* identity) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = ca.cert_pem;
+    if (identity != nullptr) {
+      ssl.pem_cert_chain = identity->cert_pem;
+      ssl.pem_private_key = identity->key_pem;
+    }
+    return grpc::SslCredentials(ssl);
+  };
+  EXPECT_TRUE(call(with(&node)).ok()) << slurp(dir.file("log"));
+  EXPECT_EQ(call(with(nullptr)).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(call(with(&rogue)).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(call(grpc::InsecureChannelCredentials()).error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  gctld.signal(SIGTERM);
+  EXPECT_EQ(gctld.wait_exit(), std::optional<int>(0));
+  const std::string log = slurp(dir.file("log"));
+  EXPECT_NE(log.find("gRPC over TLS, client certificates required"), std::string::npos) << log;
+  EXPECT_EQ(log.find(testing::secret_part(server.key_pem)), std::string::npos);
 }
 
 }  // namespace

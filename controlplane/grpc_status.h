@@ -15,6 +15,8 @@ inline grpc::StatusCode to_grpc_code(Code code) {
       return grpc::StatusCode::NOT_FOUND;
     case Code::kAlreadyExists:
       return grpc::StatusCode::ALREADY_EXISTS;
+    case Code::kFailedPrecondition:
+      return grpc::StatusCode::FAILED_PRECONDITION;
     case Code::kUnavailable:
       return grpc::StatusCode::UNAVAILABLE;
     case Code::kInternal:

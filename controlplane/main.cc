@@ -14,26 +14,10 @@
 
 #include "common/logging.h"
 #include "controlplane/control_plane.h"
+#include "controlplane/listen_address.h"
+#include "controlplane/server_tls.h"
 
 namespace {
-
-struct ListenAddress {
-  std::string host;
-  int port = 0;
-};
-
-// "HOST:PORT" with a decimal port 0..65535; HOST may be a bracketed IPv6 address.
-std::optional<ListenAddress> parse_listen(const std::string& listen) {
-  const auto colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) return std::nullopt;
-  const std::string port = listen.substr(colon + 1);
-  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {
-    return std::nullopt;
-  }
-  const int value = std::stoi(port);
-  if (value > 65535) return std::nullopt;
-  return ListenAddress{listen.substr(0, colon), value};
-}
 
 // Writes "PORT\n" so that a reader never sees a partial file: temp file, then rename.
 void write_port_file(const std::filesystem::path& path, int port) {
@@ -63,14 +47,48 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  std::string tls_cert, tls_key, tls_ca;
+  auto* cert_opt = app.add_option("--tls-cert", tls_cert, "serve TLS: certificate chain (PEM)")
+                       ->check(CLI::ExistingFile);
+  auto* key_opt = app.add_option("--tls-key", tls_key, "private key of --tls-cert (PEM)")
+                      ->check(CLI::ExistingFile);
+  app.add_option("--tls-ca", tls_ca,
+                 "require client certificates (nodes, gctl) issued by this CA (PEM)")
+      ->check(CLI::ExistingFile);
+  bool insecure = false;
+  app.add_flag("--insecure", insecure,
+               "allow plaintext gRPC on a non-loopback address (snapshots carry keys and "
+               "passwords)")
+      ->excludes(cert_opt)
+      ->excludes(key_opt);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  const auto address = parse_listen(listen);
+  const auto address = gw::controlplane::parse_listen(listen);
   if (!address) {
     std::fprintf(stderr, "gctld: error: --listen must be HOST:PORT with PORT 0..65535\n");
+    return 2;
+  }
+  if (tls_cert.empty() != tls_key.empty()) {
+    std::fprintf(stderr, "gctld: error: --tls-cert and --tls-key go together\n");
+    return 2;
+  }
+  const bool tls = !tls_cert.empty();
+  if (!tls_ca.empty() && !tls) {
+    std::fprintf(stderr, "gctld: error: --tls-ca needs --tls-cert and --tls-key\n");
+    return 2;
+  }
+  const bool loopback = gw::controlplane::is_loopback_host(address->host);
+  // The node stream hands out private keys and upstream passwords: never in plaintext
+  // beyond this machine unless the operator says so.
+  if (!tls && !loopback && !insecure) {
+    std::fprintf(stderr,
+                 "gctld: error: refusing to listen on %s without TLS: relay nodes receive "
+                 "private keys and passwords over this port; give --tls-cert and --tls-key "
+                 "(and --tls-ca to require client certificates), or --insecure\n",
+                 listen.c_str());
     return 2;
   }
 
@@ -84,8 +102,26 @@ int main(int argc, char** argv) {
 
   try {
     gw::common::init_logging("gctld", log_level);
-    gw::controlplane::ControlPlane control_plane({listen, db});
+    gw::controlplane::ControlPlaneOptions options{listen, db, std::nullopt};
+    if (tls) {
+      options.tls = gw::controlplane::load_server_tls(tls_cert, tls_key, tls_ca);
+      if (tls_ca.empty()) {
+        spdlog::warn(
+            "gctld: TLS without --tls-ca: clients are not authenticated, so anyone who can "
+            "connect can watch node snapshots (private keys, passwords)");
+      }
+    } else if (!loopback) {
+      spdlog::warn(
+          "gctld: --insecure: plaintext gRPC on {}; node snapshots carry private keys "
+          "and passwords",
+          listen);
+    }
+    gw::controlplane::ControlPlane control_plane(options);
     if (!port_file.empty()) write_port_file(port_file, control_plane.port());
+    if (tls) {
+      spdlog::info("gctld: gRPC over TLS{}",
+                   options.tls->client_ca_pem.empty() ? "" : ", client certificates required");
+    }
     spdlog::info("gctld listening on {}:{}", address->host, control_plane.port());
 
     int signal_number = 0;

@@ -25,6 +25,7 @@ v1::Limits default_limits() {
   l.set_upstream_data_timeout_ms(600000);  // RFC 5321 §4.5.3.2.6
   l.set_max_errors(20);
   l.set_max_idle_commands(50);
+  l.set_decision_timeout_ms(1000);  // DESIGN.md §7 "Fail safe"
   return l;
 }
 
@@ -32,6 +33,9 @@ void fill_service_defaults(v1::Service& service) {
   if (service.port() == 0) service.set_port(kDefaultUpstreamPort);
   if (service.security() == v1::SECURITY_UNSPECIFIED) service.set_security(v1::SECURITY_NONE);
   if (service.ciphers().empty()) service.set_ciphers(std::string(kDefaultCiphers));
+  if (service.tls_min_version().empty()) {
+    service.set_tls_min_version(std::string(kDefaultTlsMinVersion));
+  }
   if (service.instance().empty()) service.set_instance(std::string(kDefaultInstance));
 
   // Every Limits field is a scalar whose zero means "default": copy the default into each
@@ -59,6 +63,10 @@ void fill_service_defaults(v1::Service& service) {
 void fill_interface_defaults(v1::Interface& iface) {
   if (iface.type() == v1::INTERFACE_TYPE_UNSPECIFIED) iface.set_type(v1::INTERFACE_TYPE_TCP);
   if (iface.bind_address().empty()) iface.set_bind_address(std::string(kDefaultBindAddress));
+  if (iface.ciphers().empty()) iface.set_ciphers(std::string(kDefaultCiphers));
+  if (iface.tls_min_version().empty()) {
+    iface.set_tls_min_version(std::string(kDefaultTlsMinVersion));
+  }
 }
 
 }  // namespace gw::controlplane

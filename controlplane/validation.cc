@@ -2,8 +2,13 @@
 #include "controlplane/validation.h"
 
 #include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <algorithm>
+#include <cctype>
+#include <memory>
+#include <set>
 
 #include "common/logging.h"
 
@@ -51,7 +56,87 @@ Result<void> check_port(std::string_view what, std::uint32_t port) {
   return ok();
 }
 
+Result<void> check_tls_min_version(std::string_view what, std::string_view version) {
+  if (version != "1.2" && version != "1.3") {
+    return fail(Code::kInvalidArgument,
+                std::string(what) + " " + show(version) + " is not one of 1.2, 1.3");
+  }
+  return ok();
+}
+
+Result<void> check_ciphers(std::string_view what, const std::string& ciphers) {
+  if (ciphers.empty() || ciphers.size() > 1024 || !is_printable_ascii(ciphers)) {
+    return fail(Code::kInvalidArgument,
+                std::string(what) + " must be 1 to 1024 printable ASCII characters");
+  }
+  if (!cipher_list_selects_any(ciphers)) {
+    return fail(Code::kInvalidArgument, std::string(what) + " " + show(ciphers) +
+                                            " selects no cipher (OpenSSL cipher list syntax, "
+                                            "e.g. DEFAULT or HIGH:!aNULL)");
+  }
+  return ok();
+}
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+// A TLS server name an SNI entry may match: a host name, or "*." and a host name (one label
+// under it, RFC 6125 §6.4.3). IP addresses are never sent as SNI (RFC 6066 §3).
+bool is_valid_sni_name(std::string_view name) {
+  if (name.substr(0, 2) == "*.") name.remove_prefix(2);
+  return is_valid_host_name(name) && !canonical_ip(name);
+}
+
+const char* type_label(v1::InterfaceType type) {
+  return type == v1::INTERFACE_TYPE_SSL        ? "ssl"
+         : type == v1::INTERFACE_TYPE_STARTTLS ? "starttls"
+                                               : "tcp";
+}
+
+// Looks `name` up; the certificate must exist (and have a key when `need_key`).
+Result<void> check_reference(const CertificateLookup& lookup, std::string_view what,
+                             std::string_view name, bool need_key) {
+  auto found = lookup(name);
+  if (!found) return found.as_failure();
+  if (!found.value()) {
+    return fail(Code::kInvalidArgument, std::string(what) + " " + show(name) +
+                                            " is not a stored certificate (add it with "
+                                            "gctl cert add)");
+  }
+  if (need_key && !found.value()->has_key) {
+    return fail(Code::kInvalidArgument,
+                std::string(what) + " " + show(name) +
+                    " has no private key (add the certificate with its key: gctl cert add "
+                    "NAME --cert FILE --key FILE)");
+  }
+  return ok();
+}
+
 }  // namespace
+
+bool cipher_list_selects_any(const std::string& ciphers) {
+  struct CtxFree {
+    void operator()(SSL_CTX* ctx) const noexcept { SSL_CTX_free(ctx); }
+  };
+  std::unique_ptr<SSL_CTX, CtxFree> ctx(SSL_CTX_new(TLS_method()));
+  const bool selects = ctx != nullptr && SSL_CTX_set_cipher_list(ctx.get(), ciphers.c_str()) == 1;
+  ERR_clear_error();
+  return selects;
+}
+
+Result<void> validate_certificate_name(std::string_view name) {
+  if (auto checked = check_name("certificate name", name); !checked) return checked;
+  if (lower(std::string(name)) == kSystemTrustStore) {
+    return fail(Code::kInvalidArgument,
+                "certificate name " + show(name) +
+                    " is reserved: \"system\" in trusted_cas means the operating system's CA "
+                    "bundle");
+  }
+  return ok();
+}
 
 bool is_valid_name(std::string_view name) {
   return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), is_name_char);
@@ -110,8 +195,14 @@ Result<void> validate_service(const v1::Service& s) {
     return fail(Code::kInvalidArgument,
                 "hostname " + show(s.hostname()) + " is not a valid host name");
   }
-  if (s.ciphers().size() > 1024 || !is_printable_ascii(s.ciphers())) {
-    return fail(Code::kInvalidArgument, "ciphers must be at most 1024 printable ASCII characters");
+  if (auto ciphers = check_ciphers("ciphers", s.ciphers()); !ciphers) return ciphers;
+  if (auto version = check_tls_min_version("tls_min_version", s.tls_min_version()); !version) {
+    return version;
+  }
+  if (!s.tls_server_name().empty() && !is_valid_host_name(s.tls_server_name()) &&
+      !canonical_ip(s.tls_server_name())) {
+    return fail(Code::kInvalidArgument, "tls_server_name " + show(s.tls_server_name()) +
+                                            " is neither a host name nor an IP address");
   }
   if (s.username().size() > 256 || has_control_char(s.username())) {
     return fail(Code::kInvalidArgument,
@@ -121,8 +212,19 @@ Result<void> validate_service(const v1::Service& s) {
     return fail(Code::kInvalidArgument,
                 "password must be at most 1024 octets without control characters");
   }
+  std::set<std::string_view> cas;
   for (const std::string& ca : s.trusted_cas()) {
     if (auto checked = check_name("trusted CA name", ca); !checked) return checked;
+    if (!cas.insert(ca).second) {
+      return fail(Code::kInvalidArgument, "trusted CA " + show(ca) + " is listed twice");
+    }
+  }
+  if ((s.security() == v1::SECURITY_SSL || s.security() == v1::SECURITY_STARTTLS) &&
+      s.trusted_cas().empty()) {
+    return fail(Code::kInvalidArgument,
+                std::string("security ") + (s.security() == v1::SECURITY_SSL ? "ssl" : "starttls") +
+                    " needs at least one trusted CA (trusted_cas): a certificate name, or "
+                    "\"system\" for the operating system's CA bundle");
   }
   if (!s.client_cert().empty()) {
     if (auto checked = check_name("client certificate name", s.client_cert()); !checked) {
@@ -154,6 +256,74 @@ Result<void> validate_interface(v1::Interface& iface) {
   }
   if (!iface.cert().empty()) {
     if (auto checked = check_name("certificate name", iface.cert()); !checked) return checked;
+  }
+  if (auto ciphers = check_ciphers("interface ciphers", iface.ciphers()); !ciphers) {
+    return ciphers;
+  }
+  if (auto version = check_tls_min_version("interface tls_min_version", iface.tls_min_version());
+      !version) {
+    return version;
+  }
+  const bool tls = iface.type() != v1::INTERFACE_TYPE_TCP;
+  if (!tls && (iface.sni_certs_size() > 0 || !iface.client_ca().empty())) {
+    return fail(Code::kInvalidArgument,
+                std::string("sni_certs and client_ca need an ssl or starttls interface, not ") +
+                    type_label(iface.type()));
+  }
+  std::set<std::string> server_names;
+  for (v1::SniCertificate& sni : *iface.mutable_sni_certs()) {
+    std::string name = lower(sni.server_name());
+    if (!name.empty() && name.back() == '.') name.pop_back();
+    if (!is_valid_sni_name(name)) {
+      return fail(Code::kInvalidArgument,
+                  "SNI server name " + show(sni.server_name()) +
+                      " is invalid: use a host name or *.domain (one label under domain)");
+    }
+    if (sni.cert().empty()) {
+      return fail(Code::kInvalidArgument,
+                  "SNI server name " + show(sni.server_name()) + " needs a certificate name");
+    }
+    if (auto checked = check_name("SNI certificate name", sni.cert()); !checked) return checked;
+    if (!server_names.insert(name).second) {
+      return fail(Code::kInvalidArgument,
+                  "SNI server name " + show(name) + " is given twice in sni_certs");
+    }
+    sni.set_server_name(std::move(name));
+  }
+  if (!iface.client_ca().empty()) {
+    if (auto checked = check_name("client CA name", iface.client_ca()); !checked) return checked;
+  }
+  return ok();
+}
+
+Result<void> check_service_certificates(const v1::Service& s, const CertificateLookup& lookup) {
+  for (const std::string& ca : s.trusted_cas()) {
+    if (ca == kSystemTrustStore) continue;
+    if (auto found = check_reference(lookup, "trusted CA", ca, false); !found) return found;
+  }
+  if (!s.client_cert().empty()) {
+    if (auto found = check_reference(lookup, "client certificate", s.client_cert(), true); !found) {
+      return found;
+    }
+  }
+  return ok();
+}
+
+Result<void> check_interface_certificates(const v1::Interface& iface,
+                                          const CertificateLookup& lookup) {
+  if (!iface.cert().empty()) {
+    if (auto found = check_reference(lookup, "interface certificate", iface.cert(), true); !found) {
+      return found;
+    }
+  }
+  for (const v1::SniCertificate& sni : iface.sni_certs()) {
+    const std::string what = "SNI certificate for " + show(sni.server_name());
+    if (auto found = check_reference(lookup, what, sni.cert(), true); !found) return found;
+  }
+  if (!iface.client_ca().empty()) {
+    if (auto found = check_reference(lookup, "client CA", iface.client_ca(), false); !found) {
+      return found;
+    }
   }
   return ok();
 }

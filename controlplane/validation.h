@@ -2,6 +2,8 @@
 // APIs. Every refusal is kInvalidArgument with a message naming the field and the rule.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -10,8 +12,21 @@
 
 namespace gw::controlplane {
 
+/// The name in trusted_cas that means the operating system's CA bundle (config.proto); no
+/// stored certificate may be called so.
+inline constexpr std::string_view kSystemTrustStore = "system";
+
 /// True for names of services, instances and certificates: [A-Za-z0-9._-]{1,64}.
 bool is_valid_name(std::string_view name);
+
+/// Checks the name of a new certificate: is_valid_name and not "system" in any case
+/// (reserved for the OS CA bundle). Errors: kInvalidArgument.
+Result<void> validate_certificate_name(std::string_view name);
+
+/// True when OpenSSL's cipher list syntax (TLS 1.2 and below) selects at least one cipher
+/// from `ciphers` (SSL_CTX_set_cipher_list), e.g. "HIGH:!aNULL". Unknown words are
+/// ignored by OpenSSL as long as something is selected.
+bool cipher_list_selects_any(const std::string& ciphers);
 
 /// True for a DNS host name: dot-separated labels of [A-Za-z0-9_-]{1,63}, at most 253
 /// octets, an optional final dot.
@@ -22,15 +37,44 @@ bool is_valid_host_name(std::string_view name);
 Result<std::string> canonical_ip(std::string_view address);
 
 /// Checks a service whose defaults are filled in (fill_service_defaults): name, host (IP
-/// address or host name), port 1..65535, security, instance, banner host name, ciphers,
-/// credentials (no control characters), certificate names. Limits are not bounded
-/// beyond "zero means default": operators may choose small values.
+/// address or host name), port 1..65535, security, instance, banner host name, ciphers
+/// (printable and selecting at least one cipher), tls_min_version "1.2" or "1.3",
+/// tls_server_name (host name or IP), credentials (no control characters), certificate
+/// names; security ssl or starttls needs at least one trusted CA (reference: "Connection
+/// Security"), and a CA may be listed once. Whether the named certificates exist is
+/// check_service_certificates's job. Limits are not bounded beyond "zero means default":
+/// operators may choose small values.
 Result<void> validate_service(const gateway::v1::Service& service);
 
 /// Checks an interface whose defaults are filled in (fill_interface_defaults) and rewrites
-/// its bind address to canonical form: service name, type, port 1..65535, bind address an
-/// IP address, a certificate name for ssl/starttls (DESIGN.md §2 "interface").
+/// it to canonical form (bind address per inet_ntop; SNI server names lower-case without a
+/// final dot): service name, type, port 1..65535, bind address an IP address, a
+/// certificate name for ssl/starttls (DESIGN.md §2 "interface"), ciphers, tls_min_version;
+/// sni_certs (host name or "*.domain", each once, with a certificate name) and client_ca
+/// only on ssl/starttls interfaces.
 Result<void> validate_interface(gateway::v1::Interface& iface);
+
+/// What the reference checks need to know of a stored certificate.
+struct CertificateFacts {
+  bool has_key = false;
+};
+
+/// Looks a stored certificate up by name: nullopt when there is none. A storage failure is
+/// returned as the error and ends the check.
+using CertificateLookup =
+    std::function<Result<std::optional<CertificateFacts>>(std::string_view name)>;
+
+/// Checks that the certificates a validated service names exist: every trusted CA but
+/// "system", and the client certificate, which must have a private key.
+/// Errors: kInvalidArgument naming the field and the certificate, or the lookup's error.
+Result<void> check_service_certificates(const gateway::v1::Service& service,
+                                        const CertificateLookup& lookup);
+
+/// Checks that the certificates a validated interface names exist: cert and each SNI
+/// certificate with a private key, client_ca (a trust anchor, key not needed).
+/// Errors: kInvalidArgument naming the field and the certificate, or the lookup's error.
+Result<void> check_interface_certificates(const gateway::v1::Interface& iface,
+                                          const CertificateLookup& lookup);
 
 /// Checks the identity a relay node presents: node id 1..128 of [A-Za-z0-9._:@-], an
 /// instance name per is_valid_name.

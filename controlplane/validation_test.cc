@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "controlplane/service_defaults.h"
 
 namespace gw::controlplane {
@@ -227,6 +229,195 @@ TEST(ValidationTest, BindAddressIsParsedAndCanonical) {
     i.set_bind_address(bad);
     EXPECT_NE(refusal(i).find("is not an IP address"), std::string::npos) << bad;
   }
+}
+
+TEST(ValidationTest, SecureUpstreamNeedsATrustedCa) {
+  v1::Service s = minimal();
+  s.set_security(v1::SECURITY_STARTTLS);
+  EXPECT_EQ(refusal(s),
+            "security starttls needs at least one trusted CA (trusted_cas): a certificate name, "
+            "or \"system\" for the operating system's CA bundle");
+  s.set_security(v1::SECURITY_SSL);
+  EXPECT_NE(refusal(s).find("security ssl needs at least one trusted CA"), std::string::npos);
+  s.add_trusted_cas("system");
+  EXPECT_EQ(refusal(s), "accepted");
+  s.add_trusted_cas("corp-ca");
+  EXPECT_EQ(refusal(s), "accepted");
+  s.add_trusted_cas("corp-ca");
+  EXPECT_EQ(refusal(s), "trusted CA \"corp-ca\" is listed twice");
+}
+
+TEST(ValidationTest, ServiceTlsSettings) {
+  v1::Service s = minimal();
+  EXPECT_EQ(s.tls_min_version(), "1.2") << "default filled";
+  s.set_tls_min_version("1.3");
+  EXPECT_EQ(refusal(s), "accepted");
+  for (const char* bad : {"1.1", "1.0", "TLSv1.3", "1.4", " 1.2"}) {
+    s.set_tls_min_version(bad);
+    EXPECT_NE(refusal(s).find("tls_min_version"), std::string::npos) << bad;
+  }
+  s = minimal();
+  s.set_ciphers("NO-SUCH-CIPHER");
+  EXPECT_EQ(refusal(s),
+            "ciphers \"NO-SUCH-CIPHER\" selects no cipher (OpenSSL cipher list syntax, e.g. "
+            "DEFAULT or HIGH:!aNULL)");
+  s.set_ciphers("ECDHE+AESGCM:!aNULL");
+  EXPECT_EQ(refusal(s), "accepted");
+
+  for (const char* good : {"mx.example.net", "127.0.0.1", "::1"}) {
+    s.set_tls_server_name(good);
+    EXPECT_EQ(refusal(s), "accepted") << good;
+  }
+  s.set_tls_server_name("mx.example.net\r\nX");
+  EXPECT_NE(refusal(s).find("tls_server_name"), std::string::npos);
+}
+
+TEST(ValidationTest, CertificateNames) {
+  EXPECT_TRUE(validate_certificate_name("gw-cert"));
+  for (const char* reserved : {"system", "SYSTEM", "System"}) {
+    auto r = validate_certificate_name(reserved);
+    ASSERT_FALSE(r) << reserved;
+    EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+    EXPECT_NE(r.error().message.find("is reserved"), std::string::npos);
+  }
+  EXPECT_FALSE(validate_certificate_name(""));
+  EXPECT_FALSE(validate_certificate_name("a/b"));
+}
+
+TEST(ValidationTest, InterfaceTlsSettings) {
+  v1::Interface i = tcp(465);
+  i.set_type(v1::INTERFACE_TYPE_SSL);
+  i.set_cert("gw-cert");
+  fill_interface_defaults(i);
+  EXPECT_EQ(i.ciphers(), "DEFAULT");
+  EXPECT_EQ(i.tls_min_version(), "1.2");
+  i.set_tls_min_version("1.0");
+  EXPECT_EQ(refusal(i), "interface tls_min_version \"1.0\" is not one of 1.2, 1.3");
+  i.set_tls_min_version("1.3");
+  i.set_ciphers("NONE-AT-ALL");
+  EXPECT_NE(refusal(i).find("interface ciphers \"NONE-AT-ALL\" selects no cipher"),
+            std::string::npos);
+  i.set_ciphers("HIGH");
+  EXPECT_EQ(refusal(i), "accepted");
+}
+
+TEST(ValidationTest, SniCertificates) {
+  v1::Interface i = tcp(465);
+  i.set_type(v1::INTERFACE_TYPE_STARTTLS);
+  i.set_cert("default-cert");
+  auto add = [&i](const char* name, const char* cert) {
+    v1::SniCertificate* sni = i.add_sni_certs();
+    sni->set_server_name(name);
+    sni->set_cert(cert);
+  };
+  add("MX.Example.ORG.", "org-cert");
+  add("*.example.net", "net-cert");
+  fill_interface_defaults(i);
+  ASSERT_TRUE(validate_interface(i));
+  EXPECT_EQ(i.sni_certs(0).server_name(), "mx.example.org") << "lower case, no final dot";
+  EXPECT_EQ(i.sni_certs(1).server_name(), "*.example.net");
+
+  for (const char* bad : {"*", "*.", "a.*.example.com", "*example.com", "127.0.0.1", "::1",
+                          "two words", "", "x\ny"}) {
+    v1::Interface j = i;
+    j.mutable_sni_certs(0)->set_server_name(bad);
+    EXPECT_NE(refusal(j).find("is invalid: use a host name or *.domain"), std::string::npos) << bad;
+  }
+  v1::Interface dup = i;
+  dup.mutable_sni_certs(1)->set_server_name("mx.EXAMPLE.org");
+  EXPECT_EQ(refusal(dup), "SNI server name \"mx.example.org\" is given twice in sni_certs");
+  v1::Interface no_cert = i;
+  no_cert.mutable_sni_certs(0)->clear_cert();
+  EXPECT_EQ(refusal(no_cert), "SNI server name \"mx.example.org\" needs a certificate name");
+
+  v1::Interface plain = tcp(2525);
+  v1::SniCertificate* sni = plain.add_sni_certs();
+  sni->set_server_name("mx.example.org");
+  sni->set_cert("org-cert");
+  EXPECT_EQ(refusal(plain), "sni_certs and client_ca need an ssl or starttls interface, not tcp");
+  plain.clear_sni_certs();
+  plain.set_client_ca("corp-ca");
+  EXPECT_EQ(refusal(plain), "sni_certs and client_ca need an ssl or starttls interface, not tcp");
+  plain.set_type(v1::INTERFACE_TYPE_SSL);
+  plain.set_cert("gw-cert");
+  EXPECT_EQ(refusal(plain), "accepted");
+  plain.set_client_ca("corp ca");
+  EXPECT_NE(refusal(plain).find("client CA name"), std::string::npos);
+}
+
+// A certificate store for the reference checks: name -> has_key.
+CertificateLookup store(std::map<std::string, bool, std::less<>> certs) {
+  return
+      [certs = std::move(certs)](std::string_view name) -> Result<std::optional<CertificateFacts>> {
+        auto it = certs.find(name);
+        if (it == certs.end()) return std::optional<CertificateFacts>();
+        return std::optional<CertificateFacts>(CertificateFacts{it->second});
+      };
+}
+
+std::string reference_refusal(const Result<void>& r) {
+  if (r) return "accepted";
+  return r.error().message;
+}
+
+TEST(ValidationTest, ServiceCertificateReferences) {
+  const auto certs = store({{"corp-ca", false}, {"client", true}, {"keyless", false}});
+  v1::Service s = minimal();
+  s.add_trusted_cas("system");
+  s.add_trusted_cas("corp-ca");
+  s.set_client_cert("client");
+  EXPECT_EQ(reference_refusal(check_service_certificates(s, certs)), "accepted");
+
+  s.add_trusted_cas("ghost-ca");
+  EXPECT_EQ(reference_refusal(check_service_certificates(s, certs)),
+            "trusted CA \"ghost-ca\" is not a stored certificate (add it with gctl cert add)");
+  s.clear_trusted_cas();
+  s.set_client_cert("keyless");
+  EXPECT_EQ(reference_refusal(check_service_certificates(s, certs)),
+            "client certificate \"keyless\" has no private key (add the certificate with its "
+            "key: gctl cert add NAME --cert FILE --key FILE)");
+  s.set_client_cert("ghost");
+  EXPECT_NE(reference_refusal(check_service_certificates(s, certs)).find("is not a stored"),
+            std::string::npos);
+
+  // A storage failure ends the check with that failure.
+  CertificateLookup broken = [](std::string_view) -> Result<std::optional<CertificateFacts>> {
+    return fail(Code::kUnavailable, "database is busy");
+  };
+  auto r = check_service_certificates(s, broken);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kUnavailable);
+}
+
+TEST(ValidationTest, InterfaceCertificateReferences) {
+  const auto certs = store({{"gw", true}, {"org", true}, {"ca", false}});
+  v1::Interface i = tcp(465);
+  i.set_type(v1::INTERFACE_TYPE_SSL);
+  i.set_cert("gw");
+  i.set_client_ca("ca");
+  v1::SniCertificate* sni = i.add_sni_certs();
+  sni->set_server_name("mx.example.org");
+  sni->set_cert("org");
+  EXPECT_EQ(reference_refusal(check_interface_certificates(i, certs)), "accepted");
+
+  v1::Interface j = i;
+  j.set_cert("ca");
+  EXPECT_NE(reference_refusal(check_interface_certificates(j, certs))
+                .find("interface certificate \"ca\" has no private key"),
+            std::string::npos);
+  j = i;
+  j.mutable_sni_certs(0)->set_cert("ca");
+  EXPECT_NE(reference_refusal(check_interface_certificates(j, certs))
+                .find("SNI certificate for \"mx.example.org\" \"ca\" has no private key"),
+            std::string::npos);
+  j = i;
+  j.set_client_ca("nobody");
+  EXPECT_NE(reference_refusal(check_interface_certificates(j, certs))
+                .find("client CA \"nobody\" is not a stored certificate"),
+            std::string::npos);
+  j = i;
+  j.set_client_ca("gw");  // a certificate with key may serve as a trust anchor too
+  EXPECT_EQ(reference_refusal(check_interface_certificates(j, certs)), "accepted");
 }
 
 TEST(ValidationTest, NodeIdentity) {

@@ -42,8 +42,9 @@ TEST(DatabaseTest, OpenCreatesSchemaWithWalAndForeignKeys) {
   EXPECT_EQ(text(db, "PRAGMA journal_mode"), "wal");
   EXPECT_EQ(scalar(db, "PRAGMA foreign_keys"), 1);
   EXPECT_EQ(scalar(db, "PRAGMA busy_timeout"), Database::kBusyTimeoutMs);
-  for (const char* table : {"services", "service_trusted_cas", "interfaces", "nodes",
-                            "config_version", "schema_migrations"}) {
+  for (const char* table :
+       {"services", "service_trusted_cas", "interfaces", "nodes", "config_version",
+        "schema_migrations", "certificates", "interface_sni_certs"}) {
     EXPECT_TRUE(table_exists(db, table)) << table;
   }
 }

@@ -11,8 +11,8 @@ namespace {
 namespace v1 = gateway::v1;
 
 constexpr std::string_view kSelect =
-    "SELECT i.id, s.name, i.type, i.bind_address, i.port, i.cert "
-    "FROM interfaces i JOIN services s ON s.id = i.service_id ";
+    "SELECT i.id, s.name, i.type, i.bind_address, i.port, i.cert, i.client_ca, i.ciphers, "
+    "i.tls_min_version FROM interfaces i JOIN services s ON s.id = i.service_id ";
 
 Result<std::string_view> type_name(v1::InterfaceType type) {
   switch (type) {
@@ -42,7 +42,30 @@ v1::Interface read_row(const Statement& row) {
   iface.set_bind_address(row.column_text(3));
   iface.set_port(static_cast<std::uint32_t>(row.column_int64(4)));
   iface.set_cert(row.column_text(5));
+  iface.set_client_ca(row.column_text(6));
+  iface.set_ciphers(row.column_text(7));
+  iface.set_tls_min_version(row.column_text(8));
   return iface;
+}
+
+// Adds the SNI certificates of each interface in `interfaces` (in the operator's order).
+Result<void> attach_sni_certs(Database& db, std::vector<v1::Interface>& interfaces) {
+  for (v1::Interface& iface : interfaces) {
+    auto stmt = db.prepare(
+        "SELECT server_name, cert FROM interface_sni_certs WHERE interface_id = ?1 "
+        "ORDER BY position");
+    if (!stmt) return stmt.as_failure();
+    stmt.value().bind_int64(1, iface.id());
+    for (;;) {
+      auto row = stmt.value().step();
+      if (!row) return row.as_failure();
+      if (!row.value()) break;
+      v1::SniCertificate* sni = iface.add_sni_certs();
+      sni->set_server_name(stmt.value().column_text(0));
+      sni->set_cert(stmt.value().column_text(1));
+    }
+  }
+  return ok();
 }
 
 }  // namespace
@@ -94,8 +117,8 @@ Result<v1::Interface> InterfaceRepository::create(const v1::Interface& iface, st
   }
 
   auto insert = db_.prepare(
-      "INSERT INTO interfaces (service_id, type, bind_address, port, cert, created_at_ms) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      "INSERT INTO interfaces (service_id, type, bind_address, port, cert, created_at_ms, "
+      "client_ca, ciphers, tls_min_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
   if (!insert) return insert.as_failure();
   insert.value()
       .bind_int64(1, service_id)
@@ -103,7 +126,10 @@ Result<v1::Interface> InterfaceRepository::create(const v1::Interface& iface, st
       .bind_text(3, iface.bind_address())
       .bind_int64(4, iface.port())
       .bind_text(5, iface.cert())
-      .bind_int64(6, now_ms);
+      .bind_int64(6, now_ms)
+      .bind_text(7, iface.client_ca())
+      .bind_text(8, iface.ciphers())
+      .bind_text(9, iface.tls_min_version());
   if (auto done = insert.value().run(); !done) {
     if (done.error().code == Errc::kAlreadyExists) {
       return fail(Errc::kAlreadyExists, format_endpoint(iface.bind_address(), iface.port()) +
@@ -112,6 +138,26 @@ Result<v1::Interface> InterfaceRepository::create(const v1::Interface& iface, st
     return done.as_failure();
   }
   const std::int64_t id = db_.last_insert_rowid();
+  std::int64_t position = 0;
+  for (const v1::SniCertificate& sni : iface.sni_certs()) {
+    auto row = db_.prepare(
+        "INSERT INTO interface_sni_certs (interface_id, position, server_name, cert) "
+        "VALUES (?1, ?2, ?3, ?4)");
+    if (!row) return row.as_failure();
+    row.value()
+        .bind_int64(1, id)
+        .bind_int64(2, position++)
+        .bind_text(3, sni.server_name())
+        .bind_text(4, sni.cert());
+    if (auto done = row.value().run(); !done) {
+      if (done.error().code == Errc::kAlreadyExists) {
+        return fail(Errc::kAlreadyExists, "server name \"" +
+                                              common::log_escape(sni.server_name(), 80) +
+                                              "\" is given twice in sni_certs");
+      }
+      return done.as_failure();
+    }
+  }
   if (auto committed = tx.value().commit(); !committed) return committed.as_failure();
   return get(id);
 }
@@ -123,7 +169,9 @@ Result<v1::Interface> InterfaceRepository::get(std::int64_t id) {
   auto row = stmt.value().step();
   if (!row) return row.as_failure();
   if (!row.value()) return fail(Errc::kNotFound, "interface " + std::to_string(id) + " not found");
-  return read_row(stmt.value());
+  std::vector<v1::Interface> one{read_row(stmt.value())};
+  if (auto attached = attach_sni_certs(db_, one); !attached) return attached.as_failure();
+  return std::move(one.front());
 }
 
 Result<std::vector<v1::Interface>> InterfaceRepository::query(std::string_view where,
@@ -138,6 +186,7 @@ Result<std::vector<v1::Interface>> InterfaceRepository::query(std::string_view w
     if (!row.value()) break;
     out.push_back(read_row(stmt.value()));
   }
+  if (auto attached = attach_sni_certs(db_, out); !attached) return attached.as_failure();
   return out;
 }
 

@@ -11,9 +11,11 @@
 
 namespace gw::storage {
 
-/// Maps interfaces rows to gateway.v1.Interface (the `service` field carries the owning
-/// service's name; rows refer to it by id). The caller validates first and passes
-/// `bind_address` in canonical inet_ntop form. Runs on the thread that owns the Database.
+/// Maps interfaces rows (and their interface_sni_certs rows) to gateway.v1.Interface (the
+/// `service` field carries the owning service's name; rows refer to it by id). The caller
+/// validates and fills defaults first (ciphers, tls_min_version), passes `bind_address` in
+/// canonical inet_ntop form and SNI server names in lower case. Runs on the thread that owns
+/// the Database.
 class InterfaceRepository {
  public:
   explicit InterfaceRepository(Database& db) : db_(db) {}
@@ -23,7 +25,8 @@ class InterfaceRepository {
   /// (bind_address, port), or a wildcard address (0.0.0.0 or ::) and any other address
   /// on the same port. Returns the stored interface.
   /// Errors: kNotFound (no such service), kAlreadyExists (address:port taken; the message
-  /// names the interface holding it), kConstraint, kBusy, kInternal.
+  /// names the interface holding it; or a server name twice in sni_certs), kConstraint,
+  /// kBusy, kInternal.
   Result<gateway::v1::Interface> create(const gateway::v1::Interface& iface, std::int64_t now_ms);
 
   /// One interface. Errors: kNotFound, kBusy, kInternal.

@@ -20,6 +20,7 @@ class InterfaceRepositoryTest : public ::testing::Test {
       s.set_host("smtp.example.net");
       s.set_port(25);
       s.set_ciphers("DEFAULT");
+      s.set_tls_min_version("1.2");
       s.set_instance(std::string(name) == "corp" ? "default" : "edge");
       ASSERT_TRUE(services_.create(s, 1));
     }
@@ -31,6 +32,8 @@ class InterfaceRepositoryTest : public ::testing::Test {
     i.set_type(v1::INTERFACE_TYPE_TCP);
     i.set_bind_address(std::move(address));
     i.set_port(port);
+    i.set_ciphers("DEFAULT");
+    i.set_tls_min_version("1.2");
     return i;
   }
 
@@ -69,6 +72,50 @@ TEST_F(InterfaceRepositoryTest, CreateGetListRemove) {
   ASSERT_TRUE(repo_.remove(created.value().id()));
   EXPECT_EQ(repo_.get(created.value().id()).error().code, Errc::kNotFound);
   EXPECT_EQ(repo_.remove(created.value().id()).error().code, Errc::kNotFound);
+}
+
+TEST_F(InterfaceRepositoryTest, TlsFieldsAndSniCertificatesRoundTrip) {
+  v1::Interface in = iface("corp", "127.0.0.1", 2465);
+  in.set_type(v1::INTERFACE_TYPE_SSL);
+  in.set_cert("default-cert");
+  in.set_client_ca("client-ca");
+  in.set_ciphers("HIGH:!aNULL");
+  in.set_tls_min_version("1.3");
+  for (const auto& [host, cert] :
+       {std::pair{"mx.example.org", "org-cert"}, std::pair{"*.example.net", "net-cert"}}) {
+    v1::SniCertificate* sni = in.add_sni_certs();
+    sni->set_server_name(host);
+    sni->set_cert(cert);
+  }
+  auto created = repo_.create(in, 1);
+  ASSERT_TRUE(created) << created.error().message;
+  in.set_id(created.value().id());
+  EXPECT_EQ(created.value().SerializeAsString(), in.SerializeAsString())
+      << created.value().DebugString();
+  auto listed = repo_.list_by_instance("default");
+  ASSERT_EQ(listed.value().size(), 1u);
+  ASSERT_EQ(listed.value()[0].sni_certs_size(), 2);
+  EXPECT_EQ(listed.value()[0].sni_certs(0).server_name(), "mx.example.org");
+  EXPECT_EQ(listed.value()[0].sni_certs(1).cert(), "net-cert");
+
+  ASSERT_TRUE(repo_.remove(created.value().id()));
+  auto stmt = db_.prepare("SELECT count(*) FROM interface_sni_certs");
+  ASSERT_TRUE(stmt.value().step().value());
+  EXPECT_EQ(stmt.value().column_int64(0), 0) << "SNI rows go with their interface";
+}
+
+TEST_F(InterfaceRepositoryTest, DuplicateSniServerNameIsRefusedAndNothingIsKept) {
+  v1::Interface in = iface("corp", "127.0.0.1", 2465);
+  for (int i = 0; i < 2; ++i) {
+    v1::SniCertificate* sni = in.add_sni_certs();
+    sni->set_server_name("mx.example.org");
+    sni->set_cert("c" + std::to_string(i));
+  }
+  auto created = repo_.create(in, 1);
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().code, Errc::kAlreadyExists);
+  EXPECT_EQ(created.error().message, "server name \"mx.example.org\" is given twice in sni_certs");
+  EXPECT_TRUE(repo_.list("").value().empty()) << "the interface row is rolled back too";
 }
 
 TEST_F(InterfaceRepositoryTest, UnknownServiceIsNotFound) {

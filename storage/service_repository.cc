@@ -19,7 +19,8 @@ constexpr std::string_view kColumns =
     "max_command_line, max_auth_line, max_text_line, max_message_size, max_recipients, "
     "max_sessions, max_sessions_per_client, idle_timeout_ms, session_timeout_ms, "
     "data_timeout_ms, upstream_connect_timeout_ms, upstream_timeout_ms, "
-    "upstream_data_timeout_ms, max_errors, max_idle_commands, created_at_ms, updated_at_ms";
+    "upstream_data_timeout_ms, max_errors, max_idle_commands, created_at_ms, updated_at_ms, "
+    "tls_min_version, no_verify_hostname, tls_server_name";
 
 std::string select_sql(std::string_view where) {
   return "SELECT " + std::string(kColumns) + " FROM services " + std::string(where);
@@ -45,8 +46,9 @@ v1::Security security_from(std::string_view name) {
   return v1::SECURITY_NONE;
 }
 
-// Binds the fields common to INSERT and UPDATE: ?1 name ... ?29 max_idle_commands (the
-// order of kColumns without id, password_sealed, and the timestamps).
+// Binds the fields common to INSERT and UPDATE: ?1 name ... ?28 max_idle_commands (the
+// order of kColumns without id, password_sealed, and the timestamps), ?29 is the time,
+// ?30 tls_min_version, ?31 no_verify_hostname, ?32 tls_server_name.
 Result<void> bind_fields(Statement& stmt, const v1::Service& s) {
   auto security = security_name(s.security());
   if (!security) return security.as_failure();
@@ -78,7 +80,10 @@ Result<void> bind_fields(Statement& stmt, const v1::Service& s) {
       .bind_int64(25, l.upstream_timeout_ms())
       .bind_int64(26, l.upstream_data_timeout_ms())
       .bind_int64(27, l.max_errors())
-      .bind_int64(28, l.max_idle_commands());
+      .bind_int64(28, l.max_idle_commands())
+      .bind_text(30, s.tls_min_version())
+      .bind_bool(31, s.no_verify_hostname())
+      .bind_text(32, s.tls_server_name());
   return ok();
 }
 
@@ -88,9 +93,10 @@ constexpr std::string_view kInsert =
     "max_command_line, max_auth_line, max_text_line, max_message_size, max_recipients, "
     "max_sessions, max_sessions_per_client, idle_timeout_ms, session_timeout_ms, "
     "data_timeout_ms, upstream_connect_timeout_ms, upstream_timeout_ms, "
-    "upstream_data_timeout_ms, max_errors, max_idle_commands, created_at_ms, updated_at_ms) "
+    "upstream_data_timeout_ms, max_errors, max_idle_commands, created_at_ms, updated_at_ms, "
+    "tls_min_version, no_verify_hostname, tls_server_name) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-    "?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?29)";
+    "?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?29, ?30, ?31, ?32)";
 
 constexpr std::string_view kUpdate =
     "UPDATE services SET host = ?2, port = ?3, security = ?4, client_cert = ?5, ciphers = ?6, "
@@ -100,7 +106,8 @@ constexpr std::string_view kUpdate =
     "max_sessions = ?19, max_sessions_per_client = ?20, idle_timeout_ms = ?21, "
     "session_timeout_ms = ?22, data_timeout_ms = ?23, upstream_connect_timeout_ms = ?24, "
     "upstream_timeout_ms = ?25, upstream_data_timeout_ms = ?26, max_errors = ?27, "
-    "max_idle_commands = ?28, updated_at_ms = ?29 WHERE name = ?1";
+    "max_idle_commands = ?28, updated_at_ms = ?29, tls_min_version = ?30, "
+    "no_verify_hostname = ?31, tls_server_name = ?32 WHERE name = ?1";
 
 std::string quote_name(std::string_view name) { return "\"" + common::log_escape(name, 80) + "\""; }
 
@@ -153,6 +160,9 @@ Result<v1::Service> ServiceRepository::read_row(Statement& row, Secrets secrets)
   l->set_max_idle_commands(u32(29));
   s.set_created_at_ms(row.column_int64(30));
   s.set_updated_at_ms(row.column_int64(31));
+  s.set_tls_min_version(row.column_text(32));
+  s.set_no_verify_hostname(row.column_bool(33));
+  s.set_tls_server_name(row.column_text(34));
 
   auto cas = db_.prepare(
       "SELECT ca_name FROM service_trusted_cas WHERE service_id = ?1 ORDER BY position");

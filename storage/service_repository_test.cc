@@ -29,6 +29,9 @@ v1::Service full_service(std::string name) {
   s.set_allow_plaintext_auth(true);
   s.set_require_tls(true);
   s.set_hostname("gw.example.com");
+  s.set_tls_min_version("1.3");
+  s.set_no_verify_hostname(true);
+  s.set_tls_server_name("mx.example.net");
   v1::Limits* l = s.mutable_limits();
   l->set_max_command_line(512);
   l->set_max_auth_line(12288);
@@ -177,6 +180,29 @@ TEST_F(ServiceRepositoryTest, ListFiltersByInstanceAndOrdersByName) {
   EXPECT_EQ(edge.value()[0].name(), "a");
   EXPECT_EQ(edge.value()[0].password(), "pa'ss\"word");
   EXPECT_TRUE(repo_.list("nowhere", Secrets::kOmit).value().empty());
+}
+
+TEST_F(ServiceRepositoryTest, TlsMinVersionCheckIsLastLineOfDefence) {
+  v1::Service s = full_service("bad");
+  s.set_tls_min_version("1.1");
+  auto created = repo_.create(s, 1);
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().code, Errc::kConstraint);
+}
+
+TEST_F(ServiceRepositoryTest, UpdateChangesTlsFields) {
+  ASSERT_TRUE(repo_.create(full_service("corp"), 1));
+  v1::Service changed = full_service("corp");
+  changed.set_tls_min_version("1.2");
+  changed.set_no_verify_hostname(false);
+  changed.clear_tls_server_name();
+  changed.clear_client_cert();
+  ASSERT_TRUE(repo_.update(changed, PasswordChange::kKeep, 2));
+  const v1::Service got = repo_.get("corp", Secrets::kOmit).value();
+  EXPECT_EQ(got.tls_min_version(), "1.2");
+  EXPECT_FALSE(got.no_verify_hostname());
+  EXPECT_EQ(got.tls_server_name(), "");
+  EXPECT_EQ(got.client_cert(), "");
 }
 
 TEST_F(ServiceRepositoryTest, RemoveDeletesTrustedCas) {

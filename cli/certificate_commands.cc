@@ -1,0 +1,88 @@
+// `gctl cert ...`: files → Certificate, one admin call per verb.
+#include "cli/certificate_commands.h"
+
+#include <memory>
+#include <string>
+
+#include "cli/flags.h"
+
+namespace gw::cli {
+namespace {
+
+namespace v1 = gateway::v1;
+using Stub = v1::AdminService::StubInterface;
+
+struct AddFlags {
+  std::string name;
+  std::string cert_file;
+  std::string key_file;
+};
+
+void add_add(CLI::App& noun, CommandContext& context) {
+  auto* verb = noun.add_subcommand("add", "Store a certificate chain, optionally with its key");
+  auto flags = std::make_shared<AddFlags>();
+  verb->add_option("NAME", flags->name, "certificate name, [A-Za-z0-9._-]{1,64}, not \"system\"")
+      ->required();
+  verb->add_option("--cert", flags->cert_file, "PEM certificate chain, leaf first")
+      ->type_name("FILE")
+      ->required()
+      ->check(CLI::ExistingFile);
+  verb->add_option("--key", flags->key_file,
+                   "PEM private key of the first certificate (unencrypted; stored sealed)")
+      ->type_name("FILE")
+      ->check(CLI::ExistingFile);
+  verb->callback([flags, &context] {
+    v1::CreateCertificateRequest request;
+    v1::Certificate& certificate = *request.mutable_certificate();
+    certificate.set_name(flags->name);
+    certificate.set_cert_pem(read_flag_file(flags->cert_file, "--cert"));
+    if (!flags->key_file.empty()) {
+      certificate.set_key_pem(read_flag_file(flags->key_file, "--key"));
+    }
+    context.printer().certificate_row(context.call(&Stub::CreateCertificate, request));
+  });
+}
+
+void add_list(CLI::App& noun, CommandContext& context) {
+  auto* verb = noun.add_subcommand("list", "List stored certificates");
+  verb->callback([&context] {
+    context.printer().certificates(
+        context.call(&Stub::ListCertificates, v1::ListCertificatesRequest()));
+  });
+}
+
+void add_show(CLI::App& noun, CommandContext& context) {
+  auto* verb = noun.add_subcommand("show", "Show one certificate (never its key)");
+  auto name = std::make_shared<std::string>();
+  verb->add_option("NAME", *name, "certificate name")->required();
+  verb->callback([name, &context] {
+    v1::GetCertificateRequest request;
+    request.set_name(*name);
+    context.printer().certificate_detail(context.call(&Stub::GetCertificate, request));
+  });
+}
+
+void add_delete(CLI::App& noun, CommandContext& context) {
+  auto* verb = noun.add_subcommand("delete", "Delete a certificate no service or interface uses");
+  auto name = std::make_shared<std::string>();
+  verb->add_option("NAME", *name, "certificate name")->required();
+  verb->callback([name, &context] {
+    v1::DeleteCertificateRequest request;
+    request.set_name(*name);
+    context.printer().deleted("certificate " + *name,
+                              context.call(&Stub::DeleteCertificate, request));
+  });
+}
+
+}  // namespace
+
+void add_certificate_commands(CLI::App& app, CommandContext& context) {
+  auto* noun = app.add_subcommand("cert", "Certificates and keys for TLS (certificate store)");
+  noun->require_subcommand(1);
+  add_add(*noun, context);
+  add_list(*noun, context);
+  add_show(*noun, context);
+  add_delete(*noun, context);
+}
+
+}  // namespace gw::cli

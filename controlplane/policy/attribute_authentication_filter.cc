@@ -1,0 +1,65 @@
+// attribute_authentication: the client's AUTH identity and password against the
+// authentication repository (reference "Add an AUTH policy handler"; RFC 4616 §2 for the
+// authorization identity; DESIGN.md §7 "Secrets").
+#include "controlplane/policy/filters.h"
+#include "controlplane/policy/password_hash.h"
+
+namespace gw::controlplane::policy {
+namespace {
+
+std::string_view get(const Attributes& attributes, std::string_view name) {
+  const auto it = attributes.find(name);
+  return it == attributes.end() ? std::string_view() : std::string_view(it->second);
+}
+
+class AttributeAuthenticationFilter final : public Filter {
+ public:
+  explicit AttributeAuthenticationFilter(bool allow_authorization_id)
+      : allow_authorization_id_(allow_authorization_id) {}
+
+  std::string_view type() const override { return "attribute_authentication"; }
+
+  // The checks that need no user record come first: they take the same time for every
+  // user name. From the directory lookup on, known and unknown users cost one Argon2id
+  // verification each, so timing does not reveal who exists.
+  FilterOutcome apply(EvaluationState& state) const override {
+    const std::string_view id = get(state.attributes, attr::kSubjectId);
+    const std::string_view password = get(state.attributes, attr::kSubjectPassword);
+    const std::string_view authzid = get(state.attributes, attr::kAuthorizationId);
+    if (id.empty()) return FilterOutcome::fail("empty authentication identity");
+    if (password.empty()) return FilterOutcome::fail("empty password");
+    if (has_control_character(id)) {
+      return FilterOutcome::fail("control character in the authentication identity");
+    }
+    if (has_control_character(authzid)) {
+      return FilterOutcome::fail("control character in the authorization identity");
+    }
+    const std::optional<std::string> hash = state.users.lookup(id);
+    bool verified = false;
+    if (hash) {
+      verified = verify_password(*hash, password);
+    } else {
+      spend_dummy_verification(password);
+    }
+    if (!hash) return FilterOutcome::fail("unknown user");
+    if (!verified) return FilterOutcome::fail("wrong password");
+    if (!authzid.empty() && authzid != id && !allow_authorization_id_) {
+      return FilterOutcome::fail(
+          "authorization identity differs from the authentication identity "
+          "(allow_authorization_id is false)");
+    }
+    return FilterOutcome::pass();
+  }
+
+ private:
+  bool allow_authorization_id_;
+};
+
+}  // namespace
+
+std::unique_ptr<Filter> make_attribute_authentication_filter(FilterSpec& spec) {
+  return std::make_unique<AttributeAuthenticationFilter>(
+      spec.boolean("allow_authorization_id", false));
+}
+
+}  // namespace gw::controlplane::policy

@@ -1,0 +1,67 @@
+// Attribute names, read-only rules and single-line sanitising.
+#include "controlplane/policy/attributes.h"
+
+namespace gw::controlplane::policy {
+
+std::string_view command_name(Command command) {
+  switch (command) {
+    case Command::kHelo:
+      return "HELO";
+    case Command::kAuth:
+      return "AUTH";
+    case Command::kMail:
+      return "MAIL";
+    case Command::kRcpt:
+      return "RCPT";
+    case Command::kData:
+      return "DATA";
+  }
+  return "?";
+}
+
+bool is_read_only_attribute(std::string_view name) {
+  return name == attr::kRcptRecipients || name == attr::kSubjectPassword;
+}
+
+bool is_valid_attribute_name(std::string_view name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string join_recipients(const std::vector<std::string>& recipients) {
+  std::string out;
+  for (const auto& r : recipients) {
+    if (!out.empty()) out += ", ";
+    out += r;
+  }
+  return out;
+}
+
+namespace {
+bool is_control(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u < 0x20 || u == 0x7f;
+}
+}  // namespace
+
+std::string to_single_line(std::string_view text, std::size_t max_octets) {
+  std::string out(text.substr(0, max_octets));
+  for (char& c : out) {
+    if (is_control(c)) c = '?';
+  }
+  return out;
+}
+
+bool has_control_character(std::string_view text) {
+  for (char c : text) {
+    if (is_control(c)) return true;
+  }
+  return false;
+}
+
+}  // namespace gw::controlplane::policy

@@ -1,0 +1,73 @@
+// Message attributes and SMTP commands as the policy engine sees them (DESIGN.md §2
+// "message attributes"; reference "Configure policy handlers for SMTP commands").
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gw::controlplane::policy {
+
+/// The SMTP command a policy runs for. kHelo covers HELO and EHLO.
+enum class Command { kHelo, kAuth, kMail, kRcpt, kData };
+
+/// "HELO", "AUTH", "MAIL", "RCPT" or "DATA", for reasons and logs.
+std::string_view command_name(Command command);
+
+/// Attribute name → value. Ordered, so that attribute changes and audit records come out
+/// in a deterministic order; the transparent comparator allows lookups by string_view.
+using Attributes = std::map<std::string, std::string, std::less<>>;
+
+/// The attribute names the reference fixes (DESIGN.md §2), plus the two this gateway adds:
+/// `client.address` ("ip:port" of the client, for CIDR matches) and
+/// `authentication.authorization.id` (the SASL authorization identity, RFC 4616 §2).
+namespace attr {
+inline constexpr std::string_view kHeloDomain = "smtp.helo.domain";
+inline constexpr std::string_view kHeloGreeting = "smtp.helo.greeting";
+inline constexpr std::string_view kSubjectId = "authentication.subject.id";
+inline constexpr std::string_view kSubjectPassword = "authentication.subject.password";
+inline constexpr std::string_view kAuthorizationId = "authentication.authorization.id";
+inline constexpr std::string_view kMailFrom = "smtp.mail.from";
+inline constexpr std::string_view kRcptTo = "smtp.rcpt.to";
+inline constexpr std::string_view kRcptRecipients = "smtp.rcpt.recipients";
+inline constexpr std::string_view kContentBody = "content.body";
+inline constexpr std::string_view kMessageSource = "message.source";
+inline constexpr std::string_view kProtocolType = "message.protocol.type";
+inline constexpr std::string_view kMonitoringEnabled = "monitoring.enabled";
+inline constexpr std::string_view kClientAddress = "client.address";
+}  // namespace attr
+
+/// The greeting template of a HELO handler that sets none (reference "Add an HELO/EHLO
+/// policy handler").
+inline constexpr std::string_view kDefaultGreeting = "Hello ${smtp.helo.domain}";
+
+/// True for attributes no filter may write: the recipient list is maintained by the relay
+/// node (reference: "This is read-only"), and the client's password is input only (writing
+/// it would let a policy plant a password that a later attribute_authentication accepts).
+bool is_read_only_attribute(std::string_view name);
+
+/// True if `name` is a well-formed attribute name: 1..128 characters of [A-Za-z0-9._-].
+bool is_valid_attribute_name(std::string_view name);
+
+/// The `smtp.rcpt.recipients` value for a recipient list: the addresses in order, joined by
+/// ", ". The list itself travels separately (DecisionRequest.recipients); this text form is
+/// what conditions and templates see.
+std::string join_recipients(const std::vector<std::string>& recipients);
+
+/// The longest value a single-line attribute (greeting, HELO domain, header value) may
+/// carry out of the engine: RFC 5322 §2.1.1's 998-octet line limit.
+inline constexpr std::size_t kMaxSingleLineValue = 998;
+
+/// `text` made safe for one protocol line: every C0 control character (CR, LF, NUL, TAB
+/// ...) and DEL becomes '?', and the result is cut to `max_octets`. Applied to every value
+/// the engine hands back for use in an SMTP line, so a template that pulls in a multi-line
+/// value (content.body, a decoded AUTH identity) can never inject a line.
+std::string to_single_line(std::string_view text, std::size_t max_octets = kMaxSingleLineValue);
+
+/// True if `text` holds a C0 control character or DEL.
+bool has_control_character(std::string_view text);
+
+}  // namespace gw::controlplane::policy

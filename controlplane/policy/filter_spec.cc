@@ -1,0 +1,126 @@
+// Typed, strict access to YAML filter maps.
+#include "controlplane/policy/filter_spec.h"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+namespace gw::controlplane::policy {
+
+int line_of(const YAML::Node& node) {
+  const YAML::Mark mark = node.Mark();
+  return mark.is_null() ? 0 : mark.line + 1;
+}
+
+FilterSpec::FilterSpec(const YAML::Node& map, std::string what,
+                       const std::vector<std::string_view>& allowed)
+    : map_(map), what_(std::move(what)) {
+  if (!map_.IsMap()) throw CompileFailure(line(), what_ + " must be a map of keys and values");
+  std::set<std::string, std::less<>> seen;
+  for (auto it = map_.begin(); it != map_.end(); ++it) {
+    if (!it->first.IsScalar()) {
+      throw CompileFailure(line_of(it->first), "keys of a " + what_ + " must be strings");
+    }
+    const std::string key = it->first.Scalar();
+    if (!seen.insert(key).second) {
+      throw CompileFailure(line_of(it->first), "duplicate key \"" + key + "\" in a " + what_);
+    }
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      throw CompileFailure(line_of(it->first), "unknown key \"" + key + "\" in a " + what_);
+    }
+  }
+}
+
+// Const access only: yaml-cpp's non-const operator[] may add the key to the map.
+YAML::Node FilterSpec::get(std::string_view key) const {
+  const YAML::Node& map = map_;
+  return map[std::string(key)];
+}
+
+bool FilterSpec::has(std::string_view key) const { return get(key).IsDefined(); }
+
+int FilterSpec::line(std::string_view key) const {
+  const YAML::Node value = get(key);
+  const int l = value.IsDefined() ? line_of(value) : 0;
+  return l > 0 ? l : line();
+}
+
+void FilterSpec::fail(std::string_view key, const std::string& reason) const {
+  throw CompileFailure(line(key), reason);
+}
+
+YAML::Node FilterSpec::node(std::string_view key) const { return get(key); }
+
+std::optional<std::string> FilterSpec::optional_string(std::string_view key) const {
+  const YAML::Node value = node(key);
+  if (!value.IsDefined()) return std::nullopt;
+  if (!value.IsScalar()) {
+    fail(key, "\"" + std::string(key) + "\" of a " + what_ +
+                  " must be a string (use \"\" for an empty one)");
+  }
+  return value.Scalar();
+}
+
+std::string FilterSpec::string(std::string_view key) const {
+  auto value = optional_string(key);
+  if (!value) fail(key, "a " + what_ + " needs \"" + std::string(key) + "\"");
+  return *value;
+}
+
+bool FilterSpec::boolean(std::string_view key, bool fallback) const {
+  auto value = optional_string(key);
+  if (!value) return fallback;
+  if (*value == "true") return true;
+  if (*value == "false") return false;
+  fail(key, "\"" + std::string(key) + "\" of a " + what_ + " must be true or false");
+}
+
+std::uint64_t FilterSpec::unsigned_integer(std::string_view key) const {
+  const std::string text = string(key);
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
+      value > (std::uint64_t{1} << 53)) {
+    fail(key,
+         "\"" + std::string(key) + "\" of a " + what_ + " must be a non-negative whole number");
+  }
+  return value;
+}
+
+Condition read_condition(FilterSpec& spec, std::string_view fixed_attribute, bool whole_value,
+                         std::initializer_list<MatchOperator> allowed) {
+  Condition condition;
+  if (fixed_attribute.empty()) {
+    condition.attribute = spec.string("attribute");
+    if (!is_valid_attribute_name(condition.attribute)) {
+      spec.fail("attribute", "\"" + condition.attribute +
+                                 "\" is not an attribute name (letters, digits, '.', '_', '-')");
+    }
+  } else {
+    condition.attribute = std::string(fixed_attribute);
+  }
+  std::optional<MatchOperator> op;
+  std::string pattern;
+  std::string names;
+  for (MatchOperator candidate : allowed) {
+    const std::string_view key = operator_name(candidate);
+    names += (names.empty() ? "" : ", ") + std::string(key);
+    if (auto value = spec.optional_string(key)) {
+      if (op) {
+        spec.fail(key, "a " + spec.what() + " takes exactly one of " +
+                           std::string("the operators, found both \"") +
+                           std::string(operator_name(*op)) + "\" and \"" + std::string(key) + "\"");
+      }
+      op = candidate;
+      pattern = std::move(*value);
+    }
+  }
+  if (!op) spec.fail("", "a " + spec.what() + " needs one of: " + names);
+  auto matcher = Matcher::make(*op, pattern, whole_value);
+  if (!matcher) spec.fail(operator_name(*op), matcher.error());
+  condition.matcher = std::move(matcher).value();
+  condition.negate = spec.boolean("negate", false);
+  return condition;
+}
+
+}  // namespace gw::controlplane::policy

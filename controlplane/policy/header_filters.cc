@@ -1,0 +1,70 @@
+// add_header and remove_header: edits of the DATA message's top header block (RFC 5322
+// §2.2), applied by the engine when the policy passes.
+#include "controlplane/policy/attribute_template.h"
+#include "controlplane/policy/filters.h"
+
+namespace gw::controlplane::policy {
+namespace {
+
+class AddHeaderFilter final : public Filter {
+ public:
+  AddHeaderFilter(std::string name, AttributeTemplate value)
+      : name_(std::move(name)), value_(std::move(value)) {}
+
+  std::string_view type() const override { return "add_header"; }
+
+  // One line (no CR/LF injection) that keeps "Name: value" within 998 octets.
+  FilterOutcome apply(EvaluationState& state) const override {
+    if (!state.has_message) return FilterOutcome::pass();
+    const std::size_t room = kMaxSingleLineValue - name_.size() - 2;
+    state.header_edits.push_back(
+        {HeaderEditKind::kAdd, name_, to_single_line(value_.expand(state.attributes), room)});
+    return FilterOutcome::pass();
+  }
+
+ private:
+  std::string name_;
+  AttributeTemplate value_;
+};
+
+class RemoveHeaderFilter final : public Filter {
+ public:
+  explicit RemoveHeaderFilter(std::string name) : name_(std::move(name)) {}
+
+  std::string_view type() const override { return "remove_header"; }
+
+  FilterOutcome apply(EvaluationState& state) const override {
+    if (state.has_message) state.header_edits.push_back({HeaderEditKind::kRemove, name_, {}});
+    return FilterOutcome::pass();
+  }
+
+ private:
+  std::string name_;
+};
+
+std::string read_name(FilterSpec& spec) {
+  std::string name = spec.string("name");
+  if (!is_valid_header_name(name)) {
+    spec.fail("name", "\"" + name +
+                          "\" is not a header field name (1..76 printable ASCII characters, "
+                          "no ':' or space)");
+  }
+  return name;
+}
+
+}  // namespace
+
+std::unique_ptr<Filter> make_add_header_filter(FilterSpec& spec) {
+  std::string name = read_name(spec);
+  AttributeTemplate value = AttributeTemplate::parse(spec.string("value"));
+  if (value.references(attr::kSubjectPassword)) {
+    spec.fail("value", "a template must not use authentication.subject.password");
+  }
+  return std::make_unique<AddHeaderFilter>(std::move(name), std::move(value));
+}
+
+std::unique_ptr<Filter> make_remove_header_filter(FilterSpec& spec) {
+  return std::make_unique<RemoveHeaderFilter>(read_name(spec));
+}
+
+}  // namespace gw::controlplane::policy

@@ -1,0 +1,358 @@
+// Iterative MIME structure walk, header field access and header block editing.
+#include "controlplane/policy/mime_message.h"
+
+#include <algorithm>
+
+#include "controlplane/policy/base64.h"
+
+namespace gw::controlplane::policy {
+namespace {
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = lower(c);
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+bool is_wsp(char c) { return c == ' ' || c == '\t'; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (is_wsp(s.front()) || s.front() == '\r' || s.front() == '\n')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (is_wsp(s.back()) || s.back() == '\r' || s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// One line of `text` starting at `pos`: its content (without CR LF or LF) and the offset of
+// the next line. `text` is already cut at the end of the region being scanned.
+struct Line {
+  std::string_view content;
+  std::size_t next = 0;
+};
+Line line_at(std::string_view text, std::size_t pos) {
+  const std::size_t nl = text.find('\n', pos);
+  std::size_t end = nl == std::string_view::npos ? text.size() : nl;
+  const std::size_t next = nl == std::string_view::npos ? text.size() : nl + 1;
+  if (end > pos && nl != std::string_view::npos && text[end - 1] == '\r') --end;
+  return {text.substr(pos, end - pos), next};
+}
+
+// The field name of a header line that starts a field, or nullopt for a continuation
+// line or a line without a colon.
+std::optional<std::string_view> field_name(std::string_view line) {
+  if (line.empty() || is_wsp(line.front())) return std::nullopt;
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  std::string_view name = line.substr(0, colon);
+  while (!name.empty() && is_wsp(name.back())) name.remove_suffix(1);
+  return name;
+}
+
+struct HeaderBlock {
+  std::size_t end = 0;         // just past the last header line's line ending
+  std::size_t body_begin = 0;  // just past the empty line
+};
+
+// Finds the header block of the entity [begin, end) of `message`.
+Result<HeaderBlock, std::string> header_block(std::string_view message, std::size_t begin,
+                                              std::size_t end, std::size_t max_octets) {
+  using boost::outcome_v2::failure;
+  const std::string_view region = message.substr(0, end);
+  std::size_t pos = begin;
+  while (pos < end) {
+    const Line line = line_at(region, pos);
+    if (line.content.empty() && line.next > pos) return HeaderBlock{pos, line.next};
+    if (line.next - begin > max_octets) {
+      return failure("a MIME header block is larger than " + std::to_string(max_octets) +
+                     " octets");
+    }
+    pos = line.next;
+  }
+  return HeaderBlock{end, end};
+}
+
+bool only_wsp(std::string_view s) { return std::all_of(s.begin(), s.end(), is_wsp); }
+
+struct Range {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+};
+
+// Splits the multipart body [begin, end) at its boundary delimiters. `parts` counts the
+// body parts of the whole message and is checked against `max_parts` as parts are found,
+// so a part explosion stops early.
+Result<std::vector<Range>, std::string> split_multipart(std::string_view message, std::size_t begin,
+                                                        std::size_t end, std::string_view boundary,
+                                                        std::size_t* parts, std::size_t max_parts,
+                                                        std::size_t* defects) {
+  using boost::outcome_v2::failure;
+  const std::string delimiter = "--" + std::string(boundary);
+  const std::string_view region = message.substr(0, end);
+  std::vector<Range> out;
+  bool in_part = false, seen = false;
+  std::size_t part_begin = 0;
+  std::size_t pos = begin;
+  while (pos < end) {
+    const Line line = line_at(region, pos);
+    if (line.content.size() >= delimiter.size() &&
+        line.content.substr(0, delimiter.size()) == delimiter) {
+      std::string_view rest = line.content.substr(delimiter.size());
+      const bool close = rest.substr(0, 2) == "--";
+      if (close) rest.remove_prefix(2);
+      if (only_wsp(rest)) {
+        seen = true;
+        if (in_part) {
+          // The line ending before the delimiter belongs to the delimiter (RFC 2046 §5.1.1).
+          std::size_t part_end = pos;
+          if (part_end >= 2 && message[part_end - 2] == '\r' && message[part_end - 1] == '\n') {
+            part_end -= 2;
+          } else if (part_end >= 1 && message[part_end - 1] == '\n') {
+            part_end -= 1;
+          }
+          out.push_back({part_begin, std::max(part_begin, part_end)});
+          in_part = false;
+        }
+        if (close) break;  // the epilogue is not content
+        if (++*parts > max_parts) {
+          return failure("the message has more than " + std::to_string(max_parts) + " MIME parts");
+        }
+        in_part = true;
+        part_begin = line.next;
+      }
+    }
+    pos = line.next;
+  }
+  if (in_part) {
+    out.push_back({part_begin, end});  // no close delimiter: the last part runs to the end
+    ++*defects;
+  } else if (!seen) {
+    ++*defects;  // no delimiter at all: the body is preamble only
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> find_header(std::string_view header_block, std::string_view name) {
+  std::size_t pos = 0;
+  while (pos < header_block.size()) {
+    const Line line = line_at(header_block, pos);
+    pos = line.next;
+    const auto field = field_name(line.content);
+    if (!field || !iequals(*field, name)) continue;
+    std::string value(line.content.substr(line.content.find(':') + 1));
+    while (pos < header_block.size()) {
+      const Line more = line_at(header_block, pos);
+      if (more.content.empty() || !is_wsp(more.content.front())) break;
+      value += more.content;  // unfolding: drop the line break, keep the whitespace
+      pos = more.next;
+    }
+    return std::string(trim(value));
+  }
+  return std::nullopt;
+}
+
+std::string strip_comments(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  bool quoted = false;
+  int depth = 0;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    if (quoted) {
+      out += c;
+      if (c == '\\' && i + 1 < value.size()) {
+        out += value[++i];
+      } else if (c == '"') {
+        quoted = false;
+      }
+    } else if (depth > 0) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '(') {
+        ++depth;
+      } else if (c == ')') {
+        --depth;
+      }
+    } else if (c == '"') {
+      quoted = true;
+      out += c;
+    } else if (c == '(') {
+      depth = 1;
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+ContentType parse_content_type(std::string_view raw) {
+  const std::string stripped = strip_comments(raw);
+  const std::string_view v = stripped;
+  ContentType ct;
+  std::size_t pos = 0;
+  auto skip_wsp = [&] {
+    while (pos < v.size() && (is_wsp(v[pos]) || v[pos] == '\r' || v[pos] == '\n')) ++pos;
+  };
+  auto token = [&](std::string_view stops) {
+    const std::size_t start = pos;
+    while (pos < v.size() && stops.find(v[pos]) == std::string_view::npos && !is_wsp(v[pos])) {
+      ++pos;
+    }
+    return v.substr(start, pos - start);
+  };
+  skip_wsp();
+  ct.type = lowercase(token("/;"));
+  skip_wsp();
+  if (pos < v.size() && v[pos] == '/') {
+    ++pos;
+    skip_wsp();
+    ct.subtype = lowercase(token(";"));
+  }
+  while (pos < v.size()) {
+    const auto semicolon = v.find(';', pos);
+    if (semicolon == std::string_view::npos) break;
+    pos = semicolon + 1;
+    skip_wsp();
+    const std::string name = lowercase(trim(token("=;")));
+    skip_wsp();
+    if (pos >= v.size() || v[pos] != '=') continue;
+    ++pos;
+    skip_wsp();
+    std::string value;
+    if (pos < v.size() && v[pos] == '"') {
+      ++pos;
+      while (pos < v.size() && v[pos] != '"') {
+        if (v[pos] == '\\' && pos + 1 < v.size()) ++pos;
+        value += v[pos++];
+      }
+      if (pos < v.size()) ++pos;  // closing quote
+    } else {
+      value = std::string(token(";"));
+    }
+    if (!name.empty()) ct.parameters.emplace(name, std::move(value));
+  }
+  return ct;
+}
+
+Result<MimeStructure, std::string> parse_mime(std::string_view message, const MimeLimits& limits) {
+  using boost::outcome_v2::failure;
+  struct Entity {
+    std::size_t begin;
+    std::size_t end;
+    std::size_t depth;
+  };
+  MimeStructure result;
+  std::vector<Entity> stack{{0, message.size(), 0}};
+  bool top = true;
+  while (!stack.empty()) {
+    const Entity e = stack.back();
+    stack.pop_back();
+    auto block = header_block(message, e.begin, e.end, limits.max_header_block);
+    if (!block) return failure(block.error());
+    const std::string_view headers = message.substr(e.begin, block.value().end - e.begin);
+    const std::size_t body_begin = block.value().body_begin;
+    ContentType ct;
+    if (auto value = find_header(headers, "Content-Type")) ct = parse_content_type(*value);
+    bool base64 = false;
+    if (auto cte = find_header(headers, "Content-Transfer-Encoding")) {
+      base64 = lowercase(trim(strip_comments(*cte))) == "base64";
+    }
+    const auto boundary = ct.parameters.find("boundary");
+    const bool multipart =
+        ct.type == "multipart" && boundary != ct.parameters.end() && !boundary->second.empty();
+    if (top) {
+      result.header_end = block.value().end;
+      result.body_begin = body_begin;
+      result.multipart = multipart;
+      result.base64 = !multipart && base64;
+      top = false;
+    }
+    if (!multipart) {
+      result.leaves.push_back({message.substr(body_begin, e.end - body_begin), base64});
+      continue;
+    }
+    if (e.depth >= limits.max_depth) {
+      return failure("MIME multiparts are nested deeper than " + std::to_string(limits.max_depth) +
+                     " levels");
+    }
+    auto parts = split_multipart(message, body_begin, e.end, boundary->second, &result.parts,
+                                 limits.max_parts, &result.defects);
+    if (!parts) return failure(parts.error());
+    // Reverse order on the stack, so the leaves come out in document order.
+    for (auto it = parts.value().rbegin(); it != parts.value().rend(); ++it) {
+      stack.push_back({it->begin, it->end, e.depth + 1});
+    }
+  }
+  return result;
+}
+
+std::string decode_content_body(const MimeStructure& structure, std::size_t* defects) {
+  std::string out;
+  for (const auto& leaf : structure.leaves) {
+    if (leaf.base64) {
+      out += base64_decode(leaf.body, defects);
+    } else {
+      out += leaf.body;
+    }
+  }
+  return out;
+}
+
+bool is_valid_header_name(std::string_view name) {
+  if (name.empty() || name.size() > 76) return false;
+  for (char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 33 || u > 126 || c == ':') return false;
+  }
+  return true;
+}
+
+std::string edit_header_block(std::string_view header_block, const std::vector<HeaderEdit>& edits) {
+  // Fields as byte ranges of the block (a field with its continuation lines and line
+  // endings), plus the added fields as owned text.
+  struct Field {
+    std::string name;  // empty for lines that start no field
+    std::string text;
+  };
+  std::vector<Field> fields;
+  std::size_t pos = 0;
+  while (pos < header_block.size()) {
+    const Line line = line_at(header_block, pos);
+    const auto name = field_name(line.content);
+    const std::string_view bytes = header_block.substr(pos, line.next - pos);
+    if (!name && !fields.empty() && !line.content.empty() && is_wsp(line.content.front())) {
+      fields.back().text += bytes;  // continuation line
+    } else {
+      fields.push_back({std::string(name.value_or(std::string_view())), std::string(bytes)});
+    }
+    pos = line.next;
+  }
+  for (const auto& edit : edits) {
+    if (edit.kind == HeaderEditKind::kAdd) {
+      fields.insert(fields.begin(), {edit.name, edit.name + ": " + edit.value + "\r\n"});
+    } else {
+      std::erase_if(fields,
+                    [&](const Field& f) { return !f.name.empty() && iequals(f.name, edit.name); });
+    }
+  }
+  std::string out;
+  for (const auto& f : fields) out += f.text;
+  return out;
+}
+
+}  // namespace gw::controlplane::policy

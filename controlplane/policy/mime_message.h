@@ -1,0 +1,101 @@
+// The MIME view of a message for DATA policies: header fields, Content-Type parameters,
+// the multipart tree (iterative, capped) and the decoded `content.body`; header edits
+// for add_header / remove_header (DESIGN.md §3 step 6; reference "SMTP
+// Content-Transfer-Encoding"; RFC 5322, RFC 2045, RFC 2046; field cases BR-25..BR-29).
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "controlplane/policy/result.h"
+
+namespace gw::controlplane::policy {
+
+/// Caps on the structure of one message (BR-29). Over any of them the message is refused
+/// (fail closed: 554 5.6.0), never inspected partially.
+struct MimeLimits {
+  std::size_t max_parts = 1000;              // body parts over all multiparts
+  std::size_t max_depth = 20;                // nesting of multiparts
+  std::size_t max_header_block = 64 * 1024;  // octets of one entity's header block
+};
+
+/// A leaf part: its body as it is in the message, and whether it is base64-encoded.
+struct MimeLeaf {
+  std::string_view body;
+  bool base64 = false;
+};
+
+/// The structure of a message (views into the message: it must outlive this).
+///
+/// Lines end in CRLF; a bare LF is accepted as a line end too, so that a line a lenient
+/// MUA sees as a boundary is one here as well. The top header block is
+/// [0, header_end); header_end is just past its last line ending, and body_begin just past
+/// the empty line (both are the message size when there is no empty line).
+///
+/// Multiparts (type "multipart/*" with a non-empty boundary parameter) are walked with an
+/// explicit stack, never by recursion. Boundary delimiters are lines "--boundary" or
+/// "--boundary--" followed only by spaces or tabs (RFC 2046 §5.1.1); the line ending before
+/// a delimiter belongs to it. Preamble and epilogue are not content. Tolerated defects
+/// (counted, field case BR-27): no delimiter at all (the body is preamble only), a missing
+/// close delimiter (the last part runs to the end). message/rfc822 parts are leaves.
+struct MimeStructure {
+  std::size_t header_end = 0;
+  std::size_t body_begin = 0;
+  bool multipart = false;        // the top-level entity is a multipart
+  bool base64 = false;           // the top-level entity is a single base64 part
+  std::vector<MimeLeaf> leaves;  // leaf parts in document order
+  std::size_t parts = 0;         // body parts found in all multiparts
+  std::size_t defects = 0;
+};
+
+/// Parses `message`. Error (one-line reason): a cap of `limits` is exceeded.
+Result<MimeStructure, std::string> parse_mime(std::string_view message,
+                                              const MimeLimits& limits = {});
+
+/// `content.body`: the concatenation, in document order, of the leaf parts' bodies, each
+/// base64-decoded when its Content-Transfer-Encoding is base64 and taken as is otherwise
+/// (quoted-printable, 7bit, 8bit, binary: the reference decodes base64 only). Decoding
+/// defects are added to `defects` when given.
+std::string decode_content_body(const MimeStructure& structure, std::size_t* defects = nullptr);
+
+/// The unfolded value of the first field called `name` (case-insensitive) in a header
+/// block, without the leading whitespace; nullopt if there is none (RFC 5322 §2.2.3).
+std::optional<std::string> find_header(std::string_view header_block, std::string_view name);
+
+/// `value` with RFC 5322 §3.2.2 comments ("(...)", nested, with quoted-pairs) replaced by a
+/// space — except inside quoted strings, whose text is literal (BR-25: boundary="q=(x)Z9").
+std::string strip_comments(std::string_view value);
+
+/// A parsed Content-Type (RFC 2045 §5.1): type and subtype lowercased, parameter names
+/// lowercased, values unquoted (quoted-pairs resolved) and otherwise kept as they are. The
+/// first occurrence of a parameter wins.
+struct ContentType {
+  std::string type;
+  std::string subtype;
+  std::map<std::string, std::string> parameters;
+};
+ContentType parse_content_type(std::string_view value);
+
+/// One change of the top header block.
+enum class HeaderEditKind { kAdd, kRemove };
+struct HeaderEdit {
+  HeaderEditKind kind = HeaderEditKind::kAdd;
+  std::string name;
+  std::string value;  // kAdd only: one line, no control characters
+};
+
+/// True if `name` is an RFC 5322 §3.6.8 field name: 1..76 printable ASCII characters
+/// other than ":" (76 keeps "name: " within a 78-character line).
+bool is_valid_header_name(std::string_view name);
+
+/// The header block with `edits` applied in order: kAdd puts "Name: value" CRLF at the top
+/// of the block (above the trace and signature fields, so DKIM signatures, which bind the
+/// bottom-most instances, stay valid); kRemove drops every field of that name
+/// (case-insensitive), continuation lines included. Fields not touched keep their bytes.
+std::string edit_header_block(std::string_view header_block, const std::vector<HeaderEdit>& edits);
+
+}  // namespace gw::controlplane::policy

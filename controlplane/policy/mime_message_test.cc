@@ -1,0 +1,241 @@
+// Tests of the MIME view: headers, Content-Type, the multipart walk and its caps (field
+// cases BR-25, BR-27, BR-28, BR-29), content.body and header edits.
+#include "controlplane/policy/mime_message.h"
+
+#include <gtest/gtest.h>
+
+#include "controlplane/policy/base64.h"
+
+namespace gw::controlplane::policy {
+namespace {
+
+MimeStructure parse_ok(std::string_view message, const MimeLimits& limits = {}) {
+  auto parsed = parse_mime(message, limits);
+  EXPECT_TRUE(parsed) << (parsed ? "" : parsed.error());
+  return parsed ? std::move(parsed).value() : MimeStructure{};
+}
+
+TEST(MimeHeaders, FindsUnfoldedFieldsCaseInsensitively) {
+  const std::string block =
+      "Received: from a\r\n\tby b\r\nSubject: hello\r\n  world\r\ncontent-TYPE:text/plain\r\n";
+  EXPECT_EQ(find_header(block, "subject"), "hello  world");
+  EXPECT_EQ(find_header(block, "Content-Type"), "text/plain");
+  EXPECT_EQ(find_header(block, "Received"), "from a\tby b");
+  EXPECT_EQ(find_header(block, "From"), std::nullopt);
+}
+
+TEST(MimeHeaders, CommentsOutsideQuotesOnly) {
+  EXPECT_EQ(strip_comments("base64 (encoded (nested) here)"), "base64  ");
+  EXPECT_EQ(strip_comments("a=\"(kept)\" (dropped)"), "a=\"(kept)\"  ");
+  EXPECT_EQ(strip_comments("a=\"q\\\"(kept)\""), "a=\"q\\\"(kept)\"");
+}
+
+TEST(MimeHeaders, ContentTypeParameters) {
+  // BR-25: quoted parameter values are literal, "(" ")" "=" included.
+  auto ct = parse_content_type("multipart/mixed; boundary=\"q=(x)Z9\"");
+  EXPECT_EQ(ct.type, "multipart");
+  EXPECT_EQ(ct.subtype, "mixed");
+  EXPECT_EQ(ct.parameters["boundary"], "q=(x)Z9");
+
+  ct = parse_content_type("Multipart/Alternative (a comment); BOUNDARY=abc ; charset=\"x\\\"y\"");
+  EXPECT_EQ(ct.type, "multipart");
+  EXPECT_EQ(ct.subtype, "alternative");
+  EXPECT_EQ(ct.parameters["boundary"], "abc");
+  EXPECT_EQ(ct.parameters["charset"], "x\"y");
+
+  ct = parse_content_type("text/plain; (comment) name=a.txt (another)");
+  EXPECT_EQ(ct.parameters["name"], "a.txt");
+}
+
+TEST(MimeParse, SinglePartOffsets) {
+  const std::string m = "Subject: x\r\nFrom: a@b\r\n\r\nbody line\r\n";
+  const auto s = parse_ok(m);
+  EXPECT_EQ(m.substr(0, s.header_end), "Subject: x\r\nFrom: a@b\r\n");
+  EXPECT_EQ(m.substr(s.body_begin), "body line\r\n");
+  EXPECT_FALSE(s.multipart);
+  EXPECT_FALSE(s.base64);
+  ASSERT_EQ(s.leaves.size(), 1u);
+  EXPECT_EQ(decode_content_body(s), "body line\r\n");
+
+  const auto headers_only = parse_ok("Subject: x\r\n");
+  EXPECT_EQ(headers_only.header_end, 12u);
+  EXPECT_EQ(headers_only.body_begin, 12u);
+  EXPECT_EQ(decode_content_body(headers_only), "");
+
+  const auto no_headers = parse_ok("\r\nbody\r\n");
+  EXPECT_EQ(no_headers.header_end, 0u);
+  EXPECT_EQ(no_headers.body_begin, 2u);
+  EXPECT_EQ(decode_content_body(no_headers), "body\r\n");
+}
+
+TEST(MimeParse, SinglePartBase64WithTrailingSpacesInTheHeader) {  // BR-28
+  const std::string m =
+      "Content-Type: application/octet-stream; name=\"x.bin\"\r\n"
+      "Content-Transfer-Encoding: base64  \r\n\r\n"
+      "QUJDRA==\r\nRUZHSA==\r\nSUpL TE1O\r\nT1BR\r\n";
+  const auto s = parse_ok(m);
+  EXPECT_TRUE(s.base64);
+  EXPECT_EQ(decode_content_body(s), "ABCDEFGHIJKLMNOPQ");
+}
+
+TEST(MimeParse, BoundaryWithParenthesesBR25) {
+  const std::string m =
+      "Content-Type: multipart/mixed; boundary=\"q=(x)Z9\"\r\n"
+      "\r\n"
+      "--q=(x)Z9\r\n"
+      "Content-Type: text/plain\r\n"
+      "\r\n"
+      "hello\r\n"
+      "--q=(x)Z9\r\n"
+      "Content-Type: application/x-msdownload; name=\"tool.exe\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n"
+      "\r\n"
+      "TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n"
+      "--q=(x)Z9--\r\n";
+  const auto s = parse_ok(m);
+  EXPECT_TRUE(s.multipart);
+  EXPECT_EQ(s.parts, 2u);
+  ASSERT_EQ(s.leaves.size(), 2u);
+  EXPECT_EQ(s.leaves[0].body, "hello");
+  EXPECT_FALSE(s.leaves[0].base64);
+  EXPECT_TRUE(s.leaves[1].base64);
+  const std::string body = decode_content_body(s);
+  EXPECT_EQ(body.substr(0, 7), "helloMZ");  // the executable's "MZ" header is visible
+  EXPECT_EQ(body.size(), 5u + 60u);
+  EXPECT_EQ(s.defects, 0u);
+}
+
+TEST(MimeParse, NestedMultipartsInDocumentOrder) {
+  const std::string m =
+      "Content-Type: multipart/mixed;\r\n boundary=\"outer (1)\"\r\n"
+      "\r\n"
+      "preamble is not content\r\n"
+      "--outer (1)\r\n"
+      "Content-Type: multipart/alternative; boundary=\"in=ner\"\r\n"
+      "\r\n"
+      "--in=ner\r\n"
+      "\r\n"
+      "one\r\n"
+      "--in=ner  \r\n"
+      "Content-Transfer-Encoding: BASE64\r\n"
+      "\r\n"
+      "dHdv\r\n"
+      "--in=ner--\r\n"
+      "inner epilogue\r\n"
+      "--outer (1)\r\n"
+      "Content-Type: text/plain\r\n"
+      "\r\n"
+      "three\r\n"
+      "--outer (1)x is not a delimiter\r\n"
+      "--outer (1)--\r\n"
+      "epilogue is not content\r\n";
+  const auto s = parse_ok(m);
+  EXPECT_EQ(s.parts, 4u);
+  ASSERT_EQ(s.leaves.size(), 3u);
+  EXPECT_EQ(decode_content_body(s),
+            "one"
+            "two"
+            "three\r\n--outer (1)x is not a delimiter");
+}
+
+TEST(MimeParse, BareLfLinesAreLinesToo) {
+  const std::string m =
+      "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nfirst\n--b\n\nsecond\n--b--\n";
+  const auto s = parse_ok(m);
+  EXPECT_EQ(decode_content_body(s), "firstsecond");
+}
+
+TEST(MimeParse, MissingOrPrematureBoundariesBR27) {
+  // (a) no delimiter at all: preamble only.
+  auto s = parse_ok("Content-Type: multipart/alternative; boundary=\"zz\"\r\n\r\njust text\r\n");
+  EXPECT_TRUE(s.leaves.empty());
+  EXPECT_EQ(s.defects, 1u);
+  // (b) an inner multipart closed before it opens: empty.
+  s = parse_ok(
+      "Content-Type: multipart/mixed; boundary=\"OUT\"\r\n\r\n--OUT\r\n"
+      "Content-Type: multipart/alternative; boundary=\"IN\"\r\n\r\n--IN--\r\n--OUT--\r\n");
+  EXPECT_EQ(decode_content_body(s), "");
+  // (c) no close delimiter: the last part runs to the end.
+  s = parse_ok(
+      "Content-Type: multipart/mixed; "
+      "boundary=\"OUT\"\r\n\r\n--OUT\r\n\r\na\r\n--OUT\r\n\r\nb\r\n");
+  EXPECT_EQ(decode_content_body(s), "ab\r\n");
+  EXPECT_EQ(s.defects, 1u);
+  // (d) the message ends inside a delimiter line: a partial delimiter is content.
+  s = parse_ok("Content-Type: multipart/mixed; boundary=\"OUT\"\r\n\r\n--OUT\r\n\r\nx\r\n--OU");
+  EXPECT_EQ(decode_content_body(s), "x\r\n--OU");
+}
+
+TEST(MimeParse, PartExplosionIsRefusedBR29) {
+  std::string m = "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n";
+  for (int i = 0; i < 200000; ++i) m += "--b\r\n\r\nx\r\n";
+  m += "--b--\r\n";
+  auto parsed = parse_mime(m);
+  ASSERT_FALSE(parsed);
+  EXPECT_NE(parsed.error().find("more than 1000 MIME parts"), std::string::npos);
+
+  std::string ok = "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n";
+  for (int i = 0; i < 1000; ++i) ok += "--b\r\n\r\nx\r\n";
+  ok += "--b--\r\n";
+  EXPECT_EQ(parse_ok(ok).leaves.size(), 1000u);
+}
+
+std::string nested(int depth) {
+  std::string m;
+  for (int i = 0; i < depth; ++i) {
+    m += "Content-Type: multipart/mixed; boundary=\"b" + std::to_string(i) + "\"\r\n\r\n--b" +
+         std::to_string(i) + "\r\n";
+  }
+  m += "\r\ndeep\r\n";
+  return m;
+}
+
+TEST(MimeParse, DeepNestingIsRefusedWithoutRecursionBR29) {
+  auto parsed = parse_mime(nested(10000));  // would overflow a recursive parser's stack
+  ASSERT_FALSE(parsed);
+  EXPECT_NE(parsed.error().find("nested deeper than 20"), std::string::npos);
+  EXPECT_EQ(decode_content_body(parse_ok(nested(20))), "deep\r\n");
+  EXPECT_FALSE(parse_mime(nested(21)));
+}
+
+TEST(MimeParse, HeaderBlockCap) {
+  std::string m = "Subject: x\r\n";
+  while (m.size() <= 64 * 1024) m += "X-Filler: " + std::string(100, 'a') + "\r\n";
+  m += "\r\nbody\r\n";
+  auto parsed = parse_mime(m);
+  ASSERT_FALSE(parsed);
+  EXPECT_NE(parsed.error().find("header block"), std::string::npos);
+  MimeLimits roomy;
+  roomy.max_header_block = 128 * 1024;
+  EXPECT_TRUE(parse_mime(m, roomy));
+}
+
+TEST(HeaderEdits, AddPrependsAndRemoveDropsFoldedFields) {
+  const std::string block =
+      "Received: from a\r\n\tby b\r\nSubject: hi\r\nX-Spam: yes\r\n  folded\r\nx-spam: again\r\n";
+  const std::string edited =
+      edit_header_block(block, {{HeaderEditKind::kAdd, "X-Gateway", "checked"},
+                                {HeaderEditKind::kRemove, "X-SPAM", ""},
+                                {HeaderEditKind::kAdd, "X-Second", "v"}});
+  EXPECT_EQ(edited,
+            "X-Second: v\r\nX-Gateway: checked\r\nReceived: from a\r\n\tby b\r\nSubject: hi\r\n");
+  EXPECT_EQ(edit_header_block(block, {}), block);
+  EXPECT_EQ(edit_header_block(block, {{HeaderEditKind::kRemove, "Received", ""}}),
+            "Subject: hi\r\nX-Spam: yes\r\n  folded\r\nx-spam: again\r\n");
+  // An added field can be removed again by a later edit.
+  EXPECT_EQ(edit_header_block(
+                "A: 1\r\n", {{HeaderEditKind::kAdd, "B", "2"}, {HeaderEditKind::kRemove, "b", ""}}),
+            "A: 1\r\n");
+}
+
+TEST(HeaderEdits, FieldNames) {
+  EXPECT_TRUE(is_valid_header_name("X-Gateway"));
+  EXPECT_FALSE(is_valid_header_name(""));
+  EXPECT_FALSE(is_valid_header_name("X Gateway"));
+  EXPECT_FALSE(is_valid_header_name("X:Gateway"));
+  EXPECT_FALSE(is_valid_header_name("X\r\nBcc"));
+  EXPECT_FALSE(is_valid_header_name(std::string(77, 'x')));
+}
+
+}  // namespace
+}  // namespace gw::controlplane::policy

@@ -1,0 +1,164 @@
+// Filter chain evaluation, HELO greeting expansion, DATA decoding and re-encoding.
+#include "controlplane/policy/policy_engine.h"
+
+#include <optional>
+
+#include "controlplane/policy/base64.h"
+
+namespace gw::controlplane::policy {
+
+std::string_view verdict_name(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kContinue:
+      return "continue";
+    case Verdict::kReject:
+      return "reject";
+    case Verdict::kTempfail:
+      return "tempfail";
+  }
+  return "?";
+}
+
+namespace {
+
+void fail_with(Decision& decision, SmtpReply reply, std::string reason) {
+  decision.verdict = reply.code / 100 == 4 ? Verdict::kTempfail : Verdict::kReject;
+  decision.reply = std::move(reply);
+  decision.reason = std::move(reason);
+}
+
+// SMTP text lines end in CRLF (RFC 5321 §2.3.8): bare CR and bare LF become CRLF, and a
+// non-empty text gets a final CRLF.
+std::string to_crlf_lines(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 32 + 2);
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\r') {
+      out += "\r\n";
+      if (i + 1 < text.size() && text[i + 1] == '\n') ++i;
+    } else if (c == '\n') {
+      out += "\r\n";
+    } else {
+      out += c;
+    }
+  }
+  if (!out.empty() && !out.ends_with("\r\n")) out += "\r\n";
+  return out;
+}
+
+// Applies header edits and a changed body to the DATA message when the policy passed.
+void finish_message(Decision& decision, const EvaluationState& state,
+                    const MimeStructure& structure, const std::optional<std::string>& new_body,
+                    std::string& message) {
+  if (!new_body && state.header_edits.empty()) return;
+  if (new_body && structure.multipart) {
+    fail_with(decision,
+              media_error_reply("Changing the body of a multipart message is not supported"),
+              "content.body changed on a multipart message; this build does not rebuild "
+              "multipart bodies");
+    return;
+  }
+  const std::string_view original = message;
+  std::string headers = std::string(original.substr(0, structure.header_end));
+  if (!state.header_edits.empty()) headers = edit_header_block(headers, state.header_edits);
+  std::string separator(
+      original.substr(structure.header_end, structure.body_begin - structure.header_end));
+  std::string replaced;
+  if (new_body) {
+    std::string body = structure.base64 ? base64_encode(*new_body) : to_crlf_lines(*new_body);
+    if (separator.empty() && !body.empty()) {  // the message had no empty line
+      if (!headers.empty() && !headers.ends_with("\n")) headers += "\r\n";
+      separator = "\r\n";
+    }
+    replaced = headers + separator + body;
+  } else {
+    replaced = headers;
+    replaced += separator;
+    replaced += original.substr(structure.body_begin);
+  }
+  if (replaced != original) {
+    message = std::move(replaced);
+    decision.message_replaced = true;
+  }
+}
+
+}  // namespace
+
+Decision evaluate(const CompiledPolicy& policy, Command command, Attributes& attributes,
+                  const UserDirectory& users, std::string* message, const MimeLimits& limits) {
+  Decision decision;
+  EvaluationState state{command, attributes, users, {}, false, {}, {}};
+
+  if (command == Command::kHelo) {
+    const auto it = attributes.find(attr::kHeloGreeting);
+    const std::string greeting_template =
+        (it == attributes.end() || it->second.empty()) ? std::string(kDefaultGreeting) : it->second;
+    attributes.insert_or_assign(std::string(attr::kHeloGreeting),
+                                to_single_line(expand_template(greeting_template, attributes)));
+    state.written.emplace(attr::kHeloGreeting);
+  }
+
+  std::optional<MimeStructure> structure;
+  std::string original_body;
+  if (command == Command::kData) {
+    attributes.erase(std::string(attr::kContentBody));  // only the message defines the body
+    if (message) {
+      state.message = *message;
+      state.has_message = true;
+      auto parsed = parse_mime(*message, limits);
+      if (!parsed) {
+        fail_with(decision, media_error_reply("Message structure exceeds the gateway's limits"),
+                  parsed.error());
+        return decision;
+      }
+      structure = std::move(parsed).value();
+      if (policy.needs_body() || policy.writes_body()) {
+        std::string body = decode_content_body(*structure);
+        if (policy.writes_body()) original_body = body;
+        attributes.insert_or_assign(std::string(attr::kContentBody), std::move(body));
+      }
+    }
+  }
+
+  int index = 0;
+  for (const auto& filter : policy.filters()) {
+    ++index;
+    if (filter->when() && filter->when()->evaluate(attributes) == Truth::kFalse) continue;
+    FilterOutcome outcome = filter->apply(state);
+    if (outcome.passed) continue;
+    SmtpReply reply = default_reply(command);
+    if (policy.reply()) {
+      reply.code = policy.reply()->code;
+      reply.enhanced_code = policy.reply()->enhanced_code;
+      std::string text =
+          to_single_line(policy.reply_text().expand(attributes), max_reply_text(reply));
+      if (!text.empty()) reply.text = std::move(text);
+    }
+    fail_with(decision, std::move(reply),
+              "filter " + std::to_string(index) + " (" + std::string(filter->type()) +
+                  "): " + outcome.reason);
+    decision.failed_filter = index;
+    break;
+  }
+
+  for (const auto& name : state.written) {
+    if (name == attr::kSubjectPassword || name == attr::kContentBody) continue;
+    if (auto it = attributes.find(name); it != attributes.end()) {
+      decision.changes.insert_or_assign(name, it->second);
+    }
+  }
+
+  if (structure && decision.verdict == Verdict::kContinue) {
+    std::optional<std::string> new_body;
+    if (policy.writes_body()) {
+      const auto it = attributes.find(attr::kContentBody);
+      if (it != attributes.end() && it->second != original_body) new_body = it->second;
+    }
+    finish_message(decision, state, *structure, new_body, *message);
+  }
+  if (command == Command::kData) attributes.erase(std::string(attr::kContentBody));
+  return decision;
+}
+
+}  // namespace gw::controlplane::policy

@@ -1,0 +1,601 @@
+// Tests of policy evaluation: every filter, `when`/`negate`, templates, default replies,
+// tempfail, HELO greetings, AUTH checks, and DATA decoding, editing and byte-exactness.
+#include "controlplane/policy/policy_engine.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "controlplane/policy/base64.h"
+#include "controlplane/policy/password_hash.h"
+
+namespace gw::controlplane::policy {
+
+void PrintTo(Verdict verdict, std::ostream* os) { *os << verdict_name(verdict); }
+void PrintTo(const SmtpReply& reply, std::ostream* os) {
+  *os << reply.code << " " << reply.enhanced_code << " " << reply.text;
+}
+
+namespace {
+
+std::shared_ptr<const CompiledPolicy> compile(std::string_view yaml, std::string_view reply = "") {
+  auto compiled = compile_policy("test", reply, yaml);
+  if (!compiled) ADD_FAILURE() << compiled.error().to_string();
+  return compiled ? compiled.value() : compile_policy("empty", "", "").value();
+}
+
+const MapUserDirectory& no_users() {
+  static const MapUserDirectory users;
+  return users;
+}
+
+Decision run(std::string_view yaml, Command command, Attributes& attributes,
+             std::string_view reply = "") {
+  return evaluate(*compile(yaml, reply), command, attributes, no_users(), nullptr);
+}
+
+Decision run(std::string_view yaml, Command command, Attributes&& attributes = {},
+             std::string_view reply = "") {
+  return run(yaml, command, attributes, reply);
+}
+
+Decision run_data(std::string_view yaml, std::string& message, Attributes attributes = {},
+                  std::string_view reply = "") {
+  return evaluate(*compile(yaml, reply), Command::kData, attributes, no_users(), &message);
+}
+
+// ---- true / false, default replies, policy replies ---------------------------------------
+
+TEST(Evaluate, TruePassesAndNoFiltersPass) {
+  auto d = run("- type: \"true\"", Command::kMail);
+  EXPECT_EQ(d.verdict, Verdict::kContinue);
+  EXPECT_EQ(d.reply.code, 0u);
+  EXPECT_TRUE(d.reason.empty());
+  EXPECT_EQ(d.failed_filter, 0);
+  EXPECT_EQ(run("", Command::kRcpt).verdict, Verdict::kContinue);
+}
+
+TEST(Evaluate, DefaultReplyPerCommand) {
+  const struct {
+    Command command;
+    unsigned code;
+    const char* enhanced;
+  } cases[] = {{Command::kHelo, 550, "5.7.1"},
+               {Command::kAuth, 535, "5.7.8"},
+               {Command::kMail, 550, "5.7.1"},
+               {Command::kRcpt, 550, "5.7.1"},
+               {Command::kData, 554, "5.7.1"}};
+  for (const auto& c : cases) {
+    auto d = run("- type: \"false\"", c.command);
+    EXPECT_EQ(d.verdict, Verdict::kReject) << command_name(c.command);
+    EXPECT_EQ(d.reply.code, c.code) << command_name(c.command);
+    EXPECT_EQ(d.reply.enhanced_code, c.enhanced) << command_name(c.command);
+    EXPECT_FALSE(d.reply.text.empty());
+    EXPECT_EQ(d.failed_filter, 1);
+    EXPECT_EQ(d.reason, "filter 1 (false): the false filter fails");
+  }
+}
+
+TEST(Evaluate, PolicyReplyIsATemplate) {
+  auto d = run("- type: \"false\"", Command::kMail, {{"smtp.mail.from", "eve@example.org"}},
+               "550 5.7.1 Sender ${smtp.mail.from} not allowed");
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.reply, (SmtpReply{550, "5.7.1", "Sender eve@example.org not allowed"}));
+}
+
+TEST(Evaluate, FourXxReplyIsTempfail) {
+  auto d = run("- type: \"false\"", Command::kRcpt, {}, "451 4.7.1 Greylisted, try later");
+  EXPECT_EQ(d.verdict, Verdict::kTempfail);
+  EXPECT_EQ(d.reply, (SmtpReply{451, "4.7.1", "Greylisted, try later"}));
+}
+
+TEST(Evaluate, ReplyWithoutTextKeepsTheCommandText) {
+  auto d = run("- type: \"false\"", Command::kMail, {}, "553 5.1.8");
+  EXPECT_EQ(d.reply.code, 553u);
+  EXPECT_EQ(d.reply.enhanced_code, "5.1.8");
+  EXPECT_EQ(d.reply.text, default_reply(Command::kMail).text);
+}
+
+TEST(Evaluate, ReplyTextCannotInjectLines) {
+  auto d = run("- type: \"false\"", Command::kMail, {{"smtp.mail.from", "a\r\n250 ok"}},
+               "550 5.7.1 No ${smtp.mail.from}");
+  EXPECT_EQ(d.reply.text, "No a??250 ok");
+  auto long_from =
+      run("- type: \"false\"", Command::kMail, {{"smtp.mail.from", std::string(2000, 'x')}},
+          "550 5.7.1 No ${smtp.mail.from}");
+  EXPECT_EQ(long_from.reply.text.size(), max_reply_text(long_from.reply));
+}
+
+// ---- order, set_attribute, when, negate ----------------------------------------------------
+
+TEST(Evaluate, FirstFailureEndsThePolicy) {
+  Attributes a;
+  auto d = run(R"(
+- {type: set_attribute, attribute: x, value: one}
+- {type: "false"}
+- {type: set_attribute, attribute: y, value: two}
+)",
+               Command::kMail, a);
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.failed_filter, 2);
+  EXPECT_EQ(a.at("x"), "one");
+  EXPECT_FALSE(a.contains("y"));
+  EXPECT_EQ(d.changes, (Attributes{{"x", "one"}}));
+}
+
+TEST(Evaluate, SetAttributeIsVisibleToLaterFiltersAndReported) {
+  Attributes a{{"smtp.mail.from", "alice@example.com"}, {"smtp.helo.domain", "c.example"}};
+  auto d = run(R"(
+- {type: set_attribute, attribute: smtp.mail.from, value: "bob@${smtp.helo.domain}"}
+- {type: match, attribute: smtp.mail.from, equals: bob@c.example}
+- {type: set_attribute, attribute: note, value: "from=${smtp.mail.from}"}
+)",
+               Command::kMail, a);
+  EXPECT_EQ(d.verdict, Verdict::kContinue) << d.reason;
+  EXPECT_EQ(d.changes,
+            (Attributes{{"note", "from=bob@c.example"}, {"smtp.mail.from", "bob@c.example"}}));
+  EXPECT_EQ(a.at("smtp.mail.from"), "bob@c.example");
+}
+
+TEST(Evaluate, SetAttributeValuesAreSingleLines) {
+  Attributes a{{"authentication.subject.id", "x\r\nMAIL FROM:<evil>"}};
+  auto d =
+      run("- {type: set_attribute, attribute: smtp.helo.domain, "
+          "value: '${authentication.subject.id}'}",
+          Command::kHelo, a);
+  EXPECT_EQ(d.changes.at("smtp.helo.domain"), "x??MAIL FROM:<evil>");
+}
+
+TEST(Evaluate, WhenSkipsTheFilterWhenFalse) {
+  const char* yaml = R"(
+- type: "false"
+  when: {attribute: smtp.helo.domain, wildcard: "*.internal"}
+)";
+  EXPECT_EQ(run(yaml, Command::kMail, {{"smtp.helo.domain", "mx.example.com"}}).verdict,
+            Verdict::kContinue);
+  EXPECT_EQ(run(yaml, Command::kMail, {{"smtp.helo.domain", "HOST.Internal"}}).verdict,
+            Verdict::kReject);
+  EXPECT_EQ(run(yaml, Command::kMail, {}).verdict, Verdict::kContinue);  // "" does not match
+}
+
+TEST(Evaluate, WhenNegate) {
+  const char* yaml = R"(
+- type: "false"
+  when: {attribute: smtp.helo.domain, wildcard: "*.internal", negate: true}
+)";
+  EXPECT_EQ(run(yaml, Command::kMail, {{"smtp.helo.domain", "mx.example.com"}}).verdict,
+            Verdict::kReject);
+  EXPECT_EQ(run(yaml, Command::kMail, {{"smtp.helo.domain", "a.internal"}}).verdict,
+            Verdict::kContinue);
+}
+
+TEST(Evaluate, UndecidableWhenRunsTheFilter) {
+  const char* yaml = R"(
+- type: "false"
+  when: {attribute: client.address, cidr: 10.0.0.0/8, negate: true}
+)";
+  EXPECT_EQ(run(yaml, Command::kMail, {{"client.address", "192.0.2.1:25"}}).verdict,
+            Verdict::kReject);
+  EXPECT_EQ(run(yaml, Command::kMail, {{"client.address", "10.1.1.1:25"}}).verdict,
+            Verdict::kContinue);
+  EXPECT_EQ(run(yaml, Command::kMail, {{"client.address", "garbage"}}).verdict, Verdict::kReject);
+  EXPECT_EQ(run(yaml, Command::kMail, {}).verdict, Verdict::kReject);
+}
+
+// ---- match -------------------------------------------------------------------------------
+
+TEST(Evaluate, MatchWildcardIsCaseInsensitiveAndWhole) {
+  const char* yaml = "- {type: match, attribute: smtp.mail.from, wildcard: '*@example.com'}";
+  EXPECT_EQ(run(yaml, Command::kMail, {{"smtp.mail.from", "Alice@EXAMPLE.com"}}).verdict,
+            Verdict::kContinue);
+  auto d = run(yaml, Command::kMail, {{"smtp.mail.from", "alice@example.com.evil"}});
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.reason,
+            "filter 1 (match): condition not met: smtp.mail.from wildcard \"*@example.com\"");
+  EXPECT_EQ(d.reason.find("evil"), std::string::npos) << "reasons carry no attribute values";
+}
+
+TEST(Evaluate, MatchEqualsIsExact) {
+  const char* yaml = "- {type: match, attribute: smtp.mail.from, equals: alice@example.com}";
+  EXPECT_EQ(run(yaml, Command::kMail, {{"smtp.mail.from", "alice@example.com"}}).verdict,
+            Verdict::kContinue);
+  EXPECT_EQ(run(yaml, Command::kMail, {{"smtp.mail.from", "Alice@example.com"}}).verdict,
+            Verdict::kReject);
+  EXPECT_EQ(run(yaml, Command::kMail, {{"smtp.mail.from", "alice@example.com "}}).verdict,
+            Verdict::kReject);
+}
+
+TEST(Evaluate, MatchRegexCoversTheWholeValue) {
+  const char* yaml =
+      R"(- {type: match, attribute: smtp.rcpt.to, regex: '[a-z]+@example\.(com|org)'})";
+  EXPECT_EQ(run(yaml, Command::kRcpt, {{"smtp.rcpt.to", "bob@example.org"}}).verdict,
+            Verdict::kContinue);
+  EXPECT_EQ(run(yaml, Command::kRcpt, {{"smtp.rcpt.to", "x-bob@example.org"}}).verdict,
+            Verdict::kReject);
+  EXPECT_EQ(run(yaml, Command::kRcpt, {{"smtp.rcpt.to", "bob@example.org.evil"}}).verdict,
+            Verdict::kReject);
+  const char* ci = "- {type: match, attribute: smtp.rcpt.to, regex: '(?i)BOB@.*'}";
+  EXPECT_EQ(run(ci, Command::kRcpt, {{"smtp.rcpt.to", "bob@x"}}).verdict, Verdict::kContinue);
+}
+
+TEST(Evaluate, MatchNegate) {
+  const char* yaml =
+      "- {type: match, attribute: smtp.mail.from, wildcard: '*@spam.example', negate: true}";
+  EXPECT_EQ(run(yaml, Command::kMail, {{"smtp.mail.from", "a@ok.example"}}).verdict,
+            Verdict::kContinue);
+  EXPECT_EQ(run(yaml, Command::kMail, {{"smtp.mail.from", "a@spam.example"}}).verdict,
+            Verdict::kReject);
+}
+
+TEST(Evaluate, MatchCidrOnTheClientAddress) {
+  const char* v4 = "- {type: match, attribute: client.address, cidr: 127.0.0.0/8}";
+  EXPECT_EQ(run(v4, Command::kHelo, {{"client.address", "127.0.0.1:51234"}}).verdict,
+            Verdict::kContinue);
+  EXPECT_EQ(run(v4, Command::kHelo, {{"client.address", "192.0.2.1:51234"}}).verdict,
+            Verdict::kReject);
+  const char* v6 = "- {type: match, attribute: client.address, cidr: '2001:db8::/32'}";
+  EXPECT_EQ(run(v6, Command::kHelo, {{"client.address", "[2001:db8::7]:25"}}).verdict,
+            Verdict::kContinue);
+  EXPECT_EQ(run(v6, Command::kHelo, {{"client.address", "[2001:db9::7]:25"}}).verdict,
+            Verdict::kReject);
+  // Not an address, or no address: the match fails even when negated (fail closed).
+  const char* negated =
+      "- {type: match, attribute: client.address, cidr: 10.0.0.0/8, negate: true}";
+  EXPECT_EQ(run(negated, Command::kHelo, {{"client.address", "192.0.2.1:1"}}).verdict,
+            Verdict::kContinue);
+  auto d = run(negated, Command::kHelo, {{"client.address", "not-an-ip"}});
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_NE(d.reason.find("cannot be decided"), std::string::npos);
+  EXPECT_EQ(run(negated, Command::kHelo, {}).verdict, Verdict::kReject);
+}
+
+// ---- HELO greeting -------------------------------------------------------------------------
+
+TEST(Evaluate, HeloGreetingFromTheDefaultTemplate) {
+  Attributes a{{"smtp.helo.domain", "client.example"}};
+  auto d = run("- type: \"true\"", Command::kHelo, a);
+  EXPECT_EQ(d.changes, (Attributes{{"smtp.helo.greeting", "Hello client.example"}}));
+}
+
+TEST(Evaluate, HeloGreetingFromTheHandlerTemplateIsNotReExpanded) {
+  Attributes a{{"smtp.helo.domain", "${smtp.helo.greeting}"},
+               {"smtp.helo.greeting", "Hi ${smtp.helo.domain}, from ${message.source}"},
+               {"message.source", "2525"}};
+  auto d = run("", Command::kHelo, a);
+  EXPECT_EQ(d.changes.at("smtp.helo.greeting"), "Hi ${smtp.helo.greeting}, from 2525");
+}
+
+TEST(Evaluate, HeloPolicyRewritesGreetingAndDomain) {
+  Attributes a{{"smtp.helo.domain", "laptop"}, {"smtp.helo.greeting", "Hello ${smtp.helo.domain}"}};
+  auto d = run(R"(
+- {type: set_attribute, attribute: smtp.helo.domain, value: "relay.example.com"}
+- {type: set_attribute, attribute: smtp.helo.greeting, value: "Welcome ${smtp.helo.domain}"}
+)",
+               Command::kHelo, a);
+  EXPECT_EQ(d.verdict, Verdict::kContinue);
+  EXPECT_EQ(d.changes, (Attributes{{"smtp.helo.domain", "relay.example.com"},
+                                   {"smtp.helo.greeting", "Welcome relay.example.com"}}));
+}
+
+TEST(Evaluate, HeloGreetingIsReportedEvenOnReject) {
+  auto d = run("- type: \"false\"", Command::kHelo, {{"smtp.helo.domain", "x"}});
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.changes.at("smtp.helo.greeting"), "Hello x");
+}
+
+TEST(Evaluate, GreetingIsOnlyTouchedForHelo) {
+  auto d = run("- type: \"true\"", Command::kMail, {{"smtp.helo.greeting", "${x}"}});
+  EXPECT_TRUE(d.changes.empty());
+}
+
+// ---- attribute_authentication --------------------------------------------------------------
+
+class AuthenticationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    alice_hash_ = new std::string(hash_password("wonderland", kTestArgon2Cost).value());
+  }
+  static void TearDownTestSuite() { delete alice_hash_; }
+
+  Decision authenticate(Attributes attributes,
+                        std::string_view yaml = "- type: attribute_authentication") {
+    const MapUserDirectory users({{"alice", *alice_hash_}, {"broken", "not-a-hash"}});
+    auto policy = compile(yaml);
+    attributes_ = std::move(attributes);
+    return evaluate(*policy, Command::kAuth, attributes_, users, nullptr);
+  }
+
+  static std::string* alice_hash_;
+  Attributes attributes_;
+};
+std::string* AuthenticationTest::alice_hash_ = nullptr;
+
+TEST_F(AuthenticationTest, RightPasswordPasses) {
+  auto d = authenticate(
+      {{"authentication.subject.id", "alice"}, {"authentication.subject.password", "wonderland"}});
+  EXPECT_EQ(d.verdict, Verdict::kContinue) << d.reason;
+  EXPECT_TRUE(d.changes.empty());
+}
+
+TEST_F(AuthenticationTest, WrongPasswordGets535) {
+  auto d = authenticate(
+      {{"authentication.subject.id", "alice"}, {"authentication.subject.password", "Wonderland"}});
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.reply.code, 535u);
+  EXPECT_EQ(d.reply.enhanced_code, "5.7.8");
+  EXPECT_NE(d.reason.find("wrong password"), std::string::npos);
+  EXPECT_EQ(d.reason.find("Wonderland"), std::string::npos);
+}
+
+TEST_F(AuthenticationTest, UnknownUserSpendsAVerification) {
+  const auto start = std::chrono::steady_clock::now();
+  auto d = authenticate(
+      {{"authentication.subject.id", "mallory"}, {"authentication.subject.password", "guess"}});
+  const auto spent = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.reply.code, 535u);
+  EXPECT_NE(d.reason.find("unknown user"), std::string::npos);
+  // The dummy verification runs at the default cost (64 MiB, 2 passes): far above 10 ms.
+  EXPECT_GE(spent, std::chrono::milliseconds(10));
+}
+
+TEST_F(AuthenticationTest, MalformedStoredHashFails) {
+  auto d = authenticate(
+      {{"authentication.subject.id", "broken"}, {"authentication.subject.password", "not-a-hash"}});
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+}
+
+TEST_F(AuthenticationTest, EmptyIdentityOrPasswordFails) {
+  EXPECT_NE(authenticate({{"authentication.subject.password", "wonderland"}})
+                .reason.find("empty authentication identity"),
+            std::string::npos);
+  EXPECT_NE(authenticate({{"authentication.subject.id", ""},
+                          {"authentication.subject.password", "wonderland"}})
+                .reason.find("empty authentication identity"),
+            std::string::npos);
+  EXPECT_NE(authenticate({{"authentication.subject.id", "alice"}}).reason.find("empty password"),
+            std::string::npos);
+}
+
+TEST_F(AuthenticationTest, ControlCharactersFail) {
+  auto d = authenticate({{"authentication.subject.id", "alice\r\n"},
+                         {"authentication.subject.password", "wonderland"}});
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_NE(d.reason.find("control character"), std::string::npos);
+  d = authenticate({{"authentication.subject.id", std::string("ali\0ce", 6)},
+                    {"authentication.subject.password", "wonderland"}});
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  d = authenticate({{"authentication.subject.id", "alice"},
+                    {"authentication.authorization.id", "bob\x01"},
+                    {"authentication.subject.password", "wonderland"}},
+                   "- {type: attribute_authentication, allow_authorization_id: true}");
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_NE(d.reason.find("authorization identity"), std::string::npos);
+}
+
+TEST_F(AuthenticationTest, AuthorizationIdentityRules) {
+  const Attributes same{{"authentication.subject.id", "alice"},
+                        {"authentication.authorization.id", "alice"},
+                        {"authentication.subject.password", "wonderland"}};
+  EXPECT_EQ(authenticate(same).verdict, Verdict::kContinue);
+  Attributes other = same;
+  other["authentication.authorization.id"] = "bob";
+  auto d = authenticate(other);
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_NE(d.reason.find("authorization identity differs"), std::string::npos);
+  EXPECT_EQ(authenticate(other, "- {type: attribute_authentication, allow_authorization_id: true}")
+                .verdict,
+            Verdict::kContinue);
+  // A wrong password is still wrong when another identity is allowed.
+  other["authentication.subject.password"] = "nope";
+  EXPECT_EQ(authenticate(other, "- {type: attribute_authentication, allow_authorization_id: true}")
+                .verdict,
+            Verdict::kReject);
+}
+
+TEST_F(AuthenticationTest, PasswordIsNeverReported) {
+  auto d = authenticate(
+      {{"authentication.subject.id", "alice"}, {"authentication.subject.password", "wonderland"}},
+      R"(
+- type: attribute_authentication
+- {type: set_attribute, attribute: note, value: "[${authentication.subject.id}]"}
+)");
+  EXPECT_EQ(d.verdict, Verdict::kContinue);
+  EXPECT_EQ(d.changes, (Attributes{{"note", "[alice]"}}));
+}
+
+// ---- DATA ----------------------------------------------------------------------------------
+
+const std::string kPlain =
+    "Received: from c by gw\r\n"
+    "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; h=from:subject; b=abc\r\n"
+    "From: alice@example.com\r\n"
+    "Subject: hello\r\n"
+    "X-Spam: yes\r\n"
+    "\tcontinued\r\n"
+    "\r\n"
+    "Hello world.\r\n"
+    "..not stuffed here\r\n";
+
+TEST(EvaluateData, NothingChangedMeansByteExact) {
+  for (const char* yaml :
+       {"- type: \"true\"", "- {type: body_match, regex: world}",
+        "- {type: remove_header, name: X-Not-There}",
+        "- {type: set_attribute, attribute: content.body, value: \"${content.body}\"}",
+        "- {type: max_size, bytes: 100000}"}) {
+    std::string message = kPlain;
+    auto d = run_data(yaml, message);
+    EXPECT_EQ(d.verdict, Verdict::kContinue) << yaml << ": " << d.reason;
+    EXPECT_FALSE(d.message_replaced) << yaml;
+    EXPECT_EQ(message, kPlain) << yaml;
+  }
+}
+
+TEST(EvaluateData, AddAndRemoveHeaders) {
+  std::string message = kPlain;
+  Attributes a{{"smtp.mail.from", "alice@example.com"}};
+  auto d = run_data(R"(
+- {type: add_header, name: X-Gateway, value: "checked ${smtp.mail.from}"}
+- {type: remove_header, name: x-spam}
+)",
+                    message, a);
+  EXPECT_EQ(d.verdict, Verdict::kContinue) << d.reason;
+  EXPECT_TRUE(d.message_replaced);
+  EXPECT_EQ(message,
+            "X-Gateway: checked alice@example.com\r\n"
+            "Received: from c by gw\r\n"
+            "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; h=from:subject; b=abc\r\n"
+            "From: alice@example.com\r\n"
+            "Subject: hello\r\n"
+            "\r\n"
+            "Hello world.\r\n"
+            "..not stuffed here\r\n");
+}
+
+TEST(EvaluateData, AddedHeaderValuesAreOneLine) {
+  std::string message = kPlain;
+  auto d = run_data("- {type: add_header, name: X-Echo, value: \"${smtp.mail.from}\"}", message,
+                    {{"smtp.mail.from", "a\r\nBcc: victim@example.org"}});
+  EXPECT_TRUE(d.message_replaced);
+  EXPECT_EQ(message.rfind("X-Echo: a??Bcc: victim@example.org\r\nReceived:", 0), 0u) << message;
+}
+
+TEST(EvaluateData, RejectedMessagesAreNotEdited) {
+  std::string message = kPlain;
+  auto d = run_data("- {type: add_header, name: X-A, value: b}\n- type: \"false\"", message);
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.reply.code, 554u);
+  EXPECT_FALSE(d.message_replaced);
+  EXPECT_EQ(message, kPlain);
+}
+
+TEST(EvaluateData, BodyMatchSeesTheDecodedBody) {
+  const std::string virus = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+  const std::string message =
+      "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+      base64_encode(virus);
+  const char* yaml = "- {type: body_match, regex: 'EICAR-STANDARD', negate: true}";
+  std::string m = message;
+  auto d = run_data(yaml, m);
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.reply.code, 554u);
+  std::string clean = "Subject: x\r\n\r\nharmless\r\n";
+  EXPECT_EQ(run_data(yaml, clean).verdict, Verdict::kContinue);
+  std::string w = kPlain;
+  EXPECT_EQ(run_data("- {type: body_match, wildcard: '*WORLD*'}", w).verdict, Verdict::kContinue);
+  EXPECT_EQ(run_data("- {type: body_match, wildcard: 'WORLD'}", w).verdict, Verdict::kReject);
+}
+
+TEST(EvaluateData, BodyMatchSeesAttachmentsBehindParenthesisedBoundariesBR25) {
+  std::string message =
+      "Content-Type: multipart/mixed; boundary=\"q=(x)Z9\"\r\n"
+      "\r\n"
+      "--q=(x)Z9\r\n"
+      "Content-Type: text/plain\r\n"
+      "\r\n"
+      "hello\r\n"
+      "--q=(x)Z9\r\n"
+      "Content-Type: application/x-msdownload; name=\"tool.exe\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n"
+      "\r\n"
+      "TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n"
+      "--q=(x)Z9--\r\n";
+  const std::string original = message;
+  auto d = run_data("- {type: body_match, regex: 'MZ\\x90', negate: true}", message);
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.reply, (SmtpReply{554, "5.7.1", default_reply(Command::kData).text}));
+  EXPECT_EQ(message, original);
+}
+
+TEST(EvaluateData, BodyMatchDecodesAcrossMidStreamPaddingBR28) {
+  std::string message =
+      "Content-Type: application/octet-stream; name=\"x.bin\"\r\n"
+      "Content-Transfer-Encoding: base64  \r\n"
+      "\r\n"
+      "QUJDRA==\r\nRUZHSA==\r\nSUpL TE1O\r\nT1BR\r\n" +
+      base64_encode("hidden payload", 0) + "\r\n";
+  auto d = run_data("- {type: body_match, regex: 'hidden payload', negate: true}", message);
+  EXPECT_EQ(d.verdict, Verdict::kReject) << "the part after the first padding is scanned too";
+}
+
+TEST(EvaluateData, MaxSize) {
+  std::string message = kPlain;
+  EXPECT_EQ(
+      run_data("- {type: max_size, bytes: " + std::to_string(kPlain.size()) + "}", message).verdict,
+      Verdict::kContinue);
+  auto d = run_data("- {type: max_size, bytes: " + std::to_string(kPlain.size() - 1) + "}", message,
+                    {}, "552 5.3.4 Message too big");
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.reply, (SmtpReply{552, "5.3.4", "Message too big"}));
+  EXPECT_EQ(run("- {type: max_size, bytes: 1}", Command::kMail).verdict, Verdict::kContinue);
+}
+
+TEST(EvaluateData, ChangedBodyOfABase64PartIsReEncoded) {
+  std::string message =
+      "Subject: b64\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64_encode("original");
+  const std::string new_body(200, 'n');
+  auto d = run_data("- {type: set_attribute, attribute: content.body, value: '" + new_body + "'}",
+                    message);
+  EXPECT_EQ(d.verdict, Verdict::kContinue) << d.reason;
+  EXPECT_TRUE(d.message_replaced);
+  EXPECT_TRUE(d.changes.empty()) << "content.body travels as the message, not as a change";
+  const std::string prefix = "Subject: b64\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+  ASSERT_EQ(message.rfind(prefix, 0), 0u);
+  const std::string body = message.substr(prefix.size());
+  EXPECT_EQ(body, base64_encode(new_body));
+  EXPECT_EQ(body.find("\r\n"), 76u);
+  EXPECT_EQ(base64_decode(body), new_body);
+}
+
+TEST(EvaluateData, ChangedBodyOfATextPartIsPutAsIs) {
+  std::string message = kPlain;
+  auto d = run_data(R"(
+- {type: set_attribute, attribute: content.body, value: "[${content.body}]\nsigned"}
+)",
+                    message);
+  EXPECT_TRUE(d.message_replaced) << d.reason;
+  const std::string headers = kPlain.substr(0, kPlain.find("\r\n\r\n") + 4);
+  EXPECT_EQ(message, headers + "[Hello world.\r\n..not stuffed here\r\n]\r\nsigned\r\n");
+}
+
+TEST(EvaluateData, ChangedBodyOfAMultipartIsRefused) {
+  std::string message =
+      "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\none\r\n--b--\r\n";
+  const std::string original = message;
+  auto d = run_data("- {type: set_attribute, attribute: content.body, value: two}", message);
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.reply.code, 554u);
+  EXPECT_EQ(d.reply.enhanced_code, "5.6.0");
+  EXPECT_FALSE(d.message_replaced);
+  EXPECT_EQ(message, original);
+}
+
+TEST(EvaluateData, PartExplosionIsRefusedWhateverThePolicyBR29) {
+  std::string message = "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n";
+  for (int i = 0; i < 5000; ++i) message += "--b\r\n\r\nx\r\n";
+  message += "--b--\r\n";
+  auto d = run_data("- type: \"true\"", message);
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.reply.code, 554u);
+  EXPECT_EQ(d.reply.enhanced_code, "5.6.0");
+  EXPECT_NE(d.reason.find("more than 1000 MIME parts"), std::string::npos);
+
+  std::string deep;
+  for (int i = 0; i < 10000; ++i)
+    deep += "Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n";
+  d = run_data("- type: \"true\"", deep);
+  EXPECT_EQ(d.reply.enhanced_code, "5.6.0");
+  EXPECT_FALSE(d.message_replaced);
+}
+
+TEST(EvaluateData, ContentBodyComesOnlyFromTheMessage) {
+  std::string message = "Subject: x\r\n\r\nreal body\r\n";
+  Attributes a{{"content.body", "spoofed"}};
+  auto policy = compile("- {type: body_match, regex: spoofed, negate: true}");
+  auto d = evaluate(*policy, Command::kData, a, no_users(), &message);
+  EXPECT_EQ(d.verdict, Verdict::kContinue);
+  EXPECT_FALSE(a.contains("content.body")) << "the decoded body is not left in the attributes";
+}
+
+}  // namespace
+}  // namespace gw::controlplane::policy
