@@ -1,0 +1,345 @@
+#!/usr/bin/python3
+"""Measurement half of relay_bench.sh: free ports, banner waits, timed smtp-source runs
+against each path (direct / HAProxy / grelayd), CPU and RSS from /proc, and the table."""
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+SMTP_SOURCE = "/usr/sbin/smtp-source"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Points the issue sets a target for: grelayd >= 1.0x HAProxy (issue 2, "Done when").
+TARGET_SESSIONS = (10, 100)
+TARGET_RATIO = 1.0
+PROBE_SECONDS = 0.5
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Small subcommands used by the shell script.
+
+def cmd_free_port(_args):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        print(s.getsockname()[1])
+    return 0
+
+
+def read_banner(port, timeout):
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        data = b""
+        while b"\r\n" not in data:
+            chunk = s.recv(512)
+            if not chunk:
+                break
+            data += chunk
+        if data.startswith(b"220"):
+            s.sendall(b"QUIT\r\n")
+        return data
+
+
+def cmd_wait_banner(args):
+    """Waits until 127.0.0.1:PORT greets with 220 (through every hop in front of the sink)."""
+    deadline = time.monotonic() + args.timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            banner = read_banner(args.port, 2.0)
+            if banner.startswith(b"220"):
+                return 0
+            last = repr(banner[:80])
+        except OSError as e:
+            last = str(e)
+        time.sleep(0.05)
+    log(f"relay_bench: port {args.port} did not greet with 220 within {args.timeout}s ({last})")
+    return 1
+
+
+# ---------------------------------------------------------------------------------------
+# /proc readers.
+
+def proc_cpu_seconds(pid):
+    """utime + stime of the whole process (all threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2:].split()  # fields[0] is field 3 (state)
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_status_kib(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def sink_messages(path):
+    """The last 'mesg=N' counter smtp-sink -c wrote (it rewrites one \\r-separated line)."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 256))
+        tail = f.read().decode("ascii", "replace")
+    records = [r for r in tail.replace("\n", "\r").split("\r") if "mesg=" in r]
+    if not records:
+        return 0
+    return int(records[-1].rsplit("mesg=", 1)[1].split()[0])
+
+
+# ---------------------------------------------------------------------------------------
+# One smtp-source run.
+
+class RunError(Exception):
+    pass
+
+
+def smtp_source(port, size, sessions, messages, reuse, timeout):
+    cmd = [SMTP_SOURCE, "-s", str(sessions), "-m", str(messages), "-l", str(size),
+           "-M", "bench.example", "-f", "sender@bench.example", "-t", "rcpt@bench.example"]
+    if reuse:
+        cmd.append("-d")
+    cmd.append(f"127.0.0.1:{port}")
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        raise RunError(f"{' '.join(cmd)} did not finish within {timeout:.0f}s") from e
+    elapsed = time.monotonic() - start
+    if proc.returncode != 0:
+        raise RunError(f"{' '.join(cmd)} exited {proc.returncode}: "
+                       f"{(proc.stderr or proc.stdout).strip()[-600:]}")
+    return elapsed
+
+
+def wait_sink_count(sink_log, expected, timeout=2.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        n = sink_messages(sink_log)
+        if n >= expected or time.monotonic() >= deadline:
+            return n
+        time.sleep(0.01)
+
+
+def measure(path, port, pids, sink_log, size, sessions, reuse, budget, max_messages):
+    """Probe runs (also the warm-up) grow until one lasts PROBE_SECONDS; their rate sizes the
+    main run to about `budget` seconds. Every run's messages are checked at the sink."""
+    floor = max(4 * sessions, 50)
+    probe = floor
+    while True:
+        # Generous wall-clock bound: a relay stalling 200 ms per message still finishes.
+        before_sink = sink_messages(sink_log)
+        elapsed = smtp_source(port, size, sessions, probe, reuse,
+                              60 + probe * 0.2 / sessions)
+        arrived = wait_sink_count(sink_log, before_sink + probe) - before_sink
+        if arrived != probe:
+            raise RunError(f"{path}: the sink got {arrived} of {probe} probe messages")
+        rate = probe / elapsed
+        if elapsed >= PROBE_SECONDS or probe >= max_messages // 4:
+            break
+        probe = min(max(2 * probe, int(rate * PROBE_SECONDS * 1.2)), max_messages // 4)
+    messages = int(min(max(rate * budget, floor), max_messages))
+    messages -= messages % sessions  # equal share per session
+    messages = max(messages, floor)
+
+    cpu_before = {name: proc_cpu_seconds(pid) for name, pid in pids.items()}
+    before_sink = sink_messages(sink_log)
+    elapsed = smtp_source(port, size, sessions, messages, reuse,
+                          60 + 3 * messages / rate)
+    cpu_after = {name: proc_cpu_seconds(pid) for name, pid in pids.items()}
+    delivered = wait_sink_count(sink_log, before_sink + messages) - before_sink
+    if delivered != messages:
+        raise RunError(f"{path}: smtp-source sent {messages} messages, the sink counted "
+                       f"{delivered}")
+    row = {
+        "mode": "reuse" if reuse else "close",
+        "size": size,
+        "sessions": sessions,
+        "path": path,
+        "messages": messages,
+        "seconds": round(elapsed, 3),
+        "rate": messages / elapsed,
+        "cpu_us_per_msg": {name: (cpu_after[name] - cpu_before[name]) * 1e6 / messages
+                           for name in pids},
+        "vmhwm_kib": {name: proc_status_kib(pid, "VmHWM") for name, pid in pids.items()},
+    }
+    return row
+
+
+def median_run(runs):
+    """The run with the median rate stands for the point; `spread` is (max-min)/median."""
+    ordered = sorted(runs, key=lambda r: r["rate"])
+    row = dict(ordered[(len(ordered) - 1) // 2])
+    row["runs"] = len(runs)
+    row["spread"] = (ordered[-1]["rate"] - ordered[0]["rate"]) / row["rate"]
+    row["all_rates"] = [round(r["rate"], 1) for r in runs]
+    return row
+
+
+# ---------------------------------------------------------------------------------------
+# The run and the table.
+
+def human_size(n):
+    return f"{n // 1024}K" if n % 1024 == 0 else str(n)
+
+
+def ratio(a, b):
+    return a / b if b else float("nan")
+
+
+def print_table(rows, paths, out):
+    by_point = {}
+    for r in rows:
+        by_point.setdefault((r["mode"], r["size"], r["sessions"]), {})[r["path"]] = r
+
+    repeated = any(r.get("runs", 1) > 1 for r in rows)
+    out.write("\nPer path and point (cpu = CPU time of the proxy process per message, "
+              "utime+stime from /proc/PID/stat")
+    out.write("; the median of the repeated runs, spread = (max-min)/median)\n" if repeated
+              else ")\n")
+    header = (f"{'mode':<6} {'size':>5} {'sess':>4} {'path':<8} {'messages':>8} {'seconds':>8} "
+              f"{'msg/s':>9} {'cpu us/msg':>10} {'/direct':>8} {'/haproxy':>8}"
+              + (f" {'spread':>7}" if repeated else ""))
+    out.write(header + "\n" + "-" * len(header) + "\n")
+    for key in by_point:
+        point = by_point[key]
+        direct = point.get("direct")
+        haproxy = point.get("haproxy")
+        for name in paths:
+            r = point.get(name)
+            if r is None:
+                continue
+            cpu = r["cpu_us_per_msg"].get(name)
+            cpu_s = f"{cpu:10.0f}" if cpu is not None else f"{'-':>10}"
+            vs_direct = (f"{ratio(r['rate'], direct['rate']):8.2f}"
+                         if direct and name != "direct" else f"{'-':>8}")
+            vs_haproxy = (f"{ratio(r['rate'], haproxy['rate']):8.2f}"
+                          if haproxy and name == "grelayd" else f"{'-':>8}")
+            out.write(f"{r['mode']:<6} {human_size(r['size']):>5} {r['sessions']:>4} "
+                      f"{name:<8} {r['messages']:>8} {r['seconds']:>8.2f} {r['rate']:>9.1f} "
+                      f"{cpu_s} {vs_direct} {vs_haproxy}"
+                      + (f" {r.get('spread', 0) * 100:6.0f}%" if repeated else "") + "\n")
+
+    out.write("\nSummary (msg/s; target: grelayd >= 1.0x HAProxy at 1K and 100K with "
+              "10 and 100 sessions)\n")
+    header = (f"{'mode':<6} {'size':>5} {'sess':>4} {'direct':>9} {'haproxy':>9} {'grelayd':>9} "
+              f"{'hap/dir':>8} {'rel/dir':>8} {'rel/hap':>8}  target")
+    out.write(header + "\n" + "-" * len(header) + "\n")
+    verdicts = []
+    for (mode, size, sessions), point in by_point.items():
+        rates = {n: point[n]["rate"] if n in point else None for n in ("direct", "haproxy",
+                                                                      "grelayd")}
+
+        def fmt(v, width=9, prec=1):
+            return f"{v:>{width}.{prec}f}" if v is not None else f"{'-':>{width}}"
+
+        def rat(a, b):
+            return rates[a] / rates[b] if rates[a] and rates[b] else None
+        rel_hap = rat("grelayd", "haproxy")
+        verdict = ""
+        if sessions in TARGET_SESSIONS and size in (1024, 102400) and rel_hap is not None:
+            ok = rel_hap >= TARGET_RATIO
+            verdict = "met" if ok else "MISSED"
+            verdicts.append(ok)
+        out.write(f"{mode:<6} {human_size(size):>5} {sessions:>4} {fmt(rates['direct'])} "
+                  f"{fmt(rates['haproxy'])} {fmt(rates['grelayd'])} "
+                  f"{fmt(rat('haproxy', 'direct'), 8, 2)} {fmt(rat('grelayd', 'direct'), 8, 2)} "
+                  f"{fmt(rel_hap, 8, 2)}  {verdict}\n")
+    return verdicts
+
+
+def cmd_run(args):
+    paths = []  # (name, port, {name: pid})
+    for spec in args.path:
+        name, rest = spec.split("=", 1)
+        port, _, pid = rest.partition(":")
+        paths.append((name, int(port), {name: int(pid)} if pid else {}))
+    sizes = [int(s) for s in args.sizes.split(",")]
+    sessions_list = [int(s) for s in args.sessions.split(",")]
+    modes = args.modes.split(",")
+    rows = []
+    total = len(modes) * len(sizes) * len(sessions_list) * len(paths) * args.repeat
+    done = 0
+    try:
+        for mode in modes:
+            for size in sizes:
+                for sessions in sessions_list:
+                    # Paths interleaved per point (and per repetition), so drift in the
+                    # machine's load hits all paths alike.
+                    runs = {name: [] for name, _, _ in paths}
+                    for rep in range(args.repeat):
+                        for name, port, pids in paths:
+                            row = measure(name, port, pids, args.sink_log, size, sessions,
+                                          mode == "reuse", args.budget, args.max_messages)
+                            runs[name].append(row)
+                            done += 1
+                            log(f"[{done}/{total}] {mode} {human_size(size)} x{sessions} "
+                                f"{name}: {row['messages']} msgs in {row['seconds']:.2f}s = "
+                                f"{row['rate']:.1f} msg/s")
+                    for name, _, _ in paths:
+                        rows.append(median_run(runs[name]))
+    except RunError as e:
+        log(f"relay_bench: {e}")
+        return 1
+    finally:
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=1)
+
+    names = [n for n, _, _ in paths]
+    verdicts = print_table(rows, names, sys.stdout)
+    out = sys.stdout
+    out.write("\nMemory and CPU of the proxies over the whole run\n")
+    for name, _, pids in paths:
+        for pname, pid in pids.items():
+            hwm = proc_status_kib(pid, "VmHWM")
+            rss = proc_status_kib(pid, "VmRSS")
+            out.write(f"  {pname:<8} pid {pid}: peak RSS (VmHWM) {hwm / 1024:.1f} MiB, "
+                      f"RSS now {rss / 1024:.1f} MiB, CPU total {proc_cpu_seconds(pid):.2f} s\n")
+    if verdicts:
+        met = sum(verdicts)
+        out.write(f"\nTarget points met: {met}/{len(verdicts)}\n")
+    out.flush()
+    if args.check and verdicts and not all(verdicts):
+        return 3
+    return 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("free-port").set_defaults(func=cmd_free_port)
+    p = sub.add_parser("wait-banner")
+    p.add_argument("port", type=int)
+    p.add_argument("--timeout", type=float, default=10.0)
+    p.set_defaults(func=cmd_wait_banner)
+    p = sub.add_parser("run")
+    p.add_argument("--sink-log", required=True, help="smtp-sink -c output file")
+    p.add_argument("--path", action="append", required=True,
+                   help="NAME=PORT[:PID] (PID: process whose CPU and RSS to report)")
+    p.add_argument("--sizes", default="1024,102400")
+    p.add_argument("--sessions", default="1,10,100")
+    p.add_argument("--modes", default="close,reuse")
+    p.add_argument("--budget", type=float, default=5.0, help="seconds per main run")
+    p.add_argument("--max-messages", type=int, default=40000)
+    p.add_argument("--repeat", type=int, default=1,
+                   help="runs per point and path; the median run is reported")
+    p.add_argument("--json", help="write every run's numbers here")
+    p.add_argument("--check", action="store_true", help="exit 3 if a target point is missed")
+    p.set_defaults(func=cmd_run)
+    args = parser.parse_args()
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
