@@ -6,12 +6,12 @@
 namespace gw::dataplane {
 
 asio::mutable_buffer InputBuffer::prepare() {
-  if (begin_ != 0 && end_ == storage_.size()) {
-    std::memmove(storage_.data(), storage_.data() + begin_, end_ - begin_);
+  if (begin_ != 0 && end_ == capacity_) {
+    std::memmove(storage_.get(), storage_.get() + begin_, end_ - begin_);
     end_ -= begin_;
     begin_ = 0;
   }
-  return asio::buffer(storage_.data() + end_, storage_.size() - end_);
+  return asio::buffer(storage_.get() + end_, capacity_ - end_);
 }
 
 Transport::Transport(tcp::socket socket) : socket_(std::move(socket)) {}

