@@ -840,6 +840,30 @@ bool RelaySession::stopped_by(const Decision& decision, gateway::v1::SmtpCommand
   return true;
 }
 
+bool RelaySession::refused_path(smtp::PathError error, smtp::Verb verb) {
+  const bool mail = verb == smtp::Verb::kMail;
+  switch (error) {
+    case smtp::PathError::kNone:
+      return false;
+    case smtp::PathError::kSyntax:
+      reply(501, es::kInvalidArguments, mail ? "Syntax: MAIL FROM:<address>" : "Syntax: RCPT TO:<address>");
+      break;
+    case smtp::PathError::kBadAddress:
+      // RFC 3463: X.1.7 bad sender, X.1.3 bad destination mailbox address syntax.
+      reply(501, mail ? es::kBadSenderSyntax : es::kBadDestinationSyntax,
+            mail ? "Bad sender address syntax" : "Bad recipient address syntax");
+      break;
+    case smtp::PathError::kBadParameter:
+      reply(501, es::kInvalidArguments, mail ? "Bad MAIL parameter syntax" : "Bad RCPT parameter syntax");
+      break;
+    case smtp::PathError::kInvalidUtf8:
+      reply(501, es::kSyntaxError, "Invalid UTF-8 in address");
+      break;
+  }
+  count_error();
+  return true;
+}
+
 void RelaySession::reset_transaction() {
   if (state_ == smtp::SessionState::kMail || state_ == smtp::SessionState::kRcpt) {
     state_ = smtp::SessionState::kGreeted;
@@ -902,26 +926,7 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
     co_return;
   }
   smtp::PathArgument parsed = smtp::parse_mail_from(args);
-  switch (parsed.error) {
-    case smtp::PathError::kNone:
-      break;
-    case smtp::PathError::kSyntax:
-      reply(501, es::kInvalidArguments, "Syntax: MAIL FROM:<address>");
-      count_error();
-      co_return;
-    case smtp::PathError::kBadAddress:
-      reply(501, es::kBadSenderSyntax, "Bad sender address syntax");
-      count_error();
-      co_return;
-    case smtp::PathError::kBadParameter:
-      reply(501, es::kInvalidArguments, "Bad MAIL parameter syntax");
-      count_error();
-      co_return;
-    case smtp::PathError::kInvalidUtf8:
-      reply(501, es::kSyntaxError, "Invalid UTF-8 in address");
-      count_error();
-      co_return;
-  }
+  if (refused_path(parsed.error, smtp::Verb::kMail)) co_return;
   const smtp::Capabilities& caps = upstream_.capabilities();
   std::string forward = "MAIL FROM:<" + parsed.path.mailbox + ">";
   bool utf8 = false;
@@ -993,26 +998,7 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
 
 awaitable<void> RelaySession::on_rcpt(std::string_view args) {
   smtp::PathArgument parsed = smtp::parse_rcpt_to(args);
-  switch (parsed.error) {
-    case smtp::PathError::kNone:
-      break;
-    case smtp::PathError::kSyntax:
-      reply(501, es::kInvalidArguments, "Syntax: RCPT TO:<address>");
-      count_error();
-      co_return;
-    case smtp::PathError::kBadAddress:
-      reply(501, es::kBadDestinationSyntax, "Bad recipient address syntax");
-      count_error();
-      co_return;
-    case smtp::PathError::kBadParameter:
-      reply(501, es::kInvalidArguments, "Bad RCPT parameter syntax");
-      count_error();
-      co_return;
-    case smtp::PathError::kInvalidUtf8:
-      reply(501, es::kSyntaxError, "Invalid UTF-8 in address");
-      count_error();
-      co_return;
-  }
+  if (refused_path(parsed.error, smtp::Verb::kRcpt)) co_return;
   if (!parsed.params.empty()) {
     // No RCPT extension (DSN, ...) is advertised, so none may be used (RFC 5321 §4.1.1.3).
     reply(555, es::kInvalidArguments, "Unsupported RCPT parameter");

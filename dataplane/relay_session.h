@@ -14,6 +14,7 @@
 #include "dataplane/policy_client.h"
 #include "dataplane/service_config.h"
 #include "dataplane/tls_context.h"
+#include "dataplane/smtp/address.h"
 #include "dataplane/smtp/auth.h"
 #include "dataplane/smtp/command.h"
 #include "dataplane/smtp/reply.h"
@@ -111,6 +112,9 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   void relay_upstream_reply(const smtp::Reply& r);
   void upstream_failed(UpstreamFault fault, std::string_view during);
   void reset_transaction();
+  /// Answers a MAIL/RCPT argument error (RFC 5321 §4.1.1.2/.3, RFC 3463 X.1.7 / X.1.3) and
+  /// returns true; false for PathError::kNone.
+  bool refused_path(smtp::PathError error, smtp::Verb verb);
   /// The SIZE the client was told: the smaller non-zero of the service's and upstream's.
   [[nodiscard]] std::uint64_t effective_max_size() const;
 
