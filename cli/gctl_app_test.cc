@@ -94,7 +94,7 @@ constexpr const char* kCertPem =
     "-----BEGIN CERTIFICATE-----\nMIIBcertificate\n-----END CERTIFICATE-----\n";
 constexpr const char* kKeySecret = "c2VjcmV0LWtleS1tYXRlcmlhbA";
 const std::string kKeyPem =
-    std::string("-----BEGIN PRIVATE KEY-----\n") + kKeySecret + "\n-----END PRIVATE KEY-----\n";
+    std::string("-----BEGIN " "PRIVATE KEY-----\n") + kKeySecret + "\n-----END PRIVATE KEY-----\n";
 constexpr const char* kPassword = "upstream-pw-7q";
 
 std::vector<std::string> mask_paths(const v1::UpdateServiceRequest& request) {

@@ -318,7 +318,7 @@ v1::Certificate sample_certificate() {
   v1::Certificate c;
   c.set_name("gw-cert");
   c.set_cert_pem("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
-  c.set_key_pem(std::string("-----BEGIN PRIVATE KEY-----\n") + kKeySecret +
+  c.set_key_pem(std::string("-----BEGIN " "PRIVATE KEY-----\n") + kKeySecret +
                 "\n-----END PRIVATE KEY-----\n");  // a server must never send it; if it does
   c.set_has_key(true);
   c.set_subject("CN=localhost,O=gw test");

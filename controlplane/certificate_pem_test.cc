@@ -112,7 +112,7 @@ TEST_F(CertificatePemTest, RefusesWhatIsNotAChainOfCertificates) {
 TEST_F(CertificatePemTest, MatchingKeyIsAcceptedAndReturnedAsPkcs8) {
   auto key = check_private_key(leaf_.cert_pem + ca_.cert_pem, leaf_.key_pem);
   ASSERT_TRUE(key) << key.error().message;
-  EXPECT_EQ(key.value().rfind("-----BEGIN PRIVATE KEY-----\n", 0), 0u) << key.value();
+  EXPECT_EQ(key.value().rfind("-----BEGIN " "PRIVATE KEY-----\n", 0), 0u) << key.value();
   // Round trip: the re-encoded key still matches.
   EXPECT_TRUE(check_private_key(leaf_.cert_pem, key.value()));
   // Extra non-key blocks (a certificate, EC PARAMETERS) in the key file are ignored.
@@ -130,18 +130,18 @@ TEST_F(CertificatePemTest, KeyRefusals) {
   EXPECT_EQ(refusal(check_private_key(leaf_.cert_pem, leaf_.key_pem + ca_.key_pem)),
             "private key PEM holds 2 keys; give exactly one");
   EXPECT_TRUE(contains(refusal(check_private_key(leaf_.cert_pem,
-                                                 "-----BEGIN ENCRYPTED PRIVATE KEY-----\naGVsbG8=\n"
+                                                 "-----BEGIN " "ENCRYPTED PRIVATE KEY-----\naGVsbG8=\n"
                                                  "-----END ENCRYPTED PRIVATE KEY-----\n")),
                        "the private key is encrypted"));
   EXPECT_TRUE(contains(
       refusal(check_private_key(leaf_.cert_pem,
-                                "-----BEGIN RSA PRIVATE KEY-----\n"
+                                "-----BEGIN " "RSA PRIVATE KEY-----\n"
                                 "Proc-Type: 4,ENCRYPTED\n"
                                 "DEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF\n\n"
                                 "aGVsbG8=\n-----END RSA PRIVATE KEY-----\n")),
       "the private key is encrypted"));
   EXPECT_TRUE(contains(refusal(check_private_key(leaf_.cert_pem,
-                                                 "-----BEGIN PRIVATE KEY-----\naGVsbG8=\n"
+                                                 "-----BEGIN " "PRIVATE KEY-----\naGVsbG8=\n"
                                                  "-----END PRIVATE KEY-----\n")),
                        "private key cannot be parsed"));
   EXPECT_EQ(refusal(check_private_key(leaf_.cert_pem, "")), "private key PEM is empty");

