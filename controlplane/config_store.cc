@@ -31,6 +31,10 @@ v1::Service without_secret(v1::Service service) {
 void clear_output_only(v1::Service& service) {
   service.clear_has_password();
   service.clear_interfaces();
+  service.clear_handlers();
+  service.clear_source_line();
+  service.clear_declares_interfaces();
+  service.clear_declares_handlers();
   service.clear_created_at_ms();
   service.clear_updated_at_ms();
 }
@@ -57,6 +61,16 @@ std::string describe(const storage::CertificateReference& ref) {
   return text + " (" + ref.field + ")";
 }
 
+// Rebuilds config.handlers from the handlers inside the instance snapshots.
+void index_handlers(Configuration& config) {
+  config.handlers.clear();
+  for (const auto& [instance, snapshot] : config.instances) {
+    for (const v1::Service& s : snapshot->services()) {
+      for (const v1::Handler& h : s.handlers()) config.handlers[h.id()] = h;
+    }
+  }
+}
+
 }  // namespace
 
 ConfigStore::ConfigStore(storage::Database& db, const storage::SecretBox& secrets, SnapshotHub& hub)
@@ -65,6 +79,9 @@ ConfigStore::ConfigStore(storage::Database& db, const storage::SecretBox& secret
       interfaces_(db),
       certificates_(db, secrets),
       versions_(db),
+      policies_(db),
+      handlers_(db),
+      users_(db),
       hub_(hub) {
   auto version = versions_.current();
   if (!version) throw std::runtime_error("cannot read config version: " + version.error().message);
@@ -86,6 +103,13 @@ ConfigStore::ConfigStore(storage::Database& db, const storage::SecretBox& secret
     }
     config->instances[instance] = std::move(snapshot).value();
   }
+  index_handlers(*config);
+  auto policies = load_policy_set();
+  if (!policies) throw std::runtime_error("cannot read policies: " + policies.error().message);
+  config->policies = std::move(policies).value();
+  auto users = load_user_directory();
+  if (!users) throw std::runtime_error("cannot read users: " + users.error().message);
+  config->users = std::move(users).value();
   spdlog::info("configuration version {} loaded: {} services in {} instances", config->version,
                all.value().size(), instances.size());
   hub_.publish(std::move(config), {});
@@ -110,6 +134,12 @@ Result<std::shared_ptr<const v1::ConfigSnapshot>> ConfigStore::build_snapshot(
   for (v1::Interface& iface : interfaces.value()) {
     auto it = by_name.find(iface.service());
     if (it != by_name.end()) *it->second->add_interfaces() = std::move(iface);
+  }
+  auto handlers = handlers_.list_by_instance(instance);
+  if (!handlers) return from_storage(handlers.error());
+  for (v1::Handler& handler : handlers.value()) {
+    auto it = by_name.find(handler.service());
+    if (it != by_name.end()) *it->second->add_handlers() = std::move(handler);
   }
   if (auto attached = attach_certificates(*snapshot); !attached) return attached.as_failure();
   return std::shared_ptr<const v1::ConfigSnapshot>(std::move(snapshot));
@@ -161,7 +191,15 @@ CertificateLookup ConfigStore::certificate_lookup() {
 }
 
 Result<void> ConfigStore::commit_change(storage::Transaction& tx,
-                                        std::vector<std::string> instances) {
+                                        std::vector<std::string> instances, Rebuild rebuild) {
+  if (batch_) {
+    // Inside apply(): fold into its transaction; apply() publishes once at the end.
+    if (auto committed = tx.commit(); !committed) return from_storage(committed.error());
+    batch_->instances.insert(batch_->instances.end(), instances.begin(), instances.end());
+    batch_->rebuild.policies = batch_->rebuild.policies || rebuild.policies;
+    batch_->rebuild.users = batch_->rebuild.users || rebuild.users;
+    return ok();
+  }
   std::sort(instances.begin(), instances.end());
   instances.erase(std::unique(instances.begin(), instances.end()), instances.end());
 
@@ -179,6 +217,17 @@ Result<void> ConfigStore::commit_change(storage::Transaction& tx,
   for (const auto& [instance, snapshot] : next->instances) {
     for (const v1::Service& s : snapshot->services()) next->service_instances[s.name()] = instance;
   }
+  index_handlers(*next);
+  if (rebuild.policies) {
+    auto policies = load_policy_set();
+    if (!policies) return policies.as_failure();
+    next->policies = std::move(policies).value();
+  }
+  if (rebuild.users) {
+    auto users = load_user_directory();
+    if (!users) return users.as_failure();
+    next->users = std::move(users).value();
+  }
   if (auto committed = tx.commit(); !committed) return from_storage(committed.error());
   hub_.publish(std::move(next), instances);
   return ok();
@@ -193,6 +242,12 @@ Result<void> ConfigStore::attach_interfaces(std::vector<v1::Service>& services,
   for (v1::Interface& iface : interfaces.value()) {
     auto it = by_name.find(iface.service());
     if (it != by_name.end()) *it->second->add_interfaces() = std::move(iface);
+  }
+  auto handlers = handlers_.list(service_filter);
+  if (!handlers) return from_storage(handlers.error());
+  for (v1::Handler& handler : handlers.value()) {
+    auto it = by_name.find(handler.service());
+    if (it != by_name.end()) *it->second->add_handlers() = std::move(handler);
   }
   return ok();
 }
@@ -276,6 +331,7 @@ Result<void> ConfigStore::delete_service(std::string_view name) {
 
 Result<v1::Interface> ConfigStore::create_interface(v1::Interface request) {
   request.clear_id();
+  request.clear_source_line();
   fill_interface_defaults(request);
   if (auto valid = validate_interface(request); !valid) return valid.as_failure();
   if (auto refs = check_interface_certificates(request, certificate_lookup()); !refs) {
@@ -324,6 +380,7 @@ Result<void> ConfigStore::delete_interface(std::int64_t id) {
 }
 
 Result<v1::Certificate> ConfigStore::create_certificate(v1::Certificate request) {
+  request.clear_source_line();
   if (auto name = validate_certificate_name(request.name()); !name) return name.as_failure();
   auto details = inspect_certificate_chain(request.cert_pem());
   if (!details) return details.as_failure();

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,16 +16,21 @@
 #include "controlplane/snapshot_hub.h"
 #include "controlplane/validation.h"
 #include "gateway/v1/config.pb.h"
+#include "gateway/v1/policy.pb.h"
 #include "storage/certificate_repository.h"
 #include "storage/config_version_repository.h"
 #include "storage/database.h"
 #include "storage/interface_repository.h"
 #include "storage/secret_box.h"
+#include "storage/handler_repository.h"
+#include "storage/policy_repository.h"
 #include "storage/service_repository.h"
+#include "storage/upsert_outcome.h"
+#include "storage/user_repository.h"
 
 namespace gw::controlplane {
 
-/// Admin operations on services, interfaces and certificates. Each change runs in one SQLite
+/// Admin operations on services, interfaces, certificates, policies, handlers and users. Each change runs in one SQLite
 /// transaction that also bumps the persisted configuration version and rebuilds the
 /// snapshots of the instances it concerns; after the commit the new Configuration is
 /// published to `hub`, so watchers see the change at once (DESIGN.md §1, issue 2: "a change
@@ -99,14 +105,103 @@ class ConfigStore {
   /// the message lists the referrers), kUnavailable, kInternal.
   Result<void> delete_certificate(std::string_view name);
 
+  // --- Policies, handlers and the authentication repository (config_store_policy.cc;
+  // issue 4, DESIGN.md §5, §6). Policies and users are global; a handler belongs to a
+  // service and reaches the nodes of its instance in their snapshot.
+
+  /// Creates or replaces the policy named `policy.name` after compiling it
+  /// (policy::compile_policy: name, reply, filters). Errors: kInvalidArgument (the compile
+  /// error, e.g. `policy "x": filter 2 (line 5): unknown filter type "foo"`),
+  /// kUnavailable, kInternal.
+  Result<storage::UpsertOutcome> upsert_policy(const gateway::v1::Policy& policy);
+
+  /// Errors: kNotFound, kUnavailable, kInternal.
+  Result<gateway::v1::Policy> get_policy(std::string_view name);
+
+  /// Every policy by name.
+  Result<std::vector<gateway::v1::Policy>> list_policies();
+
+  /// Deletes a policy no handler binds. Errors: kNotFound, kFailedPrecondition (bound; the
+  /// message names the handlers), kUnavailable, kInternal.
+  Result<void> delete_policy(std::string_view name);
+
+  /// Creates a handler: command helo|auth|mail|rcpt|data; the greeting (helo only, default
+  /// "Hello ${smtp.helo.domain}") and address (mail/rcpt only, default "*") are filled in;
+  /// a greeting or address on another command is refused. A service has at most one
+  /// handler per command for helo/auth/data and per address pattern (case-insensitive) for
+  /// mail/rcpt. Errors: kInvalidArgument, kNotFound (service or policy), kAlreadyExists,
+  /// kUnavailable, kInternal.
+  Result<gateway::v1::Handler> create_handler(gateway::v1::Handler request);
+
+  /// Handlers of `service` (all when empty), by id. Errors: kNotFound (unknown service).
+  Result<std::vector<gateway::v1::Handler>> list_handlers(std::string_view service);
+
+  /// Errors: kNotFound, kUnavailable, kInternal.
+  Result<void> delete_handler(std::int64_t id);
+
+  /// Adds a user with a fresh Argon2id hash of `password` (1..1024 octets, no NUL/CR/LF),
+  /// or with `password_hash` when that is given instead (must be is_password_hash()).
+  /// Costs one Argon2id hash (about 0.15 s) on the calling thread. Returns it without hash.
+  /// Errors: kInvalidArgument, kAlreadyExists, kUnavailable, kInternal.
+  Result<gateway::v1::User> create_user(const gateway::v1::User& request);
+
+  /// Replaces a user's hash with a fresh hash of `password`. Errors: kInvalidArgument,
+  /// kNotFound, kUnavailable, kInternal.
+  Result<gateway::v1::User> set_user_password(std::string_view name, std::string_view password);
+
+  /// Every user by name, without hashes.
+  Result<std::vector<gateway::v1::User>> list_users();
+
+  /// Errors: kNotFound, kUnavailable, kInternal.
+  Result<void> delete_user(std::string_view name);
+
+  // --- Declarative configuration (config_apply.cc; `gctl apply -f`, `gctl export`).
+
+  /// Applies `document` in one transaction: certificates, users, policies, then services
+  /// with their interfaces and handlers, each created or updated by name (see
+  /// config_apply.cc for the rules). All or nothing: on the first error nothing is changed
+  /// and the error's message is "FILE:LINE: reason" (the object's source_line). With
+  /// `dry_run` the changes are computed and rolled back. Errors: the object's error code
+  /// (kInvalidArgument, kNotFound, kAlreadyExists, kFailedPrecondition), kUnavailable,
+  /// kInternal.
+  Result<gateway::v1::ApplyResponse> apply(const gateway::v1::ConfigurationDocument& document,
+                                           bool dry_run);
+
+  /// The whole configuration as a document `apply` accepts: certificates without keys,
+  /// users with hashes, policies, services with interfaces and handlers, no passwords.
+  Result<gateway::v1::ConfigurationDocument> export_document();
+
  private:
+  /// What a change needs rebuilt besides the snapshots of its instances.
+  /// (No default member initializers: `= {}` as a default argument needs an aggregate
+  /// that is complete here; value-initialisation makes both false.)
+  struct Rebuild {
+    bool policies;
+    bool users;
+  };
+  /// Changes collected while apply() runs: published once, at its end.
+  struct Batch {
+    std::vector<std::string> instances;
+    Rebuild rebuild;
+  };
+
   /// Inside the open transaction `tx`: bumps the version, rebuilds the snapshots of
-  /// `instances`, commits, then publishes. Nothing is published when any step fails.
-  Result<void> commit_change(storage::Transaction& tx, std::vector<std::string> instances);
+  /// `instances` (and the policy set / user directory per `rebuild`), commits, then
+  /// publishes. Nothing is published when any step fails. Inside apply() the change is
+  /// only folded into apply's transaction and remembered for its single publication.
+  Result<void> commit_change(storage::Transaction& tx, std::vector<std::string> instances,
+                             Rebuild rebuild = {});
+  /// Every stored policy compiled; a stored policy that no longer compiles (a newer
+  /// build's filter type, say) is logged and left out, so its handlers tempfail.
+  Result<std::shared_ptr<const policy::PolicySet>> load_policy_set();
+  /// Every stored user's hash.
+  Result<std::shared_ptr<const policy::UserDirectory>> load_user_directory();
+  /// The instance of the service named `name`. Errors: kNotFound.
+  Result<std::string> instance_of(std::string_view service);
   /// The instance's snapshot at `version`, read through the open transaction.
   Result<std::shared_ptr<const gateway::v1::ConfigSnapshot>> build_snapshot(
       std::uint64_t version, const std::string& instance);
-  /// Adds interfaces to admin-facing services.
+  /// Adds interfaces and handlers to admin-facing services.
   Result<void> attach_interfaces(std::vector<gateway::v1::Service>& services,
                                  std::string_view service_filter);
   /// Adds to `snapshot` every certificate its services and interfaces name.
@@ -119,7 +214,11 @@ class ConfigStore {
   storage::InterfaceRepository interfaces_;
   storage::CertificateRepository certificates_;
   storage::ConfigVersionRepository versions_;
+  storage::PolicyRepository policies_;
+  storage::HandlerRepository handlers_;
+  storage::UserRepository users_;
   SnapshotHub& hub_;
+  std::optional<Batch> batch_;  // set while apply() runs
 };
 
 }  // namespace gw::controlplane

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "controlplane/policy/policy_set.h"
+#include "controlplane/policy/user_directory.h"
 #include "gateway/v1/config.pb.h"
 
 namespace gw::controlplane {
@@ -24,6 +26,21 @@ struct Configuration {
   std::map<std::string, std::shared_ptr<const gateway::v1::ConfigSnapshot>, std::less<>> instances;
   /// Service name -> instance name, for the decision API.
   std::map<std::string, std::string, std::less<>> service_instances;
+  /// Handler id -> handler (service, command, policy, greeting, address), every instance:
+  /// the decision API finds the policy of the handler a node selected (DESIGN.md §5).
+  std::map<std::int64_t, gateway::v1::Handler> handlers;
+  /// Every stored policy, compiled (DESIGN.md §9: decisions read policies from memory).
+  /// Never null.
+  std::shared_ptr<const policy::PolicySet> policies = std::make_shared<policy::PolicySet>();
+  /// The authentication repository: user name -> password hash. Never null.
+  std::shared_ptr<const policy::UserDirectory> users =
+      std::make_shared<policy::MapUserDirectory>();
+
+  /// The handler with `id`, or null.
+  const gateway::v1::Handler* handler(std::int64_t id) const {
+    auto it = handlers.find(id);
+    return it == handlers.end() ? nullptr : &it->second;
+  }
 
   /// The snapshot of `instance`, or null when no service ever ran there.
   std::shared_ptr<const gateway::v1::ConfigSnapshot> snapshot(std::string_view instance) const {

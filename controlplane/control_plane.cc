@@ -3,7 +3,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
 #include <stdexcept>
 
 namespace gw::controlplane {
@@ -15,14 +17,20 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options)
       store_(db_, secrets_, hub_),
       nodes_(db_),
       decisions_(hub_),
+      audit_repository_(db_),
+      audit_writer_(options.db_path),
+      // Argon2id verifications hold 64 MiB and one core each: one thread per core.
+      slow_decisions_(std::max(1u, std::thread::hardware_concurrency()), kSlowDecisionQueue),
       admin_service_(store_, nodes_, worker_),
       node_service_(hub_, nodes_, worker_),
-      decision_service_(decisions_) {
+      decision_service_(decisions_, audit_writer_, slow_decisions_),
+      policy_admin_service_(store_, audit_repository_, audit_writer_, worker_) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, server_credentials(options.tls), &port_);
   builder.RegisterService(&admin_service_);
   builder.RegisterService(&node_service_);
   builder.RegisterService(&decision_service_);
+  builder.RegisterService(&policy_admin_service_);
   // gRPC sets SO_REUSEPORT by default: a second gctld on the same port would then share it
   // silently instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -36,6 +44,8 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options)
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     worker_.stop();
+    slow_decisions_.stop();
+    audit_writer_.stop();
     throw std::runtime_error("cannot listen on " + options.listen);
   }
 }
@@ -52,6 +62,8 @@ void ControlPlane::shutdown() {
   // otherwise wait for.
   hub_.close();
   worker_.stop();
+  slow_decisions_.stop();
+  audit_writer_.stop();
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() +
                       std::chrono::milliseconds(kShutdownGraceMs));

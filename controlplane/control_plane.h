@@ -10,14 +10,18 @@
 #include <string>
 
 #include "controlplane/admin_grpc_service.h"
+#include "controlplane/audit_writer.h"
 #include "controlplane/config_store.h"
 #include "controlplane/db_worker.h"
 #include "controlplane/decision_engine.h"
 #include "controlplane/decision_grpc_service.h"
 #include "controlplane/node_directory.h"
 #include "controlplane/node_grpc_service.h"
+#include "controlplane/policy_admin_grpc_service.h"
+#include "controlplane/worker_pool.h"
 #include "controlplane/server_tls.h"
 #include "controlplane/snapshot_hub.h"
+#include "storage/audit_repository.h"
 #include "storage/database.h"
 #include "storage/secret_box.h"
 
@@ -34,8 +38,9 @@ struct ControlPlaneOptions {
   std::optional<ServerTls> tls = std::nullopt;
 };
 
-/// A running control plane. Threads: gRPC's callback threads (translation, decisions,
-/// watch stream events), one DB thread (every SQLite statement), and the caller's.
+/// A running control plane. Threads: gRPC's callback threads (translation, cheap decisions,
+/// stream events), one DB thread (every admin SQLite statement), the audit writer thread
+/// (its own connection), the slow-decision pool (Argon2id, DATA), and the caller's.
 class ControlPlane {
  public:
   /// Opens (and migrates) the database, loads the configuration, starts serving. Throws
@@ -52,11 +57,14 @@ class ControlPlane {
 
   /// Ends watch streams (UNAVAILABLE: nodes keep their last configuration and reconnect),
   /// stops the DB thread after it drained its queue (so every admin call in flight gets
-  /// its answer), then stops the gRPC server, giving it `kShutdownGraceMs` to flush the
-  /// last statuses. Idempotent; call from one thread.
+  /// its answer) and the slow-decision pool after its queue, writes every queued audit
+  /// record and ends audit followers, then stops the gRPC server, giving it
+  /// `kShutdownGraceMs` to flush the last statuses. Idempotent; call from one thread.
   void shutdown();
 
   static constexpr int kShutdownGraceMs = 200;
+  /// Decisions waiting for a slow-decision thread at most; beyond, UNAVAILABLE.
+  static constexpr std::size_t kSlowDecisionQueue = 1024;
 
   SnapshotHub& hub() { return hub_; }
 
@@ -67,10 +75,14 @@ class ControlPlane {
   ConfigStore store_;
   NodeDirectory nodes_;
   DecisionEngine decisions_;
+  storage::AuditRepository audit_repository_;  // on the DB thread's connection
+  AuditWriter audit_writer_;
   DbWorker worker_;
+  WorkerPool slow_decisions_;
   AdminGrpcService admin_service_;
   NodeGrpcService node_service_;
   DecisionGrpcService decision_service_;
+  PolicyAdminGrpcService policy_admin_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool shut_down_ = false;

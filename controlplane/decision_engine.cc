@@ -1,4 +1,4 @@
-// Decision API behaviour before policies exist: validate, then continue.
+// The decision point: handler → compiled policy → verdict, plus its audit record.
 #include "controlplane/decision_engine.h"
 
 #include <openssl/rand.h>
@@ -7,7 +7,13 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <spdlog/spdlog.h>
+
+#include <string_view>
+#include <vector>
+
 #include "common/logging.h"
+#include "controlplane/policy/policy_engine.h"
 
 namespace gw::controlplane {
 
@@ -32,21 +38,179 @@ std::string new_decision_id() {
   return id;
 }
 
-Result<v1::DecisionResponse> DecisionEngine::decide(const v1::DecisionRequest& request) const {
+namespace {
+
+policy::Command to_policy_command(v1::SmtpCommand command) {
+  switch (command) {
+    case v1::SMTP_COMMAND_HELO:
+      return policy::Command::kHelo;
+    case v1::SMTP_COMMAND_AUTH:
+      return policy::Command::kAuth;
+    case v1::SMTP_COMMAND_MAIL:
+      return policy::Command::kMail;
+    case v1::SMTP_COMMAND_RCPT:
+      return policy::Command::kRcpt;
+    default:
+      return policy::Command::kData;
+  }
+}
+
+v1::Verdict to_verdict(policy::Verdict verdict) {
+  switch (verdict) {
+    case policy::Verdict::kContinue:
+      return v1::VERDICT_CONTINUE;
+    case policy::Verdict::kReject:
+      return v1::VERDICT_REJECT;
+    case policy::Verdict::kTempfail:
+      break;
+  }
+  return v1::VERDICT_TEMPFAIL;
+}
+
+// The fail-safe answer when the configuration a node decided from is not ours any more.
+void tempfail(v1::DecisionResponse& response, v1::SmtpCommand command) {
+  response.set_verdict(v1::VERDICT_TEMPFAIL);
+  v1::SmtpReply* reply = response.mutable_reply();
+  if (command == v1::SMTP_COMMAND_AUTH) {
+    reply->set_code(454);
+    reply->set_enhanced_code("4.7.0");
+    reply->set_text("Temporary authentication failure, try again later");
+  } else {
+    reply->set_code(451);
+    reply->set_enhanced_code("4.3.0");
+    reply->set_text("Policy configuration is changing, try again later");
+  }
+}
+
+// The handler the request names, if it still is what the node thinks it is.
+const v1::Handler* current_handler(const Configuration& config,
+                                   const v1::DecisionRequest& request) {
+  const v1::Handler* handler = config.handler(request.handler_id());
+  if (handler == nullptr || handler->service() != request.service() ||
+      handler->command() != request.command()) {
+    return nullptr;
+  }
+  return handler;
+}
+
+}  // namespace
+
+bool DecisionEngine::is_slow(const v1::DecisionRequest& request) const {
+  if (request.command() != v1::SMTP_COMMAND_AUTH && request.command() != v1::SMTP_COMMAND_DATA) {
+    // attribute_authentication may sit in any policy, but only reads credentials, which
+    // only AUTH carries; elsewhere it fails at once without hashing.
+    auto config = hub_.current();
+    const v1::Handler* handler = current_handler(*config, request);
+    if (handler == nullptr) return false;
+    auto compiled = config->policies->find(handler->policy());
+    if (!compiled) return false;
+    for (const auto& filter : compiled->filters()) {
+      if (filter->type() == "attribute_authentication") return true;
+    }
+    return false;
+  }
+  return true;  // AUTH verifies passwords; DATA parses whole messages
+}
+
+Result<DecisionOutcome> DecisionEngine::decide(const v1::DecisionRequest& request) const {
   if (request.service().empty()) return fail(Code::kInvalidArgument, "service is required");
   if (!v1::SmtpCommand_IsValid(request.command()) ||
       request.command() == v1::SMTP_COMMAND_UNSPECIFIED) {
     return fail(Code::kInvalidArgument, "command " + std::to_string(request.command()) +
                                             " is not one of HELO, AUTH, MAIL, RCPT, DATA");
   }
-  if (!hub_.current()->has_service(request.service())) {
+  const std::shared_ptr<const Configuration> config = hub_.current();
+  if (!config->has_service(request.service())) {
     return fail(Code::kInvalidArgument,
                 "service \"" + common::log_escape(request.service(), 80) + "\" is not known");
   }
-  v1::DecisionResponse response;
+
+  DecisionOutcome out;
+  v1::DecisionResponse& response = out.response;
+  v1::AuditRecord& audit = out.audit;
   response.set_decision_id(new_decision_id());
-  response.set_verdict(v1::VERDICT_CONTINUE);
-  return response;
+  audit.set_decision_id(response.decision_id());
+  audit.set_time_ms(unix_now_ms());
+  audit.set_node_id(request.node_id());
+  audit.set_session_id(request.session_id());
+  audit.set_service(request.service());
+  audit.set_interface_id(request.interface_id());
+  audit.set_client_address(request.client_address());
+  audit.set_command(request.command());
+  audit.set_handler_id(request.handler_id());
+
+  policy::Attributes attributes(request.attributes().begin(), request.attributes().end());
+  if (!attributes.contains(policy::attr::kClientAddress) && !request.client_address().empty()) {
+    std::string_view client = request.client_address();
+    std::string ip(client.substr(0, client.rfind(':')));
+    if (ip.size() >= 2 && ip.front() == '[') ip = ip.substr(1, ip.size() - 2);
+    attributes[std::string(policy::attr::kClientAddress)] = ip;
+  }
+  if (request.command() == v1::SMTP_COMMAND_RCPT || request.command() == v1::SMTP_COMMAND_DATA) {
+    std::vector<std::string> recipients(request.recipients().begin(), request.recipients().end());
+    attributes[std::string(policy::attr::kRcptRecipients)] = policy::join_recipients(recipients);
+  }
+
+  auto finish_audit = [&audit, &response](const policy::Attributes& final_attributes) {
+    audit.set_verdict(response.verdict());
+    *audit.mutable_reply() = response.reply();
+    auto& stored = *audit.mutable_attributes();
+    for (const auto& [name, value] : final_attributes) {
+      if (name == policy::attr::kSubjectPassword) continue;  // never audited (DESIGN.md §7)
+      stored[name] = value;
+    }
+  };
+
+  if (request.handler_id() == 0) {
+    response.set_verdict(v1::VERDICT_CONTINUE);
+    finish_audit(attributes);
+    return out;
+  }
+  const v1::Handler* handler = current_handler(*config, request);
+  std::shared_ptr<const policy::CompiledPolicy> compiled;
+  if (handler != nullptr) {
+    audit.set_policy(handler->policy());
+    compiled = config->policies->find(handler->policy());
+  }
+  if (compiled == nullptr) {
+    spdlog::warn("decision {}: handler {} of service {} ({}) is not in configuration {}{}",
+                 response.decision_id(), request.handler_id(),
+                 common::log_escape(request.service(), 80),
+                 v1::SmtpCommand_Name(request.command()), config->version,
+                 handler != nullptr ? " with a loaded policy" : "");
+    tempfail(response, request.command());
+    finish_audit(attributes);
+    return out;
+  }
+  if (request.command() == v1::SMTP_COMMAND_HELO) {
+    attributes[std::string(policy::attr::kHeloGreeting)] = handler->greeting();
+  }
+
+  std::string message;
+  std::string* message_ptr = nullptr;
+  if (request.command() == v1::SMTP_COMMAND_DATA) {
+    message = request.message();
+    message_ptr = &message;
+  }
+  policy::Decision decision = policy::evaluate(*compiled, to_policy_command(request.command()),
+                                               attributes, *config->users, message_ptr);
+  response.set_verdict(to_verdict(decision.verdict));
+  if (decision.verdict != policy::Verdict::kContinue) {
+    v1::SmtpReply* reply = response.mutable_reply();
+    reply->set_code(decision.reply.code);
+    reply->set_enhanced_code(decision.reply.enhanced_code);
+    reply->set_text(decision.reply.text);
+  }
+  for (auto& [name, value] : decision.changes) {
+    (*response.mutable_attribute_changes())[name] = value;
+  }
+  if (decision.message_replaced) {
+    response.set_message_replaced(true);
+    response.set_message(std::move(message));
+  }
+  finish_audit(attributes);
+  if (!decision.reason.empty()) (*audit.mutable_attributes())["decision.reason"] = decision.reason;
+  return out;
 }
 
 }  // namespace gw::controlplane

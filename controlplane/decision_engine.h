@@ -1,24 +1,51 @@
-// The policy decision point (DESIGN.md §2 "decision", §6). Until handlers and policies
-// exist (later issues) every valid request is answered "continue".
+// The policy decision point (DESIGN.md §2 "decision", §5, §6): a node's DecisionRequest →
+// the handler's compiled policy over the command's message attributes → a verdict, and the
+// audit record of it.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "controlplane/error.h"
 #include "controlplane/snapshot_hub.h"
 #include "gateway/v1/decision.pb.h"
+#include "gateway/v1/policy.pb.h"
 
 namespace gw::controlplane {
 
-/// Decides one SMTP command from the current configuration. Thread-safe and cheap: it
-/// reads the hub's immutable Configuration and never touches the database.
+/// One decision and its audit record (time, verdict, reply, final attributes; the caller
+/// fills latency_us and submits it).
+struct DecisionOutcome {
+  gateway::v1::DecisionResponse response;
+  gateway::v1::AuditRecord audit;
+};
+
+/// Decides SMTP commands from the hub's current Configuration. Thread-safe; never touches
+/// the database. Costs microseconds, except a policy reaching attribute_authentication,
+/// which costs one Argon2id verification (about 0.15 s, 64 MiB): callers run those
+/// (is_slow()) off the gRPC threads.
 class DecisionEngine {
  public:
   explicit DecisionEngine(const SnapshotHub& hub) : hub_(hub) {}
 
-  /// Validates the request (a known service, a command HELO..DATA) and returns
-  /// VERDICT_CONTINUE with a fresh decision id. Errors: kInvalidArgument.
-  Result<gateway::v1::DecisionResponse> decide(const gateway::v1::DecisionRequest& request) const;
+  /// Validates the request and evaluates the policy of the handler it names:
+  /// - the service must be known and the command one of HELO..DATA (else kInvalidArgument);
+  /// - handler_id must name a handler of that service and command in the current
+  ///   configuration, and its policy must be loaded; otherwise (the node's snapshot is
+  ///   older than a handler change, or a stored policy no longer compiles) the verdict is
+  ///   TEMPFAIL 451 4.3.0 (AUTH: 454 4.7.0), fail safe, DESIGN.md §7. A request without a
+  ///   handler (handler_id 0) continues: no handler means no policy (§5);
+  /// - attributes: the request's, plus client.address (from client_address when absent),
+  ///   smtp.rcpt.recipients (joined from `recipients`, RCPT and DATA), and for HELO the
+  ///   handler's greeting template as smtp.helo.greeting;
+  /// - DATA: the message is evaluated and, when a filter changed it, returned.
+  /// Returns the response (decision id, verdict, reply, attribute changes) and the audit
+  /// record (attributes without authentication.subject.password).
+  Result<DecisionOutcome> decide(const gateway::v1::DecisionRequest& request) const;
+
+  /// True if deciding `request` may cost an Argon2id verification (its handler's policy has
+  /// an attribute_authentication filter).
+  bool is_slow(const gateway::v1::DecisionRequest& request) const;
 
  private:
   const SnapshotHub& hub_;

@@ -1,4 +1,5 @@
-// Tests of the decision engine before policies exist.
+// Tests of the decision engine: request validation, handler → policy lookup, attributes,
+// verdicts and replies, the fail-safe answers, and the audit record.
 #include "controlplane/decision_engine.h"
 
 #include <gtest/gtest.h>
@@ -6,55 +7,196 @@
 #include <regex>
 #include <set>
 
+#include "controlplane/policy/password_hash.h"
+
 namespace gw::controlplane {
 namespace {
 
 namespace v1 = gateway::v1;
 
+v1::Handler handler(std::int64_t id, v1::SmtpCommand command, std::string policy,
+                    std::string greeting = "", std::string address = "") {
+  v1::Handler h;
+  h.set_id(id);
+  h.set_service("corp");
+  h.set_command(command);
+  h.set_policy(std::move(policy));
+  h.set_greeting(std::move(greeting));
+  h.set_address(std::move(address));
+  return h;
+}
+
 class DecisionEngineTest : public ::testing::Test {
  protected:
   DecisionEngineTest() {
     auto c = std::make_shared<Configuration>();
-    c->version = 1;
+    c->version = 7;
     c->service_instances["corp"] = "default";
+    c->handlers[1] = handler(1, v1::SMTP_COMMAND_MAIL, "only-example-com", "", "*");
+    c->handlers[2] = handler(2, v1::SMTP_COMMAND_HELO, "greet", "Hi ${smtp.helo.domain}");
+    c->handlers[3] = handler(3, v1::SMTP_COMMAND_AUTH, "check-user");
+    c->handlers[4] = handler(4, v1::SMTP_COMMAND_RCPT, "two-max");
+    c->handlers[5] = handler(5, v1::SMTP_COMMAND_MAIL, "gone", "", "*@gone.example");
+    auto built = policy::build_policy_set({
+        {"only-example-com", "550 5.7.1 Sender ${smtp.mail.from} not allowed",
+         "- type: match\n  attribute: smtp.mail.from\n  wildcard: \"*@example.com\"\n"},
+        {"greet", "",
+         "- type: set_attribute\n  attribute: smtp.helo.domain\n  value: gw.${smtp.helo.domain}\n"},
+        {"check-user", "", "- type: attribute_authentication\n"},
+        {"two-max", "452 4.5.3 Too many recipients",
+         "- type: match\n  attribute: smtp.rcpt.recipients\n  regex: '^[^,]*(, [^,]*)?$'\n"},
+    });
+    EXPECT_TRUE(built.errors.empty());
+    c->policies = std::make_shared<policy::PolicySet>(std::move(built.policies));
+    auto hash = policy::hash_password("s3cret-pw", policy::kTestArgon2Cost);
+    EXPECT_TRUE(hash);
+    c->users = std::make_shared<policy::MapUserDirectory>(
+        std::map<std::string, std::string, std::less<>>{{"alice", hash.value()}});
     hub_.publish(c, {});
   }
+
+  v1::DecisionRequest request(std::int64_t handler_id, v1::SmtpCommand command) {
+    v1::DecisionRequest r;
+    r.set_node_id("node-1");
+    r.set_session_id("s-1");
+    r.set_service("corp");
+    r.set_interface_id(9);
+    r.set_command(command);
+    r.set_handler_id(handler_id);
+    r.set_client_address("192.0.2.7:40000");
+    return r;
+  }
+
   SnapshotHub hub_;
   DecisionEngine engine_{hub_};
 };
 
-TEST_F(DecisionEngineTest, ValidRequestContinuesWithFreshId) {
-  v1::DecisionRequest request;
-  request.set_service("corp");
-  request.set_command(v1::SMTP_COMMAND_MAIL);
-  (*request.mutable_attributes())["smtp.mail.from"] = "alice@example.com";
+TEST_F(DecisionEngineTest, AcceptedMailContinuesWithFreshIdAndAuditRecord) {
+  auto r = request(1, v1::SMTP_COMMAND_MAIL);
+  (*r.mutable_attributes())["smtp.mail.from"] = "alice@example.com";
   std::set<std::string> ids;
-  for (int i = 0; i < 100; ++i) {
-    auto decision = engine_.decide(request);
-    ASSERT_TRUE(decision);
-    EXPECT_EQ(decision.value().verdict(), v1::VERDICT_CONTINUE);
+  for (int i = 0; i < 50; ++i) {
+    auto d = engine_.decide(r);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d.value().response.verdict(), v1::VERDICT_CONTINUE);
+    EXPECT_EQ(d.value().response.reply().code(), 0u);
     EXPECT_TRUE(std::regex_match(
-        decision.value().decision_id(),
-        std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
-        << decision.value().decision_id();
-    ids.insert(decision.value().decision_id());
+        d.value().response.decision_id(),
+        std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
+    ids.insert(d.value().response.decision_id());
+    const v1::AuditRecord& a = d.value().audit;
+    EXPECT_EQ(a.decision_id(), d.value().response.decision_id());
+    EXPECT_EQ(a.node_id(), "node-1");
+    EXPECT_EQ(a.session_id(), "s-1");
+    EXPECT_EQ(a.interface_id(), 9);
+    EXPECT_EQ(a.handler_id(), 1);
+    EXPECT_EQ(a.policy(), "only-example-com");
+    EXPECT_EQ(a.verdict(), v1::VERDICT_CONTINUE);
+    EXPECT_EQ(a.attributes().at("client.address"), "192.0.2.7");
+    EXPECT_GT(a.time_ms(), 0);
   }
-  EXPECT_EQ(ids.size(), 100u);
+  EXPECT_EQ(ids.size(), 50u);
+}
+
+TEST_F(DecisionEngineTest, RejectedMailCarriesThePolicyReplyExpanded) {
+  auto r = request(1, v1::SMTP_COMMAND_MAIL);
+  (*r.mutable_attributes())["smtp.mail.from"] = "x@example.org";
+  auto d = engine_.decide(r);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d.value().response.verdict(), v1::VERDICT_REJECT);
+  EXPECT_EQ(d.value().response.reply().code(), 550u);
+  EXPECT_EQ(d.value().response.reply().enhanced_code(), "5.7.1");
+  EXPECT_EQ(d.value().response.reply().text(), "Sender x@example.org not allowed");
+  EXPECT_EQ(d.value().audit.verdict(), v1::VERDICT_REJECT);
+  EXPECT_EQ(d.value().audit.reply().code(), 550u);
+  EXPECT_NE(d.value().audit.attributes().at("decision.reason"), "");
+}
+
+TEST_F(DecisionEngineTest, HeloGreetingComesFromTheHandlerAndDomainChangesAreReturned) {
+  auto r = request(2, v1::SMTP_COMMAND_HELO);
+  (*r.mutable_attributes())["smtp.helo.domain"] = "client.example";
+  (*r.mutable_attributes())["smtp.helo.greeting"] = "node's idea, ignored";
+  auto d = engine_.decide(r);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d.value().response.verdict(), v1::VERDICT_CONTINUE);
+  const auto& changes = d.value().response.attribute_changes();
+  EXPECT_EQ(changes.at("smtp.helo.greeting"), "Hi client.example");
+  EXPECT_EQ(changes.at("smtp.helo.domain"), "gw.client.example");
+}
+
+TEST_F(DecisionEngineTest, AuthChecksTheRepositoryAndNeverAuditsThePassword) {
+  EXPECT_TRUE(engine_.is_slow(request(3, v1::SMTP_COMMAND_AUTH)));
+  EXPECT_FALSE(engine_.is_slow(request(1, v1::SMTP_COMMAND_MAIL)));
+  auto r = request(3, v1::SMTP_COMMAND_AUTH);
+  (*r.mutable_attributes())["authentication.subject.id"] = "alice";
+  (*r.mutable_attributes())["authentication.subject.password"] = "s3cret-pw";
+  auto ok = engine_.decide(r);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok.value().response.verdict(), v1::VERDICT_CONTINUE);
+  EXPECT_FALSE(ok.value().audit.attributes().contains("authentication.subject.password"));
+  EXPECT_EQ(ok.value().audit.attributes().at("authentication.subject.id"), "alice");
+
+  (*r.mutable_attributes())["authentication.subject.password"] = "wrong-pw";
+  auto bad = engine_.decide(r);
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad.value().response.verdict(), v1::VERDICT_REJECT);
+  EXPECT_EQ(bad.value().response.reply().code(), 535u);
+  EXPECT_EQ(bad.value().response.reply().enhanced_code(), "5.7.8");
+  for (const auto& [name, value] : bad.value().audit.attributes()) {
+    EXPECT_EQ(value.find("wrong-pw"), std::string::npos) << name;
+  }
+}
+
+TEST_F(DecisionEngineTest, RecipientsAreJoinedFromTheRequestList) {
+  auto r = request(4, v1::SMTP_COMMAND_RCPT);
+  (*r.mutable_attributes())["smtp.rcpt.to"] = "b@example.com";
+  r.add_recipients("a@example.com");
+  auto one = engine_.decide(r);
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one.value().audit.attributes().at("smtp.rcpt.recipients"), "a@example.com");
+  EXPECT_EQ(one.value().response.verdict(), v1::VERDICT_CONTINUE);
+  r.add_recipients("b@example.com");
+  r.add_recipients("c@example.com");
+  auto three = engine_.decide(r);
+  ASSERT_TRUE(three);
+  EXPECT_EQ(three.value().response.verdict(), v1::VERDICT_TEMPFAIL);
+  EXPECT_EQ(three.value().response.reply().code(), 452u);
+}
+
+TEST_F(DecisionEngineTest, StaleHandlersTempfailSafely) {
+  // Unknown id, a handler of another command, a handler whose policy is not loaded.
+  for (auto [id, command] : {std::pair{99L, v1::SMTP_COMMAND_MAIL},
+                             std::pair{2L, v1::SMTP_COMMAND_MAIL},
+                             std::pair{5L, v1::SMTP_COMMAND_MAIL}}) {
+    auto d = engine_.decide(request(id, command));
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d.value().response.verdict(), v1::VERDICT_TEMPFAIL) << id;
+    EXPECT_EQ(d.value().response.reply().code(), 451u);
+    EXPECT_EQ(d.value().response.reply().enhanced_code(), "4.3.0");
+  }
+  auto auth = engine_.decide(request(98, v1::SMTP_COMMAND_AUTH));
+  ASSERT_TRUE(auth);
+  EXPECT_EQ(auth.value().response.reply().code(), 454u);
+  EXPECT_EQ(auth.value().response.reply().enhanced_code(), "4.7.0");
+  // No handler at all: no policy, the command goes on.
+  auto none = engine_.decide(request(0, v1::SMTP_COMMAND_DATA));
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none.value().response.verdict(), v1::VERDICT_CONTINUE);
 }
 
 TEST_F(DecisionEngineTest, InvalidRequestsAreRefused) {
-  v1::DecisionRequest request;
-  request.set_command(v1::SMTP_COMMAND_RCPT);
-  EXPECT_EQ(engine_.decide(request).error().message, "service is required");
-  request.set_service("ghost");
-  auto unknown = engine_.decide(request);
+  v1::DecisionRequest r;
+  r.set_command(v1::SMTP_COMMAND_RCPT);
+  EXPECT_EQ(engine_.decide(r).error().message, "service is required");
+  r.set_service("ghost");
+  auto unknown = engine_.decide(r);
   EXPECT_EQ(unknown.error().code, Code::kInvalidArgument);
   EXPECT_EQ(unknown.error().message, "service \"ghost\" is not known");
-  request.set_service("corp");
-  request.set_command(v1::SMTP_COMMAND_UNSPECIFIED);
-  EXPECT_EQ(engine_.decide(request).error().code, Code::kInvalidArgument);
-  request.set_command(static_cast<v1::SmtpCommand>(42));
-  EXPECT_EQ(engine_.decide(request).error().message,
+  r.set_service("corp");
+  r.set_command(v1::SMTP_COMMAND_UNSPECIFIED);
+  EXPECT_EQ(engine_.decide(r).error().code, Code::kInvalidArgument);
+  r.set_command(static_cast<v1::SmtpCommand>(42));
+  EXPECT_EQ(engine_.decide(r).error().message,
             "command 42 is not one of HELO, AUTH, MAIL, RCPT, DATA");
 }
 

@@ -18,8 +18,9 @@ Result<ServiceUpdate> merge_service_update(const gateway::v1::Service& current,
   if (mask.paths_size() == 0) {
     return fail(Code::kInvalidArgument, "update_mask is empty: name the fields to change");
   }
-  static constexpr std::array<std::string_view, 4> kOutputOnly = {"has_password", "interfaces",
-                                                                  "created_at_ms", "updated_at_ms"};
+  static constexpr std::array<std::string_view, 8> kOutputOnly = {
+      "has_password",  "interfaces",  "handlers",           "created_at_ms",
+      "updated_at_ms", "source_line", "declares_interfaces", "declares_handlers"};
   for (const std::string& path : mask.paths()) {
     if (!FieldMaskUtil::IsValidPath<gateway::v1::Service>(path)) {
       return fail(Code::kInvalidArgument, "update_mask path \"" + common::log_escape(path, 80) +

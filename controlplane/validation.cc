@@ -199,6 +199,9 @@ Result<void> validate_service(const v1::Service& s) {
   if (auto version = check_tls_min_version("tls_min_version", s.tls_min_version()); !version) {
     return version;
   }
+  if (s.limits().decision_timeout_ms() > 60000) {
+    return fail(Code::kInvalidArgument, "decision_timeout_ms must be 1..60000 ms");
+  }
   if (!s.tls_server_name().empty() && !is_valid_host_name(s.tls_server_name()) &&
       !canonical_ip(s.tls_server_name())) {
     return fail(Code::kInvalidArgument, "tls_server_name " + show(s.tls_server_name()) +

@@ -41,6 +41,7 @@ v1::Service full_service(std::string name) {
   l->set_max_sessions(1000);
   l->set_max_sessions_per_client(50);
   l->set_idle_timeout_ms(60000);
+  l->set_decision_timeout_ms(1500);
   l->set_session_timeout_ms(1800000);
   l->set_data_timeout_ms(600000);
   l->set_upstream_connect_timeout_ms(30000);

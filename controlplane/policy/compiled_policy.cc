@@ -91,6 +91,21 @@ std::unique_ptr<Filter> compile_filter(const YAML::Node& node) {
 struct PolicyCompiler {
   static Result<std::shared_ptr<const CompiledPolicy>, CompileError> compile(
       std::string_view name, std::string_view reply_template, std::string_view filters_yaml) {
+    YAML::Node root;
+    try {
+      root = YAML::Load(std::string(filters_yaml));
+    } catch (const YAML::Exception& e) {
+      return boost::outcome_v2::failure(CompileError{to_single_line(name, 128), e.mark.is_null() ? 0 : e.mark.line + 1,
+                                  0, to_single_line("invalid YAML: " + e.msg, 1024)});
+    }
+    return compile_node(name, reply_template, root, filters_yaml);
+  }
+
+  // `filters_text` is the text `root` was read from (the content.body scan); for a node
+  // of a larger document, its re-emitted form.
+  static Result<std::shared_ptr<const CompiledPolicy>, CompileError> compile_node(
+      std::string_view name, std::string_view reply_template, const YAML::Node& root,
+      std::string_view filters_text) {
     using boost::outcome_v2::failure;
     // Reasons quote configuration text (a type, a reply), which may hold line breaks:
     // keep every message one line.
@@ -113,12 +128,6 @@ struct PolicyCompiler {
       }
       policy->reply_ = std::move(reply).value();
     }
-    YAML::Node root;
-    try {
-      root = YAML::Load(std::string(filters_yaml));
-    } catch (const YAML::Exception& e) {
-      return error(e.mark.is_null() ? 0 : e.mark.line + 1, 0, "invalid YAML: " + e.msg);
-    }
     if (root.IsDefined() && !root.IsNull()) {
       if (!root.IsSequence()) {
         return error(line_of(root), 0, "the filters must be a YAML list of filter maps");
@@ -137,7 +146,7 @@ struct PolicyCompiler {
       }
     }
     const std::string_view body = attr::kContentBody;
-    if (filters_yaml.find(body) != std::string_view::npos ||
+    if (filters_text.find(body) != std::string_view::npos ||
         reply_template.find(body) != std::string_view::npos) {
       policy->needs_body_ = true;
     }
@@ -151,6 +160,12 @@ struct PolicyCompiler {
 Result<std::shared_ptr<const CompiledPolicy>, CompileError> compile_policy(
     std::string_view name, std::string_view reply_template, std::string_view filters_yaml) {
   return PolicyCompiler::compile(name, reply_template, filters_yaml);
+}
+
+Result<std::shared_ptr<const CompiledPolicy>, CompileError> compile_policy_node(
+    std::string_view name, std::string_view reply_template, const YAML::Node& filters) {
+  const std::string text = filters.IsDefined() ? YAML::Dump(filters) : std::string();
+  return PolicyCompiler::compile_node(name, reply_template, filters, text);
 }
 
 }  // namespace gw::controlplane::policy

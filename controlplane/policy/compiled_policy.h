@@ -2,6 +2,8 @@
 // filter chain (DESIGN.md §6 "A policy is data").
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -67,5 +69,11 @@ struct CompileError {
 /// operator believes mail is signed or scanned when it is not.
 Result<std::shared_ptr<const CompiledPolicy>, CompileError> compile_policy(
     std::string_view name, std::string_view reply_template, std::string_view filters_yaml);
+
+/// compile_policy() over an already parsed `filters` node, e.g. the `filters` of a policy
+/// inside a whole configuration file (`gctl apply -f`): CompileError::line is then the
+/// line in that file. An undefined or null node means no filter.
+Result<std::shared_ptr<const CompiledPolicy>, CompileError> compile_policy_node(
+    std::string_view name, std::string_view reply_template, const YAML::Node& filters);
 
 }  // namespace gw::controlplane::policy

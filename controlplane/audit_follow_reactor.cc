@@ -1,0 +1,96 @@
+// The FollowAudit stream.
+#include "controlplane/audit_follow_reactor.h"
+
+namespace gw::controlplane {
+
+namespace v1 = gateway::v1;
+
+grpc::ServerWriteReactor<v1::AuditRecord>* AuditFollowReactor::start(AuditWriter& writer,
+                                                                     v1::AuditQuery query) {
+  std::shared_ptr<AuditFollowReactor> reactor(new AuditFollowReactor(writer, std::move(query)));
+  reactor->self_ = reactor;
+  writer.follow(reactor);
+  // Headers now, so the client knows the stream is open before the first record.
+  reactor->StartSendInitialMetadata();
+  return reactor.get();
+}
+
+void AuditFollowReactor::on_records(const std::vector<v1::AuditRecord>& records) {
+  {
+    std::lock_guard lock(mu_);
+    if (finish_requested_) return;
+    for (const v1::AuditRecord& r : records) {
+      if (audit_matches(r, query_)) pending_.push_back(r);
+    }
+    if (pending_.size() > kMaxPending) {
+      pending_.clear();
+      finish_requested_ = true;
+      finish_status_ = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                    "the follower fell too far behind the audit trail");
+    }
+  }
+  advance();
+}
+
+void AuditFollowReactor::on_writer_stopped() {
+  request_finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "control plane is shutting down"));
+}
+
+void AuditFollowReactor::OnWriteDone(bool ok) {
+  {
+    std::lock_guard lock(mu_);
+    writing_ = false;
+    if (!ok && !finish_requested_) {
+      finish_requested_ = true;
+      finish_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "stream closed");
+    }
+  }
+  advance();
+}
+
+void AuditFollowReactor::OnCancel() {
+  request_finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
+}
+
+void AuditFollowReactor::OnDone() {
+  writer_.unfollow(this);
+  std::shared_ptr<AuditFollowReactor> keep;
+  {
+    std::lock_guard lock(mu_);
+    keep = std::move(self_);
+  }
+}
+
+void AuditFollowReactor::request_finish(grpc::Status status) {
+  {
+    std::lock_guard lock(mu_);
+    if (finish_requested_) return;
+    finish_requested_ = true;
+    finish_status_ = std::move(status);
+    pending_.clear();
+  }
+  advance();
+}
+
+void AuditFollowReactor::advance() {
+  enum class Step { kNone, kWrite, kFinish } step = Step::kNone;
+  grpc::Status status;
+  {
+    std::lock_guard lock(mu_);
+    if (finished_ || writing_) return;
+    if (finish_requested_) {
+      finished_ = true;
+      status = finish_status_;
+      step = Step::kFinish;
+    } else if (!pending_.empty()) {
+      in_flight_ = std::move(pending_.front());
+      pending_.pop_front();
+      writing_ = true;
+      step = Step::kWrite;
+    }
+  }
+  if (step == Step::kWrite) StartWrite(&in_flight_);
+  if (step == Step::kFinish) Finish(status);
+}
+
+}  // namespace gw::controlplane

@@ -1,0 +1,144 @@
+// The audit writer thread.
+#include "controlplane/audit_writer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace gw::controlplane {
+
+namespace v1 = gateway::v1;
+
+bool audit_matches(const v1::AuditRecord& record, const v1::AuditQuery& query) {
+  if (query.since_ms() > 0 && record.time_ms() < query.since_ms()) return false;
+  if (!query.service().empty() && record.service() != query.service()) return false;
+  if (!query.node_id().empty() && record.node_id() != query.node_id()) return false;
+  if (query.command() != v1::SMTP_COMMAND_UNSPECIFIED && record.command() != query.command()) {
+    return false;
+  }
+  if (query.verdict() != v1::VERDICT_UNSPECIFIED && record.verdict() != query.verdict()) {
+    return false;
+  }
+  return true;
+}
+
+AuditWriter::AuditWriter(const std::filesystem::path& db_path)
+    : db_(storage::Database::open(db_path)), repository_(db_), thread_([this] { run(); }) {}
+
+AuditWriter::~AuditWriter() { stop(); }
+
+bool AuditWriter::submit(v1::AuditRecord record) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || queue_.size() >= kMaxQueued) return false;
+    queue_.push_back(std::move(record));
+    ++submitted_;
+    if (queue_.size() < kBatchRows) return true;  // the timer writes it
+  }
+  wake_.notify_one();
+  return true;
+}
+
+void AuditWriter::stop() {
+  std::vector<std::shared_ptr<AuditFollower>> followers;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (!thread_.joinable()) return;  // stopped before
+  thread_.join();
+  {
+    std::lock_guard lock(mu_);
+    for (auto& weak : followers_) {
+      if (auto f = weak.lock()) followers.push_back(std::move(f));
+    }
+    followers_.clear();
+  }
+  for (auto& f : followers) f->on_writer_stopped();
+}
+
+void AuditWriter::follow(const std::shared_ptr<AuditFollower>& follower) {
+  std::lock_guard lock(mu_);
+  followers_.push_back(follower);
+}
+
+void AuditWriter::unfollow(const AuditFollower* follower) {
+  std::lock_guard lock(mu_);
+  std::erase_if(followers_, [follower](const std::weak_ptr<AuditFollower>& weak) {
+    auto f = weak.lock();
+    return !f || f.get() == follower;
+  });
+}
+
+std::uint64_t AuditWriter::written() const {
+  std::lock_guard lock(mu_);
+  return written_;
+}
+
+void AuditWriter::flush() {
+  std::unique_lock lock(mu_);
+  const std::uint64_t target = submitted_;
+  wake_.notify_one();
+  written_cv_.wait(lock, [&] { return written_ >= target || finished_; });
+}
+
+void AuditWriter::run() {
+  std::vector<v1::AuditRecord> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) {
+        finished_ = true;
+        written_cv_.notify_all();
+        return;
+      }
+      // Give the batch time to fill unless it is full already (or we are draining).
+      if (!stopping_ && queue_.size() < kBatchRows) {
+        wake_.wait_for(lock, kFlushInterval,
+                       [this] { return stopping_ || queue_.size() >= kBatchRows; });
+      }
+      const std::size_t n = std::min(queue_.size(), kBatchRows);
+      batch.clear();
+      batch.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    write(batch);
+  }
+}
+
+void AuditWriter::write(std::vector<v1::AuditRecord>& batch) {
+  if (batch.empty()) return;
+  // The disk may be busy (a long admin transaction, a checkpoint): retry with a growing
+  // pause. Records are never dropped; the queue bound pushes back on the decisions instead.
+  std::chrono::milliseconds pause{10};
+  for (int attempt = 1;; ++attempt) {
+    auto appended = repository_.append_batch(batch);
+    if (appended) break;
+    spdlog::error("audit: writing {} record(s) failed (attempt {}): {}", batch.size(), attempt,
+                  appended.error().message);
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds{1000});
+    std::lock_guard lock(mu_);
+    if (stopping_ && attempt >= 20) {
+      spdlog::error("audit: giving up on {} record(s) at shutdown", batch.size());
+      break;
+    }
+  }
+  std::vector<std::shared_ptr<AuditFollower>> followers;
+  {
+    std::lock_guard lock(mu_);
+    written_ += batch.size();
+    for (auto& weak : followers_) {
+      if (auto f = weak.lock()) followers.push_back(std::move(f));
+    }
+  }
+  written_cv_.notify_all();
+  for (auto& f : followers) f->on_records(batch);
+}
+
+}  // namespace gw::controlplane

@@ -1,0 +1,94 @@
+// The background audit writer: decisions queue their records, one thread writes them to
+// SQLite in batches and hands them to followers (`gctl audit --follow`). Issue 4 "Audit".
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "gateway/v1/policy.pb.h"
+#include "storage/audit_repository.h"
+#include "storage/database.h"
+
+namespace gw::controlplane {
+
+/// Receives the records of each written batch (`gctl audit --follow`). Called on the writer
+/// thread after the batch is durable: must return quickly and never block.
+class AuditFollower {
+ public:
+  virtual ~AuditFollower() = default;
+  virtual void on_records(const std::vector<gateway::v1::AuditRecord>& records) = 0;
+  /// The writer is stopping: no more records will come.
+  virtual void on_writer_stopped() = 0;
+};
+
+/// True if `record` passes `query`'s filters (since_ms, service, node_id, command, verdict;
+/// the limit is not a filter), as storage::AuditRepository::query applies them.
+bool audit_matches(const gateway::v1::AuditRecord& record, const gateway::v1::AuditQuery& query);
+
+/// Writes audit records on a thread of its own, through a SQLite connection of its own (WAL
+/// lets the admin connection read meanwhile), so the decision path never waits for the disk:
+/// submit() only appends to a bounded queue. The thread writes whenever kBatchRows records
+/// are waiting or kFlushInterval has passed since the first waiting one; a failed batch is
+/// retried (append_batch skips decision ids already stored). Thread-safe.
+class AuditWriter {
+ public:
+  /// Records waiting beyond this are refused: submit() returns false and the caller must
+  /// not apply the decision (DecisionGrpcService answers UNAVAILABLE, the node fails safe),
+  /// so that every decision a node acts on is in the audit trail.
+  static constexpr std::size_t kMaxQueued = 200000;
+  /// Records per write transaction at most.
+  static constexpr std::size_t kBatchRows = 2048;
+  /// Longest a record waits before its batch is written.
+  static constexpr std::chrono::milliseconds kFlushInterval{50};
+
+  /// Opens a second connection to `db_path` (migrations already applied by the first) and
+  /// starts the thread. Throws std::runtime_error when the database cannot be opened.
+  explicit AuditWriter(const std::filesystem::path& db_path);
+  AuditWriter(const AuditWriter&) = delete;
+  AuditWriter& operator=(const AuditWriter&) = delete;
+  /// stop().
+  ~AuditWriter();
+
+  /// Queues one record. False when the queue is full or the writer stopped.
+  bool submit(gateway::v1::AuditRecord record);
+
+  /// Writes everything queued, then stops the thread; later submit() calls return false.
+  /// Followers get on_writer_stopped(). Idempotent; call from one thread.
+  void stop();
+
+  /// Registers / removes a follower (held weakly; a follower that went away is forgotten).
+  void follow(const std::shared_ptr<AuditFollower>& follower);
+  void unfollow(const AuditFollower* follower);
+
+  /// Records written so far (tests, metrics).
+  std::uint64_t written() const;
+  /// Blocks until every record submitted before the call is written (tests, shutdown).
+  void flush();
+
+ private:
+  void run();
+  void write(std::vector<gateway::v1::AuditRecord>& batch);
+
+  storage::Database db_;
+  storage::AuditRepository repository_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::condition_variable written_cv_;
+  std::deque<gateway::v1::AuditRecord> queue_;
+  std::uint64_t submitted_ = 0;
+  std::uint64_t written_ = 0;
+  bool stopping_ = false;
+  bool finished_ = false;  // the thread has ended
+  std::vector<std::weak_ptr<AuditFollower>> followers_;
+  std::thread thread_;
+};
+
+}  // namespace gw::controlplane

@@ -1,0 +1,321 @@
+// ConfigStore: policies, handlers and the authentication repository (issue 4; DESIGN.md §2
+// "handler", "authentication repository", §5, §6).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <string>
+
+#include "common/logging.h"
+#include "controlplane/config_store.h"
+#include "controlplane/policy/compiled_policy.h"
+#include "controlplane/policy/password_hash.h"
+
+namespace gw::controlplane {
+namespace {
+
+namespace v1 = gateway::v1;
+
+std::string show_quoted(std::string_view text) { return "\"" + common::log_escape(text, 80) + "\""; }
+
+bool same_pattern(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) ==
+           std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
+std::string_view command_word(v1::SmtpCommand command) {
+  switch (command) {
+    case v1::SMTP_COMMAND_HELO:
+      return "helo";
+    case v1::SMTP_COMMAND_AUTH:
+      return "auth";
+    case v1::SMTP_COMMAND_MAIL:
+      return "mail";
+    case v1::SMTP_COMMAND_RCPT:
+      return "rcpt";
+    case v1::SMTP_COMMAND_DATA:
+      return "data";
+    default:
+      return "unspecified";
+  }
+}
+
+// Fills the defaults of DESIGN.md §5 / the reference and checks the fields that depend on
+// the command. Does not look anything up.
+Result<void> normalize_handler(v1::Handler& h) {
+  h.clear_id();
+  h.clear_created_at_ms();
+  h.clear_source_line();
+  if (!v1::SmtpCommand_IsValid(h.command()) || h.command() == v1::SMTP_COMMAND_UNSPECIFIED) {
+    return fail(Code::kInvalidArgument, "command must be one of helo, auth, mail, rcpt, data");
+  }
+  if (h.service().empty()) return fail(Code::kInvalidArgument, "service is required");
+  if (h.policy().empty()) return fail(Code::kInvalidArgument, "policy is required");
+  const bool address_command =
+      h.command() == v1::SMTP_COMMAND_MAIL || h.command() == v1::SMTP_COMMAND_RCPT;
+  if (h.command() == v1::SMTP_COMMAND_HELO) {
+    if (h.greeting().empty()) h.set_greeting(std::string(policy::kDefaultGreeting));
+  } else if (!h.greeting().empty()) {
+    return fail(Code::kInvalidArgument, "a greeting belongs to a helo handler only");
+  }
+  if (address_command) {
+    if (h.address().empty()) h.set_address("*");
+  } else if (!h.address().empty()) {
+    return fail(Code::kInvalidArgument, "an address pattern belongs to mail and rcpt handlers only");
+  }
+  if (h.greeting().size() > 512 || policy::has_control_character(h.greeting())) {
+    return fail(Code::kInvalidArgument,
+                "greeting must be at most 512 octets without control characters");
+  }
+  if (h.address().size() > 512 || policy::has_control_character(h.address()) ||
+      h.address().find(' ') != std::string::npos) {
+    return fail(Code::kInvalidArgument,
+                "address pattern must be at most 512 octets without spaces or control characters");
+  }
+  return ok();
+}
+
+// Password rules of the repository: what a SASL PLAIN/LOGIN client can send (RFC 4616 §2:
+// no NUL), one line of gctl input (no CR/LF), bounded.
+Result<void> check_password(std::string_view password) {
+  if (password.empty()) return fail(Code::kInvalidArgument, "the password is empty");
+  if (password.size() > 1024) {
+    return fail(Code::kInvalidArgument, "the password is longer than 1024 octets");
+  }
+  if (password.find_first_of(std::string_view("\0\r\n", 3)) != std::string_view::npos) {
+    return fail(Code::kInvalidArgument, "the password contains NUL, CR or LF");
+  }
+  return ok();
+}
+
+Result<std::string> hash_of(std::string_view password) {
+  if (auto valid = check_password(password); !valid) return valid.as_failure();
+  auto hash = policy::hash_password(password);
+  if (!hash) return fail(Code::kInternal, "cannot hash the password: " + hash.error().message);
+  return std::move(hash).value();
+}
+
+Result<void> check_user_name(std::string_view name) {
+  if (name.empty() || name.size() > 256 || policy::has_control_character(name)) {
+    return fail(Code::kInvalidArgument,
+                "a user name has 1..256 octets and no control characters");
+  }
+  return ok();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const policy::PolicySet>> ConfigStore::load_policy_set() {
+  auto stored = policies_.list();
+  if (!stored) return from_storage(stored.error());
+  std::vector<policy::PolicySource> sources;
+  sources.reserve(stored.value().size());
+  for (const v1::Policy& p : stored.value()) {
+    sources.push_back({p.name(), p.reply(), p.filters_yaml()});
+  }
+  auto built = policy::build_policy_set(sources);
+  for (const policy::CompileError& e : built.errors) {
+    spdlog::error("stored policy does not compile, its handlers will tempfail: {}",
+                  e.to_string());
+  }
+  return std::make_shared<const policy::PolicySet>(std::move(built.policies));
+}
+
+Result<std::shared_ptr<const policy::UserDirectory>> ConfigStore::load_user_directory() {
+  auto users = users_.list(storage::Secrets::kInclude);
+  if (!users) return from_storage(users.error());
+  std::map<std::string, std::string, std::less<>> hashes;
+  for (v1::User& u : users.value()) hashes.emplace(u.name(), std::move(*u.mutable_password_hash()));
+  return std::make_shared<const policy::MapUserDirectory>(std::move(hashes));
+}
+
+Result<std::string> ConfigStore::instance_of(std::string_view service) {
+  auto found = services_.get(service, storage::Secrets::kOmit);
+  if (!found) return from_storage(found.error());
+  return found.value().instance();
+}
+
+// --- policies
+
+Result<storage::UpsertOutcome> ConfigStore::upsert_policy(const v1::Policy& request) {
+  if (!is_valid_name(request.name())) {
+    return fail(Code::kInvalidArgument,
+                "policy name " + show_quoted(request.name()) + " is not 1..64 of [A-Za-z0-9._-]");
+  }
+  auto compiled = policy::compile_policy(request.name(), request.reply(), request.filters_yaml());
+  if (!compiled) return fail(Code::kInvalidArgument, compiled.error().to_string());
+
+  auto tx = storage::Transaction::begin(db_);
+  if (!tx) return from_storage(tx.error());
+  v1::Policy stored;
+  stored.set_name(request.name());
+  stored.set_reply(request.reply());
+  stored.set_filters_yaml(request.filters_yaml());
+  auto outcome = policies_.upsert(stored, unix_now_ms());
+  if (!outcome) return from_storage(outcome.error());
+  if (outcome.value() == storage::UpsertOutcome::kUnchanged) return outcome.value();
+  if (auto done = commit_change(tx.value(), {}, Rebuild{.policies = true, .users = false}); !done) {
+    return done.as_failure();
+  }
+  spdlog::info("policy {} {}", show_quoted(request.name()),
+               outcome.value() == storage::UpsertOutcome::kCreated ? "created" : "updated");
+  return outcome.value();
+}
+
+Result<v1::Policy> ConfigStore::get_policy(std::string_view name) {
+  auto found = policies_.get(name);
+  if (!found) return from_storage(found.error());
+  return std::move(found).value();
+}
+
+Result<std::vector<v1::Policy>> ConfigStore::list_policies() {
+  auto all = policies_.list();
+  if (!all) return from_storage(all.error());
+  return std::move(all).value();
+}
+
+Result<void> ConfigStore::delete_policy(std::string_view name) {
+  if (name.empty()) return fail(Code::kInvalidArgument, "policy name is required");
+  auto tx = storage::Transaction::begin(db_);
+  if (!tx) return from_storage(tx.error());
+  auto removed = policies_.remove(name);
+  if (!removed) {
+    if (removed.error().in_use()) {
+      return fail(Code::kFailedPrecondition, removed.error().error.message);
+    }
+    return from_storage(removed.error().error);
+  }
+  if (auto done = commit_change(tx.value(), {}, Rebuild{.policies = true, .users = false}); !done) return done;
+  spdlog::info("policy {} deleted", show_quoted(name));
+  return ok();
+}
+
+// --- handlers
+
+Result<v1::Handler> ConfigStore::create_handler(v1::Handler request) {
+  if (auto valid = normalize_handler(request); !valid) return valid.as_failure();
+  auto tx = storage::Transaction::begin(db_);
+  if (!tx) return from_storage(tx.error());
+  auto instance = instance_of(request.service());
+  if (!instance) return instance.as_failure();
+  if (auto policy = policies_.get(request.policy()); !policy) {
+    if (policy.error().code == storage::Errc::kNotFound) {
+      return fail(Code::kNotFound, "policy " + show_quoted(request.policy()) + " does not exist");
+    }
+    return from_storage(policy.error());
+  }
+  auto existing = handlers_.list(request.service());
+  if (!existing) return from_storage(existing.error());
+  for (const v1::Handler& h : existing.value()) {
+    if (h.command() != request.command()) continue;
+    const bool address_command = request.command() == v1::SMTP_COMMAND_MAIL ||
+                                 request.command() == v1::SMTP_COMMAND_RCPT;
+    if (!address_command || same_pattern(h.address(), request.address())) {
+      return fail(Code::kAlreadyExists,
+                  "service " + show_quoted(request.service()) + " already has " +
+                      std::string(command_word(request.command())) + " handler " +
+                      std::to_string(h.id()) +
+                      (address_command ? " for " + show_quoted(request.address()) : std::string()) +
+                      ": delete it first");
+    }
+  }
+  auto created = handlers_.create(request, unix_now_ms());
+  if (!created) return from_storage(created.error());
+  if (auto done = commit_change(tx.value(), {instance.value()}); !done) return done.as_failure();
+  spdlog::info("handler {} created: service {} {} policy {}", created.value().id(),
+               show_quoted(request.service()), command_word(request.command()),
+               show_quoted(request.policy()));
+  return std::move(created).value();
+}
+
+Result<std::vector<v1::Handler>> ConfigStore::list_handlers(std::string_view service) {
+  if (!service.empty()) {
+    if (auto owner = instance_of(service); !owner) return owner.as_failure();
+  }
+  auto all = handlers_.list(service);
+  if (!all) return from_storage(all.error());
+  return std::move(all).value();
+}
+
+Result<void> ConfigStore::delete_handler(std::int64_t id) {
+  auto tx = storage::Transaction::begin(db_);
+  if (!tx) return from_storage(tx.error());
+  auto handler = handlers_.get(id);
+  if (!handler) return from_storage(handler.error());
+  auto instance = instance_of(handler.value().service());
+  if (!instance) return instance.as_failure();
+  if (auto removed = handlers_.remove(id); !removed) return from_storage(removed.error());
+  if (auto done = commit_change(tx.value(), {instance.value()}); !done) return done;
+  spdlog::info("handler {} of service {} deleted", id, show_quoted(handler.value().service()));
+  return ok();
+}
+
+// --- users
+
+Result<v1::User> ConfigStore::create_user(const v1::User& request) {
+  if (auto name = check_user_name(request.name()); !name) return name.as_failure();
+  std::string hash;
+  if (!request.password_hash().empty()) {
+    if (!request.password().empty()) {
+      return fail(Code::kInvalidArgument, "give a password or a password hash, not both");
+    }
+    if (!policy::is_password_hash(request.password_hash())) {
+      return fail(Code::kInvalidArgument,
+                  "password_hash is not an Argon2id hash this build accepts "
+                  "($argon2id$v=19$m=...,t=...,p=...$salt$hash)");
+    }
+    hash = request.password_hash();
+  } else {
+    auto hashed = hash_of(request.password());
+    if (!hashed) return hashed.as_failure();
+    hash = std::move(hashed).value();
+  }
+  auto tx = storage::Transaction::begin(db_);
+  if (!tx) return from_storage(tx.error());
+  auto created = users_.create(request.name(), hash, unix_now_ms());
+  if (!created) return from_storage(created.error());
+  if (auto done = commit_change(tx.value(), {}, Rebuild{.policies = false, .users = true}); !done) {
+    return done.as_failure();
+  }
+  spdlog::info("user {} created", show_quoted(request.name()));
+  return std::move(created).value();
+}
+
+Result<v1::User> ConfigStore::set_user_password(std::string_view name, std::string_view password) {
+  if (auto valid = check_user_name(name); !valid) return valid.as_failure();
+  if (auto exists = users_.get(name, storage::Secrets::kOmit); !exists) {
+    return from_storage(exists.error());
+  }
+  auto hashed = hash_of(password);
+  if (!hashed) return hashed.as_failure();
+  auto tx = storage::Transaction::begin(db_);
+  if (!tx) return from_storage(tx.error());
+  auto updated = users_.set_hash(name, hashed.value(), unix_now_ms());
+  if (!updated) return from_storage(updated.error());
+  if (auto done = commit_change(tx.value(), {}, Rebuild{.policies = false, .users = true}); !done) {
+    return done.as_failure();
+  }
+  spdlog::info("password of user {} changed", show_quoted(name));
+  return std::move(updated).value();
+}
+
+Result<std::vector<v1::User>> ConfigStore::list_users() {
+  auto all = users_.list(storage::Secrets::kOmit);
+  if (!all) return from_storage(all.error());
+  return std::move(all).value();
+}
+
+Result<void> ConfigStore::delete_user(std::string_view name) {
+  if (name.empty()) return fail(Code::kInvalidArgument, "user name is required");
+  auto tx = storage::Transaction::begin(db_);
+  if (!tx) return from_storage(tx.error());
+  if (auto removed = users_.remove(name); !removed) return from_storage(removed.error());
+  if (auto done = commit_change(tx.value(), {}, Rebuild{.policies = false, .users = true}); !done) return done;
+  spdlog::info("user {} deleted", show_quoted(name));
+  return ok();
+}
+
+}  // namespace gw::controlplane
