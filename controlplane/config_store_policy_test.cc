@@ -1,0 +1,240 @@
+// Tests of ConfigStore's policy side: policies, handlers, users, apply and export.
+#include <gtest/gtest.h>
+
+#include <optional>
+
+#include "controlplane/config_store.h"
+#include "controlplane/policy/password_hash.h"
+#include "storage/test_temp_dir.h"
+
+namespace gw::controlplane {
+namespace {
+
+namespace v1 = gateway::v1;
+
+v1::Policy policy(std::string name, std::string filters, std::string reply = "") {
+  v1::Policy p;
+  p.set_name(std::move(name));
+  p.set_filters_yaml(std::move(filters));
+  p.set_reply(std::move(reply));
+  return p;
+}
+
+v1::Handler handler(std::string service, v1::SmtpCommand command, std::string policy_name,
+                    std::string address = "") {
+  v1::Handler h;
+  h.set_service(std::move(service));
+  h.set_command(command);
+  h.set_policy(std::move(policy_name));
+  h.set_address(std::move(address));
+  return h;
+}
+
+const char* kTrue = "- type: \"true\"\n";
+
+class ConfigStorePolicyTest : public ::testing::Test {
+ protected:
+  ConfigStorePolicyTest() {
+    v1::Service s;
+    s.set_name("corp");
+    s.set_host("127.0.0.1");
+    s.set_port(2525);
+    EXPECT_TRUE(store_.create_service(s));
+  }
+
+  std::uint64_t version() { return hub_.current()->version; }
+
+  // A document with one policy, one user (by hash), one service with an interface and two
+  // handlers, each with a source line.
+  v1::ConfigurationDocument document() {
+    v1::ConfigurationDocument d;
+    d.set_file_name("site.yaml");
+    auto* p = d.add_policies();
+    *p = policy("allow", kTrue);
+    p->set_source_line(3);
+    auto* u = d.add_users();
+    u->set_name("bob");
+    u->set_password_hash(bob_hash_);
+    u->set_source_line(7);
+    auto* s = d.add_services();
+    s->set_name("edge");
+    s->set_host("127.0.0.1");
+    s->set_port(2526);
+    s->set_source_line(10);
+    s->set_declares_interfaces(true);
+    s->set_declares_handlers(true);
+    auto* i = s->add_interfaces();
+    i->set_port(40123);
+    i->set_source_line(14);
+    auto* h1 = s->add_handlers();
+    *h1 = handler("", v1::SMTP_COMMAND_MAIL, "allow", "*@example.com");
+    h1->set_source_line(17);
+    auto* h2 = s->add_handlers();
+    *h2 = handler("", v1::SMTP_COMMAND_HELO, "allow");
+    h2->set_source_line(20);
+    return d;
+  }
+
+  storage::TestTempDir dir_;
+  storage::SecretBox secrets_ = storage::SecretBox::open_key_file(dir_.file("gw.db.key"));
+  SnapshotHub hub_;
+  storage::Database db_ = storage::Database::open(dir_.file("gw.db"));
+  ConfigStore store_{db_, secrets_, hub_};
+  std::string bob_hash_ = policy::hash_password("bob-pw-123", policy::kTestArgon2Cost).value();
+};
+
+TEST_F(ConfigStorePolicyTest, PoliciesAreCompiledOnWriteAndPublished) {
+  auto bad = store_.upsert_policy(policy("broken", "- type: frobnicate\n"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, Code::kInvalidArgument);
+  EXPECT_NE(bad.error().message.find("frobnicate"), std::string::npos) << bad.error().message;
+  EXPECT_FALSE(store_.get_policy("broken"));
+
+  const auto before = version();
+  ASSERT_TRUE(store_.upsert_policy(policy("allow", kTrue)));
+  EXPECT_GT(version(), before);
+  EXPECT_NE(hub_.current()->policies->find("allow"), nullptr);
+  auto again = store_.upsert_policy(policy("allow", kTrue));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again.value(), storage::UpsertOutcome::kUnchanged);
+}
+
+TEST_F(ConfigStorePolicyTest, HandlersGetDefaultsReachTheSnapshotAndPinTheirPolicy) {
+  ASSERT_TRUE(store_.upsert_policy(policy("allow", kTrue)));
+  auto mail = store_.create_handler(handler("corp", v1::SMTP_COMMAND_MAIL, "allow"));
+  ASSERT_TRUE(mail) << mail.error().message;
+  EXPECT_EQ(mail.value().address(), "*");
+  auto helo = store_.create_handler(handler("corp", v1::SMTP_COMMAND_HELO, "allow"));
+  ASSERT_TRUE(helo);
+  EXPECT_EQ(helo.value().greeting(), "Hello ${smtp.helo.domain}");
+
+  auto snap = hub_.current()->snapshot("default");
+  ASSERT_NE(snap, nullptr);
+  ASSERT_EQ(snap->services(0).handlers_size(), 2);
+  EXPECT_NE(hub_.current()->handler(mail.value().id()), nullptr);
+
+  // Same pattern (any case) twice, a greeting on MAIL, unknown policy or service: refused.
+  auto dup = store_.create_handler(handler("corp", v1::SMTP_COMMAND_MAIL, "allow", "*"));
+  EXPECT_EQ(dup.error().code, Code::kAlreadyExists);
+  auto second_helo = store_.create_handler(handler("corp", v1::SMTP_COMMAND_HELO, "allow"));
+  EXPECT_EQ(second_helo.error().code, Code::kAlreadyExists);
+  auto greeting = handler("corp", v1::SMTP_COMMAND_MAIL, "allow", "*@x");
+  greeting.set_greeting("hi");
+  EXPECT_EQ(store_.create_handler(greeting).error().code, Code::kInvalidArgument);
+  EXPECT_EQ(store_.create_handler(handler("corp", v1::SMTP_COMMAND_RCPT, "nope")).error().code,
+            Code::kNotFound);
+  EXPECT_EQ(store_.create_handler(handler("ghost", v1::SMTP_COMMAND_RCPT, "allow")).error().code,
+            Code::kNotFound);
+
+  auto in_use = store_.delete_policy("allow");
+  ASSERT_FALSE(in_use);
+  EXPECT_EQ(in_use.error().code, Code::kFailedPrecondition);
+  ASSERT_TRUE(store_.delete_handler(mail.value().id()));
+  ASSERT_TRUE(store_.delete_handler(helo.value().id()));
+  EXPECT_TRUE(store_.delete_policy("allow"));
+  EXPECT_EQ(hub_.current()->handlers.size(), 0u);
+}
+
+TEST_F(ConfigStorePolicyTest, UsersAreStoredAsSaltedHashesOnly) {
+  v1::User alice;
+  alice.set_name("alice");
+  alice.set_password("pw-1");
+  ASSERT_TRUE(store_.create_user(alice));
+  auto hash = hub_.current()->users->lookup("alice");
+  ASSERT_TRUE(hash.has_value());
+  EXPECT_TRUE(policy::verify_password(*hash, "pw-1"));
+  EXPECT_EQ(hash->find("pw-1"), std::string::npos);
+  EXPECT_EQ(store_.create_user(alice).error().code, Code::kAlreadyExists);
+
+  ASSERT_TRUE(store_.set_user_password("alice", "pw-2"));
+  EXPECT_TRUE(policy::verify_password(*hub_.current()->users->lookup("alice"), "pw-2"));
+  EXPECT_EQ(store_.set_user_password("alice", "").error().code, Code::kInvalidArgument);
+  EXPECT_EQ(store_.set_user_password("alice", "a\nb").error().code, Code::kInvalidArgument);
+  EXPECT_EQ(store_.set_user_password("nobody", "x").error().code, Code::kNotFound);
+  auto users = store_.list_users();
+  ASSERT_TRUE(users);
+  for (const v1::User& u : users.value()) EXPECT_TRUE(u.password_hash().empty());
+  ASSERT_TRUE(store_.delete_user("alice"));
+  EXPECT_FALSE(hub_.current()->users->lookup("alice").has_value());
+}
+
+TEST_F(ConfigStorePolicyTest, ApplyCreatesEverythingOnceAndIsIdempotent) {
+  const auto before = version();
+  auto applied = store_.apply(document(), false);
+  ASSERT_TRUE(applied) << applied.error().message;
+  EXPECT_GE(applied.value().changes_size(), 4);
+  EXPECT_EQ(version(), before + 1) << "one publication for the whole document";
+  auto edge = store_.get_service("edge");
+  ASSERT_TRUE(edge);
+  ASSERT_EQ(edge.value().interfaces_size(), 1);
+  ASSERT_EQ(edge.value().handlers_size(), 2);
+  EXPECT_EQ(edge.value().handlers(0).command(), v1::SMTP_COMMAND_MAIL);
+  EXPECT_EQ(*hub_.current()->users->lookup("bob"), bob_hash_);
+
+  const auto interface_id = edge.value().interfaces(0).id();
+  auto again = store_.apply(document(), false);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again.value().changes_size(), 0) << again.value().DebugString();
+  EXPECT_EQ(version(), before + 1);
+  EXPECT_EQ(store_.get_service("edge").value().interfaces(0).id(), interface_id);
+
+  // The export applies as a no-op too.
+  auto exported = store_.export_document();
+  ASSERT_TRUE(exported);
+  auto round = store_.apply(exported.value(), false);
+  ASSERT_TRUE(round) << round.error().message;
+  EXPECT_EQ(round.value().changes_size(), 0) << round.value().DebugString();
+  for (const v1::Service& s : exported.value().services()) EXPECT_TRUE(s.password().empty());
+}
+
+TEST_F(ConfigStorePolicyTest, ApplyIsAllOrNothingWithFileAndLine) {
+  auto d = document();
+  d.mutable_services(0)->mutable_handlers(1)->set_policy("nope");
+  const auto before = version();
+  auto refused = store_.apply(d, false);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Code::kNotFound);
+  EXPECT_EQ(refused.error().message.rfind("site.yaml:20: ", 0), 0u) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("nope"), std::string::npos);
+  EXPECT_EQ(version(), before);
+  EXPECT_FALSE(store_.get_policy("allow"));
+  EXPECT_FALSE(store_.get_service("edge"));
+  EXPECT_FALSE(hub_.current()->users->lookup("bob").has_value());
+
+  auto bad_policy = document();
+  bad_policy.mutable_policies(0)->set_filters_yaml("- type: match\n  attribute: x\n  regex: '(['\n");
+  auto compile = store_.apply(bad_policy, false);
+  ASSERT_FALSE(compile);
+  EXPECT_EQ(compile.error().message.rfind("site.yaml:3: ", 0), 0u) << compile.error().message;
+}
+
+TEST_F(ConfigStorePolicyTest, DryRunReportsButKeepsNothing) {
+  const auto before = version();
+  auto dry = store_.apply(document(), true);
+  ASSERT_TRUE(dry) << dry.error().message;
+  EXPECT_GE(dry.value().changes_size(), 4);
+  EXPECT_EQ(version(), before);
+  EXPECT_FALSE(store_.get_service("edge"));
+  EXPECT_FALSE(store_.get_policy("allow"));
+}
+
+TEST_F(ConfigStorePolicyTest, ApplyReplacesChangedHandlerListsAndKeepsStoredPasswords) {
+  ASSERT_TRUE(store_.apply(document(), false));
+  auto d = document();
+  d.mutable_services(0)->mutable_handlers()->RemoveLast();  // drop the HELO handler
+  d.mutable_services(0)->set_port(2600);
+  auto changed = store_.apply(d, false);
+  ASSERT_TRUE(changed) << changed.error().message;
+  auto edge = store_.get_service("edge").value();
+  EXPECT_EQ(edge.port(), 2600u);
+  ASSERT_EQ(edge.handlers_size(), 1);
+  EXPECT_EQ(edge.handlers(0).command(), v1::SMTP_COMMAND_MAIL);
+  // Without the handlers key, the stored handlers stay.
+  d.mutable_services(0)->set_declares_handlers(false);
+  d.mutable_services(0)->clear_handlers();
+  ASSERT_TRUE(store_.apply(d, false));
+  EXPECT_EQ(store_.get_service("edge").value().handlers_size(), 1);
+}
+
+}  // namespace
+}  // namespace gw::controlplane
