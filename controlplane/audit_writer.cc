@@ -22,8 +22,28 @@ bool audit_matches(const v1::AuditRecord& record, const v1::AuditQuery& query) {
   return true;
 }
 
-AuditWriter::AuditWriter(const std::filesystem::path& db_path)
-    : db_(storage::Database::open(db_path)), repository_(db_), thread_([this] { run(); }) {}
+AuditWriter::AuditWriter(const std::filesystem::path& db_path,
+                         std::chrono::milliseconds retention)
+    : db_(storage::Database::open(db_path)),
+      repository_(db_),
+      retention_(retention),
+      thread_([this] { run(); }) {}
+
+void AuditWriter::prune_if_due() {
+  if (retention_ <= std::chrono::milliseconds::zero()) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_prune_) return;
+  next_prune_ = now + kPruneInterval;
+  const auto wall_now = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  auto pruned = repository_.prune_before((wall_now - retention_).count());
+  if (!pruned) {
+    spdlog::warn("audit: retention pruning failed: {}", pruned.error().message);
+  } else if (pruned.value() > 0) {
+    spdlog::info("audit: {} record(s) older than {} days deleted", pruned.value(),
+                 std::chrono::duration_cast<std::chrono::hours>(retention_).count() / 24);
+  }
+}
 
 AuditWriter::~AuditWriter() { stop(); }
 
@@ -86,9 +106,12 @@ void AuditWriter::flush() {
 void AuditWriter::run() {
   std::vector<v1::AuditRecord> batch;
   for (;;) {
+    prune_if_due();
     {
       std::unique_lock lock(mu_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      // Wake at least every prune interval, so retention runs on an idle control plane.
+      wake_.wait_for(lock, kPruneInterval, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && !stopping_) continue;
       if (queue_.empty() && stopping_) {
         finished_ = true;
         written_cv_.notify_all();

@@ -49,9 +49,15 @@ class AuditWriter {
   /// Longest a record waits before its batch is written.
   static constexpr std::chrono::milliseconds kFlushInterval{50};
 
+  /// How often records older than the retention are deleted.
+  static constexpr std::chrono::minutes kPruneInterval{10};
+
   /// Opens a second connection to `db_path` (migrations already applied by the first) and
-  /// starts the thread. Throws std::runtime_error when the database cannot be opened.
-  explicit AuditWriter(const std::filesystem::path& db_path);
+  /// starts the thread. Every kPruneInterval (and once at start) the thread deletes records
+  /// older than `retention` (zero: never), in slices, between batches. Throws
+  /// std::runtime_error when the database cannot be opened.
+  explicit AuditWriter(const std::filesystem::path& db_path,
+                       std::chrono::milliseconds retention = std::chrono::milliseconds::zero());
   AuditWriter(const AuditWriter&) = delete;
   AuditWriter& operator=(const AuditWriter&) = delete;
   /// stop().
@@ -76,9 +82,13 @@ class AuditWriter {
  private:
   void run();
   void write(std::vector<gateway::v1::AuditRecord>& batch);
+  /// Deletes records past the retention when kPruneInterval has passed since the last time.
+  void prune_if_due();
 
   storage::Database db_;
   storage::AuditRepository repository_;
+  const std::chrono::milliseconds retention_;
+  std::chrono::steady_clock::time_point next_prune_{};  // writer thread only
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::condition_variable written_cv_;

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <fstream>
 #include <iterator>
 
@@ -89,6 +91,37 @@ TEST(AuditWriterTest, MatchesAppliesEveryFilter) {
   EXPECT_FALSE(audit_matches(r, q));
   q.set_node_id("n1");
   EXPECT_TRUE(audit_matches(r, q));
+}
+
+}  // namespace
+}  // namespace gw::controlplane
+
+namespace gw::controlplane {
+namespace {
+
+TEST(AuditWriterRetentionTest, RecordsPastTheRetentionAreDeletedAtStart) {
+  storage::TestTempDir dir;
+  auto db = storage::Database::open(dir.file("gw.db"));
+  {
+    AuditWriter keep_all(dir.file("gw.db"));
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(keep_all.submit(record(i)));  // 1970 times
+    auto fresh = record(100);
+    fresh.set_time_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count());
+    ASSERT_TRUE(keep_all.submit(fresh));
+  }
+  AuditWriter pruning(dir.file("gw.db"), std::chrono::hours(24));
+  storage::AuditRepository repo(db);
+  v1::AuditQuery all;
+  all.set_limit(100);
+  std::size_t left = 0;
+  for (int i = 0; i < 100; ++i) {  // the start-up pruning runs on the writer thread
+    left = repo.query(all).value().size();
+    if (left == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(left, 1u);
 }
 
 }  // namespace

@@ -18,7 +18,7 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options)
       nodes_(db_),
       decisions_(hub_),
       audit_repository_(db_),
-      audit_writer_(options.db_path),
+      audit_writer_(options.db_path, options.audit_retention),
       // Argon2id verifications hold 64 MiB and one core each: one thread per core.
       slow_decisions_(std::max(1u, std::thread::hardware_concurrency()), kSlowDecisionQueue),
       admin_service_(store_, nodes_, worker_),

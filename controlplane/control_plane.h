@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -36,6 +37,8 @@ struct ControlPlaneOptions {
   /// TLS for the gRPC port (server_tls.h); plaintext when absent. The caller decides
   /// whether plaintext is acceptable for `listen` (gctld: loopback only, or --insecure).
   std::optional<ServerTls> tls = std::nullopt;
+  /// Audit records older than this are deleted (AuditWriter); zero keeps them forever.
+  std::chrono::milliseconds audit_retention = std::chrono::hours(24 * 90);
 };
 
 /// A running control plane. Threads: gRPC's callback threads (translation, cheap decisions,

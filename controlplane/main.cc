@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -55,6 +56,11 @@ int main(int argc, char** argv) {
   app.add_option("--tls-ca", tls_ca,
                  "require client certificates (nodes, gctl) issued by this CA (PEM)")
       ->check(CLI::ExistingFile);
+  unsigned audit_retention_days = 90;
+  app.add_option("--audit-retention-days", audit_retention_days,
+                 "delete audit records older than this many days (0: keep them forever)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 36500u));
   bool insecure = false;
   app.add_flag("--insecure", insecure,
                "allow plaintext gRPC on a non-loopback address (snapshots carry keys and "
@@ -103,6 +109,7 @@ int main(int argc, char** argv) {
   try {
     gw::common::init_logging("gctld", log_level);
     gw::controlplane::ControlPlaneOptions options{listen, db, std::nullopt};
+    options.audit_retention = std::chrono::hours(24) * audit_retention_days;
     if (tls) {
       options.tls = gw::controlplane::load_server_tls(tls_cert, tls_key, tls_ca);
       if (tls_ca.empty()) {
