@@ -39,8 +39,8 @@ std::string default_server(const char* env_value) {
   return kDefaultServer;
 }
 
-std::shared_ptr<gateway::v1::AdminService::StubInterface> connect_admin(
-    const ChannelOptions& options, std::chrono::milliseconds connect_timeout) {
+ControlPlaneStubs connect_control_plane(const ChannelOptions& options,
+                                        std::chrono::milliseconds connect_timeout) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
   auto channel = grpc::CreateCustomChannel(options.server, credentials_for(options), args);
@@ -49,11 +49,12 @@ std::shared_ptr<gateway::v1::AdminService::StubInterface> connect_admin(
   // or unresolvable server shows up as TRANSIENT_FAILURE at once, so stop there.
   grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
   while (state != GRPC_CHANNEL_READY) {
-    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) return nullptr;
-    if (!channel->WaitForStateChange(state, deadline)) return nullptr;
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) return {};
+    if (!channel->WaitForStateChange(state, deadline)) return {};
     state = channel->GetState(/*try_to_connect=*/true);
   }
-  return gateway::v1::AdminService::NewStub(channel);
+  return ControlPlaneStubs{gateway::v1::AdminService::NewStub(channel),
+                           gateway::v1::PolicyAdminService::NewStub(channel)};
 }
 
 void set_call_deadline(grpc::ClientContext& context, std::chrono::milliseconds timeout) {

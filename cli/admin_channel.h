@@ -1,6 +1,6 @@
-// gctl's connection to the control plane: a gRPC channel to AdminService, plaintext or TLS
-// with an optional client certificate, with a bounded wait for the connection and a deadline
-// on every call (DESIGN.md §8, issue 3).
+// gctl's connection to the control plane: one gRPC channel, plaintext or TLS with an optional
+// client certificate, carrying AdminService and PolicyAdminService, with a bounded wait for
+// the connection and a deadline on every unary call (DESIGN.md §8, issues 3 and 4).
 #pragma once
 
 #include <chrono>
@@ -10,6 +10,7 @@
 #include <grpcpp/client_context.h>
 
 #include "gateway/v1/admin.grpc.pb.h"
+#include "gateway/v1/policy.grpc.pb.h"
 
 namespace gw::cli {
 
@@ -33,13 +34,22 @@ struct ChannelOptions {
   std::string tls_key_file;
 };
 
+/// The stubs of the control plane's admin API, both on the same channel (same server, same
+/// TLS settings). Both set, or both null when the server cannot be reached.
+struct ControlPlaneStubs {
+  std::shared_ptr<gateway::v1::AdminService::StubInterface> admin;
+  std::shared_ptr<gateway::v1::PolicyAdminService::StubInterface> policy;
+
+  explicit operator bool() const { return admin != nullptr && policy != nullptr; }
+};
+
 /// Opens a channel per `options` and waits up to `connect_timeout` until it is ready.
-/// Returns nullptr when the server cannot be reached (refused, unresolvable, no answer in
+/// Returns empty stubs when the server cannot be reached (refused, unresolvable, no answer in
 /// time, TLS handshake refused by either side); the caller reports that. Throws
 /// std::runtime_error when a TLS file cannot be read (the message names the file, never its
 /// content). HTTP proxies from the environment are not used: the admin API is reached
 /// directly.
-std::shared_ptr<gateway::v1::AdminService::StubInterface> connect_admin(
+ControlPlaneStubs connect_control_plane(
     const ChannelOptions& options, std::chrono::milliseconds connect_timeout = kConnectTimeout);
 
 /// Sets `context`'s deadline to now + `timeout`. Every call gctl makes goes through this.

@@ -1,4 +1,4 @@
-// Shared command state, the lazily opened stub, and failure → error line / exit code.
+// Shared command state, the lazily opened stubs, and failure → error line / exit code.
 #include "cli/command_context.h"
 
 namespace gw::cli {
@@ -62,9 +62,7 @@ std::string error_text_for(const grpc::Status& status, const std::string& server
   return text.empty() ? code_name(code) : text;
 }
 
-Printer CommandContext::printer() const {
-  return Printer(out_, parse_output_format(options_.output).value_or(OutputFormat::kTable));
-}
+Printer CommandContext::printer() const { return Printer(out_, format()); }
 
 void check_channel_options(const ChannelOptions& options) {
   if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
@@ -75,13 +73,28 @@ void check_channel_options(const ChannelOptions& options) {
   }
 }
 
-gateway::v1::AdminService::StubInterface& CommandContext::stub() {
-  if (!stub_) {
+OutputFormat CommandContext::format() const {
+  return parse_output_format(options_.output).value_or(OutputFormat::kTable);
+}
+
+const ControlPlaneStubs& CommandContext::stubs() {
+  if (!stubs_) {
     check_channel_options(options_.channel);
-    stub_ = connect_(options_.channel);
-    if (!stub_) throw RpcError(grpc::Status(grpc::StatusCode::UNAVAILABLE, "not connected"));
+    stubs_ = connect_(options_.channel);
+    if (!stubs_) throw RpcError(grpc::Status(grpc::StatusCode::UNAVAILABLE, "not connected"));
   }
-  return *stub_;
+  return stubs_;
+}
+
+AuditStream CommandContext::follow_audit(const gateway::v1::AuditQuery& query) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  auto reader = stubs().policy->FollowAudit(context.get(), query);
+  return AuditStream(std::move(context), std::move(reader));
+}
+
+void AuditStream::finish() {
+  grpc::Status status = reader_->Finish();
+  if (!status.ok()) throw RpcError(std::move(status));
 }
 
 }  // namespace gw::cli

@@ -1,8 +1,10 @@
-// What every gctl command needs: the parsed global options, the output printer, a lazily
-// opened AdminService stub, and the mapping of failures to one error line and an exit code.
+// What every gctl command needs: the parsed global options, the output printer, the lazily
+// opened AdminService and PolicyAdminService stubs (one channel), stdin for
+// --password-stdin, and the mapping of failures to one error line and an exit code.
 #pragma once
 
 #include <functional>
+#include <istream>
 #include <memory>
 #include <ostream>
 #include <stdexcept>
@@ -11,10 +13,12 @@
 
 #include <grpcpp/client_context.h>
 #include <grpcpp/support/status.h>
+#include <grpcpp/support/sync_stream.h>
 
 #include "cli/admin_channel.h"
 #include "cli/printers.h"
 #include "gateway/v1/admin.grpc.pb.h"
+#include "gateway/v1/policy.grpc.pb.h"
 
 namespace gw::cli {
 
@@ -23,10 +27,10 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;  // request refused by the server, or server unreachable
 inline constexpr int kExitUsage = 2;    // bad command line or flag value
 
-/// Opens a stub for a server address and its TLS settings; returns nullptr if the server
-/// cannot be reached. Production: connect_admin. Tests: a function returning a fake.
-using AdminConnector =
-    std::function<std::shared_ptr<gateway::v1::AdminService::StubInterface>(const ChannelOptions&)>;
+/// Opens the stubs for a server address and its TLS settings; returns empty stubs if the
+/// server cannot be reached. Production: connect_control_plane. Tests: a function returning
+/// fakes.
+using ControlPlaneConnector = std::function<ControlPlaneStubs(const ChannelOptions&)>;
 
 /// A command line the user got wrong in a way CLI11's validators cannot see (e.g. `service
 /// update NAME` without any flag). Exit code 2, like CLI11's own parse errors.
@@ -67,16 +71,42 @@ struct GlobalOptions {
   std::string output = "table";  // table|json|yaml, checked by the parser
 };
 
-/// State shared by the commands of one gctl run. The stub is opened on first use, after the
-/// command line has been parsed, so usage errors never touch the network.
+/// A server stream of audit records (FollowAudit), open until the server ends it or the
+/// process is interrupted. No deadline.
+class AuditStream {
+ public:
+  AuditStream(std::unique_ptr<grpc::ClientContext> context,
+              std::unique_ptr<grpc::ClientReaderInterface<gateway::v1::AuditRecord>> reader)
+      : context_(std::move(context)), reader_(std::move(reader)) {}
+
+  /// Blocks until the next record; false once the stream has ended.
+  bool next(gateway::v1::AuditRecord& record) { return reader_->Read(&record); }
+
+  /// After next() returned false: throws RpcError unless the stream ended with OK.
+  void finish();
+
+ private:
+  std::unique_ptr<grpc::ClientContext> context_;  // must outlive reader_
+  std::unique_ptr<grpc::ClientReaderInterface<gateway::v1::AuditRecord>> reader_;
+};
+
+/// State shared by the commands of one gctl run. The stubs are opened on first use, after
+/// the command line has been parsed, so usage errors never touch the network.
 class CommandContext {
  public:
-  /// `options` and `out` must outlive the context.
-  CommandContext(AdminConnector connect, const GlobalOptions& options, std::ostream& out)
-      : connect_(std::move(connect)), options_(options), out_(out) {}
+  /// `options`, `in` and `out` must outlive the context.
+  CommandContext(ControlPlaneConnector connect, const GlobalOptions& options, std::istream& in,
+                 std::ostream& out)
+      : connect_(std::move(connect)), options_(options), in_(in), out_(out) {}
 
   /// Printer for the chosen `-o` format (validated by the parser before any command runs).
   Printer printer() const;
+  /// The chosen `-o` format.
+  OutputFormat format() const;
+  /// Where results go (the printer's stream), for commands that print text of their own.
+  std::ostream& out() const { return out_; }
+  /// gctl's standard input (--password-stdin).
+  std::istream& in() const { return in_; }
 
   /// Calls one AdminService method with a deadline of kCallTimeout; returns the response or
   /// throws RpcError (UsageError when the TLS options do not fit together, before any
@@ -86,21 +116,42 @@ class CommandContext {
   Response call(grpc::Status (gateway::v1::AdminService::StubInterface::*method)(
                     grpc::ClientContext*, const Request&, Response*),
                 const Request& request) {
+    return invoke(*stubs().admin, method, request);
+  }
+
+  /// The same for a PolicyAdminService method, e.g.
+  /// `&PolicyAdminService::StubInterface::ListPolicies`.
+  template <typename Request, typename Response>
+  Response call(grpc::Status (gateway::v1::PolicyAdminService::StubInterface::*method)(
+                    grpc::ClientContext*, const Request&, Response*),
+                const Request& request) {
+    return invoke(*stubs().policy, method, request);
+  }
+
+  /// Opens FollowAudit(query), without a deadline (it runs until interrupted).
+  AuditStream follow_audit(const gateway::v1::AuditQuery& query);
+
+ private:
+  template <typename Stub, typename Request, typename Response>
+  static Response invoke(Stub& stub,
+                         grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                                      Response*),
+                         const Request& request) {
     grpc::ClientContext context;
     set_call_deadline(context);
     Response response;
-    grpc::Status status = (stub().*method)(&context, request, &response);
+    grpc::Status status = (stub.*method)(&context, request, &response);
     if (!status.ok()) throw RpcError(std::move(status));
     return response;
   }
 
- private:
-  gateway::v1::AdminService::StubInterface& stub();
+  const ControlPlaneStubs& stubs();
 
-  AdminConnector connect_;
+  ControlPlaneConnector connect_;
   const GlobalOptions& options_;
+  std::istream& in_;
   std::ostream& out_;
-  std::shared_ptr<gateway::v1::AdminService::StubInterface> stub_;
+  ControlPlaneStubs stubs_;
 };
 
 }  // namespace gw::cli

@@ -59,7 +59,7 @@ TEST(ConnectAdmin, RefusedServerIsReportedQuickly) {
   const auto start = std::chrono::steady_clock::now();
   ChannelOptions options;
   options.server = "127.0.0.1:1";
-  EXPECT_EQ(connect_admin(options, std::chrono::seconds(3)), nullptr);
+  EXPECT_FALSE(connect_control_plane(options, std::chrono::seconds(3)));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
 }
 
@@ -68,7 +68,7 @@ TEST(ConnectAdmin, UnreadableTlsFileNamesTheFlag) {
   options.server = "127.0.0.1:1";
   options.tls_ca_file = "/nonexistent/ca.pem";
   try {
-    connect_admin(options, std::chrono::seconds(1));
+    connect_control_plane(options, std::chrono::seconds(1));
     ADD_FAILURE() << "expected an exception";
   } catch (const std::runtime_error& e) {
     EXPECT_EQ(std::string(e.what()), "cannot read --tls-ca /nonexistent/ca.pem");
@@ -160,8 +160,8 @@ class TlsChannelTest : public ::testing::Test {
     ChannelOptions defaults;
     defaults.server = server();
     return run_gctl(
-        args, [](const ChannelOptions& channel) { return connect_admin(channel); }, defaults, out_,
-        err_);
+        args, [](const ChannelOptions& channel) { return connect_control_plane(channel); },
+        defaults, in_, out_, err_);
   }
   std::string server() const { return "127.0.0.1:" + std::to_string(port_); }
 
@@ -169,6 +169,7 @@ class TlsChannelTest : public ::testing::Test {
   OneNodeAdmin service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::istringstream in_;
   std::ostringstream out_;
   std::ostringstream err_;
 };

@@ -6,10 +6,15 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "cli/apply_commands.h"
+#include "cli/audit_commands.h"
 #include "cli/certificate_commands.h"
+#include "cli/handler_commands.h"
 #include "cli/interface_commands.h"
 #include "cli/node_commands.h"
+#include "cli/policy_commands.h"
 #include "cli/service_commands.h"
+#include "cli/user_commands.h"
 
 namespace gw::cli {
 namespace {
@@ -51,11 +56,12 @@ ChannelOptions channel_defaults_from_environment() {
   return defaults;
 }
 
-int run_gctl(const std::vector<std::string>& args, const AdminConnector& connect,
-             const ChannelOptions& defaults, std::ostream& out, std::ostream& err) {
+int run_gctl(const std::vector<std::string>& args, const ControlPlaneConnector& connect,
+             const ChannelOptions& defaults, std::istream& in, std::ostream& out,
+             std::ostream& err) {
   GlobalOptions options;
   options.channel = defaults;
-  CommandContext context(connect, options, out);
+  CommandContext context(connect, options, in, out);
 
   CLI::App app("gctl: operator CLI of the SMTP relay gateway's control plane", "gctl");
   // Subcommands inherit fallthrough, so the global options below are accepted after the
@@ -84,6 +90,11 @@ int run_gctl(const std::vector<std::string>& args, const AdminConnector& connect
   add_interface_commands(app, context);
   add_node_commands(app, context);
   add_certificate_commands(app, context);
+  add_handler_commands(app, context);
+  add_policy_commands(app, context);
+  add_apply_commands(app, context);
+  add_user_commands(app, context);
+  add_audit_commands(app, context);
 
   // CLI11 wants the arguments last-first, and consumes them.
   std::vector<std::string> reversed(args.rbegin(), args.rend());

@@ -1,6 +1,7 @@
 // gctl's whole command line: parse, run one command, report the outcome (DESIGN.md §8).
 #pragma once
 
+#include <istream>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -15,11 +16,13 @@ namespace gw::cli {
 /// Results go to `out`; every error is exactly one line on `err`, "gctl: error: ...";
 /// `--help` prints help to `out` and returns 0.
 /// `defaults` holds what applies when a global option is absent (main passes $GCTL_SERVER or
-/// 127.0.0.1:7070, and $GCTL_TLS_CA, $GCTL_TLS_CERT, $GCTL_TLS_KEY); `connect` opens the stub
-/// once the command line is known to be good. Global options (`--server`, `-o`, `--tls-ca`,
+/// 127.0.0.1:7070, and $GCTL_TLS_CA, $GCTL_TLS_CERT, $GCTL_TLS_KEY); `connect` opens the stubs
+/// once the command line is known to be good; `in` is read by --password-stdin only. Global options
+/// (`--server`, `-o`, `--tls-ca`,
 /// `--tls-cert`, `--tls-key`) may stand before or after the noun and verb.
-int run_gctl(const std::vector<std::string>& args, const AdminConnector& connect,
-             const ChannelOptions& defaults, std::ostream& out, std::ostream& err);
+int run_gctl(const std::vector<std::string>& args, const ControlPlaneConnector& connect,
+             const ChannelOptions& defaults, std::istream& in, std::ostream& out,
+             std::ostream& err);
 
 /// The defaults of the global options from the environment: GCTL_SERVER, GCTL_TLS_CA,
 /// GCTL_TLS_CERT, GCTL_TLS_KEY (unset or empty: not given).

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/enum_names.h"
 #include "cli/flags.h"
 
 namespace gw::cli {
@@ -16,12 +17,6 @@ namespace v1 = gateway::v1;
 using Stub = v1::AdminService::StubInterface;
 
 constexpr const char* kDefaultBind = "127.0.0.1";
-
-v1::InterfaceType parse_type(const std::string& name) {
-  if (name == "ssl") return v1::INTERFACE_TYPE_SSL;
-  if (name == "starttls") return v1::INTERFACE_TYPE_STARTTLS;
-  return v1::INTERFACE_TYPE_TCP;  // the parser admits only tcp|ssl|starttls
-}
 
 struct AddFlags {
   std::string service;
@@ -85,7 +80,8 @@ void add_add(CLI::App& noun, CommandContext& context) {
     v1::CreateInterfaceRequest request;
     v1::Interface& interface = *request.mutable_interface();
     interface.set_service(flags->service);
-    interface.set_type(parse_type(flags->type));
+    // The parser admits only tcp|ssl|starttls.
+    interface.set_type(parse_interface_type(flags->type).value_or(v1::INTERFACE_TYPE_TCP));
     interface.set_port(flags->port);
     interface.set_bind_address(flags->bind);
     interface.set_cert(flags->cert);

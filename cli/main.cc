@@ -21,6 +21,9 @@ int main(int argc, char** argv) {
   if (std::getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function(silence_grpc_logging);
   const std::vector<std::string> args(argv + 1, argv + argc);
   return gw::cli::run_gctl(
-      args, [](const gw::cli::ChannelOptions& channel) { return gw::cli::connect_admin(channel); },
-      gw::cli::channel_defaults_from_environment(), std::cout, std::cerr);
+      args,
+      [](const gw::cli::ChannelOptions& channel) {
+        return gw::cli::connect_control_plane(channel);
+      },
+      gw::cli::channel_defaults_from_environment(), std::cin, std::cout, std::cerr);
 }

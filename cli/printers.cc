@@ -12,8 +12,10 @@
 #include <cstdlib>
 #include <ctime>
 #include <memory>
-#include <regex>
 #include <stdexcept>
+
+#include "cli/enum_names.h"
+#include "cli/yaml_text.h"
 
 namespace gw::cli {
 namespace {
@@ -23,8 +25,13 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 
 constexpr std::string_view kColumnGap = "   ";
-// Upstream passwords and private keys (config.proto); matched by field name at any depth.
-constexpr std::string_view kSecretFieldNames[] = {"password", "key_pem"};
+// Upstream and user passwords, password hashes and private keys (config.proto,
+// policy.proto); matched by field name at any depth. `gctl export` prints hashes through
+// its own writer (config_export.h), never through these printers.
+constexpr std::string_view kSecretFieldNames[] = {"password", "key_pem", "password_hash"};
+// Fields that only carry input to the server (applied documents); printed they are noise.
+constexpr std::string_view kInputOnlyFieldNames[] = {"source_line", "declares_interfaces",
+                                                     "declares_handlers"};
 
 std::string printable(std::string_view cell) {
   std::string out(cell);
@@ -36,28 +43,6 @@ std::string printable(std::string_view cell) {
 }
 
 std::string or_dash(const std::string& value) { return value.empty() ? "-" : value; }
-
-std::string security_name(v1::Security security) {
-  switch (security) {
-    case v1::SECURITY_SSL:
-      return "ssl";
-    case v1::SECURITY_STARTTLS:
-      return "starttls";
-    default:  // SECURITY_UNSPECIFIED is treated as none (config.proto)
-      return "none";
-  }
-}
-
-std::string interface_type_name(v1::InterfaceType type) {
-  switch (type) {
-    case v1::INTERFACE_TYPE_SSL:
-      return "ssl";
-    case v1::INTERFACE_TYPE_STARTTLS:
-      return "starttls";
-    default:  // INTERFACE_TYPE_UNSPECIFIED is treated as tcp (config.proto)
-      return "tcp";
-  }
-}
 
 std::string bool_name(bool value) { return value ? "true" : "false"; }
 
@@ -127,11 +112,17 @@ bool is_secret(const FieldDescriptor& field) {
   return field.type() == FieldDescriptor::TYPE_STRING && is_secret_name(field.name());
 }
 
+bool is_input_only_name(std::string_view name) {
+  return std::find(std::begin(kInputOnlyFieldNames), std::end(kInputOnlyFieldNames), name) !=
+         std::end(kInputOnlyFieldNames);
+}
+
 // Drops secret keys from protobuf JSON: a cleared field would still print as "password": "".
+// Input-only keys go too.
 void erase_secret_keys(nlohmann::ordered_json& value) {
   if (value.is_object()) {
     for (auto it = value.begin(); it != value.end();) {
-      if (is_secret_name(it.key())) {
+      if (is_secret_name(it.key()) || is_input_only_name(it.key())) {
         it = value.erase(it);
       } else {
         erase_secret_keys(*it);
@@ -141,17 +132,6 @@ void erase_secret_keys(nlohmann::ordered_json& value) {
   } else if (value.is_array()) {
     for (auto& item : value) erase_secret_keys(item);
   }
-}
-
-// A string YAML (1.1 or 1.2 core schema) would resolve to a bool, null, number or timestamp.
-bool yaml_needs_quotes(const std::string& s) {
-  static const std::regex kNonString(
-      R"(^(|~|null|Null|NULL|true|True|TRUE|false|False|FALSE|yes|Yes|YES|no|No|NO|)"
-      R"(on|On|ON|off|Off|OFF|y|Y|n|N|)"
-      R"([-+]?([0-9][0-9_]*)?\.?[0-9_]*([eE][-+]?[0-9]+)?|)"
-      R"([-+]?0[xob][0-9a-fA-F_]+|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)|)"
-      R"([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?)$)");
-  return std::regex_match(s, kNonString);
 }
 
 void emit_yaml(YAML::Emitter& out, const nlohmann::ordered_json& value) {
@@ -285,6 +265,15 @@ std::string format_time_ms(std::int64_t unix_ms) {
   return n == 0 ? "-" : std::string(buffer, n);
 }
 
+std::string format_time_ms_precise(std::int64_t unix_ms) {
+  std::string text = format_time_ms(unix_ms);
+  if (text == "-") return text;
+  char millis[8];
+  std::snprintf(millis, sizeof millis, ".%03d", static_cast<int>(unix_ms % 1000));
+  text.insert(text.size() - 1, millis);  // before the "Z"
+  return text;
+}
+
 bool Printer::structured(const Message& message) {
   switch (format_) {
     case OutputFormat::kJson:
@@ -326,9 +315,6 @@ void Printer::service_row(const v1::Service& service) {
   table.write(out_);
 }
 
-namespace {
-
-// Writes "key:   value" lines, values aligned one column after the longest key.
 void write_key_values(std::ostream& out,
                       const std::vector<std::pair<std::string, std::string>>& lines) {
   std::size_t width = 0;
@@ -339,8 +325,6 @@ void write_key_values(std::ostream& out,
     out << line << '\n';
   }
 }
-
-}  // namespace
 
 void Printer::service_detail(const v1::Service& service) {
   if (structured(service)) return;

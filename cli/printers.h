@@ -1,5 +1,6 @@
 // gctl output: aligned tables for people, protobuf JSON and YAML for scripts (DESIGN.md §8).
-// Every printer clears secrets (the upstream password) before anything reaches the stream.
+// Every printer clears secrets (passwords, password hashes, private keys) before anything
+// reaches the stream.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 
 #include "gateway/v1/admin.pb.h"
 #include "gateway/v1/config.pb.h"
+#include "gateway/v1/policy.pb.h"
 
 namespace gw::cli {
 
@@ -38,15 +40,16 @@ class Table {
   std::vector<std::vector<std::string>> rows_;  // rows_[0] is the header
 };
 
-/// Clears every secret field (string fields named "password" or "key_pem", at any depth, in
-/// repeated and nested messages too) of `message`. The admin API never returns passwords, but the
-/// CLI must not print one even if a server did (DESIGN.md §7 "Secrets").
+/// Clears every secret field (string fields named "password", "password_hash" or "key_pem", at
+/// any depth, in repeated and nested messages too) of `message`. The admin API never returns
+/// passwords, but the CLI must not print one even if a server did (DESIGN.md §7 "Secrets").
 void clear_secrets(google::protobuf::Message& message);
 
 /// Protobuf JSON of `message` (MessageToJsonString): proto field names ("max_recipients"),
 /// fields with default values included, enums by name, int64/uint64 as strings (the
 /// protobuf JSON mapping); indented by two spaces, ending in '\n'. Secret fields are
-/// cleared and their keys left out.
+/// cleared and their keys left out, and so are the input-only keys of applied documents
+/// (source_line, declares_interfaces, declares_handlers).
 std::string to_json(const google::protobuf::Message& message);
 
 /// The same data as YAML (block style, ending in '\n'). Key order is kept; strings that YAML
@@ -57,6 +60,14 @@ std::string json_to_yaml(std::string_view json);
 /// "1970-01-01T00:00:00Z"-style UTC time of a millisecond Unix timestamp; 0 (never) → "-".
 std::string format_time_ms(std::int64_t unix_ms);
 
+/// The same with milliseconds, "1970-01-01T00:00:00.123Z" (ISO 8601, UTC); 0 → "-".
+std::string format_time_ms_precise(std::int64_t unix_ms);
+
+/// Writes "key:   value" lines, values aligned one column after the longest key; control
+/// characters in values are shown as '?'.
+void write_key_values(std::ostream& out,
+                      const std::vector<std::pair<std::string, std::string>>& lines);
+
 /// Writes results in one output format. Table layouts:
 ///   services     NAME HOST PORT SECURITY INSTANCE INTERFACES
 ///   service      key/value lines (all fields but the password, limits as "limits.NAME",
@@ -66,7 +77,14 @@ std::string format_time_ms(std::int64_t unix_ms);
 ///   nodes        NODE INSTANCE CONNECTED CONFIG_VERSION LAST_SEEN
 ///   certificates NAME SUBJECT NOT_AFTER HAS_KEY
 ///   certificate  key/value lines: subject, issuer, SANs, validity, fingerprint, has_key
-/// JSON and YAML print the message passed in, whole, without secrets (password, key_pem).
+///   policies     NAME FILTERS REPLY UPDATED (FILTERS: how many)
+///   policy       key/value lines, then "filters:" and the filter list as YAML
+///   handlers     ID SERVICE COMMAND ADDRESS GREETING POLICY
+///   users        NAME CREATED UPDATED (never a hash)
+///   audit        TIME DECISION NODE SERVICE COMMAND VERDICT REPLY POLICY LATENCY_US
+/// JSON and YAML print the message passed in, whole, without secrets (password,
+/// password_hash, key_pem); `policy show` gives the filters as structure ("filters") in
+/// place of the filters_yaml text (a list keeps the text: one "name" per policy).
 class Printer {
  public:
   Printer(std::ostream& out, OutputFormat format) : out_(out), format_(format) {}
@@ -87,6 +105,27 @@ class Printer {
   void certificate_detail(const gateway::v1::Certificate& certificate);
   /// After a delete: "deleted <what>" (JSON/YAML: the empty response, "{}").
   void deleted(std::string_view what, const google::protobuf::Message& response);
+
+  // The policy layer (policy.proto); in policy_printers.cc.
+  void policies(const gateway::v1::ListPoliciesResponse& response);
+  /// One policy in full (`policy show`).
+  void policy_detail(const gateway::v1::Policy& policy);
+  void handlers(const gateway::v1::ListHandlersResponse& response);
+  /// A created handler: a one-row handlers table (JSON/YAML: the Handler, with its "id").
+  void handler_row(const gateway::v1::Handler& handler);
+  void users(const gateway::v1::ListUsersResponse& response);
+  /// A created user or a changed password: a one-row users table (JSON/YAML: the User).
+  void user_row(const gateway::v1::User& user);
+  /// `gctl audit`, newest first as the server sends them (JSON: {"records": [...]}).
+  void audit(const gateway::v1::AuditQueryResponse& response);
+  /// `gctl audit --follow`: the table header (table output only; nothing otherwise).
+  void audit_stream_header();
+  /// One record as it arrives: a table row (not aligned with the others), one compact JSON
+  /// line, or one YAML document ("---"). Flushed, so a pipe sees it at once.
+  void audit_record_line(const gateway::v1::AuditRecord& record);
+  /// `gctl apply`: each change on its own line, then "applied: configuration version N" or,
+  /// for a dry run, "dry run: nothing was changed" (JSON/YAML: the ApplyResponse).
+  void applied(const gateway::v1::ApplyResponse& response, bool dry_run);
 
  private:
   /// Prints `message` as JSON or YAML; returns false for table output.

@@ -93,6 +93,32 @@ TEST(FormatTime, UtcIsoOrDash) {
   EXPECT_EQ(format_time_ms(1767323045999), "2026-01-02T03:04:05Z");
 }
 
+TEST(FormatTime, PreciseKeepsMilliseconds) {
+  EXPECT_EQ(format_time_ms_precise(0), "-");
+  EXPECT_EQ(format_time_ms_precise(1000), "1970-01-01T00:00:01.000Z");
+  EXPECT_EQ(format_time_ms_precise(1767323045999), "2026-01-02T03:04:05.999Z");
+}
+
+TEST(ToJson, NoPasswordHashNoInputOnlyFields) {
+  v1::ListUsersResponse users;
+  auto* u = users.add_users();
+  u->set_name("alice");
+  u->set_password("pw-never-printed");
+  u->set_password_hash("$argon2id$v=19$never-printed");
+  u->set_source_line(12);
+  const auto json = nlohmann::json::parse(to_json(users));
+  EXPECT_EQ(json["users"][0]["name"], "alice");
+  EXPECT_FALSE(json["users"][0].contains("password_hash"));
+  EXPECT_FALSE(json["users"][0].contains("password"));
+  EXPECT_FALSE(json["users"][0].contains("source_line"));
+  v1::Service s;
+  s.set_declares_handlers(true);
+  const auto service = nlohmann::json::parse(to_json(s));
+  EXPECT_FALSE(service.contains("declares_handlers"));
+  EXPECT_FALSE(service.contains("declares_interfaces"));
+  EXPECT_TRUE(service.contains("monitoring")) << "other defaults are still printed";
+}
+
 TEST(ClearSecrets, ClearsPasswordsAtAnyDepth) {
   v1::ListServicesResponse response;
   *response.add_services() = sample_service();
@@ -318,7 +344,9 @@ v1::Certificate sample_certificate() {
   v1::Certificate c;
   c.set_name("gw-cert");
   c.set_cert_pem("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
-  c.set_key_pem(std::string("-----BEGIN " "PRIVATE KEY-----\n") + kKeySecret +
+  c.set_key_pem(std::string("-----BEGIN "
+                            "PRIVATE KEY-----\n") +
+                kKeySecret +
                 "\n-----END PRIVATE KEY-----\n");  // a server must never send it; if it does
   c.set_has_key(true);
   c.set_subject("CN=localhost,O=gw test");

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/enum_names.h"
 #include "cli/flags.h"
 
 namespace gw::cli {
@@ -47,6 +48,8 @@ constexpr LimitFlag kLimitFlags[] = {
     {"--max-errors", "max_errors", "N", "bad commands before 421 [20]"},
     {"--max-idle-commands", "max_idle_commands", "N",
      "NOOP/RSET/HELO/VRFY/HELP without a transaction [50]"},
+    {"--decision-timeout", "decision_timeout_ms", "MS",
+     "one control-plane decision; then 451 4.3.0 unless --fail-open [1000]"},
 };
 constexpr std::size_t kLimitCount = std::size(kLimitFlags);
 
@@ -58,12 +61,6 @@ const FieldDescriptor& limits_field(const char* name) {
     std::abort();
   }
   return *field;
-}
-
-v1::Security parse_security(const std::string& name) {
-  if (name == "ssl") return v1::SECURITY_SSL;
-  if (name == "starttls") return v1::SECURITY_STARTTLS;
-  return v1::SECURITY_NONE;  // the parser admits only none|ssl|starttls
 }
 
 // Keeps the non-empty names: `--trusted-ca ""` means "none".
@@ -130,7 +127,10 @@ class ServiceFlags {
     if (given(host_opt_, "host")) service.set_host(host_);
     if (given(port_opt_, "port")) service.set_port(port_);
     if (given(instance_opt_, "instance")) service.set_instance(instance_);
-    if (given(security_opt_, "security")) service.set_security(parse_security(security_));
+    if (given(security_opt_, "security")) {
+      // The parser admits only none|ssl|starttls.
+      service.set_security(parse_security(security_).value_or(v1::SECURITY_NONE));
+    }
     if (given(monitoring_opt_, "monitoring")) service.set_monitoring(monitoring_);
     if (given(hostname_opt_, "hostname")) service.set_hostname(hostname_);
     if (given(fail_open_opt_, "fail_open")) service.set_fail_open(fail_open_);

@@ -29,7 +29,7 @@ namespace gw::cli {
 /// --max-message-size --max-recipients --max-command-line --max-text-line --max-sessions
 /// --max-sessions-per-client --idle-timeout --session-timeout --data-timeout
 /// --upstream-connect-timeout --upstream-timeout --upstream-data-timeout --max-errors
-/// --max-idle-commands.
+/// --max-idle-commands --decision-timeout.
 void add_service_commands(CLI::App& app, CommandContext& context);
 
 }  // namespace gw::cli

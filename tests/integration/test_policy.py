@@ -468,7 +468,9 @@ class AuditSecretsTests(PolicyCase):
         reader.start()
         try:
             time.sleep(0.7)  # let the stream open before the decisions
-            self.assertIsNone(follow.poll(), f"gctl audit --follow exited: {follow.stderr.read()}")
+            # (stderr is read only once gctl has exited: reading it first would block.)
+            if follow.poll() is not None:
+                self.fail(f"gctl audit --follow exited: {follow.stderr.read()}")
             c, _ = self.session(port)
             r = c.command("MAIL FROM:<x@example.org>")
             self.assertEqual(r.code, 550, str(r))

@@ -1,0 +1,138 @@
+// `gctl audit`: flags → AuditQuery; QueryAudit, then FollowAudit for --follow.
+#include "cli/audit_commands.h"
+
+#include <charconv>
+#include <limits>
+#include <memory>
+#include <set>
+#include <string>
+#include <system_error>
+
+#include "cli/enum_names.h"
+#include "cli/flags.h"
+
+namespace gw::cli {
+namespace {
+
+namespace v1 = gateway::v1;
+using Stub = v1::PolicyAdminService::StubInterface;
+
+constexpr std::int64_t kMaxDurationMs = 36500LL * 24 * 3600 * 1000;  // 100 years
+
+struct AuditFlags {
+  std::string since;
+  std::string service;
+  std::string node;
+  std::string command;
+  std::string verdict;
+  std::uint32_t limit = 0;
+  bool follow = false;
+};
+
+v1::AuditQuery query_from(const AuditFlags& flags) {
+  v1::AuditQuery query;
+  if (!flags.since.empty()) {
+    // The validator has checked the text; now − duration, in Unix milliseconds.
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+    query.set_since_ms(now_ms - parse_duration_ms(flags.since).value_or(0));
+  }
+  query.set_service(flags.service);
+  query.set_node_id(flags.node);
+  if (!flags.command.empty()) {
+    query.set_command(parse_command(flags.command).value_or(v1::SMTP_COMMAND_UNSPECIFIED));
+  }
+  if (!flags.verdict.empty()) {
+    query.set_verdict(parse_verdict(flags.verdict).value_or(v1::VERDICT_UNSPECIFIED));
+  }
+  query.set_limit(flags.limit);
+  return query;
+}
+
+void follow(CommandContext& context, const v1::AuditQuery& query) {
+  // The stream first, then the query: a record written in between is in both, and printed
+  // once; none is lost.
+  AuditStream stream = context.follow_audit(query);
+  const v1::AuditQueryResponse first = context.call(&Stub::QueryAudit, query);
+  Printer printer = context.printer();
+  printer.audit_stream_header();
+  std::set<std::string> printed;
+  for (auto it = first.records().rbegin(); it != first.records().rend(); ++it) {
+    printer.audit_record_line(*it);
+    if (!it->decision_id().empty()) printed.insert(it->decision_id());
+  }
+  v1::AuditRecord record;
+  while (stream.next(record)) {
+    if (!record.decision_id().empty() && printed.erase(record.decision_id()) > 0)
+      continue;  // already shown by the query
+    printer.audit_record_line(record);
+  }
+  stream.finish();
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parse_duration_ms(std::string_view text) {
+  if (text.size() < 2) return std::nullopt;
+  std::int64_t unit_ms = 0;
+  switch (text.back()) {
+    case 's':
+      unit_ms = 1000;
+      break;
+    case 'm':
+      unit_ms = 60 * 1000;
+      break;
+    case 'h':
+      unit_ms = 3600 * 1000;
+      break;
+    case 'd':
+      unit_ms = 24 * 3600 * 1000;
+      break;
+    default:
+      return std::nullopt;
+  }
+  const std::string_view digits = text.substr(0, text.size() - 1);
+  if (digits.front() < '0' || digits.front() > '9') return std::nullopt;  // no sign
+  std::int64_t count = 0;
+  const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), count);
+  if (ec != std::errc() || ptr != digits.data() + digits.size()) return std::nullopt;
+  if (count > kMaxDurationMs / unit_ms) return std::nullopt;
+  return count * unit_ms;
+}
+
+void add_audit_commands(CLI::App& app, CommandContext& context) {
+  auto* verb = app.add_subcommand("audit", "Decisions of the policy layer, newest first");
+  auto flags = std::make_shared<AuditFlags>();
+  verb->add_option("--since", flags->since, "only decisions of the last DUR (90s, 30m, 1h, 2d)")
+      ->type_name("DUR")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            if (parse_duration_ms(text)) return {};
+            return "duration " + text + " is not a number followed by s, m, h or d (e.g. 1h)";
+          },
+          "", "duration"));
+  verb->add_option("--service", flags->service, "only this service")->type_name("S");
+  verb->add_option("--node", flags->node, "only this relay node (--node-id)")->type_name("N");
+  verb->add_option("--command", flags->command, "only this SMTP command")
+      ->type_name(kCommandNames)
+      ->check(CLI::IsMember({"helo", "auth", "mail", "rcpt", "data"}).description(""));
+  verb->add_option("--verdict", flags->verdict, "only this verdict")
+      ->type_name(kVerdictNames)
+      ->check(CLI::IsMember({"continue", "reject", "tempfail"}).description(""));
+  verb->add_option("--limit", flags->limit, "at most N records [100]")
+      ->type_name("N")
+      ->check(unsigned_in(1, std::numeric_limits<std::uint32_t>::max()));
+  verb->add_flag("--follow", flags->follow,
+                 "then print new decisions as they are written, until interrupted");
+  verb->callback([flags, &context] {
+    const v1::AuditQuery query = query_from(*flags);
+    if (flags->follow) {
+      follow(context, query);
+    } else {
+      context.printer().audit(context.call(&Stub::QueryAudit, query));
+    }
+  });
+}
+
+}  // namespace gw::cli

@@ -1,0 +1,34 @@
+// YAML helpers shared by gctl's printers and its configuration files: which strings need
+// quotes, emitting a parsed node without changing what it means, and YAML → JSON.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace gw::cli {
+
+/// True if `text`, written as a plain (unquoted) YAML scalar, would be read back as
+/// something other than that string under the YAML 1.1 or 1.2 core schema: "", "~", "null",
+/// booleans ("true", "yes", "off", ...), numbers ("25", "0x1f", "1e3", ".inf"), timestamps,
+/// sexagesimal numbers. Such strings are written double-quoted.
+bool yaml_needs_quotes(const std::string& text);
+
+/// Writes `node` (as yaml-cpp parsed it) to `out` so that it reads back with the same
+/// meaning. YAML::Dump does not: it writes the quoted scalar `"true"` as the boolean `true`
+/// and '25' as the number 25. Here a scalar that was quoted in the source (or tagged) and
+/// looks like a non-string is double-quoted; plain scalars stay plain; flow collections stay
+/// flow. Comments, anchors and tags of the source are not kept.
+void emit_yaml_node(YAML::Emitter& out, const YAML::Node& node);
+
+/// The block-style text of emit_yaml_node(node), ending in '\n'; "" for an undefined or null
+/// node. Throws std::runtime_error if the emitter fails.
+std::string yaml_node_text(const YAML::Node& node);
+
+/// `node` as JSON: maps → objects (keys as text), sequences → arrays, quoted scalars →
+/// strings, plain scalars resolved by the YAML 1.2 core schema (null, true/false, decimal
+/// integers that fit 64 bits, decimal floats; anything else stays a string).
+nlohmann::ordered_json yaml_to_json(const YAML::Node& node);
+
+}  // namespace gw::cli

@@ -1,0 +1,48 @@
+// Tests of the YAML helpers: quoting, faithful re-emission, YAML → JSON.
+#include "cli/yaml_text.h"
+
+#include <gtest/gtest.h>
+
+namespace gw::cli {
+namespace {
+
+TEST(YamlNeedsQuotes, NonStringsAndOnlyThose) {
+  for (const char* s : {"", "~", "null", "true", "False", "yes", "off", "y", "25", "-1.5", "1e3",
+                        "0x1F", ".inf", ".NaN", "2024-01-02", "1:30", "1.3"}) {
+    EXPECT_TRUE(yaml_needs_quotes(s)) << s;
+  }
+  for (const char* s :
+       {"corp", "truth", "*@example.com", "550 5.7.1 no", "10.0.0.0/8", "v1.2.3", "127.0.0.1"}) {
+    EXPECT_FALSE(yaml_needs_quotes(s)) << s;
+  }
+}
+
+TEST(EmitYamlNode, KeepsMeaningWhereYamlDumpDoesNot) {
+  const YAML::Node node = YAML::Load(
+      "- type: \"true\"\n  n: '25'\n  m: 25\n  b: true\n  s: plain text\n"
+      "  when: {attribute: a, wildcard: \"*.x\"}\n  list: [a, b]\n  empty: []\n");
+  EXPECT_EQ(yaml_node_text(node),
+            "- type: \"true\"\n  n: \"25\"\n  m: 25\n  b: true\n  s: plain text\n"
+            "  when: {attribute: a, wildcard: \"*.x\"}\n  list: [a, b]\n  empty: []\n");
+  // Read back: the same scalars with the same quoting decisions.
+  const YAML::Node again = YAML::Load(yaml_node_text(node));
+  EXPECT_EQ(again[0]["type"].Tag(), "!");
+  EXPECT_EQ(again[0]["m"].Tag(), "?");
+}
+
+TEST(EmitYamlNode, NullAndUndefinedGiveNoText) {
+  EXPECT_EQ(yaml_node_text(YAML::Node()), "");
+  EXPECT_EQ(yaml_node_text(YAML::Load("~")), "");
+}
+
+TEST(YamlToJson, ResolvesPlainScalarsOnly) {
+  const auto json = yaml_to_json(
+      YAML::Load("a: \"true\"\nb: true\nc: 25\nd: '25'\ne: 1.5\nf: ~\ng: text\nh: [1, x]\n"
+                 "i: 99999999999999999999\nj: yes\n"));
+  EXPECT_EQ(json.dump(),
+            R"({"a":"true","b":true,"c":25,"d":"25","e":1.5,"f":null,"g":"text","h":[1,"x"],)"
+            R"("i":"99999999999999999999","j":"yes"})");
+}
+
+}  // namespace
+}  // namespace gw::cli
