@@ -53,7 +53,9 @@ bool AuditWriter::submit(v1::AuditRecord record) {
     if (stopping_ || queue_.size() >= kMaxQueued) return false;
     queue_.push_back(std::move(record));
     ++submitted_;
-    if (queue_.size() < kBatchRows) return true;  // the timer writes it
+    // Wake the writer for the first record (it then waits up to kFlushInterval for more)
+    // and when a batch is full; in between it is already awake.
+    if (queue_.size() != 1 && queue_.size() < kBatchRows) return true;
   }
   wake_.notify_one();
   return true;

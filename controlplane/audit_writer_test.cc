@@ -126,3 +126,21 @@ TEST(AuditWriterRetentionTest, RecordsPastTheRetentionAreDeletedAtStart) {
 
 }  // namespace
 }  // namespace gw::controlplane
+
+namespace gw::controlplane {
+namespace {
+
+TEST(AuditWriterLatencyTest, AFewRecordsAreWrittenWithinTheFlushIntervalUnprompted) {
+  storage::TestTempDir dir;
+  auto db = storage::Database::open(dir.file("gw.db"));
+  AuditWriter writer(dir.file("gw.db"), std::chrono::hours(24));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(writer.submit(record(i)));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (writer.written() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(writer.written(), 3u) << "records wait for a batch that never fills";
+}
+
+}  // namespace
+}  // namespace gw::controlplane
