@@ -182,7 +182,7 @@ Result<v1::ApplyResponse> ConfigStore::apply(const v1::ConfigurationDocument& do
     v1::Service service = declared;
     service.clear_interfaces();
     service.clear_handlers();
-    auto stored = services_.get(declared.name(), storage::Secrets::kOmit);
+    auto stored = services_.get(declared.name(), storage::Secrets::kInclude);
     if (!stored && stored.error().code != storage::Errc::kNotFound) {
       return at(declared.source_line(), what, from_storage(stored.error()));
     }
@@ -200,13 +200,15 @@ Result<v1::ApplyResponse> ConfigStore::apply(const v1::ConfigurationDocument& do
       service.clear_updated_at_ms();
       fill_service_defaults(service);
       v1::Service current = stored.value();
+      const bool password_changed =
+          !service.password().empty() && service.password() != current.password();
+      current.clear_password();
       current.clear_has_password();
       current.clear_created_at_ms();
       current.clear_updated_at_ms();
       v1::Service candidate = service;
       candidate.clear_password();
-      if (!service.password().empty() ||
-          !MessageDifferencer::Equals(candidate, current)) {
+      if (password_changed || !MessageDifferencer::Equals(candidate, current)) {
         google::protobuf::FieldMask mask;
         const auto* descriptor = v1::Service::descriptor();
         for (int i = 0; i < descriptor->field_count(); ++i) {
@@ -217,7 +219,7 @@ Result<v1::ApplyResponse> ConfigStore::apply(const v1::ConfigurationDocument& do
               field == "declares_handlers") {
             continue;
           }
-          if (field == "password" && service.password().empty()) continue;  // keep stored
+          if (field == "password" && !password_changed) continue;  // keep the stored one
           mask.add_paths(field);
         }
         auto updated = update_service(service, mask);

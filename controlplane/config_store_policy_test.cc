@@ -229,6 +229,18 @@ TEST_F(ConfigStorePolicyTest, ApplyReplacesChangedHandlerListsAndKeepsStoredPass
   EXPECT_EQ(edge.port(), 2600u);
   ASSERT_EQ(edge.handlers_size(), 1);
   EXPECT_EQ(edge.handlers(0).command(), v1::SMTP_COMMAND_MAIL);
+  // An upstream password: stored once, then the same password is no change.
+  d.mutable_services(0)->set_password("upstream-pw");
+  auto with_password = store_.apply(d, false);
+  ASSERT_TRUE(with_password) << with_password.error().message;
+  EXPECT_EQ(with_password.value().changes_size(), 1);
+  EXPECT_TRUE(store_.get_service("edge").value().has_password());
+  auto same_password = store_.apply(d, false);
+  ASSERT_TRUE(same_password);
+  EXPECT_EQ(same_password.value().changes_size(), 0) << same_password.value().DebugString();
+  d.mutable_services(0)->clear_password();  // absent: the stored password stays
+  ASSERT_TRUE(store_.apply(d, false));
+  EXPECT_TRUE(store_.get_service("edge").value().has_password());
   // Without the handlers key, the stored handlers stay.
   d.mutable_services(0)->set_declares_handlers(false);
   d.mutable_services(0)->clear_handlers();
