@@ -333,6 +333,26 @@ class ApplyExportTests(ApplyCase):
             self.assertNotIn(line, text)
 
 
+class ExampleFileTests(ApplyCase):
+
+    def test_deploy_example_applies_and_round_trips(self) -> None:
+        """deploy/gateway.example.yaml (the README's example, every filter type) is a file
+        gctld accepts as it stands, given the files it names."""
+        example = Path(__file__).resolve().parents[2] / "deploy" / "gateway.example.yaml"
+        (self.dir / "corp-upstream.pw").write_text("Corp-Upstream-Pw-9\n")
+        text = example.read_text().replace("port: 8026", f"port: {free_port()}") \
+                                  .replace("port: 8025", f"port: {free_port()}")
+        g = self.gctld()
+        cp = self.apply(g, text, "example.yaml")
+        written = yaml.safe_load(example.read_text())
+        names = sorted(p["name"] for p in written["policies"])
+        self.assertEqual(sorted(self.names(g, "policy")), names, cp.stdout)
+        exported = self.export(g)
+        self.assertNotIn("Corp-Upstream-Pw-9", exported)
+        again = self.apply(g, exported, "example-export.yaml")
+        self.assertEqual(self.export(g), exported, again.stdout)
+
+
 class BadFileTests(ApplyCase):
     """Each bad file first declares a valid new policy "must-not-appear": the refusal must be
     all-or-nothing. stderr: one line naming FILE:LINE and the reason; exit code 1."""
