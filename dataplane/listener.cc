@@ -51,10 +51,15 @@ Listener::Listener(asio::io_context& io, std::int64_t interface_id,
     : io_(io),
       interface_id_(interface_id),
       endpoint_(std::move(endpoint)),
-      acceptor_(asio::make_strand(io)),
       node_(std::move(node)),
+      acceptor_(make_executor()),
       service_(std::move(service)),
       type_(type) {}
+
+asio::any_io_executor Listener::make_executor() const {
+  if (node_.io_threads == 1) return io_.get_executor();
+  return asio::make_strand(io_);
+}
 
 void Listener::set_tls(std::shared_ptr<TlsServerContext> tls) {
   std::lock_guard lock(service_mutex_);
@@ -75,6 +80,7 @@ boost::system::error_code Listener::open() {
   }
   acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (!ec) endpoint_ = acceptor_.local_endpoint(ec);
+  if (!ec) local_address_ = format_endpoint(endpoint_);
   return ec;
 }
 
@@ -105,9 +111,12 @@ std::shared_ptr<const ServiceConfig> Listener::service() const {
 awaitable<void> Listener::accept_loop() {
   while (acceptor_.is_open()) {
     boost::system::error_code ec;
-    // Each session gets its own strand, so --threads > 1 is safe.
-    tcp::socket socket(asio::make_strand(io_));
-    co_await acceptor_.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+    // Each session gets its own strand when several threads run the io_context, so
+    // --threads > 1 is safe; with one thread the io_context's executor is enough.
+    tcp::socket socket(make_executor());
+    // The peer's address comes from accept() itself (no getpeername per session).
+    tcp::endpoint remote;
+    co_await acceptor_.async_accept(socket, remote, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
       spdlog::warn("accept on {} failed: {}", format_endpoint(endpoint_), ec.message());
@@ -122,8 +131,6 @@ awaitable<void> Listener::accept_loop() {
       tls = tls_;
       config_version = config_version_;
     }
-    tcp::endpoint remote = socket.remote_endpoint(ec);
-    if (ec) continue;
     std::string client_ip = remote.address().to_string();
 
     std::size_t active = counters_->active.fetch_add(1) + 1;
@@ -148,8 +155,10 @@ awaitable<void> Listener::accept_loop() {
     env.hostname = svc->hostname.empty() ? node_.hostname : svc->hostname;
     env.session_id = node_.node_id + "-" + std::to_string(interface_id_) + "-" +
                      std::to_string(++next_session_);
-    env.client_address = format_endpoint(remote);
-    env.local_address = format_endpoint(endpoint_);
+    // format_endpoint(remote), reusing client_ip: one address-to-text per session, not two.
+    env.client_address = (remote.address().is_v6() ? "[" + client_ip + "]" : client_ip) + ":" +
+                         std::to_string(remote.port());
+    env.local_address = local_address_;
     env.slot = std::move(slot);
     env.policy = node_.policy;
     env.node_id = node_.node_id;

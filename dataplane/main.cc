@@ -64,7 +64,12 @@ int main(int argc, char** argv) {
   agent_options.hostname = hostname;
   agent_options.version = "0.1.0";
 
-  asio::io_context io(static_cast<int>(threads));
+  // One thread: sockets, acceptors and timers are only ever touched by the thread running
+  // io (other threads — gRPC — only post to it), so the per-socket reactor lock can go
+  // (UNSAFE_IO keeps the scheduler's lock for those posts). Sessions then also skip their
+  // strand (NodeIdentity::io_threads).
+  asio::io_context io(threads == 1 ? BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO
+                                   : static_cast<int>(threads));
   auto strand = asio::make_strand(io);
   // The agent is built first: its channel also carries the decisions. Snapshots only
   // reach `listeners` once start() runs, after it exists.
@@ -74,6 +79,7 @@ int main(int argc, char** argv) {
   });
   NodeIdentity identity{agent_options.node_id, hostname,
                         std::make_shared<GrpcPolicyClient>(agent.channel())};
+  identity.io_threads = threads;
   ListenerManager listeners(io, identity);
   listeners_ptr = &listeners;
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,8 +42,9 @@ struct SessionEnv {
 };
 
 /// The relay session. Created by a listener for an accepted socket; start() spawns run()
-/// and a watchdog on the socket's executor (a strand), and the session keeps itself alive
-/// through shared_from_this until both end. Every client read is bounded by the service's
+/// on the socket's executor (a strand, or the io_context's executor when it has one
+/// thread), and the session keeps itself alive through shared_from_this until run() and the
+/// pending deadline timer wait have ended. Every client read is bounded by the service's
 /// limits and watched by the idle, DATA and session deadlines; every upstream operation by
 /// the upstream timeouts. Faults end in a 4xx for the client, never a 2xx.
 class RelaySession : public std::enable_shared_from_this<RelaySession> {
@@ -58,12 +60,24 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   enum class ReadStatus { kOk, kTimeout, kClosed };
 
   awaitable<void> run();
-  awaitable<void> watchdog();
+  /// Deadlines: one timer per session, armed at (or before) the earliest deadline. A
+  /// deadline that moves later leaves the timer alone; on expiry on_timer() cancels the
+  /// operations whose deadline passed and re-arms at the next one. So the usual command
+  /// cycle (deadline set before the read, cleared after) costs no timer operation.
+  void arm_timer(Clock::time_point t);
+  void on_timer();
 
   // Client side.
   awaitable<ReadStatus> read_client();
   awaitable<LineKind> next_line();
+  /// Writes the pending replies (out_): at once when the socket takes them, else waits.
   awaitable<bool> flush();
+  /// flush() without waiting: true if nothing is left pending.
+  bool flush_now();
+  /// The two halves of a client read around client_.read_some: the deadline and free space
+  /// before, the count, deadline and timeout bookkeeping after.
+  asio::mutable_buffer begin_client_read();
+  ReadStatus end_client_read(std::size_t n, const boost::system::error_code& ec);
   void reply(const smtp::Reply& r) { r.append_wire(out_); }
   void reply(int code, smtp::EnhancedStatus status, std::string_view text);
   void timeout_reply();
@@ -71,7 +85,10 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   bool count_idle_command();
 
   // Commands.
-  awaitable<void> handle_command();
+  /// Answers line_ when the gateway does so alone (sequence errors, NOOP, QUIT, ...) and
+  /// returns nothing; otherwise returns the command's handler, not started, for the caller
+  /// to await (no coroutine frame of its own per command).
+  std::optional<awaitable<void>> handle_command();
   awaitable<void> on_helo(smtp::Verb verb, std::string_view args);
   awaitable<void> on_mail(std::string_view args);
   awaitable<void> on_rcpt(std::string_view args);
@@ -106,7 +123,10 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   [[nodiscard]] UpstreamOptions upstream_options() const;
 
   // Upstream side.
-  awaitable<bool> ensure_upstream();
+  /// True if the upstream connection can take a new transaction as it is.
+  [[nodiscard]] bool upstream_ready() const { return upstream_.is_open() && !upstream_.stale(); }
+  /// Reconnects an upstream that is closed or stale; false when the client was answered.
+  awaitable<bool> reopen_upstream();
   awaitable<UpstreamFault> upstream_command(std::string_view wire, smtp::Reply& r,
                                             std::chrono::milliseconds timeout);
   void relay_upstream_reply(const smtp::Reply& r);
@@ -132,6 +152,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   std::string out_;
   std::string line_;
   std::string wire_;
+  std::string command_;  // MAIL/RCPT line for the upstream
 
   smtp::SessionState state_ = smtp::SessionState::kConnected;
   bool esmtp_ = false;          // EHLO (not HELO): extensions and PIPELINING in force

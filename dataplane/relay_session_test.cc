@@ -3,6 +3,8 @@
 #include "dataplane/relay_session.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <functional>
 #include <future>
@@ -205,6 +207,73 @@ TEST_F(RelaySessionTest, RelaysAMessageByteExact) {
   auto msgs = upstream_->messages();
   ASSERT_EQ(msgs.size(), 1u);
   EXPECT_EQ(msgs[0], "Subject: x\r\n\r\n..dot\r\nbody\r\n");  // the fake does not unstuff
+}
+
+/// A second listener on the running io_context: `io_threads` 1 takes the no-strand path
+/// grelayd uses with --threads 1 (the fixture's listener uses strands).
+std::shared_ptr<Listener> extra_listener(asio::io_context& io, std::shared_ptr<const ServiceConfig> cfg,
+                                         std::shared_ptr<PolicyClient> policy, unsigned io_threads) {
+  NodeIdentity node{"n1", "gw.test", std::move(policy)};
+  node.io_threads = io_threads;
+  auto l = std::make_shared<Listener>(io, 2, gateway::v1::INTERFACE_TYPE_TCP,
+                                      tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0),
+                                      std::move(cfg), node);
+  EXPECT_FALSE(l->open());
+  l->start();
+  return l;
+}
+
+TEST_F(RelaySessionTest, OneThreadWithoutStrandsRelaysAndQuits) {
+  auto listener = extra_listener(io_, config_, policy_, 1);
+  tcp::socket s(client_io_);
+  s.connect(listener->endpoint());
+  EXPECT_EQ(read_reply(s).substr(0, 4), "220 ");
+  EXPECT_EQ(exchange(s, "HELO client.example\r\n"), "250 gw.test Hello client.example\r\n");
+  EXPECT_EQ(exchange(s, "MAIL FROM:<a@example.com>\r\n").substr(0, 3), "250");
+  EXPECT_EQ(exchange(s, "RCPT TO:<b@example.org>\r\n").substr(0, 3), "250");
+  EXPECT_EQ(exchange(s, "DATA\r\n").substr(0, 3), "354");
+  EXPECT_EQ(exchange(s, "Subject: y\r\n\r\nline\r\n.\r\n").substr(0, 3), "250");
+  EXPECT_EQ(exchange(s, "QUIT\r\n"), "221 2.0.0 gw.test closing connection\r\n");
+  // The 221 is followed by the close (sent with the FIN), nothing else.
+  char c;
+  boost::system::error_code ec;
+  EXPECT_EQ(s.read_some(asio::buffer(&c, 1), ec), 0u);
+  EXPECT_EQ(ec, asio::error::eof);
+  // The upstream got the message and a QUIT (sent with its FIN, reply not awaited).
+  std::vector<std::string> commands;
+  for (int i = 0; i < 200; ++i) {
+    commands = upstream_->commands();
+    if (!commands.empty() && commands.back() == "QUIT") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(commands.empty());
+  EXPECT_EQ(commands.back(), "QUIT");
+  ASSERT_EQ(upstream_->messages().size(), 1u);
+  EXPECT_EQ(upstream_->messages()[0], "Subject: y\r\n\r\nline\r\n");
+  listener->stop();
+}
+
+TEST_F(RelaySessionTest, IdleTimeoutAfterTheDeadlineMovedLater) {
+  // The timer is first armed for the banner's read; the deadline then moves later (after
+  // each command) without re-arming, and the expiry re-arms at the real deadline.
+  auto cfg = std::make_shared<ServiceConfig>(*config_);
+  cfg->limits.idle_timeout = std::chrono::milliseconds(300);
+  for (unsigned threads : {0u, 1u}) {
+    auto listener = extra_listener(io_, cfg, policy_, threads);
+    tcp::socket s(client_io_);
+    s.connect(listener->endpoint());
+    timeval limit{5, 0};  // a missing timeout fails the test instead of hanging it
+    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    EXPECT_EQ(read_reply(s).substr(0, 4), "220 ");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_EQ(exchange(s, "NOOP\r\n").substr(0, 3), "250");  // 200 ms < 300 ms: no timeout yet
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(read_reply(s).substr(0, 9), "421 4.4.2") << threads;
+    auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_GE(waited, std::chrono::milliseconds(250)) << threads;
+    EXPECT_LT(waited, std::chrono::milliseconds(2000)) << threads;
+    listener->stop();
+  }
 }
 
 TEST_F(RelaySessionTest, SmugglingNeverEndsDataEarly) {

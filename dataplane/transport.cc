@@ -1,6 +1,8 @@
 // Plain TCP transport and input buffer.
 #include "dataplane/transport.h"
 
+#include <sys/socket.h>
+
 #include <cstring>
 
 namespace gw::dataplane {
@@ -16,26 +18,23 @@ asio::mutable_buffer InputBuffer::prepare() {
 
 Transport::Transport(tcp::socket socket) : socket_(std::move(socket)) {}
 
-awaitable<std::size_t> Transport::read_some(InputBuffer& buffer, boost::system::error_code& ec) {
-  auto space = buffer.prepare();
-  if (space.size() == 0) {
-    ec = asio::error::no_buffer_space;
-    co_return 0;
-  }
-  std::size_t n =
-      tls_ ? co_await tls_->async_read_some(space, asio::redirect_error(asio::use_awaitable, ec))
-           : co_await socket_.async_read_some(space, asio::redirect_error(asio::use_awaitable, ec));
-  buffer.commit(n);
-  co_return n;
+awaitable<std::size_t> Transport::read_some(asio::mutable_buffer space,
+                                            boost::system::error_code& ec) {
+  if (tls_) return tls_->async_read_some(space, asio::redirect_error(asio::use_awaitable, ec));
+  return socket_.async_read_some(space, asio::redirect_error(asio::use_awaitable, ec));
 }
 
-awaitable<void> Transport::write(std::string_view data, boost::system::error_code& ec) {
+awaitable<std::size_t> Transport::write(std::string_view data, boost::system::error_code& ec) {
   auto buffer = asio::buffer(data.data(), data.size());
-  if (tls_) {
-    co_await asio::async_write(*tls_, buffer, asio::redirect_error(asio::use_awaitable, ec));
-  } else {
-    co_await asio::async_write(socket_, buffer, asio::redirect_error(asio::use_awaitable, ec));
-  }
+  if (tls_) return asio::async_write(*tls_, buffer, asio::redirect_error(asio::use_awaitable, ec));
+  return asio::async_write(socket_, buffer, asio::redirect_error(asio::use_awaitable, ec));
+}
+
+std::size_t Transport::write_now(std::string_view data, bool last) {
+  if (tls_ || data.empty() || !socket_.is_open()) return 0;
+  int flags = MSG_DONTWAIT | MSG_NOSIGNAL | (last ? MSG_MORE : 0);
+  ssize_t n = ::send(socket_.native_handle(), data.data(), data.size(), flags);
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 
 awaitable<void> Transport::handshake_server(asio::ssl::context& context,

@@ -65,10 +65,16 @@ class UpstreamConnection {
   awaitable<UpstreamFault> command(std::string_view wire, smtp::Reply& reply);
   /// Writes octets without reading (DATA content).
   awaitable<UpstreamFault> write(std::string_view wire);
+  /// Writes what the socket takes at once without waiting (Transport::write_now); returns
+  /// the octets written, 0 when closed. The caller write()s the rest.
+  std::size_t write_now(std::string_view wire) {
+    return is_open() ? transport_->write_now(wire) : 0;
+  }
   /// Reads one reply.
   awaitable<UpstreamFault> read_reply(smtp::Reply& reply);
 
-  /// Sends QUIT without waiting for the reply and closes.
+  /// Sends QUIT without waiting for the reply and closes. Plain TCP never waits: QUIT goes
+  /// out with the FIN in one segment if the socket takes it at once, otherwise only the FIN.
   awaitable<void> quit();
   void cancel();
   void close();
@@ -79,7 +85,6 @@ class UpstreamConnection {
 
   [[nodiscard]] const smtp::Capabilities& capabilities() const { return capabilities_; }
   [[nodiscard]] bool esmtp() const { return esmtp_; }
-  [[nodiscard]] const smtp::Reply& last_reply() const { return last_reply_; }
   [[nodiscard]] bool encrypted() const { return transport_ && transport_->encrypted(); }
   [[nodiscard]] bool authenticated() const { return authenticated_; }
   /// Human-readable cause of the last open() failure (TLS verify error, refusal reply).
@@ -92,12 +97,13 @@ class UpstreamConnection {
   InputBuffer input_{16384};
   smtp::ReplyParser parser_;
   smtp::Capabilities capabilities_;
-  smtp::Reply last_reply_;
   bool esmtp_ = false;
   bool authenticated_ = false;
   std::string detail_;
 
   awaitable<UpstreamFault> greet(const std::string& helo_domain);
+  /// command()'s slow path: the rest of `wire` asynchronously, then the reply.
+  awaitable<UpstreamFault> write_and_read(std::string_view wire, smtp::Reply& reply);
   awaitable<UpstreamFault> authenticate(const UpstreamOptions& options);
 };
 

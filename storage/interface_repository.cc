@@ -71,13 +71,16 @@ Result<void> attach_sni_certs(Database& db, std::vector<v1::Interface>& interfac
 }  // namespace
 
 std::string format_endpoint(std::string_view address, std::uint32_t port) {
+  // Appended piece by piece: g++ 12 -O3 reports a false -Wrestrict on "[" + string + "]".
+  const bool v6 = address.find(':') != std::string_view::npos;
   std::string out;
-  if (address.find(':') != std::string_view::npos) {
-    out = "[" + std::string(address) + "]";
-  } else {
-    out = std::string(address);
-  }
-  return out + ":" + std::to_string(port);
+  out.reserve(address.size() + 8);
+  if (v6) out += '[';
+  out.append(address);
+  if (v6) out += ']';
+  out += ':';
+  out += std::to_string(port);
+  return out;
 }
 
 Result<v1::Interface> InterfaceRepository::create(const v1::Interface& iface, std::int64_t now_ms) {

@@ -1,13 +1,14 @@
 // SMTP reply value, builder and parser.
 #include "dataplane/smtp/reply.h"
 
-#include <cstdio>
-
 namespace gw::smtp {
 
 void Reply::append_wire(std::string& out) const {
-  char code_text[4];
-  std::snprintf(code_text, sizeof code_text, "%03d", code);
+  // Three digits without snprintf (one reply per command: the hot path). Codes outside
+  // 0..999 never reach here (the parser and make_reply keep 200..599).
+  const int c = code < 0 ? 0 : code % 1000;
+  const char code_text[3] = {static_cast<char>('0' + c / 100), static_cast<char>('0' + c / 10 % 10),
+                             static_cast<char>('0' + c % 10)};
   for (std::size_t i = 0; i < lines.size(); ++i) {
     out.append(code_text, 3);
     const bool last = i + 1 == lines.size();
@@ -61,6 +62,24 @@ Reply make_reply(int code, EnhancedStatus status, std::string_view text) {
   }
   r.lines.push_back(std::move(line));
   return r;
+}
+
+void append_reply(std::string& out, int code, EnhancedStatus status, std::string_view text) {
+  // Same octets as make_reply(...).append_wire(out): "NNN c.s.d[ text]\r\n".
+  const int c = code < 0 ? 0 : code % 1000;
+  const char head[4] = {static_cast<char>('0' + c / 100), static_cast<char>('0' + c / 10 % 10),
+                        static_cast<char>('0' + c % 10), ' '};
+  out.append(head, 4);
+  out += std::to_string(code / 100);
+  out += '.';
+  out += std::to_string(status.subject);
+  out += '.';
+  out += std::to_string(status.detail);
+  if (!text.empty()) {
+    out += ' ';
+    out += text;
+  }
+  out += "\r\n";
 }
 
 ReplyParser::Status ReplyParser::feed_line(std::string_view line) {

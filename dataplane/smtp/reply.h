@@ -62,6 +62,10 @@ struct Reply {
 /// Builds "code c.s.d text" where c = code / 100 (RFC 3463 §2). `text` must not hold CR/LF.
 Reply make_reply(int code, EnhancedStatus status, std::string_view text);
 
+/// Appends make_reply(code, status, text).wire() to `out` without building the Reply (no
+/// allocation beyond `out`'s own growth: the relay's replies of its own, per command).
+void append_reply(std::string& out, int code, EnhancedStatus status, std::string_view text);
+
 /// Incremental parser of one (possibly multi-line) reply, fed one line at a time
 /// (RFC 5321 §4.2.1). Tolerates a reply line that is only the code ("250"). Errors: a line
 /// that does not start with a 3-digit code in 200..599, a continuation with a different code,

@@ -202,5 +202,23 @@ TEST(MakeReply, ParsesBackThroughReplyParser) {
   EXPECT_EQ(back.lines, r.lines);
 }
 
+TEST(AppendReply, SameOctetsAsMakeReply) {
+  struct Case {
+    int code;
+    EnhancedStatus status;
+    std::string_view text;
+  };
+  const Case cases[] = {{250, es::kUndefined, "OK"},
+                        {221, es::kUndefined, ""},
+                        {530, es::kEncryptionRequired, "Must issue a STARTTLS command first"},
+                        {421, es::kBadConnection, "gw.example Error: timeout exceeded"},
+                        {500, es::kAuthLineTooLong, "x"}};
+  for (const auto& c : cases) {
+    std::string out = "pending\r\n";
+    append_reply(out, c.code, c.status, c.text);
+    EXPECT_EQ(out, "pending\r\n" + make_reply(c.code, c.status, c.text).wire()) << c.code;
+  }
+}
+
 }  // namespace
 }  // namespace gw::smtp
