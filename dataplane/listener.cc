@@ -161,6 +161,7 @@ awaitable<void> Listener::accept_loop() {
     env.local_address = local_address_;
     env.slot = std::move(slot);
     env.policy = node_.policy;
+    env.policy_counters = node_.policy_counters;
     env.node_id = node_.node_id;
     env.config_version = config_version;
     RelaySession::start(std::make_shared<RelaySession>(std::move(socket), std::move(env)));

@@ -11,6 +11,7 @@
 
 #include "dataplane/asio.h"
 #include "dataplane/policy_client.h"
+#include "dataplane/policy_counters.h"
 #include "dataplane/service_config.h"
 #include "dataplane/tls_context.h"
 
@@ -21,6 +22,7 @@ struct NodeIdentity {
   std::string node_id;
   std::string hostname;
   std::shared_ptr<PolicyClient> policy;  // shared by every session of the node
+  std::shared_ptr<PolicyCounters> policy_counters = nullptr;  // may be null (tests)
   /// Threads running the io_context. With exactly 1, sessions and acceptors use the
   /// io_context's executor directly: a strand would only add a queue hop and an allocation
   /// per I/O completion (benchmark: ~40% of grelayd's mallocs). 0 (unknown) or more than 1:

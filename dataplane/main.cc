@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <thread>
 #include <vector>
@@ -80,6 +81,23 @@ int main(int argc, char** argv) {
   NodeIdentity identity{agent_options.node_id, hostname,
                         std::make_shared<GrpcPolicyClient>(agent.channel())};
   identity.io_threads = threads;
+  identity.policy_counters = std::make_shared<PolicyCounters>();
+  // The decision outcomes, once a minute when they changed (and at exit): an operator sees
+  // fail-safe answers (unavailable) without a metrics system.
+  asio::steady_timer counters_timer(io);
+  std::uint64_t counters_logged = 0;
+  std::function<void()> log_counters_later = [&] {
+    counters_timer.expires_after(std::chrono::seconds(60));
+    counters_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (identity.policy_counters->total() != counters_logged) {
+        counters_logged = identity.policy_counters->total();
+        spdlog::info("policy: {}", identity.policy_counters->summary());
+      }
+      log_counters_later();
+    });
+  };
+  log_counters_later();
   ListenerManager listeners(io, identity);
   listeners_ptr = &listeners;
 
@@ -88,6 +106,7 @@ int main(int argc, char** argv) {
   signals.async_wait([&](const boost::system::error_code&, int signo) {
     spdlog::info("grelayd: signal {}, stopping", signo);
     asio::post(strand, [&] { listeners.stop_all(); });
+    counters_timer.cancel();
     work.reset();
     io.stop();
   });
@@ -100,5 +119,6 @@ int main(int argc, char** argv) {
   io.run();
   for (auto& t : pool) t.join();
   agent.stop();
+  spdlog::info("policy: {}", identity.policy_counters->summary());
   return 0;
 }

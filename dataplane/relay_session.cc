@@ -848,11 +848,17 @@ awaitable<Decision> RelaySession::ask_policy(const gateway::v1::Handler& handler
 
 bool RelaySession::stopped_by(const Decision& decision, gateway::v1::SmtpCommand command) {
   const bool auth = command == gateway::v1::SMTP_COMMAND_AUTH;
+  PolicyCounters* counters = env_.policy_counters.get();
+  auto count = [counters](std::atomic<std::uint64_t> PolicyCounters::*counter) {
+    if (counters != nullptr) (counters->*counter).fetch_add(1, std::memory_order_relaxed);
+  };
   switch (decision.outcome) {
     case Decision::Outcome::kContinue:
+      count(&PolicyCounters::continued);
       return false;
     case Decision::Outcome::kReject:
     case Decision::Outcome::kTempfail:
+      count(&PolicyCounters::refused);
       spdlog::info("session={} {} refused by policy (decision {})", env_.session_id,
                    gateway::v1::SmtpCommand_Name(command), decision.decision_id);
       reply(decision.reply);
@@ -863,7 +869,11 @@ bool RelaySession::stopped_by(const Decision& decision, gateway::v1::SmtpCommand
                    env_.service->name, gateway::v1::SmtpCommand_Name(command),
                    common::log_escape(decision.error));
       // Fail open never applies to AUTH: that would accept any credentials.
-      if (env_.service->fail_open && !auth) return false;
+      if (env_.service->fail_open && !auth) {
+        count(&PolicyCounters::failed_open);
+        return false;
+      }
+      count(&PolicyCounters::unavailable);
       if (auth) {
         reply(454, es::kSecurityOther, "Temporary authentication failure, try again later");
       } else {

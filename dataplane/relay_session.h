@@ -13,6 +13,7 @@
 
 #include "dataplane/asio.h"
 #include "dataplane/policy_client.h"
+#include "dataplane/policy_counters.h"
 #include "dataplane/service_config.h"
 #include "dataplane/tls_context.h"
 #include "dataplane/smtp/address.h"
@@ -37,6 +38,7 @@ struct SessionEnv {
   std::string local_address;   // "ip:port" (message.source)
   std::shared_ptr<void> slot;  // released when the session ends (session counters)
   std::shared_ptr<PolicyClient> policy;  // null: no control plane (handlers then fail safe)
+  std::shared_ptr<PolicyCounters> policy_counters = nullptr;  // outcome counts; may be null
   std::string node_id;
   std::uint64_t config_version = 0;
 };

@@ -147,7 +147,7 @@ class RelaySessionTest : public ::testing::Test {
     cfg->limits.idle_timeout = std::chrono::milliseconds(2000);
     config_ = cfg;
     listener_ = std::make_shared<Listener>(io_, 1, gateway::v1::INTERFACE_TYPE_TCP, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0),
-                                           config_, NodeIdentity{"n1", "gw.test", policy_});
+                                           config_, NodeIdentity{"n1", "gw.test", policy_, counters_});
     ASSERT_FALSE(listener_->open());
     listener_->start();
     thread_ = std::thread([this] { io_.run(); });
@@ -186,6 +186,7 @@ class RelaySessionTest : public ::testing::Test {
   std::unique_ptr<FakeUpstream> upstream_;
   std::shared_ptr<const ServiceConfig> config_;
   std::shared_ptr<FakePolicyClient> policy_ = std::make_shared<FakePolicyClient>();
+  std::shared_ptr<PolicyCounters> counters_ = std::make_shared<PolicyCounters>();
   std::shared_ptr<Listener> listener_;
   std::thread thread_;
   std::string pending_;
@@ -400,10 +401,14 @@ TEST_F(RelaySessionTest, ControlPlaneUnavailableFailsSafeOrOpen) {
   auto s = connect();
   exchange(*s, "EHLO client.example\r\n");
   EXPECT_EQ(exchange(*s, "MAIL FROM:<a@example.com>\r\n").substr(0, 9), "451 4.3.0");
+  EXPECT_EQ(counters_->unavailable.load(), 1u);
   use_handlers({{SMTP_COMMAND_MAIL, "*", "p"}}, /*fail_open=*/true);
   auto s2 = connect();
   exchange(*s2, "EHLO client.example\r\n");
   EXPECT_EQ(exchange(*s2, "MAIL FROM:<a@example.com>\r\n").substr(0, 3), "250");
+  EXPECT_EQ(counters_->failed_open.load(), 1u);
+  EXPECT_EQ(counters_->total(), 2u);
+  EXPECT_NE(counters_->summary().find("unavailable=1 failed_open=1"), std::string::npos);
 }
 
 TEST_F(RelaySessionTest, DataHandlerReplacesTheMessage) {
