@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """Measurement half of relay_bench.sh: free ports, banner waits, timed smtp-source runs
-against each path (direct / HAProxy / grelayd), CPU and RSS from /proc, and the table."""
+against each path (direct / HAProxy / grelayd / grelayd-policy), CPU and RSS from /proc,
+the tables, and with --policy the audit check of the handled path's decisions."""
 
 import argparse
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +18,10 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 TARGET_SESSIONS = (10, 100)
 TARGET_RATIO = 1.0
 PROBE_SECONDS = 0.5
+# --policy (issue 4): grelayd with HELO, MAIL and RCPT handlers >= 0.5x grelayd without.
+POLICY_PATH = "grelayd-policy"
+POLICY_SERVICE = "bench-policy"
+POLICY_TARGET_RATIO = 0.5
 
 
 def log(msg):
@@ -133,12 +139,14 @@ def measure(path, port, pids, sink_log, size, sessions, reuse, budget, max_messa
     main run to about `budget` seconds. Every run's messages are checked at the sink."""
     floor = max(4 * sessions, 50)
     probe = floor
+    sent = 0  # every message of this point, probes included (the audit check counts them)
     while True:
         # Generous wall-clock bound: a relay stalling 200 ms per message still finishes.
         before_sink = sink_messages(sink_log)
         elapsed = smtp_source(port, size, sessions, probe, reuse,
                               60 + probe * 0.2 / sessions)
         arrived = wait_sink_count(sink_log, before_sink + probe) - before_sink
+        sent += probe
         if arrived != probe:
             raise RunError(f"{path}: the sink got {arrived} of {probe} probe messages")
         rate = probe / elapsed
@@ -155,6 +163,7 @@ def measure(path, port, pids, sink_log, size, sessions, reuse, budget, max_messa
                           60 + 3 * messages / rate)
     cpu_after = {name: proc_cpu_seconds(pid) for name, pid in pids.items()}
     delivered = wait_sink_count(sink_log, before_sink + messages) - before_sink
+    sent += messages
     if delivered != messages:
         raise RunError(f"{path}: smtp-source sent {messages} messages, the sink counted "
                        f"{delivered}")
@@ -164,6 +173,7 @@ def measure(path, port, pids, sink_log, size, sessions, reuse, budget, max_messa
         "sessions": sessions,
         "path": path,
         "messages": messages,
+        "sent_with_probes": sent,
         "seconds": round(elapsed, 3),
         "rate": messages / elapsed,
         "cpu_us_per_msg": {name: (cpu_after[name] - cpu_before[name]) * 1e6 / messages
@@ -204,7 +214,8 @@ def print_table(rows, paths, out):
               "utime+stime from /proc/PID/stat")
     out.write("; the median of the repeated runs, spread = (max-min)/median)\n" if repeated
               else ")\n")
-    header = (f"{'mode':<6} {'size':>5} {'sess':>4} {'path':<8} {'messages':>8} {'seconds':>8} "
+    pw = max([8] + [len(n) for n in paths])  # path column width
+    header = (f"{'mode':<6} {'size':>5} {'sess':>4} {'path':<{pw}} {'messages':>8} {'seconds':>8} "
               f"{'msg/s':>9} {'cpu us/msg':>10} {'/direct':>8} {'/haproxy':>8}"
               + (f" {'spread':>7}" if repeated else ""))
     out.write(header + "\n" + "-" * len(header) + "\n")
@@ -216,17 +227,20 @@ def print_table(rows, paths, out):
             r = point.get(name)
             if r is None:
                 continue
-            cpu = r["cpu_us_per_msg"].get(name)
+            # All the processes of the path (with --policy: grelayd and gctld).
+            cpu = sum(r["cpu_us_per_msg"].values()) if r["cpu_us_per_msg"] else None
             cpu_s = f"{cpu:10.0f}" if cpu is not None else f"{'-':>10}"
             vs_direct = (f"{ratio(r['rate'], direct['rate']):8.2f}"
                          if direct and name != "direct" else f"{'-':>8}")
             vs_haproxy = (f"{ratio(r['rate'], haproxy['rate']):8.2f}"
                           if haproxy and name == "grelayd" else f"{'-':>8}")
             out.write(f"{r['mode']:<6} {human_size(r['size']):>5} {r['sessions']:>4} "
-                      f"{name:<8} {r['messages']:>8} {r['seconds']:>8.2f} {r['rate']:>9.1f} "
+                      f"{name:<{pw}} {r['messages']:>8} {r['seconds']:>8.2f} {r['rate']:>9.1f} "
                       f"{cpu_s} {vs_direct} {vs_haproxy}"
                       + (f" {r.get('spread', 0) * 100:6.0f}%" if repeated else "") + "\n")
 
+    if POLICY_PATH in paths:
+        return print_policy_summary(by_point, out)
     out.write("\nSummary (msg/s; target: grelayd >= 1.0x HAProxy at 1K and 100K with "
               "10 and 100 sessions)\n")
     header = (f"{'mode':<6} {'size':>5} {'sess':>4} {'direct':>9} {'haproxy':>9} {'grelayd':>9} "
@@ -255,16 +269,80 @@ def print_table(rows, paths, out):
     return verdicts
 
 
+def print_policy_summary(by_point, out):
+    """--policy: grelayd-policy against grelayd per point; target >= POLICY_TARGET_RATIO."""
+    out.write(f"\nSummary (msg/s; target: grelayd with HELO, MAIL and RCPT handlers >= "
+              f"{POLICY_TARGET_RATIO}x grelayd without, same run)\n")
+    header = (f"{'mode':<6} {'size':>5} {'sess':>4} {'grelayd':>9} {'+policy':>9} "
+              f"{'ratio':>6} {'cpu us/msg':>10} {'+policy':>9}  target")
+    out.write(header + "\n" + "-" * len(header) + "\n")
+    verdicts = []
+    for (mode, size, sessions), point in by_point.items():
+        plain, handled = point.get("grelayd"), point.get(POLICY_PATH)
+        if not plain or not handled:
+            continue
+        r = ratio(handled["rate"], plain["rate"])
+        ok = r >= POLICY_TARGET_RATIO
+        verdicts.append(ok)
+        cpu_plain = sum(plain["cpu_us_per_msg"].values())
+        cpu_handled = sum(handled["cpu_us_per_msg"].values())
+        out.write(f"{mode:<6} {human_size(size):>5} {sessions:>4} {plain['rate']:>9.1f} "
+                  f"{handled['rate']:>9.1f} {r:>6.2f} {cpu_plain:>10.0f} {cpu_handled:>9.0f}  "
+                  f"{'met' if ok else 'MISSED'}\n")
+    out.write("(cpu = grelayd + gctld CPU per message)\n")
+    return verdicts
+
+
+def audit_by_command(db, service):
+    """{(command, verdict): rows} of the audit table for `service` (read-only; gctld may be
+    writing: WAL)."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+        rows = conn.execute("SELECT command, verdict, count(*) FROM audit WHERE service = ? "
+                            "GROUP BY command, verdict", (service,)).fetchall()
+    return {(c, v): n for c, v, n in rows}
+
+
+def check_policy_audit(db, sent, out):
+    """Every message sent on the handled path made a MAIL and a RCPT decision (and its
+    session a HELO decision), all 'continue', each an audit row; the unhandled service
+    made none. Waits up to 5 s for the audit writer's last batch. False on a mismatch."""
+    deadline = time.monotonic() + 5
+    while True:
+        counts = audit_by_command(db, POLICY_SERVICE)
+        mail = counts.get(("mail", "continue"), 0)
+        if mail >= sent or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    rcpt = counts.get(("rcpt", "continue"), 0)
+    helo = counts.get(("helo", "continue"), 0)
+    other = {k: n for k, n in counts.items()
+             if k[1] != "continue" or k[0] not in ("helo", "mail", "rcpt")}
+    plain = sum(audit_by_command(db, "bench").values())
+    out.write(f"\nDecisions audited for {POLICY_SERVICE} ({sent} messages sent, probes "
+              f"included): HELO {helo}, MAIL {mail}, RCPT {rcpt}, other {other or 0}; "
+              f"for the service without handlers: {plain}\n")
+    ok = mail == sent and rcpt == sent and 0 < helo <= sent and not other and plain == 0
+    if not ok:
+        log("relay_bench: the handled path's decisions do not match the messages sent")
+    return ok
+
+
 def cmd_run(args):
     paths = []  # (name, port, {name: pid})
     for spec in args.path:
+        # NAME=PORT, NAME=PORT:PID or NAME=PORT:LABEL@PID,LABEL@PID,...
         name, rest = spec.split("=", 1)
         port, _, pid = rest.partition(":")
-        paths.append((name, int(port), {name: int(pid)} if pid else {}))
+        pids = {}
+        for item in filter(None, pid.split(",")):
+            label, _, number = item.rpartition("@")
+            pids[label or name] = int(number)
+        paths.append((name, int(port), pids))
     sizes = [int(s) for s in args.sizes.split(",")]
     sessions_list = [int(s) for s in args.sessions.split(",")]
     modes = args.modes.split(",")
     rows = []
+    sent = {name: 0 for name, _, _ in paths}
     total = len(modes) * len(sizes) * len(sessions_list) * len(paths) * args.repeat
     done = 0
     try:
@@ -279,6 +357,7 @@ def cmd_run(args):
                             row = measure(name, port, pids, args.sink_log, size, sessions,
                                           mode == "reuse", args.budget, args.max_messages)
                             runs[name].append(row)
+                            sent[name] += row["sent_with_probes"]
                             done += 1
                             log(f"[{done}/{total}] {mode} {human_size(size)} x{sessions} "
                                 f"{name}: {row['messages']} msgs in {row['seconds']:.2f}s = "
@@ -296,9 +375,16 @@ def cmd_run(args):
     names = [n for n, _, _ in paths]
     verdicts = print_table(rows, names, sys.stdout)
     out = sys.stdout
+    audit_ok = True
+    if args.audit_db and POLICY_PATH in sent:
+        audit_ok = check_policy_audit(args.audit_db, sent[POLICY_PATH], out)
     out.write("\nMemory and CPU of the proxies over the whole run\n")
+    shown = set()
     for name, _, pids in paths:
         for pname, pid in pids.items():
+            if pid in shown:
+                continue
+            shown.add(pid)
             hwm = proc_status_kib(pid, "VmHWM")
             rss = proc_status_kib(pid, "VmRSS")
             out.write(f"  {pname:<8} pid {pid}: peak RSS (VmHWM) {hwm / 1024:.1f} MiB, "
@@ -307,6 +393,8 @@ def cmd_run(args):
         met = sum(verdicts)
         out.write(f"\nTarget points met: {met}/{len(verdicts)}\n")
     out.flush()
+    if not audit_ok:
+        return 1
     if args.check and verdicts and not all(verdicts):
         return 3
     return 0
@@ -323,7 +411,8 @@ def main():
     p = sub.add_parser("run")
     p.add_argument("--sink-log", required=True, help="smtp-sink -c output file")
     p.add_argument("--path", action="append", required=True,
-                   help="NAME=PORT[:PID] (PID: process whose CPU and RSS to report)")
+                   help="NAME=PORT[:PID] or NAME=PORT:LABEL@PID,... (processes whose CPU "
+                        "and RSS to report)")
     p.add_argument("--sizes", default="1024,102400")
     p.add_argument("--sessions", default="1,10,100")
     p.add_argument("--modes", default="close,reuse")
@@ -333,6 +422,9 @@ def main():
                    help="runs per point and path; the median run is reported")
     p.add_argument("--json", help="write every run's numbers here")
     p.add_argument("--check", action="store_true", help="exit 3 if a target point is missed")
+    p.add_argument("--policy", action="store_true",
+                   help="issue 4: report grelayd-policy against grelayd (target >= 0.5x)")
+    p.add_argument("--audit-db", help="gctld's database: check the handled path's decisions")
     p.set_defaults(func=cmd_run)
     args = parser.parse_args()
     return args.func(args)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Relay benchmark (issue 2): Postfix smtp-source -> smtp-sink directly, through HAProxy in TCP
-# mode and through grelayd, in one run, on loopback only. See tests/bench/README.md.
+# mode and through grelayd, in one run, on loopback only. With --policy (issue 4): grelayd
+# without handlers against grelayd with HELO, MAIL and RCPT handlers, in one run.
+# See tests/bench/README.md.
 set -euo pipefail
 
 usage() {
@@ -12,7 +14,12 @@ usage: tests/bench/relay_bench.sh [options]
   --modes LIST           close = one message per connection (smtp-source default),
                          reuse = all messages of a session on one connection (-d)
                          (default close,reuse)
-  --paths LIST           any of direct,haproxy,grelayd (default all three)
+  --paths LIST           any of direct,haproxy,grelayd,grelayd-policy (default
+                         direct,haproxy,grelayd; with --policy grelayd,grelayd-policy)
+  --policy               issue 4: grelayd with HELO, MAIL and RCPT handlers (path
+                         grelayd-policy, a second service on the same grelayd and sink)
+                         against grelayd without (path grelayd); defaults become
+                         --sizes 1024 --sessions 10 --modes close,reuse, target >= 0.5x
   --grelayd-threads N    grelayd --threads (default 1)
   --haproxy-threads N    HAProxy nbthread (default 1, like grelayd)
   --max-messages N       cap on messages per main run (default 40000)
@@ -21,6 +28,7 @@ usage: tests/bench/relay_bench.sh [options]
   --keep DIR             copy logs, haproxy.cfg and results to DIR before cleaning up
   --rebuild              run ninja for gctld grelayd gctl even if the binaries exist
   --check                exit 3 if a target point (10 and 100 sessions) is below 1.0x HAProxy
+                         (with --policy: grelayd-policy below 0.5x grelayd)
   --skip-setup           do not run deploy/setup.sh --bench
 EOF
 }
@@ -28,9 +36,9 @@ EOF
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build="${GW_BUILD_DIR:-$repo/build}"
 helper=(/usr/bin/python3 "$repo/tests/bench/relay_bench.py")
-budget=5 sizes=1024,102400 sessions=1,10,100 modes=close,reuse paths=direct,haproxy,grelayd
+budget=5 sizes="" sessions="" modes="" paths=""
 grelayd_threads=1 haproxy_threads=1 max_messages=40000 repeat=1 json="" keep="" rebuild=0
-check=0 setup=1
+check=0 setup=1 policy=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --budget) budget=$2; shift 2 ;;
@@ -47,11 +55,19 @@ while [[ $# -gt 0 ]]; do
     --rebuild) rebuild=1; shift ;;
     --check) check=1; shift ;;
     --skip-setup) setup=0; shift ;;
+    --policy) policy=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "relay_bench: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
 done
+if [[ $policy -eq 1 ]]; then
+  : "${sizes:=1024}" "${sessions:=10}" "${modes:=close,reuse}" "${paths:=grelayd,grelayd-policy}"
+else
+  : "${sizes:=1024,102400}" "${sessions:=1,10,100}" "${modes:=close,reuse}"
+  : "${paths:=direct,haproxy,grelayd}"
+fi
 want() { [[ ",$paths," == *",$1,"* ]]; }
+want_relay() { want grelayd || want grelayd-policy; }
 
 log() { echo "relay_bench: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -121,7 +137,7 @@ if [[ $had_haproxy -eq 0 && $systemd_up -eq 1 ]] && systemctl is-active --quiet 
 fi
 
 # --- Build. ------------------------------------------------------------------------------------
-if want grelayd; then
+if want_relay; then
   if [[ $rebuild -eq 1 || ! -x $build/bin/gctld || ! -x $build/bin/grelayd || ! -x $build/bin/gctl ]]; then
     log "building gctld grelayd gctl in $build"
     [[ -f $build/build.ninja ]] || cmake -S "$repo" -B "$build" -G Ninja >/dev/null ||
@@ -181,10 +197,11 @@ EOF
 fi
 
 # --- grelayd, configured through gctld and gctl. -----------------------------------------------
-if want grelayd; then
+if want_relay; then
   "$build/bin/gctld" --listen 127.0.0.1:0 --port-file "$tmp/gctld.port" --db "$tmp/gctld.db" \
     >"$tmp/gctld.log" 2>&1 &
-  pids+=($!)
+  gctld_pid=$!
+  pids+=("$gctld_pid")
   for _ in $(seq 100); do [[ -s $tmp/gctld.port ]] && break; sleep 0.1; done
   [[ -s $tmp/gctld.port ]] || { show_log "$tmp/gctld.log"; die "gctld did not write its port"; }
   control="127.0.0.1:$(tr -d '[:space:]' <"$tmp/gctld.port")"
@@ -204,15 +221,74 @@ if want grelayd; then
   }
   kill -0 "$grelayd_pid" || die "grelayd exited"
   log "grelayd (pid $grelayd_pid, threads $grelayd_threads) on 127.0.0.1:$relay_port"
-  path_args+=(--path "grelayd=$relay_port:$grelayd_pid")
+  if want grelayd; then
+    if [[ $policy -eq 1 ]]; then
+      # Decisions cost CPU in gctld too: with --policy its CPU is counted with grelayd's.
+      path_args+=(--path "grelayd=$relay_port:grelayd@$grelayd_pid,gctld@$gctld_pid")
+    else
+      path_args+=(--path "grelayd=$relay_port:$grelayd_pid")
+    fi
+  fi
 fi
+
+# --- grelayd with handlers (issue 4): a second service on the same sink and grelayd. ---------
+# HELO: policy `true`; MAIL: match smtp.mail.from wildcard *@* (smtp-source sends
+# sender@bench.example); RCPT: `true`. Applied from a DESIGN.md §6 file with `gctl apply -f`.
+policy_args=()
+if want grelayd-policy; then
+  policy_port=$(free_port)
+  cat >"$tmp/policy.yaml" <<EOF
+policies:
+  - name: bench-helo-true
+    filters:
+      - type: "true"
+  - name: bench-mail-any
+    filters:
+      - type: match
+        attribute: smtp.mail.from
+        wildcard: "*@*"
+  - name: bench-rcpt-true
+    filters:
+      - type: "true"
+services:
+  - name: bench-policy
+    host: 127.0.0.1
+    port: $sink_port
+    limits:
+      max_sessions: 5000
+      max_sessions_per_client: 5000
+      max_message_size: 104857600
+    interfaces:
+      - type: tcp
+        port: $policy_port
+        bind: 127.0.0.1
+    handlers:
+      - command: helo
+        policy: bench-helo-true
+      - command: mail
+        address: "*"
+        policy: bench-mail-any
+      - command: rcpt
+        address: "*"
+        policy: bench-rcpt-true
+EOF
+  "${gctl[@]}" apply -f "$tmp/policy.yaml" >>"$tmp/gctl.out" 2>&1 ||
+    { cat "$tmp/gctl.out" >&2; die "gctl apply -f policy.yaml failed"; }
+  wait_banner "$policy_port" 15 || {
+    show_log "$tmp/gctld.log"; show_log "$tmp/grelayd.log"; die "grelayd did not open $policy_port"
+  }
+  log "grelayd with HELO, MAIL and RCPT handlers (service bench-policy) on 127.0.0.1:$policy_port"
+  path_args+=(--path "grelayd-policy=$policy_port:grelayd@$grelayd_pid,gctld@$gctld_pid")
+  policy_args=(--audit-db "$tmp/gctld.db")
+fi
+if [[ $policy -eq 1 ]]; then policy_args+=(--policy); fi
 
 [[ ${#path_args[@]} -gt 0 ]] || die "no path selected"
 
 # --- Measure. ------------------------------------------------------------------------------------
 run_args=(run --sink-log "$tmp/smtp-sink.out" "${path_args[@]}" --sizes "$sizes"
   --sessions "$sessions" --modes "$modes" --budget "$budget" --max-messages "$max_messages"
-  --repeat "$repeat")
+  --repeat "$repeat" ${policy_args[@]+"${policy_args[@]}"})
 [[ -n "$json" ]] && run_args+=(--json "$json")
 [[ $check -eq 1 ]] && run_args+=(--check)
 # The load generator, the sink and the proxy share the CPUs: other work skews every ratio.
