@@ -11,6 +11,7 @@
 #include "controlplane/config_store.h"
 #include "controlplane/policy/compiled_policy.h"
 #include "controlplane/policy/password_hash.h"
+#include "storage/smtp_command_name.h"
 
 namespace gw::controlplane {
 namespace {
@@ -24,23 +25,6 @@ bool same_pattern(std::string_view a, std::string_view b) {
     return std::tolower(static_cast<unsigned char>(x)) ==
            std::tolower(static_cast<unsigned char>(y));
   });
-}
-
-std::string_view command_word(v1::SmtpCommand command) {
-  switch (command) {
-    case v1::SMTP_COMMAND_HELO:
-      return "helo";
-    case v1::SMTP_COMMAND_AUTH:
-      return "auth";
-    case v1::SMTP_COMMAND_MAIL:
-      return "mail";
-    case v1::SMTP_COMMAND_RCPT:
-      return "rcpt";
-    case v1::SMTP_COMMAND_DATA:
-      return "data";
-    default:
-      return "unspecified";
-  }
 }
 
 // Fills the defaults of DESIGN.md §5 / the reference and checks the fields that depend on
@@ -216,7 +200,7 @@ Result<v1::Handler> ConfigStore::create_handler(v1::Handler request) {
     if (!address_command || same_pattern(h.address(), request.address())) {
       return fail(Code::kAlreadyExists,
                   "service " + show_quoted(request.service()) + " already has " +
-                      std::string(command_word(request.command())) + " handler " +
+                      std::string(storage::smtp_command_name(request.command())) + " handler " +
                       std::to_string(h.id()) +
                       (address_command ? " for " + show_quoted(request.address()) : std::string()) +
                       ": delete it first");
@@ -226,7 +210,7 @@ Result<v1::Handler> ConfigStore::create_handler(v1::Handler request) {
   if (!created) return from_storage(created.error());
   if (auto done = commit_change(tx.value(), {instance.value()}); !done) return done.as_failure();
   spdlog::info("handler {} created: service {} {} policy {}", created.value().id(),
-               show_quoted(request.service()), command_word(request.command()),
+               show_quoted(request.service()), storage::smtp_command_name(request.command()),
                show_quoted(request.policy()));
   return std::move(created).value();
 }
