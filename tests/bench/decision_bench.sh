@@ -53,37 +53,9 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-log() { echo "decision_bench: $*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-# --- Clean-up: every process we start is recorded by pid and ended by pid. -----------------
-tmp=$(mktemp -d /tmp/decision_bench.XXXXXX)
-pids=()
-# shellcheck disable=SC2317  # called from the EXIT trap
-cleanup() {
-  local rc=$?
-  set +e
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    kill "${pids[i]}" 2>/dev/null
-  done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  if [[ -n "$keep" ]]; then
-    mkdir -p "$keep" && cp -r "$tmp"/. "$keep"/ && log "logs kept in $keep"
-  fi
-  rm -rf "$tmp"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-show_log() {  # last lines of a log, for a failure report
-  [[ -f "$1" ]] && { log "--- tail of $(basename "$1")"; tail -n 20 "$1" >&2; }
-  return 0
-}
+# shellcheck source-path=SCRIPTDIR source=bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+bench_begin decision_bench
 
 # --- Build. ------------------------------------------------------------------------------------
 bins=(gctld gctl gw-decision-load gw-audit-writer-bench)

@@ -60,39 +60,9 @@ want() { [[ ",$paths," == *",$1,"* ]]; }
 want_relay() { want relay-plain || want relay-tls; }
 [[ $key_type == rsa || $key_type == ec ]] || { echo "tls_bench: --key-type rsa|ec" >&2; exit 2; }
 
-log() { echo "tls_bench: $*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-# --- Clean-up: every process we start is recorded by pid and ended by pid. -----------------
-tmp=$(mktemp -d /tmp/tls_bench.XXXXXX)
-pids=()
-# shellcheck disable=SC2317  # called from the EXIT trap
-cleanup() {
-  local rc=$?
-  set +e
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    kill "${pids[i]}" 2>/dev/null
-  done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  if [[ -n "$keep" ]]; then
-    # Certificates and logs, never the private keys (STYLE.md: no key leaves the run).
-    mkdir -p "$keep" && (cd "$tmp" && find . -type f ! -name '*.key' -exec cp --parents {} "$keep"/ \;) &&
-      log "logs kept in $keep"
-  fi
-  rm -rf "$tmp"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-show_log() {  # last lines of a log, for a failure report
-  [[ -f "$1" ]] && { log "--- tail of $(basename "$1")"; tail -n 20 "$1" >&2; }
-  return 0
-}
+# shellcheck source-path=SCRIPTDIR source=../bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../bench_lib.sh"
+bench_begin tls_bench
 
 # --- Packages and binaries. --------------------------------------------------------------------
 if [[ $setup -eq 1 ]]; then
