@@ -6,7 +6,6 @@ the tables, and with --policy the audit check of the handled path's decisions.""
 import argparse
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,48 +23,8 @@ POLICY_SERVICE = "bench-policy"
 POLICY_TARGET_RATIO = 0.5
 
 
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-# ---------------------------------------------------------------------------------------
-# Small subcommands used by the shell script.
-
-def cmd_free_port(_args):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        print(s.getsockname()[1])
-    return 0
-
-
-def read_banner(port, timeout):
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        data = b""
-        while b"\r\n" not in data:
-            chunk = s.recv(512)
-            if not chunk:
-                break
-            data += chunk
-        if data.startswith(b"220"):
-            s.sendall(b"QUIT\r\n")
-        return data
-
-
-def cmd_wait_banner(args):
-    """Waits until 127.0.0.1:PORT greets with 220 (through every hop in front of the sink)."""
-    deadline = time.monotonic() + args.timeout
-    last = "no answer"
-    while time.monotonic() < deadline:
-        try:
-            banner = read_banner(args.port, 2.0)
-            if banner.startswith(b"220"):
-                return 0
-            last = repr(banner[:80])
-        except OSError as e:
-            last = str(e)
-        time.sleep(0.05)
-    log(f"relay_bench: port {args.port} did not greet with 220 within {args.timeout}s ({last})")
-    return 1
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import cmd_free_port, cmd_wait_banner, log  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------
