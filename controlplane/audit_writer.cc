@@ -2,8 +2,12 @@
 #include "controlplane/audit_writer.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 namespace gw::controlplane {
 
@@ -106,6 +110,14 @@ void AuditWriter::flush() {
 }
 
 void AuditWriter::run() {
+  // Linux applies nice per thread: this lowers the writer alone. Failure (an unusual
+  // RLIMIT_NICE, a non-Linux kernel) only costs latency, so it is logged and ignored.
+  errno = 0;
+  const int nice_now = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  if (errno != 0 ||
+      setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice_now + kThreadNice) != 0) {
+    spdlog::debug("audit: cannot lower the writer thread's priority: {}", std::strerror(errno));
+  }
   std::vector<v1::AuditRecord> batch;
   for (;;) {
     prune_if_due();

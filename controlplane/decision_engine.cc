@@ -4,6 +4,8 @@
 #include <openssl/rand.h>
 
 #include <array>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
@@ -21,11 +23,16 @@ namespace v1 = gateway::v1;
 
 std::string new_decision_id() {
   std::array<unsigned char, 16> b{};
-  if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1) {
+  if (RAND_bytes(b.data() + 6, static_cast<int>(b.size() - 6)) != 1) {
     std::fprintf(stderr, "new_decision_id: RAND_bytes failed\n");
     std::abort();
   }
-  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);  // version 4
+  const auto ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  for (int i = 0; i < 6; ++i) b[static_cast<std::size_t>(i)] = static_cast<unsigned char>(ms >> (40 - 8 * i));
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x70);  // version 7
   b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
   static constexpr char kHex[] = "0123456789abcdef";
   std::string id;

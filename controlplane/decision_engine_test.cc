@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <regex>
 #include <set>
+#include <thread>
 
 #include "controlplane/policy/password_hash.h"
 
@@ -82,7 +84,7 @@ TEST_F(DecisionEngineTest, AcceptedMailContinuesWithFreshIdAndAuditRecord) {
     EXPECT_EQ(d.value().response.reply().code(), 0u);
     EXPECT_TRUE(std::regex_match(
         d.value().response.decision_id(),
-        std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
+        std::regex("[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
     ids.insert(d.value().response.decision_id());
     const v1::AuditRecord& a = d.value().audit;
     EXPECT_EQ(a.decision_id(), d.value().response.decision_id());
@@ -198,6 +200,26 @@ TEST_F(DecisionEngineTest, InvalidRequestsAreRefused) {
   r.set_command(static_cast<v1::SmtpCommand>(42));
   EXPECT_EQ(engine_.decide(r).error().message,
             "command 42 is not one of HELO, AUTH, MAIL, RCPT, DATA");
+}
+
+TEST(NewDecisionIdTest, Uuid7CarriesTheTimeAndSortsByIt) {
+  const auto ms_now = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const auto before = ms_now();
+  const std::string first = new_decision_id();
+  const auto after = ms_now();
+  // The first 48 bits are the Unix time in ms (RFC 9562 §5.7).
+  const std::string hex = first.substr(0, 8) + first.substr(9, 4);
+  const auto stamped = static_cast<std::int64_t>(std::stoull(hex, nullptr, 16));
+  EXPECT_GE(stamped, before);
+  EXPECT_LE(stamped, after);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const std::string later = new_decision_id();
+  EXPECT_LT(first, later);  // a later millisecond sorts after, as text too
+  EXPECT_NE(first.substr(14), later.substr(14));  // and the random part differs
 }
 
 }  // namespace

@@ -1,41 +1,62 @@
 // DecisionService: proto <-> DecisionEngine, audit record queued before the answer.
 #include "controlplane/decision_grpc_service.h"
 
-#include <chrono>
+#include <memory>
 
+#include "controlplane/decision_stream_reactor.h"
 #include "controlplane/grpc_status.h"
 
 namespace gw::controlplane {
+
+void DecisionGrpcService::decide_now(const gateway::v1::DecisionRequest& request,
+                                     std::chrono::steady_clock::time_point received,
+                                     const Answer& answer) {
+  auto decision = engine_.decide(request);
+  if (!decision) {
+    answer(to_grpc_status(decision.error()), {});
+    return;
+  }
+  DecisionOutcome& outcome = decision.value();
+  outcome.audit.set_latency_us(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now() - received)
+                                   .count());
+  if (!audit_.submit(std::move(outcome.audit))) {
+    answer(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "the audit trail cannot take more records now"),
+           {});
+    return;
+  }
+  answer(grpc::Status::OK, std::move(outcome.response));
+}
+
+void DecisionGrpcService::decide(const gateway::v1::DecisionRequest& request,
+                                 std::chrono::steady_clock::time_point received, Answer answer) {
+  if (!engine_.is_slow(request)) {
+    decide_now(request, received, answer);
+    return;
+  }
+  // std::function needs a copyable task: the answer moves into a shared box.
+  auto box = std::make_shared<Answer>(std::move(answer));
+  if (!slow_pool_.post([this, &request, received, box] { decide_now(request, received, *box); })) {
+    (*box)(grpc::Status(grpc::StatusCode::UNAVAILABLE, "too many decisions waiting"), {});
+  }
+}
 
 grpc::ServerUnaryReactor* DecisionGrpcService::Decide(grpc::CallbackServerContext* ctx,
                                                       const gateway::v1::DecisionRequest* request,
                                                       gateway::v1::DecisionResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  const auto started = std::chrono::steady_clock::now();
-  auto work = [this, reactor, request, response, started] {
-    auto decision = engine_.decide(*request);
-    if (!decision) {
-      reactor->Finish(to_grpc_status(decision.error()));
-      return;
-    }
-    DecisionOutcome& outcome = decision.value();
-    outcome.audit.set_latency_us(std::chrono::duration_cast<std::chrono::microseconds>(
-                                     std::chrono::steady_clock::now() - started)
-                                     .count());
-    if (!audit_.submit(std::move(outcome.audit))) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                   "the audit trail cannot take more records now"));
-      return;
-    }
-    *response = std::move(outcome.response);
-    reactor->Finish(grpc::Status::OK);
-  };
-  if (!engine_.is_slow(*request)) {
-    work();
-  } else if (!slow_pool_.post(std::move(work))) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "too many decisions waiting"));
-  }
+  decide(*request, std::chrono::steady_clock::now(),
+         [reactor, response](grpc::Status status, gateway::v1::DecisionResponse answer) {
+           if (status.ok()) *response = std::move(answer);
+           reactor->Finish(status);
+         });
   return reactor;
+}
+
+grpc::ServerBidiReactor<gateway::v1::DecisionCall, gateway::v1::DecisionResult>*
+DecisionGrpcService::DecideStream(grpc::CallbackServerContext* /*ctx*/) {
+  return DecisionStreamReactor::start(*this);
 }
 
 }  // namespace gw::controlplane

@@ -1,5 +1,9 @@
-// gateway.v1.DecisionService over the gRPC callback API.
+// gateway.v1.DecisionService over the gRPC callback API: unary Decide and the multiplexed
+// DecideStream (decision.proto).
 #pragma once
+
+#include <chrono>
+#include <functional>
 
 #include "controlplane/audit_writer.h"
 #include "controlplane/decision_engine.h"
@@ -8,15 +12,19 @@
 
 namespace gw::controlplane {
 
-/// Answers Decide: inline on the gRPC thread when the engine says the decision is cheap
+/// Answers decisions: inline on the gRPC thread when the engine says the decision is cheap
 /// (it reads only the in-memory configuration), on `slow_pool` when it may verify a
 /// password or parse a whole message (DecisionEngine::is_slow), so Argon2id never holds a
 /// gRPC thread. Every decision's audit record is queued on `audit` before the answer goes
-/// out; when the audit queue or the slow pool is full the call fails with UNAVAILABLE and
-/// the node fails safe (451 4.3.0 / 454 4.7.0, or fail-open). The references must outlive
-/// the gRPC server.
+/// out; when the audit queue or the slow pool is full the decision fails with UNAVAILABLE
+/// and the node fails safe (451 4.3.0 / 454 4.7.0, or fail-open). The references must
+/// outlive the gRPC server.
 class DecisionGrpcService final : public gateway::v1::DecisionService::CallbackService {
  public:
+  /// Called exactly once per decision, on a gRPC or slow-pool thread: OK with the response,
+  /// or the status the call fails with.
+  using Answer = std::function<void(grpc::Status, gateway::v1::DecisionResponse)>;
+
   DecisionGrpcService(const DecisionEngine& engine, AuditWriter& audit, WorkerPool& slow_pool)
       : engine_(engine), audit_(audit), slow_pool_(slow_pool) {}
 
@@ -24,7 +32,20 @@ class DecisionGrpcService final : public gateway::v1::DecisionService::CallbackS
                                    const gateway::v1::DecisionRequest* request,
                                    gateway::v1::DecisionResponse* response) override;
 
+  grpc::ServerBidiReactor<gateway::v1::DecisionCall, gateway::v1::DecisionResult>* DecideStream(
+      grpc::CallbackServerContext* ctx) override;
+
+  /// Decides `request` (received at `received`), queues the audit record (its latency in
+  /// µs from `received`) and calls `answer` — inline or later from the slow pool.
+  /// `request` must stay valid until `answer` has been called.
+  void decide(const gateway::v1::DecisionRequest& request,
+              std::chrono::steady_clock::time_point received, Answer answer);
+
  private:
+  /// decide() on the calling thread.
+  void decide_now(const gateway::v1::DecisionRequest& request,
+                  std::chrono::steady_clock::time_point received, const Answer& answer);
+
   const DecisionEngine& engine_;
   AuditWriter& audit_;
   WorkerPool& slow_pool_;

@@ -1,6 +1,9 @@
 // gRPC callback client for decisions, bridged into Asio with async_initiate.
 #include "dataplane/policy_client.h"
 
+#include <atomic>
+#include <tuple>
+
 namespace gw::dataplane {
 namespace {
 
@@ -37,15 +40,103 @@ auto async_decide(gateway::v1::DecisionService::Stub* stub, gateway::v1::Decisio
       token, std::move(request));
 }
 
+/// One call on a DecisionStream: completes its handler exactly once, with the stream's
+/// result or, when the timer on the handler's executor fires first, DEADLINE_EXCEEDED.
+template <typename Handler>
+class StreamCall final : public PendingDecision,
+                         public std::enable_shared_from_this<StreamCall<Handler>> {
+ public:
+  explicit StreamCall(Handler handler)
+      : handler_(std::move(handler)), timer_(asio::get_associated_executor(handler_)) {}
+
+  /// On the handler's executor, before the call is submitted.
+  void arm(std::chrono::milliseconds timeout) {
+    timer_.expires_after(timeout);
+    timer_.async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
+      if (ec) return;  // cancelled: the result came first
+      if (auto stream = self->stream_.lock()) stream->forget(self->call_id_);
+      self->complete(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                  "no decision within the decision timeout"),
+                     {});
+    });
+  }
+  /// On the handler's executor, once submitted: lets the timeout forget the call.
+  void submitted(const std::shared_ptr<DecisionStream>& stream, std::uint64_t call_id) {
+    stream_ = stream;
+    call_id_ = call_id;
+  }
+
+  void complete(grpc::Status status, gateway::v1::DecisionResponse response) override {
+    if (done_.exchange(true)) return;
+    auto executor = asio::get_associated_executor(handler_);
+    asio::post(executor, [self = this->shared_from_this(), status = std::move(status),
+                          response = std::move(response)]() mutable {
+      self->timer_.cancel();
+      std::move(self->handler_)(std::move(status), std::move(response));
+    });
+  }
+
+ private:
+  Handler handler_;
+  asio::steady_timer timer_;
+  std::atomic<bool> done_{false};
+  std::weak_ptr<DecisionStream> stream_;
+  std::uint64_t call_id_ = 0;
+};
+
+template <typename Token>
+auto async_decide_on_stream(std::shared_ptr<DecisionStream> stream,
+                            gateway::v1::DecisionRequest request,
+                            std::chrono::milliseconds timeout, Token&& token) {
+  return asio::async_initiate<Token, DecideSignature>(
+      [timeout](auto handler, std::shared_ptr<DecisionStream> s,
+                gateway::v1::DecisionRequest req) {
+        using H = decltype(handler);
+        auto call = std::make_shared<StreamCall<H>>(std::move(handler));
+        call->arm(timeout);
+        auto id = s->submit(std::move(req), call);
+        if (!id) {
+          call->complete(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                      "decision stream unavailable or full"),
+                         {});
+          return;
+        }
+        call->submitted(s, *id);
+      },
+      token, std::move(stream), std::move(request));
+}
+
 }  // namespace
 
 GrpcPolicyClient::GrpcPolicyClient(std::shared_ptr<grpc::Channel> channel)
     : stub_(gateway::v1::DecisionService::NewStub(std::move(channel))) {}
 
+GrpcPolicyClient::~GrpcPolicyClient() {
+  std::lock_guard lock(mu_);
+  if (stream_) stream_->close();
+}
+
+std::shared_ptr<DecisionStream> GrpcPolicyClient::stream() {
+  std::lock_guard lock(mu_);
+  if (!stream_ || stream_->broken()) {
+    if (stream_) stream_->close();
+    stream_ = DecisionStream::open(*stub_);
+  }
+  return stream_;
+}
+
 awaitable<Decision> GrpcPolicyClient::decide(gateway::v1::DecisionRequest request,
                                              std::chrono::milliseconds timeout) {
-  auto [status, response] =
-      co_await async_decide(stub_.get(), std::move(request), timeout, asio::use_awaitable);
+  const bool unary = request.command() == gateway::v1::SMTP_COMMAND_DATA;
+  // Awaited into a named local, one co_await per statement (dataplane/asio.h).
+  std::tuple<grpc::Status, gateway::v1::DecisionResponse> result;
+  if (unary) {
+    result = co_await async_decide(stub_.get(), std::move(request), timeout, asio::use_awaitable);
+  } else {
+    result = co_await async_decide_on_stream(stream(), std::move(request), timeout,
+                                             asio::use_awaitable);
+  }
+  auto& [status, response] = result;
   if (!status.ok()) {
     Decision d;
     d.outcome = Decision::Outcome::kUnavailable;

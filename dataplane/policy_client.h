@@ -6,11 +6,13 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <mutex>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
 
 #include "dataplane/asio.h"
+#include "dataplane/decision_stream.h"
 #include "dataplane/smtp/reply.h"
 #include "gateway/v1/decision.grpc.pb.h"
 
@@ -41,16 +43,29 @@ class PolicyClient {
                                      std::chrono::milliseconds timeout) = 0;
 };
 
-/// DecisionService over gRPC with the callback API: the callback only posts the result back
-/// to the session's executor (STYLE.md). Thread-safe; one instance serves all sessions.
+/// DecisionService over gRPC with the callback API; gRPC threads only post results back to
+/// the session's executor (STYLE.md). HELO, AUTH, MAIL and RCPT decisions share one
+/// DecideStream (a DecisionStream, reopened when it broke): per decision that costs a
+/// message each way instead of a whole HTTP/2 call. DATA decisions carry the message and
+/// use unary Decide, so a large message never holds up the small decisions behind it.
+/// `timeout` is enforced here with a timer on the session's executor (stream) or as the
+/// gRPC deadline (unary); either way the session then gets kUnavailable. Thread-safe; one
+/// instance serves all sessions of a node.
 class GrpcPolicyClient : public PolicyClient {
  public:
   explicit GrpcPolicyClient(std::shared_ptr<grpc::Channel> channel);
+  /// Closes the stream: calls still waiting fail with kUnavailable.
+  ~GrpcPolicyClient() override;
   awaitable<Decision> decide(gateway::v1::DecisionRequest request,
                              std::chrono::milliseconds timeout) override;
 
  private:
+  /// The open stream, or a new one when there is none or it broke.
+  std::shared_ptr<DecisionStream> stream();
+
   std::unique_ptr<gateway::v1::DecisionService::Stub> stub_;
+  std::mutex mu_;
+  std::shared_ptr<DecisionStream> stream_;
 };
 
 /// Converts a DecisionResponse: verdict → outcome, reply (defaults 550 5.7.1 / 451 4.3.0 when

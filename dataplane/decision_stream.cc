@@ -1,0 +1,130 @@
+// DecideStream client: call ids, write queue, results matched back to their callers.
+#include "dataplane/decision_stream.h"
+
+#include <utility>
+#include <vector>
+
+namespace gw::dataplane {
+
+std::shared_ptr<DecisionStream> DecisionStream::open(gateway::v1::DecisionService::Stub& stub) {
+  std::shared_ptr<DecisionStream> stream(new DecisionStream());
+  stream->self_ = stream;
+  stub.async()->DecideStream(&stream->context_, stream.get());
+  // Writes are started from outside reactions (submit): the hold keeps OnDone away until
+  // the read side has ended and no write is in flight.
+  stream->AddHold();
+  stream->StartRead(&stream->incoming_);
+  stream->StartCall();
+  return stream;
+}
+
+std::optional<std::uint64_t> DecisionStream::submit(gateway::v1::DecisionRequest request,
+                                                    std::shared_ptr<PendingDecision> pending) {
+  std::uint64_t id = 0;
+  bool write = false;
+  {
+    std::lock_guard lock(mu_);
+    if (broken() || queued_.size() >= kMaxQueued) return std::nullopt;
+    id = ++next_call_id_;
+    pending_.emplace(id, std::move(pending));
+    gateway::v1::DecisionCall call;
+    call.set_call_id(id);
+    *call.mutable_request() = std::move(request);
+    queued_.push_back(std::move(call));
+    write = next_write_locked();
+  }
+  if (write) start_write();
+  return id;
+}
+
+void DecisionStream::forget(std::uint64_t call_id) {
+  std::lock_guard lock(mu_);
+  pending_.erase(call_id);
+}
+
+void DecisionStream::close() { context_.TryCancel(); }
+
+bool DecisionStream::next_write_locked() {
+  if (writing_ || queued_.empty() || broken()) return false;
+  current_ = std::move(queued_.front());
+  queued_.pop_front();
+  more_after_current_ = !queued_.empty();
+  writing_ = true;
+  return true;
+}
+
+void DecisionStream::start_write() {
+  grpc::WriteOptions options;
+  if (more_after_current_) options.set_buffer_hint();
+  StartWrite(&current_, options);
+}
+
+bool DecisionStream::release_hold_locked() {
+  if (hold_released_ || writing_ || !reads_ended_) return false;
+  hold_released_ = true;
+  return true;
+}
+
+void DecisionStream::OnWriteDone(bool ok) {
+  bool write = false;
+  bool release = false;
+  {
+    std::lock_guard lock(mu_);
+    writing_ = false;
+    if (!ok) broken_.store(true, std::memory_order_release);
+    write = next_write_locked();
+    release = release_hold_locked();
+  }
+  if (write) start_write();
+  if (release) RemoveHold();
+}
+
+void DecisionStream::OnReadDone(bool ok) {
+  if (!ok) {
+    bool release = false;
+    {
+      std::lock_guard lock(mu_);
+      broken_.store(true, std::memory_order_release);
+      reads_ended_ = true;
+      release = release_hold_locked();
+    }
+    if (release) RemoveHold();
+    return;
+  }
+  const std::uint64_t id = incoming_.call_id();
+  const int code = incoming_.status_code();
+  grpc::Status status = code == 0 ? grpc::Status::OK
+                                  : grpc::Status(static_cast<grpc::StatusCode>(code),
+                                                 incoming_.status_message());
+  gateway::v1::DecisionResponse response = std::move(*incoming_.mutable_response());
+  incoming_.Clear();
+  StartRead(&incoming_);
+  std::shared_ptr<PendingDecision> pending;
+  {
+    std::lock_guard lock(mu_);
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return;  // the caller stopped waiting
+    pending = std::move(it->second);
+    pending_.erase(it);
+  }
+  pending->complete(std::move(status), std::move(response));
+}
+
+void DecisionStream::OnDone(const grpc::Status& status) {
+  std::unordered_map<std::uint64_t, std::shared_ptr<PendingDecision>> unanswered;
+  {
+    std::lock_guard lock(mu_);
+    broken_.store(true, std::memory_order_release);
+    unanswered.swap(pending_);
+    queued_.clear();
+  }
+  const grpc::Status failed(grpc::StatusCode::UNAVAILABLE,
+                            "decision stream ended: " + (status.error_message().empty()
+                                                             ? "status " + std::to_string(
+                                                                               status.error_code())
+                                                             : status.error_message()));
+  for (auto& [_, pending] : unanswered) pending->complete(failed, {});
+  self_.reset();  // may delete this: nothing after it
+}
+
+}  // namespace gw::dataplane

@@ -1,0 +1,255 @@
+// GrpcPolicyClient against a real gRPC server (a scripted DecisionService on loopback):
+// results matched to their callers on one shared DecideStream, the per-call timeout, the
+// stream reopened after the server went away, DATA on unary Decide.
+#include "dataplane/policy_client.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/v1/decision.grpc.pb.h"
+
+namespace gw::dataplane {
+namespace {
+
+namespace v1 = gateway::v1;
+
+/// Keeps gRPC's callback machinery alive for the whole test program. gRPC 1.51 starts its
+/// callback threads ("nexting" threads) with the first channel that makes a callback call
+/// and stops them with the last such channel; a test starting new ones while the previous
+/// test's are stopping can abort (grpc_cq_internal_unref). One channel that made a
+/// callback call, kept until the end, keeps them running.
+class GrpcRuntime final : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    channel_ = grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials());
+    auto stub = v1::DecisionService::NewStub(channel_);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(50));
+    v1::DecisionRequest request;
+    v1::DecisionResponse response;
+    std::promise<void> done;
+    stub->async()->Decide(&ctx, &request, &response, [&](grpc::Status) { done.set_value(); });
+    done.get_future().wait();
+  }
+  void TearDown() override { channel_.reset(); }
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+};
+[[maybe_unused]] const auto* const kGrpcRuntime =
+    ::testing::AddGlobalTestEnvironment(new GrpcRuntime);
+
+/// Answers by the request's "test.mode" attribute: "continue", "reject", or "silent" (never
+/// answers). Counts streams and unary calls.
+class ScriptedDecisions final : public v1::DecisionService::Service {
+ public:
+  std::atomic<int> streams{0};
+  std::atomic<int> unary_calls{0};
+
+  grpc::Status Decide(grpc::ServerContext*, const v1::DecisionRequest* request,
+                      v1::DecisionResponse* response) override {
+    ++unary_calls;
+    *response = answer(*request);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status DecideStream(
+      grpc::ServerContext*,
+      grpc::ServerReaderWriter<v1::DecisionResult, v1::DecisionCall>* stream) override {
+    ++streams;
+    v1::DecisionCall call;
+    while (stream->Read(&call)) {
+      if (call.request().attributes().at("test.mode") == "silent") continue;
+      v1::DecisionResult result;
+      result.set_call_id(call.call_id());
+      *result.mutable_response() = answer(call.request());
+      if (!stream->Write(result)) break;
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  static v1::DecisionResponse answer(const v1::DecisionRequest& request) {
+    v1::DecisionResponse r;
+    r.set_decision_id("d-" + request.session_id());
+    if (request.attributes().at("test.mode") == "reject") {
+      r.set_verdict(v1::VERDICT_REJECT);
+      r.mutable_reply()->set_code(550);
+      r.mutable_reply()->set_enhanced_code("5.7.1");
+      r.mutable_reply()->set_text("no");
+    } else {
+      r.set_verdict(v1::VERDICT_CONTINUE);
+    }
+    return r;
+  }
+};
+
+/// A DecisionService server on loopback; port 0 picks a free one.
+struct TestServer {
+  ScriptedDecisions service;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+
+  explicit TestServer(int wanted_port = 0) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:" + std::to_string(wanted_port),
+                             grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&service);
+    server = builder.BuildAndStart();
+  }
+  ~TestServer() { stop(); }
+  void stop() {
+    if (server) server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
+    server.reset();
+  }
+};
+
+v1::DecisionRequest request(const std::string& mode, const std::string& session,
+                            v1::SmtpCommand command = v1::SMTP_COMMAND_MAIL) {
+  v1::DecisionRequest r;
+  r.set_session_id(session);
+  r.set_command(command);
+  (*r.mutable_attributes())["test.mode"] = mode;
+  return r;
+}
+
+class PolicyClientTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<grpc::Channel> channel(int port) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
+    return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
+                                     grpc::InsecureChannelCredentials(), args);
+  }
+
+  /// Runs `body` as a coroutine on io_ until it finishes (at most 20 s).
+  template <typename F>
+  void run(F body) {
+    bool done = false;
+    asio::co_spawn(io_, [&]() -> awaitable<void> {
+      co_await body();
+      done = true;
+    }, asio::detached);
+    io_.run_for(std::chrono::seconds(20));
+    io_.restart();
+    ASSERT_TRUE(done) << "the coroutine did not finish";
+  }
+
+  asio::io_context io_;
+};
+
+TEST_F(PolicyClientTest, ConcurrentDecisionsShareOneStreamAndGetTheirOwnAnswers) {
+  TestServer server;
+  ASSERT_GT(server.port, 0);
+  GrpcPolicyClient client(channel(server.port));
+  constexpr int kCalls = 60;
+  std::vector<Decision> decisions(kCalls);
+  int finished = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    asio::co_spawn(io_, [&, i]() -> awaitable<void> {
+      decisions[static_cast<std::size_t>(i)] = co_await client.decide(
+          request(i % 3 == 0 ? "reject" : "continue", "s" + std::to_string(i)),
+          std::chrono::seconds(5));
+      ++finished;
+    }, asio::detached);
+  }
+  io_.run_for(std::chrono::seconds(20));
+  ASSERT_EQ(finished, kCalls);
+  for (int i = 0; i < kCalls; ++i) {
+    const Decision& d = decisions[static_cast<std::size_t>(i)];
+    EXPECT_EQ(d.decision_id, "d-s" + std::to_string(i));
+    if (i % 3 == 0) {
+      EXPECT_EQ(d.outcome, Decision::Outcome::kReject);
+      EXPECT_EQ(d.reply.code, 550);
+      EXPECT_EQ(d.reply.lines.at(0), "5.7.1 no (decision d-s" + std::to_string(i) + ")");
+    } else {
+      EXPECT_EQ(d.outcome, Decision::Outcome::kContinue) << d.error;
+    }
+  }
+  EXPECT_EQ(server.service.streams.load(), 1);
+  EXPECT_EQ(server.service.unary_calls.load(), 0);
+}
+
+TEST_F(PolicyClientTest, UnansweredCallTimesOutAndTheStreamGoesOn) {
+  TestServer server;
+  GrpcPolicyClient client(channel(server.port));
+  run([&]() -> awaitable<void> {
+    const auto t0 = std::chrono::steady_clock::now();
+    Decision silent =
+        co_await client.decide(request("silent", "quiet"), std::chrono::milliseconds(150));
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    EXPECT_EQ(silent.outcome, Decision::Outcome::kUnavailable);
+    EXPECT_GE(waited, std::chrono::milliseconds(140));
+    EXPECT_LT(waited, std::chrono::seconds(3));
+    Decision next = co_await client.decide(request("continue", "after"), std::chrono::seconds(5));
+    EXPECT_EQ(next.outcome, Decision::Outcome::kContinue) << next.error;
+  });
+  EXPECT_EQ(server.service.streams.load(), 1);
+}
+
+TEST_F(PolicyClientTest, ServerGoneIsUnavailableThenTheStreamReopens) {
+  auto server = std::make_unique<TestServer>();
+  const int port = server->port;
+  GrpcPolicyClient client(channel(port));
+  run([&]() -> awaitable<void> {
+    Decision first = co_await client.decide(request("continue", "a"), std::chrono::seconds(5));
+    EXPECT_EQ(first.outcome, Decision::Outcome::kContinue) << first.error;
+  });
+  // A call waiting when the server goes away fails at once, not at its timeout.
+  Decision waiting;
+  bool waiting_done = false;
+  asio::co_spawn(io_, [&]() -> awaitable<void> {
+    waiting = co_await client.decide(request("silent", "w"), std::chrono::seconds(30));
+    waiting_done = true;
+  }, asio::detached);
+  io_.run_for(std::chrono::milliseconds(200));
+  const auto t0 = std::chrono::steady_clock::now();
+  server->stop();
+  while (!waiting_done && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10)) {
+    io_.run_for(std::chrono::milliseconds(20));
+  }
+  io_.restart();
+  ASSERT_TRUE(waiting_done);
+  EXPECT_EQ(waiting.outcome, Decision::Outcome::kUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  run([&]() -> awaitable<void> {
+    Decision down = co_await client.decide(request("continue", "b"), std::chrono::seconds(2));
+    EXPECT_EQ(down.outcome, Decision::Outcome::kUnavailable);
+  });
+  TestServer again(port);
+  ASSERT_EQ(again.port, port);
+  run([&]() -> awaitable<void> {
+    Decision d;
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      d = co_await client.decide(request("continue", "c"), std::chrono::seconds(2));
+      if (d.outcome == Decision::Outcome::kContinue) break;
+      asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
+      co_await pause.async_wait(asio::use_awaitable);
+    }
+    EXPECT_EQ(d.outcome, Decision::Outcome::kContinue) << d.error;
+  });
+  EXPECT_EQ(again.service.streams.load(), 1);
+}
+
+TEST_F(PolicyClientTest, DataDecisionsUseUnaryDecide) {
+  TestServer server;
+  GrpcPolicyClient client(channel(server.port));
+  run([&]() -> awaitable<void> {
+    Decision d = co_await client.decide(request("reject", "m", v1::SMTP_COMMAND_DATA),
+                                        std::chrono::seconds(5));
+    EXPECT_EQ(d.outcome, Decision::Outcome::kReject);
+  });
+  EXPECT_EQ(server.service.unary_calls.load(), 1);
+  EXPECT_EQ(server.service.streams.load(), 0);
+}
+
+}  // namespace
+}  // namespace gw::dataplane
