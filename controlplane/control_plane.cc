@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
 #include <stdexcept>
+#include <thread>
+
+#include "common/message_limits.h"
 
 namespace gw::controlplane {
 
@@ -41,6 +43,8 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options)
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  // A DATA decision carries the whole message (up to the service's max_message_size).
+  builder.SetMaxReceiveMessageSize(common::kMaxDecisionRpcBytes);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     worker_.stop();

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "common/logging.h"
+#include "common/message_limits.h"
 
 namespace gw::controlplane {
 namespace {
@@ -198,6 +199,11 @@ Result<void> validate_service(const v1::Service& s) {
   if (auto ciphers = check_ciphers("ciphers", s.ciphers()); !ciphers) return ciphers;
   if (auto version = check_tls_min_version("tls_min_version", s.tls_min_version()); !version) {
     return version;
+  }
+  if (s.limits().max_message_size() > common::kMaxMessageSizeLimit) {
+    return fail(Code::kInvalidArgument, "max_message_size must be at most " +
+                                            std::to_string(common::kMaxMessageSizeLimit) +
+                                            " octets (512 MiB)");
   }
   if (s.limits().decision_timeout_ms() > 60000) {
     return fail(Code::kInvalidArgument, "decision_timeout_ms must be 1..60000 ms");

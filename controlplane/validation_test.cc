@@ -139,6 +139,14 @@ TEST(ValidationTest, PortAndSecurity) {
   EXPECT_EQ(refusal(s), "security 9 is not one of none, ssl, starttls");
 }
 
+TEST(ValidationTest, MaxMessageSizeFitsADataDecision) {
+  v1::Service s = minimal();
+  s.mutable_limits()->set_max_message_size(512ull * 1024 * 1024);
+  EXPECT_EQ(refusal(s), "accepted");
+  s.mutable_limits()->set_max_message_size(512ull * 1024 * 1024 + 1);
+  EXPECT_EQ(refusal(s), "max_message_size must be at most 536870912 octets (512 MiB)");
+}
+
 TEST(ValidationTest, InstanceHostnameAndCredentials) {
   v1::Service s = minimal();
   s.set_instance("edge zone");

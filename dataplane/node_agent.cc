@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "common/message_limits.h"
 #include "gateway/v1/node.grpc.pb.h"
 
 namespace gw::dataplane {
@@ -19,6 +20,8 @@ NodeAgent::NodeAgent(Options options, SnapshotHandler on_snapshot)
   // is otherwise silent between changes). gctld permits pings at this interval.
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  // The channel also carries DATA decisions, whose answer may hold a replaced message.
+  args.SetMaxReceiveMessageSize(common::kMaxDecisionRpcBytes);
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   if (options_.tls_ca_pem.empty()) {
     credentials = grpc::InsecureChannelCredentials();

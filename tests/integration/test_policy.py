@@ -299,13 +299,23 @@ class MailRcptHandlerTests(PolicyCase):
         self.assertEqual((rec.decision_id, rec.verdict), (rid, "reject"))
         # An accepting DATA policy: the message arrives byte for byte.
         up2 = self.upstream()
-        _, port2 = self.service(up2, handlers=[("data", "allow")])
+        svc2, port2 = self.service(up2, handlers=[("data", "allow")])
         c2, _ = self.session(port2)
         body = b"Subject: ok\r\n\r\n.leading dot\r\nline two\r\n"
         deliver(self, c2, "alice@example.com", ["bob@example.net"],
                 body.replace(b"\r\n.", b"\r\n.."))
         self.assertTrue(up2.wait_messages(1), self.diag(up2))
         self.assertEqual(up2.messages()[0].content, body)
+        # A message larger than gRPC's default 4 MiB message limit still gets its decision
+        # (the DATA decision carries the whole message): 6 MiB of 8-bit lines.
+        line = bytes(range(0x80, 0xff)) * 7 + b"\r\n"
+        big = b"Subject: big\r\n\r\n" + line * (6 * 1024 * 1024 // len(line))
+        deliver(self, c2, "alice@example.com", ["bob@example.net"], big)
+        self.assertTrue(up2.wait_messages(2, timeout=20), self.diag(up2))
+        self.assertEqual(up2.messages()[1].content, big)
+        records = self.service_audit(svc2, "data", count=2)
+        self.assertEqual([r.verdict for r in records], ["continue", "continue"],
+                         [r.raw for r in records])
 
 
 class ControlPlaneOutageTests(PolicyCase):

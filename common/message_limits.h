@@ -1,0 +1,18 @@
+// Size bounds shared by the control plane and the relay nodes.
+#pragma once
+
+#include <cstdint>
+
+namespace gw::common {
+
+/// The largest `max_message_size` a service may be given, in octets (512 MiB). A DATA
+/// decision carries the whole message in one gRPC message, so the bound keeps that within
+/// what both ends accept (kMaxDecisionRpcBytes) and within gRPC's int32 message sizes.
+inline constexpr std::uint64_t kMaxMessageSizeLimit = 512ull * 1024 * 1024;
+
+/// gRPC's receive limit on both ends of the decision RPCs, in octets: the largest message
+/// plus room for the request's other fields (attributes, recipients). gRPC's default is
+/// 4 MiB, which made every DATA decision on a larger message fail (451 4.3.0).
+inline constexpr int kMaxDecisionRpcBytes = static_cast<int>(kMaxMessageSizeLimit + 16 * 1024 * 1024);
+
+}  // namespace gw::common
