@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 #include <charconv>
 
@@ -107,7 +108,7 @@ void RelaySession::on_timer() {
 
 RelaySession::Clock::time_point RelaySession::client_read_deadline() const {
   auto t = std::min(Clock::now() + limits_.idle_timeout, session_deadline_);
-  return in_data_ ? std::min(t, data_deadline_) : t;
+  return std::min(t, in_data_ ? data_deadline_ : line_deadline_);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -185,6 +186,12 @@ bool RelaySession::count_idle_command() {
 }
 
 awaitable<RelaySession::LineKind> RelaySession::next_line() {
+  // One deadline for the whole line, however it is split into reads.
+  line_deadline_ = Clock::now() + limits_.idle_timeout;
+  struct ClearDeadline {
+    Clock::time_point& deadline;
+    ~ClearDeadline() { deadline = Clock::time_point::max(); }
+  } clear_deadline{line_deadline_};
   while (true) {
     smtp::LineScan scan = smtp::scan_line(in_.data());
     if (scan.end != std::string_view::npos) {
@@ -383,6 +390,7 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
     count_error();
     co_return;
   }
+  // Repeated HELO/EHLO without a delivered message counts like NOOP and RSET (BR-33).
   if (!count_idle_command()) co_return;
   reset_transaction();
   helo_domain_ = std::string(domain);
@@ -427,6 +435,7 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
     closing_ = true;
     co_return;
   }
+  if (pipelined_before_reply(verb)) co_return;
   state_ = smtp::SessionState::kGreeted;
   esmtp_ = verb == Verb::kEhlo;
   smtp::Reply r;
@@ -444,6 +453,7 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
         offer.auth_mechanisms = upstream_.capabilities().auth_mechanisms;
       }
     }
+    if (!offer.auth_mechanisms.empty()) auth_advertised_ = true;
     for (auto& line : smtp::client_capabilities(upstream_.capabilities(), offer)) {
       r.lines.push_back(std::move(line));
     }
@@ -549,6 +559,7 @@ awaitable<void> RelaySession::on_starttls(std::string_view args) {
   state_ = smtp::SessionState::kConnected;
   esmtp_ = false;
   authenticated_ = false;
+  auth_advertised_ = false;
   helo_domain_.clear();
   co_await upstream_.quit();
 }
@@ -760,7 +771,8 @@ awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view
   }
   wire += "\r\n";
   smtp::Reply r;
-  UpstreamFault fault = co_await upstream_command(wire, r, limits_.upstream_timeout);
+  UpstreamFault fault =
+      co_await upstream_command(wire, r, limits_.upstream_timeout, Expect::kSasl);
   while (true) {
     if (fault != UpstreamFault::kNone) {
       upstream_failed(fault, "AUTH");
@@ -797,7 +809,7 @@ awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view
       co_return;
     }
     line_ += "\r\n";
-    fault = co_await upstream_command(line_, r, limits_.upstream_timeout);
+    fault = co_await upstream_command(line_, r, limits_.upstream_timeout, Expect::kSasl);
   }
   relay_upstream_reply(r);
   if (r.code == 235) authenticated_ = true;
@@ -938,14 +950,36 @@ awaitable<bool> RelaySession::reopen_upstream() {
   co_return true;
 }
 
+bool RelaySession::expected_reply(Expect expect, int code) {
+  const int cls = code / 100;
+  if (cls == 4 || cls == 5) return true;
+  switch (expect) {
+    case Expect::kFinal:
+      return cls == 2;
+    case Expect::kData:
+      return code == 354;
+    case Expect::kSasl:
+      return cls == 2 || code == 334;
+  }
+  return false;
+}
+
 awaitable<UpstreamFault> RelaySession::upstream_command(std::string_view wire, smtp::Reply& r,
-                                                        std::chrono::milliseconds timeout) {
+                                                        std::chrono::milliseconds timeout,
+                                                        Expect expect) {
+  if (upstream_.is_open() && upstream_.stale()) {
+    // Octets the upstream sent unasked: the next reply read would belong to no command.
+    co_return UpstreamFault::kProtocol;
+  }
   set_upstream_deadline(Clock::now() + timeout);
   UpstreamFault fault = co_await upstream_.command(wire, r);
   set_upstream_deadline(Clock::time_point::max());
   if (upstream_timed_out_) {
     upstream_timed_out_ = false;
     fault = UpstreamFault::kTimeout;
+  }
+  if (fault == UpstreamFault::kNone && !expected_reply(expect, r.code)) {
+    fault = UpstreamFault::kProtocol;
   }
   co_return fault;
 }
@@ -954,6 +988,18 @@ void RelaySession::upstream_failed(UpstreamFault fault, std::string_view during)
   spdlog::warn("session={} service={} upstream failed during {}: {}", env_.session_id,
                env_.service->name, during, fault_name(fault));
   upstream_.close();
+}
+
+bool RelaySession::pipelined_before_reply(smtp::Verb verb) {
+  if (in_.empty() && client_.available() == 0) return false;
+  reply(503, es::kProtocolOther, "Improper use of SMTP command pipelining");
+  spdlog::warn("session={} client={} improper pipelining after {}", env_.session_id,
+               env_.client_address, smtp::verb_name(verb));
+  in_.clear();
+  upstream_.close();
+  reset_transaction();
+  closing_ = true;
+  return true;
 }
 
 void RelaySession::relay_upstream_reply(const smtp::Reply& r) {
@@ -974,20 +1020,37 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
   std::string& forward = command_;  // reused buffer: no allocation per command
   forward.assign("MAIL FROM:<").append(parsed.path.mailbox).append(">");
   bool utf8 = false;
-  for (const auto& p : parsed.params) {
+  for (std::size_t i = 0; i < parsed.params.size(); ++i) {
+    const auto& p = parsed.params[i];
     if (!esmtp_) {
       reply(555, es::kInvalidArguments, "MAIL parameters need EHLO");
       count_error();
       co_return;
     }
+    // A parameter given twice could be read one way here and the other way upstream.
+    for (std::size_t k = 0; k < i; ++k) {
+      if (parsed.params[k].keyword == p.keyword) {
+        reply(501, es::kInvalidArguments,
+              "Duplicate MAIL parameter " + common::log_escape(p.keyword, 32));
+        count_error();
+        co_return;
+      }
+    }
     if (p.keyword == "SIZE") {
-      std::uint64_t size = 0;
-      auto [ptr, ec] = std::from_chars(p.value.data(), p.value.data() + p.value.size(), size);
-      if (!p.has_value || ec != std::errc() || ptr != p.value.data() + p.value.size()) {
+      // RFC 1870 §4: size-value ::= 1*20DIGIT. A value too large for 64 bits is still a
+      // size, one over any limit (§6: 552), not a syntax error.
+      const bool digits = p.has_value && !p.value.empty() && p.value.size() <= 20 &&
+                          std::all_of(p.value.begin(), p.value.end(),
+                                      [](char c) { return c >= '0' && c <= '9'; });
+      if (!digits) {
         reply(501, es::kInvalidArguments, "Bad SIZE parameter");
         count_error();
         co_return;
       }
+      std::uint64_t size = 0;
+      auto [ptr, ec] = std::from_chars(p.value.data(), p.value.data() + p.value.size(), size);
+      (void)ptr;
+      if (ec == std::errc::result_out_of_range) size = std::numeric_limits<std::uint64_t>::max();
       if (size > effective_max_size()) {
         // RFC 1870 §6: the declared size exceeds the fixed maximum.
         reply(552, es::kMessageTooBig, "Message size exceeds fixed maximum message size");
@@ -1000,6 +1063,9 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
     } else if (p.keyword == "SMTPUTF8" && caps.smtputf8 && !p.has_value) {
       utf8 = true;
       forward += " SMTPUTF8";
+    } else if (p.keyword == "AUTH" && p.has_value && !p.value.empty() && auth_advertised_) {
+      // RFC 4954 §5: a server offering AUTH accepts AUTH= on MAIL. The gateway cannot vouch
+      // for the identity the client names, so it is not passed on (§5 allows that).
     } else {
       reply(555, es::kInvalidArguments, "Unsupported MAIL parameter " + common::log_escape(p.keyword, 32));
       count_error();
@@ -1038,7 +1104,6 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
     recipients_.clear();
     mail_from_ = parsed.path.mailbox;
     smtputf8_ = utf8;
-    idle_commands_ = 0;
   }
 }
 
@@ -1124,7 +1189,8 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     co_return;
   }
   smtp::Reply r;
-  UpstreamFault fault = co_await upstream_command("DATA\r\n", r, limits_.upstream_timeout);
+  UpstreamFault fault =
+      co_await upstream_command("DATA\r\n", r, limits_.upstream_timeout, Expect::kData);
   if (fault != UpstreamFault::kNone) {
     upstream_failed(fault, "DATA");
     reply(451, es::kBadConnection, "Upstream connection failed, try again later");
@@ -1136,6 +1202,8 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     relay_upstream_reply(r);
     co_return;
   }
+  // Octets sent before our 354 are never message content (BR-23).
+  if (pipelined_before_reply(Verb::kData)) co_return;
   relay_upstream_reply(r);
   bool flushed = co_await flush();
   if (!flushed) {
@@ -1168,7 +1236,18 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
       upstream_ok = false;
       wire_.clear();
     }
-    if (reader.done() && upstream_ok && !data_handler) wire_ += ".\r\n";
+    if (reader.done() && upstream_ok && !data_handler) {
+      if (upstream_.stale()) {
+        // The upstream spoke during DATA: its next line would be taken for the reply to
+        // the terminator (an early "250" acknowledging what it never got, BR-31). Abort
+        // without a terminator.
+        upstream_failed(UpstreamFault::kProtocol, "DATA content");
+        upstream_ok = false;
+        wire_.clear();
+      } else {
+        wire_ += ".\r\n";
+      }
+    }
     if (upstream_ok && !wire_.empty()) {
       // What the socket takes at once goes without an asynchronous write (the usual case).
       std::string_view rest = wire_;
@@ -1230,6 +1309,11 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
       upstream_.close();  // the upstream is mid-DATA: abort without a terminator
       co_return;
     }
+    if (upstream_.stale()) {  // as above: the upstream spoke during DATA
+      upstream_failed(UpstreamFault::kProtocol, "DATA content");
+      reply(451, es::kBadConnection, "Upstream connection lost during DATA, try again later");
+      co_return;
+    }
     wire_.clear();
     smtp::append_dot_stuffed(decision.replaced_message ? *decision.replaced_message : content, wire_);
     std::string().swap(content);
@@ -1254,13 +1338,23 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     upstream_timed_out_ = false;
     fault = UpstreamFault::kTimeout;
   }
+  // Only 2xx means delivered; a 354 or other 3xx is no answer to the message (RFC 5321
+  // §4.2.5). Octets after a valid reply are dealt with by the next command (stale).
+  if (fault == UpstreamFault::kNone && !expected_reply(Expect::kFinal, r.code)) {
+    fault = UpstreamFault::kProtocol;
+  }
   if (fault != UpstreamFault::kNone) {
     upstream_failed(fault, "end of data");
     reply(451, es::kBadConnection, "Upstream did not confirm the message, try again later");
     co_return;
   }
   relay_upstream_reply(r);
-  if (r.positive()) ++messages_;
+  if (r.positive()) {
+    ++messages_;
+    // Progress is a delivered message; a MAIL alone is not, or MAIL/RSET loops would never
+    // reach the cap (BR-33).
+    idle_commands_ = 0;
+  }
 }
 
 }  // namespace gw::dataplane

@@ -129,9 +129,24 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   [[nodiscard]] bool upstream_ready() const { return upstream_.is_open() && !upstream_.stale(); }
   /// Reconnects an upstream that is closed or stale; false when the client was answered.
   awaitable<bool> reopen_upstream();
+  /// The replies a command may get (RFC 5321 §4.3.2): kFinal 2xx/4xx/5xx (MAIL, RCPT,
+  /// RSET, end of data), kData 354/4xx/5xx (DATA), kSasl 2xx/334/4xx/5xx (AUTH steps).
+  enum class Expect { kFinal, kData, kSasl };
+  /// Sends `wire` and reads the reply into `r`. Faults: the transport's, kTimeout after
+  /// `timeout`, and kProtocol when the upstream had spoken unasked before the command
+  /// (its replies would no longer match the commands, BR-31) or answers with a code that
+  /// `expect` does not allow (a 250 to DATA, a 354 to RCPT).
   awaitable<UpstreamFault> upstream_command(std::string_view wire, smtp::Reply& r,
-                                            std::chrono::milliseconds timeout);
+                                            std::chrono::milliseconds timeout,
+                                            Expect expect = Expect::kFinal);
+  /// True if `code` is a reply `expect` allows.
+  static bool expected_reply(Expect expect, int code);
   void relay_upstream_reply(const smtp::Reply& r);
+  /// RFC 2920 §3.1 / BR-23 for octets that arrive *while* a group-ending command (EHLO,
+  /// HELO, DATA) waits for the upstream: true, after answering 503 5.5.0, closing the
+  /// upstream (nothing of the stuffed octets reaches it, no DATA content is started) and
+  /// marking the session closing, when the client sent anything before our reply.
+  bool pipelined_before_reply(smtp::Verb verb);
   void upstream_failed(UpstreamFault fault, std::string_view during);
   void reset_transaction();
   /// Answers a MAIL/RCPT argument error (RFC 5321 §4.1.1.2/.3, RFC 3463 X.1.7 / X.1.3) and
@@ -160,6 +175,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   bool esmtp_ = false;          // EHLO (not HELO): extensions and PIPELINING in force
   bool smtputf8_ = false;       // MAIL carried SMTPUTF8
   bool authenticated_ = false;  // AUTH succeeded in this (TLS) session
+  bool auth_advertised_ = false;  // AUTH was in an EHLO reply (MAIL AUTH= is then allowed)
   std::string helo_domain_;
   std::string greeting_;        // text after the host name in the HELO/EHLO reply
   std::string mail_from_;       // smtp.mail.from of the open transaction
@@ -176,6 +192,10 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
 
   Clock::time_point session_deadline_;
   Clock::time_point data_deadline_ = Clock::time_point::max();
+  /// While next_line() waits for a command line: when the whole line must have arrived
+  /// (idle timeout from the start of the wait). Octets trickled one at a time do not move
+  /// it (BR-33: caps that a trickle cannot defeat).
+  Clock::time_point line_deadline_ = Clock::time_point::max();
   Clock::time_point client_deadline_ = Clock::time_point::max();
   Clock::time_point upstream_deadline_ = Clock::time_point::max();
   Clock::time_point timer_expiry_ = Clock::time_point::max();

@@ -44,7 +44,8 @@ std::size_t DataReader::feed(std::string_view in, std::string* wire, std::string
         line_octets_ = 0;
         if (data[i] == '.') {
           emit(std::string_view(data + span, i - span), wire, content);
-          count_line_octets(1);
+          // Not counted: the 1000-octet limit excludes the dot added for transparency
+          // (RFC 5321 §4.5.3.1.6).
           ++i;
           span = i;  // the stuffing dot is dropped
           state_ = State::kDot;

@@ -369,11 +369,18 @@ TEST(DataReaderLimits, TextLineOf1000OctetsIncludingCrlf) {
   EXPECT_TRUE(b.done);
 }
 
-TEST(DataReaderLimits, StuffingDotCountsAsSent) {
-  const std::string ok = "." + std::string(997, '.') + "\r\n";  // 998 octets as sent
-  EXPECT_EQ(read_whole(ok + ".\r\n", 1000).defects, 0u);
-  const std::string bad = "." + std::string(998, '.') + "\r\n";
+TEST(DataReaderLimits, StuffingDotIsNotCounted) {
+  // RFC 5321 §4.5.3.1.6: 1000 octets with the CRLF, "not counting the leading dot
+  // duplicated for transparency". A 998-octet line starting with "." is 1001 on the wire.
+  const std::string ok = "." + std::string(998, '.') + "\r\n";
+  Outcome o = read_whole("Subject: s\r\n\r\n" + ok + ".\r\n", 1000);
+  EXPECT_EQ(o.defects, 0u);
+  EXPECT_EQ(o.wire, "Subject: s\r\n\r\n" + ok);  // re-stuffed as it came
+  expect_same_for_every_split("Subject: s\r\n\r\n" + ok + ".\r\n", o, 1000);
+  const std::string bad = "." + std::string(999, '.') + "\r\n";
   EXPECT_EQ(read_whole(bad + ".\r\n", 1000).defects, unsigned{DataReader::kLineTooLong});
+  const std::string plain_bad = std::string(999, 'k') + "\r\n";  // no dot: 1001 octets
+  EXPECT_EQ(read_whole(plain_bad + ".\r\n", 1000).defects, unsigned{DataReader::kLineTooLong});
 }
 
 TEST(DataReaderLimits, EveryLineIsChecked) {
@@ -474,8 +481,9 @@ TEST(DataReaderLimits, TerminatorLineIsNotATextLine) {
   EXPECT_EQ(read_bytewise(".\r\n", 1).defects, 0u);
   EXPECT_EQ(read_whole("\r\n.\r\n", 2).defects, 0u);
   EXPECT_EQ(read_whole("a\r\n.\r\n", 2).defects, unsigned{DataReader::kLineTooLong});
-  EXPECT_EQ(read_whole(".\rx\r\n.\r\n", 5).defects, unsigned{DataReader::kBareCr});
-  EXPECT_EQ(read_whole(".\rx\r\n.\r\n", 4).defects,
+  // ".\rx\r\n" is 4 octets without its leading (stuffing) dot.
+  EXPECT_EQ(read_whole(".\rx\r\n.\r\n", 4).defects, unsigned{DataReader::kBareCr});
+  EXPECT_EQ(read_whole(".\rx\r\n.\r\n", 3).defects,
             unsigned{DataReader::kBareCr | DataReader::kLineTooLong});
 }
 

@@ -94,6 +94,13 @@ ReplyParser::Status ReplyParser::feed_line(std::string_view line) {
   reply_.code = code;
   char sep = line.size() > 3 ? line[3] : ' ';
   if (sep != ' ' && sep != '-') return Status::kError;
+  // Reply text is printable (RFC 5321 §4.2: HT and SP-~; RFC 6531 §3.7.4.2 adds UTF-8):
+  // a lone CR or LF, NUL or another control octet would reach the client as a line break
+  // or worse. Such a reply is a protocol fault, never relayed (BR-31).
+  for (std::size_t i = 4; i < line.size(); ++i) {
+    const auto c = static_cast<unsigned char>(line[i]);
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return Status::kError;
+  }
   reply_.lines.emplace_back(line.size() > 4 ? line.substr(4) : std::string_view{});
   return sep == '-' ? Status::kNeedMore : Status::kComplete;
 }

@@ -69,7 +69,9 @@ void append_reply(std::string& out, int code, EnhancedStatus status, std::string
 /// Incremental parser of one (possibly multi-line) reply, fed one line at a time
 /// (RFC 5321 §4.2.1). Tolerates a reply line that is only the code ("250"). Errors: a line
 /// that does not start with a 3-digit code in 200..599, a continuation with a different code,
-/// a line over 4096 octets or more than 256 lines → kError (the caller drops the connection).
+/// a line over 4096 octets or more than 256 lines, text with a control octet (anything
+/// below SP but HT, or DEL: a lone CR/LF would split the reply on the client's side; RFC
+/// 5321 §4.2, BR-31) → kError (the caller drops the connection).
 class ReplyParser {
  public:
   enum class Status { kNeedMore, kComplete, kError };

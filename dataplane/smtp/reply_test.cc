@@ -105,6 +105,19 @@ TEST(ReplyParser, BadSeparator) {
   }
 }
 
+TEST(ReplyParser, ControlOctetsInTextAreErrors) {
+  // A lone LF or CR would split the reply on the client's side; NUL and DEL are no text.
+  for (std::string_view line :
+       {std::string_view("250 2.1.5 ok\n354 fake"), std::string_view("250 o\rRSET"),
+        std::string_view("250 o\0k", 8), std::string_view("250-a\x7f"),
+        std::string_view("550 \x1b[31mred")}) {
+    ReplyParser p;
+    EXPECT_EQ(p.feed_line(line), ReplyParser::Status::kError) << line;
+  }
+  ReplyParser p;  // HT and 8-bit (SMTPUTF8 text) stay
+  EXPECT_EQ(p.feed_line("250 ok\tfine \xc3\xa9"), ReplyParser::Status::kComplete);
+}
+
 TEST(ReplyParser, LineLengthLimit) {
   std::string ok = "250 " + std::string(ReplyParser::kMaxLineOctets - 4, 'a');
   ASSERT_EQ(ok.size(), ReplyParser::kMaxLineOctets);

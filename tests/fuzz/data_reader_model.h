@@ -64,8 +64,10 @@ inline DataReaderModel model_data_reader(std::string_view in, std::size_t max_li
   while (start < msg.size()) {
     std::size_t crlf = msg.find("\r\n", start);
     std::size_t end = crlf == std::string_view::npos ? msg.size() : crlf + 2;
-    if (max_line != 0 && end - start > max_line) {
-      defect_at(DataReader::kLineTooLong, start + max_line);
+    // The leading dot (stuffing) does not count toward the limit (RFC 5321 §4.5.3.1.6).
+    const std::size_t dot = msg[start] == '.' ? 1 : 0;
+    if (max_line != 0 && end - start - dot > max_line) {
+      defect_at(DataReader::kLineTooLong, start + dot + max_line);
     }
     std::size_t text = start;
     if (msg[text] == '.') ++text;
