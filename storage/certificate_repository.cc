@@ -3,7 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/logging.h"
+#include "storage/quoted_name.h"
+
 
 namespace gw::storage {
 namespace {
@@ -13,7 +14,6 @@ namespace v1 = gateway::v1;
 constexpr std::string_view kSelect =
     "SELECT name, cert_pem, key_pem_sealed, created_at_ms FROM certificates ";
 
-std::string quote_name(std::string_view name) { return "\"" + common::log_escape(name, 80) + "\""; }
 
 // One row per (referrer, field): UNION also folds a trusted CA a service lists twice.
 constexpr std::string_view kReferences =
@@ -43,7 +43,7 @@ Result<v1::Certificate> CertificateRepository::read_row(const Statement& row, Se
         c.set_key_pem(std::move(key).value());
       } else {
         spdlog::error("storage: private key of certificate {} cannot be decrypted: {}",
-                      quote_name(c.name()), key.error().message);
+                      quoted_name(c.name()), key.error().message);
       }
     }
   }
@@ -69,7 +69,7 @@ Result<v1::Certificate> CertificateRepository::create(const v1::Certificate& cer
   if (auto done = stmt.run(); !done) {
     if (done.error().code == Errc::kAlreadyExists) {
       return fail(Errc::kAlreadyExists,
-                  "certificate " + quote_name(certificate.name()) + " already exists");
+                  "certificate " + quoted_name(certificate.name()) + " already exists");
     }
     return done.as_failure();
   }
@@ -83,7 +83,7 @@ Result<v1::Certificate> CertificateRepository::get(std::string_view name, Secret
   auto row = stmt.value().step();
   if (!row) return row.as_failure();
   if (!row.value()) {
-    return fail(Errc::kNotFound, "certificate " + quote_name(name) + " not found");
+    return fail(Errc::kNotFound, "certificate " + quoted_name(name) + " not found");
   }
   return read_row(stmt.value(), secrets);
 }
@@ -109,7 +109,7 @@ Result<void> CertificateRepository::remove(std::string_view name) {
   stmt.value().bind_text(1, name);
   if (auto done = stmt.value().run(); !done) return done;
   if (db_.changes() == 0) {
-    return fail(Errc::kNotFound, "certificate " + quote_name(name) + " not found");
+    return fail(Errc::kNotFound, "certificate " + quoted_name(name) + " not found");
   }
   return ok();
 }

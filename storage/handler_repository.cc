@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "common/logging.h"
+#include "storage/quoted_name.h"
 #include "storage/smtp_command_name.h"
 
 namespace gw::storage {
@@ -15,7 +15,6 @@ constexpr std::string_view kSelect =
     "SELECT h.id, s.name, h.command, h.policy, h.greeting, h.address, h.created_at_ms "
     "FROM handlers h JOIN services s ON s.id = h.service_id ";
 
-std::string quote_name(std::string_view name) { return "\"" + common::log_escape(name, 80) + "\""; }
 
 v1::Handler read_row(const Statement& row) {
   v1::Handler h;
@@ -56,14 +55,14 @@ Result<v1::Handler> HandlerRepository::create(const v1::Handler& handler, std::i
   auto found = owner.value().step();
   if (!found) return found.as_failure();
   if (!found.value()) {
-    return fail(Errc::kNotFound, "service " + quote_name(handler.service()) + " not found");
+    return fail(Errc::kNotFound, "service " + quoted_name(handler.service()) + " not found");
   }
   const std::int64_t service_id = owner.value().column_int64(0);
 
   auto policy = exists(db_, "SELECT 1 FROM policies WHERE name = ?1", handler.policy());
   if (!policy) return policy.as_failure();
   if (!policy.value()) {
-    return fail(Errc::kNotFound, "policy " + quote_name(handler.policy()) + " not found");
+    return fail(Errc::kNotFound, "policy " + quoted_name(handler.policy()) + " not found");
   }
 
   auto insert = db_.prepare(

@@ -4,7 +4,8 @@
 #include <string>
 #include <utility>
 
-#include "common/logging.h"
+#include "storage/quoted_name.h"
+
 
 namespace gw::storage {
 namespace {
@@ -14,7 +15,6 @@ namespace v1 = gateway::v1;
 constexpr std::string_view kSelect =
     "SELECT name, reply, filters_yaml, created_at_ms, updated_at_ms FROM policies ";
 
-std::string quote_name(std::string_view name) { return "\"" + common::log_escape(name, 80) + "\""; }
 
 v1::Policy read_row(const Statement& row) {
   v1::Policy p;
@@ -74,7 +74,7 @@ Result<v1::Policy> PolicyRepository::get(std::string_view name) {
   stmt.value().bind_text(1, name);
   auto row = stmt.value().step();
   if (!row) return row.as_failure();
-  if (!row.value()) return fail(Errc::kNotFound, "policy " + quote_name(name) + " not found");
+  if (!row.value()) return fail(Errc::kNotFound, "policy " + quoted_name(name) + " not found");
   return read_row(stmt.value());
 }
 
@@ -119,7 +119,7 @@ PolicyRemoveResult PolicyRepository::remove(std::string_view name) {
     }
     const char* noun =
         users.value().size() == 1 ? " is in use by handler " : " is in use by handlers ";
-    return remove_failure(Error{Errc::kConstraint, "policy " + quote_name(name) + noun + ids},
+    return remove_failure(Error{Errc::kConstraint, "policy " + quoted_name(name) + noun + ids},
                           std::move(users).value());
   }
 
@@ -128,7 +128,7 @@ PolicyRemoveResult PolicyRepository::remove(std::string_view name) {
   stmt.value().bind_text(1, name);
   if (auto done = stmt.value().run(); !done) return remove_failure(done.error());
   if (db_.changes() == 0) {
-    return remove_failure(Error{Errc::kNotFound, "policy " + quote_name(name) + " not found"});
+    return remove_failure(Error{Errc::kNotFound, "policy " + quoted_name(name) + " not found"});
   }
   if (auto committed = tx.value().commit(); !committed) return remove_failure(committed.error());
   return boost::outcome_v2::success();

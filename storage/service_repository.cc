@@ -5,7 +5,8 @@
 
 #include <string>
 
-#include "common/logging.h"
+#include "storage/quoted_name.h"
+
 
 namespace gw::storage {
 namespace {
@@ -111,7 +112,6 @@ constexpr std::string_view kUpdate =
     "no_verify_hostname = ?31, tls_server_name = ?32, decision_timeout_ms = ?33 "
     "WHERE name = ?1";
 
-std::string quote_name(std::string_view name) { return "\"" + common::log_escape(name, 80) + "\""; }
 
 }  // namespace
 
@@ -133,7 +133,7 @@ Result<v1::Service> ServiceRepository::read_row(Statement& row, Secrets secrets)
         s.set_password(std::move(password).value());
       } else {
         spdlog::error("storage: password of service {} cannot be decrypted: {}",
-                      quote_name(s.name()), password.error().message);
+                      quoted_name(s.name()), password.error().message);
       }
     }
   }
@@ -221,7 +221,7 @@ Result<v1::Service> ServiceRepository::create(const v1::Service& service, std::i
   if (auto done = insert.value().run(); !done) {
     if (done.error().code == Errc::kAlreadyExists) {
       return fail(Errc::kAlreadyExists,
-                  "service " + quote_name(service.name()) + " already exists");
+                  "service " + quoted_name(service.name()) + " already exists");
     }
     return done.as_failure();
   }
@@ -246,7 +246,7 @@ Result<v1::Service> ServiceRepository::update(const v1::Service& service, Passwo
   stmt.value().bind_int64(29, now_ms);
   if (auto done = stmt.value().run(); !done) return done.as_failure();
   if (db_.changes() == 0) {
-    return fail(Errc::kNotFound, "service " + quote_name(service.name()) + " not found");
+    return fail(Errc::kNotFound, "service " + quoted_name(service.name()) + " not found");
   }
   auto id = db_.prepare("SELECT id FROM services WHERE name = ?1");
   if (!id) return id.as_failure();
@@ -273,7 +273,7 @@ Result<v1::Service> ServiceRepository::get(std::string_view name, Secrets secret
   stmt.value().bind_text(1, name);
   auto row = stmt.value().step();
   if (!row) return row.as_failure();
-  if (!row.value()) return fail(Errc::kNotFound, "service " + quote_name(name) + " not found");
+  if (!row.value()) return fail(Errc::kNotFound, "service " + quoted_name(name) + " not found");
   return read_row(stmt.value(), secrets);
 }
 
@@ -300,7 +300,7 @@ Result<void> ServiceRepository::remove(std::string_view name) {
   stmt.value().bind_text(1, name);
   if (auto done = stmt.value().run(); !done) return done;
   if (db_.changes() == 0)
-    return fail(Errc::kNotFound, "service " + quote_name(name) + " not found");
+    return fail(Errc::kNotFound, "service " + quoted_name(name) + " not found");
   return ok();
 }
 

@@ -3,7 +3,8 @@
 
 #include <string>
 
-#include "common/logging.h"
+#include "storage/quoted_name.h"
+
 
 namespace gw::storage {
 namespace {
@@ -13,7 +14,6 @@ namespace v1 = gateway::v1;
 constexpr std::string_view kSelect =
     "SELECT name, created_at_ms, updated_at_ms, password_hash FROM users ";
 
-std::string quote_name(std::string_view name) { return "\"" + common::log_escape(name, 80) + "\""; }
 
 v1::User read_row(const Statement& row, Secrets secrets) {
   v1::User u;
@@ -25,7 +25,7 @@ v1::User read_row(const Statement& row, Secrets secrets) {
 }
 
 Error not_found(std::string_view name) {
-  return {Errc::kNotFound, "user " + quote_name(name) + " not found"};
+  return {Errc::kNotFound, "user " + quoted_name(name) + " not found"};
 }
 
 }  // namespace
@@ -40,7 +40,7 @@ Result<v1::User> UserRepository::create(std::string_view name, std::string_view 
   if (auto done = insert.value().run(); !done) {
     // SQLite's own message could quote the row; ours names the user only.
     if (done.error().code == Errc::kAlreadyExists) {
-      return fail(Errc::kAlreadyExists, "user " + quote_name(name) + " already exists");
+      return fail(Errc::kAlreadyExists, "user " + quoted_name(name) + " already exists");
     }
     if (done.error().code == Errc::kConstraint) {
       return fail(Errc::kConstraint, "user name and password hash must not be empty");
