@@ -5,7 +5,6 @@
 
 #include "storage/quoted_name.h"
 
-
 namespace gw::storage {
 namespace {
 
@@ -13,7 +12,6 @@ namespace v1 = gateway::v1;
 
 constexpr std::string_view kSelect =
     "SELECT name, cert_pem, key_pem_sealed, created_at_ms FROM certificates ";
-
 
 // One row per (referrer, field): UNION also folds a trusted CA a service lists twice.
 constexpr std::string_view kReferences =

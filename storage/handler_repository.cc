@@ -15,7 +15,6 @@ constexpr std::string_view kSelect =
     "SELECT h.id, s.name, h.command, h.policy, h.greeting, h.address, h.created_at_ms "
     "FROM handlers h JOIN services s ON s.id = h.service_id ";
 
-
 v1::Handler read_row(const Statement& row) {
   v1::Handler h;
   h.set_id(row.column_int64(0));

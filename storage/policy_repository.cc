@@ -6,7 +6,6 @@
 
 #include "storage/quoted_name.h"
 
-
 namespace gw::storage {
 namespace {
 
@@ -14,7 +13,6 @@ namespace v1 = gateway::v1;
 
 constexpr std::string_view kSelect =
     "SELECT name, reply, filters_yaml, created_at_ms, updated_at_ms FROM policies ";
-
 
 v1::Policy read_row(const Statement& row) {
   v1::Policy p;

@@ -7,7 +7,6 @@
 
 #include "storage/quoted_name.h"
 
-
 namespace gw::storage {
 namespace {
 
@@ -111,7 +110,6 @@ constexpr std::string_view kUpdate =
     "max_idle_commands = ?28, updated_at_ms = ?29, tls_min_version = ?30, "
     "no_verify_hostname = ?31, tls_server_name = ?32, decision_timeout_ms = ?33 "
     "WHERE name = ?1";
-
 
 }  // namespace
 

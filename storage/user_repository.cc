@@ -5,7 +5,6 @@
 
 #include "storage/quoted_name.h"
 
-
 namespace gw::storage {
 namespace {
 
@@ -13,7 +12,6 @@ namespace v1 = gateway::v1;
 
 constexpr std::string_view kSelect =
     "SELECT name, created_at_ms, updated_at_ms, password_hash FROM users ";
-
 
 v1::User read_row(const Statement& row, Secrets secrets) {
   v1::User u;
