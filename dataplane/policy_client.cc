@@ -174,8 +174,9 @@ Decision to_decision(const gateway::v1::DecisionResponse& response) {
   if (reject ? (code < 500 || code > 599) : (code < 400 || code > 499)) code = reject ? 550 : 451;
   std::string text = r.text().empty() ? (reject ? "Rejected by policy" : "Try again later")
                                       : r.text();
-  for (char& c : text) {
-    if (c == '\r' || c == '\n') c = ' ';
+  for (char& c : text) {  // a policy's text is printable on the wire (RFC 5321 §4.2)
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && u != '\t') || u == 0x7f) c = ' ';
   }
   if (!d.decision_id.empty()) text += " (decision " + d.decision_id + ")";
   std::string enhanced = r.enhanced_code();

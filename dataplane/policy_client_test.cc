@@ -251,5 +251,17 @@ TEST_F(PolicyClientTest, DataDecisionsUseUnaryDecide) {
   EXPECT_EQ(server.service.streams.load(), 0);
 }
 
+TEST(ToDecision, PolicyReplyTextIsMadePrintable) {
+  v1::DecisionResponse r;
+  r.set_decision_id("d-1");
+  r.set_verdict(v1::VERDICT_REJECT);
+  r.mutable_reply()->set_code(554);
+  r.mutable_reply()->set_enhanced_code("5.7.1");
+  r.mutable_reply()->set_text(std::string("no\r\n250 ok\0\x7f\tend", 16));
+  Decision d = to_decision(r);
+  EXPECT_EQ(d.outcome, Decision::Outcome::kReject);
+  EXPECT_EQ(d.reply.wire(), "554 5.7.1 no  250 ok  \tend (decision d-1)\r\n");
+}
+
 }  // namespace
 }  // namespace gw::dataplane

@@ -59,7 +59,8 @@ struct Reply {
   [[nodiscard]] bool permanent() const { return code >= 500; }
 };
 
-/// Builds "code c.s.d text" where c = code / 100 (RFC 3463 §2). `text` must not hold CR/LF.
+/// Builds "code c.s.d text" where c = code / 100 (RFC 3463 §2). `text` must be printable:
+/// no CR, LF or other control octet (ReplyParser refuses those, RFC 5321 §4.2).
 Reply make_reply(int code, EnhancedStatus status, std::string_view text);
 
 /// Appends make_reply(code, status, text).wire() to `out` without building the Reply (no

@@ -80,9 +80,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (std::size_t i = 0; digits && i < 3; ++i) digits = line[i] >= '0' && line[i] <= '9';
     int code = digits ? (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0') : 0;
     char sep = line.size() > 3 ? line[3] : ' ';
+    // Text (after "NNN" and the separator) is printable: HT, SP-~ and 8-bit (BR-31).
+    bool control = false;
+    for (std::size_t i = 4; i < line.size(); ++i) {
+      const auto c = static_cast<unsigned char>(line[i]);
+      control = control || (c < 0x20 && c != '\t') || c == 0x7f;
+    }
     bool error = !digits || line.size() > ReplyParser::kMaxLineOctets || code < 200 || code > 599 ||
                  (fed > 0 && code != current) || fed >= ReplyParser::kMaxLines ||
-                 (sep != ' ' && sep != '-');
+                 (sep != ' ' && sep != '-') || control;
     Status want = error ? Status::kError : sep == '-' ? Status::kNeedMore : Status::kComplete;
     Status st = parser.feed_line(line);
     GW_FUZZ_CHECK(st == want);
@@ -111,8 +117,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     gw::smtp::EnhancedStatus status{data[2] % 100, data[3] % 100};
     std::string text;
     for (std::size_t i = 4; i < size && text.size() < 200; ++i) {
-      char c = static_cast<char>(data[i]);
-      if (c != '\r' && c != '\n') text += c;
+      // make_reply's precondition: printable text (no control octet, DEL included).
+      const auto c = data[i];
+      if (c >= 0x20 && c != 0x7f) text += static_cast<char>(c);
     }
     Reply r = gw::smtp::make_reply(code, status, text);
     GW_FUZZ_CHECK(r.code == code && r.lines.size() == 1);
