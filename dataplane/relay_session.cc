@@ -324,6 +324,19 @@ std::optional<awaitable<void>> RelaySession::handle_command() {
     closing_ = true;
     return std::nullopt;
   }
+  if (cmd.verb == Verb::kBdat) {
+    // CHUNKING is never offered, yet the octets after "BDAT n" are chunk data, not
+    // commands: executing them would let a message smuggle commands (RFC 3030 §2). The
+    // dialogue cannot be resynchronised safely, so the connection ends.
+    auto refusal = *smtp::check_command_order(state_, cmd.verb);  // 502 5.5.1
+    refusal.lines.back() += ", closing connection";
+    reply(refusal);
+    spdlog::warn("session={} client={} BDAT although CHUNKING is not offered",
+                 env_.session_id, env_.client_address);
+    in_.clear();
+    closing_ = true;
+    return std::nullopt;
+  }
   if (auto error = smtp::check_command_order(state_, cmd.verb)) {
     reply(*error);
     count_error();
@@ -363,7 +376,7 @@ std::optional<awaitable<void>> RelaySession::handle_command() {
       return on_starttls(cmd.args);
     case Verb::kAuth:
       return on_auth(cmd.args);
-    case Verb::kBdat:
+    case Verb::kBdat:  // answered above
     case Verb::kUnknown:
       reply(500, es::kInvalidCommand, "Command unrecognized");
       count_error();
