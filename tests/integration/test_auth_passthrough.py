@@ -128,6 +128,29 @@ class PassThroughTests(TlsRelayCase):
         self.assertEqual((attempt.mechanism, attempt.login, attempt.success),
                          ("PLAIN", "alice", True))
 
+    def test_mail_auth_parameter_is_accepted_and_not_forwarded(self) -> None:
+        # RFC 4954 §5: a server that offered AUTH accepts AUTH= on MAIL. The relay cannot
+        # vouch for the identity named there, so the upstream never sees it.
+        c, _, _ = self.session()
+        r = c.command("MAIL FROM:<mallory@example.com> AUTH=<>")
+        self.assertEqual(r.code, 530, "AUTH is still required upstream: " + str(r))
+        self.assertEqual(c.command("AUTH PLAIN " + plain_blob("alice", USERS["alice"])).code, 235)
+        for param in ("AUTH=<>", "AUTH=alice+40example.com"):
+            r = c.command(f"MAIL FROM:<alice@example.com> {param}")
+            self.assertEqual(r.code, 250, param + ": " + str(r) + self.diag(self.up, c))
+            self.assertEqual(c.command("RSET").code, 250)
+        mails = [t for t in self.up.command_texts() if t.upper().startswith("MAIL")]
+        self.assertEqual(len(mails), 3, mails)
+        self.assertTrue(all("AUTH=" not in m.upper() for m in mails), mails)
+        # Without AUTH offered (plain relay, no AUTH upstream) the parameter is unknown.
+        up2 = self.upstream()
+        _, port2 = self.relay(up2)
+        c2 = self.client(port2)
+        self.assertEqual(c2.banner().code, 220)
+        self.assertEqual(c2.command("EHLO c.example.net").code, 250)
+        r = c2.command("MAIL FROM:<a@example.com> AUTH=<>")
+        self.assertEqual((r.code, r.enhanced), (555, "5.5.4"), str(r))
+
     def test_plain_without_initial_response(self) -> None:
         c, _, _ = self.session()
         r = c.command("AUTH PLAIN")
