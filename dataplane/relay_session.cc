@@ -1231,6 +1231,9 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   in_data_ = true;
   data_deadline_ = Clock::now() + limits_.data_timeout;
   smtp::DataReader reader(limits_.max_text_line, effective_max_size());
+  // The gateway offers 8BITMIME only when the upstream does; 8-bit content it was not
+  // offered must not reach an upstream that cannot take it (RFC 6152 §3).
+  if (!upstream_.capabilities().eightbitmime && !smtputf8_) reader.refuse_8bit();
   // With a DATA handler the message is collected whole (bounded by the size limit) and
   // only sent upstream once the policy has decided (DESIGN.md §3 step 6).
   const auto* data_handler = select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_DATA);
@@ -1308,6 +1311,11 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   }
   if (defects & smtp::DataReader::kLineTooLong) {
     reply(500, es::kSyntaxError, "Line too long");
+    co_return;
+  }
+  if (defects & smtp::DataReader::kEightBit) {
+    reply(554, smtp::EnhancedStatus{6, 3},
+          "8-bit message content, but the upstream offers no 8BITMIME (RFC 6152)");
     co_return;
   }
   if (!upstream_ok) {

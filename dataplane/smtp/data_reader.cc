@@ -1,6 +1,7 @@
 // DATA stream state machine.
 #include "dataplane/smtp/data_reader.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace gw::smtp {
@@ -92,6 +93,10 @@ std::size_t DataReader::feed(std::string_view in, std::string* wire, std::string
         }
         count_line_octets(j - i);
         add_size(j - i);
+        if (refuse_8bit_ &&
+            std::any_of(data + i, data + j, [](char c) { return (c & 0x80) != 0; })) {
+          defect(kEightBit);
+        }
         i = j;
         if (i == n) break;
         if (data[i] == '\n') {

@@ -27,9 +27,11 @@ class DataReader {
     kBareLf = 2,       // LF not preceded by CR  → 550 5.5.2
     kLineTooLong = 4,  // a line over max_line octets incl. CRLF → 500 5.5.2
     kTooBig = 8,       // more than max_size unstuffed octets → 552 5.3.4
+    kEightBit = 16,    // an octet >= 0x80 after refuse_8bit() → 554 5.6.3
   };
 
-  /// `max_line`: octets per line including CRLF, as sent (0 = unlimited);
+  /// `max_line`: octets per line including CRLF, not counting the stuffing dot (RFC 5321
+  /// §4.5.3.1.6; 0 = unlimited);
   /// `max_size`: unstuffed message octets (0 = unlimited).
   DataReader(std::size_t max_line, std::uint64_t max_size)
       : max_line_(max_line), max_size_(max_size) {}
@@ -37,6 +39,11 @@ class DataReader {
   /// Consumes octets of `in` up to and including the terminator; returns how many were
   /// consumed (all of `in` unless done() became true: the rest belongs to command mode).
   std::size_t feed(std::string_view in, std::string* wire, std::string* content = nullptr);
+
+  /// Makes any octet >= 0x80 a defect (kEightBit): for an upstream that offers neither
+  /// 8BITMIME nor SMTPUTF8, to which 8-bit content must not be sent (RFC 6152 §3, RFC
+  /// 6531 §3.2). Call before the first feed().
+  void refuse_8bit() { refuse_8bit_ = true; }
 
   [[nodiscard]] bool done() const { return state_ == State::kDone; }
   /// Bit set of Defect.
@@ -60,6 +67,7 @@ class DataReader {
   // A content line starts with "." and its stuffing dot is owed to the wire; it goes out
   // together with the line's first octets, never ahead of them (they may be a defect).
   bool restuff_ = false;
+  bool refuse_8bit_ = false;
 };
 
 /// Appends `message` (unstuffed; e.g. one a policy replaced) to `wire` dot-stuffed, with a

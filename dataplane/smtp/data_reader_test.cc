@@ -383,6 +383,28 @@ TEST(DataReaderLimits, StuffingDotIsNotCounted) {
   EXPECT_EQ(read_whole(plain_bad + ".\r\n", 1000).defects, unsigned{DataReader::kLineTooLong});
 }
 
+TEST(DataReaderLimits, EightBitOnlyWhenRefused) {
+  const std::string in = "Subject: gr\xc3\xbc\xc3\x9f" "e\r\n\r\nplain\r\n.\r\n";
+  EXPECT_EQ(read_whole(in).defects, 0u);  // by default 8-bit passes
+  for (std::size_t cut = 0; cut <= in.size(); ++cut) {
+    DataReader r(1000, 0);
+    r.refuse_8bit();
+    std::string wire;
+    std::size_t used = r.feed(std::string_view(in).substr(0, cut), &wire);
+    used += r.feed(std::string_view(in).substr(used), &wire);
+    EXPECT_TRUE(r.done()) << cut;
+    EXPECT_EQ(used, in.size()) << cut;
+    EXPECT_EQ(r.defects(), unsigned{DataReader::kEightBit}) << cut;
+    EXPECT_EQ(wire.find('\xc3'), std::string::npos) << cut;  // no 8-bit octet went out
+  }
+  DataReader ascii(1000, 0);
+  ascii.refuse_8bit();
+  std::string wire;
+  ascii.feed("Subject: plain\r\n\r\n..dot\r\n.\r\n", &wire);
+  EXPECT_EQ(ascii.defects(), 0u);
+  EXPECT_EQ(wire, "Subject: plain\r\n\r\n..dot\r\n");
+}
+
 TEST(DataReaderLimits, EveryLineIsChecked) {
   const std::string in = "short\r\n" + std::string(1200, 'y') + "\r\nshort again\r\n.\r\n";
   Outcome o = read_whole(in, 1000);
