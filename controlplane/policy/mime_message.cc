@@ -270,7 +270,14 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
     if (auto value = find_header(headers, "Content-Type")) ct = parse_content_type(*value);
     bool base64 = false;
     if (auto cte = find_header(headers, "Content-Transfer-Encoding")) {
-      base64 = lowercase(trim(strip_comments(*cte))) == "base64";
+      // RFC 2045 §6.1 wants a bare token, but mail readers also decode a quoted one
+      // ("base64"): decode it too, or an attachment would pass the policy undecoded that
+      // the recipient still opens (a parser differential, field cases BR-25/BR-28).
+      std::string mechanism = lowercase(trim(strip_comments(*cte)));
+      if (mechanism.size() >= 2 && mechanism.front() == '"' && mechanism.back() == '"') {
+        mechanism = std::string(trim(std::string_view(mechanism).substr(1, mechanism.size() - 2)));
+      }
+      base64 = mechanism == "base64";
     }
     const auto boundary = ct.parameters.find("boundary");
     const bool multipart =

@@ -78,6 +78,19 @@ TEST(MimeParse, SinglePartBase64WithTrailingSpacesInTheHeader) {  // BR-28
   EXPECT_EQ(decode_content_body(s), "ABCDEFGHIJKLMNOPQ");
 }
 
+TEST(MimeParse, QuotedTransferEncodingIsDecodedToo) {
+  // Not RFC 2045 syntax, but mail readers decode it: so must the policy (no differential).
+  for (const char* cte : {"\"base64\"", "\" BASE64 \" (comment)", "(c) \"Base64\""}) {
+    const std::string m = std::string("Content-Type: application/octet-stream\r\n") +
+                          "Content-Transfer-Encoding: " + cte + "\r\n\r\nQUJD\r\n";
+    const auto s = parse_ok(m);
+    EXPECT_TRUE(s.base64) << cte;
+    EXPECT_EQ(decode_content_body(s), "ABC") << cte;
+  }
+  const auto plain = parse_ok("Content-Transfer-Encoding: \"7bit\"\r\n\r\nQUJD\r\n");
+  EXPECT_FALSE(plain.base64);
+}
+
 TEST(MimeParse, BoundaryWithParenthesesBR25) {
   const std::string m =
       "Content-Type: multipart/mixed; boundary=\"q=(x)Z9\"\r\n"
