@@ -160,6 +160,7 @@ awaitable<bool> RelaySession::flush() {
 }
 
 void RelaySession::reply(int code, smtp::EnhancedStatus status, std::string_view text) {
+  note_refusal(code);
   smtp::append_reply(out_, code, status, text);
 }
 
@@ -175,14 +176,18 @@ void RelaySession::count_error() {
   }
 }
 
-bool RelaySession::count_idle_command() {
-  if (++idle_commands_ > limits_.max_idle_commands) {
-    reply(421, es::kSecurityOther,
-          env_.hostname + " Error: too many commands without a transaction, closing connection");
-    closing_ = true;
-    return false;
-  }
+bool RelaySession::over_idle_limit() {
+  if (idle_commands_ <= limits_.max_idle_commands) return false;
+  reply(421, es::kSecurityOther,
+        env_.hostname + " Error: too many commands without a transaction, closing connection");
+  closing_ = true;
   return true;
+}
+
+bool RelaySession::count_idle_command() {
+  if (!command_counted_) ++idle_commands_;
+  command_counted_ = true;
+  return !over_idle_limit();
 }
 
 awaitable<RelaySession::LineKind> RelaySession::next_line() {
@@ -268,6 +273,7 @@ awaitable<void> RelaySession::run() {
   std::string end_reason = "quit";
   while (!closing_) {
     LineKind kind = co_await next_line();
+    command_counted_ = false;  // a new command: its refusal counts once (note_refusal)
     switch (kind) {
       case LineKind::kLine:
         if (auto handler = handle_command()) co_await std::move(*handler);
@@ -324,6 +330,8 @@ std::optional<awaitable<void>> RelaySession::handle_command() {
     closing_ = true;
     return std::nullopt;
   }
+  // Refused commands count too (reply()): a loop of refused MAIL/RCPT/DATA ends here.
+  if (over_idle_limit()) return std::nullopt;
   if (cmd.verb == Verb::kBdat) {
     // CHUNKING is never offered, yet the octets after "BDAT n" are chunk data, not
     // commands: executing them would let a message smuggle commands (RFC 3030 §2). The
@@ -737,6 +745,7 @@ awaitable<void> RelaySession::local_auth(std::string mechanism, std::string_view
   std::string no_message;
   Decision decision = co_await ask_policy(handler, gateway::v1::SMTP_COMMAND_AUTH,
                                           std::move(extra), std::move(no_message));
+  if (pipelined_before_reply(Verb::kAuth)) co_return;
   if (stopped_by(decision, gateway::v1::SMTP_COMMAND_AUTH)) co_return;
   authenticated_ = true;
   reply(235, smtp::EnhancedStatus{7, 0}, "Authentication successful");
@@ -792,6 +801,8 @@ awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view
       reply(454, es::kSecurityOther, "Temporary authentication failure");
       co_return;
     }
+    // Nothing may arrive before our reply to an AUTH step (RFC 4954 §4, BR-23).
+    if (pipelined_before_reply(Verb::kAuth)) co_return;
     if (r.code != 334) break;
     reply(r);
     sasl_line_ = true;
@@ -968,11 +979,11 @@ bool RelaySession::expected_reply(Expect expect, int code) {
   if (cls == 4 || cls == 5) return true;
   switch (expect) {
     case Expect::kFinal:
-      return cls == 2;
+      return code == 250 || code == 251;  // RFC 5321 §4.3.2 (251: RCPT only, harmless)
     case Expect::kData:
       return code == 354;
     case Expect::kSasl:
-      return cls == 2 || code == 334;
+      return code == 235 || code == 334;  // RFC 4954 §4, §6
   }
   return false;
 }
@@ -1111,6 +1122,8 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
     reply(451, es::kBadConnection, "Upstream connection failed, try again later");
     co_return;
   }
+  // Without PIPELINING in force nothing may follow a command before its reply.
+  if (!esmtp_ && pipelined_before_reply(Verb::kMail)) co_return;
   relay_upstream_reply(r);
   if (r.positive()) {
     state_ = smtp::SessionState::kMail;
@@ -1161,6 +1174,8 @@ awaitable<void> RelaySession::on_rcpt(std::string_view args) {
     reset_transaction();
     co_return;
   }
+  // Without PIPELINING in force nothing may follow a command before its reply.
+  if (!esmtp_ && pipelined_before_reply(Verb::kRcpt)) co_return;
   relay_upstream_reply(r);
   if (r.positive()) {
     recipients_.push_back(std::move(parsed.path.mailbox));
@@ -1182,6 +1197,8 @@ awaitable<void> RelaySession::on_rset(std::string_view args) {
     smtp::Reply r;
     UpstreamFault fault = co_await upstream_command("RSET\r\n", r, limits_.upstream_timeout);
     if (fault == UpstreamFault::kNone) {
+      // Without PIPELINING in force nothing may follow a command before its reply.
+      if (!esmtp_ && pipelined_before_reply(Verb::kRset)) co_return;
       relay_upstream_reply(r);
       co_return;
     }
@@ -1210,13 +1227,14 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     reset_transaction();
     co_return;
   }
+  // Octets sent before our reply to DATA are neither message content nor commands
+  // (BR-23), whatever the upstream answered.
+  if (pipelined_before_reply(Verb::kData)) co_return;
   if (r.code != 354) {
     // The upstream refused DATA: pass its reply on and stay in command mode (BR-31).
     relay_upstream_reply(r);
     co_return;
   }
-  // Octets sent before our 354 are never message content (BR-23).
-  if (pipelined_before_reply(Verb::kData)) co_return;
   relay_upstream_reply(r);
   bool flushed = co_await flush();
   if (!flushed) {

@@ -80,8 +80,23 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// before, the count, deadline and timeout bookkeeping after.
   asio::mutable_buffer begin_client_read();
   ReadStatus end_client_read(std::size_t n, const boost::system::error_code& ec);
-  void reply(const smtp::Reply& r) { r.append_wire(out_); }
+  /// Queues a reply. A 4xx/5xx reply counts as a command without progress (BR-33: loops
+  /// of refused MAIL/RCPT/DATA are capped like NOOP loops).
+  void reply(const smtp::Reply& r) {
+    note_refusal(r.code);
+    r.append_wire(out_);
+  }
+  /// Counts a 4xx/5xx reply as one command without progress, once per command.
+  void note_refusal(int code) {
+    if (code >= 400 && !command_counted_) {
+      ++idle_commands_;
+      command_counted_ = true;
+    }
+  }
   void reply(int code, smtp::EnhancedStatus status, std::string_view text);
+  /// 421 4.7.0 and closing when more than max_idle_commands commands went without progress
+  /// (a delivered message); true then.
+  bool over_idle_limit();
   void timeout_reply();
   void count_error();
   bool count_idle_command();
@@ -129,8 +144,9 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   [[nodiscard]] bool upstream_ready() const { return upstream_.is_open() && !upstream_.stale(); }
   /// Reconnects an upstream that is closed or stale; false when the client was answered.
   awaitable<bool> reopen_upstream();
-  /// The replies a command may get (RFC 5321 §4.3.2): kFinal 2xx/4xx/5xx (MAIL, RCPT,
-  /// RSET, end of data), kData 354/4xx/5xx (DATA), kSasl 2xx/334/4xx/5xx (AUTH steps).
+  /// The replies a command may get (RFC 5321 §4.3.2, RFC 4954 §4): kFinal 250/251/4xx/5xx
+  /// (MAIL, RCPT, RSET, end of data), kData 354/4xx/5xx (DATA), kSasl 235/334/4xx/5xx
+  /// (AUTH steps).
   enum class Expect { kFinal, kData, kSasl };
   /// Sends `wire` and reads the reply into `r`. Faults: the transport's, kTimeout after
   /// `timeout`, and kProtocol when the upstream had spoken unasked before the command
@@ -175,7 +191,8 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   bool esmtp_ = false;          // EHLO (not HELO): extensions and PIPELINING in force
   bool smtputf8_ = false;       // MAIL carried SMTPUTF8
   bool authenticated_ = false;  // AUTH succeeded in this (TLS) session
-  bool auth_advertised_ = false;  // AUTH was in an EHLO reply (MAIL AUTH= is then allowed)
+  bool auth_advertised_ = false;
+  bool command_counted_ = false;  // this command already counted toward max_idle_commands  // AUTH was in an EHLO reply (MAIL AUTH= is then allowed)
   std::string helo_domain_;
   std::string greeting_;        // text after the host name in the HELO/EHLO reply
   std::string mail_from_;       // smtp.mail.from of the open transaction

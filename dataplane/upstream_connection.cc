@@ -104,7 +104,7 @@ awaitable<UpstreamFault> UpstreamConnection::open(const UpstreamOptions& options
       close();
       co_return UpstreamFault::kNoStarttls;
     }
-    if (auto f = co_await command("STARTTLS\r\n", reply); f != UpstreamFault::kNone) {
+    if (auto f = co_await setup_command("STARTTLS\r\n", reply); f != UpstreamFault::kNone) {
       close();
       co_return f;
     }
@@ -148,7 +148,7 @@ awaitable<UpstreamFault> UpstreamConnection::open(const UpstreamOptions& options
 awaitable<UpstreamFault> UpstreamConnection::greet(const std::string& helo_domain) {
   smtp::Reply reply;
   std::string ehlo = "EHLO " + helo_domain + "\r\n";
-  if (auto f = co_await command(ehlo, reply); f != UpstreamFault::kNone) co_return f;
+  if (auto f = co_await setup_command(ehlo, reply); f != UpstreamFault::kNone) co_return f;
   if (reply.code == 250) {
     esmtp_ = true;
     capabilities_ = smtp::parse_ehlo_reply(reply);
@@ -157,7 +157,7 @@ awaitable<UpstreamFault> UpstreamConnection::greet(const std::string& helo_domai
   if (reply.permanent()) {
     // RFC 5321 §3.2: a server that does not know EHLO answers 5xx; fall back to HELO.
     std::string helo = "HELO " + helo_domain + "\r\n";
-    if (auto f = co_await command(helo, reply); f != UpstreamFault::kNone) co_return f;
+    if (auto f = co_await setup_command(helo, reply); f != UpstreamFault::kNone) co_return f;
     if (reply.code == 250) {
       esmtp_ = false;
       capabilities_ = smtp::Capabilities{};
@@ -179,16 +179,16 @@ awaitable<UpstreamFault> UpstreamConnection::authenticate(const UpstreamOptions&
     message += '\0';
     message += options.password;
     std::string wire = "AUTH PLAIN " + smtp::encode_base64(message) + "\r\n";
-    if (auto f = co_await command(wire, reply); f != UpstreamFault::kNone) co_return f;
+    if (auto f = co_await setup_command(wire, reply); f != UpstreamFault::kNone) co_return f;
   } else if (offers("LOGIN")) {
-    if (auto f = co_await command("AUTH LOGIN\r\n", reply); f != UpstreamFault::kNone) co_return f;
+    if (auto f = co_await setup_command("AUTH LOGIN\r\n", reply); f != UpstreamFault::kNone) co_return f;
     if (reply.code == 334) {
       std::string user = smtp::encode_base64(options.username) + "\r\n";
-      if (auto f = co_await command(user, reply); f != UpstreamFault::kNone) co_return f;
+      if (auto f = co_await setup_command(user, reply); f != UpstreamFault::kNone) co_return f;
     }
     if (reply.code == 334) {
       std::string pass = smtp::encode_base64(options.password) + "\r\n";
-      if (auto f = co_await command(pass, reply); f != UpstreamFault::kNone) co_return f;
+      if (auto f = co_await setup_command(pass, reply); f != UpstreamFault::kNone) co_return f;
     }
   } else {
     detail_ = "no supported AUTH mechanism (PLAIN, LOGIN) offered";
@@ -217,6 +217,20 @@ awaitable<UpstreamFault> UpstreamConnection::write(std::string_view wire) {
   boost::system::error_code ec;
   co_await transport_->write(wire, ec);
   co_return ec ? io_fault(ec) : UpstreamFault::kNone;
+}
+
+awaitable<UpstreamFault> UpstreamConnection::setup_command(std::string_view wire,
+                                                           smtp::Reply& reply) {
+  // Over TLS the socket may hold records that are no reply (a TLS 1.3 server's session
+  // tickets right after the handshake), so only plaintext octets count there.
+  if (!input_.empty() ||
+      (is_open() && !transport_->encrypted() && transport_->available() > 0)) {
+    // A line the upstream sent unasked (after its banner, say) would be read as the reply
+    // to this command, and every later reply would be off by one (BR-31).
+    detail_ = "octets the upstream sent unasked";
+    co_return UpstreamFault::kProtocol;
+  }
+  co_return co_await command(wire, reply);
 }
 
 awaitable<UpstreamFault> UpstreamConnection::command(std::string_view wire, smtp::Reply& reply) {

@@ -103,6 +103,9 @@ class UpstreamConnection {
 
   awaitable<UpstreamFault> greet(const std::string& helo_domain);
   /// command()'s slow path: the rest of `wire` asynchronously, then the reply.
+  /// command() during connection set-up (EHLO/HELO, STARTTLS, AUTH): kProtocol instead when
+  /// the upstream has sent anything unasked, which would be taken for this reply.
+  awaitable<UpstreamFault> setup_command(std::string_view wire, smtp::Reply& reply);
   awaitable<UpstreamFault> write_and_read(std::string_view wire, smtp::Reply& reply);
   awaitable<UpstreamFault> authenticate(const UpstreamOptions& options);
 };

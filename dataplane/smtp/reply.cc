@@ -1,6 +1,8 @@
 // SMTP reply value, builder and parser.
 #include "dataplane/smtp/reply.h"
 
+#include "dataplane/smtp/address.h"
+
 namespace gw::smtp {
 
 void Reply::append_wire(std::string& out) const {
@@ -82,6 +84,20 @@ void append_reply(std::string& out, int code, EnhancedStatus status, std::string
   out += "\r\n";
 }
 
+bool is_reply_text(std::string_view text) {
+  bool eight_bit = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+    if (c == 0xc2 && i + 1 < text.size()) {
+      const auto next = static_cast<unsigned char>(text[i + 1]);
+      if (next >= 0x80 && next <= 0x9f) return false;  // U+0080..U+009F: C1 controls
+    }
+    eight_bit = eight_bit || c >= 0x80;
+  }
+  return !eight_bit || is_valid_utf8(text);
+}
+
 ReplyParser::Status ReplyParser::feed_line(std::string_view line) {
   if (line.size() < 3 || line.size() > kMaxLineOctets) return Status::kError;
   for (int i = 0; i < 3; ++i) {
@@ -97,10 +113,7 @@ ReplyParser::Status ReplyParser::feed_line(std::string_view line) {
   // Reply text is printable (RFC 5321 §4.2: HT and SP-~; RFC 6531 §3.7.4.2 adds UTF-8):
   // a lone CR or LF, NUL or another control octet would reach the client as a line break
   // or worse. Such a reply is a protocol fault, never relayed (BR-31).
-  for (std::size_t i = 4; i < line.size(); ++i) {
-    const auto c = static_cast<unsigned char>(line[i]);
-    if ((c < 0x20 && c != '\t') || c == 0x7f) return Status::kError;
-  }
+  if (line.size() > 4 && !is_reply_text(line.substr(4))) return Status::kError;
   reply_.lines.emplace_back(line.size() > 4 ? line.substr(4) : std::string_view{});
   return sep == '-' ? Status::kNeedMore : Status::kComplete;
 }

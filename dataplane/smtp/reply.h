@@ -67,6 +67,11 @@ Reply make_reply(int code, EnhancedStatus status, std::string_view text);
 /// allocation beyond `out`'s own growth: the relay's replies of its own, per command).
 void append_reply(std::string& out, int code, EnhancedStatus status, std::string_view text);
 
+/// True if `text` may be reply text: HT, SP..~ and, beyond ASCII, well-formed UTF-8
+/// without C1 controls (RFC 5321 §4.2; RFC 6531 §3.7.4.2 allows UTF-8). A lone CR or LF,
+/// NUL, DEL, a C1 control (0x9B is a terminal's CSI) or a stray 0xFF is refused (BR-31).
+bool is_reply_text(std::string_view text);
+
 /// Incremental parser of one (possibly multi-line) reply, fed one line at a time
 /// (RFC 5321 §4.2.1). Tolerates a reply line that is only the code ("250"). Errors: a line
 /// that does not start with a 3-digit code in 200..599, a continuation with a different code,

@@ -114,8 +114,19 @@ TEST(ReplyParser, ControlOctetsInTextAreErrors) {
     ReplyParser p;
     EXPECT_EQ(p.feed_line(line), ReplyParser::Status::kError) << line;
   }
-  ReplyParser p;  // HT and 8-bit (SMTPUTF8 text) stay
-  EXPECT_EQ(p.feed_line("250 ok\tfine \xc3\xa9"), ReplyParser::Status::kComplete);
+  ReplyParser p;  // HT and UTF-8 (SMTPUTF8 text) stay
+  EXPECT_EQ(p.feed_line("250 ok\tfine \xc3\xa9 \xe2\x82\xac"), ReplyParser::Status::kComplete);
+}
+
+TEST(ReplyParser, C1ControlsAndBrokenUtf8AreErrors) {
+  // 0x9B alone is a terminal's CSI; U+009B encoded is still a C1 control; 0xFF is no UTF-8.
+  for (std::string_view line : {"550 5.1.1 \x9b" "31m red", "550 \xc2\x9b" "2J", "550 \xff\xfe",
+                                "250 \xc3", "250 \xed\xa0\x80"}) {
+    ReplyParser p;
+    EXPECT_EQ(p.feed_line(line), ReplyParser::Status::kError) << line;
+  }
+  EXPECT_TRUE(is_reply_text("gr\xc3\xbc\xc3\x9f" "e"));
+  EXPECT_FALSE(is_reply_text("a\x7f"));
 }
 
 TEST(ReplyParser, LineLengthLimit) {

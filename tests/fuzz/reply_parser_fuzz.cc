@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dataplane/smtp/address.h"
 #include "dataplane/smtp/reply.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -80,12 +81,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (std::size_t i = 0; digits && i < 3; ++i) digits = line[i] >= '0' && line[i] <= '9';
     int code = digits ? (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0') : 0;
     char sep = line.size() > 3 ? line[3] : ' ';
-    // Text (after "NNN" and the separator) is printable: HT, SP-~ and 8-bit (BR-31).
+    // Text (after "NNN" and the separator) is printable: HT, SP-~ and UTF-8 (BR-31).
     bool control = false;
+    bool eight_bit = false;
     for (std::size_t i = 4; i < line.size(); ++i) {
       const auto c = static_cast<unsigned char>(line[i]);
       control = control || (c < 0x20 && c != '\t') || c == 0x7f;
+      if (c == 0xc2 && i + 1 < line.size()) {
+        const auto next = static_cast<unsigned char>(line[i + 1]);
+        control = control || (next >= 0x80 && next <= 0x9f);
+      }
+      eight_bit = eight_bit || c >= 0x80;
     }
+    if (eight_bit && line.size() > 4 && !gw::smtp::is_valid_utf8(line.substr(4))) control = true;
     bool error = !digits || line.size() > ReplyParser::kMaxLineOctets || code < 200 || code > 599 ||
                  (fed > 0 && code != current) || fed >= ReplyParser::kMaxLines ||
                  (sep != ' ' && sep != '-') || control;
@@ -117,9 +125,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     gw::smtp::EnhancedStatus status{data[2] % 100, data[3] % 100};
     std::string text;
     for (std::size_t i = 4; i < size && text.size() < 200; ++i) {
-      // make_reply's precondition: printable text (no control octet, DEL included).
+      // make_reply's precondition: printable ASCII here (UTF-8 is checked above).
       const auto c = data[i];
-      if (c >= 0x20 && c != 0x7f) text += static_cast<char>(c);
+      if (c >= 0x20 && c < 0x7f) text += static_cast<char>(c);
     }
     Reply r = gw::smtp::make_reply(code, status, text);
     GW_FUZZ_CHECK(r.code == code && r.lines.size() == 1);
