@@ -282,12 +282,25 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
     const auto boundary = ct.parameters.find("boundary");
     const bool multipart =
         ct.type == "multipart" && boundary != ct.parameters.end() && !boundary->second.empty();
+    const bool top_entity = top;
     if (top) {
       result.header_end = block.value().end;
       result.body_begin = body_begin;
       result.multipart = multipart;
       result.base64 = !multipart && base64;
       top = false;
+    }
+    // An attached message (RFC 2046 §5.2.1; message/global, RFC 6532 §3.7) is an entity
+    // of its own: walked like the top one, so an attachment inside it is seen too.
+    const bool encapsulated = !multipart && !base64 && ct.type == "message" &&
+                              (ct.subtype == "rfc822" || ct.subtype == "global");
+    if (encapsulated && !top_entity) {
+      if (e.depth >= limits.max_depth) {
+        return failure("MIME entities are nested deeper than " +
+                       std::to_string(limits.max_depth) + " levels");
+      }
+      stack.push_back({body_begin, e.end, e.depth + 1});
+      continue;
     }
     if (!multipart) {
       result.leaves.push_back({message.substr(body_begin, e.end - body_begin), base64});

@@ -41,7 +41,9 @@ struct MimeLeaf {
 /// "--boundary--" followed only by spaces or tabs (RFC 2046 §5.1.1); the line ending before
 /// a delimiter belongs to it. Preamble and epilogue are not content. Tolerated defects
 /// (counted, field case BR-27): no delimiter at all (the body is preamble only), a missing
-/// close delimiter (the last part runs to the end). message/rfc822 parts are leaves.
+/// close delimiter (the last part runs to the end). A message/rfc822 or message/global part
+/// (not base64) is walked as an entity of its own, one level deeper, so its attachments are
+/// leaves too; the top-level entity itself is never descended into that way.
 struct MimeStructure {
   std::size_t header_end = 0;
   std::size_t body_begin = 0;

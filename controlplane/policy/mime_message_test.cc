@@ -118,6 +118,39 @@ TEST(MimeParse, BoundaryWithParenthesesBR25) {
   EXPECT_EQ(s.defects, 0u);
 }
 
+TEST(MimeParse, AttachedMessageIsWalkedToo) {
+  // multipart/mixed > message/rfc822 > multipart/mixed > base64 part: the part inside the
+  // attached message is a leaf like any other (its "MZ" visible once decoded).
+  const std::string m =
+      "Content-Type: multipart/mixed; boundary=a\r\n\r\n"
+      "--a\r\n"
+      "Content-Type: text/plain\r\n\r\n"
+      "cover\r\n"
+      "--a\r\n"
+      "Content-Type: message/rfc822\r\n\r\n"
+      "Subject: inner\r\n"
+      "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+      "--b\r\n"
+      "Content-Type: application/octet-stream\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n"
+      "TVqQAA==\r\n"
+      "--b--\r\n"
+      "--a--\r\n";
+  const auto s = parse_ok(m);
+  ASSERT_EQ(s.leaves.size(), 2u);
+  EXPECT_EQ(s.leaves[0].body, "cover");
+  EXPECT_TRUE(s.leaves[1].base64);
+  EXPECT_EQ(decode_content_body(s), std::string("coverMZ\x90\0", 9));
+  // Nesting attached messages is bounded like nesting multiparts.
+  std::string deep = "Subject: x\r\n\r\nend\r\n";
+  for (int i = 0; i < 30; ++i) {
+    const std::string z = "z" + std::to_string(i);
+    deep = "Content-Type: multipart/mixed; boundary=" + z + "\r\n\r\n--" + z + "\r\n" +
+           "Content-Type: message/rfc822\r\n\r\n" + deep + "--" + z + "--\r\n";
+  }
+  EXPECT_FALSE(parse_mime(deep, MimeLimits{}).has_value());
+}
+
 TEST(MimeParse, NestedMultipartsInDocumentOrder) {
   const std::string m =
       "Content-Type: multipart/mixed;\r\n boundary=\"outer (1)\"\r\n"
