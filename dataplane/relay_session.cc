@@ -164,6 +164,11 @@ void RelaySession::reply(int code, smtp::EnhancedStatus status, std::string_view
   smtp::append_reply(out_, code, status, text);
 }
 
+void RelaySession::line_limit_reply() {
+  reply(421, es::kSecurityOther, env_.hostname + " Error: line too long, closing connection");
+  closing_ = true;
+}
+
 void RelaySession::timeout_reply() {
   reply(421, es::kBadConnection, env_.hostname + " Error: timeout exceeded, closing connection");
   closing_ = true;
@@ -291,8 +296,7 @@ awaitable<void> RelaySession::run() {
         count_error();
         break;
       case LineKind::kHardTooLong:
-        reply(421, es::kSecurityOther, env_.hostname + " Error: line too long, closing connection");
-        closing_ = true;
+        line_limit_reply();
         end_reason = "line too long";
         break;
       case LineKind::kTimeout:
@@ -657,6 +661,7 @@ awaitable<std::optional<std::string>> RelaySession::sasl_challenge(std::string b
   sasl_line_ = false;
   if (kind == LineKind::kTimeout || kind == LineKind::kClosed || kind == LineKind::kHardTooLong) {
     if (kind == LineKind::kTimeout) timeout_reply();
+    if (kind == LineKind::kHardTooLong) line_limit_reply();  // 421, as in command mode
     closing_ = true;
     co_return std::nullopt;
   }
@@ -810,6 +815,7 @@ awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view
     sasl_line_ = false;
     if (kind == LineKind::kTimeout || kind == LineKind::kClosed || kind == LineKind::kHardTooLong) {
       if (kind == LineKind::kTimeout) timeout_reply();
+      if (kind == LineKind::kHardTooLong) line_limit_reply();  // 421, as in command mode
       closing_ = true;
       co_return;
     }

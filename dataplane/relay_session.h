@@ -97,6 +97,9 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// 421 4.7.0 and closing when more than max_idle_commands commands went without progress
   /// (a delivered message); true then.
   bool over_idle_limit();
+  /// 421 for a line over the hard limit (kHardLineLimit, no CRLF in sight), and closing:
+  /// in command mode and inside an AUTH exchange alike (RFC 5321 §3.8: no close without 421).
+  void line_limit_reply();
   void timeout_reply();
   void count_error();
   bool count_idle_command();

@@ -218,6 +218,18 @@ class PassThroughTests(TlsRelayCase):
         self.assert_no_credentials_reached_upstream()
         self.assert_login_works(c)
 
+    def test_endless_sasl_response_gets_421(self) -> None:
+        # BR-12 kind inside an AUTH exchange: a response line that never ends is cut at the
+        # hard limit with 421 (RFC 5321 §3.8), as in command mode, and nothing goes upstream.
+        c, _, _ = self.session()
+        self.assertEqual(c.command("AUTH PLAIN").code, 334)
+        c.send(b"A" * (80 * 1024))
+        r = c.read_reply()
+        self.assertEqual((r.code, r.enhanced), (421, "4.7.0"), str(r))
+        self.assertIsNone(c.expect_closed(), "the connection stayed open")
+        self.assertEqual(auth_lines(self.up), ["AUTH PLAIN"])  # no octet of the response
+        self.assert_no_credentials_reached_upstream()
+
     # -- field case BR-09: "*" cancels
     def test_br09_cancel_keeps_the_dialogue_aligned(self) -> None:
         c, _, _ = self.session()
