@@ -6,8 +6,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/deploy/setup.sh"
 
-bin="$root/build/bin"
-if [[ ! -x "$bin/gctld" || ! -x "$bin/grelayd" || ! -x "$bin/gctl" ]]; then
+# GW_BIN_DIR: use the binaries of another build tree (CTest runs the demo that way).
+bin="${GW_BIN_DIR:-$root/build/bin}"
+if [[ -z ${GW_BIN_DIR:-} && (! -x "$bin/gctld" || ! -x "$bin/grelayd" || ! -x "$bin/gctl") ]]; then
   echo "demo: building (first run takes a few minutes)"
   cmake -S "$root" -B "$root/build" -G Ninja >/dev/null
   ninja -C "$root/build" gctld grelayd gctl
@@ -33,7 +34,8 @@ wait_port() {
 
 upstream_port=$(free_port)
 relay_port=$(free_port)
-mkdir -p "$work/maildir"
+# Python's Maildir creates tmp/new/cur only for a folder it creates itself.
+mkdir -p "$work/maildir/tmp" "$work/maildir/new" "$work/maildir/cur"
 echo "== starting the capture upstream (aiosmtpd) on 127.0.0.1:$upstream_port"
 /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$upstream_port" \
   -c aiosmtpd.handlers.Mailbox "$work/maildir" 2>"$work/upstream.log" &
@@ -66,8 +68,19 @@ swaks --server "127.0.0.1:$relay_port" --ehlo client.demo.test \
   --body $'Hello through the relay.\n.a line that starts with a dot\nBye.'
 
 echo "== the message as the upstream stored it"
-sleep 0.3
-for f in "$work"/maildir/new/*; do echo "--- $f"; cat "$f"; done
+stored=""
+for _ in $(seq 50); do
+  stored=$(find "$work/maildir/new" -type f | head -1)
+  [[ -n $stored ]] && break
+  sleep 0.1
+done
+[[ -n $stored ]] || { echo "demo: the upstream stored no message" >&2; exit 1; }
+echo "--- $stored"
+cat "$stored"
+# The relay kept the message byte for byte: the dot-stuffed line arrives with one dot.
+grep -q '^Subject: relayed by grelayd' "$stored" &&
+  grep -q '^\.a line that starts with a dot' "$stored" ||
+  { echo "demo: the stored message is not the one sent" >&2; exit 1; }
 
 echo "== relay log"
 cat "$work/grelayd.log"
