@@ -76,6 +76,16 @@ class ControlPlaneGrpcTest : public ::testing::Test {
                                      grpc::InsecureChannelCredentials(), args);
   }
 
+  // A HELO decision request of node relay-1 for `service`.
+  static v1::DecisionRequest helo_request(const std::string& service) {
+    v1::DecisionRequest request;
+    request.set_node_id("relay-1");
+    request.set_service(service);
+    request.set_command(v1::SMTP_COMMAND_HELO);
+    (*request.mutable_attributes())["smtp.helo.domain"] = "client.example.org";
+    return request;
+  }
+
   static void set_deadline(grpc::ClientContext& ctx) {
     ctx.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
   }
@@ -472,11 +482,7 @@ TEST_F(ControlPlaneGrpcTest, MalformedNodeRequestsAreInvalidArgument) {
 
 TEST_F(ControlPlaneGrpcTest, DecideValidatesAndContinues) {
   ASSERT_TRUE(create_service(service("corp")).ok());
-  v1::DecisionRequest request;
-  request.set_node_id("relay-1");
-  request.set_service("corp");
-  request.set_command(v1::SMTP_COMMAND_HELO);
-  (*request.mutable_attributes())["smtp.helo.domain"] = "client.example.org";
+  const v1::DecisionRequest request = helo_request("corp");
   std::string previous;
   for (int i = 0; i < 3; ++i) {
     grpc::ClientContext ctx;
@@ -503,11 +509,7 @@ TEST_F(ControlPlaneGrpcTest, DecideValidatesAndContinues) {
 
 TEST_F(ControlPlaneGrpcTest, DecideStreamAnswersEveryCallByItsId) {
   ASSERT_TRUE(create_service(service("corp")).ok());
-  v1::DecisionRequest good;
-  good.set_node_id("relay-1");
-  good.set_service("corp");
-  good.set_command(v1::SMTP_COMMAND_HELO);
-  (*good.mutable_attributes())["smtp.helo.domain"] = "client.example.org";
+  const v1::DecisionRequest good = helo_request("corp");
   v1::DecisionRequest bad = good;
   bad.set_service("ghost");
 
