@@ -443,12 +443,26 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
       greeting_ = common::log_escape(it->second, 200);  // one printable line, never CR/LF
     }
   }
-  // Connect lazily, as in the reference trace; a second EHLO starts a fresh upstream session
-  // so that both sides forget the same state (RFC 5321 §4.1.4).
-  co_await upstream_.quit();
-  set_upstream_deadline(Clock::now() + limits_.upstream_connect_timeout);
   UpstreamOptions options = upstream_options();
-  UpstreamFault fault = co_await upstream_.open(options);
+  UpstreamFault fault = UpstreamFault::kNone;
+  if (upstream_login_ && upstream_.is_open()) {
+    // The client's login was proxied on this upstream connection: a fresh one would relay
+    // its mail as an anonymous user. Greet the same connection again instead; both sides
+    // then reset the transaction and keep the login (RFC 5321 §4.1.4, RFC 4954 §4).
+    set_upstream_deadline(Clock::now() + limits_.upstream_timeout);
+    fault = co_await upstream_.greet_again(options.helo_domain);
+  } else {
+    // Connect lazily, as in the reference trace; a second EHLO starts a fresh upstream
+    // session so that both sides forget the same state (RFC 5321 §4.1.4). A proxied login
+    // whose connection is gone is gone too: AUTH is offered again.
+    if (upstream_login_) {
+      upstream_login_ = false;
+      authenticated_ = false;
+    }
+    co_await upstream_.quit();
+    set_upstream_deadline(Clock::now() + limits_.upstream_connect_timeout);
+    fault = co_await upstream_.open(options);
+  }
   set_upstream_deadline(Clock::time_point::max());
   upstream_timed_out_ = false;
   if (fault != UpstreamFault::kNone) {
@@ -545,19 +559,24 @@ awaitable<bool> RelaySession::tls_handshake() {
 }
 
 awaitable<void> RelaySession::on_starttls(std::string_view args) {
-  if (client_.encrypted()) {
-    reply(503, es::kInvalidCommand, "TLS already active");
+  // A refused STARTTLS still ends a pipelined group (RFC 2920 §3.1): bytes sent after it
+  // get 503 and the connection closes, so they are never executed (BR-05), whichever
+  // refusal it would have been.
+  auto refuse = [&](int code, smtp::EnhancedStatus enhanced, std::string_view text) {
+    if (pipelined_before_reply(Verb::kStarttls)) return;
+    reply(code, enhanced, text);
     count_error();
+  };
+  if (client_.encrypted()) {
+    refuse(503, es::kInvalidCommand, "TLS already active");
     co_return;
   }
   if (env_.interface_type != gateway::v1::INTERFACE_TYPE_STARTTLS || !env_.tls) {
-    reply(454, es::kSecurityOther, "TLS not available");  // RFC 3207 §4
-    count_error();
+    refuse(454, es::kSecurityOther, "TLS not available");  // RFC 3207 §4
     co_return;
   }
   if (!trim_trailing_spaces(args).empty()) {
-    reply(501, es::kInvalidArguments, "Syntax: STARTTLS");  // RFC 3207 §4
-    count_error();
+    refuse(501, es::kInvalidArguments, "Syntax: STARTTLS");  // RFC 3207 §4
     co_return;
   }
   reply(220, es::kUndefined, "Ready to start TLS");
@@ -584,6 +603,7 @@ awaitable<void> RelaySession::on_starttls(std::string_view args) {
   state_ = smtp::SessionState::kConnected;
   esmtp_ = false;
   authenticated_ = false;
+  upstream_login_ = false;
   auth_advertised_ = false;
   helo_domain_.clear();
   co_await upstream_.quit();
@@ -842,7 +862,10 @@ awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view
     fault = co_await upstream_command(line_, r, limits_.upstream_timeout, Expect::kSasl);
   }
   relay_upstream_reply(r);
-  if (r.code == 235) authenticated_ = true;
+  if (r.code == 235) {
+    authenticated_ = true;
+    upstream_login_ = true;
+  }
 }
 
 std::string RelaySession::protocol_type() const {
@@ -960,9 +983,10 @@ void RelaySession::reset_transaction() {
 }
 
 awaitable<bool> RelaySession::reopen_upstream() {
-  if (authenticated_ && !env_.service->has_credentials()) {
+  if (upstream_login_) {
     // The client's proxied login lived on the lost connection; a new one would relay mail
-    // as an anonymous user, which the client did not ask for.
+    // as an anonymous user, which the client did not ask for. (A login verified by the
+    // gateway itself does not depend on the upstream connection.)
     reply(451, es::kBadConnection, "Upstream connection lost, try again later");
     co_return false;
   }

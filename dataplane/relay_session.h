@@ -194,6 +194,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   bool esmtp_ = false;          // EHLO (not HELO): extensions and PIPELINING in force
   bool smtputf8_ = false;       // MAIL carried SMTPUTF8
   bool authenticated_ = false;  // AUTH succeeded in this (TLS) session
+  bool upstream_login_ = false;  // that AUTH was proxied: the login lives on upstream_
   bool auth_advertised_ = false;
   bool command_counted_ = false;  // this command already counted toward max_idle_commands  // AUTH was in an EHLO reply (MAIL AUTH= is then allowed)
   std::string helo_domain_;

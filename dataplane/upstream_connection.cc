@@ -145,6 +145,11 @@ awaitable<UpstreamFault> UpstreamConnection::open(const UpstreamOptions& options
   co_return UpstreamFault::kNone;
 }
 
+awaitable<UpstreamFault> UpstreamConnection::greet_again(const std::string& helo_domain) {
+  if (!is_open()) co_return UpstreamFault::kClosed;
+  co_return co_await greet(helo_domain);
+}
+
 awaitable<UpstreamFault> UpstreamConnection::greet(const std::string& helo_domain) {
   smtp::Reply reply;
   std::string ehlo = "EHLO " + helo_domain + "\r\n";

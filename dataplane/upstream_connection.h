@@ -83,6 +83,13 @@ class UpstreamConnection {
   /// idle connection): the connection must not be used for a new transaction.
   [[nodiscard]] bool stale() const;
 
+  /// Greets the open connection again with EHLO (HELO if EHLO is refused) and `helo_domain`,
+  /// keeping it: used for a client's second EHLO after a login proxied on this connection,
+  /// which a fresh connection would lose (RFC 5321 §4.1.4 resets the transaction only;
+  /// RFC 4954 §4 keeps the login). Capabilities are replaced by the new reply. kClosed when
+  /// no connection is open; otherwise as open() for its greeting step.
+  awaitable<UpstreamFault> greet_again(const std::string& helo_domain);
+
   [[nodiscard]] const smtp::Capabilities& capabilities() const { return capabilities_; }
   [[nodiscard]] bool esmtp() const { return esmtp_; }
   [[nodiscard]] bool encrypted() const { return transport_ && transport_->encrypted(); }

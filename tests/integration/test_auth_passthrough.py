@@ -128,6 +128,28 @@ class PassThroughTests(TlsRelayCase):
         self.assertEqual((attempt.mechanism, attempt.login, attempt.success),
                          ("PLAIN", "alice", True))
 
+    def test_second_ehlo_keeps_the_proxied_login(self) -> None:
+        """RFC 5321 §4.1.4: a second EHLO resets the transaction, not the login (RFC 4954
+        §4). The login lives on the upstream connection, so the gateway greets that same
+        connection again instead of opening an anonymous one (field probe, BR-08 family)."""
+        c, _, _ = self.session()
+        blob = plain_blob("bob", USERS["bob"])
+        self.assertEqual(c.command("AUTH PLAIN " + blob).code, 235)
+        connections = self.up.connection_count()
+        r = c.command("EHLO c.example.net")
+        self.assertEqual(r.code, 250, str(r))
+        self.assertNotIn("AUTH", " ".join(r.lines[1:]), "AUTH offered again: " + str(r))
+        r = c.command("AUTH PLAIN " + blob)
+        self.assertEqual((r.code, r.enhanced), (503, "5.5.1"), str(r))
+        r = c.command("MAIL FROM:<bob@example.com>")
+        self.assertEqual(r.code, 250, str(r) + self.diag(self.up, c))
+        self.assertEqual(c.command("RCPT TO:<carol@example.org>").code, 250)
+        self.assertEqual(c.command("DATA").code, 354)
+        self.assertEqual(c.command("Subject: again\r\n\r\nbody\r\n.").code, 250)
+        self.assertEqual(self.up.connection_count(), connections, self.diag(self.up, c))
+        self.assertEqual(len(self.up.auth_attempts()), 1)
+        self.assertTrue(self.up.wait_messages(1))
+
     def test_mail_auth_parameter_is_accepted_and_not_forwarded(self) -> None:
         # RFC 4954 §5: a server that offered AUTH accepts AUTH= on MAIL. The relay cannot
         # vouch for the identity named there, so the upstream never sees it.
