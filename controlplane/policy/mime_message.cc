@@ -91,13 +91,19 @@ struct Range {
   std::size_t end = 0;
 };
 
+// The body parts of a multipart, and whether any delimiter line was found at all.
+struct Split {
+  std::vector<Range> parts;
+  bool delimiter_seen = false;
+};
+
 // Splits the multipart body [begin, end) at its boundary delimiters. `parts` counts the
 // body parts of the whole message and is checked against `max_parts` as parts are found,
 // so a part explosion stops early.
-Result<std::vector<Range>, std::string> split_multipart(std::string_view message, std::size_t begin,
-                                                        std::size_t end, std::string_view boundary,
-                                                        std::size_t* parts, std::size_t max_parts,
-                                                        std::size_t* defects) {
+Result<Split, std::string> split_multipart(std::string_view message, std::size_t begin,
+                                           std::size_t end, std::string_view boundary,
+                                           std::size_t* parts, std::size_t max_parts,
+                                           std::size_t* defects) {
   using boost::outcome_v2::failure;
   const std::string delimiter = "--" + std::string(boundary);
   const std::string_view region = message.substr(0, end);
@@ -141,7 +147,97 @@ Result<std::vector<Range>, std::string> split_multipart(std::string_view message
   } else if (!seen) {
     ++*defects;  // no delimiter at all: the body is preamble only
   }
+  return Split{std::move(out), seen};
+}
+
+// RFC 2046 §5.1.1 bchars: what a boundary may consist of.
+bool is_bchar(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         std::string_view("'()+_,-./:=? ").find(c) != std::string_view::npos;
+}
+
+// True if [begin, end) has a line that is a boundary delimiter for *some* boundary: "--",
+// then 1 to 70 bchars not ending in a space, then optionally "--", then only whitespace.
+bool has_delimiter_like_line(std::string_view message, std::size_t begin, std::size_t end) {
+  const std::string_view region = message.substr(0, end);
+  for (std::size_t pos = begin; pos < end;) {
+    const Line line = line_at(region, pos);
+    pos = line.next;
+    std::string_view rest = line.content;
+    if (rest.substr(0, 2) != "--") continue;
+    rest.remove_prefix(2);
+    while (!rest.empty() && is_wsp(rest.back())) rest.remove_suffix(1);
+    if (rest.size() > 2 && rest.substr(rest.size() - 2) == "--") rest.remove_suffix(2);
+    while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
+    if (!rest.empty() && rest.size() <= 70 && std::all_of(rest.begin(), rest.end(), is_bchar)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// RFC 2231 §4: %XX escapes of an extended parameter value (an invalid escape stays as is).
+std::string percent_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
+        hex_value(text[i + 2]) >= 0) {
+      out += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
   return out;
+}
+
+// RFC 2231 §3–§4: joins "name*0", "name*1"… (and decodes "name*" / "name*N*" extended
+// sections, dropping the charset'language' prefix of the first) into "name". A value so
+// given replaces a plain "name" parameter, as mail readers do, so that the gateway walks
+// the structure the recipient's reader will show (BR-25).
+void join_rfc2231(std::map<std::string, std::string>& parameters) {
+  std::map<std::string, std::string> joined;
+  for (const auto& [name, value] : parameters) {
+    const auto star = name.find('*');
+    if (star == std::string::npos || star == 0) continue;
+    const std::string base = name.substr(0, star);
+    if (joined.count(base)) continue;
+    auto extended_value = [](std::string_view v, bool first) {
+      if (first) {  // charset'language'value
+        const auto q1 = v.find('\'');
+        const auto q2 = q1 == std::string_view::npos ? q1 : v.find('\'', q1 + 1);
+        if (q2 != std::string_view::npos) v.remove_prefix(q2 + 1);
+      }
+      return percent_decode(v);
+    };
+    if (name == base + "*") {
+      joined[base] = extended_value(value, true);
+      continue;
+    }
+    std::string out;
+    bool any = false;
+    for (int n = 0; n < 1000; ++n) {
+      const std::string plain = base + "*" + std::to_string(n);
+      if (auto it = parameters.find(plain); it != parameters.end()) {
+        out += it->second;
+      } else if (auto ext = parameters.find(plain + "*"); ext != parameters.end()) {
+        out += extended_value(ext->second, n == 0);
+      } else {
+        break;
+      }
+      any = true;
+    }
+    if (any) joined[base] = std::move(out);
+  }
+  for (auto& [base, value] : joined) parameters[base] = std::move(value);
 }
 
 }  // namespace
@@ -246,6 +342,7 @@ ContentType parse_content_type(std::string_view raw) {
     }
     if (!name.empty()) ct.parameters.emplace(name, std::move(value));
   }
+  join_rfc2231(ct.parameters);
   return ct;
 }
 
@@ -279,9 +376,12 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
       }
       base64 = mechanism == "base64";
     }
-    const auto boundary = ct.parameters.find("boundary");
-    const bool multipart =
-        ct.type == "multipart" && boundary != ct.parameters.end() && !boundary->second.empty();
+    // RFC 2046 §5.1.1: a boundary never ends in a space; readers drop trailing ones.
+    std::string boundary;
+    if (auto it = ct.parameters.find("boundary"); it != ct.parameters.end()) {
+      boundary = std::string(trim(it->second));
+    }
+    const bool multipart = ct.type == "multipart";
     const bool top_entity = top;
     if (top) {
       result.header_end = block.value().end;
@@ -310,11 +410,29 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
       return failure("MIME multiparts are nested deeper than " + std::to_string(limits.max_depth) +
                      " levels");
     }
-    auto parts = split_multipart(message, body_begin, e.end, boundary->second, &result.parts,
-                                 limits.max_parts, &result.defects);
-    if (!parts) return failure(parts.error());
+    Split split;
+    if (!boundary.empty()) {
+      auto parts = split_multipart(message, body_begin, e.end, boundary, &result.parts,
+                                   limits.max_parts, &result.defects);
+      if (!parts) return failure(parts.error());
+      split = std::move(parts).value();
+    } else {
+      ++result.defects;  // RFC 2046 §5.1.1: the boundary parameter is required
+    }
+    if (!split.delimiter_seen) {
+      // No delimiter of this multipart anywhere. Lines that are delimiters of some other
+      // boundary mean parts the gateway cannot find but a reader may (an unquoted boundary
+      // with a comment in it, say): the structure cannot be determined, so the message is
+      // refused rather than passed uninspected (BR-25). Otherwise the body is preamble only
+      // (BR-27 a), and that text is what the policy sees, never nothing.
+      if (has_delimiter_like_line(message, body_begin, e.end)) {
+        return failure("multipart body has delimiter lines that match no declared boundary");
+      }
+      result.leaves.push_back({message.substr(body_begin, e.end - body_begin), base64});
+      continue;
+    }
     // Reverse order on the stack, so the leaves come out in document order.
-    for (auto it = parts.value().rbegin(); it != parts.value().rend(); ++it) {
+    for (auto it = split.parts.rbegin(); it != split.parts.rend(); ++it) {
       stack.push_back({it->begin, it->end, e.depth + 1});
     }
   }

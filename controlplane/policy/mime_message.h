@@ -36,12 +36,16 @@ struct MimeLeaf {
 /// [0, header_end); header_end is just past its last line ending, and body_begin just past
 /// the empty line (both are the message size when there is no empty line).
 ///
-/// Multiparts (type "multipart/*" with a non-empty boundary parameter) are walked with an
-/// explicit stack, never by recursion. Boundary delimiters are lines "--boundary" or
-/// "--boundary--" followed only by spaces or tabs (RFC 2046 §5.1.1); the line ending before
-/// a delimiter belongs to it. Preamble and epilogue are not content. Tolerated defects
-/// (counted, field case BR-27): no delimiter at all (the body is preamble only), a missing
-/// close delimiter (the last part runs to the end). A message/rfc822 or message/global part
+/// Multiparts (type "multipart/*") are walked with an explicit stack, never by recursion.
+/// The boundary parameter may come in RFC 2231 sections (boundary*0, boundary*1, …), and
+/// trailing spaces of its value are dropped (RFC 2046 §5.1.1, as readers do). Boundary
+/// delimiters are lines "--boundary" or "--boundary--" followed only by spaces or tabs;
+/// the line ending before a delimiter belongs to it. Preamble and epilogue are not content.
+/// Tolerated defects (counted, field case BR-27): a missing close delimiter (the last part
+/// runs to the end); no delimiter at all, or no boundary parameter (the body is preamble
+/// only, and that text becomes one leaf so the policy still sees it). But a multipart whose
+/// body has delimiter lines of some other boundary is an error: its parts could not be
+/// determined, and a reader may still find them (BR-25). A message/rfc822 or message/global part
 /// (not base64) is walked as an entity of its own, one level deeper, so its attachments are
 /// leaves too; the top-level entity itself is never descended into that way.
 struct MimeStructure {
@@ -54,7 +58,8 @@ struct MimeStructure {
   std::size_t defects = 0;
 };
 
-/// Parses `message`. Error (one-line reason): a cap of `limits` is exceeded.
+/// Parses `message`. Error (one-line reason): a cap of `limits` is exceeded, or a multipart
+/// has delimiter lines that match no declared boundary (policy: 554 5.6.0, fail closed).
 Result<MimeStructure, std::string> parse_mime(std::string_view message,
                                               const MimeLimits& limits = {});
 
@@ -74,7 +79,8 @@ std::string strip_comments(std::string_view value);
 
 /// A parsed Content-Type (RFC 2045 §5.1): type and subtype lowercased, parameter names
 /// lowercased, values unquoted (quoted-pairs resolved) and otherwise kept as they are. The
-/// first occurrence of a parameter wins.
+/// first occurrence of a parameter wins; RFC 2231 sections ("name*0", "name*1*", "name*")
+/// are joined (and %XX-decoded where extended) into "name", replacing a plain one.
 struct ContentType {
   std::string type;
   std::string subtype;

@@ -192,9 +192,15 @@ TEST(MimeParse, BareLfLinesAreLinesToo) {
 }
 
 TEST(MimeParse, MissingOrPrematureBoundariesBR27) {
-  // (a) no delimiter at all: preamble only.
+  // (a) no delimiter at all: preamble only, and that text is what the policy sees (a
+  // policy never gets an empty body for text that the recipient's reader shows, BR-25).
   auto s = parse_ok("Content-Type: multipart/alternative; boundary=\"zz\"\r\n\r\njust text\r\n");
-  EXPECT_TRUE(s.leaves.empty());
+  EXPECT_EQ(decode_content_body(s), "just text\r\n");
+  EXPECT_TRUE(s.multipart);
+  EXPECT_EQ(s.defects, 1u);
+  // A multipart without a boundary parameter is the same defect.
+  s = parse_ok("Content-Type: multipart/mixed\r\n\r\nno parts here\r\n-- \r\nsig\r\n");
+  EXPECT_EQ(decode_content_body(s), "no parts here\r\n-- \r\nsig\r\n");
   EXPECT_EQ(s.defects, 1u);
   // (b) an inner multipart closed before it opens: empty.
   s = parse_ok(
@@ -210,6 +216,45 @@ TEST(MimeParse, MissingOrPrematureBoundariesBR27) {
   // (d) the message ends inside a delimiter line: a partial delimiter is content.
   s = parse_ok("Content-Type: multipart/mixed; boundary=\"OUT\"\r\n\r\n--OUT\r\n\r\nx\r\n--OU");
   EXPECT_EQ(decode_content_body(s), "x\r\n--OU");
+}
+
+TEST(MimeParse, DelimitersOfAnUndeclaredBoundaryAreRefusedBR25) {
+  // Unquoted, the comment is stripped and the boundary becomes "q=": the "--q=(x)Z9" lines
+  // match nothing. A reader may still split there, so the gateway fails closed.
+  auto parsed = parse_mime(
+      "Content-Type: multipart/mixed; boundary=q=(x)Z9\r\n\r\n--q=(x)Z9\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\nTVqQ\r\n--q=(x)Z9--\r\n");
+  ASSERT_FALSE(parsed);
+  EXPECT_NE(parsed.error().find("no declared boundary"), std::string::npos) << parsed.error();
+  // No boundary parameter at all, but delimiter lines: the same.
+  EXPECT_FALSE(parse_mime("Content-Type: multipart/mixed\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n"));
+}
+
+TEST(MimeParse, Rfc2231BoundarySectionsAreJoined) {
+  const std::string body =
+      "\r\n--abc-def\r\nContent-Type: text/plain\r\n\r\nhello\r\n--abc-def\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n" + base64_encode("MARK") + "--abc-def--\r\n";
+  for (const std::string header : {
+           "Content-Type: multipart/mixed; boundary*0=\"abc\"; boundary*1=\"-def\"\r\n",
+           "Content-Type: multipart/mixed; boundary*=us-ascii''abc%2Ddef\r\n",
+           "Content-Type: multipart/mixed; boundary*0*=us-ascii'en'abc%2D; boundary*1=def\r\n",
+           "Content-Type: multipart/mixed; boundary=wrong; boundary*0=abc-def\r\n",
+       }) {
+    auto s = parse_ok(header + body);
+    EXPECT_EQ(decode_content_body(s), "helloMARK") << header;
+    EXPECT_EQ(s.parts, 2u) << header;
+  }
+  auto ct = parse_content_type("application/x; name*0=\"a \"; name*1=\"b.exe\"; name*3=lost");
+  EXPECT_EQ(ct.parameters["name"], "a b.exe") << "sections stop at the first gap";
+}
+
+TEST(MimeParse, TrailingSpacesOfTheBoundaryAreDropped) {
+  // RFC 2046 §5.1.1: a boundary cannot end in a space; readers take boundary="b1 " as b1.
+  auto s = parse_ok(
+      "Content-Type: multipart/mixed; boundary=\"b1 \"\r\n\r\n--b1\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n" + base64_encode("MARK") + "--b1--\r\n");
+  EXPECT_EQ(decode_content_body(s), "MARK");
+  EXPECT_EQ(s.defects, 0u);
 }
 
 TEST(MimeParse, PartExplosionIsRefusedBR29) {

@@ -2,6 +2,8 @@
 #include "controlplane/policy/policy_engine.h"
 
 #include <optional>
+#include <string_view>
+#include <vector>
 
 #include "controlplane/policy/base64.h"
 
@@ -47,7 +49,25 @@ std::string to_crlf_lines(std::string_view text) {
   return out;
 }
 
+// RFC 5321 §4.5.3.1.6: a text line is at most 998 octets before its CRLF.
+constexpr std::size_t kMaxTextLine = 998;
+
+bool has_line_longer_than(std::string_view crlf_text, std::size_t limit) {
+  std::size_t start = 0;
+  while (start < crlf_text.size()) {
+    std::size_t end = crlf_text.find("\r\n", start);
+    if (end == std::string_view::npos) end = crlf_text.size();
+    if (end - start > limit) return true;
+    start = end + 2;
+  }
+  return false;
+}
+
 // Applies header edits and a changed body to the DATA message when the policy passed.
+// A changed body of a text part that would carry a line over 998 octets is sent base64
+// (Content-Transfer-Encoding replaced, MIME-Version added when missing) instead: the relay
+// never emits an over-long line toward the upstream (field case BR-13; RFC 2045 §6.8, the
+// text in its canonical CRLF form).
 void finish_message(Decision& decision, const EvaluationState& state,
                     const MimeStructure& structure, const std::optional<std::string>& new_body,
                     std::string& message) {
@@ -61,12 +81,24 @@ void finish_message(Decision& decision, const EvaluationState& state,
   }
   const std::string_view original = message;
   std::string headers = std::string(original.substr(0, structure.header_end));
-  if (!state.header_edits.empty()) headers = edit_header_block(headers, state.header_edits);
+  std::vector<HeaderEdit> edits = state.header_edits;
+  std::string body;
+  if (new_body) {
+    body = structure.base64 ? base64_encode(*new_body) : to_crlf_lines(*new_body);
+    if (!structure.base64 && has_line_longer_than(body, kMaxTextLine)) {
+      body = base64_encode(body);
+      edits.push_back({HeaderEditKind::kRemove, "Content-Transfer-Encoding", {}});
+      edits.push_back({HeaderEditKind::kAdd, "Content-Transfer-Encoding", "base64"});
+      if (!find_header(headers, "MIME-Version")) {
+        edits.push_back({HeaderEditKind::kAdd, "MIME-Version", "1.0"});
+      }
+    }
+  }
+  if (!edits.empty()) headers = edit_header_block(headers, edits);
   std::string separator(
       original.substr(structure.header_end, structure.body_begin - structure.header_end));
   std::string replaced;
   if (new_body) {
-    std::string body = structure.base64 ? base64_encode(*new_body) : to_crlf_lines(*new_body);
     if (separator.empty() && !body.empty()) {  // the message had no empty line
       if (!headers.empty() && !headers.ends_with("\n")) headers += "\r\n";
       separator = "\r\n";
@@ -108,7 +140,7 @@ Decision evaluate(const CompiledPolicy& policy, Command command, Attributes& att
       state.has_message = true;
       auto parsed = parse_mime(*message, limits);
       if (!parsed) {
-        fail_with(decision, media_error_reply("Message structure exceeds the gateway's limits"),
+        fail_with(decision, media_error_reply("Message structure cannot be inspected"),
                   parsed.error());
         return decision;
       }

@@ -558,6 +558,47 @@ TEST(EvaluateData, ChangedBodyOfATextPartIsPutAsIs) {
   EXPECT_EQ(message, headers + "[Hello world.\r\n..not stuffed here\r\n]\r\nsigned\r\n");
 }
 
+TEST(EvaluateData, ChangedTextBodyWithAnOverlongLineIsSentBase64BR13) {
+  // A rewrite may create a line over 998 octets; the relay must never emit one (BR-13).
+  std::string message = "Subject: t\r\nContent-Type: text/plain\r\n"
+                        "Content-Transfer-Encoding: 7bit\r\n\r\n" +
+                        std::string(990, 'y') + "\r\nend\r\n";
+  auto d = run_data(R"(
+- {type: set_attribute, attribute: content.body, value: "[EXTERNAL] ${content.body}"}
+)",
+                    message);
+  EXPECT_EQ(d.verdict, Verdict::kContinue) << d.reason;
+  ASSERT_TRUE(d.message_replaced);
+  const std::size_t split = message.find("\r\n\r\n");
+  ASSERT_NE(split, std::string::npos);
+  const std::string headers = message.substr(0, split + 2);
+  const std::string body = message.substr(split + 4);
+  EXPECT_EQ(find_header(headers, "Content-Transfer-Encoding"), "base64") << headers;
+  EXPECT_EQ(headers.find("7bit"), std::string::npos) << "the old encoding field is gone";
+  EXPECT_EQ(find_header(headers, "MIME-Version"), "1.0") << headers;
+  EXPECT_EQ(find_header(headers, "Content-Type"), "text/plain");
+  EXPECT_EQ(base64_decode(body), "[EXTERNAL] " + std::string(990, 'y') + "\r\nend\r\n");
+  std::size_t start = 0;
+  while (start < message.size()) {
+    const std::size_t end = message.find("\r\n", start);
+    ASSERT_NE(end, std::string::npos);
+    EXPECT_LE(end - start, 998u);
+    start = end + 2;
+  }
+}
+
+TEST(EvaluateData, ChangedTextBodyWithinTheLineLimitStaysText) {
+  std::string message = "Subject: t\r\nMIME-Version: 1.0\r\n\r\n" + std::string(987, 'y') +
+                        "\r\n";
+  auto d = run_data(R"(
+- {type: set_attribute, attribute: content.body, value: "[X] ${content.body}"}
+)",
+                    message);
+  ASSERT_TRUE(d.message_replaced) << d.reason;
+  EXPECT_EQ(message, "Subject: t\r\nMIME-Version: 1.0\r\n\r\n[X] " + std::string(987, 'y') +
+                         "\r\n");  // a line of exactly 998 octets
+}
+
 TEST(EvaluateData, ChangedBodyOfAMultipartIsRefused) {
   std::string message =
       "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\none\r\n--b--\r\n";
