@@ -282,6 +282,13 @@ awaitable<void> RelaySession::run() {
     switch (kind) {
       case LineKind::kLine:
         if (auto handler = handle_command()) co_await std::move(*handler);
+        if (message_ended_) {
+          // The message got its reply (queued, not yet sent). Without PIPELINING a command
+          // the client sent with the end of data, before that reply, is a violation
+          // (BR-23): it gets 503 and the connection closes; it never runs.
+          message_ended_ = false;
+          if (!closing_ && !esmtp_) pipelined_before_reply(Verb::kData);
+        }
         break;
       case LineKind::kTooLong:
         if (starts_with_auth(line_)) {
@@ -429,6 +436,7 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
     std::string no_message;
     Decision decision = co_await ask_policy(*handler, gateway::v1::SMTP_COMMAND_HELO,
                                             std::move(extra), std::move(no_message));
+    if (pipelined_before_reply(verb)) co_return;
     if (stopped_by(decision, gateway::v1::SMTP_COMMAND_HELO)) co_return;
     auto& changes = decision.attribute_changes;
     if (auto it = changes.find("smtp.helo.domain"); it != changes.end()) {
@@ -1044,6 +1052,11 @@ void RelaySession::upstream_failed(UpstreamFault fault, std::string_view during)
   upstream_.close();
 }
 
+bool RelaySession::pipelined_during_wait(smtp::Verb verb) {
+  if (esmtp_ && !smtp::must_end_pipeline_group(verb)) return false;
+  return pipelined_before_reply(verb);
+}
+
 bool RelaySession::pipelined_before_reply(smtp::Verb verb) {
   if (in_.empty() && client_.available() == 0) return false;
   reply(503, es::kProtocolOther, "Improper use of SMTP command pipelining");
@@ -1070,6 +1083,12 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
   }
   smtp::PathArgument parsed = smtp::parse_mail_from(args);
   if (refused_path(parsed.error, smtp::Verb::kMail)) co_return;
+  if (!upstream_ready()) {
+    // Before the parameter checks: they use the capabilities of the connection the command
+    // goes to, and a new connection may offer less than the lost one (BR-21).
+    bool connected = co_await reopen_upstream();
+    if (!connected) co_return;
+  }
   const smtp::Capabilities& caps = upstream_.capabilities();
   std::string& forward = command_;  // reused buffer: no allocation per command
   forward.assign("MAIL FROM:<").append(parsed.path.mailbox).append(">");
@@ -1138,22 +1157,24 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
     std::string no_message;
     Decision decision = co_await ask_policy(*handler, gateway::v1::SMTP_COMMAND_MAIL,
                                             std::move(extra), std::move(no_message));
+    if (pipelined_during_wait(Verb::kMail)) co_return;
     if (stopped_by(decision, gateway::v1::SMTP_COMMAND_MAIL)) co_return;
   }
-  if (!upstream_ready()) {
-    bool connected = co_await reopen_upstream();
-    if (!connected) co_return;
+  if (!upstream_.is_open()) {  // lost while the policy decided
+    reply(451, es::kBadConnection, "Upstream connection lost, try again later");
+    co_return;
   }
   forward += "\r\n";
   smtp::Reply r;
   UpstreamFault fault = co_await upstream_command(forward, r, limits_.upstream_timeout);
   if (fault != UpstreamFault::kNone) {
     upstream_failed(fault, "MAIL");
+    if (pipelined_during_wait(Verb::kMail)) co_return;
     reply(451, es::kBadConnection, "Upstream connection failed, try again later");
     co_return;
   }
   // Without PIPELINING in force nothing may follow a command before its reply.
-  if (!esmtp_ && pipelined_before_reply(Verb::kMail)) co_return;
+  if (pipelined_during_wait(Verb::kMail)) co_return;
   relay_upstream_reply(r);
   if (r.positive()) {
     state_ = smtp::SessionState::kMail;
@@ -1187,6 +1208,7 @@ awaitable<void> RelaySession::on_rcpt(std::string_view args) {
     std::string no_message;
     Decision decision = co_await ask_policy(*handler, gateway::v1::SMTP_COMMAND_RCPT,
                                             std::move(extra), std::move(no_message));
+    if (pipelined_during_wait(Verb::kRcpt)) co_return;
     if (stopped_by(decision, gateway::v1::SMTP_COMMAND_RCPT)) co_return;
   }
   if (!upstream_.is_open()) {
@@ -1200,12 +1222,13 @@ awaitable<void> RelaySession::on_rcpt(std::string_view args) {
   UpstreamFault fault = co_await upstream_command(forward, r, limits_.upstream_timeout);
   if (fault != UpstreamFault::kNone) {
     upstream_failed(fault, "RCPT");
+    if (pipelined_during_wait(Verb::kRcpt)) co_return;
     reply(451, es::kBadConnection, "Upstream connection failed, try again later");
     reset_transaction();
     co_return;
   }
   // Without PIPELINING in force nothing may follow a command before its reply.
-  if (!esmtp_ && pipelined_before_reply(Verb::kRcpt)) co_return;
+  if (pipelined_during_wait(Verb::kRcpt)) co_return;
   relay_upstream_reply(r);
   if (r.positive()) {
     recipients_.push_back(std::move(parsed.path.mailbox));
@@ -1228,11 +1251,12 @@ awaitable<void> RelaySession::on_rset(std::string_view args) {
     UpstreamFault fault = co_await upstream_command("RSET\r\n", r, limits_.upstream_timeout);
     if (fault == UpstreamFault::kNone) {
       // Without PIPELINING in force nothing may follow a command before its reply.
-      if (!esmtp_ && pipelined_before_reply(Verb::kRset)) co_return;
+      if (pipelined_during_wait(Verb::kRset)) co_return;
       relay_upstream_reply(r);
       co_return;
     }
     upstream_failed(fault, "RSET");  // reconnected lazily by the next MAIL
+    if (pipelined_during_wait(Verb::kRset)) co_return;
   }
   reply(250, es::kUndefined, "Flushed");
 }
@@ -1253,6 +1277,9 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
       co_await upstream_command("DATA\r\n", r, limits_.upstream_timeout, Expect::kData);
   if (fault != UpstreamFault::kNone) {
     upstream_failed(fault, "DATA");
+    // Octets sent during the wait are neither content nor commands, whatever became of the
+    // upstream (BR-23): 503 and close rather than run them as commands after the 451.
+    if (pipelined_before_reply(Verb::kData)) co_return;
     reply(451, es::kBadConnection, "Upstream connection failed, try again later");
     reset_transaction();
     co_return;
@@ -1342,6 +1369,7 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   in_data_ = false;
   data_deadline_ = Clock::time_point::max();
   reset_transaction();
+  message_ended_ = !client_gone;
   if (client_gone) {
     // The client never finished: nothing may be delivered (RFC 5321 §3.8).
     upstream_.close();

@@ -166,6 +166,11 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// upstream (nothing of the stuffed octets reaches it, no DATA content is started) and
   /// marking the session closing, when the client sent anything before our reply.
   bool pipelined_before_reply(smtp::Verb verb);
+  /// pipelined_before_reply() for a command that waited (upstream or policy) when the rule
+  /// applies to it: always for EHLO, HELO, DATA, STARTTLS and AUTH; for the other commands
+  /// only while PIPELINING is not in force (after HELO), where any second command in the
+  /// buffer is a violation (BR-23).
+  bool pipelined_during_wait(smtp::Verb verb);
   void upstream_failed(UpstreamFault fault, std::string_view during);
   void reset_transaction();
   /// Answers a MAIL/RCPT argument error (RFC 5321 §4.1.1.2/.3, RFC 3463 X.1.7 / X.1.3) and
@@ -195,6 +200,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   bool smtputf8_ = false;       // MAIL carried SMTPUTF8
   bool authenticated_ = false;  // AUTH succeeded in this (TLS) session
   bool upstream_login_ = false;  // that AUTH was proxied: the login lives on upstream_
+  bool message_ended_ = false;   // on_data read a whole message (its reply is queued)
   bool auth_advertised_ = false;
   bool command_counted_ = false;  // this command already counted toward max_idle_commands  // AUTH was in an EHLO reply (MAIL AUTH= is then allowed)
   std::string helo_domain_;

@@ -90,7 +90,9 @@ class Transport {
   /// Shuts down and closes; further operations fail.
   void close();
   [[nodiscard]] bool is_open() const { return socket_.is_open(); }
-  /// Octets the kernel already holds for us (used to spot an upstream that spoke unasked).
+  /// Octets the peer sent that no read has returned yet: what the kernel holds plus, over
+  /// TLS, what OpenSSL and the stream's input BIO hold (records read ahead). Used to spot
+  /// pipelining (BR-23) and an upstream that spoke unasked (BR-31).
   [[nodiscard]] std::size_t available() const;
   tcp::socket& socket() { return socket_; }
 

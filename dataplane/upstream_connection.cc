@@ -305,6 +305,10 @@ void UpstreamConnection::close() {
   transport_.reset();
   input_.clear();
   parser_ = smtp::ReplyParser{};
+  // What the lost connection offered says nothing about the next one (BR-21).
+  capabilities_ = smtp::Capabilities{};
+  esmtp_ = false;
+  authenticated_ = false;
 }
 
 bool UpstreamConnection::stale() const {

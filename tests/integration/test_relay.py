@@ -215,6 +215,37 @@ class DataPathTests(RelayCase):
         self.assertIn(f"<** {line}", cp.stdout, cp.stdout + self.diag(up))
         self.assertEqual(up.messages(), [])
 
+    def test_reconnected_upstream_offers_less_br21(self) -> None:
+        """The upstream drops the connection during DATA and the next MAIL opens a new one
+        that offers neither SMTPUTF8 nor 8BITMIME and a smaller SIZE: the parameters are
+        checked against what the new connection offers, never against the lost one's
+        (field probe round 3, BR-21; RFC 6531 §3.2, RFC 1870 §6)."""
+        up, port = self.relay(upstream={"drop_mid_data": 10})
+        with SmtpClient(port) as c:
+            c.banner()
+            self.assertEqual(c.command("EHLO c.example.net").code, 250)
+            self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+            self.assertEqual(c.command("RCPT TO:<bob@example.org>").code, 250)
+            self.assertEqual(c.command("DATA").code, 354)
+            r = c.command(b"Subject: cut\r\n\r\n" + b"x" * 100 + b"\r\n.")
+            self.assertEqual(r.code // 100, 4, str(r))
+            self.assertTrue(up.wait_closed(5), self.diag(up))
+            up.config.drop_mid_data = None
+            up.config.smtputf8 = False
+            up.config.eightbitmime = False
+            up.config.size = 1000
+            r = c.command("MAIL FROM:<j\u00f6rg@example.com> SMTPUTF8".encode())
+            self.assertEqual(r.code // 100, 5, str(r))
+            r = c.command("MAIL FROM:<alice@example.com> BODY=8BITMIME")
+            self.assertEqual(r.code // 100, 5, str(r))
+            r = c.command("MAIL FROM:<alice@example.com> SIZE=5000")
+            self.assertEqual((r.code, r.enhanced), (552, "5.3.4"), str(r))
+            self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+        mails = [t for t in up.command_texts() if t.upper().startswith("MAIL")]
+        self.assertEqual(mails, ["MAIL FROM:<alice@example.com>"] * 2, self.diag(up))
+        self.assertEqual(up.messages(), [])
+        self.assertEqual(up.connection_count(), 2, self.diag(up))
+
     def test_upstream_down_gives_421_at_ehlo(self) -> None:
         up, port = self.relay(upstream={"down": True})
         with SmtpClient(port) as c:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 import smtplib
+import socket
 import ssl
 import subprocess
 import sys
@@ -449,6 +450,65 @@ class InboundTlsTests(TlsRelayCase):
         self.assertTrue(wait_until(lambda: fd_count(pid) <= base2, 5, 0.05),
                         f"grelayd fds grew from {base2} to {fd_count(pid)}")
         self.assert_relay_serves(sport, up, implicit=False)
+
+
+def send_records(c, *records: bytes) -> None:
+    """Sends each element as its own TLS record (one SSL write each), all in one TCP
+    segment (TCP_CORK): the second record is read from the socket with the first one but
+    not yet decrypted when the gateway decides whether anything followed the command."""
+    c.transcript.append(f"C: (TLS records) {[r[:60] for r in records]!r}")
+    c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+    for record in records:
+        c.sock.sendall(record)
+    c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+
+
+class TlsRecordPipeliningTests(TlsRelayCase):
+    """BR-23 over TLS: bytes pipelined in a later TLS record of the same segment count as
+    pipelined, like bytes in the same record (field probe, round 3)."""
+
+    def session(self, iface: str):
+        up = self.upstream()
+        _, port = self.relay(up, iface=iface)
+        if iface == "ssl":
+            c = self.client(port, implicit=True)
+            self.assertEqual(c.banner().code, 220)
+        else:
+            c, _, _ = self.starttls_session(port)
+        return up, c
+
+    def assert_refused_and_closed(self, c, up: RecordingUpstream, verb: str) -> None:
+        r = c.read_reply(5)
+        self.assertEqual((r.code, r.enhanced), (503, "5.5.0"), str(r) + self.diag(up, c))
+        self.assertIsNone(c.expect_closed(5), "more than the 503 before the close")
+        time.sleep(0.2)
+        self.assertNotIn(verb, verbs(up), self.diag(up, c))
+
+    def test_body_in_a_second_record_before_354_is_never_content(self) -> None:
+        for iface in ("ssl", "starttls"):
+            with self.subTest(iface=iface):
+                up, c = self.session(iface)
+                if iface == "ssl":
+                    self.assertEqual(c.command("EHLO c.example.net").code, 250)
+                self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+                self.assertEqual(c.command("RCPT TO:<bob@example.org>").code, 250)
+                send_records(c, b"DATA\r\n", b"Subject: stuffed\r\n\r\nbody\r\n.\r\n")
+                r = c.read_reply(5)
+                self.assertEqual((r.code, r.enhanced), (503, "5.5.0"), str(r) + self.diag(up, c))
+                self.assertIsNone(c.expect_closed(5))
+                time.sleep(0.2)
+                self.assertEqual(up.messages(), [], self.diag(up, c))
+
+    def test_mail_in_a_second_record_after_ehlo(self) -> None:
+        up, c = self.session("ssl")
+        send_records(c, b"EHLO c.example.net\r\n", b"MAIL FROM:<alice@example.com>\r\n")
+        self.assert_refused_and_closed(c, up, "MAIL")
+
+    def test_rcpt_in_a_second_record_after_helo_mail(self) -> None:
+        up, c = self.session("ssl")
+        self.assertEqual(c.command("HELO c.example.net").code, 250)
+        send_records(c, b"MAIL FROM:<alice@example.com>\r\n", b"RCPT TO:<bob@example.org>\r\n")
+        self.assert_refused_and_closed(c, up, "RCPT")
 
 
 class UpstreamTlsTests(TlsRelayCase):
