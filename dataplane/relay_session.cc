@@ -321,7 +321,11 @@ awaitable<void> RelaySession::run() {
   out_.erase(0, client_.write_now(out_, /*last=*/true));
   if (!out_.empty()) co_await flush();
   client_.close();
-  co_await upstream_.quit();
+  // The client has its last reply; the upstream gets a graceful QUIT (its 221 awaited,
+  // bounded by the reply timeout, at most kQuitWait).
+  set_upstream_deadline(Clock::now() + std::min(limits_.upstream_timeout, kQuitWait));
+  co_await upstream_.quit_and_wait();
+  set_upstream_deadline(Clock::time_point::max());
   spdlog::info("session={} service={} client={} end messages={} reason={}", env_.session_id,
                env_.service->name, env_.client_address, messages_, end_reason);
 }

@@ -51,6 +51,8 @@ struct SessionEnv {
 /// the upstream timeouts. Faults end in a 4xx for the client, never a 2xx.
 class RelaySession : public std::enable_shared_from_this<RelaySession> {
  public:
+  /// Longest wait for the upstream's reply to the QUIT that ends a session.
+  static constexpr std::chrono::milliseconds kQuitWait{2000};
   RelaySession(tcp::socket client, SessionEnv env);
 
   /// Spawns the session on its socket's executor. Call once.

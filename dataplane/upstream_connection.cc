@@ -295,6 +295,14 @@ awaitable<void> UpstreamConnection::quit() {
   close();
 }
 
+awaitable<void> UpstreamConnection::quit_and_wait() {
+  if (is_open()) {
+    smtp::Reply reply;
+    co_await command("QUIT\r\n", reply);  // any outcome ends the connection
+  }
+  close();
+}
+
 void UpstreamConnection::cancel() {
   if (resolver_) resolver_->cancel();
   if (transport_) transport_->cancel();

@@ -178,7 +178,7 @@ if want_relay; then
   [[ -s $tmp/gctld.port ]] || { show_log "$tmp/gctld.log"; die "gctld did not write its port"; }
   control="127.0.0.1:$(tr -d '[:space:]' <"$tmp/gctld.port")"
   "$build/bin/grelayd" --control-plane "$control" --node-id bench --threads "$grelayd_threads" \
-    --hostname bench.relay >"$tmp/grelayd.log" 2>&1 &
+    --hostname bench.relay ${GRELAYD_EXTRA:-} >"$tmp/grelayd.log" 2>&1 &
   grelayd_pid=$!
   pids+=("$grelayd_pid")
   relay_port=$(free_port)
