@@ -812,7 +812,8 @@ awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view
         return make_reply(501, es::kSyntaxError, "Malformed PLAIN response");
       }
     }
-    if (login && step == 0 && decoded->empty()) {
+    // BR-08: an empty user name or password ("=") never reaches the upstream's backend.
+    if (login && decoded->empty()) {
       return make_reply(535, es::kBadCredentials, "Authentication credentials invalid");
     }
     ++step;
@@ -911,6 +912,12 @@ awaitable<Decision> RelaySession::ask_policy(const gateway::v1::Handler& handler
   std::string_view client = env_.client_address;
   std::string client_ip(client.substr(0, client.rfind(':')));
   if (client_ip.size() >= 2 && client_ip.front() == '[') client_ip = client_ip.substr(1, client_ip.size() - 2);
+  // An IPv4 client on a dual-stack listener arrives as ::ffff:a.b.c.d (RFC 4291 §2.5.5.2);
+  // policies see the IPv4 address, so "127.*" and equals rules work as written.
+  if (client_ip.size() > 7 && smtp::iequals_ascii(client_ip.substr(0, 7), "::ffff:") &&
+      client_ip.find('.') != std::string::npos) {
+    client_ip.erase(0, 7);
+  }
   attributes["client.address"] = client_ip;
   if (command != gateway::v1::SMTP_COMMAND_AUTH) attributes["smtp.helo.domain"] = helo_domain_;
   if (command == gateway::v1::SMTP_COMMAND_RCPT || command == gateway::v1::SMTP_COMMAND_DATA) {
@@ -1154,10 +1161,13 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
     reply(550, es::kNonAsciiAddress, "Non-ASCII address requires SMTPUTF8");
     co_return;
   }
+  // Quoted forms of a local part are the same mailbox (RFC 5321 §4.1.2): a handler for
+  // ceo@x also sees "ceo"@x and "c\eo"@x. The upstream gets the mailbox as written.
+  const std::string sender = smtp::comparable_mailbox(parsed.path.mailbox);
   if (const auto* handler = select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_MAIL,
-                                           parsed.path.mailbox)) {
+                                           sender)) {
     std::map<std::string, std::string> extra;
-    extra["smtp.mail.from"] = parsed.path.mailbox;
+    extra["smtp.mail.from"] = sender;
     std::string no_message;
     Decision decision = co_await ask_policy(*handler, gateway::v1::SMTP_COMMAND_MAIL,
                                             std::move(extra), std::move(no_message));
@@ -1183,7 +1193,7 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
   if (r.positive()) {
     state_ = smtp::SessionState::kMail;
     recipients_.clear();
-    mail_from_ = parsed.path.mailbox;
+    mail_from_ = sender;
     smtputf8_ = utf8;
   }
 }
@@ -1205,10 +1215,11 @@ awaitable<void> RelaySession::on_rcpt(std::string_view args) {
     reply(452, es::kTooManyRecipients, "Too many recipients");
     co_return;
   }
+  const std::string recipient = smtp::comparable_mailbox(parsed.path.mailbox);  // §4.1.2
   if (const auto* handler = select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_RCPT,
-                                           parsed.path.mailbox)) {
+                                           recipient)) {
     std::map<std::string, std::string> extra;
-    extra["smtp.rcpt.to"] = parsed.path.mailbox;
+    extra["smtp.rcpt.to"] = recipient;
     std::string no_message;
     Decision decision = co_await ask_policy(*handler, gateway::v1::SMTP_COMMAND_RCPT,
                                             std::move(extra), std::move(no_message));
@@ -1235,7 +1246,7 @@ awaitable<void> RelaySession::on_rcpt(std::string_view args) {
   if (pipelined_during_wait(Verb::kRcpt)) co_return;
   relay_upstream_reply(r);
   if (r.positive()) {
-    recipients_.push_back(std::move(parsed.path.mailbox));
+    recipients_.push_back(recipient);
     state_ = smtp::SessionState::kRcpt;
   }
 }
@@ -1372,6 +1383,10 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   }
   in_data_ = false;
   data_deadline_ = Clock::time_point::max();
+  // The DATA decision needs the envelope (smtp.mail.from, smtp.rcpt.recipients, as the
+  // reference lists for DATA); the transaction itself ends here, whatever follows.
+  std::string envelope_from = std::move(mail_from_);
+  std::vector<std::string> envelope_recipients = std::move(recipients_);
   reset_transaction();
   message_ended_ = !client_gone;
   if (client_gone) {
@@ -1404,8 +1419,12 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   }
   if (data_handler) {
     std::map<std::string, std::string> extra;
+    mail_from_ = std::move(envelope_from);  // read by ask_policy, cleared again below
+    recipients_ = std::move(envelope_recipients);
     Decision decision = co_await ask_policy(*data_handler, gateway::v1::SMTP_COMMAND_DATA,
                                             std::move(extra), content);
+    mail_from_.clear();
+    recipients_.clear();
     if (stopped_by(decision, gateway::v1::SMTP_COMMAND_DATA)) {
       upstream_.close();  // the upstream is mid-DATA: abort without a terminator
       co_return;

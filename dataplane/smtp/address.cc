@@ -418,4 +418,20 @@ PathArgument parse_rcpt_to(std::string_view args) {
   return parse_path_argument(args, "TO:", PathKind::kForward);
 }
 
+std::string comparable_mailbox(std::string_view mailbox) {
+  if (mailbox.empty() || mailbox.front() != '"') return std::string(mailbox);
+  const std::size_t at = mailbox.rfind('@');
+  if (at == std::string_view::npos || at < 2 || mailbox[at - 1] != '"') {
+    return std::string(mailbox);
+  }
+  std::string out;
+  out.reserve(mailbox.size());
+  for (std::size_t i = 1; i + 1 < at; ++i) {
+    if (mailbox[i] == '\\' && i + 2 < at) ++i;  // quoted-pair: the escaped octet itself
+    out += mailbox[i];
+  }
+  out += mailbox.substr(at);
+  return out;
+}
+
 }  // namespace gw::smtp

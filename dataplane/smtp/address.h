@@ -68,4 +68,12 @@ PathArgument parse_rcpt_to(std::string_view args);
 /// Case-insensitive ASCII comparison.
 bool iequals_ascii(std::string_view a, std::string_view b);
 
+/// The mailbox (Path::mailbox: local part as written, "@", domain) with a quoted-string
+/// local part unquoted: quotes dropped, quoted-pairs resolved ("\"c\\eo\"@x" -> "ceo@x").
+/// RFC 5321 §4.1.2: all quoted forms of a local part MUST be treated as equivalent when
+/// local parts are compared, so handler selection and policy attributes use this form,
+/// while the upstream still gets the mailbox as written (field case BR-17). Other
+/// mailboxes (and "<>", "postmaster") come back unchanged.
+std::string comparable_mailbox(std::string_view mailbox);
+
 }  // namespace gw::smtp

@@ -552,5 +552,20 @@ TEST(Utf8Address, InvalidUtf8) {
   EXPECT_EQ(parse_rcpt_to("TO:<\xff@example.org>").error, PathError::kInvalidUtf8);
 }
 
+TEST(ComparableMailbox, QuotedFormsAreEquivalentRfc5321Section412) {
+  EXPECT_EQ(comparable_mailbox("\"ceo\"@example.com"), "ceo@example.com");
+  EXPECT_EQ(comparable_mailbox("\"c\\eo\"@example.com"), "ceo@example.com");
+  EXPECT_EQ(comparable_mailbox("\"john smith\"@example.com"), "john smith@example.com");
+  EXPECT_EQ(comparable_mailbox("\"a\\\"b\"@x"), "a\"b@x");
+  EXPECT_EQ(comparable_mailbox("ceo@example.com"), "ceo@example.com");
+  EXPECT_EQ(comparable_mailbox(""), "");
+  EXPECT_EQ(comparable_mailbox("postmaster"), "postmaster");
+  // The same string through the parser: what a handler is matched against.
+  auto parsed = parse_mail_from("FROM:<\"c\\eo\"@example.com>");
+  ASSERT_EQ(parsed.error, PathError::kNone);
+  EXPECT_EQ(parsed.path.mailbox, "\"c\\eo\"@example.com");
+  EXPECT_EQ(comparable_mailbox(parsed.path.mailbox), "ceo@example.com");
+}
+
 }  // namespace
 }  // namespace gw::smtp
