@@ -321,11 +321,15 @@ awaitable<void> RelaySession::run() {
   out_.erase(0, client_.write_now(out_, /*last=*/true));
   if (!out_.empty()) co_await flush();
   client_.close();
-  // The client has its last reply; the upstream gets a graceful QUIT (its 221 awaited,
-  // bounded by the reply timeout, at most kQuitWait).
-  set_upstream_deadline(Clock::now() + std::min(limits_.upstream_timeout, kQuitWait));
-  co_await upstream_.quit_and_wait();
-  set_upstream_deadline(Clock::time_point::max());
+  // QUIT without awaiting its reply (RFC 5321 §4.1.1.10 only says SHOULD wait): the
+  // upstream connection ends with the client's session, so upstream sockets never outlive
+  // or outnumber client sessions (BR-33), and the session's slot is free at once. Inside an
+  // open SASL exchange a QUIT would be read as a credential: the connection is just closed.
+  if (upstream_sasl_open_) {
+    upstream_.close();
+  } else {
+    co_await upstream_.quit();
+  }
   spdlog::info("session={} service={} client={} end messages={} reason={}", env_.session_id,
                env_.service->name, env_.client_address, messages_, end_reason);
 }
@@ -336,7 +340,8 @@ std::optional<awaitable<void>> RelaySession::handle_command() {
   // and without PIPELINING in force (before EHLO, after HELO) nothing may be pipelined.
   // Bytes already buffered here were sent before the reply: field cases BR-05, BR-23.
   // STARTTLS is the exception: what follows it in plaintext is discarded (on_starttls).
-  if (cmd.verb != Verb::kStarttls && !in_.empty() &&
+  // Over TLS a later record of the same segment may still sit undecrypted (BR-23).
+  if (cmd.verb != Verb::kStarttls && (!in_.empty() || client_.tls_pending() > 0) &&
       (smtp::must_end_pipeline_group(cmd.verb) || !esmtp_)) {
     reply(503, es::kProtocolOther, "Improper use of SMTP command pipelining");
     spdlog::warn("session={} client={} improper pipelining after {}", env_.session_id,
@@ -697,6 +702,9 @@ awaitable<std::optional<std::string>> RelaySession::sasl_challenge(std::string b
     closing_ = true;
     co_return std::nullopt;
   }
+  // An AUTH step ends a pipelined group (RFC 4954 §4, RFC 2920 §3.1): anything sent behind
+  // the response, before our reply, is refused with 503, never run (BR-23).
+  if (pipelined_before_reply(Verb::kAuth)) co_return std::nullopt;
   if (kind == LineKind::kTooLong) {
     reply(500, es::kAuthLineTooLong, "Authentication Exchange line is too long");
     count_error();
@@ -844,14 +852,16 @@ awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view
     if (r.code != 334) break;
     reply(r);
     sasl_line_ = true;
+    upstream_sasl_open_ = true;  // until the response (or "*") goes upstream
     LineKind kind = co_await next_line();
     sasl_line_ = false;
     if (kind == LineKind::kTimeout || kind == LineKind::kClosed || kind == LineKind::kHardTooLong) {
       if (kind == LineKind::kTimeout) timeout_reply();
       if (kind == LineKind::kHardTooLong) line_limit_reply();  // 421, as in command mode
       closing_ = true;
-      co_return;
+      co_return;  // the exchange stays open: the session's end closes without QUIT
     }
+    upstream_sasl_open_ = false;
     std::optional<smtp::Reply> error;
     if (kind == LineKind::kTooLong) {
       error = make_reply(500, es::kAuthLineTooLong, "Authentication Exchange line is too long");
@@ -867,6 +877,8 @@ awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view
     if (error) {
       // Keep the upstream's dialogue aligned: cancel there and swallow its 501.
       co_await cancel_upstream_auth();
+      // What the client sent behind the refused response came before our reply (BR-23).
+      if (pipelined_before_reply(Verb::kAuth)) co_return;
       reply(*error);
       if (error->code != 501 || !smtp::is_sasl_cancel(line_)) count_error();
       co_return;

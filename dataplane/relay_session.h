@@ -51,8 +51,6 @@ struct SessionEnv {
 /// the upstream timeouts. Faults end in a 4xx for the client, never a 2xx.
 class RelaySession : public std::enable_shared_from_this<RelaySession> {
  public:
-  /// Longest wait for the upstream's reply to the QUIT that ends a session.
-  static constexpr std::chrono::milliseconds kQuitWait{2000};
   RelaySession(tcp::socket client, SessionEnv env);
 
   /// Spawns the session on its socket's executor. Call once.
@@ -203,6 +201,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   bool authenticated_ = false;  // AUTH succeeded in this (TLS) session
   bool upstream_login_ = false;  // that AUTH was proxied: the login lives on upstream_
   bool message_ended_ = false;   // on_data read a whole message (its reply is queued)
+  bool upstream_sasl_open_ = false;  // a proxied AUTH exchange waits for a client response
   bool auth_advertised_ = false;
   bool command_counted_ = false;  // this command already counted toward max_idle_commands  // AUTH was in an EHLO reply (MAIL AUTH= is then allowed)
   std::string helo_domain_;

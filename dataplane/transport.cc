@@ -106,19 +106,22 @@ void Transport::close() {
   socket_.close(ignored);
 }
 
+std::size_t Transport::tls_pending() const {
+  if (!tls_) return 0;
+  // TLS records already read from the socket but not yet handed to us: decrypted and
+  // pending in OpenSSL, or still encrypted in the engine's input BIO. Without them a second
+  // record sent in the same segment would pass for "nothing sent" (BR-23, BR-31).
+  SSL* ssl = tls_->native_handle();
+  std::size_t n = static_cast<std::size_t>(std::max(SSL_pending(ssl), 0));
+  if (BIO* rbio = SSL_get_rbio(ssl)) n += BIO_ctrl_pending(rbio);
+  return n;
+}
+
 std::size_t Transport::available() const {
   boost::system::error_code ec;
   std::size_t n = socket_.available(ec);
   if (ec) n = 0;
-  if (tls_) {
-    // TLS records already read from the socket but not yet handed to us: decrypted and
-    // pending in OpenSSL, or still encrypted in the engine's input BIO. Without them a
-    // second record sent in the same segment would pass for "nothing sent" (BR-23, BR-31).
-    SSL* ssl = tls_->native_handle();
-    n += static_cast<std::size_t>(std::max(SSL_pending(ssl), 0));
-    if (BIO* rbio = SSL_get_rbio(ssl)) n += BIO_ctrl_pending(rbio);
-  }
-  return n;
+  return n + tls_pending();
 }
 
 void set_low_latency(tcp::socket& socket) {

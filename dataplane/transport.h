@@ -94,6 +94,8 @@ class Transport {
   /// TLS, what OpenSSL and the stream's input BIO hold (records read ahead). Used to spot
   /// pipelining (BR-23) and an upstream that spoke unasked (BR-31).
   [[nodiscard]] std::size_t available() const;
+  /// The TLS part of available() alone (0 in plaintext): no system call.
+  [[nodiscard]] std::size_t tls_pending() const;
   tcp::socket& socket() { return socket_; }
 
  private:

@@ -129,6 +129,7 @@ awaitable<UpstreamFault> UpstreamConnection::open(const UpstreamOptions& options
     }
     // RFC 3207 §4.2: forget what was learnt before TLS and greet again.
     capabilities_ = smtp::Capabilities{};
+    fresh_tls_ = true;
     if (auto f = co_await greet(options.helo_domain); f != UpstreamFault::kNone) {
       close();
       co_return f;
@@ -226,10 +227,12 @@ awaitable<UpstreamFault> UpstreamConnection::write(std::string_view wire) {
 
 awaitable<UpstreamFault> UpstreamConnection::setup_command(std::string_view wire,
                                                            smtp::Reply& reply) {
-  // Over TLS the socket may hold records that are no reply (a TLS 1.3 server's session
-  // tickets right after the handshake), so only plaintext octets count there.
-  if (!input_.empty() ||
-      (is_open() && !transport_->encrypted() && transport_->available() > 0)) {
+  // Right after a STARTTLS handshake the socket may hold records that are no reply (a TLS
+  // 1.3 server's session tickets), so the first command then only checks what was read.
+  // Everywhere else (implicit TLS after its banner included) TLS records count too.
+  const bool fresh_tls = fresh_tls_;
+  fresh_tls_ = false;
+  if (!input_.empty() || (is_open() && !fresh_tls && transport_->available() > 0)) {
     // A line the upstream sent unasked (after its banner, say) would be read as the reply
     // to this command, and every later reply would be off by one (BR-31).
     detail_ = "octets the upstream sent unasked";
@@ -295,14 +298,6 @@ awaitable<void> UpstreamConnection::quit() {
   close();
 }
 
-awaitable<void> UpstreamConnection::quit_and_wait() {
-  if (is_open()) {
-    smtp::Reply reply;
-    co_await command("QUIT\r\n", reply);  // any outcome ends the connection
-  }
-  close();
-}
-
 void UpstreamConnection::cancel() {
   if (resolver_) resolver_->cancel();
   if (transport_) transport_->cancel();
@@ -317,6 +312,7 @@ void UpstreamConnection::close() {
   capabilities_ = smtp::Capabilities{};
   esmtp_ = false;
   authenticated_ = false;
+  fresh_tls_ = false;
 }
 
 bool UpstreamConnection::stale() const {

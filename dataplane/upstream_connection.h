@@ -76,11 +76,7 @@ class UpstreamConnection {
   /// Sends QUIT without waiting for the reply and closes. Plain TCP never waits: QUIT goes
   /// out with the FIN in one segment if the socket takes it at once, otherwise only the FIN.
   awaitable<void> quit();
-  /// Sends QUIT, reads its reply (whatever it is, or none if the connection fails or the
-  /// caller's deadline cancels the read) and closes: the graceful end of RFC 5321
-  /// §4.1.1.10 (the client SHOULD wait for the reply), so the upstream closes first and
-  /// never writes its 221 into a closed socket. Used once the client is gone.
-  awaitable<void> quit_and_wait();
+
   void cancel();
   void close();
   [[nodiscard]] bool is_open() const { return transport_ && transport_->is_open(); }
@@ -111,6 +107,7 @@ class UpstreamConnection {
   smtp::Capabilities capabilities_;
   bool esmtp_ = false;
   bool authenticated_ = false;
+  bool fresh_tls_ = false;  // a STARTTLS handshake just finished (setup_command)
   std::string detail_;
 
   awaitable<UpstreamFault> greet(const std::string& helo_domain);

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import smtplib
 import sys
+import time
 import unittest
 from pathlib import Path
 
@@ -194,6 +195,44 @@ class PassThroughTests(TlsRelayCase):
         self.assertEqual(auth_lines(self.up), ["AUTH LOGIN", b64("bob"), b64(USERS["bob"])])
         self.assertEqual([(a.mechanism, a.login, a.success) for a in self.up.auth_attempts()],
                          [("LOGIN", "bob", True)])
+
+    def test_login_empty_password_is_refused_locally_br08(self) -> None:
+        """BR-08: "=" (an empty user name or password) never reaches the upstream's
+        credential backend; the exchange there is cancelled with "*" (probe round 4)."""
+        c, _, _ = self.session()
+        self.assertEqual(c.command("AUTH LOGIN " + b64("bob")).code, 334)
+        r = c.command("=")
+        self.assertEqual((r.code, r.enhanced), (535, "5.7.8"), str(r) + self.diag(self.up, c))
+        self.assertEqual(auth_lines(self.up), ["AUTH LOGIN " + b64("bob"), "*"])
+        self.assertTrue(all(not a.success for a in self.up.auth_attempts()))
+        self.assert_login_works(c)
+
+    def test_bytes_behind_a_refused_sasl_response_never_run_br23(self) -> None:
+        """An AUTH step ends a pipelined group: a MAIL sent behind a refused (bad base64) or
+        cancelled response gets 503 and the connection closes; it never runs upstream."""
+        for response in (b"!!!!", b"*"):
+            with self.subTest(response=response):
+                c, _, _ = self.session()
+                self.assertEqual(c.command("AUTH LOGIN").code, 334)
+                c.send(response + b"\r\nMAIL FROM:<mallory@example.com>\r\n")
+                r = c.read_reply(5)
+                self.assertEqual((r.code, r.enhanced), (503, "5.5.0"), str(r) + self.diag(self.up, c))
+                self.assertIsNone(c.expect_closed(5))
+                time.sleep(0.2)
+                self.assertNotIn("MAIL FROM:<mallory@example.com>", self.up.command_texts())
+
+    def test_client_gone_inside_the_exchange_sends_no_quit_as_credential(self) -> None:
+        """A client that leaves while the upstream waits for a SASL response: the gateway
+        closes the upstream connection without a QUIT, which the upstream would read as a
+        credential (probe round 4)."""
+        c, _, _ = self.session()
+        self.assertEqual(c.command("AUTH PLAIN").code, 334)
+        c.close()
+        self.assertTrue(self.up.wait_closed(5), self.diag(self.up))
+        self.assertEqual(auth_lines(self.up), ["AUTH PLAIN"], self.diag(self.up))
+        texts = self.up.command_texts()
+        self.assertNotIn("QUIT", texts[texts.index("AUTH PLAIN"):], self.diag(self.up))
+        self.assertEqual(self.up.auth_attempts(), [])
 
     def test_wrong_password_is_relayed_and_retry_works(self) -> None:
         c, _, _ = self.session()

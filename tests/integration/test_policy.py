@@ -206,6 +206,23 @@ class MailRcptHandlerTests(PolicyCase):
         self.assertEqual(len({r.session_id for r in records}), 1, "one session")
         self.assertEqual(len({r.decision_id for r in records}), 5, "decision ids are unique")
 
+    def test_quoted_local_parts_select_the_same_handler(self) -> None:
+        """RFC 5321 §4.1.2: all quoted forms of a local part are equivalent when local parts
+        are compared, so "ceo"@ and "c\\eo"@ meet the handler for ceo@ (probe round 4);
+        the upstream still gets an accepted mailbox as written (BR-17)."""
+        up = self.upstream()
+        svc, port = self.service(up, handlers=[("mail", "deny-sender", "ceo@example.com")])
+        c, _ = self.session(port)
+        for address in ('"ceo"@example.com', '"c\\eo"@example.com', "CEO@example.com"):
+            r = c.command(f"MAIL FROM:<{address}>")
+            self.assertEqual((r.code, r.enhanced), (550, "5.7.1"), f"{address}: {r}")
+        self.assertEqual(c.command('MAIL FROM:<"cfo"@example.com>').code, 250)
+        mails = [t for t in up.command_texts() if t.upper().startswith("MAIL")]
+        self.assertEqual(mails, ['MAIL FROM:<"cfo"@example.com>'], self.diag(up, c))
+        records = self.service_audit(svc, "mail", count=3)
+        self.assertEqual([r.attributes.get("smtp.mail.from") for r in records],
+                         ["ceo@example.com", "ceo@example.com", "CEO@example.com"])
+
     def test_swaks_sender_accepted_and_rejected(self) -> None:
         up = self.upstream()
         svc, port = self.service(up, handlers=[("mail", "allow", "*@example.com"),
@@ -297,6 +314,10 @@ class MailRcptHandlerTests(PolicyCase):
         self.assertEqual(up.messages(), [], "a refused message was delivered")
         [rec] = self.service_audit(svc, "data", count=1)
         self.assertEqual((rec.decision_id, rec.verdict), (rid, "reject"))
+        # The DATA decision carries the envelope, as the reference lists for DATA (probe
+        # round 4: both were empty).
+        self.assertEqual(rec.attributes.get("smtp.mail.from"), "alice@example.com", rec.raw)
+        self.assertIn("bob@example.net", rec.attributes.get("smtp.rcpt.recipients", ""), rec.raw)
         # An accepting DATA policy: the message arrives byte for byte.
         up2 = self.upstream()
         svc2, port2 = self.service(up2, handlers=[("data", "allow")])

@@ -511,6 +511,21 @@ class TlsRecordPipeliningTests(TlsRelayCase):
         self.assert_refused_and_closed(c, up, "RCPT")
 
 
+    def test_second_record_behind_a_local_reply_after_helo(self) -> None:
+        """Commands the gateway answers without waiting too (probe round 4): after HELO (no
+        PIPELINING) any second command in a later record is refused, never run."""
+        for first in (b"NOOP", b"VRFY bob", b"HELP", b"RSET", b"MAIL FROM:<bad"):
+            with self.subTest(first=first):
+                up, c = self.session("ssl")
+                self.assertEqual(c.command("HELO c.example.net").code, 250)
+                send_records(c, first + b"\r\n", b"MAIL FROM:<mallory@example.com>\r\n")
+                r = c.read_reply(5)
+                self.assertEqual((r.code, r.enhanced), (503, "5.5.0"), str(r) + self.diag(up, c))
+                self.assertIsNone(c.expect_closed(5))
+                time.sleep(0.2)
+                self.assertNotIn("MAIL FROM:<mallory@example.com>", up.command_texts())
+
+
 class UpstreamTlsTests(TlsRelayCase):
     """Implicit TLS and STARTTLS towards the upstream: verification of chain, name and
     dates, no plaintext fallback, SNI and client certificates. Clients speak plain tcp."""
