@@ -2,6 +2,7 @@
 #include "controlplane/policy/mime_message.h"
 
 #include <algorithm>
+#include <set>
 
 #include "controlplane/policy/base64.h"
 
@@ -66,15 +67,36 @@ struct HeaderBlock {
   std::size_t body_begin = 0;  // just past the empty line
 };
 
-// Finds the header block of the entity [begin, end) of `message`.
+// RFC 5322 §3.6.8: a field name is 1*ftext (printable ASCII but ":"), then the colon.
+bool is_header_field_line(std::string_view line) {
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  std::string_view name = line.substr(0, colon);
+  while (!name.empty() && is_wsp(name.back())) name.remove_suffix(1);  // "Name :" (obsolete)
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return c > ' ' && c < 127;
+  });
+}
+
+// Finds the header block of the entity [begin, end) of `message`. It ends at the empty
+// line, or — a missing separator, as readers take it — at the first line that is neither
+// a header field nor a continuation: that line starts the body, so text there is content
+// the policy sees, never part of a header block it skips (BR-25, BR-27). `defects` counts
+// such a missing separator.
 Result<HeaderBlock, std::string> header_block(std::string_view message, std::size_t begin,
-                                              std::size_t end, std::size_t max_octets) {
+                                              std::size_t end, std::size_t max_octets,
+                                              std::size_t* defects) {
   using boost::outcome_v2::failure;
   const std::string_view region = message.substr(0, end);
   std::size_t pos = begin;
   while (pos < end) {
     const Line line = line_at(region, pos);
     if (line.content.empty() && line.next > pos) return HeaderBlock{pos, line.next};
+    const bool continuation = pos > begin && is_wsp(line.content.front());
+    if (!continuation && !is_header_field_line(line.content)) {
+      ++*defects;
+      return HeaderBlock{pos, pos};
+    }
     if (line.next - begin > max_octets) {
       return failure("a MIME header block is larger than " + std::to_string(max_octets) +
                      " octets");
@@ -199,11 +221,23 @@ std::string percent_decode(std::string_view text) {
   return out;
 }
 
+// How many consecutive sections "base*0", "base*1"… (plain or extended) there are.
+std::size_t joined_sections(const std::map<std::string, std::string>& parameters,
+                            const std::string& base) {
+  std::size_t n = 0;
+  while (n < 1000 && (parameters.count(base + "*" + std::to_string(n)) ||
+                      parameters.count(base + "*" + std::to_string(n) + "*"))) {
+    ++n;
+  }
+  return n;
+}
+
 // RFC 2231 §3–§4: joins "name*0", "name*1"… (and decodes "name*" / "name*N*" extended
 // sections, dropping the charset'language' prefix of the first) into "name". A value so
 // given replaces a plain "name" parameter, as mail readers do, so that the gateway walks
 // the structure the recipient's reader will show (BR-25).
-void join_rfc2231(std::map<std::string, std::string>& parameters) {
+void join_rfc2231(std::map<std::string, std::string>& parameters,
+                  std::set<std::string>& ambiguous) {
   std::map<std::string, std::string> joined;
   for (const auto& [name, value] : parameters) {
     const auto star = name.find('*');
@@ -219,6 +253,7 @@ void join_rfc2231(std::map<std::string, std::string>& parameters) {
       return percent_decode(v);
     };
     if (name == base + "*") {
+      if (parameters.count(base + "*0") || parameters.count(base + "*0*")) ambiguous.insert(base);
       joined[base] = extended_value(value, true);
       continue;
     }
@@ -236,8 +271,29 @@ void join_rfc2231(std::map<std::string, std::string>& parameters) {
       any = true;
     }
     if (any) joined[base] = std::move(out);
+    // A section past a gap ("*0", "*2"), or both "*N" and "*N*", is read differently by
+    // different readers (some join it, some stop): ambiguous.
+    const std::string prefix = base + "*";
+    for (auto it = parameters.lower_bound(prefix);
+         it != parameters.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+      std::string index = it->first.substr(prefix.size());
+      const bool extended = !index.empty() && index.back() == '*';
+      if (extended) index.pop_back();
+      if (index.empty() || index.size() > 3 ||
+          !std::all_of(index.begin(), index.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        continue;
+      }
+      const std::string other = prefix + index + (extended ? "" : "*");
+      if (static_cast<std::size_t>(std::stoi(index)) >= joined_sections(parameters, base) ||
+          parameters.count(other)) {
+        ambiguous.insert(base);
+      }
+    }
   }
-  for (auto& [base, value] : joined) parameters[base] = std::move(value);
+  for (auto& [base, value] : joined) {
+    if (parameters.count(base)) ambiguous.insert(base);  // a plain one too: readers differ
+    parameters[base] = std::move(value);
+  }
 }
 
 }  // namespace
@@ -340,9 +396,12 @@ ContentType parse_content_type(std::string_view raw) {
     } else {
       value = std::string(token(";"));
     }
-    if (!name.empty()) ct.parameters.emplace(name, std::move(value));
+    if (name.empty()) continue;
+    if (!ct.parameters.emplace(name, std::move(value)).second) {
+      ct.ambiguous.insert(name.substr(0, name.find('*')));  // given twice: readers differ
+    }
   }
-  join_rfc2231(ct.parameters);
+  join_rfc2231(ct.parameters, ct.ambiguous);
   return ct;
 }
 
@@ -359,13 +418,14 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
   while (!stack.empty()) {
     const Entity e = stack.back();
     stack.pop_back();
-    auto block = header_block(message, e.begin, e.end, limits.max_header_block);
+    auto block = header_block(message, e.begin, e.end, limits.max_header_block, &result.defects);
     if (!block) return failure(block.error());
     const std::string_view headers = message.substr(e.begin, block.value().end - e.begin);
     const std::size_t body_begin = block.value().body_begin;
     ContentType ct;
     if (auto value = find_header(headers, "Content-Type")) ct = parse_content_type(*value);
     bool base64 = false;
+    bool quoted_printable = false;
     if (auto cte = find_header(headers, "Content-Transfer-Encoding")) {
       // RFC 2045 §6.1 wants a bare token, but mail readers also decode a quoted one
       // ("base64"): decode it too, or an attachment would pass the policy undecoded that
@@ -375,6 +435,7 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
         mechanism = std::string(trim(std::string_view(mechanism).substr(1, mechanism.size() - 2)));
       }
       base64 = mechanism == "base64";
+      quoted_printable = mechanism == "quoted-printable";
     }
     // RFC 2046 §5.1.1: a boundary never ends in a space; readers drop trailing ones.
     std::string boundary;
@@ -382,12 +443,18 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
       boundary = std::string(trim(it->second));
     }
     const bool multipart = ct.type == "multipart";
+    if (multipart && ct.ambiguous.count("boundary")) {
+      // Readers would split this body at different lines: its structure cannot be
+      // determined, so it is not passed uninspected (BR-25).
+      return failure("ambiguous multipart boundary parameter (repeated, RFC 2231 gap or mix)");
+    }
     const bool top_entity = top;
     if (top) {
       result.header_end = block.value().end;
       result.body_begin = body_begin;
       result.multipart = multipart;
       result.base64 = !multipart && base64;
+      result.quoted_printable = !multipart && quoted_printable;
       top = false;
     }
     // An attached message (RFC 2046 §5.2.1; message/global, RFC 6532 §3.7) is an entity

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,13 +54,16 @@ struct MimeStructure {
   std::size_t body_begin = 0;
   bool multipart = false;        // the top-level entity is a multipart
   bool base64 = false;           // the top-level entity is a single base64 part
+  bool quoted_printable = false;  // the top-level entity is a single quoted-printable part
   std::vector<MimeLeaf> leaves;  // leaf parts in document order
   std::size_t parts = 0;         // body parts found in all multiparts
   std::size_t defects = 0;
 };
 
-/// Parses `message`. Error (one-line reason): a cap of `limits` is exceeded, or a multipart
-/// has delimiter lines that match no declared boundary (policy: 554 5.6.0, fail closed).
+/// Parses `message`. Error (one-line reason): a cap of `limits` is exceeded, a multipart
+/// has delimiter lines that match no declared boundary, or its boundary parameter is
+/// ambiguous (policy: 554 5.6.0, fail closed). A header block without its empty line ends
+/// at the first line that is no header field (a defect), which then starts the body.
 Result<MimeStructure, std::string> parse_mime(std::string_view message,
                                               const MimeLimits& limits = {});
 
@@ -80,11 +84,16 @@ std::string strip_comments(std::string_view value);
 /// A parsed Content-Type (RFC 2045 §5.1): type and subtype lowercased, parameter names
 /// lowercased, values unquoted (quoted-pairs resolved) and otherwise kept as they are. The
 /// first occurrence of a parameter wins; RFC 2231 sections ("name*0", "name*1*", "name*")
-/// are joined (and %XX-decoded where extended) into "name", replacing a plain one.
+/// are joined (and %XX-decoded where extended) into "name", replacing a plain one. What
+/// readers could take differently is listed in `ambiguous` (a multipart with an ambiguous
+/// boundary is refused by parse_mime).
 struct ContentType {
   std::string type;
   std::string subtype;
   std::map<std::string, std::string> parameters;
+  /// Parameters readers take differently: given twice, RFC 2231 sections with a gap or
+  /// both plain and extended, or a plain value next to RFC 2231 sections.
+  std::set<std::string> ambiguous;
 };
 ContentType parse_content_type(std::string_view value);
 

@@ -238,7 +238,6 @@ TEST(MimeParse, Rfc2231BoundarySectionsAreJoined) {
            "Content-Type: multipart/mixed; boundary*0=\"abc\"; boundary*1=\"-def\"\r\n",
            "Content-Type: multipart/mixed; boundary*=us-ascii''abc%2Ddef\r\n",
            "Content-Type: multipart/mixed; boundary*0*=us-ascii'en'abc%2D; boundary*1=def\r\n",
-           "Content-Type: multipart/mixed; boundary=wrong; boundary*0=abc-def\r\n",
        }) {
     auto s = parse_ok(header + body);
     EXPECT_EQ(decode_content_body(s), "helloMARK") << header;
@@ -246,6 +245,45 @@ TEST(MimeParse, Rfc2231BoundarySectionsAreJoined) {
   }
   auto ct = parse_content_type("application/x; name*0=\"a \"; name*1=\"b.exe\"; name*3=lost");
   EXPECT_EQ(ct.parameters["name"], "a b.exe") << "sections stop at the first gap";
+}
+
+TEST(MimeParse, AmbiguousBoundaryParametersAreRefusedBR25) {
+  // Readers join, stop at or pick differently among these: the structure cannot be
+  // determined, so the message is refused rather than inspected one way (probe round 4).
+  const std::string body = "\r\n--ac\r\n\r\nMARK\r\n--ac--\r\n--a\r\n\r\nclean\r\n--a--\r\n";
+  for (const std::string params : {
+           "boundary*0=\"a\"; boundary*2=\"c\"",      // a gap
+           "boundary*0=\"a\"; boundary*0=\"ac\"",     // a section twice
+           "boundary=\"a\"; boundary=\"ac\"",         // the plain one twice
+           "boundary=a; boundary*0=a; boundary*1=c",  // plain next to sections
+           "boundary*0=a; boundary*1=c; boundary*1*=c",
+           "boundary*=ac; boundary*0=a",
+       }) {
+    auto parsed = parse_mime("Content-Type: multipart/mixed; " + params + "\r\n" + body);
+    ASSERT_FALSE(parsed) << params;
+    EXPECT_NE(parsed.error().find("ambiguous"), std::string::npos) << parsed.error();
+  }
+  // Not a multipart: an ambiguous parameter there changes no structure.
+  EXPECT_TRUE(parse_mime("Content-Type: text/plain; name=a; name=b\r\n\r\nx\r\n"));
+}
+
+TEST(MimeParse, MissingHeaderBodySeparatorStartsTheBodyAtTheFirstNonFieldLine) {
+  // Readers take the first line that is no header field as the body (probe round 4).
+  auto s = parse_ok("Subject: t\r\nMARK is in the first body line\r\n");
+  EXPECT_EQ(decode_content_body(s), "MARK is in the first body line\r\n");
+  EXPECT_EQ(s.header_end, s.body_begin);
+  EXPECT_EQ(s.defects, 1u);
+  s = parse_ok("Subject: t\r\nContent-Type: multipart/mixed; boundary=b\r\n--b\r\n"
+               "Content-Type: text/plain\r\nMARK\r\n--b\r\nx: y\r\n\r\nok\r\n--b--\r\n");
+  EXPECT_EQ(decode_content_body(s), "MARKok");
+  EXPECT_EQ(s.parts, 2u);
+  // A part with no header at all and no empty line.
+  s = parse_ok("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nMARK\r\n--b--\r\n");
+  EXPECT_EQ(decode_content_body(s), "MARK");
+  // Folded fields stay header; "Name :" (obsolete syntax) too.
+  s = parse_ok("Subject: a\r\n b\r\nX-Old : v\r\n\r\nbody\r\n");
+  EXPECT_EQ(decode_content_body(s), "body\r\n");
+  EXPECT_EQ(s.defects, 0u);
 }
 
 TEST(MimeParse, TrailingSpacesOfTheBoundaryAreDropped) {

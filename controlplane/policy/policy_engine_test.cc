@@ -587,6 +587,39 @@ TEST(EvaluateData, ChangedTextBodyWithAnOverlongLineIsSentBase64BR13) {
   }
 }
 
+TEST(EvaluateData, ChangedQuotedPrintableBodyKeepsItsEncodingAndGetsSoftBreaks) {
+  // content.body of a quoted-printable part is the QP text itself: a long rewritten line is
+  // wrapped with soft breaks, never relabelled base64 (probe round 4).
+  std::string message = "Subject: t\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+                        "caf=C3=A9 a=3Db " + std::string(975, 'x') + "\r\nsecond=\r\n line\r\n";
+  auto d = run_data(R"(
+- {type: set_attribute, attribute: content.body, value: "[EXTERNAL] ${content.body}"}
+)",
+                    message);
+  ASSERT_TRUE(d.message_replaced) << d.reason;
+  const std::size_t split = message.find("\r\n\r\n");
+  const std::string headers = message.substr(0, split + 2);
+  std::string body = message.substr(split + 4);
+  EXPECT_EQ(find_header(headers, "Content-Transfer-Encoding"), "quoted-printable");
+  std::size_t start = 0;
+  while (start < body.size()) {
+    const std::size_t end = body.find("\r\n", start);
+    ASSERT_NE(end, std::string::npos);
+    EXPECT_LE(end - start, 76u) << body.substr(start, end - start);
+    start = end + 2;
+  }
+  // Removing the soft breaks gives back the rewritten QP text exactly.
+  std::string unwrapped;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    if (body.compare(i, 3, "=\r\n") == 0) {
+      i += 2;
+      continue;
+    }
+    unwrapped += body[i];
+  }
+  EXPECT_EQ(unwrapped, "[EXTERNAL] caf=C3=A9 a=3Db " + std::string(975, 'x') + "\r\nsecond line\r\n");
+}
+
 TEST(EvaluateData, ChangedTextBodyWithinTheLineLimitStaysText) {
   std::string message = "Subject: t\r\nMIME-Version: 1.0\r\n\r\n" + std::string(987, 'y') +
                         "\r\n";
