@@ -75,6 +75,33 @@ void RelaySession::set_client_deadline(Clock::time_point t) {
 void RelaySession::set_upstream_deadline(Clock::time_point t) {
   upstream_deadline_ = t;
   if (t < timer_expiry_ && !finished_) arm_timer(t);
+  if (t == Clock::time_point::max()) {
+    unwatch_client();
+  } else {
+    watch_client();
+  }
+}
+
+void RelaySession::watch_client() {
+  if (watching_client_ || finished_ || !client_.is_open()) return;
+  watching_client_ = true;
+  client_.socket().async_wait(
+      tcp::socket::wait_error, [self = shared_from_this()](const boost::system::error_code& ec) {
+        if (!self->watching_client_) return;  // cancelled, then completed anyway
+        self->watching_client_ = false;
+        if (ec == asio::error::operation_aborted) return;
+        spdlog::debug("session={} client connection failed during an upstream wait",
+                      self->env_.session_id);
+        self->closing_ = true;
+        self->upstream_.cancel();
+      });
+}
+
+void RelaySession::unwatch_client() {
+  if (!watching_client_) return;
+  watching_client_ = false;
+  boost::system::error_code ignored;
+  client_.socket().cancel(ignored);
 }
 
 void RelaySession::arm_timer(Clock::time_point t) {

@@ -180,7 +180,16 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   [[nodiscard]] std::uint64_t effective_max_size() const;
 
   void set_client_deadline(Clock::time_point t);
+  /// Bounds the upstream wait that starts now (max(): the wait is over). While a wait is
+  /// bounded the client socket is watched for a connection error (watch_client).
   void set_upstream_deadline(Clock::time_point t);
+  /// During an upstream wait no client read is pending; a client that resets the connection
+  /// meanwhile would hold its session slot and the upstream socket until the upstream
+  /// answered (up to the reply timeout). A wait_error on the client socket (EPOLLERR: a RST,
+  /// never plain data or a half-close) cancels the upstream operation instead, so the
+  /// session ends at once (BR-33, BR-36).
+  void watch_client();
+  void unwatch_client();
   Clock::time_point client_read_deadline() const;
 
   SessionEnv env_;
@@ -213,6 +222,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   std::size_t messages_ = 0;
   bool closing_ = false;
   bool finished_ = false;
+  bool watching_client_ = false;  // a wait_error is pending on the client socket
   bool in_data_ = false;
   bool skipping_line_ = false;
   bool sasl_line_ = false;      // the next line is a SASL response (AUTH line limit)

@@ -92,7 +92,10 @@ Result<HeaderBlock, std::string> header_block(std::string_view message, std::siz
   while (pos < end) {
     const Line line = line_at(region, pos);
     if (line.content.empty() && line.next > pos) return HeaderBlock{pos, line.next};
-    const bool continuation = pos > begin && is_wsp(line.content.front());
+    // A first line that starts with whitespace continues no field: readers skip it and go on
+    // reading fields (as a later Received: field on top would make it a continuation).
+    const bool continuation = is_wsp(line.content.front());
+    if (continuation && pos == begin) ++*defects;
     if (!continuation && !is_header_field_line(line.content)) {
       ++*defects;
       return HeaderBlock{pos, pos};
@@ -244,14 +247,30 @@ void join_rfc2231(std::map<std::string, std::string>& parameters,
     if (star == std::string::npos || star == 0) continue;
     const std::string base = name.substr(0, star);
     if (joined.count(base)) continue;
-    auto extended_value = [](std::string_view v, bool first) {
+    // Readers differ on extended values that are not plain RFC 2231: a first section
+    // without its charset'language' prefix or with a charset that is not ASCII-compatible
+    // (utf-7), a "'" in a later section or in a plain section next to extended ones.
+    bool any_extended = false;
+    auto extended_value = [&](std::string_view v, bool first) {
+      any_extended = true;
       if (first) {  // charset'language'value
         const auto q1 = v.find('\'');
         const auto q2 = q1 == std::string_view::npos ? q1 : v.find('\'', q1 + 1);
-        if (q2 != std::string_view::npos) v.remove_prefix(q2 + 1);
+        if (q2 == std::string_view::npos) {
+          ambiguous.insert(base);
+        } else {
+          const std::string charset = lowercase(v.substr(0, q1));
+          if (!charset.empty() && charset != "us-ascii" && charset != "utf-8" &&
+              charset.rfind("iso-8859-", 0) != 0) {
+            ambiguous.insert(base);
+          }
+          v.remove_prefix(q2 + 1);
+        }
       }
+      if (v.find('\'') != std::string_view::npos) ambiguous.insert(base);
       return percent_decode(v);
     };
+    bool plain_tick = false;
     if (name == base + "*") {
       if (parameters.count(base + "*0") || parameters.count(base + "*0*")) ambiguous.insert(base);
       joined[base] = extended_value(value, true);
@@ -262,6 +281,7 @@ void join_rfc2231(std::map<std::string, std::string>& parameters,
     for (int n = 0; n < 1000; ++n) {
       const std::string plain = base + "*" + std::to_string(n);
       if (auto it = parameters.find(plain); it != parameters.end()) {
+        if (it->second.find('\'') != std::string::npos) plain_tick = true;
         out += it->second;
       } else if (auto ext = parameters.find(plain + "*"); ext != parameters.end()) {
         out += extended_value(ext->second, n == 0);
@@ -271,6 +291,7 @@ void join_rfc2231(std::map<std::string, std::string>& parameters,
       any = true;
     }
     if (any) joined[base] = std::move(out);
+    if (plain_tick && any_extended) ambiguous.insert(base);
     // A section past a gap ("*0", "*2"), or both "*N" and "*N*", is read differently by
     // different readers (some join it, some stop): ambiguous.
     const std::string prefix = base + "*";
@@ -352,6 +373,55 @@ std::string strip_comments(std::string_view value) {
   return out;
 }
 
+namespace {
+
+// The parameters after the first ";" of a Content-Type value, as name (lowercased) ->
+// value (unquoted). A name given twice, or a value followed by anything but ";" (junk after
+// a quoted string), goes to `ambiguous` (its part before any "*").
+void parse_parameters(std::string_view v, std::size_t pos,
+                      std::map<std::string, std::string>& parameters,
+                      std::set<std::string>& ambiguous) {
+  auto skip_wsp = [&] {
+    while (pos < v.size() && (is_wsp(v[pos]) || v[pos] == '\r' || v[pos] == '\n')) ++pos;
+  };
+  auto token = [&](std::string_view stops) {
+    const std::size_t start = pos;
+    while (pos < v.size() && stops.find(v[pos]) == std::string_view::npos && !is_wsp(v[pos])) {
+      ++pos;
+    }
+    return v.substr(start, pos - start);
+  };
+  while (pos < v.size()) {
+    const auto semicolon = v.find(';', pos);
+    if (semicolon == std::string_view::npos) break;
+    pos = semicolon + 1;
+    skip_wsp();
+    const std::string name = lowercase(trim(token("=;")));
+    skip_wsp();
+    if (pos >= v.size() || v[pos] != '=') continue;
+    ++pos;
+    skip_wsp();
+    std::string value;
+    if (pos < v.size() && v[pos] == '"') {
+      ++pos;
+      while (pos < v.size() && v[pos] != '"') {
+        if (v[pos] == '\\' && pos + 1 < v.size()) ++pos;
+        value += v[pos++];
+      }
+      if (pos < v.size()) ++pos;  // closing quote
+    } else {
+      value = std::string(token(";"));
+    }
+    if (name.empty()) continue;
+    const std::string base = name.substr(0, name.find('*'));
+    skip_wsp();
+    if (pos < v.size() && v[pos] != ';') ambiguous.insert(base);  // boundary="b"c
+    if (!parameters.emplace(name, std::move(value)).second) ambiguous.insert(base);
+  }
+}
+
+}  // namespace
+
 ContentType parse_content_type(std::string_view raw) {
   const std::string stripped = strip_comments(raw);
   const std::string_view v = stripped;
@@ -375,30 +445,19 @@ ContentType parse_content_type(std::string_view raw) {
     skip_wsp();
     ct.subtype = lowercase(token(";"));
   }
-  while (pos < v.size()) {
-    const auto semicolon = v.find(';', pos);
-    if (semicolon == std::string_view::npos) break;
-    pos = semicolon + 1;
-    skip_wsp();
-    const std::string name = lowercase(trim(token("=;")));
-    skip_wsp();
-    if (pos >= v.size() || v[pos] != '=') continue;
-    ++pos;
-    skip_wsp();
-    std::string value;
-    if (pos < v.size() && v[pos] == '"') {
-      ++pos;
-      while (pos < v.size() && v[pos] != '"') {
-        if (v[pos] == '\\' && pos + 1 < v.size()) ++pos;
-        value += v[pos++];
+  parse_parameters(v, pos, ct.parameters, ct.ambiguous);
+  // Readers that do not strip comments inside parameters (boundary=(c)b) read another
+  // value: a parameter whose value a comment changed is ambiguous.
+  if (stripped != raw) {
+    std::map<std::string, std::string> literal;
+    std::set<std::string> ignored;
+    const auto first = raw.find(';');
+    if (first != std::string_view::npos) parse_parameters(raw, first, literal, ignored);
+    for (const auto& [name, value] : ct.parameters) {
+      auto it = literal.find(name);
+      if (it == literal.end() || it->second != value) {
+        ct.ambiguous.insert(name.substr(0, name.find('*')));
       }
-      if (pos < v.size()) ++pos;  // closing quote
-    } else {
-      value = std::string(token(";"));
-    }
-    if (name.empty()) continue;
-    if (!ct.parameters.emplace(name, std::move(value)).second) {
-      ct.ambiguous.insert(name.substr(0, name.find('*')));  // given twice: readers differ
     }
   }
   join_rfc2231(ct.parameters, ct.ambiguous);
@@ -446,7 +505,7 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
     if (multipart && ct.ambiguous.count("boundary")) {
       // Readers would split this body at different lines: its structure cannot be
       // determined, so it is not passed uninspected (BR-25).
-      return failure("ambiguous multipart boundary parameter (repeated, RFC 2231 gap or mix)");
+      return failure("ambiguous multipart boundary parameter (readers would take it differently)");
     }
     const bool top_entity = top;
     if (top) {

@@ -225,7 +225,7 @@ TEST(MimeParse, DelimitersOfAnUndeclaredBoundaryAreRefusedBR25) {
       "Content-Type: multipart/mixed; boundary=q=(x)Z9\r\n\r\n--q=(x)Z9\r\n"
       "Content-Transfer-Encoding: base64\r\n\r\nTVqQ\r\n--q=(x)Z9--\r\n");
   ASSERT_FALSE(parsed);
-  EXPECT_NE(parsed.error().find("no declared boundary"), std::string::npos) << parsed.error();
+  EXPECT_NE(parsed.error().find("boundary"), std::string::npos) << parsed.error();
   // No boundary parameter at all, but delimiter lines: the same.
   EXPECT_FALSE(parse_mime("Content-Type: multipart/mixed\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n"));
 }
@@ -265,6 +265,38 @@ TEST(MimeParse, AmbiguousBoundaryParametersAreRefusedBR25) {
   }
   // Not a multipart: an ambiguous parameter there changes no structure.
   EXPECT_TRUE(parse_mime("Content-Type: text/plain; name=a; name=b\r\n\r\nx\r\n"));
+}
+
+TEST(MimeParse, BoundaryFormsReadersTakeDifferentlyAreRefusedBR25) {
+  // Each of these has a second reading (Python's compat32 or default policy, say) whose
+  // delimiters may hide a part from the policy (probe round 5).
+  for (const std::string params : {
+           "boundary*0*=ab; boundary*1*=c'd'e",        // "'" in a later extended section
+           "boundary*=utf-7''+AGE-b",                 // not ASCII-compatible
+           "boundary*0*=abc",                         // no charset'language' prefix
+           "boundary*0=\"x'y'a\"; boundary*1*=%62",  // "'" in a plain section
+           "boundary=(c)b",                           // a comment inside the value
+           "boundary=\"b\"c",                         // junk after the quoted value
+       }) {
+    auto parsed = parse_mime("Content-Type: multipart/mixed; " + params +
+                             "\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n");
+    EXPECT_FALSE(parsed) << params;
+  }
+  // Plain RFC 2231 stays accepted: utf-8 and an empty charset.
+  EXPECT_TRUE(parse_mime("Content-Type: multipart/mixed; boundary*=utf-8''b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n"));
+  EXPECT_TRUE(parse_mime("Content-Type: multipart/mixed; boundary*0*=''b; boundary*1=c\r\n\r\n--bc\r\n\r\nx\r\n--bc--\r\n"));
+  // A comment outside the parameter changes nothing.
+  EXPECT_TRUE(parse_mime("Content-Type: multipart/mixed (x); boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n"));
+}
+
+TEST(MimeParse, FirstHeaderLineStartingWithWhitespaceIsSkipped) {
+  // Readers skip it and read the fields after it (probe round 5).
+  auto s = parse_ok(" x-junk\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64_encode("MARK"));
+  EXPECT_EQ(decode_content_body(s), "MARK");
+  EXPECT_EQ(s.defects, 1u);
+  s = parse_ok("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\tx\r\n"
+               "Content-Transfer-Encoding: base64\r\n\r\n" + base64_encode("MARK") + "--b--\r\n");
+  EXPECT_EQ(decode_content_body(s), "MARK");
 }
 
 TEST(MimeParse, MissingHeaderBodySeparatorStartsTheBodyAtTheFirstNonFieldLine) {

@@ -12,6 +12,8 @@ import random
 import re
 import shutil
 import smtplib
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -245,6 +247,27 @@ class DataPathTests(RelayCase):
         self.assertEqual(mails, ["MAIL FROM:<alice@example.com>"] * 2, self.diag(up))
         self.assertEqual(up.messages(), [])
         self.assertEqual(up.connection_count(), 2, self.diag(up))
+
+    def test_client_reset_during_an_upstream_wait_frees_the_session(self) -> None:
+        """A client that resets its connection while the gateway waits for a slow upstream
+        ends its session at once: the per-client slot is free again and the upstream socket
+        closed, not both held until the upstream answers (BR-33, BR-36; probe round 5)."""
+        up, port = self.relay(None, "--max-sessions-per-client", "1",
+                              upstream={"delay_rcpt": 6.0})
+        c = SmtpClient(port)
+        c.banner()
+        self.assertEqual(c.command("EHLO c.example.net").code, 250)
+        self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+        c.send(b"RCPT TO:<bob@example.org>\r\n")
+        time.sleep(0.3)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()  # RST
+        started = time.monotonic()
+        self.assertTrue(up.wait_closed(3), "upstream socket still open" + self.diag(up))
+        with SmtpClient(port) as c2:
+            banner = c2.banner()
+            self.assertEqual(banner.code, 220, f"slot still held: {banner}")
+        self.assertLess(time.monotonic() - started, 3.0)
 
     def test_upstream_down_gives_421_at_ehlo(self) -> None:
         up, port = self.relay(upstream={"down": True})
