@@ -256,7 +256,7 @@ std::string export_configuration_yaml(const v1::ConfigurationDocument& document)
   if (document.services_size() > 0) services(out, document);
   out << YAML::EndMap;
   if (!out.good()) throw std::runtime_error("cannot write YAML: " + out.GetLastError());
-  return std::string(out.c_str()) + "\n";
+  return yaml_escape_del(std::string(out.c_str())) + "\n";
 }
 
 std::string export_configuration_json(const v1::ConfigurationDocument& document) {

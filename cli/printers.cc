@@ -252,7 +252,7 @@ std::string json_to_yaml(std::string_view json) {
   YAML::Emitter emitter;
   emit_yaml(emitter, value);
   if (!emitter.good()) throw std::runtime_error("cannot print YAML: " + emitter.GetLastError());
-  return std::string(emitter.c_str()) + "\n";
+  return yaml_escape_del(std::string(emitter.c_str())) + "\n";
 }
 
 std::string format_time_ms(std::int64_t unix_ms) {

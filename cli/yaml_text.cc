@@ -49,7 +49,22 @@ bool yaml_needs_quotes(const std::string& s) {
       R"([-+]?([0-9][0-9_]*)?\.?[0-9_]*([eE][-+]?[0-9]+)?|)"
       R"([-+]?0[xob][0-9a-fA-F_]+|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)|)"
       R"([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?)$)");
-  return std::regex_match(s, kNonString);
+  // DEL is not allowed unescaped anywhere in a YAML document (YAML 1.2 §5.1): a string
+  // holding one is double-quoted, and yaml_escape_del() escapes it there.
+  return s.find('\x7f') != std::string::npos || std::regex_match(s, kNonString);
+}
+
+std::string yaml_escape_del(std::string text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\x7f') {
+      out += "\\x7f";
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 void emit_yaml_node(YAML::Emitter& out, const YAML::Node& node) {
@@ -87,7 +102,7 @@ std::string yaml_node_text(const YAML::Node& node) {
   YAML::Emitter out;
   emit_yaml_node(out, node);
   if (!out.good()) throw std::runtime_error("cannot write YAML: " + out.GetLastError());
-  return std::string(out.c_str()) + "\n";
+  return yaml_escape_del(std::string(out.c_str())) + "\n";
 }
 
 nlohmann::ordered_json yaml_to_json(const YAML::Node& node) {

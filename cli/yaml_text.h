@@ -15,6 +15,11 @@ namespace gw::cli {
 /// sexagesimal numbers. Such strings are written double-quoted.
 bool yaml_needs_quotes(const std::string& text);
 
+/// `yaml` (an emitted document) with every DEL octet written as the escape "\x7f": YAML
+/// allows DEL only escaped, inside double quotes, which is how yaml_needs_quotes() makes
+/// every string holding one be emitted (probe round 6: other readers refused the export).
+std::string yaml_escape_del(std::string yaml);
+
 /// Writes `node` (as yaml-cpp parsed it) to `out` so that it reads back with the same
 /// meaning. YAML::Dump does not: it writes the quoted scalar `"true"` as the boolean `true`
 /// and '25' as the number 25. Here a scalar that was quoted in the source (or tagged) and

@@ -30,6 +30,16 @@ TEST(EmitYamlNode, KeepsMeaningWhereYamlDumpDoesNot) {
   EXPECT_EQ(again[0]["m"].Tag(), "?");
 }
 
+TEST(EmitYamlNode, DelIsEscapedInsideDoubleQuotes) {
+  // YAML allows DEL only escaped (probe round 6: PyYAML refused the export).
+  YAML::Node node;
+  node["value"] = std::string("a\x7f" "b");
+  const std::string text = yaml_node_text(node);
+  EXPECT_EQ(text.find('\x7f'), std::string::npos) << text;
+  EXPECT_NE(text.find("\"a\\x7fb\""), std::string::npos) << text;
+  EXPECT_EQ(YAML::Load(text)["value"].as<std::string>(), std::string("a\x7f" "b"));
+}
+
 TEST(EmitYamlNode, NullAndUndefinedGiveNoText) {
   EXPECT_EQ(yaml_node_text(YAML::Node()), "");
   EXPECT_EQ(yaml_node_text(YAML::Load("~")), "");

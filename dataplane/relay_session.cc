@@ -489,13 +489,21 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
   }
   UpstreamOptions options = upstream_options();
   UpstreamFault fault = UpstreamFault::kNone;
-  if (upstream_login_ && upstream_.is_open()) {
+  if (upstream_login_ && upstream_ready()) {
     // The client's login was proxied on this upstream connection: a fresh one would relay
     // its mail as an anonymous user. Greet the same connection again instead; both sides
     // then reset the transaction and keep the login (RFC 5321 §4.1.4, RFC 4954 §4).
     set_upstream_deadline(Clock::now() + limits_.upstream_timeout);
     fault = co_await upstream_.greet_again(options.helo_domain);
-  } else {
+    set_upstream_deadline(Clock::time_point::max());
+    upstream_timed_out_ = false;
+    if (fault != UpstreamFault::kNone) {
+      // The upstream dropped that connection meanwhile (an idle timeout): the login went
+      // with it. Start afresh below, AUTH offered again.
+      upstream_failed(fault, "EHLO on the logged-in connection");
+    }
+  }
+  if (!upstream_login_ || !upstream_.is_open()) {
     // Connect lazily, as in the reference trace; a second EHLO starts a fresh upstream
     // session so that both sides forget the same state (RFC 5321 §4.1.4). A proxied login
     // whose connection is gone is gone too: AUTH is offered again.
@@ -900,6 +908,11 @@ awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view
       error = make_reply(500, es::kAuthLineTooLong, "Authentication Exchange line is too long");
     } else {
       error = check(line_);
+    }
+    if (!error && pipelined_before_reply(Verb::kAuth)) {
+      // Bytes behind the response: 503 and close before the credential goes upstream (the
+      // upstream connection is dropped mid-exchange, never sent a QUIT).
+      co_return;
     }
     if (error) {
       // Keep the upstream's dialogue aligned: cancel there and swallow its 501.

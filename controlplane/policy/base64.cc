@@ -24,12 +24,14 @@ bool is_space(char c) {
 
 }  // namespace
 
-std::string base64_decode(std::string_view text, std::size_t* defects) {
+std::string base64_decode(std::string_view text, std::size_t* defects, bool* misaligned) {
   std::string out;
   out.reserve(text.size() / 4 * 3 + 3);
   std::uint32_t acc = 0;
   int n = 0;
   bool after_padding = false;
+  int group_at_padding = 0;  // characters of the group the current "=" run ended
+  int padding_run = 0;
   auto defect = [&] {
     if (defects) ++*defects;
   };
@@ -38,7 +40,11 @@ std::string base64_decode(std::string_view text, std::size_t* defects) {
     if (v >= 0) {
       if (after_padding) {
         defect();  // padding in the middle: decode across it (BR-28)
+        if (misaligned && (group_at_padding == 1 || (group_at_padding == 2 && padding_run == 1))) {
+          *misaligned = true;
+        }
         after_padding = false;
+        padding_run = 0;
       }
       acc = (acc << 6) | static_cast<std::uint32_t>(v);
       if (++n == 4) {
@@ -49,6 +55,7 @@ std::string base64_decode(std::string_view text, std::size_t* defects) {
         n = 0;
       }
     } else if (c == '=') {
+      if (padding_run++ == 0) group_at_padding = n;
       if (n == 2) {
         out += static_cast<char>((acc >> 4) & 0xff);
       } else if (n == 3) {

@@ -16,8 +16,12 @@ namespace gw::controlplane::policy {
 /// text is decoded and scanned, never a prefix that stops at the first "=" (BR-28). A
 /// dangling single character is dropped. `defects`, when given, is incremented once per
 /// irregularity (padding before the end, a dangling character, a character outside the
-/// alphabet that is not whitespace).
-std::string base64_decode(std::string_view text, std::size_t* defects = nullptr);
+/// alphabet that is not whitespace). `misaligned`, when given, is set when padding ends a
+/// group of 1 character, or a group of 2 with a single "=", and more data follows: other
+/// decoders skip such an "=" and stay in the group, so they read different octets from
+/// then on (probe round 6, BR-28) — a caller that must see what every reader sees refuses.
+std::string base64_decode(std::string_view text, std::size_t* defects = nullptr,
+                          bool* misaligned = nullptr);
 
 /// Encodes `bytes` as base64 with "=" padding, in lines of at most `line_length` characters
 /// (a multiple of 4; 76 per RFC 2045 §6.8), each line ending in CRLF, the last one too.

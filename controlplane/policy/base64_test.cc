@@ -85,5 +85,22 @@ TEST(Base64, DefectsAreCountedNotFatal) {
   EXPECT_EQ(defects, 0u);
 }
 
+TEST(Base64, PaddingInsideAGroupIsReportedAsMisaligned) {
+  // Probe round 6: other decoders skip such an "=" and stay in the group.
+  const std::string t = base64_encode("EICAR-MARK-7731 in the attachment\r\n");
+  for (const std::string& text : {t.substr(0, 1) + "=" + t.substr(1), t.substr(0, 2) + "=" + t.substr(2),
+                                 t.substr(0, 5) + "=" + t.substr(5), t.substr(0, 1) + "==" + t.substr(1)}) {
+    bool misaligned = false;
+    base64_decode(text, nullptr, &misaligned);
+    EXPECT_TRUE(misaligned) << text;
+  }
+  // Proper padding followed by more data (BR-28's case) is decoded across, not misaligned.
+  for (const std::string text : {"QUJDRA==RUZHSA==", "QUJDREU=RUZH", "QUJD====RUZH", "QUJDRA=="}) {
+    bool misaligned = false;
+    base64_decode(text, nullptr, &misaligned);
+    EXPECT_FALSE(misaligned) << text;
+  }
+}
+
 }  // namespace
 }  // namespace gw::controlplane::policy

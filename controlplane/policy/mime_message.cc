@@ -67,15 +67,23 @@ struct HeaderBlock {
   std::size_t body_begin = 0;  // just past the empty line
 };
 
-// RFC 5322 §3.6.8: a field name is 1*ftext (printable ASCII but ":"), then the colon.
-bool is_header_field_line(std::string_view line) {
+// How a header-block line reads: a field (RFC 5322 §3.6.8 ftext name, then ":"; an empty
+// name too, as readers keep it), an mbox "From " line (readers skip it), a field with
+// whitespace before its colon (obsolete syntax some readers take as a field and others as
+// the start of the body), or none of these.
+enum class HeaderLine { kField, kEnvelopeFrom, kSpaceBeforeColon, kOther };
+HeaderLine classify_header_line(std::string_view line) {
+  if (line.substr(0, 5) == "From ") return HeaderLine::kEnvelopeFrom;
   const auto colon = line.find(':');
-  if (colon == std::string_view::npos || colon == 0) return false;
+  if (colon == std::string_view::npos) return HeaderLine::kOther;
   std::string_view name = line.substr(0, colon);
-  while (!name.empty() && is_wsp(name.back())) name.remove_suffix(1);  // "Name :" (obsolete)
-  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return c > ' ' && c < 127;
-  });
+  auto ftext = [](char c) { return c > ' ' && c < 127; };
+  if (std::all_of(name.begin(), name.end(), ftext)) return HeaderLine::kField;
+  while (!name.empty() && is_wsp(name.back())) name.remove_suffix(1);
+  if (!name.empty() && std::all_of(name.begin(), name.end(), ftext)) {
+    return HeaderLine::kSpaceBeforeColon;
+  }
+  return HeaderLine::kOther;
 }
 
 // Finds the header block of the entity [begin, end) of `message`. It ends at the empty
@@ -96,9 +104,19 @@ Result<HeaderBlock, std::string> header_block(std::string_view message, std::siz
     // reading fields (as a later Received: field on top would make it a continuation).
     const bool continuation = is_wsp(line.content.front());
     if (continuation && pos == begin) ++*defects;
-    if (!continuation && !is_header_field_line(line.content)) {
-      ++*defects;
-      return HeaderBlock{pos, pos};
+    if (!continuation) {
+      switch (classify_header_line(line.content)) {
+        case HeaderLine::kField:
+          break;
+        case HeaderLine::kEnvelopeFrom:
+          ++*defects;  // skipped, as readers skip it
+          break;
+        case HeaderLine::kSpaceBeforeColon:
+          return failure("a header field with whitespace before its colon (readers differ)");
+        case HeaderLine::kOther:
+          ++*defects;
+          return HeaderBlock{pos, pos};
+      }
     }
     if (line.next - begin > max_octets) {
       return failure("a MIME header block is larger than " + std::to_string(max_octets) +
@@ -404,11 +422,17 @@ void parse_parameters(std::string_view v, std::size_t pos,
     std::string value;
     if (pos < v.size() && v[pos] == '"') {
       ++pos;
+      bool quoted_pair = false;
       while (pos < v.size() && v[pos] != '"') {
-        if (v[pos] == '\\' && pos + 1 < v.size()) ++pos;
+        if (v[pos] == '\\' && pos + 1 < v.size()) {
+          ++pos;
+          quoted_pair = true;
+        }
         value += v[pos++];
       }
       if (pos < v.size()) ++pos;  // closing quote
+      // Some readers keep the backslash of a quoted-pair ("a\b" read as a\b, not ab).
+      if (quoted_pair && !name.empty()) ambiguous.insert(name.substr(0, name.find('*')));
     } else {
       value = std::string(token(";"));
     }
@@ -470,9 +494,10 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
     std::size_t begin;
     std::size_t end;
     std::size_t depth;
+    bool digest_part;  // a part of a multipart/digest (default type message/rfc822)
   };
   MimeStructure result;
-  std::vector<Entity> stack{{0, message.size(), 0}};
+  std::vector<Entity> stack{{0, message.size(), 0, false}};
   bool top = true;
   while (!stack.empty()) {
     const Entity e = stack.back();
@@ -496,12 +521,22 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
       base64 = mechanism == "base64";
       quoted_printable = mechanism == "quoted-printable";
     }
-    // RFC 2046 §5.1.1: a boundary never ends in a space; readers drop trailing ones.
+    // RFC 2046 §5.1.1: a boundary never ends in a space; readers drop trailing ones (a
+    // leading space is allowed and kept).
     std::string boundary;
     if (auto it = ct.parameters.find("boundary"); it != ct.parameters.end()) {
-      boundary = std::string(trim(it->second));
+      std::string_view b = it->second;
+      while (!b.empty() && is_wsp(b.back())) b.remove_suffix(1);
+      boundary = std::string(b);
     }
     const bool multipart = ct.type == "multipart";
+    if (multipart && (!std::all_of(boundary.begin(), boundary.end(), is_bchar) ||
+                      (boundary.size() >= 4 && boundary.rfind("=?", 0) == 0 &&
+                       boundary.compare(boundary.size() - 2, 2, "?=") == 0))) {
+      // Octets outside bchars (readers strip, keep or decode them differently: "<b>",
+      // control octets) or an encoded word ("=?us-ascii?q?b?=", decoded by some readers).
+      return failure("multipart boundary readers would take differently");
+    }
     if (multipart && ct.ambiguous.count("boundary")) {
       // Readers would split this body at different lines: its structure cannot be
       // determined, so it is not passed uninspected (BR-25).
@@ -518,14 +553,20 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
     }
     // An attached message (RFC 2046 §5.2.1; message/global, RFC 6532 §3.7) is an entity
     // of its own: walked like the top one, so an attachment inside it is seen too.
-    const bool encapsulated = !multipart && !base64 && ct.type == "message" &&
-                              (ct.subtype == "rfc822" || ct.subtype == "global");
-    if (encapsulated && !top_entity) {
+    // Every message/* type but the two whose body is no message (RFC 2046 §5.2.2, §5.2.3),
+    // the top-level entity too, and a part of a multipart/digest without a Content-Type
+    // (its default is message/rfc822, RFC 2046 §5.1.5).
+    const bool message_type =
+        (ct.type == "message" && ct.subtype != "partial" && ct.subtype != "external-body") ||
+        (ct.type.empty() && e.digest_part);
+    const bool encapsulated = !multipart && !base64 && message_type;
+    if (encapsulated && top_entity) result.multipart = true;  // a container: no body rewrite
+    if (encapsulated) {
       if (e.depth >= limits.max_depth) {
         return failure("MIME entities are nested deeper than " +
                        std::to_string(limits.max_depth) + " levels");
       }
-      stack.push_back({body_begin, e.end, e.depth + 1});
+      stack.push_back({body_begin, e.end, e.depth + 1, false});
       continue;
     }
     if (!multipart) {
@@ -558,18 +599,20 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
       continue;
     }
     // Reverse order on the stack, so the leaves come out in document order.
+    const bool digest = ct.subtype == "digest";
     for (auto it = split.parts.rbegin(); it != split.parts.rend(); ++it) {
-      stack.push_back({it->begin, it->end, e.depth + 1});
+      stack.push_back({it->begin, it->end, e.depth + 1, digest});
     }
   }
   return result;
 }
 
-std::string decode_content_body(const MimeStructure& structure, std::size_t* defects) {
+std::string decode_content_body(const MimeStructure& structure, std::size_t* defects,
+                                bool* misaligned) {
   std::string out;
   for (const auto& leaf : structure.leaves) {
     if (leaf.base64) {
-      out += base64_decode(leaf.body, defects);
+      out += base64_decode(leaf.body, defects, misaligned);
     } else {
       out += leaf.body;
     }

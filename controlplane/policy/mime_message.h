@@ -71,7 +71,10 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message,
 /// base64-decoded when its Content-Transfer-Encoding is base64 and taken as is otherwise
 /// (quoted-printable, 7bit, 8bit, binary: the reference decodes base64 only). Decoding
 /// defects are added to `defects` when given.
-std::string decode_content_body(const MimeStructure& structure, std::size_t* defects = nullptr);
+/// `misaligned` is set when a base64 leaf has padding that decoders read differently
+/// (base64_decode).
+std::string decode_content_body(const MimeStructure& structure, std::size_t* defects = nullptr,
+                                bool* misaligned = nullptr);
 
 /// The unfolded value of the first field called `name` (case-insensitive) in a header
 /// block, without the leading whitespace; nullopt if there is none (RFC 5322 §2.2.3).

@@ -180,7 +180,14 @@ Decision evaluate(const CompiledPolicy& policy, Command command, Attributes& att
       }
       structure = std::move(parsed).value();
       if (policy.needs_body() || policy.writes_body()) {
-        std::string body = decode_content_body(*structure);
+        bool misaligned = false;
+        std::string body = decode_content_body(*structure, nullptr, &misaligned);
+        if (misaligned) {
+          // Readers would decode other octets than the policy sees (BR-28): fail closed.
+          fail_with(decision, media_error_reply("Message structure cannot be inspected"),
+                    "base64 padding inside a group: decoders read it differently");
+          return decision;
+        }
         if (policy.writes_body()) original_body = body;
         attributes.insert_or_assign(std::string(attr::kContentBody), std::move(body));
       }

@@ -934,6 +934,15 @@ class RecordingUpstream:
     def wait_closed(self, timeout: float = 5.0) -> bool:
         return wait_until(lambda: self.open_connections() == 0, timeout)
 
+    def drop_connections(self) -> None:
+        """Closes every open connection from the server side, without a reply (an idle
+        timeout or a restart of the upstream), and returns once they are closed."""
+        def close_all() -> None:
+            for transport in list(self._transports):
+                transport.close()
+        self.loop.call_soon_threadsafe(close_all)
+        self.wait_closed()
+
     def describe(self) -> str:
         """Human-readable summary for assertion messages."""
         lines = []

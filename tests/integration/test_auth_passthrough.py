@@ -151,6 +151,32 @@ class PassThroughTests(TlsRelayCase):
         self.assertEqual(len(self.up.auth_attempts()), 1)
         self.assertTrue(self.up.wait_messages(1))
 
+    def test_second_ehlo_after_the_upstream_dropped_the_login(self) -> None:
+        """The upstream closed the logged-in connection while the client was idle: the
+        second EHLO opens a fresh session and offers AUTH again, never a 421 (probe round 6,
+        PROTOCOL.md)."""
+        c, _, _ = self.session()
+        self.assertEqual(c.command("AUTH PLAIN " + plain_blob("bob", USERS["bob"])).code, 235)
+        self.up.drop_connections()
+        r = c.command("EHLO c.example.net")
+        self.assertEqual(r.code, 250, str(r) + self.diag(self.up, c))
+        self.assertIn("AUTH", " ".join(r.lines[1:]), "AUTH not offered again: " + str(r))
+        self.assert_login_works(c)
+
+    def test_response_with_a_command_behind_it_never_reaches_the_upstream(self) -> None:
+        """A valid SASL response with MAIL pipelined behind it: 503 and close before the
+        credential goes upstream (BR-23, probe round 6)."""
+        c, _, _ = self.session()
+        self.assertEqual(c.command("AUTH LOGIN").code, 334)
+        self.assertEqual(c.command(b64("bob")).code, 334)
+        c.send(b64(USERS["bob"]).encode() + b"\r\nMAIL FROM:<bob@example.com>\r\n")
+        r = c.read_reply(5)
+        self.assertEqual((r.code, r.enhanced), (503, "5.5.0"), str(r) + self.diag(self.up, c))
+        self.assertIsNone(c.expect_closed(5))
+        time.sleep(0.2)
+        self.assertNotIn(b64(USERS["bob"]), self.up.command_texts())
+        self.assertEqual([a.success for a in self.up.auth_attempts()], [])
+
     def test_mail_auth_parameter_is_accepted_and_not_forwarded(self) -> None:
         # RFC 4954 §5: a server that offered AUTH accepts AUTH= on MAIL. The relay cannot
         # vouch for the identity named there, so the upstream never sees it.
