@@ -393,22 +393,34 @@ std::string strip_comments(std::string_view value) {
 
 namespace {
 
-// The parameters after the first ";" of a Content-Type value, as name (lowercased) ->
-// value (unquoted). A name given twice, or a value followed by anything but ";" (junk after
-// a quoted string), goes to `ambiguous` (its part before any "*").
-void parse_parameters(std::string_view v, std::size_t pos,
-                      std::map<std::string, std::string>& parameters,
-                      std::set<std::string>& ambiguous) {
-  auto skip_wsp = [&] {
+// A read position in a header field value, with the two scanning steps both the type and
+// the parameter parsers need.
+struct Cursor {
+  std::string_view v;
+  std::size_t pos = 0;
+  void skip_wsp() {
     while (pos < v.size() && (is_wsp(v[pos]) || v[pos] == '\r' || v[pos] == '\n')) ++pos;
-  };
-  auto token = [&](std::string_view stops) {
+  }
+  // Up to whitespace or one of `stops`.
+  std::string_view token(std::string_view stops) {
     const std::size_t start = pos;
     while (pos < v.size() && stops.find(v[pos]) == std::string_view::npos && !is_wsp(v[pos])) {
       ++pos;
     }
     return v.substr(start, pos - start);
-  };
+  }
+};
+
+// The parameters after the first ";" of a Content-Type value, as name (lowercased) ->
+// value (unquoted). A name given twice, or a value followed by anything but ";" (junk after
+// a quoted string), goes to `ambiguous` (its part before any "*").
+void parse_parameters(std::string_view v, std::size_t start,
+                      std::map<std::string, std::string>& parameters,
+                      std::set<std::string>& ambiguous) {
+  Cursor c{v, start};
+  std::size_t& pos = c.pos;
+  auto skip_wsp = [&] { c.skip_wsp(); };
+  auto token = [&](std::string_view stops) { return c.token(stops); };
   while (pos < v.size()) {
     const auto semicolon = v.find(';', pos);
     if (semicolon == std::string_view::npos) break;
@@ -450,17 +462,10 @@ ContentType parse_content_type(std::string_view raw) {
   const std::string stripped = strip_comments(raw);
   const std::string_view v = stripped;
   ContentType ct;
-  std::size_t pos = 0;
-  auto skip_wsp = [&] {
-    while (pos < v.size() && (is_wsp(v[pos]) || v[pos] == '\r' || v[pos] == '\n')) ++pos;
-  };
-  auto token = [&](std::string_view stops) {
-    const std::size_t start = pos;
-    while (pos < v.size() && stops.find(v[pos]) == std::string_view::npos && !is_wsp(v[pos])) {
-      ++pos;
-    }
-    return v.substr(start, pos - start);
-  };
+  Cursor c{v, 0};
+  std::size_t& pos = c.pos;
+  auto skip_wsp = [&] { c.skip_wsp(); };
+  auto token = [&](std::string_view stops) { return c.token(stops); };
   skip_wsp();
   ct.type = lowercase(token("/;"));
   skip_wsp();
