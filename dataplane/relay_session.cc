@@ -940,7 +940,9 @@ std::string RelaySession::protocol_type() const {
 awaitable<Decision> RelaySession::ask_policy(const gateway::v1::Handler& handler,
                                              gateway::v1::SmtpCommand command,
                                              std::map<std::string, std::string> extra,
-                                             std::string message) {
+                                             std::string message,
+                                             const std::string* envelope_from,
+                                             const std::vector<std::string>* envelope_recipients) {
   if (!env_.policy) {
     Decision none;
     none.error = "no control plane client";
@@ -973,8 +975,10 @@ awaitable<Decision> RelaySession::ask_policy(const gateway::v1::Handler& handler
   attributes["client.address"] = client_ip;
   if (command != gateway::v1::SMTP_COMMAND_AUTH) attributes["smtp.helo.domain"] = helo_domain_;
   if (command == gateway::v1::SMTP_COMMAND_RCPT || command == gateway::v1::SMTP_COMMAND_DATA) {
-    attributes["smtp.mail.from"] = mail_from_;
-    for (const auto& r : recipients_) request.add_recipients(r);
+    attributes["smtp.mail.from"] = envelope_from ? *envelope_from : mail_from_;
+    for (const auto& r : envelope_recipients ? *envelope_recipients : recipients_) {
+      request.add_recipients(r);
+    }
   }
   for (auto& [k, v] : extra) attributes[k] = std::move(v);
   if (command == gateway::v1::SMTP_COMMAND_DATA) request.set_message(std::move(message));
@@ -1437,8 +1441,8 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   data_deadline_ = Clock::time_point::max();
   // The DATA decision needs the envelope (smtp.mail.from, smtp.rcpt.recipients, as the
   // reference lists for DATA); the transaction itself ends here, whatever follows.
-  std::string envelope_from = std::move(mail_from_);
-  std::vector<std::string> envelope_recipients = std::move(recipients_);
+  const std::string envelope_from = std::move(mail_from_);
+  const std::vector<std::string> envelope_recipients = std::move(recipients_);
   reset_transaction();
   message_ended_ = !client_gone;
   if (client_gone) {
@@ -1471,12 +1475,9 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   }
   if (data_handler) {
     std::map<std::string, std::string> extra;
-    mail_from_ = std::move(envelope_from);  // read by ask_policy, cleared again below
-    recipients_ = std::move(envelope_recipients);
-    Decision decision = co_await ask_policy(*data_handler, gateway::v1::SMTP_COMMAND_DATA,
-                                            std::move(extra), content);
-    mail_from_.clear();
-    recipients_.clear();
+    Decision decision =
+        co_await ask_policy(*data_handler, gateway::v1::SMTP_COMMAND_DATA, std::move(extra),
+                            content, &envelope_from, &envelope_recipients);
     if (stopped_by(decision, gateway::v1::SMTP_COMMAND_DATA)) {
       upstream_.close();  // the upstream is mid-DATA: abort without a terminator
       co_return;

@@ -127,10 +127,14 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
 
   // Policy decisions (DESIGN.md §3, §7 "Fail safe").
   /// Asks for a decision under `handler` with the reference's attributes for `command` plus
-  /// `extra`. Never throws; an RPC failure comes back as kUnavailable.
+  /// `extra`. RCPT and DATA carry the envelope: `envelope_from` and `envelope_recipients`
+  /// when given (DATA: the transaction is already reset), the session's otherwise. Never
+  /// throws; an RPC failure comes back as kUnavailable.
   awaitable<Decision> ask_policy(const gateway::v1::Handler& handler,
                                  gateway::v1::SmtpCommand command,
-                                 std::map<std::string, std::string> extra, std::string message);
+                                 std::map<std::string, std::string> extra, std::string message,
+                                 const std::string* envelope_from = nullptr,
+                                 const std::vector<std::string>* envelope_recipients = nullptr);
   /// Answers the client when `decision` stops the command and returns true; returns false
   /// when the command goes on (continue, or unavailable with fail-open outside AUTH).
   bool stopped_by(const Decision& decision, gateway::v1::SmtpCommand command);

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <set>
 
+#include <openssl/crypto.h>
+
 #include "controlplane/policy/base64.h"
 
 namespace gw::controlplane::policy {
@@ -219,25 +221,21 @@ bool has_delimiter_like_line(std::string_view message, std::size_t begin, std::s
   return false;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // RFC 2231 §4: %XX escapes of an extended parameter value (an invalid escape stays as is).
 std::string percent_decode(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
-        hex_value(text[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
-      i += 2;
-    } else {
-      out += text[i];
+    if (text[i] == '%' && i + 2 < text.size()) {
+      const int high = OPENSSL_hexchar2int(static_cast<unsigned char>(text[i + 1]));
+      const int low = OPENSSL_hexchar2int(static_cast<unsigned char>(text[i + 2]));
+      if (high >= 0 && low >= 0) {
+        out += static_cast<char>(high * 16 + low);
+        i += 2;
+        continue;
+      }
     }
+    out += text[i];
   }
   return out;
 }
