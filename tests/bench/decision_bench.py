@@ -45,12 +45,14 @@ def cmd_handler_id(args):
 
 
 def cmd_annotate(args):
-    """Adds the run's name and gctld's CPU time (whole run, warm-up included)."""
+    """Adds the run's name, what answered it, and that process's CPU time (whole run,
+    warm-up included)."""
     run = load_json(args.file)
     run["name"] = args.name
-    run["gctld_cpu_s"] = round(args.gctld_cpu, 3)
+    run["server"] = args.server
+    run["server_cpu_s"] = round(args.server_cpu, 3)
     answered = run.get("answered_total", 0)
-    run["gctld_cpu_us_per_decision"] = (round(args.gctld_cpu * 1e6 / answered, 1)
+    run["server_cpu_us_per_decision"] = (round(args.server_cpu * 1e6 / answered, 1)
                                         if answered else None)
     save_json(args.file, run)
     return 0
@@ -107,7 +109,7 @@ def cmd_audit_count(args):
         "rows_per_s": rows / (load_s + args.stop_seconds),
         "decisions_per_s": run["decisions_per_s"],
         "callers": run["callers"],
-        "gctld_cpu_us_per_decision": run.get("gctld_cpu_us_per_decision"),
+        "gctld_cpu_us_per_decision": run.get("server_cpu_us_per_decision"),
     }
     print(json.dumps(out))
     return 0
@@ -115,6 +117,26 @@ def cmd_audit_count(args):
 
 # ---------------------------------------------------------------------------------------
 # The table and the targets.
+
+BASELINES = (("echo-callback", "gRPC echo, callback API as gctld uses it"),
+             ("echo-cq", "gRPC echo, one completion-queue thread"))
+
+
+def write_baselines(out, gctld_run, runs):
+    """The open-loop gctld run against the gw-decision-echo runs at the same rate: the
+    latency gRPC, the node's client and this machine's thread wake-ups cost with no policy,
+    audit or SQLite behind them, and gctld's p99 as a ratio of it."""
+    for server, label in BASELINES:
+        echo = [r for r in runs if r.get("server") == server and r["mode"] == "open"
+                and r["rate_target"] == gctld_run["rate_target"]]
+        if not echo:
+            continue
+        e = echo[0]["latency_us"]
+        g = gctld_run["latency_us"]
+        out.write(f"    baseline, same run and rate: {label}: p50 {e['p50']} us, p99 {e['p99']} us;"
+                  f" gctld/baseline p50 {g['p50'] / max(e['p50'], 1):.2f}, "
+                  f"p99 {g['p99'] / max(e['p99'], 1):.2f}\n")
+
 
 def cmd_report(args):
     runs = [load_json(p) for p in args.run]
@@ -125,16 +147,16 @@ def cmd_report(args):
               f"wildcard *@example.com), started {args.started}, {os.cpu_count()} CPUs\n")
     header = (f"{'run':<12} {'callers':>7} {'target/s':>8} {'decisions/s':>11} {'p50 us':>7} "
               f"{'p90 us':>7} {'p99 us':>7} {'p99.9 us':>8} {'max us':>7} {'errors':>6} "
-              f"{'gctld cpu us/dec':>16}")
+              f"{'server cpu us/dec':>17}")
     out.write(header + "\n" + "-" * len(header) + "\n")
     for r in runs:
         lat = r["latency_us"]
         errors = sum(r["errors"].values()) + r.get("skipped", 0)
         target = f"{r['rate_target']:.0f}" if r["mode"] == "open" else "-"
-        cpu = r.get("gctld_cpu_us_per_decision")
+        cpu = r.get("server_cpu_us_per_decision")
         out.write(f"{r['name']:<12} {r['callers']:>7} {target:>8} {r['decisions_per_s']:>11.0f} "
                   f"{lat['p50']:>7} {lat['p90']:>7} {lat['p99']:>7} {lat['p99.9']:>8} "
-                  f"{lat['max']:>7} {errors:>6} {cpu if cpu is not None else '-':>16}\n")
+                  f"{lat['max']:>7} {errors:>6} {cpu if cpu is not None else '-':>17}\n")
         if r["mode"] == "open":
             svc = r["service_latency_us"]
             out.write(f"{'':<12} (open loop: latency from the intended send time; from the "
@@ -142,7 +164,8 @@ def cmd_report(args):
 
     verdicts = []
     out.write("\nTargets\n")
-    open_runs = [r for r in runs if r["mode"] == "open" and r["rate_target"] == args.rate]
+    open_runs = [r for r in runs if r["mode"] == "open" and r["rate_target"] == args.rate
+                 and r.get("server", "gctld") == "gctld"]
     if open_runs:
         r = open_runs[0]
         p99 = r["latency_us"]["p99"]
@@ -153,6 +176,7 @@ def cmd_report(args):
         out.write(f"  decision p99 <= {TARGET_P99_US} us at {r['rate_target']:.0f}/s: p99 {p99} us "
                   f"at {r['decisions_per_s']:.0f}/s achieved, errors {sum(r['errors'].values())}"
                   f", skipped {r.get('skipped', 0)}: {'met' if ok else 'MISSED'}\n")
+        write_baselines(out, r, runs)
     if audit:
         ratio = audit["rows_per_answered"]
         ok = ratio == 1.0
@@ -200,7 +224,9 @@ def main():
     p = sub.add_parser("annotate")
     p.add_argument("file")
     p.add_argument("--name", required=True)
-    p.add_argument("--gctld-cpu", type=float, required=True)
+    p.add_argument("--server", default="gctld", help="what answered: gctld, echo-callback, echo-cq")
+    p.add_argument("--server-cpu", type=float, required=True,
+                   help="CPU seconds the answering process used during the run")
     p.set_defaults(func=cmd_annotate)
     p = sub.add_parser("line")
     p.add_argument("file")

@@ -13,6 +13,7 @@ usage: tests/bench/decision_bench.sh [options]
   --callers LIST         closed-loop caller counts (default 1,16,64)
   --rate N               open-loop decisions/s (default 5000; 0 skips the open-loop run)
   --rate-callers N       pacing threads of the open-loop run (default 4)
+  --no-baseline          skip the open-loop runs against gw-decision-echo (the baseline)
   --channels N           gRPC channels (connections) of the load generator (default 1)
   --audit-duration S     length of the 64-caller run that measures the audit trail (default 12)
   --audit-callers N      callers of that run (default 64)
@@ -31,7 +32,7 @@ build="${GW_BUILD_DIR:-$repo/build}"
 helper=(/usr/bin/python3 "$repo/tests/bench/decision_bench.py")
 duration=10 warmup=2 callers=1,16,64 rate=5000 rate_callers=4 channels=1
 audit_duration=12 audit_callers=64 writer_rows=200000 writer_batch=256
-json="" keep="" rebuild=0 check=0
+json="" keep="" rebuild=0 check=0 baseline=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
@@ -39,6 +40,7 @@ while [[ $# -gt 0 ]]; do
     --callers) callers=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
     --rate-callers) rate_callers=$2; shift 2 ;;
+    --no-baseline) baseline=0; shift ;;
     --channels) channels=$2; shift 2 ;;
     --audit-duration) audit_duration=$2; shift 2 ;;
     --audit-callers) audit_callers=$2; shift 2 ;;
@@ -58,7 +60,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 bench_begin decision_bench
 
 # --- Build. ------------------------------------------------------------------------------------
-bins=(gctld gctl gw-decision-load gw-audit-writer-bench)
+bins=(gctld gctl gw-decision-load gw-audit-writer-bench gw-decision-echo)
 missing=0
 for b in "${bins[@]}"; do [[ -x $build/bin/$b ]] || missing=1; done
 if [[ $rebuild -eq 1 || $missing -eq 1 ]]; then
@@ -98,6 +100,7 @@ start_gctld() {
   "$build/bin/gctld" --listen 127.0.0.1:0 --port-file "$tmp/$name.port" --db "$tmp/$name.db" \
     --log-level warn >"$tmp/$name.log" 2>&1 &
   gctld_pid=$!
+  server_pid=$gctld_pid
   pids+=("$gctld_pid")
   for _ in $(seq 100); do [[ -s $tmp/$name.port ]] && break; sleep 0.1; done
   [[ -s $tmp/$name.port ]] || { show_log "$tmp/$name.log"; die "gctld did not write its port"; }
@@ -131,18 +134,19 @@ cpu_seconds() {  # utime + stime of a process (all threads), seconds
 }
 
 # load NAME ARGS...: one gw-decision-load run against $control, its JSON in $tmp/NAME.json,
-# with gctld's CPU seconds during the run added as "gctld_cpu_s".
+# with the CPU seconds of $server_pid ($server_name) during the run added as "server_cpu_s".
+server_name=gctld
 load() {
   local name=$1
   shift
   local c0 c1
-  c0=$(cpu_seconds "$gctld_pid")
+  c0=$(cpu_seconds "$server_pid")
   "$load_bin" --target "$control" --service bench --command mail --handler-id "$handler_id" \
     --channels "$channels" "$@" >"$tmp/$name.json" 2>"$tmp/$name.err" ||
     { show_log "$tmp/$name.err"; die "gw-decision-load $name failed"; }
-  c1=$(cpu_seconds "$gctld_pid")
-  "${helper[@]}" annotate "$tmp/$name.json" --name "$name" --gctld-cpu "$(awk -v a="$c0" \
-    -v b="$c1" 'BEGIN { print b - a }')"
+  c1=$(cpu_seconds "$server_pid")
+  "${helper[@]}" annotate "$tmp/$name.json" --name "$name" --server "$server_name" \
+    --server-cpu "$(awk -v a="$c0" -v b="$c1" 'BEGIN { print b - a }')"
   "${helper[@]}" line "$tmp/$name.json" >&2
 }
 
@@ -182,6 +186,33 @@ if awk -v r="$rate" 'BEGIN { exit !(r > 0) }'; then
   runs+=("$tmp/open-$rate.json")
 fi
 stop_gctld
+
+# --- 1b. Baseline: the same open-loop load against gw-decision-echo, which answers every
+# call at once (no policy, audit or SQLite), over gRPC's callback API as gctld serves it and
+# over one completion-queue thread: what gRPC, the node's client and the machine cost. -----
+if [[ $baseline -eq 1 ]] && awk -v r="$rate" 'BEGIN { exit !(r > 0) }'; then
+  for api in callback cq; do
+    "$build/bin/gw-decision-echo" --api "$api" --port-file "$tmp/echo-$api.port" \
+      >"$tmp/echo-$api.log" 2>&1 &
+    echo_pid=$!
+    pids+=("$echo_pid")
+    for _ in $(seq 100); do [[ -s $tmp/echo-$api.port ]] && break; sleep 0.1; done
+    [[ -s $tmp/echo-$api.port ]] || { show_log "$tmp/echo-$api.log"; die "gw-decision-echo did not start"; }
+    saved_control=$control
+    control="127.0.0.1:$(tr -d '[:space:]' <"$tmp/echo-$api.port")"
+    server_pid=$echo_pid server_name="echo-$api"
+    run_name="echo-${api:0:2}-$rate"
+    load "$run_name" --rate "$rate" --callers "$rate_callers" --duration "$duration" \
+      --warmup "$warmup" --mail-from sender@example.com
+    runs+=("$tmp/$run_name.json")
+    kill -TERM "$echo_pid"
+    wait "$echo_pid" || log "warning: gw-decision-echo exited with status $? after SIGTERM"
+    kept=()
+    for p in "${pids[@]}"; do [[ $p == "$echo_pid" ]] || kept+=("$p"); done
+    pids=("${kept[@]}")
+    control=$saved_control server_name=gctld
+  done
+fi
 
 # --- 2. Audit rows end to end: a fresh database, one long run, SIGTERM, count the rows. ------
 start_gctld audit
