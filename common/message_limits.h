@@ -15,4 +15,12 @@ inline constexpr std::uint64_t kMaxMessageSizeLimit = 512ull * 1024 * 1024;
 /// 4 MiB, which made every DATA decision on a larger message fail (451 4.3.0).
 inline constexpr int kMaxDecisionRpcBytes = static_cast<int>(kMaxMessageSizeLimit + 16 * 1024 * 1024);
 
+/// The largest `max_command_line` and `max_auth_line` a service may be given, in octets
+/// including CRLF. A relay node buffers a command line whole in a 64 KiB input buffer and
+/// treats anything longer than 64 KiB without a CRLF as an attack (421 4.7.0 and close,
+/// field case BR-12), so both limits must stay well below that: a larger limit would
+/// fill the buffer before the line could be refused with 500 5.5.2. 32 KiB is more than
+/// RFC 5321 §4.5.3.1.4 (512) and RFC 4954 §4 (12288) ask for.
+inline constexpr std::uint32_t kMaxCommandLineLimit = 32 * 1024;
+
 }  // namespace gw::common

@@ -205,6 +205,15 @@ Result<void> validate_service(const v1::Service& s) {
                                             std::to_string(common::kMaxMessageSizeLimit) +
                                             " octets (512 MiB)");
   }
+  for (auto [name, value] : {std::pair{"max_command_line", s.limits().max_command_line()},
+                             std::pair{"max_auth_line", s.limits().max_auth_line()}}) {
+    if (value > common::kMaxCommandLineLimit) {
+      return fail(Code::kInvalidArgument,
+                  std::string(name) + " must be at most " +
+                      std::to_string(common::kMaxCommandLineLimit) +
+                      " octets (a node holds a command line whole in its 64 KiB input buffer)");
+    }
+  }
   if (s.limits().decision_timeout_ms() > 60000) {
     return fail(Code::kInvalidArgument, "decision_timeout_ms must be 1..60000 ms");
   }

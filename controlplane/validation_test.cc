@@ -147,6 +147,22 @@ TEST(ValidationTest, MaxMessageSizeFitsADataDecision) {
   EXPECT_EQ(refusal(s), "max_message_size must be at most 536870912 octets (512 MiB)");
 }
 
+// A node holds a command line whole in a 64 KiB buffer: a larger limit made over-long lines
+// end the session without a reply (probe round 8, BR-12).
+TEST(ValidationTest, CommandLineLimitsFitTheNodesInputBuffer) {
+  v1::Service s = minimal();
+  s.mutable_limits()->set_max_command_line(32768);
+  s.mutable_limits()->set_max_auth_line(32768);
+  EXPECT_EQ(refusal(s), "accepted");
+  s.mutable_limits()->set_max_command_line(32769);
+  EXPECT_EQ(refusal(s), "max_command_line must be at most 32768 octets (a node holds a command "
+                        "line whole in its 64 KiB input buffer)");
+  s.mutable_limits()->set_max_command_line(512);
+  s.mutable_limits()->set_max_auth_line(100000);
+  EXPECT_EQ(refusal(s), "max_auth_line must be at most 32768 octets (a node holds a command "
+                        "line whole in its 64 KiB input buffer)");
+}
+
 TEST(ValidationTest, InstanceHostnameAndCredentials) {
   v1::Service s = minimal();
   s.set_instance("edge zone");

@@ -9,6 +9,7 @@
 #include <charconv>
 
 #include "common/logging.h"
+#include "common/message_limits.h"
 #include "dataplane/handler_selector.h"
 #include "dataplane/smtp/address.h"
 #include "dataplane/smtp/capabilities.h"
@@ -25,6 +26,9 @@ constexpr std::size_t kInputCapacity = 64 * 1024;
 // A command line longer than this is not an over-long command but an attack: 421 and close
 // (field case BR-12: memory per connection stays constant either way).
 constexpr std::size_t kHardLineLimit = 64 * 1024;
+// A line within the configured limits must fit the input buffer with its CRLF, so that it
+// is either taken whole or skipped, never left unanswerable (service_config.cc clamps).
+static_assert(common::kMaxCommandLineLimit < kInputCapacity);
 
 bool starts_with_auth(std::string_view line) {
   return line.size() >= 5 && smtp::iequals_ascii(line.substr(0, 5), "AUTH ");

@@ -1,7 +1,10 @@
 // Proto Service -> ServiceConfig with defaults.
 #include "dataplane/service_config.h"
 
+#include <algorithm>
 #include <stdexcept>
+
+#include "common/message_limits.h"
 
 #include "dataplane/tls_context.h"
 
@@ -64,6 +67,11 @@ std::shared_ptr<const ServiceConfig> make_service_config(const gateway::v1::Serv
   auto& out = cfg->limits;
   set_if(out.max_command_line, l.max_command_line());
   set_if(out.max_auth_line, l.max_auth_line());
+  // gctld refuses larger values; a database edited by hand or an older control plane must
+  // still not give a limit the session's input buffer cannot hold (the line would end the
+  // session without a reply instead of getting 500 5.5.2).
+  out.max_command_line = std::min<std::size_t>(out.max_command_line, common::kMaxCommandLineLimit);
+  out.max_auth_line = std::min<std::size_t>(out.max_auth_line, common::kMaxCommandLineLimit);
   set_if(out.max_text_line, l.max_text_line());
   set_if(out.max_message_size, l.max_message_size());
   set_if(out.max_recipients, l.max_recipients());

@@ -1,0 +1,50 @@
+// make_service_config: zero limits take their defaults; line limits stay within what a
+// session's input buffer holds (common::kMaxCommandLineLimit).
+#include "dataplane/service_config.h"
+
+#include <gtest/gtest.h>
+
+#include "common/message_limits.h"
+
+namespace gw::dataplane {
+namespace {
+
+gateway::v1::Service service() {
+  gateway::v1::Service s;
+  s.set_name("corp");
+  s.set_host("127.0.0.1");
+  s.set_port(2525);
+  s.set_security(gateway::v1::SECURITY_NONE);
+  return s;
+}
+
+TEST(ServiceConfigTest, ZeroLimitsTakeTheRfcDefaults) {
+  auto cfg = make_service_config(service(), {});
+  EXPECT_EQ(cfg->limits.max_command_line, 512u);  // RFC 5321 §4.5.3.1.4
+  EXPECT_EQ(cfg->limits.max_auth_line, 12288u);   // RFC 4954 §4
+  EXPECT_EQ(cfg->limits.max_text_line, 1000u);    // RFC 5321 §4.5.3.1.6
+}
+
+TEST(ServiceConfigTest, ConfiguredLineLimitsAreKept) {
+  auto s = service();
+  s.mutable_limits()->set_max_command_line(2048);
+  s.mutable_limits()->set_max_auth_line(common::kMaxCommandLineLimit);
+  auto cfg = make_service_config(s, {});
+  EXPECT_EQ(cfg->limits.max_command_line, 2048u);
+  EXPECT_EQ(cfg->limits.max_auth_line, common::kMaxCommandLineLimit);
+}
+
+// gctld refuses these; a node given them anyway (a hand-edited database, an older control
+// plane) must not take a limit its 64 KiB input buffer cannot hold (probe round 8: a
+// 70,000-octet line then ended the session without any reply).
+TEST(ServiceConfigTest, LineLimitsBeyondTheInputBufferAreClamped) {
+  auto s = service();
+  s.mutable_limits()->set_max_command_line(100000);
+  s.mutable_limits()->set_max_auth_line(65536);
+  auto cfg = make_service_config(s, {});
+  EXPECT_EQ(cfg->limits.max_command_line, common::kMaxCommandLineLimit);
+  EXPECT_EQ(cfg->limits.max_auth_line, common::kMaxCommandLineLimit);
+}
+
+}  // namespace
+}  // namespace gw::dataplane
