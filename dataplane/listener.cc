@@ -143,6 +143,14 @@ awaitable<void> Listener::accept_loop() {
     if (active > svc->limits.max_sessions || from_client > svc->limits.max_sessions_per_client) {
       spdlog::warn("interface={} refused {}: too many sessions (interface {}, client {})",
                    interface_id_, format_endpoint(remote), active, from_client);
+      if (type_ == gateway::v1::INTERFACE_TYPE_SSL) {
+        // Implicit TLS (RFC 8314 §3.3): plaintext would reach the client as a broken TLS
+        // record, and a handshake only to say 421 would spend the CPU an overload lacks.
+        // The connection is closed without a byte; the client retries later.
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        continue;
+      }
       asio::co_spawn(socket.get_executor(), refuse(std::move(socket), "Too many connections"),
                      [slot](std::exception_ptr) {});
       continue;

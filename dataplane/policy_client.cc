@@ -4,6 +4,8 @@
 #include <atomic>
 #include <tuple>
 
+#include "common/printable_line.h"
+
 namespace gw::dataplane {
 namespace {
 
@@ -172,19 +174,28 @@ Decision to_decision(const gateway::v1::DecisionResponse& response) {
   int code = static_cast<int>(r.code());
   // A policy reply must keep its class: a reject is 5xx, a tempfail 4xx.
   if (reject ? (code < 500 || code > 599) : (code < 400 || code > 499)) code = reject ? 550 : 451;
-  std::string text = r.text().empty() ? (reject ? "Rejected by policy" : "Try again later")
-                                      : r.text();
-  for (char& c : text) {  // a policy's text is printable on the wire (RFC 5321 §4.2)
-    const auto u = static_cast<unsigned char>(c);
-    if ((u < 0x20 && u != '\t') || u == 0x7f) c = ' ';
-  }
-  if (!d.decision_id.empty()) text += " (decision " + d.decision_id + ")";
-  std::string enhanced = r.enhanced_code();
+  // The enhanced code must be one (RFC 3463 §2: class.subject.detail) of the reply's class.
+  smtp::Reply probe;
+  probe.lines.push_back(r.enhanced_code());
+  const bool enhanced_ok = !r.enhanced_code().empty() &&
+                           probe.enhanced_code() == r.enhanced_code() &&
+                           r.enhanced_code()[0] == static_cast<char>('0' + code / 100);
+  const std::string enhanced = enhanced_ok ? r.enhanced_code() : (reject ? "5.7.1" : "4.3.0");
+  const std::string suffix =
+      d.decision_id.empty() ? "" : " (decision " + common::printable_line(d.decision_id, 64) + ")";
+  // "NNN SP enhanced SP text (decision ID) CRLF" within 512 octets (RFC 5321 §4.5.3.1.5),
+  // the decision id kept whole. The text is made one printable line: policies echo client
+  // data (${smtp.mail.from}, ${content.body}), and a CR, LF, NEL or broken UTF-8 must not
+  // reach the client as a line break or a second reply (BR-31 applies the same rule to
+  // upstream replies).
+  const std::size_t fixed = 3 + 1 + enhanced.size() + 1 + suffix.size() + 2;
+  std::string text = common::printable_line(
+      r.text().empty() ? (reject ? "Rejected by policy" : "Try again later") : r.text(),
+      fixed < 512 ? 512 - fixed : 0);
+  text += suffix;
   smtp::Reply reply;
   reply.code = code;
-  bool enhanced_ok = enhanced.size() >= 5 && enhanced[0] == static_cast<char>('0' + code / 100) &&
-                     enhanced[1] == '.';
-  reply.lines.push_back((enhanced_ok ? enhanced : (reject ? "5.7.1" : "4.3.0")) + " " + text);
+  reply.lines.push_back(enhanced + " " + text);
   d.reply = std::move(reply);
   return d;
 }

@@ -69,8 +69,12 @@ class GrpcPolicyClient : public PolicyClient {
 };
 
 /// Converts a DecisionResponse: verdict → outcome, reply (defaults 550 5.7.1 / 451 4.3.0 when
-/// the policy gave none) with " (decision ID)" appended so operators can find the audit
-/// record from a bounce.
+/// the policy gave none, or gave a code or enhanced code of the wrong class) with
+/// " (decision ID)" appended so operators can find the audit record from a bounce. The
+/// reply is one line of at most 512 octets with its CRLF (RFC 5321 §4.5.3.1.5): the text
+/// goes through common::printable_line (controls, NEL, U+2028/9, broken UTF-8 → '?') and is
+/// shortened so that the decision id always fits. A 421 reply ends the session (the caller:
+/// RFC 5321 §3.8).
 Decision to_decision(const gateway::v1::DecisionResponse& response);
 
 }  // namespace gw::dataplane

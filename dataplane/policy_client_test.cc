@@ -260,7 +260,47 @@ TEST(ToDecision, PolicyReplyTextIsMadePrintable) {
   r.mutable_reply()->set_text(std::string("no\r\n250 ok\0\x7f\tend", 16));
   Decision d = to_decision(r);
   EXPECT_EQ(d.outcome, Decision::Outcome::kReject);
-  EXPECT_EQ(d.reply.wire(), "554 5.7.1 no  250 ok  \tend (decision d-1)\r\n");
+  EXPECT_EQ(d.reply.wire(), "554 5.7.1 no??250 ok???end (decision d-1)\r\n");
+
+  // Client data a policy echoes (${content.body}, a SMTPUTF8 ${smtp.mail.from}): NEL,
+  // U+2028 and octets that are not UTF-8 are line breaks or worse to some readers.
+  r.mutable_reply()->set_text("ok\xc2\x85" "250 queued\xe2\x80\xa8x \xff\xfe caf\xc3\xa9");
+  EXPECT_EQ(to_decision(r).reply.wire(),
+            "554 5.7.1 ok?250 queued?x ?? caf\xc3\xa9 (decision d-1)\r\n");
+}
+
+TEST(ToDecision, ReplyLineFitsInto512OctetsWithTheDecisionId) {
+  v1::DecisionResponse r;
+  r.set_decision_id("0190c0de-0000-7000-8000-0123456789ab");
+  r.set_verdict(v1::VERDICT_REJECT);
+  r.mutable_reply()->set_code(550);
+  r.mutable_reply()->set_enhanced_code("5.7.1");
+  r.mutable_reply()->set_text(std::string(600, 'x'));
+  const std::string wire = to_decision(r).reply.wire();
+  EXPECT_EQ(wire.size(), 512u);  // RFC 5321 §4.5.3.1.5, CRLF included
+  EXPECT_TRUE(wire.ends_with(" (decision 0190c0de-0000-7000-8000-0123456789ab)\r\n")) << wire;
+  // Cut before a character that does not fit, never inside it.
+  r.mutable_reply()->set_text(std::string(440, 'x') + std::string(30, 'y') + "\xe2\x82\xac\xe2\x82\xac");
+  const std::string cut = to_decision(r).reply.wire();
+  EXPECT_LE(cut.size(), 512u);
+  EXPECT_EQ(cut.find("\xe2\x82 "), std::string::npos) << cut;
+}
+
+TEST(ToDecision, EnhancedCodeMustBeWellFormedAndOfTheReplysClass) {
+  v1::DecisionResponse r;
+  r.set_verdict(v1::VERDICT_TEMPFAIL);
+  r.mutable_reply()->set_code(451);
+  r.mutable_reply()->set_text("later");
+  for (const char* bad : {"5.7.1", "4.7", "4.7.1\r\n250 ok", "4.7.1x", "4.1234.1", "x.7.1"}) {
+    r.mutable_reply()->set_enhanced_code(bad);
+    EXPECT_EQ(to_decision(r).reply.wire(), "451 4.3.0 later\r\n") << bad;
+  }
+  r.mutable_reply()->set_enhanced_code("4.7.12");
+  EXPECT_EQ(to_decision(r).reply.wire(), "451 4.7.12 later\r\n");
+  // A 421 keeps its code: the session ends on it (relay_session.cc, RFC 5321 §3.8).
+  r.mutable_reply()->set_code(421);
+  r.mutable_reply()->set_enhanced_code("4.7.0");
+  EXPECT_EQ(to_decision(r).reply.code, 421);
 }
 
 }  // namespace

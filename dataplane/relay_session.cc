@@ -10,6 +10,7 @@
 
 #include "common/logging.h"
 #include "common/message_limits.h"
+#include "common/printable_line.h"
 #include "dataplane/handler_selector.h"
 #include "dataplane/smtp/address.h"
 #include "dataplane/smtp/capabilities.h"
@@ -396,6 +397,11 @@ std::optional<awaitable<void>> RelaySession::handle_command() {
     closing_ = true;
     return std::nullopt;
   }
+  if (tls_required_but_missing() && !smtp::allowed_before_starttls(cmd.verb)) {
+    reply(530, es::kSecurityOther, "Must issue a STARTTLS command first");  // RFC 3207 §4
+    count_error();
+    return std::nullopt;
+  }
   if (auto error = smtp::check_command_order(state_, cmd.verb)) {
     reply(*error);
     count_error();
@@ -464,13 +470,16 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
   }
   // Repeated HELO/EHLO without a delivered message counts like NOOP and RSET (BR-33).
   if (!count_idle_command()) co_return;
-  reset_transaction();
-  helo_domain_ = std::string(domain);
-  greeting_ = "Hello " + helo_domain_;
+  // The session changes only once the EHLO is accepted: a refused one leaves the state, the
+  // transaction and smtp.helo.domain as they were (RFC 5321 §4.1.4), so a name the HELO
+  // policy refused never reaches a later decision.
+  std::string helo_domain(domain);
+  std::string greeting = "Hello " + helo_domain;
   if (const auto* handler = select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_HELO)) {
     // The reference's HELO handler: the policy may rewrite the greeting and the domain the
     // upstream will see (smtp.helo.greeting, smtp.helo.domain).
     std::map<std::string, std::string> extra;
+    extra["smtp.helo.domain"] = helo_domain;
     extra["smtp.helo.greeting"] =
         handler->greeting().empty() ? "Hello ${smtp.helo.domain}" : handler->greeting();
     std::string no_message;
@@ -481,16 +490,19 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
     auto& changes = decision.attribute_changes;
     if (auto it = changes.find("smtp.helo.domain"); it != changes.end()) {
       if (smtp::is_valid_helo_argument(it->second)) {
-        helo_domain_ = it->second;
+        helo_domain = it->second;
       } else {
         spdlog::warn("session={} policy produced an invalid smtp.helo.domain, ignored",
                      env_.session_id);
       }
     }
     if (auto it = changes.find("smtp.helo.greeting"); it != changes.end()) {
-      greeting_ = common::log_escape(it->second, 200);  // one printable line, never CR/LF
+      greeting = common::printable_line(it->second, 200);  // one line, never CR/LF
     }
   }
+  reset_transaction();
+  helo_domain_ = std::move(helo_domain);
+  greeting_ = std::move(greeting);
   UpstreamOptions options = upstream_options();
   UpstreamFault fault = UpstreamFault::kNone;
   if (upstream_login_ && upstream_ready()) {
@@ -666,11 +678,6 @@ awaitable<void> RelaySession::on_starttls(std::string_view args) {
 }
 
 awaitable<void> RelaySession::on_auth(std::string_view args) {
-  if (tls_required_but_missing()) {
-    reply(530, es::kSecurityOther, "Must issue a STARTTLS command first");
-    count_error();
-    co_return;
-  }
   if (state_ == smtp::SessionState::kConnected) {
     reply(503, es::kInvalidCommand, "Send EHLO first");
     count_error();
@@ -1004,8 +1011,11 @@ bool RelaySession::stopped_by(const Decision& decision, gateway::v1::SmtpCommand
     case Decision::Outcome::kTempfail:
       count(&PolicyCounters::refused);
       spdlog::info("session={} {} refused by policy (decision {})", env_.session_id,
-                   gateway::v1::SmtpCommand_Name(command), decision.decision_id);
+                   gateway::v1::SmtpCommand_Name(command), common::log_escape(decision.decision_id));
       reply(decision.reply);
+      // 421 says the service is closing the transmission channel (RFC 5321 §3.8, §4.2.2):
+      // a policy that answers it ends the session, as an upstream's 421 does.
+      if (decision.reply.code == 421) closing_ = true;
       if (auth) count_error();
       return true;
     case Decision::Outcome::kUnavailable:
@@ -1147,11 +1157,6 @@ void RelaySession::relay_upstream_reply(const smtp::Reply& r) {
 }
 
 awaitable<void> RelaySession::on_mail(std::string_view args) {
-  if (tls_required_but_missing()) {
-    reply(530, es::kSecurityOther, "Must issue a STARTTLS command first");
-    count_error();
-    co_return;
-  }
   smtp::PathArgument parsed = smtp::parse_mail_from(args);
   if (refused_path(parsed.error, smtp::Verb::kMail)) co_return;
   if (!upstream_ready()) {

@@ -1,6 +1,8 @@
 // Attribute names, read-only rules and single-line sanitising.
 #include "controlplane/policy/attributes.h"
 
+#include "common/printable_line.h"
+
 namespace gw::controlplane::policy {
 
 std::string_view command_name(Command command) {
@@ -50,11 +52,7 @@ bool is_control(char c) {
 }  // namespace
 
 std::string to_single_line(std::string_view text, std::size_t max_octets) {
-  std::string out(text.substr(0, max_octets));
-  for (char& c : out) {
-    if (is_control(c)) c = '?';
-  }
-  return out;
+  return common::printable_line(text, max_octets);
 }
 
 bool has_control_character(std::string_view text) {

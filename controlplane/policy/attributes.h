@@ -61,10 +61,12 @@ std::string join_recipients(const std::vector<std::string>& recipients);
 /// carry out of the engine: RFC 5322 §2.1.1's 998-octet line limit.
 inline constexpr std::size_t kMaxSingleLineValue = 998;
 
-/// `text` made safe for one protocol line: every C0 control character (CR, LF, NUL, TAB
-/// ...) and DEL becomes '?', and the result is cut to `max_octets`. Applied to every value
-/// the engine hands back for use in an SMTP line, so a template that pulls in a multi-line
-/// value (content.body, a decoded AUTH identity) can never inject a line.
+/// `text` made safe for one protocol line (common::printable_line): every control
+/// character (C0 such as CR, LF, NUL, TAB; DEL; the C1 controls such as NEL U+0085; U+2028
+/// and U+2029) and every octet that is not well-formed UTF-8 becomes '?', and the result is
+/// cut to `max_octets` without splitting a character. Applied to every value the engine
+/// hands back for use in an SMTP line, so a template that pulls in a multi-line value
+/// (content.body, a decoded AUTH identity, a SMTPUTF8 address) can never inject a line.
 std::string to_single_line(std::string_view text, std::size_t max_octets = kMaxSingleLineValue);
 
 /// True if `text` holds a C0 control character or DEL.

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "common/printable_line.h"
+
 namespace gw::smtp {
 namespace {
 
@@ -25,37 +27,6 @@ bool is_atext(unsigned char c) {
     default:
       return false;
   }
-}
-
-// Length of the UTF-8 sequence starting at s[i] if it is well-formed, else 0.
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-  auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = b(i);
-  std::size_t len;
-  std::uint32_t cp;
-  if (c < 0x80) return 1;
-  if (c >= 0xc2 && c <= 0xdf) {
-    len = 2;
-    cp = c & 0x1f;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    len = 3;
-    cp = c & 0x0f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    len = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  for (std::size_t k = 1; k < len; ++k) {
-    if ((b(i + k) & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (b(i + k) & 0x3f);
-  }
-  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-      (cp >= 0xd800 && cp <= 0xdfff)) {
-    return 0;
-  }
-  return len;
 }
 
 bool is_ipv4_literal_body(std::string_view s) {
@@ -141,7 +112,7 @@ bool parse_mailbox(std::string_view s, Path& path, bool& invalid_utf8) {
         continue;
       }
       if (c >= 0x80) {
-        std::size_t n = utf8_sequence(s, i);
+        std::size_t n = common::utf8_sequence_length(s, i);
         if (n == 0) {
           invalid_utf8 = true;
           return false;
@@ -163,7 +134,7 @@ bool parse_mailbox(std::string_view s, Path& path, bool& invalid_utf8) {
         atom_has_text = false;
         ++i;
       } else if (c >= 0x80) {
-        std::size_t n = utf8_sequence(s, i);
+        std::size_t n = common::utf8_sequence_length(s, i);
         if (n == 0) {
           invalid_utf8 = true;
           return false;
@@ -357,7 +328,7 @@ bool iequals_ascii(std::string_view a, std::string_view b) {
 
 bool is_valid_utf8(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
-    std::size_t n = utf8_sequence(text, i);
+    std::size_t n = common::utf8_sequence_length(text, i);
     if (n == 0) return false;
     i += n;
   }
@@ -377,7 +348,7 @@ bool is_valid_domain(std::string_view domain, bool allow_utf8) {
       unsigned char c = static_cast<unsigned char>(label[i]);
       if (c >= 0x80) {
         if (!allow_utf8) return false;
-        std::size_t n = utf8_sequence(label, i);
+        std::size_t n = common::utf8_sequence_length(label, i);
         if (n == 0) return false;
         all_digits = false;
         i += n;

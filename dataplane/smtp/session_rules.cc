@@ -33,4 +33,17 @@ std::optional<Reply> check_command_order(SessionState state, Verb verb) {
   }
 }
 
+bool allowed_before_starttls(Verb verb) {
+  switch (verb) {
+    case Verb::kNoop:
+    case Verb::kEhlo:
+    case Verb::kStarttls:
+    case Verb::kQuit:
+    case Verb::kUnknown:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace gw::smtp

@@ -22,4 +22,10 @@ enum class SessionState {
 /// transaction but no accepted recipient is 554 5.5.1 (RFC 5321 §3.3 "no valid recipients").
 std::optional<Reply> check_command_order(SessionState state, Verb verb);
 
+/// True if `verb` may run on a service that requires TLS before TLS is in force: NOOP,
+/// EHLO, STARTTLS and QUIT (RFC 3207 §4); every other command gets 530 5.7.0 "Must issue a
+/// STARTTLS command first" (field case BR-06). An unknown verb is not refused here (it gets
+/// its 500 5.5.1).
+bool allowed_before_starttls(Verb verb);
+
 }  // namespace gw::smtp

@@ -85,5 +85,17 @@ TEST(CheckCommandOrder, SpecificTexts) {
             "554 5.5.1 No valid recipients\r\n");
 }
 
+// RFC 3207 §4 (field case BR-06): only NOOP, EHLO, STARTTLS and QUIT run before TLS on a
+// service that requires it.
+TEST(AllowedBeforeStarttls, OnlyTheFourCommandsOfRfc3207) {
+  for (Verb v : {Verb::kNoop, Verb::kEhlo, Verb::kStarttls, Verb::kQuit, Verb::kUnknown}) {
+    EXPECT_TRUE(allowed_before_starttls(v)) << verb_name(v);
+  }
+  for (Verb v : {Verb::kHelo, Verb::kMail, Verb::kRcpt, Verb::kData, Verb::kRset, Verb::kVrfy,
+                 Verb::kExpn, Verb::kHelp, Verb::kAuth, Verb::kBdat}) {
+    EXPECT_FALSE(allowed_before_starttls(v)) << verb_name(v);
+  }
+}
+
 }  // namespace
 }  // namespace gw::smtp

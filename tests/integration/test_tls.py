@@ -403,6 +403,28 @@ class InboundTlsTests(TlsRelayCase):
         self.assertEqual(up.connection_count(), 0, "an upstream session was started")
         self.assert_relay_serves(port, up, implicit=True)
 
+    def test_session_cap_on_ssl_interface_sends_no_plaintext(self) -> None:
+        """Over max_sessions an implicit-TLS interface closes the extra connection without a
+        byte: a plaintext 421 would reach a TLS client as a broken record (RFC 8314 §3.3),
+        and a handshake only to say 421 spends what an overload lacks (probe round 8)."""
+        up = self.upstream()
+        _, port = self.relay(up, iface="ssl", max_sessions=2)
+        first, second = self.client(port, implicit=True), self.client(port, implicit=True)
+        self.assertEqual(first.banner().code, 220)
+        self.assertEqual(second.banner().code, 220)
+        extra = self.client(port)
+        self.assert_closed_without_smtp(extra)
+        first.close()
+        self.assertTrue(wait_until(lambda: self.relay_accepts(port), timeout=5),
+                        "no session slot came free after a client left")
+
+    def relay_accepts(self, port: int) -> bool:
+        try:
+            c = self.client(port, implicit=True)
+            return c.banner().code == 220
+        except (OSError, ssl.SSLError, ConnectionClosed, ReplyTimeout):
+            return False
+
     def forget_clients(self, keep: int) -> None:
         """Closes and forgets the clients opened after the first `keep` ones."""
         for c in self._clients[keep:]:

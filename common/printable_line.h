@@ -1,0 +1,25 @@
+// One line of printable text from untrusted octets: what may go into an SMTP reply or a
+// header field value (RFC 5321 §4.2, §4.5.3.1.5; RFC 6531 §3.7.4.2 for UTF-8), and the
+// UTF-8 well-formedness rule both ends of the gateway use (RFC 3629 §4).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace gw::common {
+
+/// Length in octets (2..4, or 1 for an ASCII octet) of the UTF-8 sequence starting at
+/// `text[i]` if it is well-formed (RFC 3629 §4: no overlong forms, no surrogates, nothing
+/// above U+10FFFF, not cut off by the end of `text`), else 0. `i` must be < text.size().
+std::size_t utf8_sequence_length(std::string_view text, std::size_t i);
+
+/// `text` made one printable line of at most `max_octets` octets: printable ASCII and
+/// well-formed UTF-8 are kept; each control character is replaced by '?' — C0 (CR, LF, HT,
+/// NUL ...), DEL, the C1 controls U+0080..U+009F (U+0085 is a line break to many readers,
+/// U+009B a terminal's CSI) and U+2028/U+2029 (line and paragraph separators) — and so is
+/// every octet that does not start a well-formed UTF-8 sequence. The line is cut before the
+/// first character that would not fit, never inside one, so the result is valid UTF-8.
+std::string printable_line(std::string_view text, std::size_t max_octets);
+
+}  // namespace gw::common

@@ -1,0 +1,60 @@
+// printable_line and utf8_sequence_length (probe round 8: policy replies echoed C1 controls
+// and broken UTF-8 from client data to the client).
+#include "common/printable_line.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace gw::common {
+namespace {
+
+TEST(Utf8SequenceLengthTest, WellFormedAndIllFormed) {
+  EXPECT_EQ(utf8_sequence_length("a", 0), 1u);
+  EXPECT_EQ(utf8_sequence_length("\xc3\xa9", 0), 2u);          // é
+  EXPECT_EQ(utf8_sequence_length("\xe2\x82\xac", 0), 3u);      // €
+  EXPECT_EQ(utf8_sequence_length("\xf0\x9f\x98\x80", 0), 4u);  // U+1F600
+  EXPECT_EQ(utf8_sequence_length("\xc3", 0), 0u);              // cut off
+  EXPECT_EQ(utf8_sequence_length("\x80", 0), 0u);              // lone continuation
+  EXPECT_EQ(utf8_sequence_length("\xc0\xaf", 0), 0u);          // overlong '/'
+  EXPECT_EQ(utf8_sequence_length("\xe0\x80\xaf", 0), 0u);      // overlong
+  EXPECT_EQ(utf8_sequence_length("\xed\xa0\x80", 0), 0u);      // surrogate U+D800
+  EXPECT_EQ(utf8_sequence_length("\xf4\x90\x80\x80", 0), 0u);  // above U+10FFFF
+  EXPECT_EQ(utf8_sequence_length("\xff", 0), 0u);
+  EXPECT_EQ(utf8_sequence_length("x\xc3\xa9", 1), 2u);
+}
+
+TEST(PrintableLineTest, KeepsPrintableAsciiAndUtf8) {
+  EXPECT_EQ(printable_line("550 5.7.1 Sender a@b.example refused", 512),
+            "550 5.7.1 Sender a@b.example refused");
+  EXPECT_EQ(printable_line("caf\xc3\xa9 \xe2\x82\xac", 512), "caf\xc3\xa9 \xe2\x82\xac");
+}
+
+TEST(PrintableLineTest, ReplacesEveryKindOfLineBreakAndControl) {
+  EXPECT_EQ(printable_line("a\r\n250 b\t\x7f", 512), "a??250 b??");
+  EXPECT_EQ(printable_line(std::string("a\0b", 3), 512), "a?b");
+  // NEL (U+0085) and the other C1 controls, CSI (U+009B), U+2028 and U+2029 are line
+  // breaks or terminal controls to some readers: each becomes one '?'.
+  EXPECT_EQ(printable_line("ok\xc2\x85" "250 2.0.0 Queued", 512), "ok?250 2.0.0 Queued");
+  EXPECT_EQ(printable_line("x\xc2\x9b" "2J", 512), "x?2J");
+  EXPECT_EQ(printable_line("a\xe2\x80\xa8" "b\xe2\x80\xa9" "c", 512), "a?b?c");
+  // U+00A0 and U+2027 are printable and stay.
+  EXPECT_EQ(printable_line("a\xc2\xa0" "b\xe2\x80\xa7", 512), "a\xc2\xa0" "b\xe2\x80\xa7");
+}
+
+TEST(PrintableLineTest, IllFormedOctetsBecomeOneQuestionMarkEach) {
+  EXPECT_EQ(printable_line("a\xff\xfe" "b", 512), "a??b");
+  EXPECT_EQ(printable_line("a\xc3", 512), "a?");                // cut-off sequence
+  EXPECT_EQ(printable_line("a\xc0\xaf" "b", 512), "a??b");      // overlong
+  EXPECT_EQ(printable_line("\xed\xa0\x80", 512), "???");        // surrogate
+}
+
+TEST(PrintableLineTest, CutsBeforeACharacterThatDoesNotFit) {
+  EXPECT_EQ(printable_line("abcdef", 3), "abc");
+  EXPECT_EQ(printable_line("ab\xe2\x82\xac", 4), "ab");  // € needs 3 octets, 2 left
+  EXPECT_EQ(printable_line("ab\xe2\x82\xac", 5), "ab\xe2\x82\xac");
+  EXPECT_EQ(printable_line("abc", 0), "");
+}
+
+}  // namespace
+}  // namespace gw::common
