@@ -1,6 +1,8 @@
 // RFC 5321 address grammar, strict, with RFC 6531 UTF-8 extensions.
 #include "dataplane/smtp/address.h"
 
+#include <arpa/inet.h>
+
 #include <cstdint>
 
 #include "common/printable_line.h"
@@ -389,19 +391,63 @@ PathArgument parse_rcpt_to(std::string_view args) {
   return parse_path_argument(args, "TO:", PathKind::kForward);
 }
 
-std::string comparable_mailbox(std::string_view mailbox) {
-  if (mailbox.empty() || mailbox.front() != '"') return std::string(mailbox);
-  const std::size_t at = mailbox.rfind('@');
-  if (at == std::string_view::npos || at < 2 || mailbox[at - 1] != '"') {
-    return std::string(mailbox);
+namespace {
+
+/// "a.b.c.d" of a valid IPv4 literal body with each octet's leading zeros dropped.
+std::string canonical_ipv4(std::string_view body) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < body.size()) {
+    int value = 0;
+    while (i < body.size() && body[i] != '.') value = value * 10 + (body[i++] - '0');
+    if (!out.empty()) out += '.';
+    out += std::to_string(value);
+    ++i;  // the dot
   }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> canonical_address_literal(std::string_view literal) {
+  if (!is_valid_address_literal(literal)) return std::nullopt;
+  std::string_view body = literal.substr(1, literal.size() - 2);
+  if (!iequals_ascii(body.substr(0, 5), "IPv6:")) return "[" + canonical_ipv4(body) + "]";
+  std::string address(body.substr(5));
+  // An IPv4 tail (IPv6v4-full/comp) may carry leading zeros, which inet_pton refuses.
+  if (const std::size_t colon = address.rfind(':');
+      address.find('.', colon) != std::string::npos) {
+    address = address.substr(0, colon + 1) + canonical_ipv4(std::string_view(address).substr(colon + 1));
+  }
+  in6_addr parsed{};
+  char text[INET6_ADDRSTRLEN];
+  if (inet_pton(AF_INET6, address.c_str(), &parsed) != 1 ||
+      inet_ntop(AF_INET6, &parsed, text, sizeof text) == nullptr) {
+    return std::nullopt;
+  }
+  return "[IPv6:" + std::string(text) + "]";
+}
+
+std::string comparable_mailbox(std::string_view mailbox) {
+  const std::size_t at = mailbox.rfind('@');
+  if (at == std::string_view::npos) return std::string(mailbox);
   std::string out;
   out.reserve(mailbox.size());
-  for (std::size_t i = 1; i + 1 < at; ++i) {
-    if (mailbox[i] == '\\' && i + 2 < at) ++i;  // quoted-pair: the escaped octet itself
-    out += mailbox[i];
+  if (mailbox.front() == '"' && at >= 2 && mailbox[at - 1] == '"') {
+    for (std::size_t i = 1; i + 1 < at; ++i) {
+      if (mailbox[i] == '\\' && i + 2 < at) ++i;  // quoted-pair: the escaped octet itself
+      out += mailbox[i];
+    }
+  } else {
+    out.append(mailbox.substr(0, at));
   }
-  out += mailbox.substr(at);
+  out += '@';
+  std::string_view domain = mailbox.substr(at + 1);
+  if (auto canonical = canonical_address_literal(domain)) {
+    out += *canonical;
+  } else {
+    out.append(domain);
+  }
   return out;
 }
 

@@ -2,6 +2,7 @@
 // parameters (RFC 5321 §4.1.1.1–§4.1.1.3, §4.1.2, §4.1.3; RFC 6531 §3.3 for UTF-8).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,12 +69,20 @@ PathArgument parse_rcpt_to(std::string_view args);
 /// Case-insensitive ASCII comparison.
 bool iequals_ascii(std::string_view a, std::string_view b);
 
-/// The mailbox (Path::mailbox: local part as written, "@", domain) with a quoted-string
-/// local part unquoted: quotes dropped, quoted-pairs resolved ("\"c\\eo\"@x" -> "ceo@x").
-/// RFC 5321 §4.1.2: all quoted forms of a local part MUST be treated as equivalent when
-/// local parts are compared, so handler selection and policy attributes use this form,
-/// while the upstream still gets the mailbox as written (field case BR-17). Other
-/// mailboxes (and "<>", "postmaster") come back unchanged.
+/// The canonical spelling of a valid address literal (RFC 5321 §4.1.3): "[192.0.2.1]" for
+/// "[192.000.002.001]" (leading zeros dropped), "[IPv6:2001:db8::1]" for any spelling of
+/// that IPv6 address (RFC 5952 form as inet_ntop writes it, tag spelled "IPv6:"). nullopt
+/// when `literal` is not a valid IPv4 or IPv6 address literal.
+std::optional<std::string> canonical_address_literal(std::string_view literal);
+
+/// The mailbox (Path::mailbox: local part as written, "@", domain) in the form two
+/// spellings of the same mailbox share: a quoted-string local part unquoted (quotes
+/// dropped, quoted-pairs resolved: "\"c\\eo\"@x" -> "ceo@x"; RFC 5321 §4.1.2: all quoted
+/// forms of a local part MUST be treated as equivalent) and an address-literal domain in
+/// its canonical_address_literal() spelling. Handler selection and policy attributes use
+/// this form, so no other spelling slips past a handler, while the upstream still gets the
+/// mailbox as written (field case BR-17). Other mailboxes (and "<>", "postmaster") come
+/// back unchanged.
 std::string comparable_mailbox(std::string_view mailbox);
 
 }  // namespace gw::smtp

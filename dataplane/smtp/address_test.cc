@@ -567,5 +567,29 @@ TEST(ComparableMailbox, QuotedFormsAreEquivalentRfc5321Section412) {
   EXPECT_EQ(comparable_mailbox(parsed.path.mailbox), "ceo@example.com");
 }
 
+// Probe round 8: "[192.000.002.001]" and the long form of an IPv6 address are the same
+// address literal as the canonical spelling a deny handler is written for.
+TEST(ComparableMailbox, AddressLiteralsTakeTheirCanonicalSpelling) {
+  EXPECT_EQ(canonical_address_literal("[192.000.002.001]"), "[192.0.2.1]");
+  EXPECT_EQ(canonical_address_literal("[192.0.2.1]"), "[192.0.2.1]");
+  EXPECT_EQ(canonical_address_literal("[0.0.0.0]"), "[0.0.0.0]");
+  EXPECT_EQ(canonical_address_literal("[IPv6:2001:0DB8:0000:0000:0000:0000:0000:0001]"),
+            "[IPv6:2001:db8::1]");
+  EXPECT_EQ(canonical_address_literal("[ipv6:2001:db8::1]"), "[IPv6:2001:db8::1]");
+  EXPECT_EQ(canonical_address_literal("[IPv6:::ffff:192.000.002.001]"),
+            "[IPv6:::ffff:192.0.2.1]");
+  EXPECT_EQ(canonical_address_literal("[192.0.2.256]"), std::nullopt);
+  EXPECT_EQ(canonical_address_literal("[IPv6:2001:db8::1::2]"), std::nullopt);
+  EXPECT_EQ(canonical_address_literal("example.com"), std::nullopt);
+  EXPECT_EQ(canonical_address_literal("[tag:content]"), std::nullopt);
+
+  EXPECT_EQ(comparable_mailbox("ceo@[192.000.002.001]"), "ceo@[192.0.2.1]");
+  EXPECT_EQ(comparable_mailbox("\"c\\eo\"@[IPv6:2001:DB8:0:0:0:0:0:1]"), "ceo@[IPv6:2001:db8::1]");
+  auto parsed = parse_rcpt_to("TO:<ceo@[192.000.002.001]>");
+  ASSERT_EQ(parsed.error, PathError::kNone);
+  EXPECT_EQ(parsed.path.mailbox, "ceo@[192.000.002.001]");  // relayed as written
+  EXPECT_EQ(comparable_mailbox(parsed.path.mailbox), "ceo@[192.0.2.1]");
+}
+
 }  // namespace
 }  // namespace gw::smtp

@@ -223,6 +223,24 @@ class MailRcptHandlerTests(PolicyCase):
         self.assertEqual([r.attributes.get("smtp.mail.from") for r in records],
                          ["ceo@example.com", "ceo@example.com", "CEO@example.com"])
 
+    def test_address_literal_spellings_select_the_same_handler(self) -> None:
+        """[192.000.002.001] and the long or upper-case form of an IPv6 literal are the same
+        address as the canonical spelling a handler is written for (probe round 8); the
+        upstream gets the accepted recipient as written."""
+        up = self.upstream()
+        _, port = self.service(up, handlers=[("rcpt", "deny", "ceo@[192.0.2.1]"),
+                                             ("rcpt", "deny", "ceo@[IPv6:2001:db8::1]")])
+        c, _ = self.session(port)
+        self.assertEqual(c.command("MAIL FROM:<a@example.com>").code, 250)
+        for address in ("ceo@[192.000.002.001]", "ceo@[192.0.02.1]",
+                        "ceo@[IPv6:2001:0DB8:0000:0000:0000:0000:0000:0001]",
+                        "ceo@[ipv6:2001:db8:0:0::1]"):
+            r = c.command(f"RCPT TO:<{address}>")
+            self.assertEqual(r.code, 550, f"{address}: {r}")
+        self.assertEqual(c.command("RCPT TO:<cfo@[192.000.002.001]>").code, 250)
+        rcpts = [t for t in up.command_texts() if t.upper().startswith("RCPT")]
+        self.assertEqual(rcpts, ["RCPT TO:<cfo@[192.000.002.001]>"], self.diag(up, c))
+
     def test_swaks_sender_accepted_and_rejected(self) -> None:
         up = self.upstream()
         svc, port = self.service(up, handlers=[("mail", "allow", "*@example.com"),
