@@ -175,10 +175,7 @@ Decision to_decision(const gateway::v1::DecisionResponse& response) {
   // A policy reply must keep its class: a reject is 5xx, a tempfail 4xx.
   if (reject ? (code < 500 || code > 599) : (code < 400 || code > 499)) code = reject ? 550 : 451;
   // The enhanced code must be one (RFC 3463 §2: class.subject.detail) of the reply's class.
-  smtp::Reply probe;
-  probe.lines.push_back(r.enhanced_code());
-  const bool enhanced_ok = !r.enhanced_code().empty() &&
-                           probe.enhanced_code() == r.enhanced_code() &&
+  const bool enhanced_ok = smtp::is_enhanced_code(r.enhanced_code()) &&
                            r.enhanced_code()[0] == static_cast<char>('0' + code / 100);
   const std::string enhanced = enhanced_ok ? r.enhanced_code() : (reject ? "5.7.1" : "4.3.0");
   const std::string suffix =

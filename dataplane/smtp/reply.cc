@@ -35,22 +35,36 @@ std::string Reply::wire() const {
   return out;
 }
 
-std::string_view Reply::enhanced_code() const {
-  if (lines.empty()) return {};
-  std::string_view t = lines.front();
-  // class "." subject "." detail: 1 digit, 1-3 digits, 1-3 digits (RFC 3463 §2).
+namespace {
+
+/// Length of the enhanced status code at the start of `t` (class "." subject "." detail:
+/// 1 digit in 2/4/5, 1-3 digits, 1-3 digits, RFC 3463 §2), or 0 when there is none.
+std::size_t enhanced_code_length(std::string_view t) {
   std::size_t i = 0;
   auto digits = [&](std::size_t max) {
     std::size_t start = i;
     while (i < t.size() && i - start < max && t[i] >= '0' && t[i] <= '9') ++i;
     return i > start;
   };
-  if (!(i < t.size() && (t[i] == '2' || t[i] == '4' || t[i] == '5'))) return {};
+  if (!(i < t.size() && (t[i] == '2' || t[i] == '4' || t[i] == '5'))) return 0;
   ++i;
-  if (i >= t.size() || t[i++] != '.' || !digits(3)) return {};
-  if (i >= t.size() || t[i++] != '.' || !digits(3)) return {};
-  if (i < t.size() && t[i] != ' ') return {};
-  return t.substr(0, i);
+  if (i >= t.size() || t[i++] != '.' || !digits(3)) return 0;
+  if (i >= t.size() || t[i++] != '.' || !digits(3)) return 0;
+  return i;
+}
+
+}  // namespace
+
+bool is_enhanced_code(std::string_view text) {
+  return !text.empty() && enhanced_code_length(text) == text.size();
+}
+
+std::string_view Reply::enhanced_code() const {
+  if (lines.empty()) return {};
+  std::string_view t = lines.front();
+  const std::size_t n = enhanced_code_length(t);
+  if (n == 0 || (n < t.size() && t[n] != ' ')) return {};
+  return t.substr(0, n);
 }
 
 Reply make_reply(int code, EnhancedStatus status, std::string_view text) {

@@ -59,6 +59,10 @@ struct Reply {
   [[nodiscard]] bool permanent() const { return code >= 500; }
 };
 
+/// True if `text` is exactly an enhanced status code: class "." subject "." detail with
+/// class 2, 4 or 5 and 1-3 digits each for subject and detail (RFC 3463 §2).
+bool is_enhanced_code(std::string_view text);
+
 /// Builds "code c.s.d text" where c = code / 100 (RFC 3463 §2). `text` must be printable:
 /// no CR, LF or other control octet (ReplyParser refuses those, RFC 5321 §4.2).
 Reply make_reply(int code, EnhancedStatus status, std::string_view text);

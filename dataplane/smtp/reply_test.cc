@@ -12,6 +12,16 @@ namespace {
 
 using Status = ReplyParser::Status;
 
+TEST(EnhancedCode, WholeTextMustBeOneRfc3463Code) {
+  for (const char* good : {"2.0.0", "4.7.1", "5.7.12", "5.123.456"}) {
+    EXPECT_TRUE(is_enhanced_code(good)) << good;
+  }
+  for (const char* bad : {"", "3.0.0", "5.7", "5.7.", "5.1234.1", "5.7.1 ", "5.7.1\r\n250",
+                          "x.7.1", "55.7.1"}) {
+    EXPECT_FALSE(is_enhanced_code(bad)) << bad;
+  }
+}
+
 TEST(ReplyParser, SingleLine) {
   ReplyParser p;
   ASSERT_EQ(p.feed_line("250 2.1.0 Ok"), Status::kComplete);
