@@ -35,18 +35,38 @@ TEST(PrintableLineTest, ReplacesEveryKindOfLineBreakAndControl) {
   EXPECT_EQ(printable_line(std::string("a\0b", 3), 512), "a?b");
   // NEL (U+0085) and the other C1 controls, CSI (U+009B), U+2028 and U+2029 are line
   // breaks or terminal controls to some readers: each becomes one '?'.
-  EXPECT_EQ(printable_line("ok\xc2\x85" "250 2.0.0 Queued", 512), "ok?250 2.0.0 Queued");
-  EXPECT_EQ(printable_line("x\xc2\x9b" "2J", 512), "x?2J");
-  EXPECT_EQ(printable_line("a\xe2\x80\xa8" "b\xe2\x80\xa9" "c", 512), "a?b?c");
+  EXPECT_EQ(printable_line("ok\xc2\x85"
+                           "250 2.0.0 Queued",
+                           512),
+            "ok?250 2.0.0 Queued");
+  EXPECT_EQ(printable_line("x\xc2\x9b"
+                           "2J",
+                           512),
+            "x?2J");
+  EXPECT_EQ(printable_line("a\xe2\x80\xa8"
+                           "b\xe2\x80\xa9"
+                           "c",
+                           512),
+            "a?b?c");
   // U+00A0 and U+2027 are printable and stay.
-  EXPECT_EQ(printable_line("a\xc2\xa0" "b\xe2\x80\xa7", 512), "a\xc2\xa0" "b\xe2\x80\xa7");
+  EXPECT_EQ(printable_line("a\xc2\xa0"
+                           "b\xe2\x80\xa7",
+                           512),
+            "a\xc2\xa0"
+            "b\xe2\x80\xa7");
 }
 
 TEST(PrintableLineTest, IllFormedOctetsBecomeOneQuestionMarkEach) {
-  EXPECT_EQ(printable_line("a\xff\xfe" "b", 512), "a??b");
-  EXPECT_EQ(printable_line("a\xc3", 512), "a?");                // cut-off sequence
-  EXPECT_EQ(printable_line("a\xc0\xaf" "b", 512), "a??b");      // overlong
-  EXPECT_EQ(printable_line("\xed\xa0\x80", 512), "???");        // surrogate
+  EXPECT_EQ(printable_line("a\xff\xfe"
+                           "b",
+                           512),
+            "a??b");
+  EXPECT_EQ(printable_line("a\xc3", 512), "a?");  // cut-off sequence
+  EXPECT_EQ(printable_line("a\xc0\xaf"
+                           "b",
+                           512),
+            "a??b");                                      // overlong
+  EXPECT_EQ(printable_line("\xed\xa0\x80", 512), "???");  // surrogate
 }
 
 TEST(PrintableLineTest, CutsBeforeACharacterThatDoesNotFit) {

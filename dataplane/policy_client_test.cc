@@ -280,7 +280,8 @@ TEST(ToDecision, ReplyLineFitsInto512OctetsWithTheDecisionId) {
   EXPECT_EQ(wire.size(), 512u);  // RFC 5321 §4.5.3.1.5, CRLF included
   EXPECT_TRUE(wire.ends_with(" (decision 0190c0de-0000-7000-8000-0123456789ab)\r\n")) << wire;
   // Cut before a character that does not fit, never inside it.
-  r.mutable_reply()->set_text(std::string(440, 'x') + std::string(30, 'y') + "\xe2\x82\xac\xe2\x82\xac");
+  r.mutable_reply()->set_text(std::string(440, 'x') + std::string(30, 'y') +
+                              "\xe2\x82\xac\xe2\x82\xac");
   const std::string cut = to_decision(r).reply.wire();
   EXPECT_LE(cut.size(), 512u);
   EXPECT_EQ(cut.find("\xe2\x82 "), std::string::npos) << cut;

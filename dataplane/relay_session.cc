@@ -1011,7 +1011,8 @@ bool RelaySession::stopped_by(const Decision& decision, gateway::v1::SmtpCommand
     case Decision::Outcome::kTempfail:
       count(&PolicyCounters::refused);
       spdlog::info("session={} {} refused by policy (decision {})", env_.session_id,
-                   gateway::v1::SmtpCommand_Name(command), common::log_escape(decision.decision_id));
+                   gateway::v1::SmtpCommand_Name(command),
+                   common::log_escape(decision.decision_id));
       reply(decision.reply);
       // 421 says the service is closing the transmission channel (RFC 5321 §3.8, §4.2.2):
       // a policy that answers it ends the session, as an upstream's 421 does.

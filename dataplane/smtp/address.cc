@@ -417,7 +417,8 @@ std::optional<std::string> canonical_address_literal(std::string_view literal) {
   // An IPv4 tail (IPv6v4-full/comp) may carry leading zeros, which inet_pton refuses.
   if (const std::size_t colon = address.rfind(':');
       address.find('.', colon) != std::string::npos) {
-    address = address.substr(0, colon + 1) + canonical_ipv4(std::string_view(address).substr(colon + 1));
+    address = address.substr(0, colon + 1) +
+              canonical_ipv4(std::string_view(address).substr(colon + 1));
   }
   in6_addr parsed{};
   char text[INET6_ADDRSTRLEN];

@@ -197,7 +197,8 @@ if [[ $baseline -eq 1 ]] && awk -v r="$rate" 'BEGIN { exit !(r > 0) }'; then
     echo_pid=$!
     pids+=("$echo_pid")
     for _ in $(seq 100); do [[ -s $tmp/echo-$api.port ]] && break; sleep 0.1; done
-    [[ -s $tmp/echo-$api.port ]] || { show_log "$tmp/echo-$api.log"; die "gw-decision-echo did not start"; }
+    [[ -s $tmp/echo-$api.port ]] ||
+      { show_log "$tmp/echo-$api.log"; die "gw-decision-echo did not start"; }
     saved_control=$control
     control="127.0.0.1:$(tr -d '[:space:]' <"$tmp/echo-$api.port")"
     server_pid=$echo_pid server_name="echo-$api"

@@ -199,8 +199,9 @@ int main(int argc, char** argv) {
   std::string api = "callback";
   app.add_option("--listen", listen, "HOST:PORT; port 0 binds a free port")->capture_default_str();
   app.add_option("--port-file", port_file, "write the bound port here once listening");
-  app.add_option("--api", api, "callback: gRPC's callback API (as gctld); cq: one thread polling "
-                               "a completion queue")
+  app.add_option("--api", api,
+                 "callback: gRPC's callback API (as gctld); cq: one thread polling "
+                 "a completion queue")
       ->check(CLI::IsMember({"callback", "cq"}))
       ->capture_default_str();
   try {
