@@ -53,7 +53,7 @@ Listener::Listener(asio::io_context& io, std::int64_t interface_id,
       endpoint_(std::move(endpoint)),
       node_(std::move(node)),
       acceptor_(make_executor()),
-      service_(std::move(service)),
+      service_(std::make_shared<LiveService>(std::move(service), 0)),
       type_(type) {}
 
 asio::any_io_executor Listener::make_executor() const {
@@ -62,7 +62,7 @@ asio::any_io_executor Listener::make_executor() const {
 }
 
 void Listener::set_tls(std::shared_ptr<TlsServerContext> tls) {
-  std::lock_guard lock(service_mutex_);
+  std::lock_guard lock(tls_mutex_);
   tls_ = std::move(tls);
 }
 
@@ -98,14 +98,7 @@ void Listener::stop() {
 
 void Listener::set_service(std::shared_ptr<const ServiceConfig> service,
                            std::uint64_t config_version) {
-  std::lock_guard lock(service_mutex_);
-  service_ = std::move(service);
-  config_version_ = config_version;
-}
-
-std::shared_ptr<const ServiceConfig> Listener::service() const {
-  std::lock_guard lock(service_mutex_);
-  return service_;
+  service_->set(std::move(service), config_version);
 }
 
 awaitable<void> Listener::accept_loop() {
@@ -122,14 +115,11 @@ awaitable<void> Listener::accept_loop() {
       spdlog::warn("accept on {} failed: {}", format_endpoint(endpoint_), ec.message());
       continue;
     }
-    std::shared_ptr<const ServiceConfig> svc;
+    auto [svc, config_version] = service_->get();
     std::shared_ptr<TlsServerContext> tls;
-    std::uint64_t config_version;
     {
-      std::lock_guard lock(service_mutex_);
-      svc = service_;
+      std::lock_guard lock(tls_mutex_);
       tls = tls_;
-      config_version = config_version_;
     }
     std::string client_ip = remote.address().to_string();
 
@@ -172,6 +162,7 @@ awaitable<void> Listener::accept_loop() {
     env.policy_counters = node_.policy_counters;
     env.node_id = node_.node_id;
     env.config_version = config_version;
+    env.live_service = service_;
     RelaySession::start(std::make_shared<RelaySession>(std::move(socket), std::move(env)));
   }
 }

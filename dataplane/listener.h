@@ -32,7 +32,8 @@ struct NodeIdentity {
 
 /// A listening socket for one interface. open() binds; start() spawns the accept loop on the
 /// listener's strand; stop() closes the acceptor (sessions already running go on). The
-/// service can be replaced while running: new sessions get the new version.
+/// service can be replaced while running: new sessions start on the new version, running
+/// ones take it at their next command (LiveService).
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
   Listener(asio::io_context& io, std::int64_t interface_id, gateway::v1::InterfaceType type,
@@ -61,7 +62,6 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   awaitable<void> accept_loop();
-  std::shared_ptr<const ServiceConfig> service() const;
   /// The executor for a new session or the acceptor: a fresh strand, or the io_context's
   /// own executor when it runs on one thread (NodeIdentity::io_threads).
   asio::any_io_executor make_executor() const;
@@ -72,10 +72,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   NodeIdentity node_;
   tcp::acceptor acceptor_;
   std::string local_address_;  // endpoint_ as "ip:port", set by open()
-  mutable std::mutex service_mutex_;
-  std::shared_ptr<const ServiceConfig> service_;  // guarded by service_mutex_
-  std::shared_ptr<TlsServerContext> tls_;          // guarded by service_mutex_
-  std::uint64_t config_version_ = 0;               // guarded by service_mutex_
+  std::shared_ptr<LiveService> service_;  // shared with the sessions
+  mutable std::mutex tls_mutex_;
+  std::shared_ptr<TlsServerContext> tls_;  // guarded by tls_mutex_
   gateway::v1::InterfaceType type_;
   std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
   std::uint64_t next_session_ = 0;

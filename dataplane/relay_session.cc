@@ -366,7 +366,17 @@ awaitable<void> RelaySession::run() {
                env_.service->name, env_.client_address, messages_, end_reason);
 }
 
+void RelaySession::refresh_service() {
+  if (!env_.live_service || env_.live_service->version() == env_.config_version) return;
+  auto [service, version] = env_.live_service->get();
+  if (!service) return;
+  env_.service = std::move(service);
+  env_.config_version = version;
+  limits_ = env_.service->limits;
+}
+
 std::optional<awaitable<void>> RelaySession::handle_command() {
+  refresh_service();
   smtp::Command cmd = smtp::parse_command(line_);
   // RFC 2920 §3.1: commands that change the dialogue's state must end a pipelined group,
   // and without PIPELINING in force (before EHLO, after HELO) nothing may be pipelined.

@@ -28,7 +28,10 @@ namespace gw::dataplane {
 
 /// What a listener hands to each session it accepts.
 struct SessionEnv {
-  std::shared_ptr<const ServiceConfig> service;  // the version current at accept time
+  std::shared_ptr<const ServiceConfig> service;  // the version the session runs on
+  /// The interface's current service (null in some tests): a newer version replaces
+  /// `service` and `config_version` at the session's next command.
+  std::shared_ptr<const LiveService> live_service;
   std::int64_t interface_id = 0;
   gateway::v1::InterfaceType interface_type = gateway::v1::INTERFACE_TYPE_TCP;
   std::shared_ptr<TlsServerContext> tls;  // ssl/starttls interfaces; null: TLS unavailable
@@ -109,6 +112,9 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// returns nothing; otherwise returns the command's handler, not started, for the caller
   /// to await (no coroutine frame of its own per command).
   std::optional<awaitable<void>> handle_command();
+  /// Takes the interface's current service when it is newer than the session's (handlers,
+  /// limits, upstream settings from the next command on; an open upstream connection stays).
+  void refresh_service();
   awaitable<void> on_helo(smtp::Verb verb, std::string_view args);
   awaitable<void> on_mail(std::string_view args);
   awaitable<void> on_rcpt(std::string_view args);
@@ -197,7 +203,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   Clock::time_point client_read_deadline() const;
 
   SessionEnv env_;
-  const SessionLimits& limits_;
+  SessionLimits limits_;  // env_.service->limits, refreshed with it
   Transport client_;
   UpstreamConnection upstream_;
   asio::steady_timer timer_;

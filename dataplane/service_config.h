@@ -2,11 +2,14 @@
 // the units the session uses (DESIGN.md §2 "service", config.proto Limits).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "dataplane/asio.h"
 #include "gateway/v1/config.pb.h"
@@ -33,7 +36,8 @@ struct SessionLimits {
   std::size_t max_idle_commands = 50;
 };
 
-/// Immutable once built; sessions hold a shared_ptr to the version they started with.
+/// Immutable once built; a session holds a shared_ptr to the version it runs on (LiveService
+/// says when a newer one is there).
 struct ServiceConfig {
   std::string name;
   std::string upstream_host;
@@ -42,7 +46,7 @@ struct ServiceConfig {
   std::string hostname;  // banner / EHLO name; empty = the node's host name
   bool monitoring = false;
   bool fail_open = false;
-  bool require_tls = false;           // MAIL/AUTH only after STARTTLS (530 5.7.0)
+  bool require_tls = false;           // only NOOP/EHLO/STARTTLS/QUIT before TLS (530 5.7.0)
   bool allow_plaintext_auth = false;  // AUTH on an unencrypted client connection
   std::string username;               // upstream AUTH credentials; never logged
   std::string password;
@@ -55,6 +59,34 @@ struct ServiceConfig {
   gateway::v1::Service handlers;  // only its `handlers` field is set (handler_selector.h)
 
   [[nodiscard]] bool has_credentials() const { return !username.empty() && !password.empty(); }
+};
+
+/// The version of one interface's service the node runs now, shared by the interface's
+/// listener (which replaces it when a snapshot changes the service) and its sessions (which
+/// take the new version at their next command, so a handler added or deleted with gctl
+/// reaches sessions already open: issue 2 "within one second"). Thread-safe.
+class LiveService {
+ public:
+  LiveService(std::shared_ptr<const ServiceConfig> service, std::uint64_t config_version)
+      : service_(std::move(service)), version_(config_version) {}
+
+  void set(std::shared_ptr<const ServiceConfig> service, std::uint64_t config_version) {
+    std::lock_guard lock(mu_);
+    service_ = std::move(service);
+    version_.store(config_version, std::memory_order_release);
+  }
+  /// The configuration version of the current service; cheap (no lock).
+  [[nodiscard]] std::uint64_t version() const { return version_.load(std::memory_order_acquire); }
+  /// The current service and its configuration version.
+  [[nodiscard]] std::pair<std::shared_ptr<const ServiceConfig>, std::uint64_t> get() const {
+    std::lock_guard lock(mu_);
+    return {service_, version_.load(std::memory_order_relaxed)};
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const ServiceConfig> service_;  // guarded by mu_
+  std::atomic<std::uint64_t> version_;
 };
 
 /// Certificates of a snapshot by name.

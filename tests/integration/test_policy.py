@@ -357,6 +357,50 @@ class MailRcptHandlerTests(PolicyCase):
                          [r.raw for r in records])
 
 
+class HandlerChangeTests(PolicyCase):
+    """A handler added or deleted with gctl reaches sessions that are already open, at their
+    next command (issue 2: a change reaches running nodes within one second; probe round 9).
+    Before, a session kept the handlers of its accept time: a new deny handler never applied
+    to it, and after a delete every later command of that kind got 451 4.3.0."""
+    POLICIES = POLICIES
+
+    def wait_for_handlers(self, port: int, predicate) -> None:
+        """Until a fresh session sees the change (the node has the snapshot)."""
+        def seen() -> bool:
+            c, _ = self.session(port)
+            try:
+                return predicate(c)
+            finally:
+                c.close()
+        self.assertTrue(wait_until(seen, timeout=5, interval=0.1), "the node never got the change")
+
+    def test_added_handler_applies_to_an_open_session(self) -> None:
+        up = self.upstream()
+        svc, port = self.service(up)
+        c, _ = self.session(port)
+        self.assertEqual(c.command("MAIL FROM:<a@example.com>").code, 250)
+        self.handler_add(svc, "rcpt", "deny", "*@blocked.example")
+        self.wait_for_handlers(port, lambda n: n.command("MAIL FROM:<a@example.com>").code == 250
+                               and n.command("RCPT TO:<x@blocked.example>").code == 550)
+        r = c.command("RCPT TO:<x@blocked.example>")
+        self.assertEqual(r.code, 550, f"the open session missed the new handler: {r}")
+        self.assertEqual(c.command("RCPT TO:<y@open.example>").code, 250)
+
+    def test_deleted_handler_leaves_no_lasting_tempfail(self) -> None:
+        up = self.upstream()
+        svc, port = self.service(up, handlers=[("rcpt", "deny", "*@x.example")])
+        c, _ = self.session(port)
+        self.assertEqual(c.command("MAIL FROM:<a@example.com>").code, 250)
+        self.assertEqual(c.command("RCPT TO:<a@x.example>").code, 550)
+        self.gctl("handler", "delete", str(self.handlers_of[svc][0]), check=True)
+        self.handlers_of[svc].clear()
+        # A fresh session's RCPT goes through once the node has the snapshot without it.
+        self.wait_for_handlers(port, lambda n: n.command("MAIL FROM:<a@example.com>").code == 250
+                               and n.command("RCPT TO:<c@x.example>").code == 250)
+        r = c.command("RCPT TO:<b@x.example>")
+        self.assertEqual(r.code, 250, f"the open session still asks for a deleted handler: {r}")
+
+
 class ControlPlaneOutageTests(PolicyCase):
     """gctld stopped while sessions are open, then started again on the same port and DB."""
 
