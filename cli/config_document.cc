@@ -297,9 +297,20 @@ void Parser::each_entry(const YAML::Node& section, std::string_view name, Each e
   if (!section.IsSequence()) {
     fail(line_of(section), "", in_quotes(name) + " must be a list (\"- name: ...\" entries)");
   }
+  // Two entries of one kind with one name contradict each other (the later one would
+  // silently win, or the two would be merged): the file is refused, as duplicate keys are.
+  std::map<std::string, int> first_line;  // name -> line of its first entry
   for (const auto& item : section) {
     if (!item.IsMap())
       fail(line_of(item), "", "each entry of " + in_quotes(name) + " must be a map");
+    if (const YAML::Node entry_name = item["name"]; entry_name && entry_name.IsScalar()) {
+      auto [first, inserted] = first_line.emplace(entry_name.Scalar(), line_of(item));
+      if (!inserted) {
+        fail(line_of(entry_name), "",
+             in_quotes(entry_name.Scalar()) + " is declared twice in " + in_quotes(name) +
+                 " (first at line " + std::to_string(first->second) + ")");
+      }
+    }
     each(item);
   }
 }

@@ -3,7 +3,8 @@
 //
 // Rules of apply, decided here:
 // - Objects are matched by name and created or updated; objects the document does not
-//   mention are left alone (deleting is `gctl ... delete`).
+//   mention are left alone (deleting is `gctl ... delete`). A name given twice in one list
+//   is refused (the entries contradict each other; neither silently wins).
 // - Order: certificates, users, policies, services; within a service: the service, its
 //   interfaces, its handlers. The whole document is one SQLite transaction, published to
 //   the nodes once at the end; the first error rolls everything back.
@@ -22,7 +23,10 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <spdlog/spdlog.h>
 
+#include <map>
+#include <optional>
 #include <string>
+#include <tuple>
 
 #include "common/logging.h"
 #include "controlplane/config_store.h"
@@ -84,6 +88,19 @@ HandlerKey key_of(const v1::Handler& h) {
   return {h.command(), h.policy(), greeting, address};
 }
 
+// The first entry of `list` whose name an earlier entry has: two entries of one kind with
+// one name contradict each other, so the document is refused (gctl already refuses such a
+// file; other API clients may send one). Returns (line, name, line of the first).
+template <typename List>
+std::optional<std::tuple<int, std::string, int>> repeated_name(const List& list) {
+  std::map<std::string, int> first_line;
+  for (const auto& entry : list) {
+    auto [first, inserted] = first_line.emplace(entry.name(), entry.source_line());
+    if (!inserted) return std::tuple{entry.source_line(), entry.name(), first->second};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<v1::ApplyResponse> ConfigStore::apply(const v1::ConfigurationDocument& document,
@@ -94,6 +111,21 @@ Result<v1::ApplyResponse> ConfigStore::apply(const v1::ConfigurationDocument& do
     return Error{e.code, file + ":" + std::to_string(line > 0 ? line : 1) + ": " + what + ": " +
                              e.message};
   };
+
+  auto refuse_repeated = [&](const auto& list, const std::string& kind) -> std::optional<Error> {
+    auto repeated = repeated_name(list);
+    if (!repeated) return std::nullopt;
+    auto [line, name, first] = *repeated;
+    return at(line, kind + " " + show_quoted(name),
+              Error{Code::kInvalidArgument, "declared twice in this document (first at line " +
+                                                std::to_string(first) + ")"});
+  };
+  for (auto refusal : {refuse_repeated(document.certificates(), "certificate"),
+                       refuse_repeated(document.users(), "user"),
+                       refuse_repeated(document.policies(), "policy"),
+                       refuse_repeated(document.services(), "service")}) {
+    if (refusal) return *refusal;
+  }
 
   auto tx = storage::Transaction::begin(db_);
   if (!tx) return from_storage(tx.error());

@@ -208,6 +208,31 @@ TEST_F(ConfigStorePolicyTest, ApplyIsAllOrNothingWithFileAndLine) {
   EXPECT_EQ(compile.error().message.rfind("site.yaml:3: ", 0), 0u) << compile.error().message;
 }
 
+// Two entries of one kind with one name contradict each other; gctl refuses such a file,
+// and so does gctld for any other API client (probe round 9).
+TEST_F(ConfigStorePolicyTest, ApplyRefusesANameDeclaredTwice) {
+  const auto before = version();
+  auto d = document();
+  *d.add_policies() = d.policies(0);
+  d.mutable_policies(d.policies_size() - 1)->set_source_line(40);
+  auto refused = store_.apply(d, false);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(refused.error().message,
+            "site.yaml:40: policy \"" + d.policies(0).name() +
+                "\": declared twice in this document (first at line " +
+                std::to_string(d.policies(0).source_line()) + ")");
+  EXPECT_EQ(version(), before);
+
+  auto services = document();
+  *services.add_services() = services.services(0);
+  auto refused_service = store_.apply(services, false);
+  ASSERT_FALSE(refused_service);
+  EXPECT_NE(refused_service.error().message.find("declared twice"), std::string::npos);
+  EXPECT_EQ(version(), before);
+  EXPECT_FALSE(store_.get_service("edge"));
+}
+
 TEST_F(ConfigStorePolicyTest, DryRunReportsButKeepsNothing) {
   const auto before = version();
   auto dry = store_.apply(document(), true);
