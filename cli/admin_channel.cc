@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
+#include <thread>
 
 namespace gw::cli {
 namespace {
@@ -43,15 +44,28 @@ ControlPlaneStubs connect_control_plane(const ChannelOptions& options,
                                         std::chrono::milliseconds connect_timeout) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
-  auto channel = grpc::CreateCustomChannel(options.server, credentials_for(options), args);
+  const auto credentials = credentials_for(options);
   const auto deadline = std::chrono::system_clock::now() + connect_timeout;
-  // WaitForConnected would keep retrying a refused connection until the deadline; a refused
-  // or unresolvable server shows up as TRANSIENT_FAILURE at once, so stop there.
-  grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
-  while (state != GRPC_CHANNEL_READY) {
-    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) return {};
-    if (!channel->WaitForStateChange(state, deadline)) return {};
-    state = channel->GetState(/*try_to_connect=*/true);
+  // WaitForConnected would keep retrying a refused connection until the deadline, and a
+  // channel stays in TRANSIENT_FAILURE through its own (1 s and more) backoff. So each
+  // attempt gets a fresh channel: a refused or unresolvable server (TRANSIENT_FAILURE) is
+  // tried kConnectAttempts times, kReconnectBackoff apart (well under a second in all),
+  // because a busy control plane may drop a single connection attempt.
+  std::shared_ptr<grpc::Channel> channel;
+  for (int attempt = 1;; ++attempt) {
+    channel = grpc::CreateCustomChannel(options.server, credentials, args);
+    grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
+    while (state != GRPC_CHANNEL_READY && state != GRPC_CHANNEL_TRANSIENT_FAILURE &&
+           state != GRPC_CHANNEL_SHUTDOWN) {
+      if (!channel->WaitForStateChange(state, deadline)) return {};
+      state = channel->GetState(/*try_to_connect=*/true);
+    }
+    if (state == GRPC_CHANNEL_READY) break;
+    if (attempt >= kConnectAttempts ||
+        std::chrono::system_clock::now() + kReconnectBackoff >= deadline) {
+      return {};
+    }
+    std::this_thread::sleep_for(kReconnectBackoff);
   }
   return ControlPlaneStubs{gateway::v1::AdminService::NewStub(channel),
                            gateway::v1::PolicyAdminService::NewStub(channel)};

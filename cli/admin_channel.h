@@ -43,9 +43,14 @@ struct ControlPlaneStubs {
   explicit operator bool() const { return admin != nullptr && policy != nullptr; }
 };
 
+/// Connection attempts that must fail (refused, unresolvable, TLS refused) before gctl
+/// gives up, and the pause between them.
+inline constexpr int kConnectAttempts = 3;
+inline constexpr std::chrono::milliseconds kReconnectBackoff{100};
+
 /// Opens a channel per `options` and waits up to `connect_timeout` until it is ready.
-/// Returns empty stubs when the server cannot be reached (refused, unresolvable, no answer in
-/// time, TLS handshake refused by either side); the caller reports that. Throws
+/// Returns empty stubs when the server cannot be reached (kConnectAttempts failed attempts,
+/// or no answer in time); the caller reports that. Throws
 /// std::runtime_error when a TLS file cannot be read (the message names the file, never its
 /// content). HTTP proxies from the environment are not used: the admin API is reached
 /// directly.
