@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace gw::dataplane {
@@ -122,6 +123,17 @@ std::size_t Transport::available() const {
   std::size_t n = socket_.available(ec);
   if (ec) n = 0;
   return n + tls_pending();
+}
+
+bool Transport::peer_spoke_or_left() const {
+  if (tls_pending() > 0) return true;
+  char octet = 0;
+  // Non-blocking peek: > 0 octets waiting, 0 the peer's FIN, -1 with EAGAIN nothing new,
+  // any other error a reset (or a socket already unusable).
+  const ssize_t n = ::recv(const_cast<tcp::socket&>(socket_).native_handle(), &octet, 1,
+                           MSG_PEEK | MSG_DONTWAIT);
+  if (n >= 0) return true;
+  return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
 }
 
 void set_low_latency(tcp::socket& socket) {

@@ -94,6 +94,10 @@ class Transport {
   /// TLS, what OpenSSL and the stream's input BIO hold (records read ahead). Used to spot
   /// pipelining (BR-23) and an upstream that spoke unasked (BR-31).
   [[nodiscard]] std::size_t available() const;
+  /// True if the peer sent octets no read has returned yet (as available() > 0) or has
+  /// closed or reset the connection (FIN, RST): one non-blocking MSG_PEEK recv() on the
+  /// socket plus the TLS layer's buffers. Used before reusing an idle upstream connection.
+  [[nodiscard]] bool peer_spoke_or_left() const;
   /// The TLS part of available() alone (0 in plaintext): no system call.
   [[nodiscard]] std::size_t tls_pending() const;
   tcp::socket& socket() { return socket_; }

@@ -316,7 +316,7 @@ void UpstreamConnection::close() {
 }
 
 bool UpstreamConnection::stale() const {
-  return !is_open() || !input_.empty() || transport_->available() > 0;
+  return !is_open() || !input_.empty() || transport_->peer_spoke_or_left();
 }
 
 }  // namespace gw::dataplane

@@ -81,7 +81,9 @@ class UpstreamConnection {
   void close();
   [[nodiscard]] bool is_open() const { return transport_ && transport_->is_open(); }
   /// True if the upstream sent octets nobody asked for (typically a 421 before it closed an
-  /// idle connection): the connection must not be used for a new transaction.
+  /// idle connection) or closed or reset the connection meanwhile (an idle timeout without
+  /// a word): the connection must not be used for a new transaction, which then goes to a
+  /// fresh connection.
   [[nodiscard]] bool stale() const;
 
   /// Greets the open connection again with EHLO (HELO if EHLO is refused) and `helo_domain`,

@@ -248,6 +248,31 @@ class DataPathTests(RelayCase):
         self.assertEqual(up.messages(), [])
         self.assertEqual(up.connection_count(), 2, self.diag(up))
 
+    def test_upstream_that_closed_an_idle_connection_is_reconnected(self) -> None:
+        """An upstream that closes an idle connection without a word (FIN, no 421) after a
+        delivered message or after EHLO: the next MAIL goes to a new connection, not to the
+        dead one with a 451 for the client (probe round 9; PROTOCOL.md "a lost connection is
+        reopened before the parameters are checked")."""
+        up, port = self.relay()
+        with SmtpClient(port) as c:
+            c.banner()
+            self.assertEqual(c.command("EHLO c.example.net").code, 250)
+            up.drop_connections()  # idle after EHLO
+            self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250,
+                             self.diag(up))
+            self.assertEqual(c.command("RCPT TO:<bob@example.org>").code, 250)
+            self.assertEqual(c.command("DATA").code, 354)
+            self.assertEqual(c.command(b"Subject: one\r\n\r\nfirst\r\n.").code, 250)
+            up.drop_connections()  # idle after a delivered message
+            self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250,
+                             self.diag(up))
+            self.assertEqual(c.command("RCPT TO:<bob@example.org>").code, 250)
+            self.assertEqual(c.command("DATA").code, 354)
+            self.assertEqual(c.command(b"Subject: two\r\n\r\nsecond\r\n.").code, 250)
+        self.assertTrue(up.wait_messages(2), self.diag(up))
+        self.assertEqual(len(up.messages()), 2)
+        self.assertEqual(up.connection_count(), 3, self.diag(up))
+
     def test_client_reset_during_an_upstream_wait_frees_the_session(self) -> None:
         """A client that resets its connection while the gateway waits for a slow upstream
         ends its session at once: the per-client slot is free again and the upstream socket
