@@ -90,6 +90,9 @@ awaitable<UpstreamFault> UpstreamConnection::open(const UpstreamOptions& options
   }
   if (reply.code != 220) {
     detail_ = "banner " + std::to_string(reply.code);
+    // RFC 5321 §3.1: a server that greets with 554 waits for the client's QUIT. It is sent
+    // without waiting for its reply (the connection is given up either way).
+    transport_->write_now("QUIT\r\n");
     close();
     co_return UpstreamFault::kRejected;
   }

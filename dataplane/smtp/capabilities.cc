@@ -57,6 +57,10 @@ Capabilities parse_ehlo_reply(const Reply& reply) {
       }
     }
   }
+  // RFC 6531 §3.1: a server offering SMTPUTF8 MUST also offer 8BITMIME, and a SMTPUTF8
+  // message is 8-bit content. An upstream that offers SMTPUTF8 alone cannot take such a
+  // message safely, so the gateway counts SMTPUTF8 as not offered (nor offers it itself).
+  caps.smtputf8 = caps.smtputf8 && caps.eightbitmime;
   return caps;
 }
 
@@ -68,7 +72,7 @@ std::vector<std::string> client_capabilities(const Capabilities& upstream, const
   }
   out.push_back(size == 0 ? std::string("SIZE") : "SIZE " + std::to_string(size));
   if (upstream.eightbitmime) out.emplace_back("8BITMIME");
-  if (upstream.smtputf8) out.emplace_back("SMTPUTF8");
+  if (upstream.smtputf8 && upstream.eightbitmime) out.emplace_back("SMTPUTF8");  // RFC 6531 §3.1
   out.emplace_back("PIPELINING");
   if (upstream.enhanced_status_codes) out.emplace_back("ENHANCEDSTATUSCODES");
   if (offer.offer_starttls) out.emplace_back("STARTTLS");

@@ -204,10 +204,16 @@ TEST(ClientCapabilities, ExtensionsOnlyWhenUpstreamHasThem) {
   EXPECT_EQ(caps, (std::vector<std::string>{"SIZE 1000", "8BITMIME", "SMTPUTF8", "PIPELINING",
                                             "ENHANCEDSTATUSCODES"}));
 
+  // RFC 6531 §3.1: SMTPUTF8 needs 8BITMIME; an upstream with SMTPUTF8 alone gets neither.
   Capabilities only_utf8;
   only_utf8.smtputf8 = true;
   caps = client_capabilities(only_utf8, GatewayOffer{});
-  EXPECT_EQ(caps, (std::vector<std::string>{"SIZE", "SMTPUTF8", "PIPELINING"}));
+  EXPECT_EQ(caps, (std::vector<std::string>{"SIZE", "PIPELINING"}));
+}
+
+TEST(ParseEhloReply, Smtputf8WithoutEightBitMimeIsNotOffered) {
+  EXPECT_FALSE(parse_ehlo_reply(ehlo_reply({"SMTPUTF8", "PIPELINING"})).smtputf8);
+  EXPECT_TRUE(parse_ehlo_reply(ehlo_reply({"SMTPUTF8", "8BITMIME"})).smtputf8);
 }
 
 TEST(ClientCapabilities, PipeliningAlways) {

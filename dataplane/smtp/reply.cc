@@ -5,6 +5,21 @@
 
 namespace gw::smtp {
 
+namespace {
+
+/// `text` cut to kMaxReplyText octets (RFC 5321 §4.5.3.1.5: a reply line is at most 512
+/// octets with its code, separator and CRLF), before a UTF-8 character rather than inside
+/// it. An upstream's over-long reply line is relayed shortened, never as is.
+std::string_view fitted_text(std::string_view text) {
+  constexpr std::size_t kMaxReplyText = 512 - 4 - 2;
+  if (text.size() <= kMaxReplyText) return text;
+  std::size_t end = kMaxReplyText;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;
+  return text.substr(0, end);
+}
+
+}  // namespace
+
 void Reply::append_wire(std::string& out) const {
   // Three digits without snprintf (one reply per command: the hot path). Codes outside
   // 0..999 never reach here (the parser and make_reply keep 200..599).
@@ -20,7 +35,7 @@ void Reply::append_wire(std::string& out) const {
     } else if (!lines[i].empty()) {
       out += ' ';
     }
-    out += lines[i];
+    out += fitted_text(lines[i]);
     out += "\r\n";
   }
   if (lines.empty()) {

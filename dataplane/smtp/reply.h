@@ -48,7 +48,9 @@ struct Reply {
   int code = 0;
   std::vector<std::string> lines;
 
-  /// The reply on the wire: every line "NNN-text\r\n", the last "NNN text\r\n".
+  /// The reply on the wire: every line "NNN-text\r\n", the last "NNN text\r\n", each at
+  /// most 512 octets (RFC 5321 §4.5.3.1.5: longer text, such as an upstream's, is cut
+  /// before the UTF-8 character that would not fit).
   [[nodiscard]] std::string wire() const;
   /// Appends wire() to `out` without a temporary.
   void append_wire(std::string& out) const;

@@ -22,6 +22,21 @@ TEST(EnhancedCode, WholeTextMustBeOneRfc3463Code) {
   }
 }
 
+// RFC 5321 §4.5.3.1.5 on the way out: an upstream's 700-octet reply line is relayed
+// shortened to 512 octets, cut before a UTF-8 character, never inside it (probe round 9).
+TEST(ReplyWire, LinesAreCutTo512Octets) {
+  Reply r;
+  r.code = 550;
+  r.lines = {std::string(700, 'a'), "5.7.1 " + std::string(499, 'b') + "\xe2\x82\xac" + "tail"};
+  const std::string wire = r.wire();
+  const std::size_t first_end = wire.find("\r\n");
+  EXPECT_EQ(first_end + 2, 512u);
+  EXPECT_EQ(wire.substr(0, 4), "550-");
+  const std::string second = wire.substr(first_end + 2);
+  EXPECT_EQ(second, "550 5.7.1 " + std::string(499, 'b') + "\r\n");  // € did not fit
+  EXPECT_EQ(make_reply(250, {0, 0}, "short").wire(), "250 2.0.0 short\r\n");
+}
+
 TEST(ReplyParser, SingleLine) {
   ReplyParser p;
   ASSERT_EQ(p.feed_line("250 2.1.0 Ok"), Status::kComplete);

@@ -373,7 +373,7 @@ class UpstreamConfig:
     max_size: Optional[int] = None
     line_limit: int = 1001
     # Replies. None means the normal behaviour. Multi-line replies: lines joined by "\r\n".
-    banner: Optional[str] = None            # a non-220 banner closes the connection after it
+    banner: Optional[str] = None            # non-220: 554 waits for QUIT (2 s), others close
     ehlo_reply: Optional[str] = None        # e.g. "502 5.5.1 EHLO not supported"
     mail_reply: Optional[str] = None
     data_reply: Optional[str] = None        # instead of 354; 421 closes the connection
@@ -596,6 +596,18 @@ class _RecordingSMTP(SMTP):
             await asyncio.sleep(cfg.delay_banner)
         if cfg.banner is not None and not cfg.banner.startswith("220"):
             await self.push(cfg.banner)
+            if cfg.banner.startswith("554"):
+                # RFC 5321 §3.1: a server greeting with 554 waits for the client's QUIT and
+                # answers other commands with 503 (recorded like any command), 2 s at most.
+                try:
+                    while True:
+                        line = await asyncio.wait_for(self._reader.readuntil(b"\n"), 2.0)
+                        if line[:4].upper() == b"QUIT":
+                            await self.push("221 2.0.0 Bye")
+                            break
+                        await self.push("503 5.5.1 Bad sequence of commands")
+                except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+                    pass
             self.transport.close()
             return
         await super()._handle_client()
