@@ -515,6 +515,7 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
   greeting_ = std::move(greeting);
   UpstreamOptions options = upstream_options();
   UpstreamFault fault = UpstreamFault::kNone;
+  bool login_kept = false;
   if (upstream_login_ && upstream_ready()) {
     // The client's login was proxied on this upstream connection: a fresh one would relay
     // its mail as an anonymous user. Greet the same connection again instead; both sides
@@ -523,16 +524,17 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
     fault = co_await upstream_.greet_again(options.helo_domain);
     set_upstream_deadline(Clock::time_point::max());
     upstream_timed_out_ = false;
-    if (fault != UpstreamFault::kNone) {
-      // The upstream dropped that connection meanwhile (an idle timeout): the login went
-      // with it. Start afresh below, AUTH offered again.
+    if (fault == UpstreamFault::kNone) {
+      login_kept = true;
+    } else {
       upstream_failed(fault, "EHLO on the logged-in connection");
     }
   }
-  if (!upstream_login_ || !upstream_.is_open()) {
+  if (!login_kept) {
     // Connect lazily, as in the reference trace; a second EHLO starts a fresh upstream
     // session so that both sides forget the same state (RFC 5321 §4.1.4). A proxied login
-    // whose connection is gone is gone too: AUTH is offered again.
+    // whose connection the upstream dropped meanwhile (an idle timeout, seen as a FIN
+    // before the EHLO or as a failed EHLO) is gone with it: AUTH is offered again.
     if (upstream_login_) {
       upstream_login_ = false;
       authenticated_ = false;
