@@ -46,6 +46,25 @@ v1::DecisionResult answer(const v1::DecisionCall& call) {
   return result;
 }
 
+/// Answers waiting to be written, at most one write in flight; a write with more answers
+/// behind it carries gRPC's buffer hint (as gctld's DecisionStreamReactor does).
+struct WriteQueue {
+  std::deque<v1::DecisionResult> ready;
+  v1::DecisionResult current;  // the write in flight
+  bool writing = false;
+
+  /// Moves the next answer into `current` and says how to write it; false when a write is
+  /// in flight or nothing waits.
+  bool next(grpc::WriteOptions& options) {
+    if (writing || ready.empty()) return false;
+    current = std::move(ready.front());
+    ready.pop_front();
+    writing = true;
+    if (!ready.empty()) options.set_buffer_hint();
+    return true;
+  }
+};
+
 /// --api callback: one reactor per stream; answers are written in order, at most one write
 /// in flight, as controlplane::DecisionStreamReactor does.
 class CallbackStream final : public grpc::ServerBidiReactor<v1::DecisionCall, v1::DecisionResult> {
@@ -59,7 +78,7 @@ class CallbackStream final : public grpc::ServerBidiReactor<v1::DecisionCall, v1
       maybe_finish(lock);
       return;
     }
-    ready_.push_back(answer(incoming_));
+    out_.ready.push_back(answer(incoming_));
     lock.unlock();
     StartRead(&incoming_);
     lock.lock();
@@ -68,28 +87,24 @@ class CallbackStream final : public grpc::ServerBidiReactor<v1::DecisionCall, v1
 
   void OnWriteDone(bool ok) override {
     std::unique_lock lock(mu_);
-    writing_ = false;
-    if (!ok) ready_.clear();
+    out_.writing = false;
+    if (!ok) out_.ready.clear();
     maybe_write(lock);
-    if (!writing_) maybe_finish(lock);
+    if (!out_.writing) maybe_finish(lock);
   }
 
   void OnDone() override { delete this; }
 
  private:
   void maybe_write(std::unique_lock<std::mutex>& lock) {
-    if (writing_ || ready_.empty()) return;
-    current_ = std::move(ready_.front());
-    ready_.pop_front();
-    writing_ = true;
     grpc::WriteOptions options;
-    if (!ready_.empty()) options.set_buffer_hint();
+    if (!out_.next(options)) return;
     lock.unlock();
-    StartWrite(&current_, options);
+    StartWrite(&out_.current, options);
     lock.lock();
   }
   void maybe_finish(std::unique_lock<std::mutex>& lock) {
-    if (!reads_done_ || writing_ || finished_) return;
+    if (!reads_done_ || out_.writing || finished_) return;
     finished_ = true;
     lock.unlock();
     Finish(grpc::Status::OK);
@@ -98,9 +113,7 @@ class CallbackStream final : public grpc::ServerBidiReactor<v1::DecisionCall, v1
 
   v1::DecisionCall incoming_;
   std::mutex mu_;
-  std::deque<v1::DecisionResult> ready_;
-  v1::DecisionResult current_;
-  bool writing_ = false;
+  WriteQueue out_;
   bool reads_done_ = false;
   bool finished_ = false;
 };
@@ -138,29 +151,24 @@ class CqStream {
   void on_read(bool ok) {
     if (!ok) {
       reads_done_ = true;
-      if (!writing_) finish();
+      if (!out_.writing) finish();
       return;
     }
-    ready_.push_back(answer(incoming_));
+    out_.ready.push_back(answer(incoming_));
     stream_.Read(&incoming_, &read_);
     write_next();
   }
   void on_written(bool ok) {
-    writing_ = false;
-    if (!ok) ready_.clear();
+    out_.writing = false;
+    if (!ok) out_.ready.clear();
     write_next();
-    if (!writing_ && reads_done_) finish();
+    if (!out_.writing && reads_done_) finish();
   }
   void on_finished(bool /*ok*/) { delete this; }
 
   void write_next() {
-    if (writing_ || ready_.empty()) return;
-    current_ = std::move(ready_.front());
-    ready_.pop_front();
-    writing_ = true;
     grpc::WriteOptions options;
-    if (!ready_.empty()) options.set_buffer_hint();
-    stream_.Write(current_, options, &written_);
+    if (out_.next(options)) stream_.Write(out_.current, options, &written_);
   }
   void finish() {
     if (finishing_) return;
@@ -177,9 +185,7 @@ class CqStream {
   Step written_{this, &CqStream::on_written};
   Step finished_{this, &CqStream::on_finished};
   v1::DecisionCall incoming_;
-  std::deque<v1::DecisionResult> ready_;
-  v1::DecisionResult current_;
-  bool writing_ = false;
+  WriteQueue out_;
   bool reads_done_ = false;
   bool finishing_ = false;
 };
