@@ -2,9 +2,11 @@
 #include "dataplane/tls_context.h"
 
 #include <openssl/err.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 
 #include <stdexcept>
+#include <string>
 
 #include "dataplane/smtp/address.h"
 
@@ -73,6 +75,18 @@ std::unique_ptr<asio::ssl::context> make_server(const CertificateKey& ck,
   if (!settings.client_ca_pem.empty()) {
     add_authorities(*ctx, settings.client_ca_pem);
     ctx->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+  }
+  // A session may only be resumed where it was made: the context is a digest of the
+  // client-certificate trust, the same for the default and every SNI context of the
+  // interface. Without it OpenSSL aborts every resumption attempt on an interface that
+  // verifies client certificates ("session id context uninitialized", an internal_error
+  // alert) instead of falling back to a full handshake (RFC 8446 §4.6.1, RFC 5077 §3.1).
+  unsigned char sid_context[SHA256_DIGEST_LENGTH];
+  const std::string scope = "grelayd client-ca:" + settings.client_ca_pem;
+  SHA256(reinterpret_cast<const unsigned char*>(scope.data()), scope.size(), sid_context);
+  static_assert(sizeof sid_context <= SSL_MAX_SID_CTX_LENGTH);
+  if (SSL_CTX_set_session_id_context(ctx->native_handle(), sid_context, sizeof sid_context) != 1) {
+    throw std::runtime_error("cannot set the TLS session id context");
   }
   return ctx;
 }

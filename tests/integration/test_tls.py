@@ -252,6 +252,31 @@ class InboundTlsTests(TlsRelayCase):
         self.assertEqual(len(up.messages()), 1)
         self.assertTrue(self.env.relay.alive())
 
+    def test_session_resumption_with_required_client_certificate(self) -> None:
+        """A client that reconnects offering its TLS session (TLS 1.2 id/ticket, TLS 1.3
+        PSK) to an interface that requires client certificates is served, resumed or with a
+        full handshake, never aborted with internal_error (RFC 8446 §4.6.1, RFC 5077 §3.1;
+        probe round 10: no session id context was set)."""
+        up = self.upstream()
+        _, port = self.relay(up, iface="ssl", iface_extra=("--client-ca", self.CA))
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            with self.subTest(version=version.name):
+                ctx = self.pki.client_context(self.pki.client, max_version=version)
+                ctx.minimum_version = version
+                session = None
+                for attempt in range(2):
+                    raw = socket.create_connection((LOOPBACK, port), 5)
+                    with ctx.wrap_socket(raw, server_hostname="localhost",
+                                         session=session) as s:
+                        s.settimeout(5)
+                        self.assertTrue(s.recv(1000).startswith(b"220"), f"attempt {attempt}")
+                        s.sendall(b"NOOP\r\n")
+                        self.assertTrue(s.recv(1000).startswith(b"250"), f"attempt {attempt}")
+                        session = s.session
+                        s.sendall(b"QUIT\r\n")
+                        s.recv(1000)
+                self.assertIsNotNone(session)
+
     def test_tls_min_version(self) -> None:
         up = self.upstream()
         _, port = self.relay(up, iface="ssl", iface_extra=("--tls-min-version", "1.3"))
