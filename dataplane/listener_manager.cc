@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 #include <stdexcept>
 
@@ -42,17 +43,29 @@ std::shared_ptr<TlsServerContext> make_server_tls(const gateway::v1::Interface& 
 
 }  // namespace
 
-ListenerManager::ListenerManager(asio::io_context& io, NodeIdentity node)
-    : io_(io), node_(std::move(node)) {}
+ListenerManager::ListenerManager(asio::io_context& io, asio::any_io_executor strand,
+                                 NodeIdentity node)
+    : io_(io), node_(std::move(node)), retry_timer_(std::move(strand)) {}
 
 void ListenerManager::apply(const gateway::v1::ConfigSnapshot& snapshot) {
+  const bool retry = &snapshot == &last_;  // problems were logged on the first pass
+  if (!retry) last_ = snapshot;
   version_ = snapshot.version();
   CertificateIndex certificates;
-  for (const auto& cert : snapshot.certificates()) certificates[cert.name()] = &cert;
-  std::set<std::int64_t> wanted;
-  for (const auto& service : snapshot.services()) {
+  for (const auto& cert : last_.certificates()) certificates[cert.name()] = &cert;
+
+  // What the snapshot wants, by interface id.
+  struct Wanted {
+    std::string service;
+    gateway::v1::InterfaceType type;
+    tcp::endpoint endpoint;
+    std::shared_ptr<const ServiceConfig> config;
+    std::shared_ptr<TlsServerContext> tls;
+  };
+  std::map<std::int64_t, Wanted> wanted;
+  for (const auto& service : last_.services()) {
     auto config = make_service_config(service, certificates);
-    if (!config->upstream_tls_error.empty()) {
+    if (!config->upstream_tls_error.empty() && !retry) {
       spdlog::error("service={}: upstream TLS unusable: {}", service.name(),
                     config->upstream_tls_error);
     }
@@ -65,8 +78,10 @@ void ListenerManager::apply(const gateway::v1::ConfigSnapshot& snapshot) {
         try {
           tls = make_server_tls(iface, certificates);
         } catch (const std::exception& e) {
-          spdlog::error("interface={} service={}: TLS unusable: {}", iface.id(), service.name(),
-                        e.what());
+          if (!retry) {
+            spdlog::error("interface={} service={}: TLS unusable: {}", iface.id(),
+                          service.name(), e.what());
+          }
         }
       }
       boost::system::error_code ec;
@@ -77,35 +92,19 @@ void ListenerManager::apply(const gateway::v1::ConfigSnapshot& snapshot) {
                       iface.bind_address(), iface.port());
         continue;
       }
-      tcp::endpoint endpoint(address, static_cast<std::uint16_t>(iface.port()));
-      wanted.insert(iface.id());
-      auto it = listeners_.find(iface.id());
-      if (it != listeners_.end()) {
-        if (it->second->endpoint() == endpoint && it->second->type() == type) {
-          it->second->set_service(config, version_);
-          it->second->set_tls(tls);
-          continue;
-        }
-        it->second->stop();
-        spdlog::info("grelayd closed {}", endpoint_text(it->second->endpoint()));
-        listeners_.erase(it);
-      }
-      auto listener = std::make_shared<Listener>(io_, iface.id(), type, endpoint, config, node_);
-      listener->set_tls(tls);
-      listener->set_service(config, version_);
-      if (auto err = listener->open()) {
-        spdlog::error("interface={} service={}: cannot listen on {}: {}", iface.id(),
-                      service.name(), endpoint_text(endpoint), err.message());
-        continue;
-      }
-      listener->start();
-      spdlog::info("grelayd listening on {} service={}", endpoint_text(listener->endpoint()),
-                   service.name());
-      listeners_.emplace(iface.id(), std::move(listener));
+      wanted[iface.id()] = Wanted{service.name(), type,
+                                  tcp::endpoint(address, static_cast<std::uint16_t>(iface.port())),
+                                  config, std::move(tls)};
     }
   }
+
+  // 1. Close the listeners that go away or move first, so that a port the same snapshot
+  //    gives to another interface (an interface replaced by `gctl apply`, a certificate
+  //    rotated that way) is free for it.
   for (auto it = listeners_.begin(); it != listeners_.end();) {
-    if (wanted.count(it->first) == 0) {
+    auto w = wanted.find(it->first);
+    if (w == wanted.end() || w->second.endpoint != it->second->endpoint() ||
+        w->second.type != it->second->type()) {
       it->second->stop();
       spdlog::info("grelayd closed {}", endpoint_text(it->second->endpoint()));
       it = listeners_.erase(it);
@@ -113,9 +112,52 @@ void ListenerManager::apply(const gateway::v1::ConfigSnapshot& snapshot) {
       ++it;
     }
   }
+  // 2. Hand the new service to the listeners that stay; open the new ones. A listener
+  //    closed in step 1 releases its port once its executor has run the close, and another
+  //    process may hold a port for a while: a failed open is retried on a timer (100 ms,
+  //    doubling to 5 s) until it succeeds or a snapshot no longer wants it.
+  bool failed = false;
+  for (auto& [id, w] : wanted) {
+    if (auto it = listeners_.find(id); it != listeners_.end()) {
+      it->second->set_service(w.config, version_);
+      it->second->set_tls(w.tls);
+      continue;
+    }
+    auto listener = std::make_shared<Listener>(io_, id, w.type, w.endpoint, w.config, node_);
+    listener->set_tls(w.tls);
+    listener->set_service(w.config, version_);
+    if (auto err = listener->open()) {
+      const std::string reason = endpoint_text(w.endpoint) + ": " + err.message();
+      if (auto [known, inserted] = open_failures_.try_emplace(id, reason);
+          inserted || known->second != reason) {
+        known->second = reason;
+        spdlog::error("interface={} service={}: cannot listen on {} (retrying)", id, w.service,
+                      reason);
+      }
+      failed = true;
+      continue;
+    }
+    open_failures_.erase(id);
+    listener->start();
+    spdlog::info("grelayd listening on {} service={}", endpoint_text(listener->endpoint()),
+                 w.service);
+    listeners_.emplace(id, std::move(listener));
+  }
+  std::erase_if(open_failures_, [&](const auto& entry) { return !wanted.contains(entry.first); });
+  if (!failed) {
+    retry_delay_ = kFirstRetry;
+    retry_timer_.cancel();
+    return;
+  }
+  retry_timer_.expires_after(retry_delay_);
+  retry_delay_ = std::min(retry_delay_ * 2, kLastRetry);
+  retry_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) apply(last_);
+  });
 }
 
 void ListenerManager::stop_all() {
+  retry_timer_.cancel();
   for (auto& [id, listener] : listeners_) listener->stop();
   listeners_.clear();
 }

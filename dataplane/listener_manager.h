@@ -2,9 +2,11 @@
 // removed ones, hands changed services to running listeners (no restart, issue 2).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <string>
 
 #include "dataplane/asio.h"
 #include "dataplane/listener.h"
@@ -16,19 +18,31 @@ namespace gw::dataplane {
 /// manager's); the node agent posts snapshots there.
 class ListenerManager {
  public:
-  ListenerManager(asio::io_context& io, NodeIdentity node);
+  /// `strand` is the manager's: apply(), stop_all() and the retry timer run there.
+  ListenerManager(asio::io_context& io, asio::any_io_executor strand, NodeIdentity node);
 
-  /// Makes the set of open listeners match the snapshot's interfaces. Interfaces of types
-  /// this node cannot serve yet (ssl/starttls without TLS support) are skipped with a
-  /// warning. A bind failure is logged and retried on the next snapshot.
+  /// Makes the set of open listeners match the snapshot's interfaces: listeners that go
+  /// away or move are closed first, then new ones opened, so a port can pass from one
+  /// interface to another in one snapshot. An interface whose TLS material is unusable
+  /// keeps listening (ssl: connections dropped; starttls: STARTTLS answered 454). A bind
+  /// failure (port in use, or not yet released) is logged once per reason and retried
+  /// every 100 ms doubling to 5 s, with the latest snapshot, until it succeeds.
   void apply(const gateway::v1::ConfigSnapshot& snapshot);
+  /// Closes every listener and stops retrying.
   void stop_all();
   [[nodiscard]] std::uint64_t version() const { return version_; }
 
  private:
+  static constexpr std::chrono::milliseconds kFirstRetry{100};
+  static constexpr std::chrono::milliseconds kLastRetry{5000};
+
   asio::io_context& io_;
   NodeIdentity node_;
   std::map<std::int64_t, std::shared_ptr<Listener>> listeners_;  // by interface id
+  std::map<std::int64_t, std::string> open_failures_;  // by interface id: the last reason
+  gateway::v1::ConfigSnapshot last_;                   // what a retry applies
+  asio::steady_timer retry_timer_;
+  std::chrono::milliseconds retry_delay_ = kFirstRetry;
   std::uint64_t version_ = 0;
 };
 

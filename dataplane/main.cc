@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
     });
   };
   log_counters_later();
-  ListenerManager listeners(io, identity);
+  ListenerManager listeners(io, strand, identity);
   listeners_ptr = &listeners;
 
   auto work = asio::make_work_guard(io);

@@ -525,6 +525,66 @@ class ControlPlaneTests(unittest.TestCase):
         self.assertEqual(self.env.relay.pid, pid)
         self.assertTrue(self.env.relay.alive())
 
+    def test_port_in_use_is_bound_once_it_is_free(self) -> None:
+        """An interface whose port another process holds is served as soon as the port is
+        free, without any further configuration change (probe round 10: the bind was only
+        retried on the next snapshot)."""
+        up = self.env.upstream()
+        self.env.gctl.service_add("held", LOOPBACK, up.port, hostname=HOST)
+        blocker = socket.socket()
+        blocker.bind((LOOPBACK, 0))
+        blocker.listen(5)
+        port = blocker.getsockname()[1]
+        try:
+            self.env.gctl.interface_add("held", port)
+            self.assertTrue(wait_until(lambda: "Address already in use" in
+                                       self.env.relay.log_text(), 3.0),
+                            "the bind did not fail\n" + self.env.diagnostics())
+        finally:
+            blocker.close()
+        self.assertTrue(wait_until(lambda: banner_ok(port, 0.5), 8.0, 0.05),
+                        f"port {port} not served after it became free\n{self.env.diagnostics()}")
+        self.deliver(port, up, "after-the-port-came-free")
+
+    def test_port_passed_to_another_interface_in_one_change(self) -> None:
+        """One apply moves an interface (same port) from one service to another: the old
+        listener closes before the new one binds, the port keeps greeting and now relays to
+        the other service's upstream (probe round 10: the new listener failed with 'Address
+        already in use', then the old one closed, and the port stayed closed)."""
+        up_a, up_b = self.env.upstream(), self.env.upstream()
+        port = free_port()
+        service = ("  - name: {name}\n    host: 127.0.0.1\n    port: {up}\n"
+                   "    hostname: relay.example.com\n    interfaces: {ifaces}\n")
+        iface = f'[{{type: tcp, port: {port}, bind: "127.0.0.1"}}]'
+        path = self.env.workdir / "move.yaml"
+
+        def apply(on_a: bool) -> None:
+            path.write_text("services:\n" +
+                            service.format(name="move-a", up=up_a.port,
+                                           ifaces=iface if on_a else "[]") +
+                            service.format(name="move-b", up=up_b.port,
+                                           ifaces="[]" if on_a else iface))
+            self.env.gctl.run("apply", "-f", str(path))
+
+        apply(on_a=True)
+        self.assertTrue(wait_until(lambda: banner_ok(port, 0.5), 3.0, 0.02))
+        self.deliver(port, up_a, "before-the-move")
+        apply(on_a=False)
+        self.assertTrue(wait_until(lambda: self.relays_to(port, up_b), 3.0, 0.1),
+                        f"port {port} does not relay to move-b\n{self.env.diagnostics()}")
+
+    def relays_to(self, port: int, up: RecordingUpstream) -> bool:
+        """One message through `port`: True once `up` stored it."""
+        before = len(up.messages())
+        try:
+            with smtp(port) as s:
+                s.sendmail("alice@example.com", ["bob@example.org"],
+                           b"Subject: moved\r\n\r\nx\r\n")
+                s.quit()
+        except (OSError, smtplib.SMTPException):
+            return False
+        return up.wait_messages(before + 1, 0.5)
+
     def test_service_update_reaches_the_node_within_one_second(self) -> None:
         up = self.env.upstream()
         name, port = self.env.service(up)
