@@ -4,7 +4,9 @@
 #include <memory>
 #include <string>
 
+#include "cli/command_context.h"
 #include "cli/flags.h"
+#include "common/pem_text.h"
 
 namespace gw::cli {
 namespace {
@@ -35,10 +37,14 @@ void add_add(CLI::App& noun, CommandContext& context) {
     v1::CreateCertificateRequest request;
     v1::Certificate& certificate = *request.mutable_certificate();
     certificate.set_name(flags->name);
-    certificate.set_cert_pem(read_flag_file(flags->cert_file, "--cert"));
-    if (!flags->key_file.empty()) {
-      certificate.set_key_pem(read_flag_file(flags->key_file, "--key"));
-    }
+    auto pem = [](const std::string& path, std::string_view flag) {
+      std::string why;
+      auto blocks = common::pem_blocks(read_flag_file(path, flag), why);
+      if (!blocks) throw UsageError(std::string(flag) + " " + path + ": " + why);
+      return *std::move(blocks);
+    };
+    certificate.set_cert_pem(pem(flags->cert_file, "--cert"));
+    if (!flags->key_file.empty()) certificate.set_key_pem(pem(flags->key_file, "--key"));
     context.printer().certificate_row(context.call(&Stub::CreateCertificate, request));
   });
 }

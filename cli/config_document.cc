@@ -18,7 +18,9 @@
 #include <vector>
 
 #include "cli/enum_names.h"
+#include "common/pem_text.h"
 #include "cli/yaml_text.h"
+#include "common/printable_line.h"
 #include "controlplane/policy/compiled_policy.h"
 
 namespace gw::cli {
@@ -142,8 +144,11 @@ class Parser {
   /// The content of the file named by `key` of `fields` (relative to the configuration
   /// file's directory).
   std::string named_file(const Fields& fields, std::string_view key) const;
-  /// Its first line without CR/LF; never empty.
+  /// Its first line without CR/LF; never empty, UTF-8 (a password: proto strings are UTF-8).
   std::string named_first_line(const Fields& fields, std::string_view key) const;
+  /// The PEM blocks of the file named by `key` (pem_blocks: the text around them left out).
+  std::string named_pem(const Fields& fields, std::string_view key) const;
+
 
  private:
   template <typename Each>
@@ -279,6 +284,15 @@ std::string Parser::named_file(const Fields& fields, std::string_view key) const
   return *std::move(content);
 }
 
+std::string Parser::named_pem(const Fields& fields, std::string_view key) const {
+  std::string why;
+  auto blocks = common::pem_blocks(named_file(fields, key), why);
+  if (!blocks) {
+    fields.fail_at_line(line_of(fields.node(key)), fields.node(key).Scalar() + ": " + why);
+  }
+  return *std::move(blocks);
+}
+
 std::string Parser::named_first_line(const Fields& fields, std::string_view key) const {
   std::string text = named_file(fields, key);
   const std::size_t end = text.find('\n');
@@ -287,6 +301,10 @@ std::string Parser::named_first_line(const Fields& fields, std::string_view key)
   if (text.empty()) {
     fields.fail_at_line(line_of(fields.node(key)),
                         fields.node(key).Scalar() + ": the first line is empty");
+  }
+  if (!common::is_valid_utf8(text)) {
+    fields.fail_at_line(line_of(fields.node(key)),
+                        fields.node(key).Scalar() + ": the first line is not UTF-8 text");
   }
   return text;
 }
@@ -362,7 +380,7 @@ v1::Certificate Parser::certificate(const YAML::Node& map) const {
     f.fail_at_line(f.key_line("cert_pem"), "give \"cert_file\" or \"cert_pem\", not both");
   }
   if (f.has("cert_file")) {
-    certificate.set_cert_pem(named_file(f, "cert_file"));
+    certificate.set_cert_pem(named_pem(f, "cert_file"));
   } else if (f.has("cert_pem")) {
     certificate.set_cert_pem(f.required_text("cert_pem"));
   } else {
@@ -371,7 +389,7 @@ v1::Certificate Parser::certificate(const YAML::Node& map) const {
   if (f.has("key_file") && f.has("key_pem")) {
     f.fail_at_line(f.key_line("key_pem"), "give \"key_file\" or \"key_pem\", not both");
   }
-  if (f.has("key_file")) certificate.set_key_pem(named_file(f, "key_file"));
+  if (f.has("key_file")) certificate.set_key_pem(named_pem(f, "key_file"));
   if (f.has("key_pem")) certificate.set_key_pem(f.required_text("key_pem"));
   return certificate;
 }

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "cli/command_context.h"
+#include "common/printable_line.h"
 
 namespace gw::cli {
 
@@ -49,6 +50,9 @@ std::string read_first_line(const std::string& path, std::string_view flag) {
   text.resize(text.find('\n') == std::string::npos ? text.size() : text.find('\n'));
   if (!text.empty() && text.back() == '\r') text.pop_back();
   if (text.empty()) throw UsageError(std::string(flag) + " " + path + ": the first line is empty");
+  if (!common::is_valid_utf8(text)) {
+    throw UsageError(std::string(flag) + " " + path + ": the first line is not UTF-8 text");
+  }
   return text;
 }
 

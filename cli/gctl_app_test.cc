@@ -351,6 +351,24 @@ TEST_F(GctlTest, CertAddFileProblemsAreUsageErrors) {
                      "/nonexistent/gw.key");
   expect_usage_error({"cert", "add", "gw-cert", "--cert", cert, "--key", empty},
                      "--key " + empty + " is empty");
+  // A DER file has no PEM block: said plainly, not a protobuf failure (probe round 10).
+  const std::string der = dir.write("gw.der", std::string("\x30\x82\x01\xb3\x30\x82", 6));
+  expect_usage_error({"cert", "add", "gw-cert", "--cert", der}, "no PEM block");
+}
+
+TEST_F(GctlTest, CertAddSendsOnlyThePemBlocks) {
+  // Explanatory text around the block (RFC 7468 §2) may be in any encoding; a proto string
+  // field must be UTF-8, so only the blocks travel (probe round 10: Latin-1 text before the
+  // block made gctl fail with UNIMPLEMENTED).
+  TempDir dir;
+  const std::string cert =
+      dir.write("gw.pem", std::string("Issuer: Soci\xe9t\xe9 G\xe9n\xe9rale\n") + kCertPem);
+  v1::Certificate stored;
+  stored.set_name("gw-cert");
+  stub_->answer(grpc::Status::OK, &stored);
+  ASSERT_EQ(run({"cert", "add", "gw-cert", "--cert", cert}), 0) << err_.str();
+  EXPECT_EQ(stub_->last_request<v1::CreateCertificateRequest>().certificate().cert_pem(),
+            kCertPem);
 }
 
 TEST_F(GctlTest, CertListShowDelete) {

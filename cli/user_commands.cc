@@ -3,6 +3,8 @@
 
 #include <memory>
 
+#include "common/printable_line.h"
+
 namespace gw::cli {
 namespace {
 
@@ -63,6 +65,10 @@ std::string read_password_line(std::istream& in) {
   std::getline(in, line);
   if (!line.empty() && line.back() == '\r') line.pop_back();
   if (line.empty()) throw UsageError("--password-stdin: no password on the first line of stdin");
+  // Passwords travel in proto string fields, which must hold UTF-8.
+  if (!common::is_valid_utf8(line)) {
+    throw UsageError("--password-stdin: the password is not UTF-8 text");
+  }
   return line;
 }
 

@@ -14,6 +14,9 @@ namespace gw::common {
 /// above U+10FFFF, not cut off by the end of `text`), else 0. `i` must be < text.size().
 std::size_t utf8_sequence_length(std::string_view text, std::size_t i);
 
+/// True if all of `text` is well-formed UTF-8 (utf8_sequence_length at every character).
+bool is_valid_utf8(std::string_view text);
+
 /// `text` made one printable line of at most `max_octets` octets: printable ASCII and
 /// well-formed UTF-8 are kept; each control character is replaced by '?' — C0 (CR, LF, HT,
 /// NUL ...), DEL, the C1 controls U+0080..U+009F (U+0085 is a line break to many readers,

@@ -29,6 +29,7 @@
 #include <tuple>
 
 #include "common/logging.h"
+#include "common/pem_text.h"
 #include "controlplane/config_store.h"
 #include "controlplane/policy/password_hash.h"
 #include "controlplane/service_defaults.h"
@@ -46,6 +47,14 @@ std::string trimmed(std::string text) {
     text.pop_back();
   }
   return text;
+}
+
+// A chain as apply compares it: its PEM blocks only (the explanatory text around them may
+// differ: older gctl versions sent certificate files whole), else the trimmed text.
+std::string comparable_pem(const std::string& pem) {
+  std::string why;
+  auto blocks = common::pem_blocks(pem, why);
+  return blocks ? *std::move(blocks) : trimmed(pem);
 }
 
 std::string_view outcome_word(storage::UpsertOutcome outcome) {
@@ -142,7 +151,7 @@ Result<v1::ApplyResponse> ConfigStore::apply(const v1::ConfigurationDocument& do
     const std::string what = "certificate " + show_quoted(c.name());
     auto stored = certificates_.get(c.name(), storage::Secrets::kOmit);
     if (stored) {
-      if (trimmed(stored.value().cert_pem()) != trimmed(c.cert_pem())) {
+      if (comparable_pem(stored.value().cert_pem()) != comparable_pem(c.cert_pem())) {
         return at(c.source_line(), what,
                   Error{Code::kFailedPrecondition,
                         "is stored with another chain; apply does not replace certificates "
