@@ -494,9 +494,8 @@ TEST_F(ControlPlaneGrpcTest, DecideValidatesAndContinues) {
     EXPECT_NE(response.decision_id(), previous);
     previous = response.decision_id();
   }
-  for (auto mutate :
-       {+[](v1::DecisionRequest& r) { r.set_service("ghost"); },
-        +[](v1::DecisionRequest& r) { r.set_command(v1::SMTP_COMMAND_UNSPECIFIED); }}) {
+  for (auto mutate : {+[](v1::DecisionRequest& r) { r.set_service(""); },
+                      +[](v1::DecisionRequest& r) { r.set_command(v1::SMTP_COMMAND_UNSPECIFIED); }}) {
     v1::DecisionRequest bad = request;
     mutate(bad);
     grpc::ClientContext ctx;
@@ -511,7 +510,7 @@ TEST_F(ControlPlaneGrpcTest, DecideStreamAnswersEveryCallByItsId) {
   ASSERT_TRUE(create_service(service("corp")).ok());
   const v1::DecisionRequest good = helo_request("corp");
   v1::DecisionRequest bad = good;
-  bad.set_service("ghost");
+  bad.set_command(v1::SMTP_COMMAND_UNSPECIFIED);
 
   grpc::ClientContext ctx;
   set_deadline(ctx);

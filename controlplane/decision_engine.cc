@@ -127,10 +127,6 @@ Result<DecisionOutcome> DecisionEngine::decide(const v1::DecisionRequest& reques
                                             " is not one of HELO, AUTH, MAIL, RCPT, DATA");
   }
   const std::shared_ptr<const Configuration> config = hub_.current();
-  if (!config->has_service(request.service())) {
-    return fail(Code::kInvalidArgument,
-                "service \"" + common::log_escape(request.service(), 80) + "\" is not known");
-  }
 
   DecisionOutcome out;
   v1::DecisionResponse& response = out.response;
@@ -168,6 +164,17 @@ Result<DecisionOutcome> DecisionEngine::decide(const v1::DecisionRequest& reques
     }
   };
 
+  if (!config->has_service(request.service())) {
+    // A service deleted while the node's sessions run (or not yet known here): a decision,
+    // 451 4.3.0 / 454 4.7.0 and audited, like a stale handler below. An error would read as
+    // "control plane unavailable" on the node and a fail-open service would then skip its
+    // policies (probe round 10).
+    spdlog::warn("decision {}: service {} is not in configuration {}", response.decision_id(),
+                 common::log_escape(request.service(), 80), config->version);
+    tempfail(response, request.command());
+    finish_audit(attributes);
+    return out;
+  }
   if (request.handler_id() == 0) {
     response.set_verdict(v1::VERDICT_CONTINUE);
     finish_audit(attributes);

@@ -190,16 +190,33 @@ TEST_F(DecisionEngineTest, InvalidRequestsAreRefused) {
   v1::DecisionRequest r;
   r.set_command(v1::SMTP_COMMAND_RCPT);
   EXPECT_EQ(engine_.decide(r).error().message, "service is required");
-  r.set_service("ghost");
-  auto unknown = engine_.decide(r);
-  EXPECT_EQ(unknown.error().code, Code::kInvalidArgument);
-  EXPECT_EQ(unknown.error().message, "service \"ghost\" is not known");
   r.set_service("corp");
   r.set_command(v1::SMTP_COMMAND_UNSPECIFIED);
   EXPECT_EQ(engine_.decide(r).error().code, Code::kInvalidArgument);
   r.set_command(static_cast<v1::SmtpCommand>(42));
   EXPECT_EQ(engine_.decide(r).error().message,
             "command 42 is not one of HELO, AUTH, MAIL, RCPT, DATA");
+}
+
+// A service deleted while a node's sessions run: a fail-safe decision (451 4.3.0, AUTH
+// 454 4.7.0), audited, never an error, which a fail-open service would read as "control
+// plane unavailable" and skip its policies (probe round 10).
+TEST_F(DecisionEngineTest, UnknownServiceIsATempfailDecision) {
+  v1::DecisionRequest r;
+  r.set_service("ghost");
+  r.set_command(v1::SMTP_COMMAND_RCPT);
+  r.set_handler_id(7);
+  auto unknown = engine_.decide(r);
+  ASSERT_TRUE(unknown) << unknown.error().message;
+  EXPECT_EQ(unknown.value().response.verdict(), v1::VERDICT_TEMPFAIL);
+  EXPECT_EQ(unknown.value().response.reply().code(), 451u);
+  EXPECT_EQ(unknown.value().response.reply().enhanced_code(), "4.3.0");
+  EXPECT_EQ(unknown.value().audit.service(), "ghost");
+  EXPECT_EQ(unknown.value().audit.verdict(), v1::VERDICT_TEMPFAIL);
+  r.set_command(v1::SMTP_COMMAND_AUTH);
+  auto auth = engine_.decide(r);
+  ASSERT_TRUE(auth);
+  EXPECT_EQ(auth.value().response.reply().code(), 454u);
 }
 
 TEST(NewDecisionIdTest, Uuid7CarriesTheTimeAndSortsByIt) {
