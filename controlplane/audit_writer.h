@@ -46,7 +46,9 @@ class AuditWriter {
  public:
   /// Records waiting beyond this are refused: submit() returns false and the caller must
   /// not apply the decision (DecisionGrpcService answers UNAVAILABLE, the node fails safe),
-  /// so that every decision a node acts on is in the audit trail.
+  /// so that every decision a node acts on is in the audit trail once the queue is written
+  /// (stop() at an orderly exit; a crash loses at most kFlushInterval of records,
+  /// controlplane/README.md "Crash window").
   static constexpr std::size_t kMaxQueued = 200000;
   /// Records per write transaction at most.
   static constexpr std::size_t kBatchRows = 2048;
