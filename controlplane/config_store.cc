@@ -73,6 +73,31 @@ void index_handlers(Configuration& config) {
 
 }  // namespace
 
+void ConfigStore::check_secrets_open() {
+  const std::string fix =
+      ": the key file does not open the secrets stored in this database (it is missing, new "
+      "or another database's). Restore the key file that belongs to the database; gctld "
+      "does not start without it, since nodes would lose their TLS keys and upstream logins";
+  auto certificates = certificates_.list(Secrets::kInclude);
+  if (!certificates) {
+    throw std::runtime_error("cannot read certificates: " + certificates.error().message);
+  }
+  for (const v1::Certificate& c : certificates.value()) {
+    if (c.has_key() && c.key_pem().empty()) {
+      throw std::runtime_error("private key of certificate \"" + common::log_escape(c.name(), 64) +
+                               "\"" + fix);
+    }
+  }
+  auto services = services_.list("", Secrets::kInclude);
+  if (!services) throw std::runtime_error("cannot read services: " + services.error().message);
+  for (const v1::Service& svc : services.value()) {
+    if (svc.has_password() && svc.password().empty()) {
+      throw std::runtime_error("upstream password of service \"" +
+                               common::log_escape(svc.name(), 64) + "\"" + fix);
+    }
+  }
+}
+
 ConfigStore::ConfigStore(storage::Database& db, const storage::SecretBox& secrets, SnapshotHub& hub)
     : db_(db),
       services_(db, secrets),
@@ -85,6 +110,7 @@ ConfigStore::ConfigStore(storage::Database& db, const storage::SecretBox& secret
       hub_(hub) {
   auto version = versions_.current();
   if (!version) throw std::runtime_error("cannot read config version: " + version.error().message);
+  check_secrets_open();
   auto all = services_.list("", Secrets::kOmit);
   if (!all) throw std::runtime_error("cannot read services: " + all.error().message);
   std::set<std::string> instances;

@@ -172,6 +172,11 @@ class ConfigStore {
   Result<gateway::v1::ConfigurationDocument> export_document();
 
  private:
+  /// Throws std::runtime_error (gctld then does not start) when a sealed certificate key or
+  /// upstream password cannot be opened with the key file: the key file is missing (a new
+  /// one was just made), or belongs to another database (probe round 10: gctld started and
+  /// published certificates without keys, and every node dropped its TLS).
+  void check_secrets_open();
   /// What a change needs rebuilt besides the snapshots of its instances.
   /// (No default member initializers: `= {}` as a default argument needs an aggregate
   /// that is complete here; value-initialisation makes both false.)

@@ -482,6 +482,35 @@ certificates:
         self.assertIn("no-such-config.yaml", cp.stderr)
 
 
+class KeyFileTests(ApplyCase):
+
+    def test_gctld_refuses_to_start_without_the_key_file_of_its_secrets(self) -> None:
+        """The database holds a sealed private key; its key file is lost (or replaced):
+        gctld must not start, rather than publish the certificate without its key, which
+        turns STARTTLS off on every node (probe round 10, DESIGN.md §7 fail safe)."""
+        g = self.gctld()
+        cp = self.gctl(g, "cert", "add", "gw", "--cert", "gw.pem", "--key", "gw.key")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        g.stop()
+        key_file = Path(str(g.db_path) + ".key")
+        original = key_file.read_bytes()
+        for case, action in (("missing", lambda: key_file.unlink()),
+                             ("another", lambda: key_file.write_text("ab" * 32 + "\n"))):
+            with self.subTest(key_file=case):
+                action()
+                with self.assertRaises(HarnessError) as refused:
+                    g.start()
+                self.assertIn("key file does not open the secrets", str(refused.exception))
+                self.assertIn("certificate \"gw\"", str(refused.exception))
+        key_file.write_bytes(original)
+        key_file.chmod(0o600)
+        g.port = 0  # any free port
+        g.start()  # the right key file: it starts and still has the key
+        cp = self.gctl(g, "cert", "list", output="json")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertRegex(cp.stdout, r'"has_key"\s*:\s*true')
+
+
 class PolicyHandlerUserCommandTests(ApplyCase):
 
     def handlers(self, g: Gctld, service: str = "") -> list[dict]:
