@@ -183,6 +183,11 @@ def cmd_report(args):
         verdicts.append(ok)
         out.write(f"  every decision audited: {audit['rows']} rows for {audit['answered']} "
                   f"decisions answered (ratio {ratio:.4f}): {'met' if ok else 'MISSED'}\n")
+        if audit.get("failed"):
+            # Refused with UNAVAILABLE (the node fails safe), mostly while the audit queue
+            # was full: the closed loop asked faster than the writer could write.
+            out.write(f"    {audit['failed']} calls of that run were refused (UNAVAILABLE: audit "
+                      f"queue full or timeout), not answered and not audited\n")
         e2e = audit["rows_per_s"]
         best = e2e
         out.write(f"  audit rows/s end to end ({audit['callers']} callers, "
