@@ -52,8 +52,11 @@ class AuditWriter {
   static constexpr std::size_t kMaxQueued = 200000;
   /// Records per write transaction at most.
   static constexpr std::size_t kBatchRows = 2048;
-  /// Longest a record waits before its batch is written.
-  static constexpr std::chrono::milliseconds kFlushInterval{50};
+  /// Longest a record waits before its batch is written. Shorter batches are shorter bursts
+  /// of writer CPU: at 5,000 decisions/s on 2 vCPUs, 10 ms instead of 50 ms took the
+  /// decision p99 from 4.0-4.4 ms to 2.2-2.8 ms (3 runs each, same machine), at the same
+  /// gctld CPU per decision; 2 ms gained little more for 10% more CPU.
+  static constexpr std::chrono::milliseconds kFlushInterval{10};
   /// Nice value of the writer thread (Linux: per thread), above the process's own.
   static constexpr int kThreadNice = 10;
 

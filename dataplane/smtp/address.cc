@@ -328,14 +328,7 @@ bool iequals_ascii(std::string_view a, std::string_view b) {
   return true;
 }
 
-bool is_valid_utf8(std::string_view text) {
-  for (std::size_t i = 0; i < text.size();) {
-    std::size_t n = common::utf8_sequence_length(text, i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
+bool is_valid_utf8(std::string_view text) { return common::is_valid_utf8(text); }
 
 bool is_valid_domain(std::string_view domain, bool allow_utf8) {
   if (domain.empty() || domain.size() > kMaxDomain) return false;
