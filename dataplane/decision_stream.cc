@@ -1,20 +1,18 @@
-// DecideStream client: call ids, write queue, results matched back to their callers.
+// DecideStream client on the completion-queue API: call ids, write queue, results matched
+// back to their callers.
 #include "dataplane/decision_stream.h"
 
+#include <string>
 #include <utility>
-#include <vector>
 
 namespace gw::dataplane {
 
-std::shared_ptr<DecisionStream> DecisionStream::open(gateway::v1::DecisionService::Stub& stub) {
+std::shared_ptr<DecisionStream> DecisionStream::open(gateway::v1::DecisionService::Stub& stub,
+                                                     grpc::CompletionQueue& cq) {
   std::shared_ptr<DecisionStream> stream(new DecisionStream());
   stream->self_ = stream;
-  stub.async()->DecideStream(&stream->context_, stream.get());
-  // Writes are started from outside reactions (submit): the hold keeps OnDone away until
-  // the read side has ended and no write is in flight.
-  stream->AddHold();
-  stream->StartRead(&stream->incoming_);
-  stream->StartCall();
+  stream->call_ = stub.PrepareAsyncDecideStream(&stream->context_, &cq);
+  stream->call_->StartCall(&stream->started_);
   return stream;
 }
 
@@ -45,7 +43,7 @@ void DecisionStream::forget(std::uint64_t call_id) {
 void DecisionStream::close() { context_.TryCancel(); }
 
 bool DecisionStream::next_write_locked() {
-  if (writing_ || queued_.empty() || broken()) return false;
+  if (!call_started_ || writing_ || queued_.empty() || broken()) return false;
   current_ = std::move(queued_.front());
   queued_.pop_front();
   more_after_current_ = !queued_.empty();
@@ -56,39 +54,63 @@ bool DecisionStream::next_write_locked() {
 void DecisionStream::start_write() {
   grpc::WriteOptions options;
   if (more_after_current_) options.set_buffer_hint();
-  StartWrite(&current_, options);
+  call_->Write(current_, options, &written_);
 }
 
-bool DecisionStream::release_hold_locked() {
-  if (hold_released_ || writing_ || !reads_ended_) return false;
-  hold_released_ = true;
+bool DecisionStream::finish_now_locked() {
+  if (finish_started_ || writing_ || !reads_ended_) return false;
+  finish_started_ = true;
   return true;
 }
 
-void DecisionStream::OnWriteDone(bool ok) {
+void DecisionStream::on_started(bool ok) {
+  if (!ok) {
+    bool finish = false;
+    {
+      std::lock_guard lock(mu_);
+      broken_.store(true, std::memory_order_release);
+      reads_ended_ = true;
+      finish = finish_now_locked();
+    }
+    if (finish) call_->Finish(&status_, &finish_);
+    return;
+  }
   bool write = false;
-  bool release = false;
+  {
+    std::lock_guard lock(mu_);
+    call_started_ = true;
+    write = next_write_locked();
+  }
+  call_->Read(&incoming_, &read_);
+  if (write) start_write();
+}
+
+void DecisionStream::on_written(bool ok) {
+  bool write = false;
+  bool finish = false;
   {
     std::lock_guard lock(mu_);
     writing_ = false;
     if (!ok) broken_.store(true, std::memory_order_release);
     write = next_write_locked();
-    release = release_hold_locked();
+    finish = finish_now_locked();
   }
+  // A write fails only when the call is over; the cancel makes sure the read ends too.
+  if (!ok) context_.TryCancel();
   if (write) start_write();
-  if (release) RemoveHold();
+  if (finish) call_->Finish(&status_, &finish_);
 }
 
-void DecisionStream::OnReadDone(bool ok) {
+void DecisionStream::on_read(bool ok) {
   if (!ok) {
-    bool release = false;
+    bool finish = false;
     {
       std::lock_guard lock(mu_);
       broken_.store(true, std::memory_order_release);
       reads_ended_ = true;
-      release = release_hold_locked();
+      finish = finish_now_locked();
     }
-    if (release) RemoveHold();
+    if (finish) call_->Finish(&status_, &finish_);
     return;
   }
   const std::uint64_t id = incoming_.call_id();
@@ -98,7 +120,7 @@ void DecisionStream::OnReadDone(bool ok) {
                                                  incoming_.status_message());
   gateway::v1::DecisionResponse response = std::move(*incoming_.mutable_response());
   incoming_.Clear();
-  StartRead(&incoming_);
+  call_->Read(&incoming_, &read_);
   std::shared_ptr<PendingDecision> pending;
   {
     std::lock_guard lock(mu_);
@@ -110,7 +132,7 @@ void DecisionStream::OnReadDone(bool ok) {
   pending->complete(std::move(status), std::move(response));
 }
 
-void DecisionStream::OnDone(const grpc::Status& status) {
+void DecisionStream::on_finished(bool /*ok*/) {
   std::unordered_map<std::uint64_t, std::shared_ptr<PendingDecision>> unanswered;
   {
     std::lock_guard lock(mu_);
@@ -118,12 +140,13 @@ void DecisionStream::OnDone(const grpc::Status& status) {
     unanswered.swap(pending_);
     queued_.clear();
   }
-  const grpc::Status failed(grpc::StatusCode::UNAVAILABLE,
-                            "decision stream ended: " + (status.error_message().empty()
-                                                             ? "status " + std::to_string(
-                                                                               status.error_code())
-                                                             : status.error_message()));
+  const grpc::Status failed(
+      grpc::StatusCode::UNAVAILABLE,
+      "decision stream ended: " + (status_.error_message().empty()
+                                       ? "status " + std::to_string(status_.error_code())
+                                       : status_.error_message()));
   for (auto& [_, pending] : unanswered) pending->complete(failed, {});
+  finished_.store(true, std::memory_order_release);
   self_.reset();  // may delete this: nothing after it
 }
 

@@ -13,6 +13,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "dataplane/grpc_completion_thread.h"
 #include "gateway/v1/decision.grpc.pb.h"
 
 namespace gw::dataplane {
@@ -21,30 +22,32 @@ namespace gw::dataplane {
 class PendingDecision {
  public:
   virtual ~PendingDecision() = default;
-  /// Called at most once by the stream, on a gRPC thread: OK with the response, the status
-  /// gctld answered the call with, or UNAVAILABLE when the stream ended first. Must not
-  /// block and must not call back into the stream.
+  /// Called at most once by the stream, on the completion thread: OK with the response,
+  /// the status gctld answered the call with, or UNAVAILABLE when the stream ended first.
+  /// Must not block and must not call back into the stream.
   virtual void complete(grpc::Status status, gateway::v1::DecisionResponse response) = 0;
 };
 
-/// One DecideStream call. submit() queues a request under a fresh call id; results are
-/// matched back by call id and handed to their PendingDecision. At most one write is in
-/// flight; requests queued meanwhile follow with gRPC's buffer hint, so a burst leaves in
-/// few frames. A stream that broke (gctld gone, connection reset) is broken() for good and
-/// fails every call still unanswered with UNAVAILABLE; the owner opens a new one.
+/// One DecideStream call on the asynchronous completion-queue API. submit() queues a
+/// request under a fresh call id; results are matched back by call id and handed to their
+/// PendingDecision. At most one write is in flight; requests queued meanwhile follow with
+/// gRPC's buffer hint, so a burst leaves in few frames. A stream that broke (gctld gone,
+/// connection reset) is broken() for good and fails every call still unanswered with
+/// UNAVAILABLE; the owner opens a new one.
 ///
-/// Thread-safe. Owns itself from open() until gRPC's OnDone (a gRPC hold keeps OnDone
-/// from running while a write may still be started). No lock is held while calling
-/// StartRead, StartWrite or RemoveHold, nor while completing a PendingDecision.
-class DecisionStream final
-    : public grpc::ClientBidiReactor<gateway::v1::DecisionCall, gateway::v1::DecisionResult> {
+/// Thread-safe: submit(), forget() and close() from any thread; the steps run on the
+/// completion thread of `cq`. Keeps itself alive until its Finish completed (finished()).
+/// No lock is held while completing a PendingDecision.
+class DecisionStream final : public std::enable_shared_from_this<DecisionStream> {
  public:
   /// Requests queued and not yet written above this bound are refused (UNAVAILABLE):
   /// gctld is not keeping up, and the per-call timeout would expire anyway.
   static constexpr std::size_t kMaxQueued = 16384;
 
-  /// Starts a DecideStream on `stub` (which must outlive the call's start only).
-  static std::shared_ptr<DecisionStream> open(gateway::v1::DecisionService::Stub& stub);
+  /// Starts a DecideStream on `stub` whose operations complete on `cq` (the queue of a
+  /// running GrpcCompletionThread, which must outlive the stream's finish).
+  static std::shared_ptr<DecisionStream> open(gateway::v1::DecisionService::Stub& stub,
+                                              grpc::CompletionQueue& cq);
 
   /// Queues `request`; `pending` gets its result. Returns the call id, or nullopt when the
   /// stream is broken or its queue is full (`pending` is then not kept nor completed).
@@ -56,24 +59,44 @@ class DecisionStream final
   [[nodiscard]] bool broken() const { return broken_.load(std::memory_order_acquire); }
   /// Cancels the call; every unanswered call then fails with UNAVAILABLE.
   void close();
-
-  void OnReadDone(bool ok) override;
-  void OnWriteDone(bool ok) override;
-  void OnDone(const grpc::Status& status) override;
+  /// True once the call is over (Finish completed, every pending call failed): nothing of
+  /// it is left on the completion queue.
+  [[nodiscard]] bool finished() const { return finished_.load(std::memory_order_acquire); }
 
  private:
+  using Call = grpc::ClientAsyncReaderWriter<gateway::v1::DecisionCall,
+                                             gateway::v1::DecisionResult>;
+  /// A tag: the stream and the step its operation's completion runs.
+  struct Step final : CqStep {
+    DecisionStream* stream;
+    void (DecisionStream::*on)(bool ok);
+    Step(DecisionStream* s, void (DecisionStream::*f)(bool)) : stream(s), on(f) {}
+    void done(bool ok) override { (stream->*on)(ok); }
+  };
+
   DecisionStream() = default;
-  /// Under mu_: moves the next queued call into current_ when no write is in flight.
+  void on_started(bool ok);
+  void on_read(bool ok);
+  void on_written(bool ok);
+  void on_finished(bool ok);
+  /// Under mu_: moves the next queued call into current_ when a write may start.
   bool next_write_locked();
   void start_write();
-  /// Under mu_: true once (the caller then calls RemoveHold) when the read side ended and
-  /// no write is in flight.
-  bool release_hold_locked();
+  /// Under mu_: true once (the caller then calls Finish) when the read side ended and no
+  /// write is in flight.
+  bool finish_now_locked();
 
   grpc::ClientContext context_;
-  gateway::v1::DecisionResult incoming_;  // the read in flight; only touched by OnReadDone
-  std::shared_ptr<DecisionStream> self_;  // until OnDone
+  std::unique_ptr<Call> call_;
+  gateway::v1::DecisionResult incoming_;  // the read in flight; only touched by on_read
+  grpc::Status status_;                   // filled by Finish
+  std::shared_ptr<DecisionStream> self_;  // until on_finished
   std::atomic<bool> broken_{false};
+  std::atomic<bool> finished_{false};
+  Step started_{this, &DecisionStream::on_started};
+  Step read_{this, &DecisionStream::on_read};
+  Step written_{this, &DecisionStream::on_written};
+  Step finish_{this, &DecisionStream::on_finished};
 
   std::mutex mu_;
   std::uint64_t next_call_id_ = 0;
@@ -81,9 +104,10 @@ class DecisionStream final
   std::deque<gateway::v1::DecisionCall> queued_;
   gateway::v1::DecisionCall current_;  // the write in flight
   bool more_after_current_ = false;
+  bool call_started_ = false;  // StartCall completed: writes may start
   bool writing_ = false;
   bool reads_ended_ = false;
-  bool hold_released_ = false;
+  bool finish_started_ = false;
 };
 
 }  // namespace gw::dataplane

@@ -1,4 +1,5 @@
-// gRPC callback client for decisions, bridged into Asio with async_initiate.
+// gRPC client for decisions on the completion-queue API, bridged into Asio with
+// async_initiate.
 #include "dataplane/policy_client.h"
 
 #include <atomic>
@@ -10,37 +11,6 @@ namespace gw::dataplane {
 namespace {
 
 using DecideSignature = void(grpc::Status, gateway::v1::DecisionResponse);
-
-/// One in-flight call: owns everything gRPC references until the callback ran.
-template <typename Handler>
-struct DecideCall {
-  grpc::ClientContext context;
-  gateway::v1::DecisionRequest request;
-  gateway::v1::DecisionResponse response;
-  Handler handler;
-  DecideCall(gateway::v1::DecisionRequest r, Handler h)
-      : request(std::move(r)), handler(std::move(h)) {}
-};
-
-template <typename Token>
-auto async_decide(gateway::v1::DecisionService::Stub* stub, gateway::v1::DecisionRequest request,
-                  std::chrono::milliseconds timeout, Token&& token) {
-  return asio::async_initiate<Token, DecideSignature>(
-      [stub, timeout](auto handler, gateway::v1::DecisionRequest req) {
-        using H = decltype(handler);
-        auto call = std::make_shared<DecideCall<H>>(std::move(req), std::move(handler));
-        call->context.set_deadline(std::chrono::system_clock::now() + timeout);
-        stub->async()->Decide(&call->context, &call->request, &call->response,
-                              [call](grpc::Status status) {
-                                // gRPC thread: only hand the result to the session's executor.
-                                auto executor = asio::get_associated_executor(call->handler);
-                                asio::post(executor, [call, status]() mutable {
-                                  std::move(call->handler)(status, std::move(call->response));
-                                });
-                              });
-      },
-      token, std::move(request));
-}
 
 /// One call on a DecisionStream: completes its handler exactly once, with the stream's
 /// result or, when the timer on the handler's executor fires first, DEADLINE_EXCEEDED.
@@ -110,21 +80,102 @@ auto async_decide_on_stream(std::shared_ptr<DecisionStream> stream,
 
 }  // namespace
 
+/// One unary Decide: owns everything gRPC references until its Finish completed on the
+/// completion thread; then hands the result to its handler's executor and is deleted.
+class GrpcPolicyClient::UnaryCall : public CqStep {
+ public:
+  virtual ~UnaryCall() = default;
+
+  grpc::ClientContext context;
+  gateway::v1::DecisionRequest request;
+  gateway::v1::DecisionResponse response;
+  grpc::Status status;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<gateway::v1::DecisionResponse>> rpc;
+  GrpcPolicyClient* owner = nullptr;
+
+  void done(bool /*ok: always true for Finish*/) override {
+    deliver();
+    owner->unary_done(this);  // deletes this
+  }
+
+ protected:
+  /// Posts (status, response) to the handler's executor.
+  virtual void deliver() = 0;
+};
+
+namespace {
+
+template <typename Handler>
+class UnaryCallFor final : public GrpcPolicyClient::UnaryCall {
+ public:
+  UnaryCallFor(gateway::v1::DecisionRequest r, Handler h) : handler_(std::move(h)) {
+    request = std::move(r);
+  }
+
+ private:
+  void deliver() override {
+    auto executor = asio::get_associated_executor(handler_);
+    asio::post(executor, [handler = std::move(handler_), status = std::move(status),
+                          response = std::move(response)]() mutable {
+      std::move(handler)(std::move(status), std::move(response));
+    });
+  }
+  Handler handler_;
+};
+
+}  // namespace
+
 GrpcPolicyClient::GrpcPolicyClient(std::shared_ptr<grpc::Channel> channel)
     : stub_(gateway::v1::DecisionService::NewStub(std::move(channel))) {}
 
 GrpcPolicyClient::~GrpcPolicyClient() {
-  std::lock_guard lock(mu_);
-  if (stream_) stream_->close();
+  {
+    std::unique_lock lock(mu_);
+    for (auto& s : streams_) s->close();
+    for (UnaryCall* call : unary_) call->context.TryCancel();
+    // gRPC completes every cancelled operation promptly; the queue may only shut down once
+    // nothing of these calls is left on it.
+    auto idle = [this] {
+      for (auto& s : streams_) {
+        if (!s->finished()) return false;
+      }
+      return unary_.empty();
+    };
+    while (!idle()) idle_.wait_for(lock, std::chrono::milliseconds(1));
+  }
+  completion_.shutdown();
 }
 
 std::shared_ptr<DecisionStream> GrpcPolicyClient::stream() {
   std::lock_guard lock(mu_);
   if (!stream_ || stream_->broken()) {
     if (stream_) stream_->close();
-    stream_ = DecisionStream::open(*stub_);
+    std::erase_if(streams_, [](const auto& s) { return s->finished(); });
+    stream_ = DecisionStream::open(*stub_, *completion_.cq());
+    streams_.push_back(stream_);
   }
   return stream_;
+}
+
+void GrpcPolicyClient::start_unary(UnaryCall* call, std::chrono::milliseconds timeout) {
+  call->owner = this;
+  call->context.set_deadline(std::chrono::system_clock::now() + timeout);
+  {
+    std::lock_guard lock(mu_);
+    unary_.insert(call);
+  }
+  call->rpc = stub_->PrepareAsyncDecide(&call->context, call->request, completion_.cq());
+  call->rpc->StartCall();
+  call->rpc->Finish(&call->response, &call->status, call);
+}
+
+void GrpcPolicyClient::unary_done(UnaryCall* call) {
+  {
+    std::lock_guard lock(mu_);
+    unary_.erase(call);
+    idle_.notify_all();  // under the lock: the destructor may return as soon as it is free
+  }
+  delete call;
 }
 
 awaitable<Decision> GrpcPolicyClient::decide(gateway::v1::DecisionRequest request,
@@ -133,7 +184,12 @@ awaitable<Decision> GrpcPolicyClient::decide(gateway::v1::DecisionRequest reques
   // Awaited into a named local, one co_await per statement (dataplane/asio.h).
   std::tuple<grpc::Status, gateway::v1::DecisionResponse> result;
   if (unary) {
-    result = co_await async_decide(stub_.get(), std::move(request), timeout, asio::use_awaitable);
+    result = co_await asio::async_initiate<decltype(asio::use_awaitable), DecideSignature>(
+        [this, timeout](auto handler, gateway::v1::DecisionRequest req) {
+          using H = decltype(handler);
+          start_unary(new UnaryCallFor<H>(std::move(req), std::move(handler)), timeout);
+        },
+        asio::use_awaitable, std::move(request));
   } else {
     result = co_await async_decide_on_stream(stream(), std::move(request), timeout,
                                              asio::use_awaitable);

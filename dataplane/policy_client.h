@@ -3,16 +3,20 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <optional>
 #include <mutex>
 #include <string>
+#include <unordered_set>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
 #include "dataplane/asio.h"
 #include "dataplane/decision_stream.h"
+#include "dataplane/grpc_completion_thread.h"
 #include "dataplane/smtp/reply.h"
 #include "gateway/v1/decision.grpc.pb.h"
 
@@ -43,29 +47,47 @@ class PolicyClient {
                                      std::chrono::milliseconds timeout) = 0;
 };
 
-/// DecisionService over gRPC with the callback API; gRPC threads only post results back to
-/// the session's executor (STYLE.md). HELO, AUTH, MAIL and RCPT decisions share one
-/// DecideStream (a DecisionStream, reopened when it broke): per decision that costs a
-/// message each way instead of a whole HTTP/2 call. DATA decisions carry the message and
-/// use unary Decide, so a large message never holds up the small decisions behind it.
-/// `timeout` is enforced here with a timer on the session's executor (stream) or as the
-/// gRPC deadline (unary); either way the session then gets kUnavailable. Thread-safe; one
-/// instance serves all sessions of a node.
+/// DecisionService over gRPC on the asynchronous completion-queue API, polled by one
+/// GrpcCompletionThread of its own: it reads the answers, matches them to their calls and
+/// posts each result to its session's executor (STYLE.md: no event-loop thread waits).
+/// HELO, AUTH, MAIL and RCPT decisions share one DecideStream (a DecisionStream, reopened
+/// when it broke): per decision that costs a message each way instead of a whole HTTP/2
+/// call. DATA decisions carry the message and use unary Decide, so a large message never
+/// holds up the small decisions behind it. `timeout` is enforced here with a timer on the
+/// session's executor (stream) or as the gRPC deadline (unary); either way the session then
+/// gets kUnavailable. Thread-safe; one instance serves all sessions of a node.
+///
+/// Why not gRPC's callback API (used up to session 5): in gRPC 1.51 every callback runs
+/// on gRPC's "nexting" threads, which also poll the sockets, so each decision woke them
+/// 3.4 times (tests/bench/README.md, "Reading the decision numbers").
 class GrpcPolicyClient : public PolicyClient {
  public:
   explicit GrpcPolicyClient(std::shared_ptr<grpc::Channel> channel);
-  /// Closes the stream: calls still waiting fail with kUnavailable.
+  /// Cancels every call still running (their callers get kUnavailable), waits until gRPC
+  /// has completed them, and stops the completion thread.
   ~GrpcPolicyClient() override;
   awaitable<Decision> decide(gateway::v1::DecisionRequest request,
                              std::chrono::milliseconds timeout) override;
 
+  /// One unary Decide in flight (DATA); defined in policy_client.cc.
+  class UnaryCall;
+
  private:
   /// The open stream, or a new one when there is none or it broke.
   std::shared_ptr<DecisionStream> stream();
+  /// Starts `call` (owned by the client until its Finish completed).
+  void start_unary(UnaryCall* call, std::chrono::milliseconds timeout);
+  /// Called on the completion thread when `call` completed: forgets it.
+  void unary_done(UnaryCall* call);
 
   std::unique_ptr<gateway::v1::DecisionService::Stub> stub_;
+  GrpcCompletionThread completion_;
   std::mutex mu_;
-  std::shared_ptr<DecisionStream> stream_;
+  std::condition_variable idle_;                    // a stream or unary call finished
+  std::shared_ptr<DecisionStream> stream_;          // the stream new decisions use
+  std::vector<std::shared_ptr<DecisionStream>> streams_;  // every stream not yet finished
+  std::unordered_set<UnaryCall*> unary_;            // unary calls in flight
+  bool closing_ = false;
 };
 
 /// Converts a DecisionResponse: verdict → outcome, reply (defaults 550 5.7.1 / 451 4.3.0 when

@@ -20,32 +20,6 @@ namespace {
 
 namespace v1 = gateway::v1;
 
-/// Keeps gRPC's callback machinery alive for the whole test program. gRPC 1.51 starts its
-/// callback threads ("nexting" threads) with the first channel that makes a callback call
-/// and stops them with the last such channel; a test starting new ones while the previous
-/// test's are stopping can abort (grpc_cq_internal_unref). One channel that made a
-/// callback call, kept until the end, keeps them running.
-class GrpcRuntime final : public ::testing::Environment {
- public:
-  void SetUp() override {
-    channel_ = grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials());
-    auto stub = v1::DecisionService::NewStub(channel_);
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(50));
-    v1::DecisionRequest request;
-    v1::DecisionResponse response;
-    std::promise<void> done;
-    stub->async()->Decide(&ctx, &request, &response, [&](grpc::Status) { done.set_value(); });
-    done.get_future().wait();
-  }
-  void TearDown() override { channel_.reset(); }
-
- private:
-  std::shared_ptr<grpc::Channel> channel_;
-};
-[[maybe_unused]] const auto* const kGrpcRuntime =
-    ::testing::AddGlobalTestEnvironment(new GrpcRuntime);
-
 /// Answers by the request's "test.mode" attribute: "continue", "reject", or "silent" (never
 /// answers). Counts streams and unary calls.
 class ScriptedDecisions final : public v1::DecisionService::Service {
