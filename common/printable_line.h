@@ -17,6 +17,12 @@ std::size_t utf8_sequence_length(std::string_view text, std::size_t i);
 /// True if all of `text` is well-formed UTF-8 (utf8_sequence_length at every character).
 bool is_valid_utf8(std::string_view text);
 
+/// `text` with every octet that does not start a well-formed UTF-8 sequence replaced by
+/// U+FFFD (the replacement character, RFC 3629 §3 / Unicode §3.9): what may go into a
+/// protobuf `string` field, which must be UTF-8 (a node sending anything else breaks the
+/// whole gRPC stream it rides on). Well-formed text comes back unchanged.
+std::string to_valid_utf8(std::string_view text);
+
 /// `text` made one printable line of at most `max_octets` octets: printable ASCII and
 /// well-formed UTF-8 are kept; each control character is replaced by '?' — C0 (CR, LF, HT,
 /// NUL ...), DEL, the C1 controls U+0080..U+009F (U+0085 is a line break to many readers,

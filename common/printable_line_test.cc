@@ -24,6 +24,16 @@ TEST(Utf8SequenceLengthTest, WellFormedAndIllFormed) {
   EXPECT_EQ(utf8_sequence_length("x\xc3\xa9", 1), 2u);
 }
 
+TEST(ToValidUtf8Test, ReplacesEachIllFormedOctetAndKeepsTheRest) {
+  EXPECT_EQ(to_valid_utf8(""), "");
+  EXPECT_EQ(to_valid_utf8("caf\xc3\xa9 \xe2\x82\xac\r\n"), "caf\xc3\xa9 \xe2\x82\xac\r\n");
+  EXPECT_EQ(to_valid_utf8("P\xe4ss"), "P\xef\xbf\xbdss");
+  EXPECT_EQ(to_valid_utf8("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");      // overlong
+  EXPECT_EQ(to_valid_utf8("a\xe2\x82"), "a\xef\xbf\xbd\xef\xbf\xbd");    // cut off
+  EXPECT_EQ(to_valid_utf8("\xed\xa0\x80x"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx");  // surrogate
+  EXPECT_TRUE(is_valid_utf8(to_valid_utf8("\xff\xfe\x80\xc3")));
+}
+
 TEST(PrintableLineTest, KeepsPrintableAsciiAndUtf8) {
   EXPECT_EQ(printable_line("550 5.7.1 Sender a@b.example refused", 512),
             "550 5.7.1 Sender a@b.example refused");

@@ -834,6 +834,13 @@ awaitable<void> RelaySession::local_auth(std::string mechanism, std::string_view
       count_error();
       co_return;
     }
+    // The repository's names and passwords are UTF-8 (gctl refuses anything else), so
+    // other octets can never match; like PLAIN (RFC 4616 §2) they are a malformed response.
+    if (!common::is_valid_utf8(*user) || !common::is_valid_utf8(*pass)) {
+      reply(501, es::kSyntaxError, "User name and password must be UTF-8");
+      count_error();
+      co_return;
+    }
     creds.authcid = std::move(*user);
     creds.password = std::move(*pass);
   }
@@ -1004,6 +1011,19 @@ awaitable<Decision> RelaySession::ask_policy(const gateway::v1::Handler& handler
     }
   }
   for (auto& [k, v] : extra) attributes[k] = std::move(v);
+  // Attribute values and recipients are protobuf strings, which must be UTF-8: a single
+  // ill-formed one makes gctld drop the node's whole decision stream, failing the decisions
+  // of every session in flight (probe round 12: a Latin-1 AUTH password). The session
+  // validates what it sends; this is the last guard. (The DATA message travels as bytes.)
+  for (auto& [name, value] : attributes) {
+    if (common::is_valid_utf8(value)) continue;
+    spdlog::warn("session={} attribute {} is not UTF-8: sent with U+FFFD in its place",
+                 env_.session_id, name);
+    value = common::to_valid_utf8(value);
+  }
+  for (std::string& recipient : *request.mutable_recipients()) {
+    if (!common::is_valid_utf8(recipient)) recipient = common::to_valid_utf8(recipient);
+  }
   if (command == gateway::v1::SMTP_COMMAND_DATA) request.set_message(std::move(message));
   Decision decision = co_await env_.policy->decide(std::move(request), limits_.decision_timeout);
   co_return decision;

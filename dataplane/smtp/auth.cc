@@ -1,6 +1,8 @@
 // AUTH rules and strict base64.
 #include "dataplane/smtp/auth.h"
 
+#include "dataplane/smtp/address.h"
+
 #include <openssl/evp.h>
 
 #include <vector>
@@ -64,6 +66,11 @@ PlainError parse_plain(std::string_view decoded, PlainCredentials& out) {
     return false;
   };
   if (has_control(authzid) || has_control(authcid)) return PlainError::kMalformed;
+  // RFC 4616 §2: UTF8SAFE. A Latin-1 password is not a PLAIN message; refusing it here also
+  // keeps it out of the decision request, whose attribute values must be UTF-8 (probe 12).
+  if (!is_valid_utf8(authzid) || !is_valid_utf8(authcid) || !is_valid_utf8(password)) {
+    return PlainError::kMalformed;
+  }
   out.authzid = std::string(authzid);
   out.authcid = std::string(authcid);
   out.password = std::string(password);

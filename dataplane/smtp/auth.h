@@ -38,7 +38,8 @@ struct PlainCredentials {
 };
 
 /// Why a PLAIN message was refused: kMalformed → 501 5.5.2 (not exactly two NULs, empty
-/// authentication identity or password, control characters in the identities).
+/// authentication identity or password, control characters in the identities, a field that
+/// is not well-formed UTF-8: RFC 4616 §2 defines all three as UTF8SAFE strings).
 enum class PlainError { kNone, kMalformed };
 
 /// Splits a decoded PLAIN message. Returns kMalformed for a message that cannot carry

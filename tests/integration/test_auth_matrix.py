@@ -12,6 +12,7 @@ every credential check, raw-socket clients, smtplib and swaks.
 
 from __future__ import annotations
 
+import base64
 import shutil
 import subprocess
 import sys
@@ -306,6 +307,41 @@ class LocalAuthTests(PolicyCase):
         r = c.command("AUTH PLAIN " + plain_blob(ALICE, ALICE_PW))
         self.assertEqual(r.code, 235, str(r) + self.diag(up, c))
         self.assert_only_valid_decisions(svc, ["continue"])
+
+    def test_credentials_that_are_not_utf8_are_refused(self) -> None:
+        """RFC 4616 §2: PLAIN's three fields are UTF-8. Octets that are not (a Latin-1
+        password, 0xFF in an identity) are a malformed response (501 5.5.2), never a
+        decision: before probe round 12 they reached the decision request, gctld could not
+        parse it and dropped the node's shared decision stream (454 4.7.0 for the client and
+        for every other session's decision in flight)."""
+        up, svc, port = self.local_service()
+        latin1 = base64.b64encode
+        c = self.fresh(port)
+        for blob, what in ((latin1(b"\0alice\0P\xe4ss"), "Latin-1 password"),
+                           (latin1(b"\0" + ALICE.encode() + b"\0" + ALICE_PW.encode() + b"\xff"),
+                            "0xFF after the right password"),
+                           (latin1(b"\xff\0" + ALICE.encode() + b"\0" + ALICE_PW.encode()),
+                            "0xFF authzid"),
+                           (latin1(b"\0al\xe9ce\0" + ALICE_PW.encode()), "Latin-1 identity"),
+                           (latin1(b"\0alice\0\xed\xa0\x80"), "UTF-16 surrogate")):
+            with self.subTest(what):
+                r = c.command("AUTH PLAIN " + blob.decode())
+                self.assertEqual((r.code, r.enhanced), (501, "5.5.2"), f"{what}: {r}")
+        # LOGIN: the user name and the password alike.
+        for user, password, what in ((ALICE.encode(), b"P\xe4ss", "LOGIN Latin-1 password"),
+                                     (b"al\xe9ce", ALICE_PW.encode(), "LOGIN Latin-1 user")):
+            with self.subTest(what):
+                self.assertEqual(c.command("AUTH LOGIN").code, 334)
+                r = c.command(latin1(user).decode())
+                if r.code == 334:
+                    r = c.command(latin1(password).decode())
+                self.assertEqual((r.code, r.enhanced), (501, "5.5.2"), f"{what}: {r}")
+        r = c.command("AUTH PLAIN " + plain_blob(ALICE, ALICE_PW))
+        self.assertEqual(r.code, 235, str(r) + self.diag(up, c))
+        self.assert_only_valid_decisions(svc, ["continue"])
+        log = self.env.relay.log_text()
+        self.assertNotIn("decision stream ended", log, "the decision stream broke")
+        self.assertNotIn("invalid UTF-8", log)
 
     def test_br08_empty_responses(self) -> None:
         up, svc, port = self.local_service()

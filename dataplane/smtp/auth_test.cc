@@ -1,0 +1,139 @@
+// The AUTH matrix of DESIGN.md §4, strict SASL base64 (RFC 4648 §4, RFC 4954 §4) and the
+// PLAIN message rules (RFC 4616 §2) — field cases BR-08, BR-09, BR-11.
+#include "dataplane/smtp/auth.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace gw::smtp {
+namespace {
+
+using namespace std::string_literals;
+
+TEST(AuthMatrix, EveryRowOfTheDesignTable) {
+  // (handler, credentials, upstream offers AUTH) → (advertise, proxy, gateway logs in).
+  struct Row {
+    bool h, c, s, advertise, proxy, gateway;
+  };
+  const Row rows[] = {
+      {false, false, false, false, false, false}, {false, false, true, true, true, false},
+      {false, true, false, false, false, false},  {false, true, true, false, false, true},
+      {true, false, false, true, false, false},   {true, false, true, true, false, false},
+      {true, true, false, true, false, false},    {true, true, true, true, false, true},
+  };
+  for (const Row& row : rows) {
+    const AuthDecision d = auth_matrix(row.h, row.c, row.s);
+    SCOPED_TRACE(testing::Message() << "H=" << row.h << " C=" << row.c << " S=" << row.s);
+    EXPECT_EQ(d.advertise, row.advertise);
+    EXPECT_EQ(d.proxy, row.proxy);
+    EXPECT_EQ(d.gateway_authenticates, row.gateway);
+    EXPECT_FALSE(d.proxy && d.gateway_authenticates) << "never both on one connection";
+  }
+}
+
+TEST(SaslBase64, EqualsSignAloneIsAPresentEmptyResponse) {
+  EXPECT_EQ(decode_sasl_base64("="), std::optional<std::string>(""));  // BR-08
+  EXPECT_EQ(decode_sasl_base64(""), std::nullopt);                        // no response at all
+  EXPECT_EQ(decode_sasl_base64("=="), std::nullopt);
+  EXPECT_EQ(decode_sasl_base64("===="), std::nullopt);
+}
+
+TEST(SaslBase64, DecodesCanonicalTextWithAndWithoutPadding) {
+  EXPECT_EQ(decode_sasl_base64("AGFsaWNlAHMzY3JldA=="), "\0alice\0s3cret"s);
+  EXPECT_EQ(decode_sasl_base64("YWJj"), "abc");
+  EXPECT_EQ(decode_sasl_base64("YWI="), "ab");
+  EXPECT_EQ(decode_sasl_base64("YQ=="), "a");
+  EXPECT_EQ(decode_sasl_base64("AP8A/w=="), "\0\xff\0\xff"s);  // any octet survives
+}
+
+TEST(SaslBase64, RefusesEverythingElse) {  // BR-11
+  for (const char* bad : {"YWJ", "YWJjZ", "YWJjZGV", "YW=j", "Y===", "=YWJ", "YWJj=",
+                          "YW Jj", "YWJj\t", " YWJj", "YW\r\nJj", "YWJ!", "YWJ-", "YWJ_",
+                          "YWJjZA=A", "YWJjZA=\0"}) {
+    EXPECT_EQ(decode_sasl_base64(bad), std::nullopt) << '"' << bad << '"';
+  }
+  EXPECT_EQ(decode_sasl_base64("YWJj\0ZGVm"s), std::nullopt);  // NUL inside
+}
+
+TEST(SaslBase64, LongInputNeverReadsPastTheEnd) {
+  std::string text(65536, 'A');
+  auto decoded = decode_sasl_base64(text);
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(decoded->size(), 65536u / 4 * 3);
+  text.back() = '=';
+  text[text.size() - 2] = '=';
+  decoded = decode_sasl_base64(text);
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(decoded->size(), 65536u / 4 * 3 - 2);
+}
+
+TEST(SaslBase64, EncodeRoundTrips) {
+  for (std::string bytes : {""s, "a"s, "ab"s, "abc"s, "\0user\0p\xc3\xa4ss"s, std::string(1000, '\xff')}) {
+    const std::string text = encode_base64(bytes);
+    EXPECT_EQ(text.size() % 4, 0u);
+    if (bytes.empty()) {
+      EXPECT_EQ(text, "");
+    } else {
+      EXPECT_EQ(decode_sasl_base64(text), bytes);
+    }
+  }
+}
+
+TEST(ParsePlain, SplitsAuthzidAuthcidAndPassword) {
+  PlainCredentials c;
+  ASSERT_EQ(parse_plain("\0alice\0s3cret"s, c), PlainError::kNone);
+  EXPECT_EQ(c.authzid, "");
+  EXPECT_EQ(c.authcid, "alice");
+  EXPECT_EQ(c.password, "s3cret");
+  ASSERT_EQ(parse_plain("bob\0alice\0pa ss"s, c), PlainError::kNone);
+  EXPECT_EQ(c.authzid, "bob");
+  EXPECT_EQ(c.authcid, "alice");
+  EXPECT_EQ(c.password, "pa ss");  // spaces are password octets
+  // UTF-8 anywhere (RFC 4616 §2: UTF8SAFE).
+  ASSERT_EQ(parse_plain("j\xc3\xb6rg\0j\xc3\xb6rg\0P\xc3\xa4ss \xe2\x82\xac"s, c), PlainError::kNone);
+  EXPECT_EQ(c.password, "P\xc3\xa4ss \xe2\x82\xac");
+}
+
+TEST(ParsePlain, MalformedMessagesAreRefused) {
+  PlainCredentials c;
+  const std::string bad[] = {
+      ""s,                          // "AUTH PLAIN =" (BR-08)
+      "alice"s,                     // no NUL
+      "\0alice"s,                   // one NUL
+      "\0alice\0pw\0"s,             // three NULs
+      "\0\0pw"s,                    // empty authentication identity
+      "\0alice\0"s,                 // empty password
+      "\0al\x01ice\0pw"s,           // control character in authcid
+      "\0alice\x7f\0pw"s,           // DEL
+      "b\x07ob\0alice\0pw"s,        // control character in authzid
+      "\0ali\r\nce\0pw"s,           // CRLF in authcid
+  };
+  for (const std::string& message : bad) {
+    EXPECT_EQ(parse_plain(message, c), PlainError::kMalformed) << testing::PrintToString(message);
+  }
+}
+
+TEST(ParsePlain, FieldsThatAreNotUtf8AreRefused) {
+  // A Latin-1 password, a lone continuation octet, an overlong form, a surrogate, a cut-off
+  // sequence: in each of the three fields. Before probe round 12 these reached the decision
+  // request, whose attribute values gRPC must carry as UTF-8, and the node's shared decision
+  // stream broke (454 4.7.0 for the client, every decision in flight failed).
+  for (const std::string& octets : {"P\xe4ss"s, "\x80"s, "\xc0\xaf"s, "\xed\xa0\x80"s, "\xe2\x82"s, "\xff"s}) {
+    PlainCredentials c;
+    EXPECT_EQ(parse_plain("\0alice\0"s + octets, c), PlainError::kMalformed) << "password";
+    EXPECT_EQ(parse_plain("\0"s + octets + "\0pw"s, c), PlainError::kMalformed) << "authcid";
+    EXPECT_EQ(parse_plain(octets + "\0alice\0pw"s, c), PlainError::kMalformed) << "authzid";
+  }
+}
+
+TEST(SaslCancel, OnlyALoneAsterisk) {  // BR-09
+  EXPECT_TRUE(is_sasl_cancel("*"));
+  EXPECT_FALSE(is_sasl_cancel("**"));
+  EXPECT_FALSE(is_sasl_cancel(" *"));
+  EXPECT_FALSE(is_sasl_cancel("*="));
+  EXPECT_FALSE(is_sasl_cancel(""));
+}
+
+}  // namespace
+}  // namespace gw::smtp
