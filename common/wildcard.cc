@@ -1,6 +1,10 @@
 // Iterative wildcard matching with single-star backtracking.
 #include "common/wildcard.h"
 
+#include <algorithm>
+
+#include "common/printable_line.h"
+
 namespace gw::common {
 namespace {
 
@@ -32,12 +36,17 @@ bool wildcard_match(std::string_view pattern, std::string_view text) {
 
 WildcardSpecificity wildcard_specificity(std::string_view pattern) {
   WildcardSpecificity s;
-  for (char c : pattern) {
-    if (c == '*') {
+  // Characters, not octets (DESIGN.md §5 "literal characters"): "ö*@example.com" has 13
+  // literals, not 14, and must lose to "*ab@example.com" (probe round 12). An octet that
+  // starts no well-formed UTF-8 sequence counts as one character.
+  for (std::size_t i = 0; i < pattern.size();) {
+    if (pattern[i] == '*') {
       ++s.stars;
-    } else {
-      ++s.literals;
+      ++i;
+      continue;
     }
+    ++s.literals;
+    i += std::max<std::size_t>(1, utf8_sequence_length(pattern, i));
   }
   return s;
 }

@@ -13,7 +13,8 @@ namespace gw::common {
 bool wildcard_match(std::string_view pattern, std::string_view text);
 
 /// How specific a pattern is, for best-match selection: more literal (non-"*") characters
-/// first, then fewer "*".
+/// first, then fewer "*". Characters are UTF-8 characters, not octets (an octet that starts
+/// no well-formed sequence counts as one).
 struct WildcardSpecificity {
   std::size_t literals = 0;
   std::size_t stars = 0;

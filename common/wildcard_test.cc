@@ -38,5 +38,17 @@ TEST(Wildcard, Specificity) {
   EXPECT_FALSE(more_specific(domain, domain));
 }
 
+TEST(Wildcard, SpecificityCountsCharactersNotOctets) {
+  // "ö" is two octets but one literal character (DESIGN.md §5; probe round 12).
+  EXPECT_EQ(wildcard_specificity("\xc3\xb6*@example.com").literals, 13u);
+  EXPECT_EQ(wildcard_specificity("\xe2\x82\xac\xf0\x9f\x98\x80*").literals, 2u);
+  EXPECT_EQ(wildcard_specificity("*ab@example.com").literals, 14u);
+  EXPECT_TRUE(more_specific(wildcard_specificity("*ab@example.com"),
+                            wildcard_specificity("\xc3\xb6*@example.com")));
+  // A stray octet that starts no UTF-8 sequence is one character.
+  EXPECT_EQ(wildcard_specificity("a\xff*").literals, 2u);
+  EXPECT_EQ(wildcard_specificity("\xc3").literals, 1u);
+}
+
 }  // namespace
 }  // namespace gw::common

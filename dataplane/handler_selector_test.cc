@@ -32,6 +32,16 @@ TEST(HandlerSelector, MostLiteralCharactersWin) {
   EXPECT_EQ(select_handler(s, SMTP_COMMAND_RCPT, "bob@example.com"), nullptr);
 }
 
+TEST(HandlerSelector, LiteralCharactersAreUtf8CharactersNotOctets) {
+  // 13 literal characters (14 octets) against 14: the deny handler is the more specific
+  // one even though it was created later (probe round 12).
+  gateway::v1::Service s;
+  add(s, 1, SMTP_COMMAND_MAIL, "\xc3\xb6*@example.com", "allow");
+  add(s, 2, SMTP_COMMAND_MAIL, "*ab@example.com", "deny");
+  EXPECT_EQ(select_handler(s, SMTP_COMMAND_MAIL, "\xc3\xb6" "ab@example.com")->policy(), "deny");
+  EXPECT_EQ(select_handler(s, SMTP_COMMAND_MAIL, "\xc3\xb6x@example.com")->policy(), "allow");
+}
+
 TEST(HandlerSelector, CaseInsensitiveAndTies) {
   gateway::v1::Service s;
   add(s, 7, SMTP_COMMAND_RCPT, "*@Example.COM", "late");
