@@ -383,8 +383,12 @@ std::optional<awaitable<void>> RelaySession::handle_command() {
   // Bytes already buffered here were sent before the reply: field cases BR-05, BR-23.
   // STARTTLS is the exception: what follows it in plaintext is discarded (on_starttls).
   // Over TLS a later record of the same segment may still sit undecrypted (BR-23).
+  // AUTH PLAIN with an initial response does not end the group (RFC 4954 §4).
+  const bool ends_group = cmd.verb == Verb::kAuth
+                              ? smtp::auth_command_ends_pipeline_group(cmd.args)
+                              : smtp::must_end_pipeline_group(cmd.verb);
   if (cmd.verb != Verb::kStarttls && (!in_.empty() || client_.tls_pending() > 0) &&
-      (smtp::must_end_pipeline_group(cmd.verb) || !esmtp_)) {
+      (ends_group || !esmtp_)) {
     reply(503, es::kProtocolOther, "Improper use of SMTP command pipelining");
     spdlog::warn("session={} client={} improper pipelining after {}", env_.session_id,
                  env_.client_address, smtp::verb_name(cmd.verb));
@@ -855,7 +859,12 @@ awaitable<void> RelaySession::local_auth(std::string mechanism, std::string_view
   std::string no_message;
   Decision decision = co_await ask_policy(handler, gateway::v1::SMTP_COMMAND_AUTH,
                                           std::move(extra), std::move(no_message));
-  if (pipelined_before_reply(Verb::kAuth)) co_return;
+  // Commands may follow an AUTH PLAIN with initial response in the same group; they run
+  // after this reply (RFC 4954 §4). Anything else ends the group (BR-23).
+  if (smtp::auth_ends_pipeline_group(mechanism, !initial_response.empty()) &&
+      pipelined_before_reply(Verb::kAuth)) {
+    co_return;
+  }
   if (stopped_by(decision, gateway::v1::SMTP_COMMAND_AUTH)) co_return;
   authenticated_ = true;
   reply(235, smtp::EnhancedStatus{7, 0}, "Authentication successful");
@@ -906,14 +915,19 @@ awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view
   smtp::Reply r;
   UpstreamFault fault =
       co_await upstream_command(wire, r, limits_.upstream_timeout, Expect::kSasl);
+  // AUTH PLAIN with an initial response may have commands behind it, which run after the
+  // final reply (RFC 4954 §4), unless the upstream asks for more (334): then the exchange
+  // is no longer one round trip and the bytes behind it would be read as a SASL response.
+  bool group_may_go_on = !smtp::auth_ends_pipeline_group(mechanism, !initial_response.empty());
   while (true) {
     if (fault != UpstreamFault::kNone) {
       upstream_failed(fault, "AUTH");
       reply(454, es::kSecurityOther, "Temporary authentication failure");
       co_return;
     }
-    // Nothing may arrive before our reply to an AUTH step (RFC 4954 §4, BR-23).
-    if (pipelined_before_reply(Verb::kAuth)) co_return;
+    if (r.code == 334) group_may_go_on = false;
+    // Nothing else may arrive before our reply to an AUTH step (RFC 4954 §4, BR-23).
+    if (!group_may_go_on && pipelined_before_reply(Verb::kAuth)) co_return;
     if (r.code != 334) break;
     reply(r);
     sasl_line_ = true;

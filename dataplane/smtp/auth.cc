@@ -49,6 +49,21 @@ std::string encode_base64(std::string_view bytes) {
   return std::string(reinterpret_cast<const char*>(out.data()), static_cast<std::size_t>(n));
 }
 
+bool auth_ends_pipeline_group(std::string_view mechanism, bool has_initial_response) {
+  return !(has_initial_response && (mechanism == "PLAIN" || mechanism == "EXTERNAL"));
+}
+
+bool auth_command_ends_pipeline_group(std::string_view args) {
+  while (!args.empty() && args.back() == ' ') args.remove_suffix(1);
+  const std::size_t sp = args.find(' ');
+  std::string mechanism(args.substr(0, sp));
+  for (char& c : mechanism) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  const bool initial_response = sp != std::string_view::npos && sp + 1 < args.size();
+  return auth_ends_pipeline_group(mechanism, initial_response);
+}
+
 PlainError parse_plain(std::string_view decoded, PlainCredentials& out) {
   std::size_t first = decoded.find('\0');
   if (first == std::string_view::npos) return PlainError::kMalformed;

@@ -46,6 +46,17 @@ enum class PlainError { kNone, kMalformed };
 /// credentials, including the zero-length one ("AUTH PLAIN =", field case BR-08).
 PlainError parse_plain(std::string_view decoded, PlainCredentials& out);
 
+/// RFC 4954 §4: AUTH must be the last command of a pipelined group, except when it carries
+/// an initial response for a mechanism in which the client speaks first and that completes
+/// in one round trip without a security layer: PLAIN (RFC 4616) and EXTERNAL (RFC 4422
+/// appendix A). Commands pipelined behind such an AUTH run after its reply. `mechanism` is
+/// upper-case; "=" (an empty initial response) counts as one.
+bool auth_ends_pipeline_group(std::string_view mechanism, bool has_initial_response);
+
+/// auth_ends_pipeline_group for the arguments of an AUTH command line ("mechanism
+/// [initial-response]", RFC 4954 §4); the mechanism is compared case-insensitively.
+bool auth_command_ends_pipeline_group(std::string_view args);
+
 /// True for a line that cancels a SASL exchange ("*", RFC 4954 §4: the server answers 501).
 inline bool is_sasl_cancel(std::string_view line) { return line == "*"; }
 

@@ -127,6 +127,24 @@ TEST(ParsePlain, FieldsThatAreNotUtf8AreRefused) {
   }
 }
 
+TEST(AuthPipelining, OnlyOneRoundTripMechanismsWithAnInitialResponseMayBeFollowed) {
+  // RFC 4954 §4: PLAIN and EXTERNAL with an initial response do not end the group.
+  EXPECT_FALSE(auth_ends_pipeline_group("PLAIN", true));
+  EXPECT_FALSE(auth_ends_pipeline_group("EXTERNAL", true));
+  EXPECT_TRUE(auth_ends_pipeline_group("PLAIN", false));   // a 334 comes first
+  EXPECT_TRUE(auth_ends_pipeline_group("LOGIN", true));    // two round trips
+  EXPECT_TRUE(auth_ends_pipeline_group("LOGIN", false));
+  EXPECT_TRUE(auth_ends_pipeline_group("CRAM-MD5", false));
+  EXPECT_TRUE(auth_ends_pipeline_group("SCRAM-SHA-256", true));  // more than one round trip
+  EXPECT_FALSE(auth_command_ends_pipeline_group("PLAIN AGFsaWNlAHMzY3JldA=="));
+  EXPECT_FALSE(auth_command_ends_pipeline_group("plain ="));
+  EXPECT_FALSE(auth_command_ends_pipeline_group("Plain AGFsaWNlAHMzY3JldA==  "));
+  EXPECT_TRUE(auth_command_ends_pipeline_group("PLAIN"));
+  EXPECT_TRUE(auth_command_ends_pipeline_group("PLAIN "));
+  EXPECT_TRUE(auth_command_ends_pipeline_group("LOGIN YWxpY2U="));
+  EXPECT_TRUE(auth_command_ends_pipeline_group(""));
+}
+
 TEST(SaslCancel, OnlyALoneAsterisk) {  // BR-09
   EXPECT_TRUE(is_sasl_cancel("*"));
   EXPECT_FALSE(is_sasl_cancel("**"));

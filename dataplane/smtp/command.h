@@ -55,7 +55,8 @@ LineScan scan_line(std::string_view buffered);
 
 /// RFC 2920 §3.1: commands after which the client must wait for the reply before sending
 /// more (EHLO, HELO, DATA, STARTTLS, AUTH). Bytes already buffered after one of them are
-/// improper pipelining (field case BR-23).
+/// improper pipelining (field case BR-23). AUTH has an exception the session applies:
+/// smtp::auth_ends_pipeline_group (auth.h).
 bool must_end_pipeline_group(Verb verb);
 
 }  // namespace gw::smtp

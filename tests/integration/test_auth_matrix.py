@@ -343,6 +343,33 @@ class LocalAuthTests(PolicyCase):
         self.assertNotIn("decision stream ended", log, "the decision stream broke")
         self.assertNotIn("invalid UTF-8", log)
 
+    def test_plain_with_initial_response_may_be_pipelined(self) -> None:
+        """RFC 4954 §4, local AUTH: commands pipelined behind AUTH PLAIN with an initial
+        response run after its reply; behind AUTH LOGIN or a bare AUTH PLAIN they get 503
+        and the connection closes (BR-23, probe round 12)."""
+        up, svc, port = self.local_service()
+        c = self.fresh(port)
+        c.send(("AUTH PLAIN " + plain_blob(ALICE, ALICE_PW) +
+                "\r\nMAIL FROM:<alice@example.com>\r\n").encode())
+        r = c.read_reply(5)
+        self.assertEqual(r.code, 235, str(r) + self.diag(up, c))
+        self.assertEqual(c.read_reply(5).code, 250, self.diag(up, c))
+        c2 = self.fresh(port)
+        c2.send(("AUTH PLAIN " + plain_blob(ALICE, WRONG_PW) +
+                 "\r\nMAIL FROM:<alice@example.com>\r\n").encode())
+        r = c2.read_reply(5)
+        self.assertEqual((r.code, r.enhanced), (535, "5.7.8"), str(r))
+        self.assertEqual(c2.read_reply(5).code, 250, "MAIL runs after the failed AUTH")
+        for first, what in (("AUTH LOGIN " + b64(ALICE), "LOGIN with initial response"),
+                            ("AUTH PLAIN", "PLAIN without initial response")):
+            with self.subTest(what):
+                c3 = self.fresh(port)
+                c3.send((first + "\r\nMAIL FROM:<mallory@example.com>\r\n").encode())
+                r = c3.read_reply(5)
+                self.assertEqual((r.code, r.enhanced), (503, "5.5.0"), f"{what}: {r}")
+                self.assertIsNone(c3.expect_closed(5))
+        self.assert_only_valid_decisions(svc, ["continue", "reject"])
+
     def test_br08_empty_responses(self) -> None:
         up, svc, port = self.local_service()
         c = self.fresh(port)

@@ -177,6 +177,37 @@ class PassThroughTests(TlsRelayCase):
         self.assertNotIn(b64(USERS["bob"]), self.up.command_texts())
         self.assertEqual([a.success for a in self.up.auth_attempts()], [])
 
+    def test_plain_with_initial_response_may_be_pipelined(self) -> None:
+        """RFC 4954 §4: AUTH PLAIN with an initial response completes in one round trip, so
+        a client may pipeline MAIL behind it; MAIL runs after the 235 (probe round 12).
+        AUTH LOGIN, or PLAIN without an initial response, still ends the group (BR-23)."""
+        c, _, _ = self.session()
+        c.send(("AUTH PLAIN " + plain_blob("alice", USERS["alice"]) +
+                "\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.net>\r\n").encode())
+        r = c.read_reply(5)
+        self.assertEqual(r.code, 235, str(r) + self.diag(self.up, c))
+        self.assertEqual(c.read_reply(5).code, 250, self.diag(self.up, c))
+        self.assertEqual(c.read_reply(5).code, 250, self.diag(self.up, c))
+        texts = self.up.command_texts()
+        self.assertEqual(auth_lines(self.up), ["AUTH PLAIN " + plain_blob("alice", USERS["alice"])])
+        self.assertIn("MAIL FROM:<alice@example.com>", texts)
+        # A wrong password: 535, then the pipelined MAIL runs unauthenticated (530 upstream).
+        c2, _, _ = self.session()
+        c2.send(("AUTH PLAIN " + plain_blob("alice", "wrong") +
+                 "\r\nMAIL FROM:<alice@example.com>\r\n").encode())
+        self.assertEqual(c2.read_reply(5).code, 535)
+        self.assertEqual(c2.read_reply(5).code, 530, "MAIL ran after the failed AUTH")
+        for first, what in (("AUTH LOGIN " + b64("bob"), "LOGIN with initial response"),
+                            ("AUTH PLAIN", "PLAIN without initial response")):
+            with self.subTest(what):
+                c3, _, _ = self.session()
+                c3.send((first + "\r\nMAIL FROM:<mallory@example.com>\r\n").encode())
+                r = c3.read_reply(5)
+                self.assertEqual((r.code, r.enhanced), (503, "5.5.0"), f"{what}: {r}")
+                self.assertIsNone(c3.expect_closed(5))
+                time.sleep(0.2)
+                self.assertNotIn("MAIL FROM:<mallory@example.com>", self.up.command_texts())
+
     def test_mail_auth_parameter_is_accepted_and_not_forwarded(self) -> None:
         # RFC 4954 §5: a server that offered AUTH accepts AUTH= on MAIL. The relay cannot
         # vouch for the identity named there, so the upstream never sees it.
