@@ -643,7 +643,10 @@ std::string edit_header_block(std::string_view header_block, const std::vector<H
   std::size_t pos = 0;
   while (pos < header_block.size()) {
     const Line line = line_at(header_block, pos);
-    const auto name = field_name(line.content);
+    // An mbox "From " line starts no field (readers skip it), whatever colons it holds.
+    const auto name = classify_header_line(line.content) == HeaderLine::kEnvelopeFrom
+                          ? std::nullopt
+                          : field_name(line.content);
     const std::string_view bytes = header_block.substr(pos, line.next - pos);
     if (!name && !fields.empty() && !line.content.empty() && is_wsp(line.content.front())) {
       fields.back().text += bytes;  // continuation line
@@ -654,7 +657,9 @@ std::string edit_header_block(std::string_view header_block, const std::vector<H
   }
   for (const auto& edit : edits) {
     if (edit.kind == HeaderEditKind::kAdd) {
-      fields.insert(fields.begin(), {edit.name, edit.name + ": " + edit.value + "\r\n"});
+      const auto first_field = std::find_if(fields.begin(), fields.end(),
+                                            [](const Field& f) { return !f.name.empty(); });
+      fields.insert(first_field, {edit.name, edit.name + ": " + edit.value + "\r\n"});
     } else {
       std::erase_if(fields,
                     [&](const Field& f) { return !f.name.empty() && iequals(f.name, edit.name); });

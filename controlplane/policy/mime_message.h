@@ -114,8 +114,12 @@ bool is_valid_header_name(std::string_view name);
 
 /// The header block with `edits` applied in order: kAdd puts "Name: value" CRLF at the top
 /// of the block (above the trace and signature fields, so DKIM signatures, which bind the
-/// bottom-most instances, stay valid); kRemove drops every field of that name
-/// (case-insensitive), continuation lines included. Fields not touched keep their bytes.
+/// bottom-most instances, stay valid) but below lines at the very top that start no field
+/// (an mbox "From " line, a line starting with whitespace): placed above such a line, the
+/// added field would take it as its continuation (RFC 5322 §2.2.3) and the client would
+/// write part of the gateway's field (probe round 12). kRemove drops every field of that
+/// name (case-insensitive), continuation lines included. Fields not touched keep their
+/// bytes.
 std::string edit_header_block(std::string_view header_block, const std::vector<HeaderEdit>& edits);
 
 }  // namespace gw::controlplane::policy

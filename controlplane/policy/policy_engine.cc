@@ -139,9 +139,16 @@ void finish_message(Decision& decision, const EvaluationState& state,
     }
     replaced = headers + separator + body;
   } else {
+    const std::string_view rest = original.substr(structure.body_begin);
+    if (separator.empty() && !rest.empty()) {
+      // No empty line in the message (no header block at all, or one that ended at a line
+      // that is no field): the added fields must not run into the body (RFC 5322 §2.1).
+      if (!headers.empty() && !headers.ends_with("\n")) headers += "\r\n";
+      separator = "\r\n";
+    }
     replaced = headers;
     replaced += separator;
-    replaced += original.substr(structure.body_begin);
+    replaced += rest;
   }
   if (replaced != original) {
     message = std::move(replaced);

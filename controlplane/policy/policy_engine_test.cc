@@ -460,6 +460,38 @@ TEST(EvaluateData, AddedHeaderValuesAreOneLine) {
   EXPECT_EQ(message.rfind("X-Echo: a??Bcc: victim@example.org\r\nReceived:", 0), 0u) << message;
 }
 
+TEST(EvaluateData, AddedFieldNeverAbsorbsTheClientsLeadingLines) {
+  // A first line that starts with whitespace (or an mbox "From " line) starts no field:
+  // prepended above it, the gateway's field would take it as a continuation and a reader
+  // would see "yes ; spam=no verdict=clean" (RFC 5322 §2.2.3; probe round 12).
+  for (const std::string& lead : {std::string(" ; spam=no verdict=clean\r\n"),
+                                  std::string("\tverdict=clean\r\n"),
+                                  std::string("From mallory@example.org Mon Jan  1 00:00:00 2024\r\n")}) {
+    std::string message = lead + "Subject: x\r\n\r\nbody\r\n";
+    auto d = run_data("- {type: add_header, name: X-Checked, value: \"yes\"}", message);
+    EXPECT_EQ(d.verdict, Verdict::kContinue) << d.reason;
+    EXPECT_EQ(message, lead + "X-Checked: yes\r\nSubject: x\r\n\r\nbody\r\n");
+  }
+}
+
+TEST(EvaluateData, AddedFieldIsFollowedByTheEmptyLineWhenTheMessageHadNone) {
+  // RFC 5322 §2.1: fields, an empty line, the body. Without it the body would become part
+  // of the header section (probe round 12).
+  struct Case {
+    std::string in, out;
+  };
+  for (const Case& c : {Case{"hello world\r\n", "X-Checked: yes\r\n\r\nhello world\r\n"},
+                        Case{"Subject: x\r\nhello world\r\n",
+                             "X-Checked: yes\r\nSubject: x\r\n\r\nhello world\r\n"},
+                        Case{"Subject: x\r\n", "X-Checked: yes\r\nSubject: x\r\n"},
+                        Case{"", "X-Checked: yes\r\n"}}) {
+    std::string message = c.in;
+    auto d = run_data("- {type: add_header, name: X-Checked, value: \"yes\"}", message);
+    EXPECT_EQ(d.verdict, Verdict::kContinue) << d.reason;
+    EXPECT_EQ(message, c.out) << testing::PrintToString(c.in);
+  }
+}
+
 TEST(EvaluateData, RejectedMessagesAreNotEdited) {
   std::string message = kPlain;
   auto d = run_data("- {type: add_header, name: X-A, value: b}\n- type: \"false\"", message);
