@@ -1435,7 +1435,8 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   smtp::DataReader reader(limits_.max_text_line, effective_max_size());
   // The gateway offers 8BITMIME only when the upstream does; 8-bit content it was not
   // offered must not reach an upstream that cannot take it (RFC 6152 §3).
-  if (!upstream_.capabilities().eightbitmime && !smtputf8_) reader.refuse_8bit();
+  const bool eight_bit_ok = upstream_.capabilities().eightbitmime || smtputf8_;
+  if (!eight_bit_ok) reader.refuse_8bit();
   // With a DATA handler the message is collected whole (bounded by the size limit) and
   // only sent upstream once the policy has decided (DESIGN.md §3 step 6).
   const auto* data_handler = select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_DATA);
@@ -1541,6 +1542,19 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     if (upstream_.stale()) {  // as above: the upstream spoke during DATA
       upstream_failed(UpstreamFault::kProtocol, "DATA content");
       reply(451, es::kBadConnection, "Upstream connection lost during DATA, try again later");
+      co_return;
+    }
+    // The upstream gets no 8-bit octet it did not offer to take (RFC 6152 §3), whether the
+    // client sent it (refused above) or the DATA policy put it in (a footer in a part
+    // labelled 8bit; the control plane re-encodes the others). The upstream is mid-DATA:
+    // abort without a terminator.
+    if (decision.replaced_message && !eight_bit_ok &&
+        std::any_of(decision.replaced_message->begin(), decision.replaced_message->end(),
+                    [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
+      upstream_.close();
+      reply(554, smtp::EnhancedStatus{6, 3},
+            "The message as the DATA policy changed it is 8-bit, but the upstream offers no "
+            "8BITMIME (RFC 6152)");
       co_return;
     }
     wire_.clear();

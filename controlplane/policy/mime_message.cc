@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 
+#include "common/printable_line.h"
 #include "controlplane/policy/base64.h"
 
 namespace gw::controlplane::policy {
@@ -513,6 +514,7 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
     if (auto value = find_header(headers, "Content-Type")) ct = parse_content_type(*value);
     bool base64 = false;
     bool quoted_printable = false;
+    bool eight_bit = false;
     if (auto cte = find_header(headers, "Content-Transfer-Encoding")) {
       // RFC 2045 §6.1 wants a bare token, but mail readers also decode a quoted one
       // ("base64"): decode it too, or an attachment would pass the policy undecoded that
@@ -523,6 +525,7 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
       }
       base64 = mechanism == "base64";
       quoted_printable = mechanism == "quoted-printable";
+      eight_bit = mechanism == "8bit" || mechanism == "binary";
     }
     // RFC 2046 §5.1.1: a boundary never ends in a space; readers drop trailing ones (a
     // leading space is allowed and kept).
@@ -552,6 +555,7 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
       result.multipart = multipart;
       result.base64 = !multipart && base64;
       result.quoted_printable = !multipart && quoted_printable;
+      result.eight_bit = !multipart && eight_bit;
       top = false;
     }
     // An attached message (RFC 2046 §5.2.1; message/global, RFC 6532 §3.7) is an entity
@@ -632,6 +636,31 @@ bool is_valid_header_name(std::string_view name) {
   return true;
 }
 
+std::string rfc2047_encode(std::string_view value) {
+  if (std::all_of(value.begin(), value.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
+    return std::string(value);
+  }
+  // 45 octets make 60 base64 characters: with "=?UTF-8?B?" and "?=" 72 <= 75 (§2).
+  constexpr std::size_t kChunk = 45;
+  std::string out;
+  std::size_t start = 0;
+  while (start < value.size()) {
+    std::size_t end = start;
+    while (end < value.size()) {
+      const std::size_t length = std::max<std::size_t>(1, common::utf8_sequence_length(value, end));
+      if (end + length - start > kChunk) break;
+      end += length;
+    }
+    if (!out.empty()) out += "\r\n ";
+    out += "=?UTF-8?B?";
+    out += base64_encode(value.substr(start, end - start), 0);
+    out += "?=";
+    start = end;
+  }
+  return out;
+}
+
 std::string edit_header_block(std::string_view header_block, const std::vector<HeaderEdit>& edits) {
   // Fields as byte ranges of the block (a field with its continuation lines and line
   // endings), plus the added fields as owned text.
@@ -659,7 +688,8 @@ std::string edit_header_block(std::string_view header_block, const std::vector<H
     if (edit.kind == HeaderEditKind::kAdd) {
       const auto first_field = std::find_if(fields.begin(), fields.end(),
                                             [](const Field& f) { return !f.name.empty(); });
-      fields.insert(first_field, {edit.name, edit.name + ": " + edit.value + "\r\n"});
+      fields.insert(first_field,
+                    {edit.name, edit.name + ": " + rfc2047_encode(edit.value) + "\r\n"});
     } else {
       std::erase_if(fields,
                     [&](const Field& f) { return !f.name.empty() && iequals(f.name, edit.name); });

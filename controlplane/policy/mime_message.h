@@ -55,6 +55,7 @@ struct MimeStructure {
   bool multipart = false;        // the top-level entity is a multipart
   bool base64 = false;           // the top-level entity is a single base64 part
   bool quoted_printable = false;  // the top-level entity is a single quoted-printable part
+  bool eight_bit = false;         // ... a single part labelled 8bit or binary (RFC 2045 §6.2)
   std::vector<MimeLeaf> leaves;  // leaf parts in document order
   std::size_t parts = 0;         // body parts found in all multiparts
   std::size_t defects = 0;
@@ -107,6 +108,14 @@ struct HeaderEdit {
   std::string name;
   std::string value;  // kAdd only: one line, no control characters
 };
+
+/// `value` as an unstructured header field body that is plain ASCII: unchanged when it is
+/// ASCII already, else RFC 2047 encoded-words "=?UTF-8?B?...?=" of at most 75 characters
+/// (§2), each holding whole UTF-8 characters (§5), folded with CRLF SP between them (§6.2:
+/// the whitespace between adjacent encoded words is not part of the text). A field the
+/// gateway adds is then fit for any transaction, 7-bit and SMTPUTF8 alike (RFC 6532 §3 only
+/// allows raw UTF-8 fields in SMTPUTF8 transactions; probe round 12).
+std::string rfc2047_encode(std::string_view value);
 
 /// True if `name` is an RFC 5322 §3.6.8 field name: 1..76 printable ASCII characters
 /// other than ":" (76 keeps "name: " within a 78-character line).

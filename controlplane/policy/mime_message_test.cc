@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/printable_line.h"
 #include "controlplane/policy/base64.h"
 
 namespace gw::controlplane::policy {
@@ -13,6 +14,32 @@ MimeStructure parse_ok(std::string_view message, const MimeLimits& limits = {}) 
   auto parsed = parse_mime(message, limits);
   EXPECT_TRUE(parsed) << (parsed ? "" : parsed.error());
   return parsed ? std::move(parsed).value() : MimeStructure{};
+}
+
+TEST(Rfc2047, AsciiStaysAndEverythingElseBecomesEncodedWords) {
+  EXPECT_EQ(rfc2047_encode(""), "");
+  EXPECT_EQ(rfc2047_encode("checked by gw =?x?="), "checked by gw =?x?=");
+  EXPECT_EQ(rfc2047_encode("gepr\xc3\xbc" "ft"), "=?UTF-8?B?Z2VwcsO8ZnQ=?=");
+  // Long text: several words of at most 75 characters, whole characters each (RFC 2047 §2,
+  // §5), folded; decoding and joining them gives the text back.
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "gr\xc3\xbc\xc3\x9f" "e \xe2\x82\xac ";
+  const std::string encoded = rfc2047_encode(text);
+  std::string joined;
+  std::size_t start = 0;
+  while (start < encoded.size()) {
+    std::size_t end = encoded.find("\r\n ", start);
+    if (end == std::string::npos) end = encoded.size();
+    const std::string word = encoded.substr(start, end - start);
+    EXPECT_LE(word.size(), 75u) << word;
+    ASSERT_EQ(word.rfind("=?UTF-8?B?", 0), 0u) << word;
+    ASSERT_TRUE(word.ends_with("?=")) << word;
+    const std::string chunk = base64_decode(word.substr(10, word.size() - 12));
+    EXPECT_TRUE(common::is_valid_utf8(chunk)) << "a character was cut";
+    joined += chunk;
+    start = end == encoded.size() ? end : end + 3;
+  }
+  EXPECT_EQ(joined, text);
 }
 
 TEST(MimeHeaders, FindsUnfoldedFieldsCaseInsensitively) {

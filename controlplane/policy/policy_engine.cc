@@ -1,10 +1,12 @@
 // Filter chain evaluation, HELO greeting expansion, DATA decoding and re-encoding.
 #include "controlplane/policy/policy_engine.h"
 
+#include <algorithm>
 #include <optional>
 #include <string_view>
 #include <vector>
 
+#include "common/printable_line.h"
 #include "controlplane/policy/base64.h"
 
 namespace gw::controlplane::policy {
@@ -63,6 +65,29 @@ bool has_line_longer_than(std::string_view crlf_text, std::size_t limit) {
   return false;
 }
 
+bool has_8bit(std::string_view text) {
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+// RFC 2045 §6.7 rule 1: in quoted-printable text an octet above 126 is written "=XX".
+std::string qp_escape_8bit(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    const auto octet = static_cast<unsigned char>(c);
+    if (octet < 0x80) {
+      out += c;
+    } else {
+      out += '=';
+      out += kHex[octet >> 4];
+      out += kHex[octet & 0xf];
+    }
+  }
+  return out;
+}
+
 // RFC 2045 §6.7 rule 5: quoted-printable lines are at most 76 characters; longer ones get
 // soft line breaks ("=" CRLF), never inside an "=XX" escape. The decoded text is unchanged.
 std::string qp_rewrap(std::string_view crlf_text) {
@@ -117,15 +142,32 @@ void finish_message(Decision& decision, const EvaluationState& state,
   std::string body;
   if (new_body) {
     body = structure.base64 ? base64_encode(*new_body) : to_crlf_lines(*new_body);
+    // 8-bit octets the policy brought in (a footer "grüße") must not leave in a part
+    // labelled 7bit (the default) or quoted-printable (RFC 2045 §2.7, §6.7), nor reach an
+    // upstream without 8BITMIME (RFC 6152 §3; probe round 12): quoted-printable escapes
+    // them, a 7bit part goes base64. A part labelled 8bit or binary keeps them; the node
+    // refuses those toward a 7-bit upstream (554 5.6.3).
+    // Without a Content-Type the text would read as US-ASCII (RFC 2045 §5.2); UTF-8 text
+    // is labelled so. (A declared charset is the operator's: a footer in another charset
+    // than the message's cannot be fixed here.)
+    const bool eight_bit_text = !structure.base64 && !structure.eight_bit && has_8bit(body);
+    bool mime_version = false;
     if (structure.quoted_printable) {
-      body = qp_rewrap(body);
-    } else if (!structure.base64 && has_line_longer_than(body, kMaxTextLine)) {
+      body = qp_rewrap(qp_escape_8bit(body));
+    } else if (!structure.base64 &&
+               (has_line_longer_than(body, kMaxTextLine) || eight_bit_text)) {
       body = base64_encode(body);
       edits.push_back({HeaderEditKind::kRemove, "Content-Transfer-Encoding", {}});
       edits.push_back({HeaderEditKind::kAdd, "Content-Transfer-Encoding", "base64"});
-      if (!find_header(headers, "MIME-Version")) {
-        edits.push_back({HeaderEditKind::kAdd, "MIME-Version", "1.0"});
-      }
+      mime_version = true;
+    }
+    if (eight_bit_text && !find_header(headers, "Content-Type") &&
+        common::is_valid_utf8(*new_body)) {
+      edits.push_back({HeaderEditKind::kAdd, "Content-Type", "text/plain; charset=utf-8"});
+      mime_version = true;
+    }
+    if (mime_version && !find_header(headers, "MIME-Version")) {
+      edits.push_back({HeaderEditKind::kAdd, "MIME-Version", "1.0"});
     }
   }
   if (!edits.empty()) headers = edit_header_block(headers, edits);

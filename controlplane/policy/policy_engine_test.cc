@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <chrono>
 
 #include "controlplane/policy/base64.h"
@@ -650,6 +652,71 @@ TEST(EvaluateData, ChangedQuotedPrintableBodyKeepsItsEncodingAndGetsSoftBreaks) 
     unwrapped += body[i];
   }
   EXPECT_EQ(unwrapped, "[EXTERNAL] caf=C3=A9 a=3Db " + std::string(975, 'x') + "\r\nsecond line\r\n");
+}
+
+// True if no octet of `text` is above 127 (what a 7-bit transaction may carry).
+bool seven_bit(std::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+TEST(EvaluateData, EightBitTextThePolicyAddsIsEncoded) {
+  // A footer "grüße" must not leave in a part labelled 7bit (or unlabelled, 7bit by
+  // default) or quoted-printable, nor reach an upstream without 8BITMIME (RFC 2045 §2.7,
+  // §6.7; RFC 6152 §3; probe round 12).
+  const std::string policy =
+      "- {type: set_attribute, attribute: content.body, value: \"${content.body}-- gr\u00fc\u00dfe\\n\"}";
+  {  // No MIME fields at all: base64, labelled UTF-8 text.
+    std::string message = "Subject: x\r\n\r\nhello\r\n";
+    auto d = run_data(policy, message);
+    ASSERT_TRUE(d.message_replaced) << d.reason;
+    EXPECT_TRUE(seven_bit(message)) << message;
+    const std::size_t split = message.find("\r\n\r\n");
+    const std::string headers = message.substr(0, split + 2);
+    EXPECT_EQ(find_header(headers, "Content-Transfer-Encoding"), "base64") << headers;
+    EXPECT_EQ(find_header(headers, "Content-Type"), "text/plain; charset=utf-8") << headers;
+    EXPECT_EQ(find_header(headers, "MIME-Version"), "1.0") << headers;
+    EXPECT_EQ(base64_decode(message.substr(split + 4)), "hello\r\n-- gr\xc3\xbc\xc3\x9f" "e\r\n");
+  }
+  {  // Labelled 7bit with a charset: base64, the operator's Content-Type kept.
+    std::string message =
+        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 7bit\r\n\r\nhello\r\n";
+    auto d = run_data(policy, message);
+    ASSERT_TRUE(d.message_replaced) << d.reason;
+    EXPECT_TRUE(seven_bit(message)) << message;
+    EXPECT_EQ(message.find("7bit"), std::string::npos) << message;
+    EXPECT_NE(message.find("Content-Type: text/plain; charset=utf-8\r\n"), std::string::npos);
+  }
+  {  // Quoted-printable: the 8-bit octets become =XX escapes, the encoding stays.
+    std::string message =
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\nhello=20\r\n";
+    auto d = run_data(policy, message);
+    ASSERT_TRUE(d.message_replaced) << d.reason;
+    EXPECT_TRUE(seven_bit(message)) << message;
+    EXPECT_NE(message.find("\r\n\r\nhello=20\r\n-- gr=C3=BC=C3=9Fe\r\n"), std::string::npos)
+        << message;
+  }
+  {  // Labelled 8bit: kept as it is (the node refuses it toward a 7-bit upstream).
+    std::string message = "Content-Transfer-Encoding: 8bit\r\n\r\nhello\r\n";
+    auto d = run_data(policy, message);
+    ASSERT_TRUE(d.message_replaced) << d.reason;
+    EXPECT_EQ(message, "Content-Transfer-Encoding: 8bit\r\n\r\nhello\r\n-- gr\xc3\xbc\xc3\x9f" "e\r\n");
+  }
+}
+
+TEST(EvaluateData, AddedHeaderValuesThatAreNotAsciiAreEncodedWords) {
+  std::string message = "Subject: x\r\n\r\nhello\r\n";
+  auto d = run_data("- {type: add_header, name: X-Checked, value: \"gepr\u00fcft\"}", message);
+  ASSERT_TRUE(d.message_replaced) << d.reason;
+  EXPECT_EQ(message, "X-Checked: =?UTF-8?B?Z2VwcsO8ZnQ=?=\r\nSubject: x\r\n\r\nhello\r\n");
+  // A client's SMTPUTF8 address in the template: encoded too, whatever the transaction.
+  message = "Subject: x\r\n\r\nhello\r\n";
+  d = run_data("- {type: add_header, name: X-From, value: \"${smtp.mail.from}\"}", message,
+               {{"smtp.mail.from", "j\xc3\xb6rg@b\xc3\xbc" "cher.example"}});
+  ASSERT_TRUE(d.message_replaced);
+  EXPECT_TRUE(seven_bit(message)) << message;
 }
 
 TEST(EvaluateData, ChangedTextBodyWithinTheLineLimitStaysText) {

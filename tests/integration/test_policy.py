@@ -69,6 +69,16 @@ policies:
   - name: check-user
     filters:
       - type: attribute_authentication
+  - name: footer-utf8
+    filters:
+      - type: set_attribute
+        attribute: content.body
+        value: "${content.body}-- gr\u00fc\u00dfe\\n"
+  - name: stamp-utf8
+    filters:
+      - type: add_header
+        name: X-Checked
+        value: "gepr\u00fcft"
 """
 
 
@@ -355,6 +365,53 @@ class MailRcptHandlerTests(PolicyCase):
         records = self.service_audit(svc2, "data", count=2)
         self.assertEqual([r.verdict for r in records], ["continue", "continue"],
                          [r.raw for r in records])
+
+
+    def test_data_policy_never_sends_8bit_to_a_7bit_upstream(self) -> None:
+        """RFC 6152 §3, BR-21: an upstream without 8BITMIME (and a transaction without
+        SMTPUTF8) never gets an octet above 127, whether the client or the DATA policy put
+        it there. The control plane encodes what the policy adds (base64 for a 7bit part,
+        =XX in quoted-printable, RFC 2047 words in a header); a part labelled 8bit cannot be
+        encoded for it, so the node refuses with 554 5.6.3 (probe round 12: all four went
+        out raw)."""
+        import email
+        from email import policy as email_policy
+        seven = {"eightbitmime": False, "smtputf8": False}
+        cases = (
+            ("footer-utf8", b"Subject: a\r\n\r\nhello\r\n", 250),
+            ("footer-utf8", b"Content-Type: text/plain; charset=utf-8\r\n"
+                            b"Content-Transfer-Encoding: quoted-printable\r\n\r\nhello=20\r\n", 250),
+            ("stamp-utf8", b"Subject: a\r\n\r\nhello\r\n", 250),
+            ("footer-utf8", b"Content-Transfer-Encoding: 8bit\r\n\r\nhello\r\n", 554),
+        )
+        for policy, body, code in cases:
+            with self.subTest(policy=policy, body=body):
+                up = self.upstream(**seven)
+                svc, port = self.service(up, handlers=[("data", policy)])
+                c, ehlo = self.session(port)
+                self.assertNotIn("8BITMIME", " ".join(ehlo.lines), str(ehlo))
+                self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+                self.assertEqual(c.command("RCPT TO:<bob@example.net>").code, 250)
+                self.assertEqual(c.command("DATA").code, 354)
+                c.send(body + b".\r\n")
+                r = c.read_reply()
+                self.assertEqual(r.code, code, str(r) + self.diag(up, c))
+                time.sleep(0.3)
+                for m in up.messages():
+                    self.assertTrue(all(b < 0x80 for b in m.data_raw), m.data_raw)
+                if code == 554:
+                    self.assertEqual(r.enhanced, "5.6.3", str(r))
+                    self.assertEqual(up.messages(), [], "nothing is delivered")
+                    continue
+                self.assertTrue(up.wait_messages(1), self.diag(up))
+                parsed = email.message_from_bytes(up.messages()[0].content,
+                                                  policy=email_policy.default)
+                if policy == "stamp-utf8":
+                    self.assertEqual(str(parsed["X-Checked"]), "gepr\u00fcft")
+                else:
+                    self.assertEqual(parsed.get_content().replace("\r\n", "\n"),
+                                     "hello \n-- gr\u00fc\u00dfe\n"
+                                     if b"quoted" in body else "hello\n-- gr\u00fc\u00dfe\n")
 
 
 class HandlerChangeTests(PolicyCase):
