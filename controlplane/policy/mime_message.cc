@@ -336,6 +336,22 @@ void join_rfc2231(std::map<std::string, std::string>& parameters,
 
 }  // namespace
 
+namespace {
+
+// How many fields named `name` (case-insensitive) the block has.
+std::size_t count_fields(std::string_view header_block, std::string_view name) {
+  std::size_t count = 0;
+  for (std::size_t pos = 0; pos < header_block.size();) {
+    const Line line = line_at(header_block, pos);
+    pos = line.next;
+    const auto field = field_name(line.content);
+    if (field && iequals(*field, name)) ++count;
+  }
+  return count;
+}
+
+}  // namespace
+
 std::optional<std::string> find_header(std::string_view header_block, std::string_view name) {
   std::size_t pos = 0;
   while (pos < header_block.size()) {
@@ -510,6 +526,15 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
     if (!block) return failure(block.error());
     const std::string_view headers = message.substr(e.begin, block.value().end - e.begin);
     const std::size_t body_begin = block.value().body_begin;
+    // A part with two Content-Type or two Content-Transfer-Encoding fields: readers take
+    // the first or the last (RFC 2045 allows one of each), so what the policy would inspect
+    // is not what every recipient sees (BR-25 principle; probe round 12).
+    for (std::string_view field : {"Content-Type", "Content-Transfer-Encoding"}) {
+      if (count_fields(headers, field) > 1) {
+        return failure("a MIME entity with more than one " + std::string(field) +
+                       " field (readers would take different ones)");
+      }
+    }
     ContentType ct;
     if (auto value = find_header(headers, "Content-Type")) ct = parse_content_type(*value);
     bool base64 = false;
@@ -566,6 +591,14 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
     const bool message_type =
         (ct.type == "message" && ct.subtype != "partial" && ct.subtype != "external-body") ||
         (ct.type.empty() && e.digest_part);
+    // RFC 2046 §5.2.1: an attached message is never base64 or quoted-printable encoded
+    // (message/global may be, RFC 6532 §3.5). Some readers decode it and open the message
+    // inside, others show it as text; the gateway would scan the encoded text and miss the
+    // attachments inside (probe round 12), so it fails closed.
+    if (message_type && (base64 || quoted_printable)) {
+      return failure("an attached message with a base64 or quoted-printable encoding "
+                     "(readers would take it differently)");
+    }
     const bool encapsulated = !multipart && !base64 && message_type;
     if (encapsulated && top_entity) result.multipart = true;  // a container: no body rewrite
     if (encapsulated) {

@@ -257,6 +257,50 @@ TEST(MimeParse, DelimitersOfAnUndeclaredBoundaryAreRefusedBR25) {
   EXPECT_FALSE(parse_mime("Content-Type: multipart/mixed\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n"));
 }
 
+TEST(MimeParse, TwoContentTypeOrEncodingFieldsInOneEntityAreRefused) {
+  // Readers take the first or the last; the gateway cannot know which one the recipient's
+  // does (probe round 12: "first wins" let a base64 attachment pass unscanned).
+  const std::string attachment = base64_encode("EICAR");
+  for (const std::string& message : {
+           "Content-Type: text/plain\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+           "--b\r\nContent-Transfer-Encoding: base64\r\n\r\n" + attachment + "--b--\r\n",
+           "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+           "Content-Transfer-Encoding: 7bit\r\ncontent-transfer-encoding: base64\r\n\r\n" +
+               attachment + "--b--\r\n",
+           "Content-Transfer-Encoding: 7bit\r\nSubject: x\r\nCONTENT-TRANSFER-ENCODING:\r\n base64\r\n\r\n" +
+               attachment,
+       }) {
+    auto parsed = parse_mime(message);
+    ASSERT_FALSE(parsed) << message;
+    EXPECT_NE(parsed.error().find("more than one"), std::string::npos) << parsed.error();
+  }
+  // One of each, in any case and folded: fine.
+  EXPECT_TRUE(parse_mime("content-type: text/plain;\r\n charset=utf-8\r\n"
+                         "Content-Transfer-Encoding: 7bit\r\n\r\nhi\r\n"));
+}
+
+TEST(MimeParse, EncodedAttachedMessagesAreRefused) {
+  // RFC 2046 §5.2.1 forbids base64/quoted-printable on message/rfc822; readers that decode
+  // it anyway would open an attachment inside that the gateway never decoded.
+  const std::string inner = "Content-Type: multipart/mixed; boundary=i\r\n\r\n--i\r\n"
+                            "Content-Transfer-Encoding: base64\r\n\r\n" +
+                            base64_encode("EICAR") + "--i--\r\n";
+  for (const std::string type : {"message/rfc822", "message/global", "MESSAGE/RFC822"}) {
+    for (const std::string cte : {"base64", "quoted-printable"}) {
+      const std::string message = "Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n"
+                                  "Content-Type: " + type + "\r\nContent-Transfer-Encoding: " +
+                                  cte + "\r\n\r\n" + base64_encode(inner) + "--o--\r\n";
+      auto parsed = parse_mime(message);
+      ASSERT_FALSE(parsed) << type << " " << cte;
+      EXPECT_NE(parsed.error().find("attached message"), std::string::npos) << parsed.error();
+    }
+  }
+  // Unencoded (7bit), the attached message is walked and its attachment decoded.
+  auto s = parse_ok("Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n"
+                    "Content-Type: message/rfc822\r\n\r\n" + inner + "--o--\r\n");
+  EXPECT_EQ(decode_content_body(s), "EICAR");
+}
+
 TEST(MimeParse, Rfc2231BoundarySectionsAreJoined) {
   const std::string body =
       "\r\n--abc-def\r\nContent-Type: text/plain\r\n\r\nhello\r\n--abc-def\r\n"
