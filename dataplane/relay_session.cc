@@ -95,9 +95,10 @@ void RelaySession::watch_client() {
         if (!self->watching_client_) return;  // cancelled, then completed anyway
         self->watching_client_ = false;
         if (ec == asio::error::operation_aborted) return;
-        spdlog::debug("session={} client connection failed during an upstream wait",
+        spdlog::debug("session={} client connection failed during an upstream or decision wait",
                       self->env_.session_id);
         self->closing_ = true;
+        self->client_failed_ = true;
         self->upstream_.cancel();
       });
 }
@@ -1039,7 +1040,13 @@ awaitable<Decision> RelaySession::ask_policy(const gateway::v1::Handler& handler
     if (!common::is_valid_utf8(recipient)) recipient = common::to_valid_utf8(recipient);
   }
   if (command == gateway::v1::SMTP_COMMAND_DATA) request.set_message(std::move(message));
+  // A client that resets its connection meanwhile is noticed (closing_, client_failed_):
+  // the command is then not acted on (stopped_by), so a message whose DATA decision was
+  // still out is never delivered for a client that cannot see its 250 and will send it
+  // again (probe round 13).
+  watch_client();
   Decision decision = co_await env_.policy->decide(std::move(request), limits_.decision_timeout);
+  unwatch_client();
   co_return decision;
 }
 
@@ -1049,6 +1056,14 @@ bool RelaySession::stopped_by(const Decision& decision, gateway::v1::SmtpCommand
   auto count = [counters](std::atomic<std::uint64_t> PolicyCounters::*counter) {
     if (counters != nullptr) (counters->*counter).fetch_add(1, std::memory_order_relaxed);
   };
+  if (client_failed_) {
+    spdlog::info("session={} client connection failed while {} waited for its decision {}; "
+                 "not acted on",
+                 env_.session_id, gateway::v1::SmtpCommand_Name(command),
+                 common::log_escape(decision.decision_id));
+    closing_ = true;
+    return true;
+  }
   switch (decision.outcome) {
     case Decision::Outcome::kContinue:
       count(&PolicyCounters::continued);

@@ -142,7 +142,9 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
                                  const std::string* envelope_from = nullptr,
                                  const std::vector<std::string>* envelope_recipients = nullptr);
   /// Answers the client when `decision` stops the command and returns true; returns false
-  /// when the command goes on (continue, or unavailable with fail-open outside AUTH).
+  /// when the command goes on (continue, or unavailable with fail-open outside AUTH). A
+  /// client whose connection broke while the decision was out stops every command, with
+  /// no reply and the session ending (closing_).
   bool stopped_by(const Decision& decision, gateway::v1::SmtpCommand command);
   /// Sends "334 text" and reads the client's SASL response; nullopt when the exchange ended
   /// (cancel, bad line, timeout: the reply has been given).
@@ -233,6 +235,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   bool closing_ = false;
   bool finished_ = false;
   bool watching_client_ = false;  // a wait_error is pending on the client socket
+  bool client_failed_ = false;    // the client connection broke during an upstream or decision wait
   bool in_data_ = false;
   bool skipping_line_ = false;
   bool sasl_line_ = false;      // the next line is a SASL response (AUTH line limit)

@@ -11,7 +11,11 @@ return, and the audit trail: every decision recorded (ids from reject replies), 
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -533,6 +537,49 @@ class ControlPlaneOutageTests(PolicyCase):
         self.assertTrue(any(r.time_ms < stop_ms for r in records), [r.raw for r in records])
         self.assertIn("after@example.com", froms)
         self.assertNotIn("alice@example.com", froms, "a failed decision was audited")
+
+
+    def test_client_reset_while_its_data_decision_is_out_is_not_delivered(self) -> None:
+        """A client that resets its connection while the DATA decision is out never saw a
+        250 and will send the message again: the node must not deliver it (probe round 13:
+        it was delivered once the late decision came, and sent again by the client). The
+        same holds for a MAIL whose decision is out: it never reaches the upstream."""
+        up = self.upstream()
+        svc, port = self.service(up, handlers=[("data", "allow"), ("mail", "allow", "*")],
+                                 decision_timeout=10000)
+        gctld_pid = self.env.gctld.pid
+        self.assertIsNotNone(gctld_pid)
+
+        def reset(c) -> None:
+            # SO_LINGER 0: close() sends RST instead of FIN.
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()
+
+        c, _ = self.session(port)
+        self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250, self.diag(up, c))
+        self.assertEqual(c.command("RCPT TO:<bob@example.net>").code, 250)
+        self.assertEqual(c.command("DATA").code, 354)
+        c2, _ = self.session(port)
+        os.kill(gctld_pid, signal.SIGSTOP)
+        try:
+            c.send(b"Subject: once\r\n\r\nbody\r\n.\r\n")
+            c2.send(b"MAIL FROM:<carol@example.com>\r\n")
+            time.sleep(0.5)
+            reset(c)
+            reset(c2)
+            time.sleep(0.5)
+        finally:
+            os.kill(gctld_pid, signal.SIGCONT)
+        # The decisions come back now; give the node time to act on them.
+        self.service_audit(svc, None, count=3, timeout=10.0)  # MAIL, DATA, the late MAIL
+        time.sleep(1.0)
+        self.assertEqual(up.messages(), [], "delivered for a client that had gone")
+        senders = [t for t in up.command_texts() if t.upper().startswith("MAIL")]
+        self.assertFalse(any("carol@" in t for t in senders), senders)
+        # The node goes on: a fresh session delivers.
+        c3, _ = self.session(port)
+        deliver(self, c3, "dave@example.com", ["bob@example.net"], b"Subject: ok\r\n\r\nx\r\n")
+        self.assertTrue(up.wait_messages(1), self.diag(up))
 
 
 class AuditSecretsTests(PolicyCase):
