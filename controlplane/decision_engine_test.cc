@@ -5,11 +5,17 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <future>
 #include <regex>
 #include <set>
 #include <thread>
 
+#include "controlplane/audit_writer.h"
+#include "controlplane/decision_grpc_service.h"
 #include "controlplane/policy/password_hash.h"
+#include "controlplane/worker_pool.h"
+#include "storage/database.h"
+#include "storage/test_temp_dir.h"
 
 namespace gw::controlplane {
 namespace {
@@ -147,6 +153,41 @@ TEST_F(DecisionEngineTest, AuthChecksTheRepositoryAndNeverAuditsThePassword) {
   for (const auto& [name, value] : bad.value().audit.attributes()) {
     EXPECT_EQ(value.find("wrong-pw"), std::string::npos) << name;
   }
+}
+
+TEST_F(DecisionEngineTest, SlowDecisionsTheNodeStoppedWaitingForAreNotMade) {
+  // An AUTH that waited in the slow pool longer than the node's decision timeout is neither
+  // verified nor audited: the node answered 454 (or failed open) long ago, and a backlog of
+  // Argon2id checks nobody waits for delayed the fresh ones (probe round 13).
+  storage::TestTempDir dir;
+  { storage::Database::open(dir.file("gw.db")); }  // migrations, as gctld's first connection
+  AuditWriter audit(dir.file("gw.db"));
+  WorkerPool pool(1, 16);
+  DecisionGrpcService service(engine_, audit, pool);
+  ASSERT_TRUE(pool.post([] { std::this_thread::sleep_for(std::chrono::milliseconds(300)); }));
+  auto late = request(3, v1::SMTP_COMMAND_AUTH);
+  (*late.mutable_attributes())["authentication.subject.id"] = "alice";
+  (*late.mutable_attributes())["authentication.subject.password"] = "s3cret-pw";
+  late.set_timeout_ms(100);
+  auto fresh = late;
+  fresh.set_timeout_ms(5000);
+  auto unknown = late;
+  unknown.set_timeout_ms(0);  // an older node: no timeout known, decided as before
+  std::promise<grpc::Status> late_done, fresh_done, unknown_done;
+  const auto now = std::chrono::steady_clock::now();
+  service.decide(late, now, [&](grpc::Status s, v1::DecisionResponse) { late_done.set_value(s); });
+  service.decide(fresh, now, [&](grpc::Status s, v1::DecisionResponse r) {
+    EXPECT_EQ(r.verdict(), v1::VERDICT_CONTINUE);
+    fresh_done.set_value(s);
+  });
+  service.decide(unknown, now,
+                 [&](grpc::Status s, v1::DecisionResponse) { unknown_done.set_value(s); });
+  EXPECT_EQ(late_done.get_future().get().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_TRUE(fresh_done.get_future().get().ok());
+  EXPECT_TRUE(unknown_done.get_future().get().ok());
+  audit.flush();
+  EXPECT_EQ(audit.written(), 2u) << "the late decision has no audit record";
+  pool.stop();
 }
 
 TEST_F(DecisionEngineTest, RecipientsAreJoinedFromTheRequestList) {

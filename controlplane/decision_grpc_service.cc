@@ -37,7 +37,21 @@ void DecisionGrpcService::decide(const gateway::v1::DecisionRequest& request,
   }
   // std::function needs a copyable task: the answer moves into a shared box.
   auto box = std::make_shared<Answer>(std::move(answer));
-  if (!slow_pool_.post([this, &request, received, box] { decide_now(request, received, *box); })) {
+  if (!slow_pool_.post([this, &request, received, box] {
+        // A decision that waited in the pool longer than the node waits for it is not made:
+        // the node has answered without it, and its record would say what nobody did (a
+        // REJECT for a MAIL a fail-open node let through), while a backlog of Argon2id
+        // checks nobody waits for would delay the fresh ones (probe round 13).
+        if (request.timeout_ms() > 0 &&
+            std::chrono::steady_clock::now() - received >
+                std::chrono::milliseconds(request.timeout_ms())) {
+          (*box)(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                              "the node's decision timeout passed while the decision waited"),
+                 {});
+          return;
+        }
+        decide_now(request, received, *box);
+      })) {
     (*box)(grpc::Status(grpc::StatusCode::UNAVAILABLE, "too many decisions waiting"), {});
   }
 }

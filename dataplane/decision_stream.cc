@@ -38,6 +38,11 @@ std::optional<std::uint64_t> DecisionStream::submit(gateway::v1::DecisionRequest
 void DecisionStream::forget(std::uint64_t call_id) {
   std::lock_guard lock(mu_);
   pending_.erase(call_id);
+  // Not written yet (a write was in flight all along): it is not sent at all, so gctld
+  // never decides what nobody waits for.
+  std::erase_if(queued_, [call_id](const gateway::v1::DecisionCall& c) {
+    return c.call_id() == call_id;
+  });
 }
 
 void DecisionStream::close() { context_.TryCancel(); }

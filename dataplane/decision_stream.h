@@ -53,7 +53,8 @@ class DecisionStream final : public std::enable_shared_from_this<DecisionStream>
   /// stream is broken or its queue is full (`pending` is then not kept nor completed).
   std::optional<std::uint64_t> submit(gateway::v1::DecisionRequest request,
                                       std::shared_ptr<PendingDecision> pending);
-  /// Drops call `call_id` (its caller stopped waiting): a late result is ignored.
+  /// Drops call `call_id` (its caller stopped waiting): a late result is ignored, and a
+  /// request still queued behind a write in flight is not sent.
   void forget(std::uint64_t call_id);
   /// True once the stream cannot carry new calls.
   [[nodiscard]] bool broken() const { return broken_.load(std::memory_order_acquire); }

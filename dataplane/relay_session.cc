@@ -1000,6 +1000,7 @@ awaitable<Decision> RelaySession::ask_policy(const gateway::v1::Handler& handler
   request.set_interface_id(env_.interface_id);
   request.set_command(command);
   request.set_handler_id(handler.id());
+  request.set_timeout_ms(static_cast<std::uint32_t>(limits_.decision_timeout.count()));
   request.set_config_version(env_.config_version);
   request.set_client_address(env_.client_address);
   auto& attributes = *request.mutable_attributes();
