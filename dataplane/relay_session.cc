@@ -1125,6 +1125,16 @@ bool RelaySession::refused_path(smtp::PathError error, smtp::Verb verb) {
   return true;
 }
 
+void RelaySession::transaction_lost() {
+  // The upstream connection that carried this transaction is gone, and a new one would not
+  // know its MAIL and RCPTs. The client's transaction stays open (a 4xx to RCPT or DATA does
+  // not end it, RFC 5321 §4.1.1.3, §4.1.1.4): every later RCPT and DATA of it gets this 451
+  // too, never a 503 "need MAIL" (a 5xx would bounce the recipients already accepted;
+  // probe round 13), until RSET, a new EHLO or QUIT.
+  reply(451, es::kBadConnection,
+        "Upstream connection lost in this transaction; RSET and try again later");
+}
+
 void RelaySession::reset_transaction() {
   if (state_ == smtp::SessionState::kMail || state_ == smtp::SessionState::kRcpt) {
     state_ = smtp::SessionState::kGreeted;
@@ -1355,8 +1365,7 @@ awaitable<void> RelaySession::on_rcpt(std::string_view args) {
     if (stopped_by(decision, gateway::v1::SMTP_COMMAND_RCPT)) co_return;
   }
   if (!upstream_.is_open()) {
-    reply(451, es::kBadConnection, "Upstream connection lost, try again later");
-    reset_transaction();
+    transaction_lost();
     co_return;
   }
   std::string& forward = command_;  // reused buffer: no allocation per command
@@ -1366,8 +1375,7 @@ awaitable<void> RelaySession::on_rcpt(std::string_view args) {
   if (fault != UpstreamFault::kNone) {
     upstream_failed(fault, "RCPT");
     if (pipelined_during_wait(Verb::kRcpt)) co_return;
-    reply(451, es::kBadConnection, "Upstream connection failed, try again later");
-    reset_transaction();
+    transaction_lost();
     co_return;
   }
   // Without PIPELINING in force nothing may follow a command before its reply.
@@ -1411,8 +1419,7 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     co_return;
   }
   if (!upstream_.is_open()) {
-    reply(451, es::kBadConnection, "Upstream connection lost, try again later");
-    reset_transaction();
+    transaction_lost();
     co_return;
   }
   smtp::Reply r;
@@ -1423,8 +1430,7 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     // Octets sent during the wait are neither content nor commands, whatever became of the
     // upstream (BR-23): 503 and close rather than run them as commands after the 451.
     if (pipelined_before_reply(Verb::kData)) co_return;
-    reply(451, es::kBadConnection, "Upstream connection failed, try again later");
-    reset_transaction();
+    transaction_lost();
     co_return;
   }
   // Octets sent before our reply to DATA are neither message content nor commands

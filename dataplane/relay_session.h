@@ -184,6 +184,9 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// buffer is a violation (BR-23).
   bool pipelined_during_wait(smtp::Verb verb);
   void upstream_failed(UpstreamFault fault, std::string_view during);
+  /// Answers 451 4.4.2 to a RCPT or DATA whose transaction's upstream connection is gone,
+  /// leaving the client's transaction open (RFC 5321 §4.1.1.3).
+  void transaction_lost();
   void reset_transaction();
   /// Answers a MAIL/RCPT argument error (RFC 5321 §4.1.1.2/.3, RFC 3463 X.1.7 / X.1.3) and
   /// returns true; false for PathError::kNone.
