@@ -1,6 +1,8 @@
 // RFC 5321 address grammar, strict, with RFC 6531 UTF-8 extensions.
 #include "dataplane/smtp/address.h"
 
+#include <idn2.h>
+
 #include <arpa/inet.h>
 
 #include <cstdint>
@@ -330,6 +332,30 @@ bool iequals_ascii(std::string_view a, std::string_view b) {
 
 bool is_valid_utf8(std::string_view text) { return common::is_valid_utf8(text); }
 
+namespace {
+
+// True if `label` (holding at least one non-ASCII character, well-formed UTF-8) is a
+// U-label: IDNA2008 (RFC 5891 §5.4, RFC 5892 tables) without any TR46 mapping, in NFC, and
+// fitting a 63-octet A-label. Control characters (U+0085), line and paragraph separators,
+// zero-width and no-break spaces, the BOM and full-width "@", "." or "<" are all DISALLOWED:
+// a next hop that maps or splits them would read another domain than the relay checked
+// (RFC 6531 §3.3; probe round 13).
+bool is_u_label(std::string_view label) {
+  // ASCII letters are compared case-insensitively in DNS; IDNA2008 lists only the lower
+  // case ones as PVALID, so they are folded first. Other characters are not mapped.
+  std::string text(label);  // NUL-terminated for libidn2
+  for (char& c : text) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  uint8_t* ascii = nullptr;
+  const int rc = idn2_lookup_u8(reinterpret_cast<const uint8_t*>(text.c_str()), &ascii,
+                                IDN2_NO_TR46);
+  idn2_free(ascii);
+  return rc == IDN2_OK;
+}
+
+}  // namespace
+
 bool is_valid_domain(std::string_view domain, bool allow_utf8) {
   if (domain.empty() || domain.size() > kMaxDomain) return false;
   std::size_t start = 0;
@@ -339,6 +365,7 @@ bool is_valid_domain(std::string_view domain, bool allow_utf8) {
         domain.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
     if (label.empty() || label.size() > 63) return false;
     bool all_digits = true;
+    bool non_ascii = false;
     for (std::size_t i = 0; i < label.size();) {
       unsigned char c = static_cast<unsigned char>(label[i]);
       if (c >= 0x80) {
@@ -346,6 +373,7 @@ bool is_valid_domain(std::string_view domain, bool allow_utf8) {
         std::size_t n = common::utf8_sequence_length(label, i);
         if (n == 0) return false;
         all_digits = false;
+        non_ascii = true;
         i += n;
         continue;
       }
@@ -357,6 +385,7 @@ bool is_valid_domain(std::string_view domain, bool allow_utf8) {
       }
       ++i;
     }
+    if (non_ascii && !is_u_label(label)) return false;
     if (dot == std::string_view::npos) return !all_digits;
     start = dot + 1;
   }

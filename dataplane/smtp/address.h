@@ -11,8 +11,8 @@ namespace gw::smtp {
 
 /// RFC 5321 Domain: dot-separated labels of letters, digits and inner hyphens, each 1–63
 /// octets, at most 255 in all, whose last label is not all digits (RFC 1123 §2.1: a host
-/// name is never dotted-decimal, so "192.0.2.7" is refused). With `allow_utf8`, labels may
-/// also hold well-formed UTF-8 (U-labels, RFC 6531 §3.3).
+/// name is never dotted-decimal, so "192.0.2.7" is refused). With `allow_utf8`, a label may
+/// also be a U-label (RFC 6531 §3.3): IDNA2008-valid per libidn2, NFC, no mapping.
 bool is_valid_domain(std::string_view domain, bool allow_utf8 = false);
 
 /// RFC 5321 §4.1.3 address literal including the brackets: "[192.0.2.7]" or

@@ -508,6 +508,35 @@ TEST(Params, KeywordGrammar) {
 // ---------------------------------------------------------------------------------------
 // UTF-8 addresses (RFC 6531; field case BR-21)
 
+TEST(Domain, Utf8LabelsMustBeIdna2008ULabels) {
+  // RFC 6531 §3.3: only U-labels (RFC 5890-5892). Each of these would let a next hop that
+  // maps or splits the character read another domain than the relay checked (probe 13).
+  const std::string disallowed[] = {
+      "\xc2\x85",      // U+0085 NEL (a C1 control)
+      "\xe2\x80\xa8",  // U+2028 LINE SEPARATOR
+      "\xe2\x80\x8b",  // U+200B ZERO WIDTH SPACE
+      "\xef\xbb\xbf",  // U+FEFF BOM
+      "\xc2\xa0",      // U+00A0 NO-BREAK SPACE
+      "\xef\xbc\xa0",  // U+FF20 FULLWIDTH COMMERCIAL AT
+      "\xef\xbc\x8e",  // U+FF0E FULLWIDTH FULL STOP
+      "\xef\xbc\x9c",  // U+FF1C FULLWIDTH LESS-THAN SIGN
+      "\xc3\x9c",      // U+00DC Ü: IDNA2008 U-labels are lower case (no mapping)
+      "u\xcc\x88",     // u + U+0308 COMBINING DIAERESIS: not NFC (ü is U+00FC)
+  };
+  for (const std::string& c : disallowed) {
+    const std::string domain = "ex" + c + "ample.org";
+    EXPECT_FALSE(is_valid_domain(domain, true)) << testing::PrintToString(domain);
+    EXPECT_NE(parse_rcpt_to("TO:<bob@" + domain + ">").error, PathError::kNone)
+        << testing::PrintToString(domain);
+  }
+  // Valid U-labels, ASCII letters in any case around them.
+  for (std::string domain : {"b\xc3\xbc" "cher.example", "B\xc3\xbc" "CHER.Example",
+                             "\xe4\xbe\x8b\xe3\x81\x88.\xe3\x83\x86\xe3\x82\xb9\xe3\x83\x88",
+                             "m\xc3\xbcnchen.de", "xn--bcher-kva.example"}) {
+    EXPECT_TRUE(is_valid_domain(domain, true)) << testing::PrintToString(domain);
+  }
+}
+
 TEST(Utf8Address, NonAsciiSetsFlag) {
   PathArgument a = parse_mail_from("FROM:<j\xc3\xb6rg@example.com> SMTPUTF8");
   ASSERT_EQ(a.error, PathError::kNone);
