@@ -68,16 +68,20 @@ bool DecisionStream::finish_now_locked() {
   return true;
 }
 
+void DecisionStream::end_reads() {
+  bool finish = false;
+  {
+    std::lock_guard lock(mu_);
+    broken_.store(true, std::memory_order_release);
+    reads_ended_ = true;
+    finish = finish_now_locked();
+  }
+  if (finish) call_->Finish(&status_, &finish_);
+}
+
 void DecisionStream::on_started(bool ok) {
   if (!ok) {
-    bool finish = false;
-    {
-      std::lock_guard lock(mu_);
-      broken_.store(true, std::memory_order_release);
-      reads_ended_ = true;
-      finish = finish_now_locked();
-    }
-    if (finish) call_->Finish(&status_, &finish_);
+    end_reads();
     return;
   }
   bool write = false;
@@ -108,14 +112,7 @@ void DecisionStream::on_written(bool ok) {
 
 void DecisionStream::on_read(bool ok) {
   if (!ok) {
-    bool finish = false;
-    {
-      std::lock_guard lock(mu_);
-      broken_.store(true, std::memory_order_release);
-      reads_ended_ = true;
-      finish = finish_now_locked();
-    }
-    if (finish) call_->Finish(&status_, &finish_);
+    end_reads();
     return;
   }
   const std::uint64_t id = incoming_.call_id();

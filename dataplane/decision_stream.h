@@ -86,6 +86,8 @@ class DecisionStream final : public std::enable_shared_from_this<DecisionStream>
   /// Under mu_: true once (the caller then calls Finish) when the read side ended and no
   /// write is in flight.
   bool finish_now_locked();
+  /// The call broke or the server ended it: no more reads; Finish once no write is out.
+  void end_reads();
 
   grpc::ClientContext context_;
   std::unique_ptr<Call> call_;
