@@ -187,6 +187,17 @@ TEST_F(DecisionEngineTest, SlowDecisionsTheNodeStoppedWaitingForAreNotMade) {
   EXPECT_TRUE(unknown_done.get_future().get().ok());
   audit.flush();
   EXPECT_EQ(audit.written(), 2u) << "the late decision has no audit record";
+  // A decision that ends after the node's timeout, counted from its arrival (here: it
+  // arrived 200 ms ago), is not recorded either.
+  auto mail = request(1, v1::SMTP_COMMAND_MAIL);
+  (*mail.mutable_attributes())["smtp.mail.from"] = "a@example.com";
+  mail.set_timeout_ms(100);
+  std::promise<grpc::Status> mail_done;
+  service.decide(mail, std::chrono::steady_clock::now() - std::chrono::milliseconds(200),
+                 [&](grpc::Status s, v1::DecisionResponse) { mail_done.set_value(s); });
+  EXPECT_EQ(mail_done.get_future().get().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  audit.flush();
+  EXPECT_EQ(audit.written(), 2u);
   pool.stop();
 }
 

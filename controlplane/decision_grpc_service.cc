@@ -17,9 +17,18 @@ void DecisionGrpcService::decide_now(const gateway::v1::DecisionRequest& request
     return;
   }
   DecisionOutcome& outcome = decision.value();
-  outcome.audit.set_latency_us(std::chrono::duration_cast<std::chrono::microseconds>(
-                                   std::chrono::steady_clock::now() - received)
-                                   .count());
+  const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - received);
+  // The node's timer started before the request arrived here, so once this much time has
+  // passed the node has certainly answered without this decision (an Argon2id check that
+  // started just in time and ended too late): no record of a verdict nobody applied.
+  if (request.timeout_ms() > 0 && latency > std::chrono::milliseconds(request.timeout_ms())) {
+    answer(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        "the decision took longer than the node's decision timeout"),
+           {});
+    return;
+  }
+  outcome.audit.set_latency_us(latency.count());
   if (!audit_.submit(std::move(outcome.audit))) {
     answer(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         "the audit trail cannot take more records now"),

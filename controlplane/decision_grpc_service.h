@@ -38,8 +38,9 @@ class DecisionGrpcService final : public gateway::v1::DecisionService::CallbackS
   /// Decides `request` (received at `received`), queues the audit record (its latency in
   /// µs from `received`) and calls `answer` — inline or later from the slow pool.
   /// `request` must stay valid until `answer` has been called. A slow decision that waited
-  /// in the pool longer than `request.timeout_ms()` is not made (DEADLINE_EXCEEDED, no
-  /// audit record): the node has answered without it (decision.proto).
+  /// in the pool longer than `request.timeout_ms()` is not made, and one that finished
+  /// later than that after `received` is not recorded (DEADLINE_EXCEEDED, no audit record
+  /// either way): the node has answered without it (decision.proto).
   void decide(const gateway::v1::DecisionRequest& request,
               std::chrono::steady_clock::time_point received, Answer answer);
 

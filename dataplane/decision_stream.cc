@@ -5,6 +5,10 @@
 #include <string>
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
+#include "common/logging.h"
+
 namespace gw::dataplane {
 
 std::shared_ptr<DecisionStream> DecisionStream::open(gateway::v1::DecisionService::Stub& stub,
@@ -127,7 +131,15 @@ void DecisionStream::on_read(bool ok) {
   {
     std::lock_guard lock(mu_);
     auto it = pending_.find(id);
-    if (it == pending_.end()) return;  // the caller stopped waiting
+    if (it == pending_.end()) {
+      // The caller stopped waiting (decision timeout) and answered fail-safe or fail-open;
+      // gctld has audited this decision all the same. The id lets an operator tie that
+      // record to the session's "decision unavailable" line (controlplane/README.md).
+      spdlog::info("decision {} (call {}) arrived after its session stopped waiting for it; "
+                   "the session answered without it",
+                   common::log_escape(response.decision_id(), 64), id);
+      return;
+    }
     pending = std::move(it->second);
     pending_.erase(it);
   }
