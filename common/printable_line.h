@@ -14,6 +14,10 @@ namespace gw::common {
 /// above U+10FFFF, not cut off by the end of `text`), else 0. `i` must be < text.size().
 std::size_t utf8_sequence_length(std::string_view text, std::size_t i);
 
+/// True if any octet of `text` is >= 0x80: what a 7-bit transaction or a part labelled 7bit
+/// may not carry (RFC 5321 §2.4, RFC 6152 §3, RFC 2045 §2.7).
+bool has_8bit(std::string_view text);
+
 /// True if all of `text` is well-formed UTF-8 (utf8_sequence_length at every character).
 bool is_valid_utf8(std::string_view text);
 

@@ -24,6 +24,13 @@ TEST(Utf8SequenceLengthTest, WellFormedAndIllFormed) {
   EXPECT_EQ(utf8_sequence_length("x\xc3\xa9", 1), 2u);
 }
 
+TEST(Has8bitTest, AnyOctetFrom0x80) {
+  EXPECT_FALSE(has_8bit(""));
+  EXPECT_FALSE(has_8bit("plain \x7f ASCII\r\n"));
+  EXPECT_TRUE(has_8bit("gr\xc3\xbc\xc3\x9f" "e"));
+  EXPECT_TRUE(has_8bit(std::string_view("\0\x80", 2)));
+}
+
 TEST(ToValidUtf8Test, ReplacesEachIllFormedOctetAndKeepsTheRest) {
   EXPECT_EQ(to_valid_utf8(""), "");
   EXPECT_EQ(to_valid_utf8("caf\xc3\xa9 \xe2\x82\xac\r\n"), "caf\xc3\xa9 \xe2\x82\xac\r\n");

@@ -1571,8 +1571,7 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     // labelled 8bit; the control plane re-encodes the others). The upstream is mid-DATA:
     // abort without a terminator.
     if (decision.replaced_message && !eight_bit_ok &&
-        std::any_of(decision.replaced_message->begin(), decision.replaced_message->end(),
-                    [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
+        common::has_8bit(*decision.replaced_message)) {
       upstream_.close();
       reply(554, smtp::EnhancedStatus{6, 3},
             "The message as the DATA policy changed it is 8-bit, but the upstream offers no "

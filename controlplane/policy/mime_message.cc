@@ -670,10 +670,7 @@ bool is_valid_header_name(std::string_view name) {
 }
 
 std::string rfc2047_encode(std::string_view value) {
-  if (std::all_of(value.begin(), value.end(),
-                  [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
-    return std::string(value);
-  }
+  if (!common::has_8bit(value)) return std::string(value);
   // 45 octets make 60 base64 characters: with "=?UTF-8?B?" and "?=" 72 <= 75 (§2).
   constexpr std::size_t kChunk = 45;
   std::string out;

@@ -1,7 +1,6 @@
 // Filter chain evaluation, HELO greeting expansion, DATA decoding and re-encoding.
 #include "controlplane/policy/policy_engine.h"
 
-#include <algorithm>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -63,11 +62,6 @@ bool has_line_longer_than(std::string_view crlf_text, std::size_t limit) {
     start = end + 2;
   }
   return false;
-}
-
-bool has_8bit(std::string_view text) {
-  return std::any_of(text.begin(), text.end(),
-                     [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }
 
 // RFC 2045 §6.7 rule 1: in quoted-printable text an octet above 126 is written "=XX".
@@ -150,7 +144,7 @@ void finish_message(Decision& decision, const EvaluationState& state,
     // Without a Content-Type the text would read as US-ASCII (RFC 2045 §5.2); UTF-8 text
     // is labelled so. (A declared charset is the operator's: a footer in another charset
     // than the message's cannot be fixed here.)
-    const bool eight_bit_text = !structure.base64 && !structure.eight_bit && has_8bit(body);
+    const bool eight_bit_text = !structure.base64 && !structure.eight_bit && common::has_8bit(body);
     bool mime_version = false;
     if (structure.quoted_printable) {
       body = qp_rewrap(qp_escape_8bit(body));
