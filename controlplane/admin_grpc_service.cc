@@ -1,7 +1,7 @@
 // AdminService: proto <-> ConfigStore / NodeDirectory, on the DB thread.
 #include "controlplane/admin_grpc_service.h"
 
-#include "controlplane/db_reactor.h"
+#include "controlplane/db_call.h"
 
 namespace gw::controlplane {
 
@@ -18,26 +18,26 @@ grpc::Status deliver_certificate(Result<v1::Certificate>&& result, v1::Certifica
 
 }  // namespace
 
-grpc::ServerUnaryReactor* AdminGrpcService::CreateService(grpc::CallbackServerContext* ctx,
-                                                          const v1::CreateServiceRequest* request,
-                                                          v1::Service* response) {
-  return finish_on_db(ctx, worker_, "CreateService", [this, request, response] {
+grpc::Status AdminGrpcService::CreateService(grpc::ServerContext*,
+                                             const v1::CreateServiceRequest* request,
+                                             v1::Service* response) {
+  return run_on_db(worker_, "CreateService", [this, request, response] {
     return deliver(store_.create_service(request->service()), response);
   });
 }
 
-grpc::ServerUnaryReactor* AdminGrpcService::GetService(grpc::CallbackServerContext* ctx,
-                                                       const v1::GetServiceRequest* request,
-                                                       v1::Service* response) {
-  return finish_on_db(ctx, worker_, "GetService", [this, request, response] {
+grpc::Status AdminGrpcService::GetService(grpc::ServerContext*,
+                                          const v1::GetServiceRequest* request,
+                                          v1::Service* response) {
+  return run_on_db(worker_, "GetService", [this, request, response] {
     return deliver(store_.get_service(request->name()), response);
   });
 }
 
-grpc::ServerUnaryReactor* AdminGrpcService::ListServices(grpc::CallbackServerContext* ctx,
-                                                         const v1::ListServicesRequest* request,
-                                                         v1::ListServicesResponse* response) {
-  return finish_on_db(ctx, worker_, "ListServices", [this, request, response] {
+grpc::Status AdminGrpcService::ListServices(grpc::ServerContext*,
+                                            const v1::ListServicesRequest* request,
+                                            v1::ListServicesResponse* response) {
+  return run_on_db(worker_, "ListServices", [this, request, response] {
     auto services = store_.list_services(request->instance());
     if (!services) return to_grpc_status(services.error());
     for (v1::Service& s : services.value()) *response->add_services() = std::move(s);
@@ -45,35 +45,35 @@ grpc::ServerUnaryReactor* AdminGrpcService::ListServices(grpc::CallbackServerCon
   });
 }
 
-grpc::ServerUnaryReactor* AdminGrpcService::UpdateService(grpc::CallbackServerContext* ctx,
-                                                          const v1::UpdateServiceRequest* request,
-                                                          v1::Service* response) {
-  return finish_on_db(ctx, worker_, "UpdateService", [this, request, response] {
+grpc::Status AdminGrpcService::UpdateService(grpc::ServerContext*,
+                                             const v1::UpdateServiceRequest* request,
+                                             v1::Service* response) {
+  return run_on_db(worker_, "UpdateService", [this, request, response] {
     return deliver(store_.update_service(request->service(), request->update_mask()), response);
   });
 }
 
-grpc::ServerUnaryReactor* AdminGrpcService::DeleteService(grpc::CallbackServerContext* ctx,
-                                                          const v1::DeleteServiceRequest* request,
-                                                          v1::DeleteServiceResponse*) {
-  return finish_on_db(ctx, worker_, "DeleteService", [this, request] {
+grpc::Status AdminGrpcService::DeleteService(grpc::ServerContext*,
+                                             const v1::DeleteServiceRequest* request,
+                                             v1::DeleteServiceResponse*) {
+  return run_on_db(worker_, "DeleteService", [this, request] {
     auto deleted = store_.delete_service(request->name());
     return deleted ? grpc::Status::OK : to_grpc_status(deleted.error());
   });
 }
 
-grpc::ServerUnaryReactor* AdminGrpcService::CreateInterface(
-    grpc::CallbackServerContext* ctx, const v1::CreateInterfaceRequest* request,
-    v1::Interface* response) {
-  return finish_on_db(ctx, worker_, "CreateInterface", [this, request, response] {
+grpc::Status AdminGrpcService::CreateInterface(grpc::ServerContext*,
+                                               const v1::CreateInterfaceRequest* request,
+                                               v1::Interface* response) {
+  return run_on_db(worker_, "CreateInterface", [this, request, response] {
     return deliver(store_.create_interface(request->interface()), response);
   });
 }
 
-grpc::ServerUnaryReactor* AdminGrpcService::ListInterfaces(grpc::CallbackServerContext* ctx,
-                                                           const v1::ListInterfacesRequest* request,
-                                                           v1::ListInterfacesResponse* response) {
-  return finish_on_db(ctx, worker_, "ListInterfaces", [this, request, response] {
+grpc::Status AdminGrpcService::ListInterfaces(grpc::ServerContext*,
+                                              const v1::ListInterfacesRequest* request,
+                                              v1::ListInterfacesResponse* response) {
+  return run_on_db(worker_, "ListInterfaces", [this, request, response] {
     auto interfaces = store_.list_interfaces(request->service());
     if (!interfaces) return to_grpc_status(interfaces.error());
     for (v1::Interface& i : interfaces.value()) *response->add_interfaces() = std::move(i);
@@ -81,35 +81,35 @@ grpc::ServerUnaryReactor* AdminGrpcService::ListInterfaces(grpc::CallbackServerC
   });
 }
 
-grpc::ServerUnaryReactor* AdminGrpcService::DeleteInterface(
-    grpc::CallbackServerContext* ctx, const v1::DeleteInterfaceRequest* request,
-    v1::DeleteInterfaceResponse*) {
-  return finish_on_db(ctx, worker_, "DeleteInterface", [this, request] {
+grpc::Status AdminGrpcService::DeleteInterface(grpc::ServerContext*,
+                                               const v1::DeleteInterfaceRequest* request,
+                                               v1::DeleteInterfaceResponse*) {
+  return run_on_db(worker_, "DeleteInterface", [this, request] {
     auto deleted = store_.delete_interface(request->id());
     return deleted ? grpc::Status::OK : to_grpc_status(deleted.error());
   });
 }
 
-grpc::ServerUnaryReactor* AdminGrpcService::CreateCertificate(
-    grpc::CallbackServerContext* ctx, const v1::CreateCertificateRequest* request,
-    v1::Certificate* response) {
-  return finish_on_db(ctx, worker_, "CreateCertificate", [this, request, response] {
+grpc::Status AdminGrpcService::CreateCertificate(grpc::ServerContext*,
+                                                 const v1::CreateCertificateRequest* request,
+                                                 v1::Certificate* response) {
+  return run_on_db(worker_, "CreateCertificate", [this, request, response] {
     return deliver_certificate(store_.create_certificate(request->certificate()), response);
   });
 }
 
-grpc::ServerUnaryReactor* AdminGrpcService::GetCertificate(grpc::CallbackServerContext* ctx,
-                                                           const v1::GetCertificateRequest* request,
-                                                           v1::Certificate* response) {
-  return finish_on_db(ctx, worker_, "GetCertificate", [this, request, response] {
+grpc::Status AdminGrpcService::GetCertificate(grpc::ServerContext*,
+                                              const v1::GetCertificateRequest* request,
+                                              v1::Certificate* response) {
+  return run_on_db(worker_, "GetCertificate", [this, request, response] {
     return deliver_certificate(store_.get_certificate(request->name()), response);
   });
 }
 
-grpc::ServerUnaryReactor* AdminGrpcService::ListCertificates(
-    grpc::CallbackServerContext* ctx, const v1::ListCertificatesRequest*,
-    v1::ListCertificatesResponse* response) {
-  return finish_on_db(ctx, worker_, "ListCertificates", [this, response] {
+grpc::Status AdminGrpcService::ListCertificates(grpc::ServerContext*,
+                                                const v1::ListCertificatesRequest*,
+                                                v1::ListCertificatesResponse* response) {
+  return run_on_db(worker_, "ListCertificates", [this, response] {
     auto certificates = store_.list_certificates();
     if (!certificates) return to_grpc_status(certificates.error());
     for (v1::Certificate& c : certificates.value()) {
@@ -120,19 +120,18 @@ grpc::ServerUnaryReactor* AdminGrpcService::ListCertificates(
   });
 }
 
-grpc::ServerUnaryReactor* AdminGrpcService::DeleteCertificate(
-    grpc::CallbackServerContext* ctx, const v1::DeleteCertificateRequest* request,
-    v1::DeleteCertificateResponse*) {
-  return finish_on_db(ctx, worker_, "DeleteCertificate", [this, request] {
+grpc::Status AdminGrpcService::DeleteCertificate(grpc::ServerContext*,
+                                                 const v1::DeleteCertificateRequest* request,
+                                                 v1::DeleteCertificateResponse*) {
+  return run_on_db(worker_, "DeleteCertificate", [this, request] {
     auto deleted = store_.delete_certificate(request->name());
     return deleted ? grpc::Status::OK : to_grpc_status(deleted.error());
   });
 }
 
-grpc::ServerUnaryReactor* AdminGrpcService::ListNodes(grpc::CallbackServerContext* ctx,
-                                                      const v1::ListNodesRequest*,
-                                                      v1::ListNodesResponse* response) {
-  return finish_on_db(ctx, worker_, "ListNodes", [this, response] {
+grpc::Status AdminGrpcService::ListNodes(grpc::ServerContext*, const v1::ListNodesRequest*,
+                                         v1::ListNodesResponse* response) {
+  return run_on_db(worker_, "ListNodes", [this, response] {
     auto nodes = nodes_.list(unix_now_ms());
     if (!nodes) return to_grpc_status(nodes.error());
     for (v1::Node& n : nodes.value()) *response->add_nodes() = std::move(n);

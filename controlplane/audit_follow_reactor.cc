@@ -5,14 +5,23 @@ namespace gw::controlplane {
 
 namespace v1 = gateway::v1;
 
-grpc::ServerWriteReactor<v1::AuditRecord>* AuditFollowReactor::start(AuditWriter& writer,
-                                                                     v1::AuditQuery query) {
-  std::shared_ptr<AuditFollowReactor> reactor(new AuditFollowReactor(writer, std::move(query)));
+void AuditFollowReactor::accept(Service& service, CqServerQueue& queue, AuditWriter& writer) {
+  std::shared_ptr<AuditFollowReactor> reactor(new AuditFollowReactor(queue, writer));
   reactor->self_ = reactor;
-  writer.follow(reactor);
-  // Headers now, so the client knows the stream is open before the first record.
-  reactor->StartSendInitialMetadata();
-  return reactor.get();
+  void* tag = reactor->arm([&service, &queue, &writer] { accept(service, queue, writer); });
+  service.RequestFollowAudit(reactor->context(), &reactor->query_, reactor->stream(), queue.cq(),
+                             queue.cq(), tag);
+}
+
+void AuditFollowReactor::OnStart() {
+  // Headers now, so the client knows the stream is open before the first record. They
+  // count as the write in flight: records wait for them.
+  {
+    std::lock_guard lock(mu_);
+    writing_ = true;
+  }
+  StartSendInitialMetadata();
+  writer_.follow(self_);
 }
 
 void AuditFollowReactor::on_records(const std::vector<v1::AuditRecord>& records) {
@@ -53,7 +62,7 @@ void AuditFollowReactor::OnCancel() {
 }
 
 void AuditFollowReactor::OnDone() {
-  writer_.unfollow(this);
+  if (started()) writer_.unfollow(this);
   std::shared_ptr<AuditFollowReactor> keep;
   {
     std::lock_guard lock(mu_);

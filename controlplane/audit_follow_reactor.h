@@ -9,7 +9,8 @@
 #include <mutex>
 
 #include "controlplane/audit_writer.h"
-#include "gateway/v1/policy.pb.h"
+#include "controlplane/cq_reactor.h"
+#include "gateway/v1/policy.grpc.pb.h"
 
 namespace gw::controlplane {
 
@@ -18,31 +19,34 @@ namespace gw::controlplane {
 /// kMaxPending records waiting) is ended with RESOURCE_EXHAUSTED rather than allowed to
 /// grow without bound; gctl then says so. Ends with UNAVAILABLE when the writer stops.
 ///
-/// Lifetime: owns itself (self_) from start() until OnDone(); the writer holds it weakly.
-class AuditFollowReactor final : public grpc::ServerWriteReactor<gateway::v1::AuditRecord>,
+/// Lifetime: owns itself (self_) from accept() until OnDone(); the writer holds it weakly.
+class AuditFollowReactor final : public CqWriteReactor<gateway::v1::AuditRecord>,
                                  public AuditFollower {
  public:
   static constexpr std::size_t kMaxPending = 100000;
+  using Service = gateway::v1::PolicyAdminService::WithAsyncMethod_FollowAudit<
+      gateway::v1::PolicyAdminService::Service>;
 
-  /// Creates, registers with `writer` and returns the reactor to hand to gRPC.
-  static grpc::ServerWriteReactor<gateway::v1::AuditRecord>* start(
-      AuditWriter& writer, gateway::v1::AuditQuery query);
+  /// Creates a call object for the next FollowAudit and requests it from `service`; the
+  /// object accepts the following one itself once accepted.
+  static void accept(Service& service, CqServerQueue& queue, AuditWriter& writer);
 
   void on_records(const std::vector<gateway::v1::AuditRecord>& records) override;
   void on_writer_stopped() override;
+  void OnStart() override;
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
   void OnDone() override;
 
  private:
-  AuditFollowReactor(AuditWriter& writer, gateway::v1::AuditQuery query)
-      : writer_(writer), query_(std::move(query)) {}
+  AuditFollowReactor(CqServerQueue& queue, AuditWriter& writer)
+      : CqWriteReactor(queue), writer_(writer) {}
   void request_finish(grpc::Status status);
   /// Under mu_ decides the next step (write or finish); performs it unlocked.
   void advance();
 
   AuditWriter& writer_;
-  const gateway::v1::AuditQuery query_;
+  gateway::v1::AuditQuery query_;  // the request; constant once the writer knows the stream
   std::mutex mu_;
   std::deque<gateway::v1::AuditRecord> pending_;
   gateway::v1::AuditRecord in_flight_;

@@ -45,13 +45,20 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options)
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   // A DATA decision carries the whole message (up to the service's max_message_size).
   builder.SetMaxReceiveMessageSize(common::kMaxDecisionRpcBytes);
+  queue_ = std::make_unique<CqServerQueue>(builder);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
+    if (server_ != nullptr) server_->Shutdown();
+    queue_->shutdown(std::chrono::milliseconds::zero());
     worker_.stop();
     slow_decisions_.stop();
     audit_writer_.stop();
     throw std::runtime_error("cannot listen on " + options.listen);
   }
+  queue_->start(options.grpc_threads);
+  node_service_.start(*queue_);
+  decision_service_.start(*queue_);
+  policy_admin_service_.start(*queue_);
 }
 
 ControlPlane::~ControlPlane() { shutdown(); }
@@ -63,7 +70,8 @@ void ControlPlane::shutdown() {
   // admin/register call in flight is finished; later ones are refused with UNAVAILABLE.
   // 3. Nothing is left running, so the server only needs a moment to flush the last
   // statuses; at the deadline gRPC also drops idle client connections, which it would
-  // otherwise wait for.
+  // otherwise wait for, and cancels the calls still open (decision streams). 4. The
+  // completion queue is shut down once every call object on it has ended.
   hub_.close();
   worker_.stop();
   slow_decisions_.stop();
@@ -72,6 +80,7 @@ void ControlPlane::shutdown() {
     server_->Shutdown(std::chrono::system_clock::now() +
                       std::chrono::milliseconds(kShutdownGraceMs));
   }
+  if (queue_ != nullptr) queue_->shutdown(std::chrono::milliseconds(kQueueDrainMs));
   spdlog::info("control plane stopped");
 }
 

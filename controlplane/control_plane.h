@@ -13,15 +13,16 @@
 #include "controlplane/admin_grpc_service.h"
 #include "controlplane/audit_writer.h"
 #include "controlplane/config_store.h"
+#include "controlplane/cq_server_queue.h"
 #include "controlplane/db_worker.h"
 #include "controlplane/decision_engine.h"
 #include "controlplane/decision_grpc_service.h"
 #include "controlplane/node_directory.h"
 #include "controlplane/node_grpc_service.h"
 #include "controlplane/policy_admin_grpc_service.h"
-#include "controlplane/worker_pool.h"
 #include "controlplane/server_tls.h"
 #include "controlplane/snapshot_hub.h"
+#include "controlplane/worker_pool.h"
 #include "storage/audit_repository.h"
 #include "storage/database.h"
 #include "storage/secret_box.h"
@@ -39,11 +40,17 @@ struct ControlPlaneOptions {
   std::optional<ServerTls> tls = std::nullopt;
   /// Audit records older than this are deleted (AuditWriter); zero keeps them forever.
   std::chrono::milliseconds audit_retention = std::chrono::hours(24 * 90);
+  /// Threads running the completion queue of the streams and Decide (CqServerQueue). One
+  /// thread reads, decides and answers a decision with a single wake-up: the lowest
+  /// latency and CPU per decision while it is not saturated (tests/bench/README.md).
+  std::size_t grpc_threads = 1;
 };
 
-/// A running control plane. Threads: gRPC's callback threads (translation, cheap decisions,
-/// stream events), one DB thread (every admin SQLite statement), the audit writer thread
-/// (its own connection), the slow-decision pool (Argon2id, DATA), and the caller's.
+/// A running control plane. Threads: the completion-queue threads ("grpc-cq": decision
+/// streams and cheap decisions, watch and audit-follow streams), gRPC's synchronous-API
+/// threads (admin calls, waiting for the DB thread), one DB thread (every admin SQLite
+/// statement), the audit writer thread (its own connection), the slow-decision pool
+/// (Argon2id, DATA), and the caller's.
 class ControlPlane {
  public:
   /// Opens (and migrates) the database, loads the configuration, starts serving. Throws
@@ -66,6 +73,8 @@ class ControlPlane {
   void shutdown();
 
   static constexpr int kShutdownGraceMs = 200;
+  /// After the server's shutdown, how long the call objects get to end (CqServerQueue).
+  static constexpr int kQueueDrainMs = 5000;
   /// Decisions waiting for a slow-decision thread at most; beyond, UNAVAILABLE.
   static constexpr std::size_t kSlowDecisionQueue = 1024;
 
@@ -86,6 +95,7 @@ class ControlPlane {
   NodeGrpcService node_service_;
   DecisionGrpcService decision_service_;
   PolicyAdminGrpcService policy_admin_service_;
+  std::unique_ptr<CqServerQueue> queue_;  // before server_: outlives it
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool shut_down_ = false;

@@ -6,11 +6,13 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "controlplane/control_plane.h"
 #include "controlplane/test_pki.h"
@@ -693,6 +695,91 @@ TEST_F(ControlPlaneGrpcTest, ShutdownEndsWatchStreamsPromptly) {
   v1::ConfigSnapshot snapshot;
   EXPECT_FALSE(stream->reader->Read(&snapshot));
   EXPECT_EQ(stream->reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(ControlPlaneGrpcTest, ShutdownEndsOpenDecisionStreamsAndCallsStillArriving) {
+  // Decision streams are never half-closed by a running node: shutdown must cancel them,
+  // let their call objects end and only then shut the completion queue down (an operation
+  // started on a queue that is shutting down aborts the process).
+  ASSERT_TRUE(create_service(service("corp")).ok());
+  auto other = new_channel();
+  auto other_decision = v1::DecisionService::NewStub(other);
+  grpc::ClientContext ctx;
+  set_deadline(ctx);
+  auto stream = decision_->DecideStream(&ctx);
+  v1::DecisionCall call;
+  call.set_call_id(1);
+  *call.mutable_request() = helo_request("corp");
+  ASSERT_TRUE(stream->Write(call));
+  v1::DecisionResult result;
+  ASSERT_TRUE(stream->Read(&result));
+  EXPECT_EQ(result.call_id(), 1u);
+  // A second node keeps sending while the control plane stops.
+  std::atomic<bool> stop{false};
+  std::thread sender([&] {
+    while (!stop) {
+      grpc::ClientContext c;
+      c.set_deadline(std::chrono::system_clock::now() + milliseconds(500));
+      v1::DecisionResponse r;
+      (void)other_decision->Decide(&c, helo_request("corp"), &r);
+    }
+  });
+  std::this_thread::sleep_for(milliseconds(100));
+  const auto started = steady_clock::now();
+  plane_->shutdown();
+  EXPECT_LT(steady_clock::now() - started, milliseconds(3000) * kSlowdown);
+  stop = true;
+  sender.join();
+  EXPECT_FALSE(stream->Read(&result));
+  EXPECT_FALSE(stream->Finish().ok());
+}
+
+TEST(ControlPlaneThreadsTest, TwoCompletionThreadsAnswerManyStreamsAtOnce) {
+  storage::TestTempDir dir;
+  ControlPlaneOptions options{"127.0.0.1:0", dir.file("gw.db")};
+  options.grpc_threads = 2;
+  ControlPlane plane(options);
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(plane.port()),
+                                     grpc::InsecureChannelCredentials());
+  {
+    grpc::ClientContext c;
+    c.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+    v1::CreateServiceRequest request;
+    request.mutable_service()->set_name("corp");
+    request.mutable_service()->set_host("127.0.0.1");
+    request.mutable_service()->set_port(25);
+    v1::Service created;
+    ASSERT_TRUE(v1::AdminService::NewStub(channel)->CreateService(&c, request, &created).ok());
+  }
+  auto stub = v1::DecisionService::NewStub(channel);
+  std::atomic<int> answered{0};
+  std::vector<std::thread> nodes;
+  for (int n = 0; n < 8; ++n) {
+    nodes.emplace_back([&, n] {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + kStreamTimeout);
+      auto stream = stub->DecideStream(&ctx);
+      for (std::uint64_t i = 0; i < 200; ++i) {
+        v1::DecisionCall call;
+        call.set_call_id(i);
+        v1::DecisionRequest& r = *call.mutable_request();
+        r.set_node_id("relay-" + std::to_string(n));
+        r.set_session_id("s1");
+        r.set_service("corp");
+        r.set_command(v1::SMTP_COMMAND_HELO);
+        (*r.mutable_attributes())["smtp.helo.domain"] = "client.example";
+        if (!stream->Write(call)) return;
+      }
+      stream->WritesDone();
+      v1::DecisionResult result;
+      while (stream->Read(&result)) {
+        if (result.status_code() == 0) ++answered;
+      }
+      EXPECT_TRUE(stream->Finish().ok());
+    });
+  }
+  for (auto& t : nodes) t.join();
+  EXPECT_EQ(answered.load(), 8 * 200);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "controlplane/cq_reactor.h"
 #include "controlplane/decision_stream_reactor.h"
 #include "controlplane/grpc_status.h"
 
@@ -30,9 +31,9 @@ void DecisionGrpcService::decide_now(const gateway::v1::DecisionRequest& request
   }
   outcome.audit.set_latency_us(latency.count());
   if (!audit_.submit(std::move(outcome.audit))) {
-    answer(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        "the audit trail cannot take more records now"),
-           {});
+    answer(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE, "the audit trail cannot take more records now"),
+        {});
     return;
   }
   answer(grpc::Status::OK, std::move(outcome.response));
@@ -51,9 +52,8 @@ void DecisionGrpcService::decide(const gateway::v1::DecisionRequest& request,
         // the node has answered without it, and its record would say what nobody did (a
         // REJECT for a MAIL a fail-open node let through), while a backlog of Argon2id
         // checks nobody waits for would delay the fresh ones (probe round 13).
-        if (request.timeout_ms() > 0 &&
-            std::chrono::steady_clock::now() - received >
-                std::chrono::milliseconds(request.timeout_ms())) {
+        if (request.timeout_ms() > 0 && std::chrono::steady_clock::now() - received >
+                                            std::chrono::milliseconds(request.timeout_ms())) {
           (*box)(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                               "the node's decision timeout passed while the decision waited"),
                  {});
@@ -65,21 +65,47 @@ void DecisionGrpcService::decide(const gateway::v1::DecisionRequest& request,
   }
 }
 
-grpc::ServerUnaryReactor* DecisionGrpcService::Decide(grpc::CallbackServerContext* ctx,
-                                                      const gateway::v1::DecisionRequest* request,
-                                                      gateway::v1::DecisionResponse* response) {
-  auto* reactor = ctx->DefaultReactor();
-  decide(*request, std::chrono::steady_clock::now(),
-         [reactor, response](grpc::Status status, gateway::v1::DecisionResponse answer) {
-           if (status.ok()) *response = std::move(answer);
-           reactor->Finish(status);
-         });
-  return reactor;
-}
+namespace {
 
-grpc::ServerBidiReactor<gateway::v1::DecisionCall, gateway::v1::DecisionResult>*
-DecisionGrpcService::DecideStream(grpc::CallbackServerContext* /*ctx*/) {
-  return DecisionStreamReactor::start(*this);
+/// One unary Decide call (the node uses it for DATA decisions): decided like a stream's
+/// call, finished with the answer. Owns itself: deleted in OnDone().
+class DecideCall final : public CqReactorBase {
+ public:
+  static void accept(DecisionGrpcService& service, CqServerQueue& queue) {
+    auto* call = new DecideCall(service, queue);
+    void* tag = call->arm([&service, &queue] { accept(service, queue); });
+    service.RequestDecide(call->context(), &call->request_, &call->responder_, queue.cq(),
+                          queue.cq(), tag);
+  }
+
+ private:
+  DecideCall(DecisionGrpcService& service, CqServerQueue& queue)
+      : CqReactorBase(queue), service_(service) {}
+
+  void OnStart() override {
+    service_.decide(request_, std::chrono::steady_clock::now(),
+                    [this](grpc::Status status, gateway::v1::DecisionResponse answer) {
+                      if (!status.ok()) {
+                        responder_.FinishWithError(status, finish_tag());
+                        return;
+                      }
+                      response_ = std::move(answer);
+                      responder_.Finish(response_, grpc::Status::OK, finish_tag());
+                    });
+  }
+  void OnDone() override { delete this; }
+
+  DecisionGrpcService& service_;
+  gateway::v1::DecisionRequest request_;
+  gateway::v1::DecisionResponse response_;
+  grpc::ServerAsyncResponseWriter<gateway::v1::DecisionResponse> responder_{&ctx_};
+};
+
+}  // namespace
+
+void DecisionGrpcService::start(CqServerQueue& queue) {
+  DecideCall::accept(*this, queue);
+  DecisionStreamReactor::accept(*this, queue);
 }
 
 }  // namespace gw::controlplane

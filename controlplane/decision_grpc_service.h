@@ -1,11 +1,12 @@
-// gateway.v1.DecisionService over the gRPC callback API: unary Decide and the multiplexed
-// DecideStream (decision.proto).
+// gateway.v1.DecisionService on gRPC's completion-queue API: unary Decide and the
+// multiplexed DecideStream (decision.proto).
 #pragma once
 
 #include <chrono>
 #include <functional>
 
 #include "controlplane/audit_writer.h"
+#include "controlplane/cq_server_queue.h"
 #include "controlplane/decision_engine.h"
 #include "controlplane/worker_pool.h"
 #include "gateway/v1/decision.grpc.pb.h"
@@ -18,8 +19,8 @@ namespace gw::controlplane {
 /// gRPC thread. Every decision's audit record is queued on `audit` before the answer goes
 /// out; when the audit queue or the slow pool is full the decision fails with UNAVAILABLE
 /// and the node fails safe (451 4.3.0 / 454 4.7.0, or fail-open). The references must
-/// outlive the gRPC server.
-class DecisionGrpcService final : public gateway::v1::DecisionService::CallbackService {
+/// outlive the gRPC server. Calls are accepted on a CqServerQueue from start() on.
+class DecisionGrpcService final : public gateway::v1::DecisionService::AsyncService {
  public:
   /// Called exactly once per decision, on a gRPC or slow-pool thread: OK with the response,
   /// or the status the call fails with.
@@ -28,12 +29,9 @@ class DecisionGrpcService final : public gateway::v1::DecisionService::CallbackS
   DecisionGrpcService(const DecisionEngine& engine, AuditWriter& audit, WorkerPool& slow_pool)
       : engine_(engine), audit_(audit), slow_pool_(slow_pool) {}
 
-  grpc::ServerUnaryReactor* Decide(grpc::CallbackServerContext* ctx,
-                                   const gateway::v1::DecisionRequest* request,
-                                   gateway::v1::DecisionResponse* response) override;
-
-  grpc::ServerBidiReactor<gateway::v1::DecisionCall, gateway::v1::DecisionResult>* DecideStream(
-      grpc::CallbackServerContext* ctx) override;
+  /// Starts accepting Decide and DecideStream calls on `queue` (after the server was
+  /// built); `queue` must outlive the server.
+  void start(CqServerQueue& queue);
 
   /// Decides `request` (received at `received`), queues the audit record (its latency in
   /// µs from `received`) and calls `answer` — inline or later from the slow pool.

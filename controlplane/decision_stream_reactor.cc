@@ -11,11 +11,13 @@
 
 namespace gw::controlplane {
 
-DecisionStreamReactor* DecisionStreamReactor::start(DecisionGrpcService& service) {
-  auto* reactor = new DecisionStreamReactor(service);
-  reactor->StartRead(&reactor->incoming_);
-  return reactor;
+void DecisionStreamReactor::accept(DecisionGrpcService& service, CqServerQueue& queue) {
+  auto* reactor = new DecisionStreamReactor(service, queue);
+  void* tag = reactor->arm([&service, &queue] { accept(service, queue); });
+  service.RequestDecideStream(reactor->context(), reactor->stream(), queue.cq(), queue.cq(), tag);
 }
+
+void DecisionStreamReactor::OnStart() { StartRead(&incoming_); }
 
 void DecisionStreamReactor::OnReadDone(bool ok) {
   if (!ok) {

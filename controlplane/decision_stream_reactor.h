@@ -7,6 +7,7 @@
 #include <deque>
 #include <mutex>
 
+#include "controlplane/cq_reactor.h"
 #include "gateway/v1/decision.grpc.pb.h"
 
 namespace gw::controlplane {
@@ -24,21 +25,25 @@ class DecisionGrpcService;
 /// is dropped (its audit record is written all the same). Owns itself: deleted in
 /// OnDone(). No lock is held while calling StartRead, StartWrite or Finish.
 ///
-/// Measured against a completion-queue server with one thread of its own (session 3,
-/// tests/bench/README.md): that thread became the bottleneck at 16 and 64 callers (22,000
-/// against 35,000 decisions/s) while gRPC's own threads kept polling the sockets anyway.
+/// Runs on CqServerQueue's threads (completion-queue API). With one such thread a decision
+/// costs gctld 40% less CPU than on gRPC's callback API at 5,000 decisions/s; in session 3
+/// a single completion thread was measured as the bottleneck at 16 and 64 closed-loop
+/// callers (22,000 against 35,000 decisions/s), hence ControlPlaneOptions::grpc_threads.
 class DecisionStreamReactor final
-    : public grpc::ServerBidiReactor<gateway::v1::DecisionCall, gateway::v1::DecisionResult> {
+    : public CqBidiReactor<gateway::v1::DecisionCall, gateway::v1::DecisionResult> {
  public:
-  /// Creates the reactor and starts its first read. Returns it for gRPC.
-  static DecisionStreamReactor* start(DecisionGrpcService& service);
+  /// Creates a call object for the next DecideStream and requests it from `service`; the
+  /// object accepts the following one itself once accepted.
+  static void accept(DecisionGrpcService& service, CqServerQueue& queue);
 
+  void OnStart() override;
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
   void OnDone() override;
 
  private:
-  explicit DecisionStreamReactor(DecisionGrpcService& service) : service_(service) {}
+  DecisionStreamReactor(DecisionGrpcService& service, CqServerQueue& queue)
+      : CqBidiReactor(queue), service_(service) {}
 
   /// Queues `result` (from any thread) and writes it when no write is in flight.
   void deliver(gateway::v1::DecisionResult result);

@@ -66,6 +66,13 @@ int main(int argc, char** argv) {
                  "delete audit records older than this many days (0: keep them forever)")
       ->capture_default_str()
       ->check(CLI::Range(0u, 36500u));
+  std::size_t grpc_threads = 1;
+  app.add_option("--grpc-threads", grpc_threads,
+                 "threads answering decisions and serving the node and audit streams "
+                 "(one answers each decision with a single wake-up; more help only when "
+                 "many nodes saturate it)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{64}));
   bool insecure = false;
   app.add_flag("--insecure", insecure,
                "allow plaintext gRPC on a non-loopback address (snapshots carry keys and "
@@ -115,6 +122,7 @@ int main(int argc, char** argv) {
     gw::common::init_logging("gctld", log_level);
     gw::controlplane::ControlPlaneOptions options{listen, db, std::nullopt};
     options.audit_retention = std::chrono::hours(24) * audit_retention_days;
+    options.grpc_threads = grpc_threads;
     if (tls) {
       options.tls = gw::controlplane::load_server_tls(tls_cert, tls_key, tls_ca);
       if (tls_ca.empty()) {

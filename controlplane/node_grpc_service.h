@@ -1,29 +1,32 @@
-// gateway.v1.NodeService over the gRPC callback API: registration and the watch stream.
+// gateway.v1.NodeService: registration (synchronous API) and the watch stream (completion
+// queue).
 #pragma once
 
+#include "controlplane/cq_server_queue.h"
 #include "controlplane/db_worker.h"
 #include "controlplane/node_directory.h"
 #include "controlplane/snapshot_hub.h"
+#include "controlplane/watch_reactor.h"
 #include "gateway/v1/node.grpc.pb.h"
 
 namespace gw::controlplane {
 
 /// The node API used by grelayd (node.proto). Register runs on the DB thread; Watch is a
 /// WatchReactor fed by the hub. The references must outlive the gRPC server.
-class NodeGrpcService final : public gateway::v1::NodeService::CallbackService {
+class NodeGrpcService final : public WatchReactor::Service {
  public:
   NodeGrpcService(SnapshotHub& hub, NodeDirectory& nodes, DbWorker& worker)
       : hub_(hub), nodes_(nodes), worker_(worker) {}
 
   /// INVALID_ARGUMENT for a malformed node id, instance, hostname or version; answers the
   /// instance's current configuration version.
-  grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* ctx,
-                                     const gateway::v1::RegisterNodeRequest* request,
-                                     gateway::v1::RegisterNodeResponse* response) override;
+  grpc::Status Register(grpc::ServerContext* ctx, const gateway::v1::RegisterNodeRequest* request,
+                        gateway::v1::RegisterNodeResponse* response) override;
 
-  /// INVALID_ARGUMENT for a malformed node id or instance; UNAVAILABLE while shutting down.
-  grpc::ServerWriteReactor<gateway::v1::ConfigSnapshot>* Watch(
-      grpc::CallbackServerContext* ctx, const gateway::v1::WatchConfigRequest* request) override;
+  /// Starts accepting Watch calls on `queue` (after the server was built); `queue` must
+  /// outlive the server. A Watch with a malformed node id or instance ends with
+  /// INVALID_ARGUMENT; while shutting down with UNAVAILABLE (WatchReactor).
+  void start(CqServerQueue& queue);
 
  private:
   SnapshotHub& hub_;

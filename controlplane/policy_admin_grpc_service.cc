@@ -2,7 +2,7 @@
 #include "controlplane/policy_admin_grpc_service.h"
 
 #include "controlplane/audit_follow_reactor.h"
-#include "controlplane/db_reactor.h"
+#include "controlplane/db_call.h"
 
 namespace gw::controlplane {
 
@@ -23,18 +23,16 @@ grpc::Status status_of(const Result<void>& result) {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* PolicyAdminGrpcService::Apply(grpc::CallbackServerContext* ctx,
-                                                        const v1::ApplyRequest* request,
-                                                        v1::ApplyResponse* response) {
-  return finish_on_db(ctx, worker_, "Apply", [this, request, response] {
+grpc::Status PolicyAdminGrpcService::Apply(grpc::ServerContext*, const v1::ApplyRequest* request,
+                                           v1::ApplyResponse* response) {
+  return run_on_db(worker_, "Apply", [this, request, response] {
     return deliver(store_.apply(request->document(), request->dry_run()), response);
   });
 }
 
-grpc::ServerUnaryReactor* PolicyAdminGrpcService::Export(grpc::CallbackServerContext* ctx,
-                                                         const v1::ExportRequest*,
-                                                         v1::ExportResponse* response) {
-  return finish_on_db(ctx, worker_, "Export", [this, response] {
+grpc::Status PolicyAdminGrpcService::Export(grpc::ServerContext*, const v1::ExportRequest*,
+                                            v1::ExportResponse* response) {
+  return run_on_db(worker_, "Export", [this, response] {
     auto document = store_.export_document();
     if (!document) return to_grpc_status(document.error());
     *response->mutable_document() = std::move(document).value();
@@ -42,10 +40,10 @@ grpc::ServerUnaryReactor* PolicyAdminGrpcService::Export(grpc::CallbackServerCon
   });
 }
 
-grpc::ServerUnaryReactor* PolicyAdminGrpcService::ListPolicies(grpc::CallbackServerContext* ctx,
-                                                               const v1::ListPoliciesRequest*,
-                                                               v1::ListPoliciesResponse* response) {
-  return finish_on_db(ctx, worker_, "ListPolicies", [this, response] {
+grpc::Status PolicyAdminGrpcService::ListPolicies(grpc::ServerContext*,
+                                                  const v1::ListPoliciesRequest*,
+                                                  v1::ListPoliciesResponse* response) {
+  return run_on_db(worker_, "ListPolicies", [this, response] {
     auto policies = store_.list_policies();
     if (!policies) return to_grpc_status(policies.error());
     for (v1::Policy& p : policies.value()) *response->add_policies() = std::move(p);
@@ -53,33 +51,33 @@ grpc::ServerUnaryReactor* PolicyAdminGrpcService::ListPolicies(grpc::CallbackSer
   });
 }
 
-grpc::ServerUnaryReactor* PolicyAdminGrpcService::GetPolicy(grpc::CallbackServerContext* ctx,
-                                                            const v1::GetPolicyRequest* request,
-                                                            v1::Policy* response) {
-  return finish_on_db(ctx, worker_, "GetPolicy", [this, request, response] {
+grpc::Status PolicyAdminGrpcService::GetPolicy(grpc::ServerContext*,
+                                               const v1::GetPolicyRequest* request,
+                                               v1::Policy* response) {
+  return run_on_db(worker_, "GetPolicy", [this, request, response] {
     return deliver(store_.get_policy(request->name()), response);
   });
 }
 
-grpc::ServerUnaryReactor* PolicyAdminGrpcService::DeletePolicy(
-    grpc::CallbackServerContext* ctx, const v1::DeletePolicyRequest* request,
-    v1::DeletePolicyResponse*) {
-  return finish_on_db(ctx, worker_, "DeletePolicy",
-                      [this, request] { return status_of(store_.delete_policy(request->name())); });
+grpc::Status PolicyAdminGrpcService::DeletePolicy(grpc::ServerContext*,
+                                                  const v1::DeletePolicyRequest* request,
+                                                  v1::DeletePolicyResponse*) {
+  return run_on_db(worker_, "DeletePolicy",
+                   [this, request] { return status_of(store_.delete_policy(request->name())); });
 }
 
-grpc::ServerUnaryReactor* PolicyAdminGrpcService::CreateHandler(
-    grpc::CallbackServerContext* ctx, const v1::CreateHandlerRequest* request,
-    v1::Handler* response) {
-  return finish_on_db(ctx, worker_, "CreateHandler", [this, request, response] {
+grpc::Status PolicyAdminGrpcService::CreateHandler(grpc::ServerContext*,
+                                                   const v1::CreateHandlerRequest* request,
+                                                   v1::Handler* response) {
+  return run_on_db(worker_, "CreateHandler", [this, request, response] {
     return deliver(store_.create_handler(request->handler()), response);
   });
 }
 
-grpc::ServerUnaryReactor* PolicyAdminGrpcService::ListHandlers(
-    grpc::CallbackServerContext* ctx, const v1::ListHandlersRequest* request,
-    v1::ListHandlersResponse* response) {
-  return finish_on_db(ctx, worker_, "ListHandlers", [this, request, response] {
+grpc::Status PolicyAdminGrpcService::ListHandlers(grpc::ServerContext*,
+                                                  const v1::ListHandlersRequest* request,
+                                                  v1::ListHandlersResponse* response) {
+  return run_on_db(worker_, "ListHandlers", [this, request, response] {
     auto handlers = store_.list_handlers(request->service());
     if (!handlers) return to_grpc_status(handlers.error());
     for (v1::Handler& h : handlers.value()) *response->add_handlers() = std::move(h);
@@ -87,17 +85,17 @@ grpc::ServerUnaryReactor* PolicyAdminGrpcService::ListHandlers(
   });
 }
 
-grpc::ServerUnaryReactor* PolicyAdminGrpcService::DeleteHandler(
-    grpc::CallbackServerContext* ctx, const v1::DeleteHandlerRequest* request,
-    v1::DeleteHandlerResponse*) {
-  return finish_on_db(ctx, worker_, "DeleteHandler",
-                      [this, request] { return status_of(store_.delete_handler(request->id())); });
+grpc::Status PolicyAdminGrpcService::DeleteHandler(grpc::ServerContext*,
+                                                   const v1::DeleteHandlerRequest* request,
+                                                   v1::DeleteHandlerResponse*) {
+  return run_on_db(worker_, "DeleteHandler",
+                   [this, request] { return status_of(store_.delete_handler(request->id())); });
 }
 
-grpc::ServerUnaryReactor* PolicyAdminGrpcService::CreateUser(grpc::CallbackServerContext* ctx,
-                                                             const v1::CreateUserRequest* request,
-                                                             v1::User* response) {
-  return finish_on_db(ctx, worker_, "CreateUser", [this, request, response] {
+grpc::Status PolicyAdminGrpcService::CreateUser(grpc::ServerContext*,
+                                                const v1::CreateUserRequest* request,
+                                                v1::User* response) {
+  return run_on_db(worker_, "CreateUser", [this, request, response] {
     auto created = store_.create_user(request->user());
     if (!created) return to_grpc_status(created.error());
     *response = public_user(std::move(created).value());
@@ -105,10 +103,10 @@ grpc::ServerUnaryReactor* PolicyAdminGrpcService::CreateUser(grpc::CallbackServe
   });
 }
 
-grpc::ServerUnaryReactor* PolicyAdminGrpcService::SetUserPassword(
-    grpc::CallbackServerContext* ctx, const v1::SetUserPasswordRequest* request,
-    v1::User* response) {
-  return finish_on_db(ctx, worker_, "SetUserPassword", [this, request, response] {
+grpc::Status PolicyAdminGrpcService::SetUserPassword(grpc::ServerContext*,
+                                                     const v1::SetUserPasswordRequest* request,
+                                                     v1::User* response) {
+  return run_on_db(worker_, "SetUserPassword", [this, request, response] {
     auto updated = store_.set_user_password(request->name(), request->password());
     if (!updated) return to_grpc_status(updated.error());
     *response = public_user(std::move(updated).value());
@@ -116,10 +114,9 @@ grpc::ServerUnaryReactor* PolicyAdminGrpcService::SetUserPassword(
   });
 }
 
-grpc::ServerUnaryReactor* PolicyAdminGrpcService::ListUsers(grpc::CallbackServerContext* ctx,
-                                                            const v1::ListUsersRequest*,
-                                                            v1::ListUsersResponse* response) {
-  return finish_on_db(ctx, worker_, "ListUsers", [this, response] {
+grpc::Status PolicyAdminGrpcService::ListUsers(grpc::ServerContext*, const v1::ListUsersRequest*,
+                                               v1::ListUsersResponse* response) {
+  return run_on_db(worker_, "ListUsers", [this, response] {
     auto users = store_.list_users();
     if (!users) return to_grpc_status(users.error());
     for (v1::User& u : users.value()) *response->add_users() = public_user(std::move(u));
@@ -127,17 +124,16 @@ grpc::ServerUnaryReactor* PolicyAdminGrpcService::ListUsers(grpc::CallbackServer
   });
 }
 
-grpc::ServerUnaryReactor* PolicyAdminGrpcService::DeleteUser(grpc::CallbackServerContext* ctx,
-                                                             const v1::DeleteUserRequest* request,
-                                                             v1::DeleteUserResponse*) {
-  return finish_on_db(ctx, worker_, "DeleteUser",
-                      [this, request] { return status_of(store_.delete_user(request->name())); });
+grpc::Status PolicyAdminGrpcService::DeleteUser(grpc::ServerContext*,
+                                                const v1::DeleteUserRequest* request,
+                                                v1::DeleteUserResponse*) {
+  return run_on_db(worker_, "DeleteUser",
+                   [this, request] { return status_of(store_.delete_user(request->name())); });
 }
 
-grpc::ServerUnaryReactor* PolicyAdminGrpcService::QueryAudit(grpc::CallbackServerContext* ctx,
-                                                             const v1::AuditQuery* request,
-                                                             v1::AuditQueryResponse* response) {
-  return finish_on_db(ctx, worker_, "QueryAudit", [this, request, response] {
+grpc::Status PolicyAdminGrpcService::QueryAudit(grpc::ServerContext*, const v1::AuditQuery* request,
+                                                v1::AuditQueryResponse* response) {
+  return run_on_db(worker_, "QueryAudit", [this, request, response] {
     auto entries = audit_.query(*request);
     if (!entries) return to_grpc_status(from_storage(entries.error()));
     for (storage::AuditEntry& e : entries.value()) {
@@ -147,9 +143,8 @@ grpc::ServerUnaryReactor* PolicyAdminGrpcService::QueryAudit(grpc::CallbackServe
   });
 }
 
-grpc::ServerWriteReactor<v1::AuditRecord>* PolicyAdminGrpcService::FollowAudit(
-    grpc::CallbackServerContext*, const v1::AuditQuery* request) {
-  return AuditFollowReactor::start(writer_, *request);
+void PolicyAdminGrpcService::start(CqServerQueue& queue) {
+  AuditFollowReactor::accept(*this, queue, writer_);
 }
 
 }  // namespace gw::controlplane

@@ -3,39 +3,42 @@
 
 #include <spdlog/spdlog.h>
 
+#include "controlplane/grpc_status.h"
+#include "controlplane/validation.h"
+
 namespace gw::controlplane {
 
 namespace v1 = gateway::v1;
 
-WatchReactor::WatchReactor(SnapshotHub& hub, NodeDirectory& nodes, DbWorker& worker,
-                           std::string node_id, std::string instance, std::string peer)
-    : hub_(hub),
-      nodes_(nodes),
-      worker_(worker),
-      node_id_(std::move(node_id)),
-      instance_(std::move(instance)),
-      peer_(std::move(peer)) {}
-
-grpc::ServerWriteReactor<v1::ConfigSnapshot>* WatchReactor::start(
-    SnapshotHub& hub, NodeDirectory& nodes, DbWorker& worker, std::string node_id,
-    std::string instance, std::string peer) {
-  std::shared_ptr<WatchReactor> reactor(new WatchReactor(hub, nodes, worker, std::move(node_id),
-                                                         std::move(instance), std::move(peer)));
+void WatchReactor::accept(Service& service, CqServerQueue& queue, SnapshotHub& hub,
+                          NodeDirectory& nodes, DbWorker& worker) {
+  std::shared_ptr<WatchReactor> reactor(new WatchReactor(queue, hub, nodes, worker));
   reactor->self_ = reactor;
-  nodes.stream_opened(reactor->node_id_, reactor->peer_);
-  (void)worker.post([&nodes, node_id = reactor->node_id_, instance = reactor->instance_] {
+  void* tag = reactor->arm(
+      [&service, &queue, &hub, &nodes, &worker] { accept(service, queue, hub, nodes, worker); });
+  service.RequestWatch(reactor->context(), &reactor->request_, reactor->stream(), queue.cq(),
+                       queue.cq(), tag);
+}
+
+void WatchReactor::OnStart() {
+  if (auto valid = validate_node_identity(request_.node_id(), request_.instance()); !valid) {
+    request_finish(to_grpc_status(valid.error()));
+    return;
+  }
+  node_id_ = request_.node_id();
+  instance_ = request_.instance();
+  peer_ = ctx_.peer();
+  nodes_.stream_opened(node_id_, peer_);
+  (void)worker_.post([&nodes = nodes_, node_id = node_id_, instance = instance_] {
     (void)nodes.record_seen(node_id, instance, unix_now_ms());
   });
-  spdlog::info("node {} watching instance {} from {}", reactor->node_id_, reactor->instance_,
-               reactor->peer_);
-  auto initial = hub.subscribe(reactor->instance_, reactor);
+  spdlog::info("node {} watching instance {} from {}", node_id_, instance_, peer_);
+  auto initial = hub_.subscribe(instance_, self_);
   if (initial == nullptr) {
-    reactor->request_finish(
-        grpc::Status(grpc::StatusCode::UNAVAILABLE, "control plane is shutting down"));
+    request_finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "control plane is shutting down"));
   } else {
-    reactor->offer(std::move(initial));
+    offer(std::move(initial));
   }
-  return reactor.get();
 }
 
 void WatchReactor::on_snapshot(std::shared_ptr<const v1::ConfigSnapshot> snapshot) {
@@ -120,12 +123,14 @@ void WatchReactor::OnCancel() {
 }
 
 void WatchReactor::OnDone() {
-  hub_.unsubscribe(instance_, this);
-  nodes_.stream_closed(node_id_);
-  (void)worker_.post([&nodes = nodes_, node_id = node_id_, instance = instance_] {
-    (void)nodes.record_seen(node_id, instance, unix_now_ms());
-  });
-  spdlog::info("node {} stopped watching instance {}", node_id_, instance_);
+  if (started() && !node_id_.empty()) {
+    hub_.unsubscribe(instance_, this);
+    nodes_.stream_closed(node_id_);
+    (void)worker_.post([&nodes = nodes_, node_id = node_id_, instance = instance_] {
+      (void)nodes.record_seen(node_id, instance, unix_now_ms());
+    });
+    spdlog::info("node {} stopped watching instance {}", node_id_, instance_);
+  }
   // Last statement: dropping self_ may destroy this object.
   auto last_reference = std::move(self_);
 }

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 
+#include "controlplane/cq_reactor.h"
 #include "controlplane/db_worker.h"
 #include "controlplane/node_directory.h"
 #include "controlplane/snapshot_hub.h"
@@ -20,28 +21,34 @@ namespace gw::controlplane {
 /// arriving meanwhile replaces any older one waiting, so a slow node costs one pending
 /// pointer, never a queue, and never delays other watchers. Versions written only grow.
 ///
-/// Lifetime: owns itself (self_) from start() until OnDone(); the hub holds it weakly and
+/// A request with a malformed node id or instance is refused with INVALID_ARGUMENT; while
+/// the control plane shuts down the stream ends with UNAVAILABLE.
+///
+/// Lifetime: owns itself (self_) from accept() until OnDone(); the hub holds it weakly and
 /// may keep it alive a moment longer during a delivery, which is then ignored. No lock is
 /// held while calling StartWrite or Finish.
-class WatchReactor final : public grpc::ServerWriteReactor<gateway::v1::ConfigSnapshot>,
+class WatchReactor final : public CqWriteReactor<gateway::v1::ConfigSnapshot>,
                            public SnapshotWatcher {
  public:
-  /// Creates and starts the stream for `node_id` in `instance`; `peer` is the gRPC peer
-  /// address. Returns the reactor to hand to gRPC.
-  static grpc::ServerWriteReactor<gateway::v1::ConfigSnapshot>* start(
-      SnapshotHub& hub, NodeDirectory& nodes, DbWorker& worker, std::string node_id,
-      std::string instance, std::string peer);
+  using Service =
+      gateway::v1::NodeService::WithAsyncMethod_Watch<gateway::v1::NodeService::Service>;
+
+  /// Creates a call object for the next Watch and requests it from `service`; the object
+  /// accepts the following one itself once accepted.
+  static void accept(Service& service, CqServerQueue& queue, SnapshotHub& hub, NodeDirectory& nodes,
+                     DbWorker& worker);
 
   void on_snapshot(std::shared_ptr<const gateway::v1::ConfigSnapshot> snapshot) override;
   void on_hub_closed() override;
 
+  void OnStart() override;
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
   void OnDone() override;
 
  private:
-  WatchReactor(SnapshotHub& hub, NodeDirectory& nodes, DbWorker& worker, std::string node_id,
-               std::string instance, std::string peer);
+  WatchReactor(CqServerQueue& queue, SnapshotHub& hub, NodeDirectory& nodes, DbWorker& worker)
+      : CqWriteReactor(queue), hub_(hub), nodes_(nodes), worker_(worker) {}
 
   /// Queues `snapshot` unless something at least as new is already queued, in flight or
   /// sent; then advances.
@@ -55,9 +62,11 @@ class WatchReactor final : public grpc::ServerWriteReactor<gateway::v1::ConfigSn
   SnapshotHub& hub_;
   NodeDirectory& nodes_;
   DbWorker& worker_;
-  const std::string node_id_;
-  const std::string instance_;
-  const std::string peer_;
+  gateway::v1::WatchConfigRequest request_;
+  // Set in OnStart, before the hub knows the stream; constant afterwards.
+  std::string node_id_;
+  std::string instance_;
+  std::string peer_;
 
   std::mutex mu_;
   std::shared_ptr<const gateway::v1::ConfigSnapshot> pending_;    // newest not yet written

@@ -65,15 +65,10 @@ class DecisionStream final : public std::enable_shared_from_this<DecisionStream>
   [[nodiscard]] bool finished() const { return finished_.load(std::memory_order_acquire); }
 
  private:
-  using Call = grpc::ClientAsyncReaderWriter<gateway::v1::DecisionCall,
-                                             gateway::v1::DecisionResult>;
+  using Call =
+      grpc::ClientAsyncReaderWriter<gateway::v1::DecisionCall, gateway::v1::DecisionResult>;
   /// A tag: the stream and the step its operation's completion runs.
-  struct Step final : CqStep {
-    DecisionStream* stream;
-    void (DecisionStream::*on)(bool ok);
-    Step(DecisionStream* s, void (DecisionStream::*f)(bool)) : stream(s), on(f) {}
-    void done(bool ok) override { (stream->*on)(ok); }
-  };
+  using Step = common::MemberStep<DecisionStream>;
 
   DecisionStream() = default;
   void on_started(bool ok);
