@@ -52,11 +52,13 @@ class AuditWriter {
   static constexpr std::size_t kMaxQueued = 200000;
   /// Records per write transaction at most.
   static constexpr std::size_t kBatchRows = 2048;
-  /// Longest a record waits before its batch is written. Shorter batches are shorter bursts
-  /// of writer CPU: at 5,000 decisions/s on 2 vCPUs, 10 ms instead of 50 ms took the
-  /// decision p99 from 4.0-4.4 ms to 2.2-2.8 ms (3 runs each, same machine), at the same
-  /// gctld CPU per decision; 2 ms gained little more for 10% more CPU.
-  static constexpr std::chrono::milliseconds kFlushInterval{10};
+  /// Longest a record waits before its batch is written. The decision p99 grows with the
+  /// length of the writer's bursts, not with its total CPU: at 5,000 decisions/s on 2 vCPUs
+  /// (gctld on the completion-queue API, session 7) a 50 ms interval gave p99 2.7-2.9 ms,
+  /// 10 ms 1.3-1.6 ms, 2 ms 0.57-0.87 ms (5 runs), 1 ms 0.63-0.65 ms at a few % more CPU.
+  /// Neither nice, SCHED_IDLE, a short sched_setattr slice for the writer nor a database on
+  /// tmpfs changed it (tests/bench/README.md "Reading the decision numbers").
+  static constexpr std::chrono::milliseconds kFlushInterval{2};
   /// Nice value of the writer thread (Linux: per thread), above the process's own.
   static constexpr int kThreadNice = 10;
 

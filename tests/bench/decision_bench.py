@@ -118,8 +118,8 @@ def cmd_audit_count(args):
 # ---------------------------------------------------------------------------------------
 # The table and the targets.
 
-BASELINES = (("echo-callback", "gRPC echo, callback API as gctld uses it"),
-             ("echo-cq", "gRPC echo, one completion-queue thread"))
+BASELINES = (("echo-callback", "gRPC echo, callback API (gctld up to session 6)"),
+             ("echo-cq", "gRPC echo, one completion-queue thread as gctld uses it"))
 
 
 def write_baselines(out, gctld_run, runs):

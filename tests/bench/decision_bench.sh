@@ -188,8 +188,9 @@ fi
 stop_gctld
 
 # --- 1b. Baseline: the same open-loop load against gw-decision-echo, which answers every
-# call at once (no policy, audit or SQLite), over gRPC's callback API as gctld serves it and
-# over one completion-queue thread: what gRPC, the node's client and the machine cost. -----
+# call at once (no policy, audit or SQLite), over gRPC's callback API (as gctld served it up
+# to session 6) and over one completion-queue thread (as gctld serves it now): what gRPC,
+# the node's client and the machine cost. ---------------------------------------------
 if [[ $baseline -eq 1 ]] && awk -v r="$rate" 'BEGIN { exit !(r > 0) }'; then
   for api in callback cq; do
     "$build/bin/gw-decision-echo" --api "$api" --port-file "$tmp/echo-$api.port" \

@@ -5,11 +5,11 @@
 // the load generator sees against it is what gRPC, the node's client and this machine's
 // thread wake-ups cost before gctld does any work.
 //
-//   --api callback  the gRPC callback API, as gctld serves DecideStream (ServerBidiReactor;
-//                   gRPC's own threads run the reactions)
+//   --api callback  the gRPC callback API, as gctld served DecideStream up to session 6
+//                   (ServerBidiReactor; gRPC's own threads run the reactions)
 //   --api cq        the asynchronous completion-queue API with one thread of its own that
 //                   polls the sockets and runs every step (the fewest thread hand-offs
-//                   gRPC allows)
+//                   gRPC allows), as gctld serves it now (CqServerQueue, one thread)
 //
 // Decide (unary) is not served (UNIMPLEMENTED): nodes only use it for DATA.
 // Prints nothing; writes the bound port to --port-file. Runs until SIGTERM/SIGINT.
