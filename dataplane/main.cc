@@ -83,8 +83,8 @@ int main(int argc, char** argv) {
   NodeAgent agent(agent_options, [&](gateway::v1::ConfigSnapshot snapshot) {
     asio::post(strand, [&listeners_ptr, snap = std::move(snapshot)] { listeners_ptr->apply(snap); });
   });
-  NodeIdentity identity{agent_options.node_id, hostname,
-                        std::make_shared<GrpcPolicyClient>(agent.channel())};
+  auto policy_client = std::make_shared<GrpcPolicyClient>(agent.channel());
+  NodeIdentity identity{agent_options.node_id, hostname, policy_client};
   identity.io_threads = threads;
   identity.policy_counters = std::make_shared<PolicyCounters>();
   // The decision outcomes, once a minute when they changed (and at exit): an operator sees
@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
 
   spdlog::info("grelayd node={} instance={} control-plane={} threads={}", agent_options.node_id,
                agent_options.instance, agent_options.control_plane, threads);
-  agent.start();
+  agent.start(policy_client->completion_queue());
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   io.run();

@@ -10,8 +10,10 @@
 
 namespace gw::dataplane {
 
+
 NodeAgent::NodeAgent(Options options, SnapshotHandler on_snapshot)
-    : options_(std::move(options)), on_snapshot_(std::move(on_snapshot)) {
+    : options_(std::move(options)),
+      on_snapshot_(std::move(on_snapshot)) {
   grpc::ChannelArguments args;
   // Reconnect quickly after the control plane comes back.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
@@ -37,7 +39,10 @@ NodeAgent::NodeAgent(Options options, SnapshotHandler on_snapshot)
 
 NodeAgent::~NodeAgent() { stop(); }
 
-void NodeAgent::start() { thread_ = std::thread([this] { run(); }); }
+void NodeAgent::start(grpc::CompletionQueue* cq) {
+  cq_ = cq;
+  thread_ = std::thread([this] { run(); });
+}
 
 void NodeAgent::stop() {
   stopping_ = true;
@@ -49,8 +54,27 @@ void NodeAgent::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+
+void NodeAgent::Waiter::done(bool ok) {
+  {
+    std::lock_guard lock(mu_);
+    ok_ = ok;
+    completed_ = true;
+  }
+  cv_.notify_one();
+}
+
+bool NodeAgent::Waiter::wait() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return completed_; });
+  completed_ = false;
+  return ok_;
+}
+
 bool NodeAgent::watch_once(std::uint64_t& known_version) {
   auto stub = gateway::v1::NodeService::NewStub(channel_);
+  // One operation at a time, completed on the decision client's queue.
+  void* const tag = static_cast<common::CqStep*>(&waiter_);
   {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -66,7 +90,10 @@ bool NodeAgent::watch_once(std::uint64_t& known_version) {
       if (stopping_) return false;
       active_context_ = &ctx;
     }
-    grpc::Status status = stub->Register(&ctx, req, &resp);
+    grpc::Status status;
+    auto call = stub->AsyncRegister(&ctx, req, cq_);
+    call->Finish(&resp, &status, tag);
+    (void)waiter_.wait();
     {
       std::lock_guard lock(mutex_);
       active_context_ = nullptr;
@@ -87,10 +114,13 @@ bool NodeAgent::watch_once(std::uint64_t& known_version) {
     if (stopping_) return false;
     active_context_ = &ctx;
   }
-  auto reader = stub->Watch(&ctx, req);
+  auto reader = stub->AsyncWatch(&ctx, req, cq_, tag);
   bool got_any = false;
   gateway::v1::ConfigSnapshot snapshot;
-  while (reader->Read(&snapshot)) {
+  bool open = waiter_.wait();  // the call started
+  while (open) {
+    reader->Read(&snapshot, tag);
+    if (!waiter_.wait()) break;
     if (!got_any) {
       spdlog::info("control plane {}: watching instance {} (version {})", options_.control_plane,
                    options_.instance, snapshot.version());
@@ -100,7 +130,9 @@ bool NodeAgent::watch_once(std::uint64_t& known_version) {
     on_snapshot_(std::move(snapshot));
     snapshot = gateway::v1::ConfigSnapshot{};
   }
-  grpc::Status status = reader->Finish();
+  grpc::Status status;
+  reader->Finish(&status, tag);
+  (void)waiter_.wait();
   {
     std::lock_guard lock(mutex_);
     active_context_ = nullptr;

@@ -69,6 +69,11 @@ class GrpcPolicyClient : public PolicyClient {
   awaitable<Decision> decide(gateway::v1::DecisionRequest request,
                              std::chrono::milliseconds timeout) override;
 
+  /// The completion queue the client's thread polls (every tag a common::CqStep), for the
+  /// node's other gRPC calls (NodeAgent): one thread of the process polls gRPC's sockets.
+  /// Valid until the client is destroyed; calls on it must end before.
+  [[nodiscard]] grpc::CompletionQueue* completion_queue() { return completion_.cq(); }
+
   /// One unary Decide in flight (DATA); defined in policy_client.cc.
   class UnaryCall;
 
