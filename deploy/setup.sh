@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost-dev libssl-dev libsqlite3-dev sqlite3 libargon2-dev libidn2-dev
+  libunistring-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   swaks python3-aiosmtpd openssl procps

@@ -2,6 +2,8 @@
 #include "dataplane/smtp/address.h"
 
 #include <idn2.h>
+#include <unictype.h>
+#include <unistr.h>
 
 #include <arpa/inet.h>
 
@@ -19,6 +21,21 @@ constexpr std::size_t kMaxPath = 256;       // RFC 5321 §4.5.3.1.3 (with the br
 bool is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 bool is_let_dig(unsigned char c) { return is_alpha(c) || is_digit(c); }
+
+// A character of a UTF-8 local part (RFC 6531 §3.3: UTF8-non-ascii) that is refused all the
+// same: controls (C1, NEL), format characters (zero-width, BOM, bidirectional overrides),
+// line and paragraph separators, and outside a quoted string any space (no-break, ideographic):
+// invisible or line-breaking in what a reader shows or logs, or read by the next hop as an
+// unquoted space (probe round 14; the domain's labels are held to IDNA2008 instead).
+bool refused_in_local_part(std::string_view s, std::size_t i, std::size_t n, bool quoted) {
+  ucs4_t uc = 0;
+  u8_mbtouc(&uc, reinterpret_cast<const std::uint8_t*>(s.data() + i), n);
+  uc_general_category_t refused = uc_general_category_or(
+      uc_general_category_or(UC_CATEGORY_Cc, UC_CATEGORY_Cf),
+      uc_general_category_or(UC_CATEGORY_Zl, UC_CATEGORY_Zp));
+  if (!quoted) refused = uc_general_category_or(refused, UC_CATEGORY_Zs);
+  return uc_is_general_category(uc, refused);
+}
 
 // RFC 5322 atext minus "`" and "|" (see parse_mail_from's contract).
 bool is_atext(unsigned char c) {
@@ -121,6 +138,7 @@ bool parse_mailbox(std::string_view s, Path& path, bool& invalid_utf8) {
           invalid_utf8 = true;
           return false;
         }
+        if (refused_in_local_part(s, i, n, /*quoted=*/true)) return false;
         non_ascii = true;
         i += n;
         continue;
@@ -143,6 +161,7 @@ bool parse_mailbox(std::string_view s, Path& path, bool& invalid_utf8) {
           invalid_utf8 = true;
           return false;
         }
+        if (refused_in_local_part(s, i, n, /*quoted=*/false)) return false;
         non_ascii = true;
         atom_has_text = true;
         i += n;

@@ -537,6 +537,41 @@ TEST(Domain, Utf8LabelsMustBeIdna2008ULabels) {
   }
 }
 
+TEST(Utf8Address, InvisibleAndLineBreakingCharactersAreRefusedInLocalParts) {
+  // RFC 6531 allows UTF8-non-ascii in a local part; these are refused all the same: a
+  // reader or log shows nothing or a line break for them, or the next hop reads an
+  // unquoted space (probe round 14).
+  const std::string refused_everywhere[] = {
+      "\xc2\x85",      // U+0085 NEL (C1 control)
+      "\xc2\x9b",      // U+009B CSI (C1 control)
+      "\xe2\x80\xa8",  // U+2028 LINE SEPARATOR
+      "\xe2\x80\xa9",  // U+2029 PARAGRAPH SEPARATOR
+      "\xe2\x80\x8b",  // U+200B ZERO WIDTH SPACE (Cf)
+      "\xef\xbb\xbf",  // U+FEFF BOM (Cf)
+      "\xe2\x80\xae",  // U+202E RIGHT-TO-LEFT OVERRIDE (Cf)
+      "\xc2\xad",      // U+00AD SOFT HYPHEN (Cf)
+  };
+  for (const std::string& c : refused_everywhere) {
+    EXPECT_NE(parse_rcpt_to("TO:<a" + c + "b@example.org>").error, PathError::kNone)
+        << testing::PrintToString(c);
+    EXPECT_NE(parse_mail_from("FROM:<\"a" + c + "b\"@example.org> SMTPUTF8").error, PathError::kNone)
+        << testing::PrintToString(c) << " quoted";
+  }
+  // Spaces: refused unquoted, allowed quoted (as an ASCII space is).
+  for (const std::string c : {"\xc2\xa0", "\xe3\x80\x80", "\xe2\x80\xaf"}) {
+    EXPECT_NE(parse_rcpt_to("TO:<a" + c + "b@example.org>").error, PathError::kNone)
+        << testing::PrintToString(c);
+    EXPECT_EQ(parse_rcpt_to("TO:<\"a" + c + "b\"@example.org>").error, PathError::kNone)
+        << testing::PrintToString(c) << " quoted";
+  }
+  // Letters, marks, symbols and digits of any script stay allowed.
+  for (const std::string local : {"j\xc3\xb6rg", "\xe7\x94\xa8\xe6\x88\xb7", "\xd0\xbf\xd0\xb5\xd1\x82\xd1\x8f",
+                                  "a\xcc\x88", "\xe2\x82\xac" "5", "\xd9\xa3"}) {
+    EXPECT_EQ(parse_rcpt_to("TO:<" + local + "@example.org>").error, PathError::kNone)
+        << testing::PrintToString(local);
+  }
+}
+
 TEST(Utf8Address, NonAsciiSetsFlag) {
   PathArgument a = parse_mail_from("FROM:<j\xc3\xb6rg@example.com> SMTPUTF8");
   ASSERT_EQ(a.error, PathError::kNone);
