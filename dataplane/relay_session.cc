@@ -450,6 +450,12 @@ std::optional<awaitable<void>> RelaySession::handle_command() {
       }
       break;
     case Verb::kQuit:
+      // RFC 5321 §4.1.1.10: "QUIT" CRLF, no argument (like RSET and DATA, probe round 14).
+      if (!trim_trailing_spaces(cmd.args).empty()) {
+        reply(501, es::kInvalidArguments, "Syntax: QUIT");
+        count_error();
+        break;
+      }
       on_quit();
       break;
     case Verb::kStarttls:
