@@ -495,10 +495,12 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
   // transaction and smtp.helo.domain as they were (RFC 5321 §4.1.4), so a name the HELO
   // policy refused never reaches a later decision.
   std::string helo_domain(domain);
+  std::string upstream_helo = env_.hostname.empty() ? std::string("localhost") : env_.hostname;
   std::string greeting = "Hello " + helo_domain;
   if (const auto* handler = select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_HELO)) {
     // The reference's HELO handler: the policy may rewrite the greeting and the domain the
-    // upstream will see (smtp.helo.greeting, smtp.helo.domain).
+    // upstream will see (smtp.helo.greeting, smtp.helo.domain). Without a rewrite the
+    // upstream sees the relay's own name (upstream_helo_).
     std::map<std::string, std::string> extra;
     extra["smtp.helo.domain"] = helo_domain;
     extra["smtp.helo.greeting"] =
@@ -512,6 +514,7 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
     if (auto it = changes.find("smtp.helo.domain"); it != changes.end()) {
       if (smtp::is_valid_helo_argument(it->second)) {
         helo_domain = it->second;
+        upstream_helo = it->second;
       } else {
         spdlog::warn("session={} policy produced an invalid smtp.helo.domain, ignored",
                      env_.session_id);
@@ -523,6 +526,7 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
   }
   reset_transaction();
   helo_domain_ = std::move(helo_domain);
+  upstream_helo_ = std::move(upstream_helo);
   greeting_ = std::move(greeting);
   UpstreamOptions options = upstream_options();
   UpstreamFault fault = UpstreamFault::kNone;
@@ -605,7 +609,7 @@ UpstreamOptions RelaySession::upstream_options() const {
   UpstreamOptions o;
   o.host = svc.upstream_host;
   o.port = svc.upstream_port;
-  o.helo_domain = helo_domain_;
+  o.helo_domain = upstream_helo_;
   o.security = svc.security;
   o.tls = svc.upstream_tls;
   o.verify_hostname = svc.verify_hostname;
@@ -697,6 +701,7 @@ awaitable<void> RelaySession::on_starttls(std::string_view args) {
   upstream_login_ = false;
   auth_advertised_ = false;
   helo_domain_.clear();
+  upstream_helo_.clear();
   co_await upstream_.quit();
 }
 

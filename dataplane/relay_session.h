@@ -226,9 +226,13 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   bool upstream_login_ = false;  // that AUTH was proxied: the login lives on upstream_
   bool message_ended_ = false;   // on_data read a whole message (its reply is queued)
   bool upstream_sasl_open_ = false;  // a proxied AUTH exchange waits for a client response
-  bool auth_advertised_ = false;
-  bool command_counted_ = false;  // this command already counted toward max_idle_commands  // AUTH was in an EHLO reply (MAIL AUTH= is then allowed)
-  std::string helo_domain_;
+  bool auth_advertised_ = false;  // AUTH was in an EHLO reply (MAIL AUTH= is then allowed)
+  bool command_counted_ = false;  // this command already counted toward max_idle_commands
+  std::string helo_domain_;       // smtp.helo.domain: the client's, or as a HELO policy set it
+  /// The name the relay greets the upstream with (RFC 5321 §4.1.1.1: the SMTP client's own
+  /// name; field cases BR-15, BR-20: never the client's string): env_.hostname, unless a
+  /// HELO policy set smtp.helo.domain (the reference's rewrite, issue 4), then that value.
+  std::string upstream_helo_;
   std::string greeting_;        // text after the host name in the HELO/EHLO reply
   std::string mail_from_;       // smtp.mail.from of the open transaction
   std::vector<std::string> recipients_;

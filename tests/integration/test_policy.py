@@ -141,7 +141,8 @@ class HeloHandlerTests(PolicyCase):
         self.assertEqual(ehlo.code, 250, str(ehlo) + self.diag(up, c))
         self.assertEqual(ehlo.texts[0], f"{HOST} Hi c.example.net via smtp-tcp", str(ehlo))
         self.assertTrue(wait_until(lambda: up.connection_count() >= 1, 3.0), self.diag(up, c))
-        self.assertEqual(up.connections()[0].greeting, "EHLO c.example.net")
+        # No smtp.helo.domain rewrite: the upstream sees the relay's own name (BR-15, BR-20).
+        self.assertEqual(up.connections()[0].greeting, f"EHLO {HOST}")
 
     def test_rejected_helo_never_reaches_upstream(self) -> None:
         up = self.upstream()

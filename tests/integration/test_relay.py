@@ -460,12 +460,15 @@ class CapabilityTests(RelayCase):
             reply = c.command("HELO c.example.net")
         self.assertEqual(reply.lines, [f"250 {HOST} Hello c.example.net"])
 
-    def test_upstream_ehlo_carries_client_domain(self) -> None:
+    def test_upstream_ehlo_carries_the_relay_name_not_the_client_string(self) -> None:
+        # RFC 5321 §4.1.1.1 (the EHLO argument names the SMTP client: upstream, the relay);
+        # field cases BR-15, BR-20. A HELO policy may still set it (test_policy.py).
         up, port = self.relay()
-        self.ehlo(port, "client.example.net")
+        for name in ("client.example.net", "[IPv6:2001:db8::25]", "[192.0.2.7]"):
+            self.ehlo(port, name)
         conns = up.connections()
-        self.assertEqual(len(conns), 1)
-        self.assertEqual(conns[0].greeting, "EHLO client.example.net")
+        self.assertEqual(len(conns), 3)
+        self.assertEqual([c.greeting for c in conns], [f"EHLO {HOST}"] * 3)
 
 
 class ControlPlaneTests(unittest.TestCase):
