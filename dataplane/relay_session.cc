@@ -588,6 +588,8 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
       }
     }
     if (!offer.auth_mechanisms.empty()) auth_advertised_ = true;
+    eightbitmime_advertised_ = upstream_.capabilities().eightbitmime;
+    smtputf8_advertised_ = upstream_.capabilities().smtputf8 && upstream_.capabilities().eightbitmime;
     for (auto& line : smtp::client_capabilities(upstream_.capabilities(), offer)) {
       r.lines.push_back(std::move(line));
     }
@@ -700,6 +702,8 @@ awaitable<void> RelaySession::on_starttls(std::string_view args) {
   authenticated_ = false;
   upstream_login_ = false;
   auth_advertised_ = false;
+  eightbitmime_advertised_ = false;
+  smtputf8_advertised_ = false;
   helo_domain_.clear();
   upstream_helo_.clear();
   co_await upstream_.quit();
@@ -1293,9 +1297,25 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
     } else if (p.keyword == "BODY" && caps.eightbitmime &&
                (smtp::iequals_ascii(p.value, "7BIT") || smtp::iequals_ascii(p.value, "8BITMIME"))) {
       forward += " BODY=" + p.value;
-    } else if (p.keyword == "SMTPUTF8" && caps.smtputf8 && !p.has_value) {
+    } else if (p.keyword == "SMTPUTF8" && caps.smtputf8 && caps.eightbitmime && !p.has_value) {
+      // RFC 6531 §3.1: SMTPUTF8 needs 8BITMIME too (smtp::client_capabilities).
       utf8 = true;
       forward += " SMTPUTF8";
+    } else if (p.keyword == "SMTPUTF8" && !p.has_value && smtputf8_advertised_) {
+      // Offered in this session's EHLO reply, but the upstream connection opened since (after
+      // RSET or a lost connection) lacks it: never forwarded nor downgraded (RFC 6531 §3.2,
+      // field case BR-21: 550 5.6.7).
+      reply(550, es::kNonAsciiAddress, "SMTPUTF8 cannot be relayed to the mail server now");
+      co_return;
+    } else if (p.keyword == "BODY" && eightbitmime_advertised_ &&
+               smtp::iequals_ascii(p.value, "7BIT")) {
+      // Valid on this session (8BITMIME was offered); the upstream without 8BITMIME takes
+      // 7-bit content anyway, and a BODY parameter it does not know is not sent to it.
+    } else if (p.keyword == "BODY" && eightbitmime_advertised_ &&
+               smtp::iequals_ascii(p.value, "8BITMIME")) {
+      // The same for 8-bit content (RFC 6152 §3; RFC 3463 X.6.3: conversion not supported).
+      reply(550, smtp::EnhancedStatus{6, 3}, "8-bit content cannot be relayed to the mail server now");
+      co_return;
     } else if (p.keyword == "AUTH" && p.has_value && !p.value.empty() && auth_advertised_) {
       // RFC 4954 §5: a server offering AUTH accepts AUTH= on MAIL. The gateway cannot vouch
       // for the identity the client names, so it is not passed on (§5 allows that).

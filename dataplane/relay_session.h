@@ -227,6 +227,10 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   bool message_ended_ = false;   // on_data read a whole message (its reply is queued)
   bool upstream_sasl_open_ = false;  // a proxied AUTH exchange waits for a client response
   bool auth_advertised_ = false;  // AUTH was in an EHLO reply (MAIL AUTH= is then allowed)
+  // 8BITMIME / SMTPUTF8 were in this session's EHLO reply: a MAIL using them that a later
+  // upstream connection cannot take gets a 550 5.6.x, not "unsupported parameter" (BR-21).
+  bool eightbitmime_advertised_ = false;
+  bool smtputf8_advertised_ = false;
   bool command_counted_ = false;  // this command already counted toward max_idle_commands
   std::string helo_domain_;       // smtp.helo.domain: the client's, or as a HELO policy set it
   /// The name the relay greets the upstream with (RFC 5321 §4.1.1.1: the SMTP client's own
