@@ -35,8 +35,9 @@ bool audit_matches(const gateway::v1::AuditRecord& record, const gateway::v1::Au
 
 /// Writes audit records on a thread of its own, through a SQLite connection of its own (WAL
 /// lets the admin connection read meanwhile), so the decision path never waits for the disk:
-/// submit() only appends to a bounded queue. The thread writes whenever kBatchRows records
-/// are waiting or kFlushInterval has passed since the first waiting one; a failed batch is
+/// submit() only appends to a bounded queue. The thread inserts whenever kBatchRows records
+/// are waiting or kFlushInterval has passed since the first waiting one, into a transaction
+/// it commits every kCommitInterval; a failed batch is
 /// retried (append_batch skips decision ids already stored). The thread runs at nice
 /// +kThreadNice: its work may wait (records wait up to kFlushInterval anyway), and a gRPC
 /// thread woken with a decision to answer then gets the CPU at once instead of waiting for
@@ -47,18 +48,24 @@ class AuditWriter {
   /// Records waiting beyond this are refused: submit() returns false and the caller must
   /// not apply the decision (DecisionGrpcService answers UNAVAILABLE, the node fails safe),
   /// so that every decision a node acts on is in the audit trail once the queue is written
-  /// (stop() at an orderly exit; a crash loses at most kFlushInterval of records,
+  /// (stop() at an orderly exit; a crash loses at most kCommitInterval of records,
   /// controlplane/README.md "Crash window").
   static constexpr std::size_t kMaxQueued = 200000;
   /// Records per write transaction at most.
   static constexpr std::size_t kBatchRows = 2048;
-  /// Longest a record waits before its batch is written. The decision p99 grows with the
-  /// length of the writer's bursts, not with its total CPU: at 5,000 decisions/s on 2 vCPUs
-  /// (gctld on the completion-queue API, session 7) a 50 ms interval gave p99 2.7-2.9 ms,
-  /// 10 ms 1.3-1.6 ms, 2 ms 0.57-0.87 ms (5 runs), 1 ms 0.63-0.65 ms at a few % more CPU.
-  /// Neither nice, SCHED_IDLE, a short sched_setattr slice for the writer nor a database on
-  /// tmpfs changed it (tests/bench/README.md "Reading the decision numbers").
+  /// Longest a record waits before it is inserted (into the open transaction). The
+  /// decision p99 grows with the length of the writer's bursts, not with its total CPU: at
+  /// 5,000 decisions/s on 2 vCPUs (gctld on the completion-queue API, session 7) writing
+  /// every 50 ms gave p99 2.7-2.9 ms, 10 ms 1.3-1.6 ms, 2 ms 0.57-0.87 ms (5 runs), 1 ms
+  /// 0.63-0.65 ms. Neither nice, SCHED_IDLE, a short sched_setattr slice for the writer
+  /// nor a database on tmpfs changed it (tests/bench/README.md "Reading the decision
+  /// numbers").
   static constexpr std::chrono::milliseconds kFlushInterval{2};
+  /// How often the open transaction is committed (and the records become durable and
+  /// reach followers). Committing every 2 ms cost the writer 50% more CPU than every
+  /// 10 ms (37 against 25 µs per record at 5,000/s): the commit, not the insert, is most
+  /// of a small batch's cost.
+  static constexpr std::chrono::milliseconds kCommitInterval{10};
   /// Nice value of the writer thread (Linux: per thread), above the process's own.
   static constexpr int kThreadNice = 10;
 
@@ -94,7 +101,11 @@ class AuditWriter {
 
  private:
   void run();
+  /// Writes `batch` in a transaction of its own, retrying (records are never dropped),
+  /// then publish()es it.
   void write(std::vector<gateway::v1::AuditRecord>& batch);
+  /// Counts durable records as written and hands them to the followers.
+  void publish(const std::vector<gateway::v1::AuditRecord>& batch);
   /// Deletes records past the retention when kPruneInterval has passed since the last time.
   void prune_if_due();
 
@@ -109,7 +120,8 @@ class AuditWriter {
   std::uint64_t submitted_ = 0;
   std::uint64_t written_ = 0;
   bool stopping_ = false;
-  bool finished_ = false;  // the thread has ended
+  bool flush_asked_ = false;  // flush() waits: commit what is inserted now
+  bool finished_ = false;     // the thread has ended
   std::vector<std::weak_ptr<AuditFollower>> followers_;
   std::thread thread_;
 };
