@@ -806,8 +806,9 @@ awaitable<std::optional<std::string>> RelaySession::sasl_challenge(std::string b
 // logged; an empty identity or password never reaches it (BR-08).
 awaitable<void> RelaySession::local_auth(std::string mechanism, std::string_view initial_response,
                                          const gateway::v1::Handler& handler) {
-  auto decode = [this](std::string_view text) -> std::optional<std::string> {
-    auto decoded = smtp::decode_sasl_base64(text);
+  auto decode = [this](std::string_view text,
+                       smtp::SaslPosition position) -> std::optional<std::string> {
+    auto decoded = smtp::decode_sasl_base64(text, position);
     if (!decoded) {
       reply(501, es::kSyntaxError, "Invalid base64 in AUTH response");
       count_error();
@@ -824,7 +825,9 @@ awaitable<void> RelaySession::local_auth(std::string mechanism, std::string_view
       response = std::string(initial_response);
     }
     if (!response) co_return;
-    auto decoded = decode(*response);
+    auto decoded = decode(*response, initial_response.empty()
+                                         ? smtp::SaslPosition::kContinuation
+                                         : smtp::SaslPosition::kInitialResponse);
     if (!decoded) co_return;
     if (smtp::parse_plain(*decoded, creds) != smtp::PlainError::kNone) {
       reply(501, es::kSyntaxError, "Malformed PLAIN response");
@@ -840,12 +843,13 @@ awaitable<void> RelaySession::local_auth(std::string mechanism, std::string_view
       user_b64 = std::string(initial_response);
     }
     if (!user_b64) co_return;
-    auto user = decode(*user_b64);
+    auto user = decode(*user_b64, initial_response.empty() ? smtp::SaslPosition::kContinuation
+                                                           : smtp::SaslPosition::kInitialResponse);
     if (!user) co_return;
     std::string password_prompt = "UGFzc3dvcmQ6";  // "Password:"
     auto pass_b64 = co_await sasl_challenge(std::move(password_prompt));
     if (!pass_b64) co_return;
-    auto pass = decode(*pass_b64);
+    auto pass = decode(*pass_b64, smtp::SaslPosition::kContinuation);
     if (!pass) co_return;
     bool control = false;
     for (unsigned char c : *user) control = control || c < 0x20 || c == 0x7f;
@@ -901,8 +905,9 @@ awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view
   const bool login = mechanism == "LOGIN";
   std::size_t step = 0;  // client responses checked so far
   // Checks one client response; returns an error reply, or nothing if it may go upstream.
-  auto check = [&](std::string_view response) -> std::optional<smtp::Reply> {
-    auto decoded = smtp::decode_sasl_base64(response);
+  auto check = [&](std::string_view response,
+                   smtp::SaslPosition position) -> std::optional<smtp::Reply> {
+    auto decoded = smtp::decode_sasl_base64(response, position);
     if (!decoded) return make_reply(501, es::kSyntaxError, "Invalid base64 in AUTH response");
     if (plain && step == 0) {
       smtp::PlainCredentials creds;
@@ -919,7 +924,7 @@ awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view
   };
   std::string wire = "AUTH " + mechanism;
   if (!initial_response.empty()) {
-    if (auto error = check(initial_response)) {
+    if (auto error = check(initial_response, smtp::SaslPosition::kInitialResponse)) {
       reply(*error);
       count_error();
       co_return;
@@ -967,7 +972,7 @@ awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view
     } else if (line_.size() + 2 > limits_.max_auth_line) {
       error = make_reply(500, es::kAuthLineTooLong, "Authentication Exchange line is too long");
     } else {
-      error = check(line_);
+      error = check(line_, smtp::SaslPosition::kContinuation);
     }
     if (!error && pipelined_before_reply(Verb::kAuth)) {
       // Bytes behind the response: 503 and close before the credential goes upstream (the

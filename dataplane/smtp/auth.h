@@ -22,10 +22,16 @@ struct AuthDecision {
 /// unencrypted connection is a separate rule, applied by the session.)
 AuthDecision auth_matrix(bool handler, bool credentials, bool upstream_offers_auth);
 
+/// Where a SASL response stands in the AUTH exchange (RFC 4954 §4).
+enum class SaslPosition {
+  kInitialResponse,  // on the AUTH line: "=" alone is a present, empty response
+  kContinuation,     // after a 334: an empty line is the empty response, "=" is not base64
+};
+
 /// Decodes a SASL response strictly (RFC 4648 §4 alphabet, length a multiple of 4, "="
-/// padding only at the end; RFC 4954 §4: "=" alone is a present, empty response). Returns
-/// nullopt for anything else (the caller answers 501 5.5.2). Never reads past `text`.
-std::optional<std::string> decode_sasl_base64(std::string_view text);
+/// padding only at the end) with the zero-length form of its `position` (RFC 4954 §4).
+/// Returns nullopt for anything else (the caller answers 501 5.5.2). Never reads past `text`.
+std::optional<std::string> decode_sasl_base64(std::string_view text, SaslPosition position);
 
 /// base64 of `bytes` (RFC 4648 §4, with padding, no line breaks).
 std::string encode_base64(std::string_view bytes);

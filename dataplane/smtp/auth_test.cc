@@ -32,38 +32,48 @@ TEST(AuthMatrix, EveryRowOfTheDesignTable) {
   }
 }
 
-TEST(SaslBase64, EqualsSignAloneIsAPresentEmptyResponse) {
-  EXPECT_EQ(decode_sasl_base64("="), std::optional<std::string>(""));  // BR-08
-  EXPECT_EQ(decode_sasl_base64(""), std::nullopt);                        // no response at all
-  EXPECT_EQ(decode_sasl_base64("=="), std::nullopt);
-  EXPECT_EQ(decode_sasl_base64("===="), std::nullopt);
+constexpr auto kInitial = SaslPosition::kInitialResponse;
+constexpr auto kNext = SaslPosition::kContinuation;
+
+TEST(SaslBase64, ZeroLengthResponseDependsOnThePosition) {
+  // RFC 4954 §4: "=" alone is the empty initial response (BR-08); after a 334 the empty
+  // response is an empty line, and "=" is not base64 (probe round 15: relayed to the
+  // upstream for an opaque mechanism while the empty line was refused).
+  EXPECT_EQ(decode_sasl_base64("=", kInitial), std::optional<std::string>(""));
+  EXPECT_EQ(decode_sasl_base64("", kInitial), std::nullopt);  // no response at all
+  EXPECT_EQ(decode_sasl_base64("", kNext), std::optional<std::string>(""));
+  EXPECT_EQ(decode_sasl_base64("=", kNext), std::nullopt);
+  for (auto position : {kInitial, kNext}) {
+    EXPECT_EQ(decode_sasl_base64("==", position), std::nullopt);
+    EXPECT_EQ(decode_sasl_base64("====", position), std::nullopt);
+  }
 }
 
 TEST(SaslBase64, DecodesCanonicalTextWithAndWithoutPadding) {
-  EXPECT_EQ(decode_sasl_base64("AGFsaWNlAHMzY3JldA=="), "\0alice\0s3cret"s);
-  EXPECT_EQ(decode_sasl_base64("YWJj"), "abc");
-  EXPECT_EQ(decode_sasl_base64("YWI="), "ab");
-  EXPECT_EQ(decode_sasl_base64("YQ=="), "a");
-  EXPECT_EQ(decode_sasl_base64("AP8A/w=="), "\0\xff\0\xff"s);  // any octet survives
+  EXPECT_EQ(decode_sasl_base64("AGFsaWNlAHMzY3JldA==", kNext), "\0alice\0s3cret"s);
+  EXPECT_EQ(decode_sasl_base64("YWJj", kNext), "abc");
+  EXPECT_EQ(decode_sasl_base64("YWI=", kNext), "ab");
+  EXPECT_EQ(decode_sasl_base64("YQ==", kNext), "a");
+  EXPECT_EQ(decode_sasl_base64("AP8A/w==", kNext), "\0\xff\0\xff"s);  // any octet survives
 }
 
 TEST(SaslBase64, RefusesEverythingElse) {  // BR-11
   for (const char* bad : {"YWJ", "YWJjZ", "YWJjZGV", "YW=j", "Y===", "=YWJ", "YWJj=",
                           "YW Jj", "YWJj\t", " YWJj", "YW\r\nJj", "YWJ!", "YWJ-", "YWJ_",
                           "YWJjZA=A", "YWJjZA=\0"}) {
-    EXPECT_EQ(decode_sasl_base64(bad), std::nullopt) << '"' << bad << '"';
+    EXPECT_EQ(decode_sasl_base64(bad, kNext), std::nullopt) << '"' << bad << '"';
   }
-  EXPECT_EQ(decode_sasl_base64("YWJj\0ZGVm"s), std::nullopt);  // NUL inside
+  EXPECT_EQ(decode_sasl_base64("YWJj\0ZGVm"s, kNext), std::nullopt);  // NUL inside
 }
 
 TEST(SaslBase64, LongInputNeverReadsPastTheEnd) {
   std::string text(65536, 'A');
-  auto decoded = decode_sasl_base64(text);
+  auto decoded = decode_sasl_base64(text, kNext);
   ASSERT_TRUE(decoded.has_value());
   EXPECT_EQ(decoded->size(), 65536u / 4 * 3);
   text.back() = '=';
   text[text.size() - 2] = '=';
-  decoded = decode_sasl_base64(text);
+  decoded = decode_sasl_base64(text, kNext);
   ASSERT_TRUE(decoded.has_value());
   EXPECT_EQ(decoded->size(), 65536u / 4 * 3 - 2);
 }
@@ -75,7 +85,7 @@ TEST(SaslBase64, EncodeRoundTrips) {
     if (bytes.empty()) {
       EXPECT_EQ(text, "");
     } else {
-      EXPECT_EQ(decode_sasl_base64(text), bytes);
+      EXPECT_EQ(decode_sasl_base64(text, kNext), bytes);
     }
   }
 }
