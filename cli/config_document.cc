@@ -334,9 +334,33 @@ void Parser::each_entry(const YAML::Node& section, std::string_view name, Each e
 }
 
 v1::ConfigurationDocument Parser::parse(std::string_view text) const {
+  // YAML is UTF-8 here (YAML 1.2 §5.2 allows UTF-16/32 too, but every value ends up in a
+  // protobuf string, which must be UTF-8): a stray Latin-1 byte is refused with its line,
+  // not sent to gctld to fail there as an internal error (probe round 15).
+  int line = 1;
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') ++line;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    const std::size_t n = common::utf8_sequence_length(text, i);
+    if (n == 0) fail(line, "", "the file is not UTF-8 text");
+    i += n;
+  }
   YAML::Node root;
   try {
-    root = YAML::Load(std::string(text));
+    // Every document, so that a second one ("---") is refused rather than silently left
+    // out: apply is all or nothing for the whole file (probe round 15).
+    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
+    for (std::size_t d = 1; d < documents.size(); ++d) {
+      if (documents[d].IsDefined() && !documents[d].IsNull()) {
+        fail(line_of(documents[d]), "",
+             "a second YAML document (after ---): put the whole configuration in one");
+      }
+    }
+    if (!documents.empty()) root = documents.front();
   } catch (const YAML::Exception& e) {
     fail(e.mark.is_null() ? 0 : e.mark.line + 1, "", e.msg);
   }

@@ -359,6 +359,12 @@ const BadCase kBadCases[] = {
      "conf.yaml:3: user \"u\": empty.pw: the first line is empty"},
     {"empty name", "users:\n  - name: \"\"\n    password_hash: h\n",
      "conf.yaml:2: user: \"name\" is empty"},
+    // Probe round 15: the second document was left out silently; a Latin-1 byte reached
+    // gctld and came back as INTERNAL.
+    {"second document", "policies: []\n---\npolicies:\n  - name: x\n",
+     "conf.yaml:3: a second YAML document (after ---): put the whole configuration in one"},
+    {"not UTF-8", "policies:\n  - name: p\n    reply: \"550 5.7.1 \xff\xfe\"\n",
+     "conf.yaml:3: the file is not UTF-8 text"},
 };
 
 TEST_F(ConfigDocumentTest, EachErrorNamesFileLineAndReason) {
@@ -379,6 +385,13 @@ TEST_F(ConfigDocumentTest, EachErrorNamesFileLineAndReason) {
     }
     EXPECT_EQ(message.find('\n'), std::string::npos) << "one line";
   }
+}
+
+TEST_F(ConfigDocumentTest, ABrokenSecondDocumentRefusesTheFile) {
+  const std::string message = error_of("policies: []\n---\n[[[ : bad\n");
+  EXPECT_EQ(message.rfind("conf.yaml:", 0), 0u) << message;
+  // An empty document after a trailing "---" is no second configuration.
+  EXPECT_EQ(parse("policies: []\n---\n").policies_size(), 0);
 }
 
 TEST_F(ConfigDocumentTest, RegexAndCidrErrorsComeFromThePolicyCompiler) {
