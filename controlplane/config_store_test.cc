@@ -119,6 +119,9 @@ TEST_F(ConfigStoreTest, RefusedChangesDoNotBumpTheVersion) {
   EXPECT_EQ(store_->create_interface(iface("corp", 2525)).error().code, Code::kAlreadyExists);
   EXPECT_EQ(store_->create_interface(iface("corp", 2525, "0.0.0.0")).error().code,
             Code::kAlreadyExists);
+  // The IPv4-mapped spelling is the same listener (probe round 15).
+  EXPECT_EQ(store_->create_interface(iface("corp", 2525, "::ffff:127.0.0.1")).error().code,
+            Code::kAlreadyExists);
   EXPECT_EQ(store_->create_interface(iface("corp", 0)).error().code, Code::kInvalidArgument);
   EXPECT_EQ(store_->delete_interface(12345).error().code, Code::kNotFound);
   EXPECT_EQ(store_->delete_service("ghost").error().code, Code::kNotFound);

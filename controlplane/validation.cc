@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cctype>
 #include <memory>
 #include <set>
@@ -147,17 +148,25 @@ bool is_valid_host_name(std::string_view name) {
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
   if (name.empty() || name.size() > 253) return false;
   std::size_t label = 0;
-  for (char c : name) {
+  bool label_all_digits = true;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
     if (c == '.') {
       if (label == 0) return false;
       label = 0;
+      label_all_digits = true;
       continue;
     }
     bool ok_char = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                    c == '-' || c == '_';
     if (!ok_char || ++label > 63) return false;
+    // RFC 1123 §2.1 / RFC 952: a label neither starts nor ends with a hyphen.
+    if (c == '-' && (label == 1 || i + 1 == name.size() || name[i + 1] == '.')) return false;
+    label_all_digits = label_all_digits && c >= '0' && c <= '9';
   }
-  return label > 0;
+  // RFC 1123 §2.1, RFC 3696 §2: the top-level label is never all digits, so "999.1.1.1" or
+  // "1.2.3.4.5" is a mistyped address, not a name (probe round 15).
+  return label > 0 && !label_all_digits;
 }
 
 Result<std::string> canonical_ip(std::string_view address) {
@@ -172,9 +181,16 @@ Result<std::string> canonical_ip(std::string_view address) {
     return std::string(out);
   }
   in6_addr v6{};
-  if (text.find(':') != std::string::npos && ::inet_pton(AF_INET6, text.c_str(), &v6) == 1 &&
-      ::inet_ntop(AF_INET6, &v6, out, sizeof out) != nullptr) {
-    return std::string(out);
+  if (text.find(':') != std::string::npos && ::inet_pton(AF_INET6, text.c_str(), &v6) == 1) {
+    // An IPv4-mapped address (RFC 4291 §2.5.5.2) is the IPv4 address: a listener bound to
+    // ::ffff:127.0.0.1 takes 127.0.0.1's port (probe round 15: both were accepted, and
+    // grelayd retried the second bind forever).
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+      std::memcpy(&v4, &v6.s6_addr[12], sizeof v4);
+      if (::inet_ntop(AF_INET, &v4, out, sizeof out) != nullptr) return std::string(out);
+    } else if (::inet_ntop(AF_INET6, &v6, out, sizeof out) != nullptr) {
+      return std::string(out);
+    }
   }
   return fail(Code::kInvalidArgument, "address " + show(address) + " is not an IP address");
 }

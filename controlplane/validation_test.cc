@@ -119,7 +119,11 @@ TEST(ValidationTest, Host) {
   v1::Service s = minimal();
   s.set_host("");
   EXPECT_EQ(refusal(s), "host is required");
-  for (const char* bad : {"two words", "a..b", ".lead", "x/y", "host:25", "h\r\nMAIL"}) {
+  // RFC 1123 §2.1: no label starts or ends with "-"; the top label is never all digits
+  // (a mistyped address). Probe round 15.
+  for (const char* bad : {"two words", "a..b", ".lead", "x/y", "host:25", "h\r\nMAIL", "-",
+                          "-bad.example", "bad-.example", "mx.-x.example", "999.1.1.1",
+                          "1.2.3.4.5", "10.0.0"}) {
     s.set_host(bad);
     EXPECT_NE(refusal(s).find("is neither an IP address nor a host name"), std::string::npos)
         << bad;
@@ -240,7 +244,9 @@ TEST(ValidationTest, BindAddressIsParsedAndCanonical) {
   };
   for (Case c :
        {Case{"127.0.0.1", "127.0.0.1"}, Case{"0.0.0.0", "0.0.0.0"}, Case{"::", "::"},
-        Case{"[::1]", "::1"}, Case{"::0001", "::1"}, Case{"2001:DB8:0:0::1", "2001:db8::1"}}) {
+        Case{"[::1]", "::1"}, Case{"::0001", "::1"}, Case{"2001:DB8:0:0::1", "2001:db8::1"},
+        // IPv4-mapped is the IPv4 address, so the port overlap check sees both (probe 15).
+        Case{"::ffff:127.0.0.1", "127.0.0.1"}, Case{"[::FFFF:7f00:1]", "127.0.0.1"}}) {
     v1::Interface i = tcp(2525);
     i.set_bind_address(c.in);
     fill_interface_defaults(i);
