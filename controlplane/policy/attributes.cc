@@ -22,7 +22,10 @@ std::string_view command_name(Command command) {
 }
 
 bool is_read_only_attribute(std::string_view name) {
-  return name == attr::kRcptRecipients || name == attr::kSubjectPassword;
+  return name == attr::kRcptRecipients || name == attr::kSubjectPassword ||
+         name == attr::kMailFrom || name == attr::kRcptTo || name == attr::kClientAddress ||
+         name == attr::kMessageSource || name == attr::kProtocolType ||
+         name == attr::kMonitoringEnabled;
 }
 
 bool is_valid_attribute_name(std::string_view name) {

@@ -47,6 +47,10 @@ inline constexpr std::string_view kDefaultGreeting = "Hello ${smtp.helo.domain}"
 /// True for attributes no filter may write: the recipient list is maintained by the relay
 /// node (reference: "This is read-only"), and the client's password is input only (writing
 /// it would let a policy plant a password that a later attribute_authentication accepts).
+/// The envelope (smtp.mail.from, smtp.rcpt.to) too: the node relays the client's addresses
+/// and never rewrites them, so a rewrite would be audited but never happen (probe round 15);
+/// and the facts of the connection (client.address, message.source,
+/// message.protocol.type, monitoring.enabled), which later filters must be able to trust.
 bool is_read_only_attribute(std::string_view name);
 
 /// True if `name` is a well-formed attribute name: 1..128 characters of [A-Za-z0-9._-].

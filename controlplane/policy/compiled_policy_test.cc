@@ -217,6 +217,11 @@ TEST(CompilePolicy, ReadOnlyAttributesAndPasswordTemplates) {
   e = compile_error(
       "- {type: set_attribute, attribute: authentication.subject.password, value: x}");
   EXPECT_EQ(e.reason, "attribute authentication.subject.password is read-only");
+  for (const char* name : {"smtp.mail.from", "smtp.rcpt.to", "client.address", "message.source",
+                           "message.protocol.type", "monitoring.enabled"}) {
+    e = compile_error(std::string("- {type: set_attribute, attribute: ") + name + ", value: x}");
+    EXPECT_EQ(e.reason, std::string("attribute ") + name + " is read-only");
+  }
   e = compile_error(
       "- {type: set_attribute, attribute: x, value: '${authentication.subject.password}'}");
   EXPECT_NE(e.reason.find("must not use"), std::string::npos);

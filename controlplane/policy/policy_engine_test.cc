@@ -128,15 +128,15 @@ TEST(Evaluate, FirstFailureEndsThePolicy) {
 TEST(Evaluate, SetAttributeIsVisibleToLaterFiltersAndReported) {
   Attributes a{{"smtp.mail.from", "alice@example.com"}, {"smtp.helo.domain", "c.example"}};
   auto d = run(R"(
-- {type: set_attribute, attribute: smtp.mail.from, value: "bob@${smtp.helo.domain}"}
-- {type: match, attribute: smtp.mail.from, equals: bob@c.example}
-- {type: set_attribute, attribute: note, value: "from=${smtp.mail.from}"}
+- {type: set_attribute, attribute: sender.alias, value: "bob@${smtp.helo.domain}"}
+- {type: match, attribute: sender.alias, equals: bob@c.example}
+- {type: set_attribute, attribute: note, value: "from=${sender.alias}"}
 )",
                Command::kMail, a);
   EXPECT_EQ(d.verdict, Verdict::kContinue) << d.reason;
   EXPECT_EQ(d.changes,
-            (Attributes{{"note", "from=bob@c.example"}, {"smtp.mail.from", "bob@c.example"}}));
-  EXPECT_EQ(a.at("smtp.mail.from"), "bob@c.example");
+            (Attributes{{"note", "from=bob@c.example"}, {"sender.alias", "bob@c.example"}}));
+  EXPECT_EQ(a.at("sender.alias"), "bob@c.example");
 }
 
 TEST(Evaluate, SetAttributeValuesAreSingleLines) {
