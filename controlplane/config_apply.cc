@@ -31,6 +31,7 @@
 #include "common/logging.h"
 #include "common/pem_text.h"
 #include "controlplane/config_store.h"
+#include "controlplane/handler_pattern.h"
 #include "controlplane/policy/password_hash.h"
 #include "controlplane/service_defaults.h"
 
@@ -90,9 +91,11 @@ HandlerKey key_of(const v1::Handler& h) {
   if (h.command() == v1::SMTP_COMMAND_HELO && greeting.empty()) {
     greeting = std::string(policy::kDefaultGreeting);
   }
-  if ((h.command() == v1::SMTP_COMMAND_MAIL || h.command() == v1::SMTP_COMMAND_RCPT) &&
-      address.empty()) {
-    address = "*";
+  if (h.command() == v1::SMTP_COMMAND_MAIL || h.command() == v1::SMTP_COMMAND_RCPT) {
+    if (address.empty()) address = "*";
+    // As stored (create_handler), so a pattern spelled another way is not a change; one
+    // comparable_pattern refuses is left as written, for create_handler to refuse.
+    if (auto pattern = comparable_pattern(h.command(), address)) address = std::move(pattern).value();
   }
   return {h.command(), h.policy(), greeting, address};
 }

@@ -11,6 +11,7 @@
 #include "controlplane/config_store.h"
 #include "controlplane/policy/compiled_policy.h"
 #include "controlplane/policy/password_hash.h"
+#include "controlplane/handler_pattern.h"
 #include "storage/smtp_command_name.h"
 
 namespace gw::controlplane {
@@ -47,6 +48,11 @@ Result<void> normalize_handler(v1::Handler& h) {
   }
   if (address_command) {
     if (h.address().empty()) h.set_address("*");
+    if (auto pattern = comparable_pattern(h.command(), h.address()); !pattern) {
+      return pattern.as_failure();
+    } else {
+      h.set_address(std::move(pattern).value());
+    }
   } else if (!h.address().empty()) {
     return fail(Code::kInvalidArgument, "an address pattern belongs to mail and rcpt handlers only");
   }

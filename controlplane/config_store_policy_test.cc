@@ -135,6 +135,36 @@ TEST_F(ConfigStorePolicyTest, HandlersGetDefaultsReachTheSnapshotAndPinTheirPoli
   EXPECT_EQ(hub_.current()->handlers.size(), 0u);
 }
 
+TEST_F(ConfigStorePolicyTest, AddressPatternsAreStoredInTheRelaysComparisonSpelling) {
+  // Probe round 15: these were stored as written and never matched what the relay compares
+  // (quotes dropped, canonical address literals), so a deny handler looked in force.
+  ASSERT_TRUE(store_.upsert_policy(policy("deny", kTrue)));
+  struct Case {
+    v1::SmtpCommand command;
+    const char* in;
+    const char* stored;
+  };
+  for (Case c : {Case{v1::SMTP_COMMAND_RCPT, "*@[IPv6:0:0:0:0:0:0:0:1]", "*@[IPv6:::1]"},
+                 Case{v1::SMTP_COMMAND_RCPT, "*@[192.000.002.001]", "*@[192.0.2.1]"},
+                 Case{v1::SMTP_COMMAND_RCPT, "\"x.y\"@q.example", "x.y@q.example"},
+                 Case{v1::SMTP_COMMAND_RCPT, "bob@[IPv6:2001:DB8::1]", "bob@[IPv6:2001:db8::1]"},
+                 Case{v1::SMTP_COMMAND_MAIL, "<>", "<>"},
+                 Case{v1::SMTP_COMMAND_MAIL, "*@b\xc3\xbc" "cher.example", "*@b\xc3\xbc" "cher.example"}}) {
+    auto h = store_.create_handler(handler("corp", c.command, "deny", c.in));
+    ASSERT_TRUE(h) << c.in << ": " << h.error().message;
+    EXPECT_EQ(h.value().address(), c.stored) << c.in;
+  }
+  // Patterns no accepted address could ever match are refused.
+  for (auto [command, pattern] :
+       {std::pair{v1::SMTP_COMMAND_RCPT, "<>"},
+        std::pair{v1::SMTP_COMMAND_MAIL, "*@\xc3\x9cNI.example"},  // upper-case U-label
+        std::pair{v1::SMTP_COMMAND_MAIL, "\"a*\"@q.example"}}) {
+    auto h = store_.create_handler(handler("corp", command, "deny", pattern));
+    ASSERT_FALSE(h) << pattern;
+    EXPECT_EQ(h.error().code, Code::kInvalidArgument) << pattern;
+  }
+}
+
 TEST_F(ConfigStorePolicyTest, UsersAreStoredAsSaltedHashesOnly) {
   v1::User alice;
   alice.set_name("alice");

@@ -18,7 +18,10 @@ const gateway::v1::Handler* select_handler(const gateway::v1::Service& service,
       if (!best || h.id() < best->id()) best = &h;
       continue;
     }
-    const std::string& pattern = h.address().empty() ? std::string("*") : h.address();
+    // "<>" is the null sender, matched as the empty address (DESIGN.md §5): it beats "*"
+    // (no literal characters either, but no "*").
+    const std::string pattern =
+        h.address().empty() ? std::string("*") : (h.address() == "<>" ? std::string() : h.address());
     if (!common::wildcard_match(pattern, address)) continue;
     auto rank = common::wildcard_specificity(pattern);
     if (!best || common::more_specific(rank, best_rank) ||

@@ -32,6 +32,17 @@ TEST(HandlerSelector, MostLiteralCharactersWin) {
   EXPECT_EQ(select_handler(s, SMTP_COMMAND_RCPT, "bob@example.com"), nullptr);
 }
 
+TEST(HandlerSelector, NullSenderPatternMatchesOnlyTheNullSender) {
+  // DESIGN.md §5: <> is matched as the empty string; a "<>" handler binds a policy to
+  // bounces and beats "*" (probe round 15: it was accepted but never matched).
+  gateway::v1::Service s;
+  add(s, 1, SMTP_COMMAND_MAIL, "*", "any");
+  add(s, 2, SMTP_COMMAND_MAIL, "<>", "bounces");
+  EXPECT_EQ(select_handler(s, SMTP_COMMAND_MAIL, "")->policy(), "bounces");
+  EXPECT_EQ(select_handler(s, SMTP_COMMAND_MAIL, "bob@example.com")->policy(), "any");
+  EXPECT_EQ(select_handler(s, SMTP_COMMAND_MAIL, "<>")->policy(), "any");  // not the text
+}
+
 TEST(HandlerSelector, LiteralCharactersAreUtf8CharactersNotOctets) {
   // 13 literal characters (14 octets) against 14: the deny handler is the more specific
   // one even though it was created later (probe round 12).

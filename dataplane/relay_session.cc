@@ -988,6 +988,9 @@ awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view
       if (error->code != 501 || !smtp::is_sasl_cancel(line_)) count_error();
       co_return;
     }
+    // A zero-length response goes upstream in its RFC 4954 §4 form, the empty line (the
+    // client may have written "=", see smtp::SaslPosition).
+    if (line_ == "=") line_.clear();
     line_ += "\r\n";
     fault = co_await upstream_command(line_, r, limits_.upstream_timeout, Expect::kSasl);
   }

@@ -28,7 +28,9 @@ bool is_b64_char(unsigned char c) {
 
 std::optional<std::string> decode_sasl_base64(std::string_view text, SaslPosition position) {
   if (position == SaslPosition::kInitialResponse && text == "=") return std::string();
-  if (position == SaslPosition::kContinuation && text.empty()) return std::string();
+  if (position == SaslPosition::kContinuation && (text.empty() || text == "=")) {
+    return std::string();
+  }
   if (text.empty() || text.size() % 4 != 0) return std::nullopt;
   std::size_t padding = 0;
   if (text.back() == '=') padding = (text[text.size() - 2] == '=') ? 2 : 1;

@@ -24,8 +24,11 @@ AuthDecision auth_matrix(bool handler, bool credentials, bool upstream_offers_au
 
 /// Where a SASL response stands in the AUTH exchange (RFC 4954 §4).
 enum class SaslPosition {
-  kInitialResponse,  // on the AUTH line: "=" alone is a present, empty response
-  kContinuation,     // after a 334: an empty line is the empty response, "=" is not base64
+  /// On the AUTH line: "=" alone is a present, empty response; nothing is no response.
+  kInitialResponse,
+  /// After a 334: the empty line is the empty response; "=" is taken as one too (field
+  /// case BR-08 reads it so, and clients send it), and relayed as the empty line.
+  kContinuation,
 };
 
 /// Decodes a SASL response strictly (RFC 4648 §4 alphabet, length a multiple of 4, "="
