@@ -267,13 +267,23 @@ void Database::migrate(std::span<const Migration> migrations) {
 // ---- Transaction ------------------------------------------------------------------------
 
 Result<Transaction> Transaction::begin(Database& db) {
-  if (auto started = db.exec_constant("SAVEPOINT gw_tx"); !started) return started.as_failure();
-  return Transaction(&db);
+  // The outermost transaction takes the write lock at once (BEGIN IMMEDIATE), waiting for
+  // it up to kBusyTimeoutMs. A deferred one that read first could not upgrade once the
+  // other connection (the audit writer, whose transaction stays open up to
+  // AuditWriter::kCommitInterval) had committed since its read began: SQLite then fails at
+  // once with SQLITE_BUSY, whatever the busy timeout, and an admin call got UNAVAILABLE
+  // (seen in CI, session 7). Inner ones are savepoints.
+  const bool outermost = sqlite3_get_autocommit(db.db_.get()) != 0;
+  if (auto started = db.exec_constant(outermost ? "BEGIN IMMEDIATE" : "SAVEPOINT gw_tx");
+      !started) {
+    return started.as_failure();
+  }
+  return Transaction(&db, outermost);
 }
 
 Result<void> Transaction::commit() {
   if (db_ == nullptr) return fail(Errc::kInternal, "transaction already finished");
-  auto released = db_->exec_constant("RELEASE gw_tx");
+  auto released = db_->exec_constant(outermost_ ? "COMMIT" : "RELEASE gw_tx");
   if (!released) return released;  // still open: the destructor rolls it back
   db_ = nullptr;
   return ok();
@@ -281,8 +291,11 @@ Result<void> Transaction::commit() {
 
 Transaction::~Transaction() {
   if (db_ == nullptr) return;
-  // ROLLBACK TO undoes the savepoint's changes but keeps it; RELEASE then removes it (and
-  // ends the transaction when it was the outermost one).
+  if (outermost_) {
+    (void)db_->exec_constant("ROLLBACK");
+    return;
+  }
+  // ROLLBACK TO undoes the savepoint's changes but keeps it; RELEASE then removes it.
   (void)db_->exec_constant("ROLLBACK TO gw_tx");
   (void)db_->exec_constant("RELEASE gw_tx");
 }

@@ -113,15 +113,19 @@ class Database {
   std::unique_ptr<sqlite3, Closer> db_;
 };
 
-/// A transaction as a SAVEPOINT, so transactions nest: the outermost commit() makes the
-/// changes durable, an inner one folds them into its parent. Destroying an uncommitted
-/// Transaction rolls its changes back. Must not outlive its Database.
+/// A transaction that nests: the outermost is BEGIN IMMEDIATE (it holds the write lock from
+/// the start, so it never fails half-way because the other connection wrote meanwhile) and
+/// its commit() makes the changes durable; an inner one is a SAVEPOINT whose commit() folds
+/// them into its parent. Destroying an uncommitted Transaction rolls its changes back.
+/// Must not outlive its Database.
 class Transaction {
  public:
-  /// Starts a (nested) transaction. Errors: kBusy, kInternal.
+  /// Starts a (nested) transaction. Errors: kBusy (the write lock stayed taken longer than
+  /// Database::kBusyTimeoutMs), kInternal.
   static Result<Transaction> begin(Database& db);
 
-  Transaction(Transaction&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+  Transaction(Transaction&& other) noexcept
+      : db_(std::exchange(other.db_, nullptr)), outermost_(other.outermost_) {}
   Transaction& operator=(Transaction&&) = delete;
   ~Transaction();
 
@@ -129,8 +133,9 @@ class Transaction {
   Result<void> commit();
 
  private:
-  explicit Transaction(Database* db) : db_(db) {}
+  Transaction(Database* db, bool outermost) : db_(db), outermost_(outermost) {}
   Database* db_;
+  bool outermost_;
 };
 
 }  // namespace gw::storage

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <atomic>
+#include <chrono>
+#include <thread>
 
 #include "storage/config_version_repository.h"
 #include "storage/test_temp_dir.h"
@@ -199,6 +202,43 @@ TEST(DatabaseTest, UncommittedTransactionRollsBackAndNestedCommitFolds) {
   }
   Database reopened = Database::open(dir.file("gw.db"));
   EXPECT_EQ(ConfigVersionRepository(reopened).current().value(), 2u);
+}
+
+TEST(DatabaseTest, ReadThenWriteTransactionSurvivesAnotherConnectionsCommit) {
+  // Two connections, as gctld's DB thread and audit writer. A transaction that reads and
+  // then writes must not fail because the other connection committed in between: with a
+  // deferred transaction SQLite answers SQLITE_BUSY at once (snapshot too old), whatever
+  // the busy timeout (seen in CI, session 7: an admin call got UNAVAILABLE).
+  TestTempDir dir;
+  Database admin = Database::open(dir.file("gw.db"));
+  Database writer = Database::open(dir.file("gw.db"));
+  ConfigVersionRepository versions(admin);
+  std::atomic<bool> read_done{false};
+  std::atomic<bool> writer_done{false};
+  bool writer_ok = false;
+  std::thread other([&] {
+    while (!read_done) std::this_thread::yield();
+    auto tx = Transaction::begin(writer);  // waits for the admin's write lock, if held
+    writer_ok = tx && ConfigVersionRepository(writer).bump() && tx.value().commit();
+    writer_done = true;
+  });
+  {
+    auto tx = Transaction::begin(admin);
+    ASSERT_TRUE(tx);
+    const std::uint64_t seen = versions.current().value();  // the read
+    read_done = true;
+    // Give the other connection the chance to commit between the read and the write.
+    for (int i = 0; i < 100 && !writer_done; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    auto bumped = versions.bump();
+    ASSERT_TRUE(bumped) << bumped.error().message;
+    EXPECT_EQ(bumped.value(), seen + 1);
+    ASSERT_TRUE(tx.value().commit());
+  }
+  other.join();
+  EXPECT_TRUE(writer_ok);
+  EXPECT_EQ(versions.current().value(), 2u);
 }
 
 }  // namespace
