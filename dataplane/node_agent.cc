@@ -10,10 +10,8 @@
 
 namespace gw::dataplane {
 
-
 NodeAgent::NodeAgent(Options options, SnapshotHandler on_snapshot)
-    : options_(std::move(options)),
-      on_snapshot_(std::move(on_snapshot)) {
+    : options_(std::move(options)), on_snapshot_(std::move(on_snapshot)) {
   grpc::ChannelArguments args;
   // Reconnect quickly after the control plane comes back.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
@@ -53,7 +51,6 @@ void NodeAgent::stop() {
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
-
 
 void NodeAgent::Waiter::done(bool ok) {
   {
