@@ -562,6 +562,14 @@ class ControlPlaneOutageTests(PolicyCase):
         self.assertEqual(c.command("DATA").code, 354)
         c2, _ = self.session(port)
         os.kill(gctld_pid, signal.SIGSTOP)
+
+        def stopped() -> bool:
+            # kill() only queues the signal: a gctld thread running on another CPU could
+            # still answer the MAIL below before it stops (a flaky CI run, session 7).
+            tasks = Path(f"/proc/{gctld_pid}/task")
+            return all(Path(t, "stat").read_text().rsplit(")", 1)[1].split()[0] in ("T", "t")
+                       for t in tasks.iterdir())
+        self.assertTrue(wait_until(stopped, timeout=5), "gctld did not stop")
         try:
             c.send(b"Subject: once\r\n\r\nbody\r\n.\r\n")
             c2.send(b"MAIL FROM:<carol@example.com>\r\n")
