@@ -149,7 +149,14 @@ TEST_F(ConfigStorePolicyTest, AddressPatternsAreStoredInTheRelaysComparisonSpell
                  Case{v1::SMTP_COMMAND_RCPT, "\"x.y\"@q.example", "x.y@q.example"},
                  Case{v1::SMTP_COMMAND_RCPT, "bob@[IPv6:2001:DB8::1]", "bob@[IPv6:2001:db8::1]"},
                  Case{v1::SMTP_COMMAND_MAIL, "<>", "<>"},
-                 Case{v1::SMTP_COMMAND_MAIL, "*@b\xc3\xbc" "cher.example", "*@b\xc3\xbc" "cher.example"}}) {
+                 Case{v1::SMTP_COMMAND_MAIL, "*@b\xc3\xbc" "cher.example", "*@b\xc3\xbc" "cher.example"},
+                 // Probe round 16: A-labels are stored as the U-labels they stand for, so
+                 // one handler covers both spellings of an internationalised domain.
+                 Case{v1::SMTP_COMMAND_RCPT, "*@XN--caf-dma.example", "*@caf\xc3\xa9.example"},
+                 Case{v1::SMTP_COMMAND_RCPT, "u@xn--caf-dma.example", "u@caf\xc3\xa9.example"},
+                 Case{v1::SMTP_COMMAND_RCPT, "*@*.xn--caf-dma.example", "*@*.caf\xc3\xa9.example"},
+                 Case{v1::SMTP_COMMAND_RCPT, "*@xn--*.example", "*@xn--*.example"},
+                 Case{v1::SMTP_COMMAND_RCPT, "*@xn--zz.example", "*@xn--zz.example"}}) {
     auto h = store_.create_handler(handler("corp", c.command, "deny", c.in));
     ASSERT_TRUE(h) << c.in << ": " << h.error().message;
     EXPECT_EQ(h.value().address(), c.stored) << c.in;

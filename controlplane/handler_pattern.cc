@@ -30,17 +30,14 @@ Result<std::string> comparable_pattern(v1::SmtpCommand command, const std::strin
                 "(IDNA2008 U-labels are lower case and NFC)");
   }
   if (pattern.find('*') == std::string::npos) return smtp::comparable_mailbox(pattern);
-  if (domain_exact && !domain.empty() && domain.front() == '[') {
-    if (auto literal = smtp::canonical_address_literal(domain)) {
-      return pattern.substr(0, at + 1) + *literal;
-    }
-  }
   if (pattern.front() == '"') {
     return fail(Code::kInvalidArgument,
                 "address pattern " + pattern + ": write a quoted local part without its quotes "
                 "(the relay compares local parts unquoted, RFC 5321 §4.1.2)");
   }
-  return pattern;
+  // The domain as the relay spells what it compares: an address literal canonical, each
+  // A-label label as its U-label (wildcard labels as written).
+  return pattern.substr(0, at + 1) + smtp::comparable_domain(domain);
 }
 
 }  // namespace gw::controlplane

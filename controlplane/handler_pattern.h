@@ -10,9 +10,9 @@ namespace gw::controlplane {
 
 /// `pattern` (non-empty; "*" is the default) in the spelling the relay compares addresses
 /// in (smtp::comparable_mailbox: quotes of a local part dropped, an address literal
-/// canonical), so that a pattern written as the client would ("x.y"@q.example,
-/// *@[IPv6:0:0:0:0:0:0:0:1]) matches, instead of never matching while a deny handler looks
-/// in force (probe round 15). "<>" is the null sender (DESIGN.md §5), for MAIL only.
+/// canonical, A-labels as U-labels), so that a pattern written as the client would
+/// ("x.y"@q.example, *@[IPv6:0:0:0:0:0:0:0:1], *@xn--caf-dma.example) matches, instead of
+/// never matching while a deny handler looks in force (probe rounds 15 and 16). "<>" is the null sender (DESIGN.md §5), for MAIL only.
 /// Errors (INVALID_ARGUMENT): "<>" on a rcpt handler (the relay refuses RCPT TO:<>, RFC
 /// 5321 §4.1.1.3); a non-ASCII domain without "*" that is no U-label (lower case, NFC: RFC
 /// 6531 §3.3, nothing the relay accepts could match it); a quoted local part with "*".

@@ -7,6 +7,9 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <optional>
+
 #include <cstdint>
 
 #include "common/printable_line.h"
@@ -373,7 +376,56 @@ bool is_u_label(std::string_view label) {
   return rc == IDN2_OK;
 }
 
+/// The U-label an A-label stands for ("xn--bcher-kva" -> "bücher", RFC 5890 §2.3.2.1), or
+/// nullopt when `label` is no valid A-label: no "xn--" prefix (any case), bad Punycode
+/// (RFC 3492), or a decoding that is not a U-label (all ASCII, not NFC, DISALLOWED code
+/// points). ASCII letters are folded first: Punycode digits are case-insensitive.
+std::optional<std::string> u_label_of(std::string_view label) {
+  if (label.size() < 5 || !iequals_ascii(label.substr(0, 4), "xn--") ||
+      label.find('*') != std::string_view::npos) {  // a handler pattern's wildcard label
+    return std::nullopt;
+  }
+  std::string text(label);
+  for (char& c : text) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  char* unicode = nullptr;
+  const int rc = idn2_to_unicode_8z8z(text.c_str(), &unicode, 0);
+  std::optional<std::string> out;
+  if (rc == IDN2_OK && unicode != nullptr) out = std::string(unicode);
+  idn2_free(unicode);
+  if (!out || out->find('.') != std::string::npos ||
+      std::none_of(out->begin(), out->end(), [](char c) { return (c & 0x80) != 0; }) ||
+      !is_u_label(*out)) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string comparable_domain(std::string_view domain) {
+  if (!domain.empty() && domain.front() == '[') {
+    if (auto canonical = canonical_address_literal(domain)) return *canonical;
+    return std::string(domain);
+  }
+  std::string out;
+  out.reserve(domain.size());
+  std::size_t start = 0;
+  while (start <= domain.size()) {
+    const std::size_t dot = std::min(domain.find('.', start), domain.size());
+    const std::string_view label = domain.substr(start, dot - start);
+    if (auto u_label = u_label_of(label)) {
+      out += *u_label;
+    } else {
+      out.append(label);
+    }
+    if (dot == domain.size()) break;
+    out += '.';
+    start = dot + 1;
+  }
+  return out;
+}
 
 bool is_valid_domain(std::string_view domain, bool allow_utf8) {
   if (domain.empty() || domain.size() > kMaxDomain) return false;
@@ -484,12 +536,7 @@ std::string comparable_mailbox(std::string_view mailbox) {
     out.append(mailbox.substr(0, at));
   }
   out += '@';
-  std::string_view domain = mailbox.substr(at + 1);
-  if (auto canonical = canonical_address_literal(domain)) {
-    out += *canonical;
-  } else {
-    out.append(domain);
-  }
+  out += comparable_domain(mailbox.substr(at + 1));
   return out;
 }
 

@@ -75,11 +75,21 @@ bool iequals_ascii(std::string_view a, std::string_view b);
 /// when `literal` is not a valid IPv4 or IPv6 address literal.
 std::optional<std::string> canonical_address_literal(std::string_view literal);
 
+/// The domain (or address literal) in the form every spelling of it shares: an address
+/// literal in its canonical_address_literal() spelling; otherwise each label that is a valid
+/// A-label replaced by its U-label ("xn--bcher-kva.example" -> "bücher.example": the two
+/// are one name, RFC 5890 §2.3.2.1, RFC 6531 §3.2), other labels (and "*" wildcards) as
+/// written. Case is left alone: comparisons are ASCII case-insensitive and U-labels are
+/// lower case by definition. Never fails: what is not recognised comes back unchanged.
+std::string comparable_domain(std::string_view domain);
+
 /// The mailbox (Path::mailbox: local part as written, "@", domain) in the form two
 /// spellings of the same mailbox share: a quoted-string local part unquoted (quotes
 /// dropped, quoted-pairs resolved: "\"c\\eo\"@x" -> "ceo@x"; RFC 5321 §4.1.2: all quoted
-/// forms of a local part MUST be treated as equivalent) and an address-literal domain in
-/// its canonical_address_literal() spelling. Handler selection and policy attributes use
+/// forms of a local part MUST be treated as equivalent) and the domain in its
+/// comparable_domain() spelling (address literal canonical, A-labels as U-labels: probe
+/// round 16, a deny handler for *@bücher.example passed MAIL FROM:<a@xn--bcher-kva.example>).
+/// Handler selection and policy attributes use
 /// this form, so no other spelling slips past a handler, while the upstream still gets the
 /// mailbox as written (field case BR-17). Other mailboxes (and "<>", "postmaster") come
 /// back unchanged.

@@ -655,5 +655,27 @@ TEST(ComparableMailbox, AddressLiteralsTakeTheirCanonicalSpelling) {
   EXPECT_EQ(comparable_mailbox(parsed.path.mailbox), "ceo@[192.0.2.1]");
 }
 
+TEST(AddressTest, ALabelsCompareAsTheirULabels) {
+  // Probe round 16: a deny handler for *@bücher.example let MAIL FROM:<a@xn--bcher-kva.example>
+  // through; the two spellings are one domain (RFC 5890 §2.3.2.1).
+  const std::string buecher = "b\xc3\xbc" "cher.example";
+  EXPECT_EQ(comparable_domain("xn--bcher-kva.example"), buecher);
+  EXPECT_EQ(comparable_domain("XN--BCHER-KVA.example"), buecher);  // case-insensitive
+  EXPECT_EQ(comparable_domain(buecher), buecher);
+  EXPECT_EQ(comparable_mailbox("a@xn--bcher-kva.example"), "a@" + buecher);
+  EXPECT_EQ(comparable_mailbox("\"a\"@mail.xn--bcher-kva.example"), "a@mail." + buecher);
+  auto parsed = parse_mail_from("FROM:<a@xn--bcher-kva.example>");
+  ASSERT_EQ(parsed.error, PathError::kNone);
+  EXPECT_EQ(parsed.path.mailbox, "a@xn--bcher-kva.example");  // relayed as written
+  EXPECT_FALSE(parsed.path.non_ascii);
+  // Labels that are no valid A-label stay as written: bad Punycode, a decoding that is all
+  // ASCII or no U-label, a plain label, a wildcard, an empty label.
+  for (const char* same : {"xn--zz.example", "xn--.example", "xn--abc-.example",
+                           "xn--a-0.example", "example.com", "xn--*.example", "a..b", ""}) {
+    EXPECT_EQ(comparable_domain(same), same) << same;
+  }
+  EXPECT_EQ(comparable_domain("[192.000.002.001]"), "[192.0.2.1]");
+}
+
 }  // namespace
 }  // namespace gw::smtp
