@@ -256,6 +256,27 @@ class MailRcptHandlerTests(PolicyCase):
         rcpts = [t for t in up.command_texts() if t.upper().startswith("RCPT")]
         self.assertEqual(rcpts, ["RCPT TO:<cfo@[192.000.002.001]>"], self.diag(up, c))
 
+    def test_a_label_and_u_label_spellings_select_the_same_handler(self) -> None:
+        """xn--bcher-kva.example and bücher.example are one domain (RFC 5890 §2.3.2.1): a
+        handler written in either spelling meets an address in the other (probe round 16:
+        the ASCII form of the domain walked past a deny handler written in Unicode)."""
+        up = self.upstream()
+        _, port = self.service(up, handlers=[("mail", "deny-sender", "*@b\u00fccher.example"),
+                                             ("rcpt", "deny", "*@xn--caf-dma.example")])
+        c, _ = self.session(port)
+        r = c.command("MAIL FROM:<a@xn--bcher-kva.example>")
+        self.assertEqual((r.code, r.enhanced), (550, "5.7.1"), str(r))
+        r = c.command("MAIL FROM:<a@XN--BCHER-KVA.example>")
+        self.assertEqual((r.code, r.enhanced), (550, "5.7.1"), str(r))
+        self.assertEqual(c.command("MAIL FROM:<z@example.net> SMTPUTF8").code, 250)
+        r = c.command("RCPT TO:<u@caf\u00e9.example>")
+        self.assertEqual(r.code, 550, str(r))
+        self.assertEqual(c.command("RCPT TO:<u@xn--caf-dma.example>").code, 550)
+        self.assertEqual(c.command("RCPT TO:<u@xn--mller-kva.example>").code, 250)
+        texts = [t for t in up.command_texts() if t.upper().startswith(("MAIL", "RCPT"))]
+        self.assertEqual(texts, ["MAIL FROM:<z@example.net> SMTPUTF8",
+                                 "RCPT TO:<u@xn--mller-kva.example>"], self.diag(up, c))
+
     def test_swaks_sender_accepted_and_rejected(self) -> None:
         up = self.upstream()
         svc, port = self.service(up, handlers=[("mail", "allow", "*@example.com"),
