@@ -1,6 +1,9 @@
 // SMTP reply value, builder and parser.
 #include "dataplane/smtp/reply.h"
 
+#include <cstdint>
+#include <cstring>
+
 #include "dataplane/smtp/address.h"
 
 namespace gw::smtp {
@@ -114,6 +117,22 @@ void append_reply(std::string& out, int code, EnhancedStatus status, std::string
 }
 
 bool is_reply_text(std::string_view text) {
+  // Fast path: runs of SP..~ (all but the rarest replies are only that), 8 octets at a
+  // time; the octet-wise loop below takes over from the first word holding anything else.
+  std::size_t start = 0;
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  while (start + 8 <= text.size()) {
+    std::uint64_t word;
+    std::memcpy(&word, text.data() + start, sizeof word);
+    // A high bit in (word - 0x20..) & ~word marks an octet < 0x20; in (word + 0x01..) | word
+    // an octet >= 0x7f (DEL or 8-bit). Either sends the word to the exact loop.
+    const std::uint64_t below_space = (word - 0x20 * kOnes) & ~word & kHigh;
+    const std::uint64_t del_or_high = ((word + kOnes) | word) & kHigh;
+    if ((below_space | del_or_high) != 0) break;
+    start += 8;
+  }
+  text.remove_prefix(start);
   bool eight_bit = false;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
@@ -143,6 +162,8 @@ ReplyParser::Status ReplyParser::feed_line(std::string_view line) {
   // a lone CR or LF, NUL or another control octet would reach the client as a line break
   // or worse. Such a reply is a protocol fault, never relayed (BR-31).
   if (line.size() > 4 && !is_reply_text(line.substr(4))) return Status::kError;
+  // Most replies are one line and an EHLO reply about ten: one allocation for either.
+  if (reply_.lines.empty()) reply_.lines.reserve(sep == '-' ? 16 : 1);
   reply_.lines.emplace_back(line.size() > 4 ? line.substr(4) : std::string_view{});
   return sep == '-' ? Status::kNeedMore : Status::kComplete;
 }

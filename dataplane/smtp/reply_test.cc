@@ -154,6 +154,28 @@ TEST(ReplyParser, C1ControlsAndBrokenUtf8AreErrors) {
   EXPECT_FALSE(is_reply_text("a\x7f"));
 }
 
+TEST(ReplyParser, EveryOctetIsCheckedWhereverItSits) {
+  // is_reply_text checks printable ASCII eight octets at a time: each refused octet, and
+  // each allowed non-printable one (HT, UTF-8), at every offset of a long text.
+  for (std::size_t at = 0; at < 26; ++at) {
+    for (char bad : {'\0', '\r', '\n', '\x1b', '\x1f', '\x7f', '\x80', '\x9b', '\xff'}) {
+      std::string text(25, 'x');
+      text.insert(text.begin() + static_cast<std::ptrdiff_t>(at), bad);
+      EXPECT_FALSE(is_reply_text(text)) << at << " " << int(static_cast<unsigned char>(bad));
+    }
+    std::string tab(25, '~');
+    tab.insert(tab.begin() + static_cast<std::ptrdiff_t>(at), '\t');
+    EXPECT_TRUE(is_reply_text(tab)) << at;
+    std::string utf8(25, ' ');
+    utf8.insert(at, "\xc3\xa9");
+    EXPECT_TRUE(is_reply_text(utf8)) << at;
+    std::string c1(25, ' ');
+    c1.insert(at, "\xc2\x85");
+    EXPECT_FALSE(is_reply_text(c1)) << at;
+  }
+  EXPECT_TRUE(is_reply_text(std::string(40, ' ') + "!~"));
+}
+
 TEST(ReplyParser, LineLengthLimit) {
   std::string ok = "250 " + std::string(ReplyParser::kMaxLineOctets - 4, 'a');
   ASSERT_EQ(ok.size(), ReplyParser::kMaxLineOctets);
