@@ -8,9 +8,8 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <optional>
-
 #include <cstdint>
+#include <optional>
 
 #include "common/printable_line.h"
 
