@@ -154,7 +154,7 @@ Result<Split, std::string> split_multipart(std::string_view message, std::size_t
   const std::string delimiter = "--" + std::string(boundary);
   const std::string_view region = message.substr(0, end);
   std::vector<Range> out;
-  bool in_part = false, seen = false;
+  bool in_part = false, seen = false, closed = false;
   std::size_t part_begin = 0;
   std::size_t pos = begin;
   while (pos < end) {
@@ -164,7 +164,13 @@ Result<Split, std::string> split_multipart(std::string_view message, std::size_t
       std::string_view rest = line.content.substr(delimiter.size());
       const bool close = rest.substr(0, 2) == "--";
       if (close) rest.remove_prefix(2);
-      if (only_wsp(rest)) {
+      if (closed && !close && only_wsp(rest)) {
+        // A part opened after the close delimiter (premature close, BR-27): RFC 2046 makes
+        // it epilogue, yet readers that keep reading show it as an attachment. What the
+        // policy would not see may not pass: fail closed (probe round 16).
+        return failure("a multipart has a delimiter line after its close delimiter");
+      }
+      if (!closed && only_wsp(rest)) {
         seen = true;
         if (in_part) {
           // The line ending before the delimiter belongs to the delimiter (RFC 2046 §5.1.1).
@@ -177,7 +183,11 @@ Result<Split, std::string> split_multipart(std::string_view message, std::size_t
           out.push_back({part_begin, std::max(part_begin, part_end)});
           in_part = false;
         }
-        if (close) break;  // the epilogue is not content
+        if (close) {  // the epilogue is not content, but is still looked at (above)
+          closed = true;
+          pos = line.next;
+          continue;
+        }
         if (++*parts > max_parts) {
           return failure("the message has more than " + std::to_string(max_parts) + " MIME parts");
         }

@@ -62,8 +62,9 @@ struct MimeStructure {
 };
 
 /// Parses `message`. Error (one-line reason): a cap of `limits` is exceeded, a multipart
-/// has delimiter lines that match no declared boundary, or its boundary parameter is
-/// ambiguous (policy: 554 5.6.0, fail closed). A header block without its empty line ends
+/// has delimiter lines that match no declared boundary or a delimiter line opening a part
+/// after its close delimiter (BR-27), or its boundary parameter is ambiguous (policy: 554
+/// 5.6.0, fail closed). A header block without its empty line ends
 /// at the first line that is no header field (a defect), which then starts the body.
 Result<MimeStructure, std::string> parse_mime(std::string_view message,
                                               const MimeLimits& limits = {});

@@ -247,6 +247,29 @@ TEST(MimeParse, MissingOrPrematureBoundariesBR27) {
   EXPECT_EQ(decode_content_body(s), "x\r\n--OU");
 }
 
+TEST(MimeParse, APartOpenedAfterTheCloseDelimiterIsRefusedBR27) {
+  // Premature close (probe round 16): RFC 2046 makes what follows "--b--" epilogue, but a
+  // reader that keeps going shows the base64 part after it, which the policy never saw.
+  const std::string hidden = base64_encode("EICAR");
+  for (const std::string& message : {
+           "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nok\r\n--b--\r\n"
+           "--b\r\nContent-Transfer-Encoding: base64\r\n\r\n" + hidden + "--b--\r\n",
+           // the same inside a nested multipart, and with transport padding
+           "Content-Type: multipart/mixed; boundary=OUT\r\n\r\n--OUT\r\n"
+           "Content-Type: multipart/alternative; boundary=IN\r\n\r\n--IN\r\n\r\nok\r\n"
+           "--IN--\r\n--IN \t\r\nContent-Transfer-Encoding: base64\r\n\r\n" + hidden +
+               "--OUT--\r\n"}) {
+    auto parsed = parse_mime(message);
+    ASSERT_FALSE(parsed) << message;
+    EXPECT_NE(parsed.error().find("close delimiter"), std::string::npos) << parsed.error();
+  }
+  // A second close delimiter, or text that only starts like one, stays epilogue.
+  auto s = parse_ok(
+      "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nok\r\n--b--\r\n"
+      "--b--\r\n--bX not a delimiter\r\n");
+  EXPECT_EQ(decode_content_body(s), "ok");
+}
+
 TEST(MimeParse, DelimitersOfAnUndeclaredBoundaryAreRefusedBR25) {
   // Unquoted, the comment is stripped and the boundary becomes "q=": the "--q=(x)Z9" lines
   // match nothing. A reader may still split there, so the gateway fails closed.
