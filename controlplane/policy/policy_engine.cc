@@ -175,6 +175,10 @@ void finish_message(Decision& decision, const EvaluationState& state,
     }
     replaced = headers + separator + body;
   } else {
+    // Edits that changed nothing (a remove_header of a field the message lacks) leave the
+    // message as it came, byte for byte (DESIGN §7; probe round 17: the separator below
+    // was added to a message without an empty line even then).
+    if (headers == original.substr(0, structure.header_end)) return;
     const std::string_view rest = original.substr(structure.body_begin);
     if (separator.empty() && !rest.empty()) {
       // No empty line in the message (no header block at all, or one that ended at a line

@@ -433,6 +433,26 @@ TEST(EvaluateData, NothingChangedMeansByteExact) {
   }
 }
 
+TEST(EvaluateData, NothingRemovedFromAMessageWithoutAnEmptyLineMeansByteExact) {
+  // Probe round 17: without the empty line after the header block, a remove_header that
+  // matched nothing still added one.
+  for (const std::string& original :
+       {std::string("hello world\r\nsecond\r\n"), std::string(".\r\n.\r\n"),
+        std::string("just text\r\nX-Remove: 1\r\n"), std::string("Subject: x\r\nnot a header\r\n"),
+        std::string("Subject: x\r\nnot a header\r\nX-Remove: 1\r\n")}) {
+    std::string message = original;
+    auto d = run_data("- {type: remove_header, name: X-Remove}", message);
+    EXPECT_EQ(d.verdict, Verdict::kContinue) << original << ": " << d.reason;
+    EXPECT_FALSE(d.message_replaced) << original;
+    EXPECT_EQ(message, original);
+  }
+  // A field that is removed still gives a separated body.
+  std::string message = "X-Remove: 1\r\nSubject: x\r\nnot a header\r\n";
+  auto d = run_data("- {type: remove_header, name: X-Remove}", message);
+  EXPECT_TRUE(d.message_replaced);
+  EXPECT_EQ(message, "Subject: x\r\n\r\nnot a header\r\n");
+}
+
 TEST(EvaluateData, AddAndRemoveHeaders) {
   std::string message = kPlain;
   Attributes a{{"smtp.mail.from", "alice@example.com"}};
