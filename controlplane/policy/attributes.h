@@ -65,6 +65,11 @@ std::string join_recipients(const std::vector<std::string>& recipients);
 /// carry out of the engine: RFC 5322 §2.1.1's 998-octet line limit.
 inline constexpr std::size_t kMaxSingleLineValue = 998;
 
+/// The longest value add_header gives a field (before RFC 2047 encoding), folded onto as
+/// many lines as it needs (header_field): a list of recipients, say, is kept, not cut at
+/// one line's 998 octets (probe round 17).
+inline constexpr std::size_t kMaxHeaderValue = 16 * 1024;
+
 /// `text` made safe for one protocol line (common::printable_line): every control
 /// character (C0 such as CR, LF, NUL, TAB; DEL; the C1 controls such as NEL U+0085; U+2028
 /// and U+2029) and every octet that is not well-formed UTF-8 becomes '?', and the result is

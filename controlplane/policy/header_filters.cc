@@ -13,12 +13,13 @@ class AddHeaderFilter final : public Filter {
 
   std::string_view type() const override { return "add_header"; }
 
-  // One line (no CR/LF injection) that keeps "Name: value" within 998 octets.
+  // Control characters out (no CR/LF injection), at most kMaxHeaderValue octets; the
+  // field is folded onto lines of at most 998 octets when it is written (header_field).
   FilterOutcome apply(EvaluationState& state) const override {
     if (!state.has_message) return FilterOutcome::pass();
-    const std::size_t room = kMaxSingleLineValue - name_.size() - 2;
-    state.header_edits.push_back(
-        {HeaderEditKind::kAdd, name_, to_single_line(value_.expand(state.attributes), room)});
+    state.header_edits.push_back({HeaderEditKind::kAdd, name_,
+                                  to_single_line(value_.expand(state.attributes),
+                                                 kMaxHeaderValue)});
     return FilterOutcome::pass();
   }
 

@@ -723,6 +723,41 @@ std::string rfc2047_encode(std::string_view value) {
   return out;
 }
 
+std::string header_field(std::string_view name, std::string_view value) {
+  constexpr std::size_t kSoftLine = 78;   // RFC 5322 §2.1.1 SHOULD, without CRLF
+  constexpr std::size_t kHardLine = 998;  // RFC 5322 §2.1.1 MUST, without CRLF
+  std::string out(name);
+  out += ": ";
+  if (common::has_8bit(value)) {
+    out += rfc2047_encode(value);
+    out += "\r\n";
+    return out;
+  }
+  std::size_t line = out.size();
+  std::size_t i = 0;
+  while (i < value.size()) {
+    // The next token: a run of whitespace and the word after it.
+    std::size_t word = i;
+    while (word < value.size() && is_wsp(value[word])) ++word;
+    std::size_t next = word;
+    while (next < value.size() && !is_wsp(value[next])) ++next;
+    const std::string_view token = value.substr(i, next - i);
+    // Fold before the whitespace of a token that would pass the soft limit, if a word
+    // follows it (a line of whitespace only would be no continuation line, §3.2.2).
+    const bool fold = word > i && next > word && line + token.size() > kSoftLine;
+    if ((fold ? 0 : line) + token.size() > kHardLine) break;
+    if (fold) {
+      out += "\r\n";
+      line = 0;
+    }
+    out += token;
+    line += token.size();
+    i = next;
+  }
+  out += "\r\n";
+  return out;
+}
+
 std::string edit_header_block(std::string_view header_block, const std::vector<HeaderEdit>& edits) {
   // Fields as byte ranges of the block (a field with its continuation lines and line
   // endings), plus the added fields as owned text.
@@ -750,8 +785,7 @@ std::string edit_header_block(std::string_view header_block, const std::vector<H
     if (edit.kind == HeaderEditKind::kAdd) {
       const auto first_field = std::find_if(fields.begin(), fields.end(),
                                             [](const Field& f) { return !f.name.empty(); });
-      fields.insert(first_field,
-                    {edit.name, edit.name + ": " + rfc2047_encode(edit.value) + "\r\n"});
+      fields.insert(first_field, {edit.name, header_field(edit.name, edit.value)});
     } else {
       std::erase_if(fields,
                     [&](const Field& f) { return !f.name.empty() && iequals(f.name, edit.name); });

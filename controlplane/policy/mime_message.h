@@ -118,6 +118,14 @@ struct HeaderEdit {
 /// allows raw UTF-8 fields in SMTPUTF8 transactions; probe round 12).
 std::string rfc2047_encode(std::string_view value);
 
+/// The header field "name: value" CRLF as the gateway adds it, on lines the RFCs allow:
+/// a non-ASCII value as rfc2047_encode() gives it (one encoded word per line); an ASCII
+/// value folded before whitespace (CRLF inserted, the whitespace kept: RFC 5322 §2.2.3) so
+/// that lines stay within 78 characters where a space allows and within 998 always (§2.1.1).
+/// A word that no line could hold ends the value there (the rest is dropped). `name` must
+/// pass is_valid_header_name; `value` must hold no CR or LF (to_single_line).
+std::string header_field(std::string_view name, std::string_view value);
+
 /// True if `name` is an RFC 5322 §3.6.8 field name: 1..76 printable ASCII characters
 /// other than ":" (76 keeps "name: " within a 78-character line).
 bool is_valid_header_name(std::string_view name);

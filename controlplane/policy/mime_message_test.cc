@@ -18,6 +18,41 @@ MimeStructure parse_ok(std::string_view message, const MimeLimits& limits = {}) 
   return parsed ? std::move(parsed).value() : MimeStructure{};
 }
 
+TEST(HeaderField, LongAsciiValuesAreFoldedNotCut) {
+  EXPECT_EQ(header_field("X-Gw", "checked"), "X-Gw: checked\r\n");
+  EXPECT_EQ(header_field("X-Gw", ""), "X-Gw: \r\n");
+  // Probe round 17: a long recipient list was cut at 998 octets. Folded before whitespace,
+  // every line within 78 characters, and unfolding gives the value back (RFC 5322 §2.2.3).
+  std::string value;
+  for (int i = 0; i < 300; ++i) value += (i ? ", " : "") + std::string("user") + std::to_string(i) + "@example.com";
+  const std::string field = header_field("X-Recipients", value);
+  ASSERT_TRUE(field.ends_with("\r\n"));
+  std::string unfolded;
+  std::size_t start = 0;
+  while (start < field.size()) {
+    const std::size_t end = field.find("\r\n", start);
+    const std::string line = field.substr(start, end - start);
+    EXPECT_LE(line.size(), 78u) << line;
+    if (start > 0) {
+      ASSERT_FALSE(line.empty());
+      EXPECT_EQ(line.front(), ' ') << line;  // a continuation line starts with whitespace
+    }
+    unfolded += line;
+    start = end + 2;
+  }
+  EXPECT_EQ(unfolded, "X-Recipients: " + value);
+  // A word longer than any line may be ends the value there; lines stay within 998.
+  const std::string cut = header_field("X-Gw", "short " + std::string(2000, 'w') + " tail");
+  EXPECT_EQ(cut, "X-Gw: short\r\n");
+  const std::string fits = header_field("X-Gw", std::string(900, 'w') + " tail");
+  EXPECT_EQ(fits, "X-Gw: " + std::string(900, 'w') + "\r\n tail\r\n");
+  // Whitespace runs and trailing whitespace never make a whitespace-only line.
+  const std::string spaced = header_field("X", std::string(80, 'a') + "   b   ");
+  EXPECT_EQ(spaced, "X: " + std::string(80, 'a') + "\r\n   b   \r\n");
+  // Non-ASCII values are encoded words, one per line.
+  EXPECT_EQ(header_field("X-Gw", "gepr\xc3\xbc" "ft"), "X-Gw: =?UTF-8?B?Z2VwcsO8ZnQ=?=\r\n");
+}
+
 TEST(Rfc2047, AsciiStaysAndEverythingElseBecomesEncodedWords) {
   EXPECT_EQ(rfc2047_encode(""), "");
   EXPECT_EQ(rfc2047_encode("checked by gw =?x?="), "checked by gw =?x?=");
