@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/message_limits.h"
+
 namespace gw::cli {
 namespace {
 
@@ -44,6 +46,8 @@ ControlPlaneStubs connect_control_plane(const ChannelOptions& options,
                                         std::chrono::milliseconds connect_timeout) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
+  args.SetMaxReceiveMessageSize(common::kMaxConfigurationBytes);  // export of a large configuration
+  args.SetMaxSendMessageSize(common::kMaxConfigurationBytes);     // apply of one
   const auto credentials = credentials_for(options);
   const auto deadline = std::chrono::system_clock::now() + connect_timeout;
   // WaitForConnected would keep retrying a refused connection until the deadline, and a

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cli/enum_names.h"
+#include "common/message_limits.h"
 #include "common/pem_text.h"
 #include "cli/yaml_text.h"
 #include "common/printable_line.h"
@@ -33,8 +34,8 @@ using google::protobuf::FieldDescriptor;
 /// Largest file a configuration file may name (certificates, keys, password files); gctld
 /// refuses larger PEMs anyway.
 constexpr std::size_t kMaxNamedFileSize = 1 << 20;
-/// Largest configuration file: gRPC's default message limit (4 MiB) bounds the document.
-constexpr std::size_t kMaxConfigFileSize = 4 << 20;
+/// Largest configuration file: what gctl's channel carries (common/message_limits.h).
+constexpr std::size_t kMaxConfigFileSize = common::kMaxConfigurationBytes;
 
 int line_of(const YAML::Node& node) {
   const YAML::Mark mark = node.Mark();
@@ -539,11 +540,13 @@ void Parser::limits(const Fields& service, v1::Limits& limits) const {
   for (int i = 0; i < descriptor->field_count(); ++i) {
     const FieldDescriptor* field = descriptor->field(i);
     if (field->cpp_type() == FieldDescriptor::CPPTYPE_UINT32) {
-      if (auto value = f.number(field->name(), 0, UINT32_MAX)) {
+      // 0 is no limit a service can have (it stands for "the default" on the wire): refused,
+      // as the CLI's flags do; omit the key for the default (probe round 17).
+      if (auto value = f.number(field->name(), 1, UINT32_MAX)) {
         reflection->SetUInt32(&limits, field, static_cast<std::uint32_t>(*value));
       }
     } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_UINT64) {
-      if (auto value = f.number(field->name(), 0, UINT64_MAX)) {
+      if (auto value = f.number(field->name(), 1, UINT64_MAX)) {
         reflection->SetUInt64(&limits, field, *value);
       }
     }
@@ -639,7 +642,14 @@ v1::Handler Parser::handler(const YAML::Node& map, const std::string& what,
     if (*value != v1::SMTP_COMMAND_MAIL && *value != v1::SMTP_COMMAND_RCPT) {
       f.fail_at_line(f.key_line("address"), "\"address\" is only for mail and rcpt handlers");
     }
-    handler.set_address(f.text("address").value_or(""));
+    std::string address = f.text("address").value_or("");
+    if (address.empty()) {
+      // "" would store the default "*" and catch every sender (probe round 17).
+      f.fail_at_line(f.key_line("address"),
+                     "\"address\" is empty: write \"<>\" for the null sender, or leave the "
+                     "key out for \"*\" (every address)");
+    }
+    handler.set_address(address);
   }
   return handler;
 }

@@ -20,8 +20,9 @@ class ConfigFileError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// Reads `path` (at most 4 MiB) and converts it with parse_configuration (file_name = `path`
-/// as given, files it names relative to the directory of `path`). Throws ConfigFileError.
+/// Reads `path` (at most 64 MiB, common::kMaxConfigurationBytes) and converts it with
+/// parse_configuration (file_name = `path` as given, files it names relative to the
+/// directory of `path`). Throws ConfigFileError.
 gateway::v1::ConfigurationDocument load_configuration_file(const std::string& path);
 
 /// Converts the text of a configuration file. Top-level keys: certificates, users, policies,

@@ -339,6 +339,16 @@ const BadCase kBadCases[] = {
      "conf.yaml:4: service \"s\": \"trusted_cas\" must be a list, e.g. trusted_cas: [a, b]"},
     {"unknown limit", "services:\n  - name: s\n    host: h\n    limits:\n      max_recipient: 5\n",
      "<limit>"},
+    // Probe round 17: 0 silently became the default here while the CLI refused it.
+    {"zero limit", "services:\n  - name: s\n    host: h\n    limits:\n      max_recipients: 0\n",
+     "conf.yaml:5: service \"s\": limits: \"max_recipients\" must be a whole number from 1 to "
+     "4294967295, not \"0\""},
+    // ... and an empty address pattern became "*", catching every sender.
+    {"empty address",
+     "services:\n  - name: s\n    host: h\n    handlers:\n      - command: mail\n"
+     "        address: \"\"\n        policy: p\n",
+     "conf.yaml:6: service \"s\": handler 1: \"address\" is empty: write \"<>\" for the null "
+     "sender, or leave the key out for \"*\" (every address)"},
     {"missing host", "services:\n  - name: s\n    port: 25\n",
      "conf.yaml:2: service \"s\": missing \"host\""},
     {"text expected", "services:\n  - name: s\n    host: [a, b]\n",

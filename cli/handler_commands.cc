@@ -57,6 +57,11 @@ void add_add(CLI::App& noun, CommandContext& context) {
           handler.command() != v1::SMTP_COMMAND_RCPT) {
         throw UsageError("--address is only for --command mail and rcpt");
       }
+      if (flags->address.empty()) {
+        // "" would store the default "*" and catch every sender (probe round 17).
+        throw UsageError("--address is empty: use '<>' for the null sender, or leave the flag "
+                         "out for '*' (every address)");
+      }
       handler.set_address(flags->address);
     }
     context.printer().handler_row(context.call(&Stub::CreateHandler, request));

@@ -299,6 +299,10 @@ TEST_F(GctlTest, HandlerUsageErrors) {
   expect_usage_error(
       {"handler", "add", "plain", "--command", "auth", "--policy", "p", "--address", "*"},
       "--address is only for --command mail and rcpt");
+  // Probe round 17: an empty pattern was stored as "*" and caught every sender.
+  expect_usage_error(
+      {"handler", "add", "plain", "--command", "mail", "--policy", "p", "--address", ""},
+      "--address is empty: use '<>' for the null sender");
   expect_usage_error({"handler", "delete", "x"}, "x");
   expect_usage_error({"handler", "delete", "0"}, "0");
 }

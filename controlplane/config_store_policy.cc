@@ -9,6 +9,8 @@
 
 #include "common/logging.h"
 #include "controlplane/config_store.h"
+#include "controlplane/policy/attribute_template.h"
+#include "controlplane/policy/attributes.h"
 #include "controlplane/policy/compiled_policy.h"
 #include "controlplane/policy/password_hash.h"
 #include "controlplane/handler_pattern.h"
@@ -59,6 +61,13 @@ Result<void> normalize_handler(v1::Handler& h) {
   if (h.greeting().size() > 512 || policy::has_control_character(h.greeting())) {
     return fail(Code::kInvalidArgument,
                 "greeting must be at most 512 octets without control characters");
+  }
+  // As in every other template (policy/README.md): the password never leaves the engine,
+  // and a greeting that names it is refused rather than silently left empty (probe 17).
+  if (policy::AttributeTemplate::parse(h.greeting()).references(policy::attr::kSubjectPassword)) {
+    return fail(Code::kInvalidArgument,
+                "greeting must not name ${authentication.subject.password}: the password "
+                "never leaves the policy engine");
   }
   if (h.address().size() > 512 || policy::has_control_character(h.address()) ||
       h.address().find(' ') != std::string::npos) {

@@ -121,6 +121,13 @@ TEST_F(ConfigStorePolicyTest, HandlersGetDefaultsReachTheSnapshotAndPinTheirPoli
   auto greeting = handler("corp", v1::SMTP_COMMAND_MAIL, "allow", "*@x");
   greeting.set_greeting("hi");
   EXPECT_EQ(store_.create_handler(greeting).error().code, Code::kInvalidArgument);
+  // A greeting that names the password is refused like every other template (probe 17).
+  auto secret = handler("corp", v1::SMTP_COMMAND_HELO, "allow");
+  secret.set_greeting("Hi ${authentication.subject.password}");
+  auto refused = store_.create_handler(secret);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Code::kInvalidArgument);
+  EXPECT_NE(refused.error().message.find("password"), std::string::npos);
   EXPECT_EQ(store_.create_handler(handler("corp", v1::SMTP_COMMAND_RCPT, "nope")).error().code,
             Code::kNotFound);
   EXPECT_EQ(store_.create_handler(handler("ghost", v1::SMTP_COMMAND_RCPT, "allow")).error().code,

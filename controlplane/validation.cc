@@ -10,6 +10,8 @@
 #include <cctype>
 #include <memory>
 #include <set>
+#include <string>
+#include <tuple>
 
 #include "common/logging.h"
 #include "common/message_limits.h"
@@ -202,6 +204,12 @@ Result<void> validate_service(const v1::Service& s) {
     return fail(Code::kInvalidArgument,
                 "host " + show(s.host()) + " is neither an IP address nor a host name");
   }
+  if (s.host().front() == '[') {
+    // The node resolves the host as written, and "[::1]" is no name (probe round 17: it
+    // was stored, and every session then got 421).
+    return fail(Code::kInvalidArgument,
+                "host " + show(s.host()) + ": write an IPv6 address without brackets");
+  }
   if (auto port = check_port("port", s.port()); !port) return port;
   if (!v1::Security_IsValid(s.security()) || s.security() == v1::SECURITY_UNSPECIFIED) {
     return fail(Code::kInvalidArgument,
@@ -220,6 +228,20 @@ Result<void> validate_service(const v1::Service& s) {
     return fail(Code::kInvalidArgument, "max_message_size must be at most " +
                                             std::to_string(common::kMaxMessageSizeLimit) +
                                             " octets (512 MiB)");
+  }
+  // Minimums a server must accept (0 = the default): a command line of 512 octets (RFC
+  // 5321 §4.5.3.1.4; an AUTH line is a command line too) and a text line of 1000 (§4.5.3.1.6).
+  // Below them a service refuses every command (probe round 17: max_command_line 1 was
+  // stored, and EHLO got "500 Line too long").
+  for (auto [name, value, minimum] :
+       {std::tuple{"max_command_line", s.limits().max_command_line(), 512u},
+        std::tuple{"max_auth_line", s.limits().max_auth_line(), 512u},
+        std::tuple{"max_text_line", s.limits().max_text_line(), 1000u}}) {
+    if (value != 0 && value < minimum) {
+      return fail(Code::kInvalidArgument, std::string(name) + " must be at least " +
+                                              std::to_string(minimum) +
+                                              " octets (RFC 5321 §4.5.3.1)");
+    }
   }
   for (auto [name, value] : {std::pair{"max_command_line", s.limits().max_command_line()},
                              std::pair{"max_auth_line", s.limits().max_auth_line()}}) {

@@ -130,6 +130,9 @@ TEST(ValidationTest, Host) {
   }
   s.set_host(std::string(254, 'a'));
   EXPECT_NE(refusal(s), "accepted");
+  // Probe round 17: "[::1]" was stored, and the node could not resolve it (421 for all).
+  s.set_host("[::1]");
+  EXPECT_EQ(refusal(s), "host \"[::1]\": write an IPv6 address without brackets");
 }
 
 TEST(ValidationTest, PortAndSecurity) {
@@ -165,6 +168,25 @@ TEST(ValidationTest, CommandLineLimitsFitTheNodesInputBuffer) {
   s.mutable_limits()->set_max_auth_line(100000);
   EXPECT_EQ(refusal(s), "max_auth_line must be at most 32768 octets (a node holds a command "
                         "line whole in its 64 KiB input buffer)");
+}
+
+// Probe round 17: max_command_line 1 was stored, and the relay answered EHLO and every
+// other command "500 Line too long". A server must take 512-octet command lines and
+// 1000-octet text lines (RFC 5321 §4.5.3.1.4, §4.5.3.1.6); 0 stands for the default.
+TEST(ValidationTest, LineLimitsAreAtLeastWhatTheRfcRequires) {
+  v1::Service s = minimal();
+  s.mutable_limits()->set_max_command_line(512);
+  s.mutable_limits()->set_max_auth_line(512);
+  s.mutable_limits()->set_max_text_line(1000);
+  EXPECT_EQ(refusal(s), "accepted");
+  s.mutable_limits()->set_max_command_line(511);
+  EXPECT_EQ(refusal(s), "max_command_line must be at least 512 octets (RFC 5321 §4.5.3.1)");
+  s.mutable_limits()->set_max_command_line(0);
+  s.mutable_limits()->set_max_auth_line(1);
+  EXPECT_EQ(refusal(s), "max_auth_line must be at least 512 octets (RFC 5321 §4.5.3.1)");
+  s.mutable_limits()->set_max_auth_line(0);
+  s.mutable_limits()->set_max_text_line(999);
+  EXPECT_EQ(refusal(s), "max_text_line must be at least 1000 octets (RFC 5321 §4.5.3.1)");
 }
 
 TEST(ValidationTest, InstanceHostnameAndCredentials) {
