@@ -220,7 +220,15 @@ Result<v1::ApplyResponse> ConfigStore::apply(const v1::ConfigurationDocument& do
     }
   }
 
-  // 4. Services with their interfaces and handlers.
+  // 4. Services with their interfaces and handlers. Interfaces that go are deleted for every
+  // service before any new one is created, so the port checks see the file's end state: an
+  // interface may move from one service to another, or two services swap ports, whatever
+  // the order of the file (probe round 17: one order applied, the other was refused).
+  struct PendingInterfaces {
+    std::string what;
+    std::vector<v1::Interface> to_create;
+  };
+  std::vector<PendingInterfaces> pending;
   for (const v1::Service& declared : document.services()) {
     const std::string what = "service " + show_quoted(declared.name());
     v1::Service service = declared;
@@ -307,14 +315,7 @@ Result<v1::ApplyResponse> ConfigStore::apply(const v1::ConfigurationDocument& do
         note("deleted interface " + std::to_string(old.id()) + " (" +
              storage::format_endpoint(old.bind_address(), old.port()) + ") of " + what);
       }
-      for (const v1::Interface& iface : to_create) {
-        const int line = iface.source_line();
-        auto created = create_interface(iface);
-        if (!created) return at(line, "interface of " + what, created.error());
-        note("created interface " +
-             storage::format_endpoint(created.value().bind_address(), created.value().port()) +
-             " of " + what);
-      }
+      pending.push_back({what, std::move(to_create)});
     }
 
     if (declared.declares_handlers()) {
@@ -346,6 +347,17 @@ Result<v1::ApplyResponse> ConfigStore::apply(const v1::ConfigurationDocument& do
              std::to_string(existing.value().size()) + " -> " +
              std::to_string(declared.handlers_size()) + ")");
       }
+    }
+  }
+  // 5. The new interfaces, once every interface that goes has gone.
+  for (const PendingInterfaces& service : pending) {
+    for (const v1::Interface& iface : service.to_create) {
+      const int line = iface.source_line();
+      auto created = create_interface(iface);
+      if (!created) return at(line, "interface of " + service.what, created.error());
+      note("created interface " +
+           storage::format_endpoint(created.value().bind_address(), created.value().port()) +
+           " of " + service.what);
     }
   }
 

@@ -156,7 +156,11 @@ TEST_F(ConfigStorePolicyTest, AddressPatternsAreStoredInTheRelaysComparisonSpell
                  Case{v1::SMTP_COMMAND_RCPT, "\"x.y\"@q.example", "x.y@q.example"},
                  Case{v1::SMTP_COMMAND_RCPT, "bob@[IPv6:2001:DB8::1]", "bob@[IPv6:2001:db8::1]"},
                  Case{v1::SMTP_COMMAND_MAIL, "<>", "<>"},
-                 Case{v1::SMTP_COMMAND_MAIL, "*@b\xc3\xbc" "cher.example", "*@b\xc3\xbc" "cher.example"},
+                 Case{v1::SMTP_COMMAND_MAIL,
+                      "*@b\xc3\xbc"
+                      "cher.example",
+                      "*@b\xc3\xbc"
+                      "cher.example"},
                  // Probe round 16: A-labels are stored as the U-labels they stand for, so
                  // one handler covers both spellings of an internationalised domain.
                  Case{v1::SMTP_COMMAND_RCPT, "*@XN--caf-dma.example", "*@caf\xc3\xa9.example"},
@@ -246,10 +250,56 @@ TEST_F(ConfigStorePolicyTest, ApplyIsAllOrNothingWithFileAndLine) {
   EXPECT_FALSE(hub_.current()->users->lookup("bob").has_value());
 
   auto bad_policy = document();
-  bad_policy.mutable_policies(0)->set_filters_yaml("- type: match\n  attribute: x\n  regex: '(['\n");
+  bad_policy.mutable_policies(0)->set_filters_yaml(
+      "- type: match\n  attribute: x\n  regex: '(['\n");
   auto compile = store_.apply(bad_policy, false);
   ASSERT_FALSE(compile);
   EXPECT_EQ(compile.error().message.rfind("site.yaml:3: ", 0), 0u) << compile.error().message;
+}
+
+// Probe round 17: the port check ran against the half-applied database, so moving an
+// interface to a service listed earlier, or swapping two services' ports, was refused.
+TEST_F(ConfigStorePolicyTest, ApplyMovesAndSwapsPortsWhateverTheOrderOfTheFile) {
+  auto two_services = [](int port_a, int port_b, bool b_first) {
+    v1::ConfigurationDocument d;
+    d.set_file_name("ports.yaml");
+    for (const auto& [name, port] :
+         b_first ? std::vector<std::pair<std::string, int>>{{"b", port_b}, {"a", port_a}}
+                 : std::vector<std::pair<std::string, int>>{{"a", port_a}, {"b", port_b}}) {
+      v1::Service* s = d.add_services();
+      s->set_name(name);
+      s->set_host("127.0.0.1");
+      s->set_declares_interfaces(true);
+      if (port == 0) continue;
+      v1::Interface* i = s->add_interfaces();
+      i->set_type(v1::INTERFACE_TYPE_TCP);
+      i->set_bind_address("127.0.0.1");
+      i->set_port(port);
+    }
+    return d;
+  };
+  auto port_of = [this](const std::string& service) {
+    auto s = store_.get_service(service);
+    return s && s.value().interfaces_size() == 1 ? static_cast<int>(s.value().interfaces(0).port())
+                                                 : 0;
+  };
+  ASSERT_TRUE(store_.apply(two_services(9100, 9101, false), false));
+  // Swap, in both orders of the file.
+  for (bool b_first : {false, true}) {
+    auto swapped = store_.apply(two_services(port_of("b"), port_of("a"), b_first), false);
+    ASSERT_TRUE(swapped) << swapped.error().message;
+  }
+  EXPECT_EQ(port_of("a"), 9100);
+  EXPECT_EQ(port_of("b"), 9101);
+  // Move a's port to b, with b listed first.
+  auto moved = store_.apply(two_services(0, 9100, true), false);
+  ASSERT_TRUE(moved) << moved.error().message;
+  EXPECT_EQ(port_of("a"), 0);
+  EXPECT_EQ(port_of("b"), 9100);
+  // A real clash in the end state is still refused.
+  auto clash = store_.apply(two_services(9100, 9100, false), false);
+  ASSERT_FALSE(clash);
+  EXPECT_NE(clash.error().message.find("overlaps"), std::string::npos) << clash.error().message;
 }
 
 // Two entries of one kind with one name contradict each other; gctl refuses such a file,
@@ -262,10 +312,9 @@ TEST_F(ConfigStorePolicyTest, ApplyRefusesANameDeclaredTwice) {
   auto refused = store_.apply(d, false);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, Code::kInvalidArgument);
-  EXPECT_EQ(refused.error().message,
-            "site.yaml:40: policy \"" + d.policies(0).name() +
-                "\": declared twice in this document (first at line " +
-                std::to_string(d.policies(0).source_line()) + ")");
+  EXPECT_EQ(refused.error().message, "site.yaml:40: policy \"" + d.policies(0).name() +
+                                         "\": declared twice in this document (first at line " +
+                                         std::to_string(d.policies(0).source_line()) + ")");
   EXPECT_EQ(version(), before);
 
   auto services = document();
