@@ -197,12 +197,29 @@ Result<std::string> canonical_ip(std::string_view address) {
   return fail(Code::kInvalidArgument, "address " + show(address) + " is not an IP address");
 }
 
+bool is_multicast_or_broadcast(std::string_view canonical) {
+  const std::string text(canonical);
+  in_addr v4{};
+  if (::inet_pton(AF_INET, text.c_str(), &v4) == 1) {
+    const std::uint32_t host = ntohl(v4.s_addr);
+    return (host >> 28) == 0xE || host == 0xFFFFFFFFu;  // 224.0.0.0/4, 255.255.255.255
+  }
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, text.c_str(), &v6) == 1 && IN6_IS_ADDR_MULTICAST(&v6);  // ff00::/8
+}
+
 Result<void> validate_service(const v1::Service& s) {
   if (auto name = check_name("service name", s.name()); !name) return name;
   if (s.host().empty()) return fail(Code::kInvalidArgument, "host is required");
   if (!is_valid_host_name(s.host()) && !canonical_ip(s.host())) {
     return fail(Code::kInvalidArgument,
                 "host " + show(s.host()) + " is neither an IP address nor a host name");
+  }
+  if (auto ip = canonical_ip(s.host());
+      ip && (ip.value() == "0.0.0.0" || ip.value() == "::" || is_multicast_or_broadcast(ip.value()))) {
+    // "Any address" and group addresses name no server to connect to (probe round 17).
+    return fail(Code::kInvalidArgument,
+                "host " + show(s.host()) + " is not the address of one mail server");
   }
   if (s.host().front() == '[') {
     // The node resolves the host as written, and "[::1]" is no name (probe round 17: it
@@ -304,6 +321,13 @@ Result<void> validate_interface(v1::Interface& iface) {
                 "bind address " + show(iface.bind_address()) + " is not an IP address");
   }
   iface.set_bind_address(std::move(address).value());
+  if (is_multicast_or_broadcast(iface.bind_address())) {
+    // A TCP listener there is reachable by no client (probe round 17: grelayd "listened"
+    // on 224.0.0.1).
+    return fail(Code::kInvalidArgument, "bind address " + show(iface.bind_address()) +
+                                            " is a multicast or broadcast address: no TCP "
+                                            "client can connect to it");
+  }
   if (iface.type() != v1::INTERFACE_TYPE_TCP && iface.cert().empty()) {
     return fail(Code::kInvalidArgument,
                 std::string("interface type ") +

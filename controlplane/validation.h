@@ -36,6 +36,11 @@ bool is_valid_host_name(std::string_view name);
 /// canonical text (inet_ntop), e.g. "[::0001]" -> "::1". Errors: kInvalidArgument.
 Result<std::string> canonical_ip(std::string_view address);
 
+/// True if `canonical` (an address as canonical_ip gives it) is an IPv4 multicast address
+/// (224.0.0.0/4), the limited broadcast address 255.255.255.255 or an IPv6 multicast address
+/// (ff00::/8): no TCP peer has such an address (RFC 1112 §4, RFC 4291 §2.7).
+bool is_multicast_or_broadcast(std::string_view canonical);
+
 /// Checks a service whose defaults are filled in (fill_service_defaults): name, host (IP
 /// address or host name), port 1..65535, security, instance, banner host name, ciphers
 /// (printable and selecting at least one cipher), tls_min_version "1.2" or "1.3",

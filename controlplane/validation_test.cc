@@ -133,6 +133,12 @@ TEST(ValidationTest, Host) {
   // Probe round 17: "[::1]" was stored, and the node could not resolve it (421 for all).
   s.set_host("[::1]");
   EXPECT_EQ(refusal(s), "host \"[::1]\": write an IPv6 address without brackets");
+  for (const char* nowhere : {"0.0.0.0", "::", "224.0.0.1", "239.255.255.250", "255.255.255.255",
+                              "ff02::1"}) {
+    s.set_host(nowhere);
+    EXPECT_EQ(refusal(s), "host \"" + std::string(nowhere) + "\" is not the address of one mail server")
+        << nowhere;
+  }
 }
 
 TEST(ValidationTest, PortAndSecurity) {
@@ -245,6 +251,20 @@ TEST(ValidationTest, InterfacePortTypeAndService) {
   i = tcp(2525);
   i.clear_service();
   EXPECT_EQ(refusal(i), "interface service is required");
+  // Probe round 17: grelayd "listened" on a multicast address no client can reach.
+  for (const char* group : {"224.0.0.1", "239.1.2.3", "255.255.255.255", "ff02::1"}) {
+    i = tcp(2525);
+    i.set_bind_address(group);
+    EXPECT_EQ(refusal(i), "bind address \"" + std::string(group) +
+                              "\" is a multicast or broadcast address: no TCP client can "
+                              "connect to it")
+        << group;
+  }
+  for (const char* fine : {"0.0.0.0", "::", "192.0.2.255", "223.255.255.255", "fe80::1"}) {
+    i = tcp(2525);
+    i.set_bind_address(fine);
+    EXPECT_EQ(refusal(i), "accepted") << fine;
+  }
 }
 
 TEST(ValidationTest, InterfaceTlsNeedsCertificate) {
