@@ -461,5 +461,12 @@ TEST_F(ConfigDocumentTest, ExampleConfigurationParses) {
                                           "add_header", "remove_header"}));
 }
 
+TEST_F(ConfigDocumentTest, AByteOrderMarkIsNoPartOfAPassword) {
+  dir_.write("bom.pw", "\xEF\xBB\xBFSecret-1\r\n");
+  const auto d = parse("users:\n  - name: u\n    password_file: bom.pw\n");
+  ASSERT_EQ(d.users_size(), 1);
+  EXPECT_EQ(d.users(0).password(), "Secret-1");
+}
+
 }  // namespace
 }  // namespace gw::cli

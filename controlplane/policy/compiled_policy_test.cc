@@ -147,6 +147,13 @@ TEST(CompilePolicy, MissingAndMalformedFields) {
   EXPECT_EQ(e.reason, "unknown key \"equals\" in a body_match filter");
   e = compile_error("- type: match\n  attribute: a\n  wildcard: x\n  negate: perhaps\n");
   EXPECT_EQ(e.reason, "\"negate\" of a match filter must be true or false");
+  // YAML 1.2's other spellings of the two booleans are booleans (probe round 17).
+  for (const char* spelling : {"False", "FALSE", "True", "TRUE"}) {
+    EXPECT_NE(compile_ok("- type: match\n  attribute: a\n  wildcard: x\n  negate: " +
+                             std::string(spelling) + "\n"),
+              nullptr)
+        << spelling;
+  }
   e = compile_error("- type: max_size\n  bytes: 10MB\n");
   EXPECT_EQ(e.line, 2);
   EXPECT_NE(e.reason.find("whole number"), std::string::npos);

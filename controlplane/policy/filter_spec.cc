@@ -70,8 +70,9 @@ std::string FilterSpec::string(std::string_view key) const {
 bool FilterSpec::boolean(std::string_view key, bool fallback) const {
   auto value = optional_string(key);
   if (!value) return fallback;
-  if (*value == "true") return true;
-  if (*value == "false") return false;
+  // The YAML 1.2 core schema's spellings (probe round 17: "False" was refused).
+  if (*value == "true" || *value == "True" || *value == "TRUE") return true;
+  if (*value == "false" || *value == "False" || *value == "FALSE") return false;
   fail(key, "\"" + std::string(key) + "\" of a " + what_ + " must be true or false");
 }
 
