@@ -176,6 +176,9 @@ TEST_F(ConfigStorePolicyTest, AddressPatternsAreStoredInTheRelaysComparisonSpell
   for (auto [command, pattern] :
        {std::pair{v1::SMTP_COMMAND_RCPT, "<>"},
         std::pair{v1::SMTP_COMMAND_MAIL, "*@\xc3\x9cNI.example"},  // upper-case U-label
+        // ... also beside a wildcard label, and not in NFC (probe round 18)
+        std::pair{v1::SMTP_COMMAND_RCPT, "*@*.B\xc3\x9c" "CHER.example"},
+        std::pair{v1::SMTP_COMMAND_RCPT, "*@*.bu\xcc\x88" "cher.example"},
         std::pair{v1::SMTP_COMMAND_MAIL, "\"a*\"@q.example"}}) {
     auto h = store_.create_handler(handler("corp", command, "deny", pattern));
     ASSERT_FALSE(h) << pattern;

@@ -61,6 +61,20 @@ TEST(HandlerSelector, CaseInsensitiveAndTies) {
   EXPECT_EQ(select_handler(s, SMTP_COMMAND_RCPT, "BOB@EXAMPLE.com")->policy(), "early");
 }
 
+TEST(HandlerSelector, CaseIsIgnoredBeyondAsciiToo) {
+  // Probe round 18: "JÜRGEN@example.com" walked past the deny handler for jürgen@.
+  gateway::v1::Service s;
+  add(s, 1, SMTP_COMMAND_MAIL, "j\xc3\xbcrgen@example.com", "deny");
+  add(s, 2, SMTP_COMMAND_MAIL, "*@*.b\xc3\xbc" "cher.example", "books");
+  EXPECT_EQ(select_handler(s, SMTP_COMMAND_MAIL, "J\xc3\x9cRGEN@example.com")->policy(), "deny");
+  EXPECT_EQ(select_handler(s, SMTP_COMMAND_MAIL, "J\xc3\xbcrgen@EXAMPLE.com")->policy(), "deny");
+  EXPECT_EQ(select_handler(s, SMTP_COMMAND_MAIL, "\xc3\x9c@mail.b\xc3\xbc" "cher.example")->policy(),
+            "books");
+  EXPECT_EQ(select_handler(s, SMTP_COMMAND_MAIL, "jurgen@example.com"), nullptr);
+  // Ill-formed UTF-8 is compared with ASCII folding only, and never matches a U-label.
+  EXPECT_EQ(select_handler(s, SMTP_COMMAND_MAIL, "j\xfcrgen@example.com"), nullptr);
+}
+
 TEST(HandlerSelector, NoMatchMeansNoPolicy) {
   gateway::v1::Service s;
   add(s, 1, SMTP_COMMAND_MAIL, "*@example.com", "p");

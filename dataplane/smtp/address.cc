@@ -2,13 +2,16 @@
 #include "dataplane/smtp/address.h"
 
 #include <idn2.h>
+#include <unicase.h>
 #include <unictype.h>
+#include <uninorm.h>
 #include <unistr.h>
 
 #include <arpa/inet.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 
 #include "common/printable_line.h"
@@ -402,6 +405,24 @@ std::optional<std::string> u_label_of(std::string_view label) {
 }
 
 }  // namespace
+
+std::string casefold(std::string_view text) {
+  std::string ascii(text);
+  for (char& c : ascii) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  if (std::none_of(text.begin(), text.end(), [](char c) { return (c & 0x80) != 0; }) ||
+      !is_valid_utf8(text)) {
+    return ascii;
+  }
+  std::size_t length = 0;
+  std::uint8_t* folded = u8_casefold(reinterpret_cast<const std::uint8_t*>(text.data()),
+                                     text.size(), nullptr, UNINORM_NFC, nullptr, &length);
+  if (folded == nullptr) return ascii;  // out of memory: at least ASCII folded
+  std::string out(reinterpret_cast<const char*>(folded), length);
+  std::free(folded);
+  return out;
+}
 
 std::string comparable_domain(std::string_view domain) {
   if (!domain.empty() && domain.front() == '[') {

@@ -655,6 +655,14 @@ TEST(ComparableMailbox, AddressLiteralsTakeTheirCanonicalSpelling) {
   EXPECT_EQ(comparable_mailbox(parsed.path.mailbox), "ceo@[192.0.2.1]");
 }
 
+TEST(AddressTest, CasefoldIgnoresCaseBeyondAscii) {
+  EXPECT_EQ(casefold("J\xc3\x9cRGEN@Example.COM"), "j\xc3\xbcrgen@example.com");
+  EXPECT_EQ(casefold("Stra\xc3\x9f" "e"), "strasse");           // ß folds to ss
+  EXPECT_EQ(casefold("u\xcc\x88"), "\xc3\xbc");                 // NFC: u + U+0308 is ü
+  EXPECT_EQ(casefold("ABC"), "abc");
+  EXPECT_EQ(casefold("A\xff"), "a\xff");                        // ill-formed: ASCII only
+}
+
 TEST(AddressTest, ALabelsCompareAsTheirULabels) {
   // Probe round 16: a deny handler for *@bücher.example let MAIL FROM:<a@xn--bcher-kva.example>
   // through; the two spellings are one domain (RFC 5890 §2.3.2.1).
