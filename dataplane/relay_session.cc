@@ -1098,7 +1098,9 @@ bool RelaySession::stopped_by(const Decision& decision, gateway::v1::SmtpCommand
       spdlog::info("session={} {} refused by policy (decision {})", env_.session_id,
                    gateway::v1::SmtpCommand_Name(command),
                    common::log_escape(decision.decision_id));
-      reply(decision.reply);
+      // UTF-8 reply text only in an SMTPUTF8 transaction (RFC 6531 §3.7.4.2); the MAIL
+      // that asks for one counts (utf8_command_).
+      reply(smtputf8_ || utf8_command_ ? decision.reply : smtp::ascii_reply(decision.reply));
       // 421 says the service is closing the transmission channel (RFC 5321 §3.8, §4.2.2):
       // a policy that answers it ends the session, as an upstream's 421 does.
       if (decision.reply.code == 421) closing_ = true;
@@ -1349,7 +1351,10 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
     Decision decision = co_await ask_policy(*handler, gateway::v1::SMTP_COMMAND_MAIL,
                                             std::move(extra), std::move(no_message));
     if (pipelined_during_wait(Verb::kMail)) co_return;
-    if (stopped_by(decision, gateway::v1::SMTP_COMMAND_MAIL)) co_return;
+    utf8_command_ = utf8;
+    const bool stopped = stopped_by(decision, gateway::v1::SMTP_COMMAND_MAIL);
+    utf8_command_ = false;
+    if (stopped) co_return;
   }
   if (!upstream_.is_open()) {  // lost while the policy decided
     reply(451, es::kBadConnection, "Upstream connection lost, try again later");

@@ -1,9 +1,11 @@
 // SMTP reply value, builder and parser.
 #include "dataplane/smtp/reply.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
+#include "common/printable_line.h"
 #include "dataplane/smtp/address.h"
 
 namespace gw::smtp {
@@ -144,6 +146,24 @@ bool is_reply_text(std::string_view text) {
     eight_bit = eight_bit || c >= 0x80;
   }
   return !eight_bit || is_valid_utf8(text);
+}
+
+Reply ascii_reply(Reply reply) {
+  for (std::string& line : reply.lines) {
+    if (std::none_of(line.begin(), line.end(), [](char c) { return (c & 0x80) != 0; })) continue;
+    std::string out;
+    out.reserve(line.size());
+    for (std::size_t i = 0; i < line.size();) {
+      if ((line[i] & 0x80) == 0) {
+        out += line[i++];
+        continue;
+      }
+      out += '?';
+      i += std::max<std::size_t>(1, common::utf8_sequence_length(line, i));
+    }
+    line = std::move(out);
+  }
+  return reply;
 }
 
 ReplyParser::Status ReplyParser::feed_line(std::string_view line) {

@@ -73,6 +73,13 @@ Reply make_reply(int code, EnhancedStatus status, std::string_view text);
 /// allocation beyond `out`'s own growth: the relay's replies of its own, per command).
 void append_reply(std::string& out, int code, EnhancedStatus status, std::string_view text);
 
+/// `reply` with every non-ASCII character of its text replaced by "?" (one per UTF-8
+/// character; any other 8-bit octet likewise). Reply text is US-ASCII (RFC 5321 §4.2,
+/// textstring) unless the transaction uses SMTPUTF8 (RFC 6531 §3.7.4.2): a policy reply
+/// that quotes an address in its comparison spelling (U-labels) must not put UTF-8 into a
+/// 7-bit session (probe round 18).
+Reply ascii_reply(Reply reply);
+
 /// True if `text` may be reply text: HT, SP..~ and, beyond ASCII, well-formed UTF-8
 /// without C1 controls (RFC 5321 §4.2; RFC 6531 §3.7.4.2 allows UTF-8). A lone CR or LF,
 /// NUL, DEL, a C1 control (0x9B is a terminal's CSI) or a stray 0xFF is refused (BR-31).

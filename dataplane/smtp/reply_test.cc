@@ -154,6 +154,16 @@ TEST(ReplyParser, C1ControlsAndBrokenUtf8AreErrors) {
   EXPECT_FALSE(is_reply_text("a\x7f"));
 }
 
+TEST(Reply, AsciiReplyReplacesEachNonAsciiCharacterOnce) {
+  Reply r = make_reply(550, es::kNotAuthorized, "ceo@b\xc3\xbc" "cher.example \xe2\x82\xac \xff!");
+  r.lines.push_back("plain");
+  const Reply a = ascii_reply(r);
+  EXPECT_EQ(a.code, 550);
+  ASSERT_EQ(a.lines.size(), 2u);
+  EXPECT_EQ(a.lines[0], "5.7.1 ceo@b?cher.example ? ?!");
+  EXPECT_EQ(a.lines[1], "plain");
+}
+
 TEST(ReplyParser, EveryOctetIsCheckedWhereverItSits) {
   // is_reply_text checks printable ASCII eight octets at a time: each refused octet, and
   // each allowed non-printable one (HT, UTF-8), at every offset of a long text.

@@ -157,6 +157,23 @@ class PolicyReplyTests(PolicyCase):
         self.assertEqual(raw.count(b"\r\n"), 1, raw)
         self.assertEqual(unprintable_lines(raw), [], raw)
 
+    def test_reply_text_is_ascii_unless_the_transaction_uses_smtputf8(self) -> None:
+        """Reply text is US-ASCII (RFC 5321 §4.2) unless the transaction uses SMTPUTF8 (RFC
+        6531 §3.7.4.2). The sender attribute holds U-labels for A-labels, and a policy reply
+        that quoted it put UTF-8 into a 7-bit session (probe round 18)."""
+        up = self.upstream()
+        _, port = self.service(up, handlers=[("mail", "echo-sender", "*")])
+        c, _ = self.session(port)
+        c.send(b"MAIL FROM:<ceo@xn--bcher-kva.example>\r\n")
+        raw = self.raw_reply(c)
+        self.assertTrue(raw.startswith(b"550 5.7.1 ceo@b?cher.example "), raw)
+        self.assertTrue(all(b < 0x80 for b in raw), raw)
+        self.assertIsNotNone(decision_id(raw.decode()), raw)
+        c.buf.clear()
+        c.send("MAIL FROM:<ceo@bücher.example> SMTPUTF8\r\n".encode())
+        raw = self.raw_reply(c)
+        self.assertTrue(raw.startswith("550 5.7.1 ceo@bücher.example ".encode()), raw)
+
     def test_reply_line_fits_512_octets_with_its_decision_id(self) -> None:
         up = self.upstream()
         _, port = self.service(up, handlers=[("mail", "echo-sender", "*")])
