@@ -5,6 +5,8 @@
 #include <charconv>
 #include <set>
 
+#include "dataplane/smtp/address.h"
+
 namespace gw::controlplane::policy {
 
 int line_of(const YAML::Node& node) {
@@ -88,6 +90,14 @@ std::uint64_t FilterSpec::unsigned_integer(std::string_view key) const {
   return value;
 }
 
+std::string comparable_address_pattern(const std::string& pattern) {
+  if (pattern.find('*') == std::string::npos) return smtp::comparable_mailbox(pattern);
+  const std::size_t at = pattern.rfind('@');
+  if (at == std::string::npos) return pattern;
+  return pattern.substr(0, at + 1) +
+         smtp::comparable_domain(std::string_view(pattern).substr(at + 1));
+}
+
 Condition read_condition(FilterSpec& spec, std::string_view fixed_attribute, bool whole_value,
                          std::initializer_list<MatchOperator> allowed) {
   Condition condition;
@@ -117,6 +127,10 @@ Condition read_condition(FilterSpec& spec, std::string_view fixed_attribute, boo
     }
   }
   if (!op) spec.fail("", "a " + spec.what() + " needs one of: " + names);
+  if ((condition.attribute == attr::kMailFrom || condition.attribute == attr::kRcptTo) &&
+      (*op == MatchOperator::kEquals || *op == MatchOperator::kWildcard)) {
+    pattern = comparable_address_pattern(pattern);
+  }
   auto matcher = Matcher::make(*op, pattern, whole_value);
   if (!matcher) spec.fail(operator_name(*op), matcher.error());
   condition.matcher = std::move(matcher).value();

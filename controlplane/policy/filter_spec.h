@@ -69,9 +69,18 @@ class FilterSpec {
 inline const std::vector<std::string_view> kConditionKeys = {"attribute", "wildcard", "regex",
                                                              "equals",    "cidr",     "negate"};
 
+/// `pattern` (an `equals` or `wildcard` value for smtp.mail.from / smtp.rcpt.to) in the
+/// spelling the relay sends those attributes in (smtp::comparable_mailbox: quotes of a local
+/// part dropped, address literals canonical, A-labels as U-labels; with "*", only the
+/// domain's labels are converted). A rule written as clients spell the address, such as
+/// "*@xn--bcher-kva.example", then matches instead of silently never matching (probe 18).
+std::string comparable_address_pattern(const std::string& pattern);
+
 /// Reads a condition from `spec`: the attribute (the "attribute" key, or `fixed_attribute`
 /// when given, e.g. content.body for body_match), exactly one of the `allowed` operator keys,
-/// and "negate". `whole_value` as in Matcher::make.
+/// and "negate". `whole_value` as in Matcher::make. An `equals` or `wildcard` value for
+/// smtp.mail.from or smtp.rcpt.to is taken in comparable_address_pattern's spelling; a
+/// regex sees the attribute as the relay sends it (see policy/README.md).
 Condition read_condition(FilterSpec& spec, std::string_view fixed_attribute, bool whole_value,
                          std::initializer_list<MatchOperator> allowed);
 

@@ -57,6 +57,31 @@ TEST(Evaluate, TruePassesAndNoFiltersPass) {
   EXPECT_EQ(run("", Command::kRcpt).verdict, Verdict::kContinue);
 }
 
+TEST(Evaluate, AddressRulesAreComparedInTheRelaysSpelling) {
+  // Probe round 18: the relay sends smtp.mail.from / smtp.rcpt.to with A-labels as U-labels
+  // and quoted local parts unquoted; a rule written as clients spell the address silently
+  // never matched.
+  const std::string buecher = "a@b\xc3\xbc" "cher.example";
+  for (const char* rule :
+       {"- {type: match, attribute: smtp.mail.from, wildcard: \"*@xn--bcher-kva.example\"}",
+        "- {type: match, attribute: smtp.mail.from, wildcard: \"*@*.example\"}",
+        "- {type: match, attribute: smtp.mail.from, equals: \"a@XN--BCHER-KVA.example\"}",
+        "- {type: match, attribute: smtp.mail.from, equals: \"\\\"a\\\"@xn--bcher-kva.example\"}"}) {
+    EXPECT_EQ(run(rule, Command::kMail, {{"smtp.mail.from", buecher}}).verdict, Verdict::kContinue)
+        << rule;
+  }
+  EXPECT_EQ(run("- {type: match, attribute: smtp.rcpt.to, wildcard: \"*@xn--caf-dma.example\", "
+                "negate: true}",
+                Command::kRcpt, {{"smtp.rcpt.to", "u@caf\xc3\xa9.example"}})
+                .verdict,
+            Verdict::kReject);
+  // Other attributes keep the value as written.
+  EXPECT_EQ(run("- {type: match, attribute: smtp.helo.domain, equals: \"xn--bcher-kva.example\"}",
+                Command::kHelo, {{"smtp.helo.domain", "xn--bcher-kva.example"}})
+                .verdict,
+            Verdict::kContinue);
+}
+
 TEST(Evaluate, DefaultReplyPerCommand) {
   const struct {
     Command command;
