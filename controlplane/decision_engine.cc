@@ -16,6 +16,7 @@
 
 #include "common/logging.h"
 #include "controlplane/policy/policy_engine.h"
+#include "dataplane/smtp/address.h"
 
 namespace gw::controlplane {
 
@@ -214,6 +215,21 @@ Result<DecisionOutcome> DecisionEngine::decide(const v1::DecisionRequest& reques
     reply->set_code(decision.reply.code);
     reply->set_enhanced_code(decision.reply.enhanced_code);
     reply->set_text(decision.reply.text);
+  }
+  if (request.command() == v1::SMTP_COMMAND_HELO) {
+    // A rewrite the relay cannot send in its EHLO (RFC 5321 §4.1.1.1) is ignored there; it
+    // is dropped here too, so the audit never shows a name the upstream did not get (probe
+    // round 18). The audit's decision.reason says so.
+    const std::string helo(policy::attr::kHeloDomain);
+    if (auto it = decision.changes.find(helo);
+        it != decision.changes.end() && !smtp::is_valid_helo_argument(it->second)) {
+      const std::string note =
+          "smtp.helo.domain rewrite ignored: not a domain or address literal";
+      decision.reason = decision.reason.empty() ? note : decision.reason + "; " + note;
+      decision.changes.erase(it);
+      const auto sent = request.attributes().find(helo);
+      attributes[helo] = sent == request.attributes().end() ? std::string() : sent->second;
+    }
   }
   for (auto& [name, value] : decision.changes) {
     (*response.mutable_attribute_changes())[name] = value;

@@ -132,6 +132,21 @@ TEST_F(DecisionEngineTest, HeloGreetingComesFromTheHandlerAndDomainChangesAreRet
   EXPECT_EQ(changes.at("smtp.helo.domain"), "gw.client.example");
 }
 
+TEST_F(DecisionEngineTest, AHeloRewriteTheRelayCannotSendIsDroppedAndNotAudited) {
+  // "gw.${smtp.helo.domain}" for "[192.0.2.1]" is no domain: the relay ignores it, so the
+  // audit must not show it as the name the upstream got (probe round 18).
+  auto r = request(2, v1::SMTP_COMMAND_HELO);
+  (*r.mutable_attributes())["smtp.helo.domain"] = "[192.0.2.1]";
+  auto d = engine_.decide(r);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d.value().response.verdict(), v1::VERDICT_CONTINUE);
+  EXPECT_EQ(d.value().response.attribute_changes().count("smtp.helo.domain"), 0u);
+  const auto& audited = d.value().audit.attributes();
+  EXPECT_EQ(audited.at("smtp.helo.domain"), "[192.0.2.1]");
+  EXPECT_NE(audited.at("decision.reason").find("smtp.helo.domain rewrite ignored"),
+            std::string::npos);
+}
+
 TEST_F(DecisionEngineTest, AuthChecksTheRepositoryAndNeverAuditsThePassword) {
   EXPECT_TRUE(engine_.is_slow(request(3, v1::SMTP_COMMAND_AUTH)));
   EXPECT_FALSE(engine_.is_slow(request(1, v1::SMTP_COMMAND_MAIL)));
