@@ -1,6 +1,9 @@
 // Attribute names, read-only rules and single-line sanitising.
 #include "controlplane/policy/attributes.h"
 
+#include <cctype>
+#include <string>
+
 #include "common/printable_line.h"
 
 namespace gw::controlplane::policy {
@@ -22,10 +25,19 @@ std::string_view command_name(Command command) {
 }
 
 bool is_read_only_attribute(std::string_view name) {
-  return name == attr::kRcptRecipients || name == attr::kSubjectPassword ||
-         name == attr::kMailFrom || name == attr::kRcptTo || name == attr::kClientAddress ||
-         name == attr::kMessageSource || name == attr::kProtocolType ||
-         name == attr::kMonitoringEnabled;
+  // Any case: "SMTP.MAIL.FROM" would be another attribute nobody reads, a rewrite that
+  // looks in force and is not. "decision.*" is the audit's own (decision.reason): a policy
+  // must not write what the audit records about it (probe round 18).
+  std::string lowered(name);
+  for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lowered.starts_with("decision.")) return true;
+  for (std::string_view reserved :
+       {attr::kRcptRecipients, attr::kSubjectPassword, attr::kMailFrom, attr::kRcptTo,
+        attr::kClientAddress, attr::kMessageSource, attr::kProtocolType,
+        attr::kMonitoringEnabled}) {
+    if (lowered == reserved) return true;
+  }
+  return false;
 }
 
 bool is_valid_attribute_name(std::string_view name) {

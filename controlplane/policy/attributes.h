@@ -51,6 +51,8 @@ inline constexpr std::string_view kDefaultGreeting = "Hello ${smtp.helo.domain}"
 /// and never rewrites them, so a rewrite would be audited but never happen (probe round 15);
 /// and the facts of the connection (client.address, message.source,
 /// message.protocol.type, monitoring.enabled), which later filters must be able to trust.
+/// Names compare in any case, and every "decision.*" name (the audit's own, such as
+/// decision.reason) is read-only as well (probe round 18).
 bool is_read_only_attribute(std::string_view name);
 
 /// True if `name` is a well-formed attribute name: 1..128 characters of [A-Za-z0-9._-].

@@ -225,7 +225,10 @@ TEST(CompilePolicy, ReadOnlyAttributesAndPasswordTemplates) {
       "- {type: set_attribute, attribute: authentication.subject.password, value: x}");
   EXPECT_EQ(e.reason, "attribute authentication.subject.password is read-only");
   for (const char* name : {"smtp.mail.from", "smtp.rcpt.to", "client.address", "message.source",
-                           "message.protocol.type", "monitoring.enabled"}) {
+                           "message.protocol.type", "monitoring.enabled",
+                           // any case, and the audit's own names (probe round 18)
+                           "SMTP.MAIL.FROM", "Client.Address", "decision.reason",
+                           "Decision.anything"}) {
     e = compile_error(std::string("- {type: set_attribute, attribute: ") + name + ", value: x}");
     EXPECT_EQ(e.reason, std::string("attribute ") + name + " is read-only");
   }
