@@ -69,7 +69,9 @@ void add_add(CLI::App& noun, CommandContext& context) {
                    "request client certificates and verify them against this CA certificate")
       ->type_name("NAME")
       ->group("TLS");
-  verb->add_option("--ciphers", flags->ciphers, "OpenSSL cipher list [DEFAULT]")
+  verb->add_option("--ciphers", flags->ciphers,
+                   "OpenSSL cipher list for TLS 1.2 and below (TLS 1.3 keeps OpenSSL's "
+                   "suites; use --tls-min-version) [DEFAULT]")
       ->type_name("STR")
       ->group("TLS");
   verb->add_option("--tls-min-version", flags->tls_min_version, "lowest TLS version [1.2]")

@@ -180,7 +180,9 @@ class ServiceFlags {
         verb.add_option("--client-cert", client_cert_, "client certificate name (with key)")
             ->type_name("NAME")
             ->group("TLS to the upstream");
-    ciphers_opt_ = verb.add_option("--ciphers", ciphers_, "OpenSSL cipher list [DEFAULT]")
+    ciphers_opt_ = verb.add_option("--ciphers", ciphers_,
+                                   "OpenSSL cipher list for TLS 1.2 and below (TLS 1.3 "
+                                   "keeps OpenSSL's suites; use --tls-min-version) [DEFAULT]")
                        ->type_name("STR")
                        ->group("TLS to the upstream");
     tls_min_opt_ =
