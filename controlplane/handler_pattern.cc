@@ -50,7 +50,7 @@ Result<std::string> comparable_pattern(v1::SmtpCommand command, const std::strin
                 "(the relay compares local parts unquoted, RFC 5321 §4.1.2)");
   }
   // The domain as the relay spells what it compares: an address literal canonical, each
-  // A-label label as its U-label (wildcard labels as written).
+  // A-label as its U-label (wildcard labels as written).
   return pattern.substr(0, at + 1) + smtp::comparable_domain(domain);
 }
 
