@@ -34,6 +34,7 @@ constexpr LimitFlag kLimitFlags[] = {
     {"--max-recipients", "max_recipients", "N", "recipients per message [100]"},
     {"--max-command-line", "max_command_line", "OCTETS", "command line incl. CRLF [512]"},
     {"--max-text-line", "max_text_line", "OCTETS", "text line incl. CRLF [1000]"},
+    {"--max-auth-line", "max_auth_line", "OCTETS", "AUTH response line incl. CRLF [12288]"},
     {"--max-sessions", "max_sessions", "N", "concurrent sessions per interface [1000]"},
     {"--max-sessions-per-client", "max_sessions_per_client", "N",
      "concurrent sessions per client IP [50]"},

@@ -417,6 +417,12 @@ std::optional<awaitable<void>> RelaySession::handle_command() {
     count_error();
     return std::nullopt;
   }
+  if (cmd.verb == Verb::kData && state_ == smtp::SessionState::kMail && !upstream_.is_open()) {
+    // Every RCPT got 451 because the upstream of this transaction is gone: DATA gets that
+    // 451 too (transaction_lost), not "554 no valid recipients" (probe round 19).
+    transaction_lost();
+    return std::nullopt;
+  }
   if (auto error = smtp::check_command_order(state_, cmd.verb)) {
     reply(*error);
     count_error();
@@ -1249,7 +1255,17 @@ bool RelaySession::pipelined_before_reply(smtp::Verb verb) {
 }
 
 void RelaySession::relay_upstream_reply(const smtp::Reply& r) {
-  reply(r);
+  // UTF-8 reply text only in an SMTPUTF8 transaction (RFC 6531 §3.7.4.2), whoever wrote
+  // it: an upstream's "Empfänger unbekannt" reaches a 7-bit client as "Empf?nger
+  // unbekannt", code and enhanced code unchanged (probe round 19).
+  const bool eight_bit = std::any_of(r.lines.begin(), r.lines.end(), [](const std::string& l) {
+    return std::any_of(l.begin(), l.end(), [](char c) { return (c & 0x80) != 0; });
+  });
+  if (eight_bit && !smtputf8_ && !utf8_command_) {
+    reply(smtp::ascii_reply(r));
+  } else {
+    reply(r);
+  }
   // 421: the upstream is closing the channel; so does the gateway (RFC 5321 §3.8).
   if (r.code == 421) closing_ = true;
 }
@@ -1371,7 +1387,9 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
   }
   // Without PIPELINING in force nothing may follow a command before its reply.
   if (pipelined_during_wait(Verb::kMail)) co_return;
+  utf8_command_ = utf8;  // the MAIL that asks for SMTPUTF8 may be answered in UTF-8
   relay_upstream_reply(r);
+  utf8_command_ = false;
   if (r.positive()) {
     state_ = smtp::SessionState::kMail;
     recipients_.clear();

@@ -267,13 +267,16 @@ awaitable<UpstreamFault> UpstreamConnection::read_reply(smtp::Reply& reply) {
     // Parse every complete line already buffered.
     while (true) {
       std::string_view data = input_.data();
-      std::size_t crlf = data.find("\r\n");
-      if (crlf == std::string_view::npos) {
+      const smtp::ReplyLineEnd end = smtp::find_reply_line_end(data);
+      if (end.kind == smtp::ReplyLineEnd::Kind::kBareLineBreak) {
+        co_return UpstreamFault::kProtocol;
+      }
+      if (end.kind == smtp::ReplyLineEnd::Kind::kNeedMore) {
         if (data.size() > smtp::ReplyParser::kMaxLineOctets) co_return UpstreamFault::kProtocol;
         break;
       }
-      auto status = parser_.feed_line(data.substr(0, crlf));
-      input_.consume(crlf + 2);
+      auto status = parser_.feed_line(data.substr(0, end.length));
+      input_.consume(end.length + 2);
       if (status == smtp::ReplyParser::Status::kError) co_return UpstreamFault::kProtocol;
       if (status == smtp::ReplyParser::Status::kComplete) {
         reply = parser_.take();

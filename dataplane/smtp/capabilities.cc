@@ -40,11 +40,15 @@ Capabilities parse_ehlo_reply(const Reply& reply) {
       caps.chunking = true;
     } else if (iequals_ascii(keyword, "SIZE")) {
       std::uint64_t value = 0;
-      if (params.empty()) {
-        caps.size = 0;
-      } else {
+      bool known = params.empty();  // "SIZE" alone: no fixed limit (0)
+      if (!known) {
         auto [ptr, ec] = std::from_chars(params.data(), params.data() + params.size(), value);
-        if (ec == std::errc() && ptr == params.data() + params.size()) caps.size = value;
+        known = ec == std::errc() && ptr == params.data() + params.size();
+      }
+      // SIZE listed twice with different limits: the stricter one holds (a message over
+      // the smaller limit may be refused after its whole transfer; probe round 19).
+      if (known && (!caps.size || *caps.size == 0 || (value != 0 && value < *caps.size))) {
+        caps.size = value;
       }
     } else if (iequals_ascii(keyword, "AUTH")) {
       std::size_t pos = 0;

@@ -115,6 +115,22 @@ TEST(ParseEhloReply, SizeVariants) {
   EXPECT_EQ(*c.size, 18446744073709551615u);
 }
 
+TEST(ParseEhloReply, SizeListedTwiceKeepsTheStricterLimit) {
+  // Probe round 19: "SIZE 50" then "SIZE 5000" made the gateway advertise 5000.
+  for (const auto& order : {std::vector<std::string>{"SIZE 50", "SIZE 5000"},
+                            std::vector<std::string>{"SIZE 5000", "SIZE 50"},
+                            std::vector<std::string>{"SIZE", "SIZE 50"},
+                            std::vector<std::string>{"SIZE 50", "SIZE 0"},
+                            std::vector<std::string>{"SIZE 50", "SIZE abc"}}) {
+    Capabilities c = parse_ehlo_reply(ehlo_reply(order));
+    ASSERT_TRUE(c.size.has_value()) << order[0] << ", " << order[1];
+    EXPECT_EQ(*c.size, 50u) << order[0] << ", " << order[1];
+  }
+  Capabilities none = parse_ehlo_reply(ehlo_reply({"SIZE", "SIZE 0"}));
+  ASSERT_TRUE(none.size.has_value());
+  EXPECT_EQ(*none.size, 0u);
+}
+
 TEST(ParseEhloReply, UnknownAndLookalikeKeywordsIgnored) {
   Capabilities c =
       parse_ehlo_reply(ehlo_reply({"DSN", "BINARYMIME", "X-EXPS GSSAPI", "PIPELININGX", "8BITMIMEY",

@@ -166,6 +166,15 @@ Reply ascii_reply(Reply reply) {
   return reply;
 }
 
+ReplyLineEnd find_reply_line_end(std::string_view data) {
+  const std::size_t at = data.find_first_of("\r\n");
+  if (at == std::string_view::npos) return {ReplyLineEnd::Kind::kNeedMore, 0};
+  if (data[at] == '\n') return {ReplyLineEnd::Kind::kBareLineBreak, at};
+  if (at + 1 == data.size()) return {ReplyLineEnd::Kind::kNeedMore, 0};
+  if (data[at + 1] != '\n') return {ReplyLineEnd::Kind::kBareLineBreak, at};
+  return {ReplyLineEnd::Kind::kLine, at};
+}
+
 ReplyParser::Status ReplyParser::feed_line(std::string_view line) {
   if (line.size() < 3 || line.size() > kMaxLineOctets) return Status::kError;
   for (int i = 0; i < 3; ++i) {

@@ -85,6 +85,19 @@ Reply ascii_reply(Reply reply);
 /// NUL, DEL, a C1 control (0x9B is a terminal's CSI) or a stray 0xFF is refused (BR-31).
 bool is_reply_text(std::string_view text);
 
+/// Where the first reply line of `data` (octets read from the upstream) ends.
+/// kLine: `length` octets of line, then CRLF. kNeedMore: no line break yet (a CR may be the
+/// last octet). kBareLineBreak: an LF not after a CR, or a CR followed by anything but LF,
+/// comes first: CR and LF only ever appear together as CRLF (RFC 5321 §2.3.8), and waiting
+/// for a CRLF that never comes would stall the client until the upstream timeout (BR-31,
+/// probe round 19) — the caller treats it as a protocol fault at once.
+struct ReplyLineEnd {
+  enum class Kind { kNeedMore, kLine, kBareLineBreak };
+  Kind kind = Kind::kNeedMore;
+  std::size_t length = 0;
+};
+ReplyLineEnd find_reply_line_end(std::string_view data);
+
 /// Incremental parser of one (possibly multi-line) reply, fed one line at a time
 /// (RFC 5321 §4.2.1). Tolerates a reply line that is only the code ("250"). Errors: a line
 /// that does not start with a 3-digit code in 200..599, a continuation with a different code,

@@ -37,6 +37,23 @@ TEST(ReplyWire, LinesAreCutTo512Octets) {
   EXPECT_EQ(make_reply(250, {0, 0}, "short").wire(), "250 2.0.0 short\r\n");
 }
 
+TEST(ReplyLineEnd, OnlyCrlfEndsALineAndABareBreakIsAFault) {
+  using Kind = ReplyLineEnd::Kind;
+  EXPECT_EQ(find_reply_line_end("").kind, Kind::kNeedMore);
+  EXPECT_EQ(find_reply_line_end("250 ok").kind, Kind::kNeedMore);
+  EXPECT_EQ(find_reply_line_end("250 ok\r").kind, Kind::kNeedMore);  // LF may follow
+  const ReplyLineEnd line = find_reply_line_end("250 ok\r\n354 more");
+  EXPECT_EQ(line.kind, Kind::kLine);
+  EXPECT_EQ(line.length, 6u);
+  EXPECT_EQ(find_reply_line_end("\r\n").length, 0u);
+  // A bare LF (with nothing after it, or before a CRLF) and a CR before anything but LF
+  // (probe round 19: "250 2.1.5 ok\n" stalled the client until the upstream timeout).
+  for (const char* bare : {"250 2.1.5 ok\n", "250 ok\n\r\n", "\n", "250-a\r250 b\r\n",
+                           "250 ok\r\r\n", "250 ok\rx"}) {
+    EXPECT_EQ(find_reply_line_end(bare).kind, Kind::kBareLineBreak) << bare;
+  }
+}
+
 TEST(ReplyParser, SingleLine) {
   ReplyParser p;
   ASSERT_EQ(p.feed_line("250 2.1.0 Ok"), Status::kComplete);

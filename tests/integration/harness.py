@@ -577,6 +577,11 @@ class _RecordingSMTP(SMTP):
         return AuthResult(success=ok, handled=False)
 
     async def _reply(self, text: str) -> None:
+        if text.endswith(("\n", "\r")):
+            # Ends in a line break of its own (a bare LF or CR): sent as is, no CRLF added,
+            # the connection staying open (a reply whose line end never comes).
+            self.transport.write(text.encode("utf-8", "surrogateescape"))
+            return
         await self.push(text)
         if text.startswith("421"):
             self._drop()
