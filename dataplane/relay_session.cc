@@ -638,6 +638,9 @@ smtp::AuthDecision RelaySession::auth_decision() const {
 }
 
 bool RelaySession::auth_allowed_here() const {
+  // require_tls wins over allow_plaintext_auth: before TLS such a service refuses AUTH
+  // (530, RFC 3207 §4), so its EHLO must not offer it either (probe round 19).
+  if (tls_required_but_missing()) return false;
   return client_.encrypted() || env_.service->allow_plaintext_auth;
 }
 

@@ -50,6 +50,20 @@ bool is_valid_attribute_name(std::string_view name) {
   return true;
 }
 
+std::optional<std::string_view> builtin_in_other_case(std::string_view name) {
+  std::string lowered(name);
+  for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lowered == name) return std::nullopt;
+  for (std::string_view builtin :
+       {attr::kHeloDomain, attr::kHeloGreeting, attr::kSubjectId, attr::kSubjectPassword,
+        attr::kAuthorizationId, attr::kMailFrom, attr::kRcptTo, attr::kRcptRecipients,
+        attr::kContentBody, attr::kMessageSource, attr::kProtocolType, attr::kMonitoringEnabled,
+        attr::kClientAddress}) {
+    if (lowered == builtin) return builtin;
+  }
+  return std::nullopt;
+}
+
 std::string join_recipients(const std::vector<std::string>& recipients) {
   std::string out;
   for (const auto& r : recipients) {

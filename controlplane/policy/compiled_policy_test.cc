@@ -239,6 +239,25 @@ TEST(CompilePolicy, ReadOnlyAttributesAndPasswordTemplates) {
   EXPECT_NE(e.reason.find("must not use"), std::string::npos);
 }
 
+TEST(CompilePolicy, BuiltinAttributesMisspelledInCaseAreRefused) {
+  // Probe round 19: `match` on SMTP.MAIL.FROM was accepted and never fired (the attribute
+  // is never set), so a negated rule always passed.
+  auto e = compile_error(
+      "- {type: match, attribute: SMTP.MAIL.FROM, wildcard: \"*@evil.example\", negate: true}");
+  EXPECT_EQ(e.reason,
+            "attribute names are case-sensitive: \"SMTP.MAIL.FROM\" is never set; did you mean "
+            "smtp.mail.from?");
+  e = compile_error(
+      "- {type: \"true\", when: {attribute: Client.Address, cidr: 10.0.0.0/8}}");
+  EXPECT_NE(e.reason.find("did you mean client.address?"), std::string::npos) << e.reason;
+  e = compile_error("- {type: set_attribute, attribute: SMTP.HELO.Domain, value: x}");
+  EXPECT_EQ(e.reason,
+            "attribute names are case-sensitive: \"SMTP.HELO.Domain\" is not smtp.helo.domain");
+  // Names of the operator's own stay free, in any case.
+  EXPECT_TRUE(compile_policy("p", "", "- {type: match, attribute: X.Custom, equals: a}"));
+  EXPECT_TRUE(compile_policy("p", "", "- {type: set_attribute, attribute: My.Flag, value: a}"));
+}
+
 TEST(CompilePolicy, InvalidYamlAndShapes) {
   auto e = compile_error("- type: match\n  attribute: [unclosed\n");
   EXPECT_NE(e.reason.find("invalid YAML"), std::string::npos);

@@ -4,6 +4,7 @@
 #include <re2/re2.h>
 
 #include "common/wildcard.h"
+#include "dataplane/smtp/address.h"
 
 namespace gw::controlplane::policy {
 
@@ -22,7 +23,7 @@ std::string_view operator_name(MatchOperator op) {
 }
 
 Result<Matcher, std::string> Matcher::make(MatchOperator op, std::string_view pattern,
-                                           bool whole_value) {
+                                           bool whole_value, bool fold_case) {
   using boost::outcome_v2::failure;
   if (pattern.size() > kMaxPatternLength) {
     return failure(std::string(operator_name(op)) + " pattern is longer than " +
@@ -32,6 +33,8 @@ Result<Matcher, std::string> Matcher::make(MatchOperator op, std::string_view pa
   m.op_ = op;
   m.pattern_ = std::string(pattern);
   m.whole_value_ = whole_value;
+  m.fold_case_ = fold_case && (op == MatchOperator::kWildcard || op == MatchOperator::kEquals);
+  if (m.fold_case_) m.folded_ = smtp::casefold(pattern);
   if (op == MatchOperator::kRegex) {
     RE2::Options options;
     options.set_log_errors(false);
@@ -56,8 +59,10 @@ Truth Matcher::test(std::string_view value, bool present) const {
   auto truth = [](bool b) { return b ? Truth::kTrue : Truth::kFalse; };
   switch (op_) {
     case MatchOperator::kWildcard:
+      if (fold_case_) return truth(common::wildcard_match(folded_, smtp::casefold(value)));
       return truth(common::wildcard_match(pattern_, value));
     case MatchOperator::kEquals:
+      if (fold_case_) return truth(smtp::casefold(value) == folded_);
       return truth(value == pattern_);
     case MatchOperator::kRegex: {
       const re2::StringPiece text(value.data(), value.size());

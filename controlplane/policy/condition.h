@@ -21,8 +21,9 @@ namespace gw::controlplane::policy {
 /// How a condition compares.
 enum class MatchOperator {
   kWildcard,  // gw::common::wildcard_match: whole value, "*" any run, ASCII case-insensitive
+              // (Unicode case folding with fold_case)
   kRegex,     // RE2 syntax, case-sensitive unless the pattern says (?i)
-  kEquals,    // exact, case-sensitive
+  kEquals,    // exact, case-sensitive (case-folded on both sides with fold_case)
   kCidr,      // the value is an IP address ("ip", "ip:port", "[v6]:port") within a prefix
 };
 
@@ -43,8 +44,11 @@ class Matcher {
   /// regex matches anywhere and reads octets as Latin-1, so binary bodies and "\x90"
   /// escapes work (used by `body_match`, over a long, possibly binary body). Errors (one-line
   /// reason): a bad regex (RE2's message), a pattern over 4096 octets, a bad CIDR.
+  /// `fold_case` (wildcard and equals only) compares pattern and value after Unicode
+  /// default case folding (smtp::casefold): for mailboxes and domains, which compare in
+  /// any case (RFC 5321 §2.4, DESIGN.md §5).
   static Result<Matcher, std::string> make(MatchOperator op, std::string_view pattern,
-                                           bool whole_value);
+                                           bool whole_value, bool fold_case = false);
 
   /// Compares `value`; `present` is false when the attribute is not set (then the value is
   /// taken as "" for text operators, and a CIDR test is kUnknown).
@@ -56,7 +60,9 @@ class Matcher {
  private:
   MatchOperator op_ = MatchOperator::kEquals;
   std::string pattern_;
+  std::string folded_;  // casefold(pattern_) when fold_case_
   bool whole_value_ = true;
+  bool fold_case_ = false;
   std::shared_ptr<const re2::RE2> regex_;
   std::optional<Cidr> cidr_;
 };

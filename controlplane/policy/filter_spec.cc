@@ -107,6 +107,10 @@ Condition read_condition(FilterSpec& spec, std::string_view fixed_attribute, boo
       spec.fail("attribute", "\"" + condition.attribute +
                                  "\" is not an attribute name (letters, digits, '.', '_', '-')");
     }
+    if (auto builtin = builtin_in_other_case(condition.attribute)) {
+      spec.fail("attribute", "attribute names are case-sensitive: \"" + condition.attribute +
+                                 "\" is never set; did you mean " + std::string(*builtin) + "?");
+    }
   } else {
     condition.attribute = std::string(fixed_attribute);
   }
@@ -127,11 +131,16 @@ Condition read_condition(FilterSpec& spec, std::string_view fixed_attribute, boo
     }
   }
   if (!op) spec.fail("", "a " + spec.what() + " needs one of: " + names);
-  if ((condition.attribute == attr::kMailFrom || condition.attribute == attr::kRcptTo) &&
-      (*op == MatchOperator::kEquals || *op == MatchOperator::kWildcard)) {
-    pattern = comparable_address_pattern(pattern);
-  }
-  auto matcher = Matcher::make(*op, pattern, whole_value);
+  const bool address = condition.attribute == attr::kMailFrom ||
+                       condition.attribute == attr::kRcptTo;
+  const bool textual = *op == MatchOperator::kEquals || *op == MatchOperator::kWildcard;
+  if (address && textual) pattern = comparable_address_pattern(pattern);
+  // Mailboxes and domains compare in any case, as handler selection does (DESIGN.md §5,
+  // RFC 5321 §2.4): equals "ceo@example.com" also stops CEO@EXAMPLE.COM, and wildcard
+  // "jürgen@*" also JÜRGEN@... (probe round 19). A regex sees the value as sent.
+  const bool fold_case = textual && (address || condition.attribute == attr::kRcptRecipients ||
+                                     condition.attribute == attr::kHeloDomain);
+  auto matcher = Matcher::make(*op, pattern, whole_value, fold_case);
   if (!matcher) spec.fail(operator_name(*op), matcher.error());
   condition.matcher = std::move(matcher).value();
   condition.negate = spec.boolean("negate", false);

@@ -82,6 +82,45 @@ TEST(Evaluate, AddressRulesAreComparedInTheRelaysSpelling) {
             Verdict::kContinue);
 }
 
+TEST(Evaluate, MailboxAndDomainRulesIgnoreCaseBeyondAscii) {
+  // Probe round 19: equals "ceo@example.com" let CEO@example.com and ceo@EXAMPLE.COM past a
+  // negated rule, and wildcard "jürgen@*" let JÜRGEN@... past, while handlers fold case.
+  const char* deny_ceo =
+      "- {type: match, attribute: smtp.mail.from, equals: \"ceo@example.com\", negate: true}";
+  for (const char* from : {"ceo@example.com", "CEO@example.com", "ceo@EXAMPLE.COM"}) {
+    EXPECT_EQ(run(deny_ceo, Command::kMail, {{"smtp.mail.from", from}}).verdict, Verdict::kReject)
+        << from;
+  }
+  EXPECT_EQ(run(deny_ceo, Command::kMail, {{"smtp.mail.from", "cfo@example.com"}}).verdict,
+            Verdict::kContinue);
+  const char* deny_juergen =
+      "- {type: match, attribute: smtp.mail.from, wildcard: \"j\u00fcrgen@*\", negate: true}";
+  for (const char* from : {"j\xc3\xbcrgen@example.com", "J\xc3\x9cRGEN@example.com",
+                           "J\xc3\xbcRGEN@example.com"}) {
+    EXPECT_EQ(run(deny_juergen, Command::kMail, {{"smtp.mail.from", from}}).verdict,
+              Verdict::kReject)
+        << from;
+  }
+  EXPECT_EQ(run("- {type: match, attribute: smtp.rcpt.to, equals: \"B\u00dcRO@x.example\"}",
+                Command::kRcpt, {{"smtp.rcpt.to", "b\xc3\xbcro@X.example"}})
+                .verdict,
+            Verdict::kContinue);
+  EXPECT_EQ(run("- {type: match, attribute: smtp.helo.domain, equals: \"bad.example\", "
+                "negate: true}",
+                Command::kHelo, {{"smtp.helo.domain", "BAD.Example"}})
+                .verdict,
+            Verdict::kReject);
+  // Other attributes compare as written; a regex sees the value as sent.
+  EXPECT_EQ(run("- {type: match, attribute: x.custom, equals: \"Abc\"}", Command::kMail,
+                {{"x.custom", "abc"}})
+                .verdict,
+            Verdict::kReject);
+  EXPECT_EQ(run("- {type: match, attribute: smtp.mail.from, regex: \"ceo@example\\\\.com\"}",
+                Command::kMail, {{"smtp.mail.from", "CEO@example.com"}})
+                .verdict,
+            Verdict::kReject);
+}
+
 TEST(Evaluate, DefaultReplyPerCommand) {
   const struct {
     Command command;
@@ -223,13 +262,18 @@ TEST(Evaluate, MatchWildcardIsCaseInsensitiveAndWhole) {
 }
 
 TEST(Evaluate, MatchEqualsIsExact) {
+  // Exact on the whole value; case counts except for mailboxes and domains (see
+  // MailboxAndDomainRulesIgnoreCaseBeyondAscii).
   const char* yaml = "- {type: match, attribute: smtp.mail.from, equals: alice@example.com}";
   EXPECT_EQ(run(yaml, Command::kMail, {{"smtp.mail.from", "alice@example.com"}}).verdict,
             Verdict::kContinue);
-  EXPECT_EQ(run(yaml, Command::kMail, {{"smtp.mail.from", "Alice@example.com"}}).verdict,
-            Verdict::kReject);
   EXPECT_EQ(run(yaml, Command::kMail, {{"smtp.mail.from", "alice@example.com "}}).verdict,
             Verdict::kReject);
+  EXPECT_EQ(run(yaml, Command::kMail, {{"smtp.mail.from", "alice@example.co"}}).verdict,
+            Verdict::kReject);
+  const char* custom = "- {type: match, attribute: x.tag, equals: Gold}";
+  EXPECT_EQ(run(custom, Command::kMail, {{"x.tag", "Gold"}}).verdict, Verdict::kContinue);
+  EXPECT_EQ(run(custom, Command::kMail, {{"x.tag", "gold"}}).verdict, Verdict::kReject);
 }
 
 TEST(Evaluate, MatchRegexCoversTheWholeValue) {

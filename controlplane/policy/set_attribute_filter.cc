@@ -41,6 +41,12 @@ std::unique_ptr<Filter> make_set_attribute_filter(FilterSpec& spec) {
   if (is_read_only_attribute(attribute)) {
     spec.fail("attribute", "attribute " + attribute + " is read-only");
   }
+  if (auto builtin = builtin_in_other_case(attribute)) {
+    // "SMTP.HELO.DOMAIN" would be another attribute: a rewrite that looks in force and is
+    // not (probe round 19).
+    spec.fail("attribute", "attribute names are case-sensitive: \"" + attribute +
+                               "\" is not " + std::string(*builtin));
+  }
   AttributeTemplate value = AttributeTemplate::parse(spec.string("value"));
   if (value.references(attr::kSubjectPassword)) {
     spec.fail("value", "a template must not use authentication.subject.password");
