@@ -1600,6 +1600,10 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     reply(550, es::kSyntaxError, "Message contains bare CR or LF, refused (RFC 5321 2.3.8)");
     co_return;
   }
+  if (defects & smtp::DataReader::kNul) {
+    reply(550, smtp::EnhancedStatus{6, 0}, "Message contains NUL octets, refused (RFC 2045 2.8)");
+    co_return;
+  }
   if (defects & smtp::DataReader::kTooBig) {
     reply(552, es::kMessageTooBig, "Message size exceeds fixed maximum message size");
     co_return;

@@ -93,6 +93,7 @@ std::size_t DataReader::feed(std::string_view in, std::string* wire, std::string
         }
         count_line_octets(j - i);
         add_size(j - i);
+        if (std::memchr(data + i, '\0', j - i) != nullptr) defect(kNul);
         if (refuse_8bit_ &&
             std::any_of(data + i, data + j, [](char c) { return (c & 0x80) != 0; })) {
           defect(kEightBit);

@@ -28,6 +28,10 @@ class DataReader {
     kLineTooLong = 4,  // a line over max_line octets incl. CRLF → 500 5.5.2
     kTooBig = 8,       // more than max_size unstuffed octets → 552 5.3.4
     kEightBit = 16,    // an octet >= 0x80 after refuse_8bit() → 554 5.6.3
+    // NUL: allowed in neither 7bit nor 8bit content (RFC 2045 §2.7, §2.8; BINARYMIME is
+    // never offered); a next hop that drops it would read "CRLF NUL . CRLF" as the end of
+    // data the gateway did not see (BR-01/BR-02 kind, probe round 20) → 550 5.6.0.
+    kNul = 32,
   };
 
   /// `max_line`: octets per line including CRLF, not counting the stuffing dot (RFC 5321

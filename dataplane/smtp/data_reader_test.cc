@@ -325,6 +325,22 @@ TEST(DataReaderSmuggling, FieldCaseBr02Trigger) {
   }
 }
 
+TEST(DataReaderSmuggling, NulIsADefectWhereverItIsAndHowEverSplit) {
+  // Probe round 20: "CRLF NUL . CRLF" was relayed; a hop that drops NUL reads it as the end
+  // of data. NUL is allowed in neither 7bit nor 8bit content (RFC 2045 §2.7, §2.8).
+  for (const std::string& msg :
+       {"Subject: a\r\n\r\nfirst\r\n\0.\r\nMAIL FROM:<x@y>\r\n.\r\n"s,
+        "a\0b\r\n.\r\n"s, "\0\r\n.\r\n"s, "..\0\r\n.\r\n"s, "x\r\n.\0\r\n.\r\n"s}) {
+    const Outcome whole = read_whole(msg);
+    EXPECT_TRUE(whole.done);
+    EXPECT_EQ(whole.consumed, msg.size());
+    EXPECT_EQ(whole.defects, unsigned{DataReader::kNul});
+    EXPECT_EQ(whole.wire.find('\0'), std::string::npos) << "NUL never reaches the upstream";
+    EXPECT_EQ(read_bytewise(msg).defects, unsigned{DataReader::kNul});
+  }
+  EXPECT_EQ(read_whole("no nul here\r\n.\r\n").defects, 0u);
+}
+
 TEST(DataReaderSmuggling, BareLfAloneInTheMiddle) {
   Outcome o = read_whole("line one\nline two\r\n.\r\n");
   EXPECT_TRUE(o.done);

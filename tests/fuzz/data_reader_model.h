@@ -54,6 +54,7 @@ inline DataReaderModel model_data_reader(std::string_view in, std::size_t max_li
       defect_at(DataReader::kBareCr, i);
     }
     if (msg[i] == '\n' && (i == 0 || msg[i - 1] != '\r')) defect_at(DataReader::kBareLf, i);
+    if (msg[i] == '\0') defect_at(DataReader::kNul, i);
   }
 
   // Lines end at CRLF only; each line loses one leading dot, and on the wire a content line
