@@ -93,7 +93,8 @@ HeaderLine classify_header_line(std::string_view line) {
 // line, or — a missing separator, as readers take it — at the first line that is neither
 // a header field nor a continuation: that line starts the body, so text there is content
 // the policy sees, never part of a header block it skips (BR-25, BR-27). `defects` counts
-// such a missing separator.
+// such a missing separator. Unless header fields follow that line before an empty line:
+// then readers disagree on where the header ends, and that is an error (fail closed).
 Result<HeaderBlock, std::string> header_block(std::string_view message, std::size_t begin,
                                               std::size_t end, std::size_t max_octets,
                                               std::size_t* defects) {
@@ -116,9 +117,31 @@ Result<HeaderBlock, std::string> header_block(std::string_view message, std::siz
           break;
         case HeaderLine::kSpaceBeforeColon:
           return failure("a header field with whitespace before its colon (readers differ)");
-        case HeaderLine::kOther:
+        case HeaderLine::kOther: {
+          // Readers differ here: most take this line as the start of the body, others
+          // (Mozilla's libmime) read header fields on until the empty line. When fields
+          // follow before an empty line, the two see different Content-Transfer-Encodings
+          // and header sets: fail closed (BR-25; probe round 20, where "x\r\n" above a
+          // "Content-Transfer-Encoding: base64" hid the base64 from body_match and kept a
+          // field remove_header was meant to remove).
+          for (std::size_t next = line.next; next < end;) {
+            const Line after = line_at(region, next);
+            if (after.content.empty()) break;
+            if (!is_wsp(after.content.front()) &&
+                classify_header_line(after.content) != HeaderLine::kOther) {
+              return failure(
+                  "a header block line that is no header field, with fields after it "
+                  "(readers differ)");
+            }
+            if (after.next - begin > max_octets) {
+              return failure("a MIME header block is larger than " +
+                             std::to_string(max_octets) + " octets");
+            }
+            next = after.next;
+          }
           ++*defects;
           return HeaderBlock{pos, pos};
+        }
       }
     }
     if (line.next - begin > max_octets) {

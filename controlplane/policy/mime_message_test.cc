@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <string>
+#include <vector>
 
 #include "common/printable_line.h"
 #include "controlplane/policy/base64.h"
@@ -420,6 +422,31 @@ TEST(MimeParse, BoundaryFormsReadersTakeDifferentlyAreRefusedBR25) {
   EXPECT_TRUE(parse_mime("Content-Type: multipart/mixed (x); boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n"));
 }
 
+TEST(MimeParse, FieldsAfterANonFieldHeaderLineAreRefused) {
+  // Probe round 20: most readers start the body at a line that is no field, Mozilla's
+  // libmime reads fields on to the empty line. With fields after such a line the two see
+  // different headers: "x" above a base64 CTE hid the base64 from body_match.
+  const std::string b64 = base64_encode("xx EVILWORD yy");
+  for (const std::string& message : std::vector<std::string>{
+       "Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\n"
+        "Content-Type: application/octet-stream\r\nthis line has no colon\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n" + b64 + "--b1--\r\n",
+        "Subject: t\r\nno colon here\r\nContent-Transfer-Encoding: base64\r\n\r\n" + b64,
+        "Subject: t\r\nX-\xc3\xa4: 1\r\nX-Internal-Route: secret\r\n\r\nbody\r\n",
+        "Subject: t\r\nX-A\x01: 1\r\nX-Internal-Route: secret\r\n",
+        "Subject: t\r\nContent-Type: multipart/mixed; boundary=b\r\n--b\r\n"
+        "Content-Type: text/plain\r\nMARK\r\n--b--\r\n"}) {
+    auto parsed = parse_mime(message);
+    ASSERT_FALSE(parsed) << message;
+    EXPECT_EQ(parsed.error(),
+              "a header block line that is no header field, with fields after it (readers "
+              "differ)");
+  }
+  // No field before the empty line (or the end): the body starts there, as before.
+  auto s = parse_ok("Subject: t\r\nno colon here\r\nmore text\r\n\r\nX-Not: header\r\n");
+  EXPECT_EQ(decode_content_body(s), "no colon here\r\nmore text\r\n\r\nX-Not: header\r\n");
+}
+
 TEST(MimeParse, FirstHeaderLineStartingWithWhitespaceIsSkipped) {
   // Readers skip it and read the fields after it (probe round 5).
   auto s = parse_ok(" x-junk\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64_encode("MARK"));
@@ -437,7 +464,7 @@ TEST(MimeParse, MissingHeaderBodySeparatorStartsTheBodyAtTheFirstNonFieldLine) {
   EXPECT_EQ(s.header_end, s.body_begin);
   EXPECT_EQ(s.defects, 1u);
   s = parse_ok("Subject: t\r\nContent-Type: multipart/mixed; boundary=b\r\n--b\r\n"
-               "Content-Type: text/plain\r\nMARK\r\n--b\r\nx: y\r\n\r\nok\r\n--b--\r\n");
+               "\r\nMARK\r\n--b\r\nx: y\r\n\r\nok\r\n--b--\r\n");
   EXPECT_EQ(decode_content_body(s), "MARKok");
   EXPECT_EQ(s.parts, 2u);
   // A part with no header at all and no empty line.
