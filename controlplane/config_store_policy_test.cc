@@ -179,10 +179,36 @@ TEST_F(ConfigStorePolicyTest, AddressPatternsAreStoredInTheRelaysComparisonSpell
         // ... also beside a wildcard label, and not in NFC (probe round 18)
         std::pair{v1::SMTP_COMMAND_RCPT, "*@*.B\xc3\x9c" "CHER.example"},
         std::pair{v1::SMTP_COMMAND_RCPT, "*@*.bu\xcc\x88" "cher.example"},
-        std::pair{v1::SMTP_COMMAND_MAIL, "\"a*\"@q.example"}}) {
+        std::pair{v1::SMTP_COMMAND_MAIL, "\"a*\"@q.example"},
+        // the wire's angle brackets, an empty local part, empty labels (probe round 20)
+        std::pair{v1::SMTP_COMMAND_MAIL, "<alice@example.com>"},
+        std::pair{v1::SMTP_COMMAND_MAIL, "<*@spam.example>"},
+        std::pair{v1::SMTP_COMMAND_RCPT, "bob@example.com."},
+        std::pair{v1::SMTP_COMMAND_RCPT, "*@example.org."},
+        std::pair{v1::SMTP_COMMAND_RCPT, "*@*..example"},
+        std::pair{v1::SMTP_COMMAND_RCPT, "*@"},
+        std::pair{v1::SMTP_COMMAND_RCPT, "@example.com"}}) {
     auto h = store_.create_handler(handler("corp", command, "deny", pattern));
     ASSERT_FALSE(h) << pattern;
     EXPECT_EQ(h.error().code, Code::kInvalidArgument) << pattern;
+  }
+}
+
+TEST_F(ConfigStorePolicyTest, OnePatternSlotWhateverTheCaseBeyondAscii) {
+  // Probe round 20: handler selection folds case with Unicode rules, the duplicate check
+  // only ASCII: JÜRGEN@ beside jürgen@ was stored and never ran (or STRASSE@ beside
+  // straße@ won on length).
+  ASSERT_TRUE(store_.upsert_policy(policy("deny", kTrue)));
+  for (auto [first, second] :
+       {std::pair{"j\xc3\xbcrgen@example.com", "J\xc3\x9cRGEN@example.com"},
+        std::pair{"stra\xc3\x9f" "e@example.com", "STRASSE@example.com"},
+        std::pair{"Bob@example.com", "bob@EXAMPLE.COM"}}) {
+    auto h = store_.create_handler(handler("corp", v1::SMTP_COMMAND_MAIL, "deny", first));
+    ASSERT_TRUE(h) << first << ": " << h.error().message;
+    auto dup = store_.create_handler(handler("corp", v1::SMTP_COMMAND_MAIL, "deny", second));
+    ASSERT_FALSE(dup) << second;
+    EXPECT_EQ(dup.error().code, Code::kAlreadyExists) << second;
+    ASSERT_TRUE(store_.delete_handler(h.value().id()));
   }
 }
 

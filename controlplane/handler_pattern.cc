@@ -18,9 +18,30 @@ Result<std::string> comparable_pattern(v1::SmtpCommand command, const std::strin
     }
     return pattern;
   }
+  // Patterns that no accepted address can match would leave a deny handler listed and
+  // never run (probe round 20): the angle brackets of the wire syntax (only "<>" keeps
+  // them), an empty local part, an empty domain label (a trailing dot: the relay refuses
+  // MAIL FROM:<a@example.com.> with 501).
+  if (!pattern.empty() && (pattern.front() == '<' || pattern.back() == '>')) {
+    return fail(Code::kInvalidArgument,
+                "address pattern " + pattern + ": write the address without angle brackets "
+                "(only <>, the null sender, keeps them)");
+  }
   const std::size_t at = pattern.rfind('@');
   if (at == std::string::npos) return pattern;
   const std::string_view domain = std::string_view(pattern).substr(at + 1);
+  if (at == 0) {
+    return fail(Code::kInvalidArgument,
+                "address pattern " + pattern + ": the local part is empty (use *" + pattern +
+                    " for every local part)");
+  }
+  if (domain.empty() ||
+      (domain.front() != '[' &&
+       (domain.front() == '.' || domain.back() == '.' || domain.find("..") != std::string::npos))) {
+    return fail(Code::kInvalidArgument,
+                "address pattern " + pattern + ": the domain has an empty label (a trailing "
+                "dot?): no address the relay accepts has one");
+  }
   // A non-ASCII label no accepted address can have (upper case, not NFC) would never match
   // while a deny handler looks in force; with "*" elsewhere in the domain too (probe round
   // 18: *@*.BÜCHER.example was stored). Labels holding "*" are not checked.
