@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cli/enum_names.h"
+#include "cli/flags.h"
 #include "common/message_limits.h"
 #include "common/pem_text.h"
 #include "cli/yaml_text.h"
@@ -295,13 +296,7 @@ std::string Parser::named_pem(const Fields& fields, std::string_view key) const 
 }
 
 std::string Parser::named_first_line(const Fields& fields, std::string_view key) const {
-  std::string text = named_file(fields, key);
-  // A UTF-8 byte order mark (Windows editors write one) is no part of the password: kept,
-  // the password the operator typed failed and one with U+FEFF before it passed (probe 17).
-  if (text.starts_with("\xEF\xBB\xBF")) text.erase(0, 3);
-  const std::size_t end = text.find('\n');
-  if (end != std::string::npos) text.resize(end);
-  if (!text.empty() && text.back() == '\r') text.pop_back();
+  std::string text = first_line_of(named_file(fields, key));  // BOM, CRLF (flags.h)
   if (text.empty()) {
     fields.fail_at_line(line_of(fields.node(key)),
                         fields.node(key).Scalar() + ": the first line is empty");

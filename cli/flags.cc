@@ -45,10 +45,16 @@ std::string read_flag_file(const std::string& path, std::string_view flag) {
   return text;
 }
 
-std::string read_first_line(const std::string& path, std::string_view flag) {
-  std::string text = read_flag_file(path, flag);
-  text.resize(text.find('\n') == std::string::npos ? text.size() : text.find('\n'));
+std::string first_line_of(std::string text) {
+  if (text.starts_with("\xEF\xBB\xBF")) text.erase(0, 3);
+  const std::size_t end = text.find('\n');
+  if (end != std::string::npos) text.resize(end);
   if (!text.empty() && text.back() == '\r') text.pop_back();
+  return text;
+}
+
+std::string read_first_line(const std::string& path, std::string_view flag) {
+  std::string text = first_line_of(read_flag_file(path, flag));
   if (text.empty()) throw UsageError(std::string(flag) + " " + path + ": the first line is empty");
   if (!common::is_valid_utf8(text)) {
     throw UsageError(std::string(flag) + " " + path + ": the first line is not UTF-8 text");

@@ -486,6 +486,14 @@ TEST_F(GctlTest, ServiceAddMapsTlsAndCredentialFlags) {
   EXPECT_EQ(bare.password(), "");
 }
 
+TEST_F(GctlTest, PasswordFileWithAByteOrderMark) {
+  // Probe round 20: --password-file kept a leading UTF-8 BOM (apply's password_file did not).
+  TempDir dir;
+  const std::string password_file = dir.write("pw", std::string("\xEF\xBB\xBF") + kPassword + "\r\n");
+  ASSERT_EQ(run({"service", "update", "corp", "--password-file", password_file}), 0) << err_.str();
+  EXPECT_EQ(stub_->last_request<v1::UpdateServiceRequest>().service().password(), kPassword);
+}
+
 TEST_F(GctlTest, ServiceUpdateTlsFlagsAreMaskedAndCanBeTurnedOff) {
   TempDir dir;
   const std::string password_file = dir.write("pw", kPassword);

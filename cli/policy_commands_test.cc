@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "cli/audit_commands.h"
+#include "cli/flags.h"
 #include "cli/gctl_test_fixture.h"
 #include "cli/user_commands.h"
 
@@ -348,6 +349,13 @@ TEST(ReadPasswordLine, FirstLineWithoutItsEnding) {
   EXPECT_THROW(read_password_line(blank), UsageError);
   std::istringstream cr("\r\n");
   EXPECT_THROW(read_password_line(cr), UsageError);
+  // A UTF-8 byte order mark is no part of the password, on every path (probe round 20).
+  std::istringstream bom("\xEF\xBB\xBF" "Carol-Pw-2024\r\n");
+  EXPECT_EQ(read_password_line(bom), "Carol-Pw-2024");
+  std::istringstream bom_only("\xEF\xBB\xBF\n");
+  EXPECT_THROW(read_password_line(bom_only), UsageError);
+  EXPECT_EQ(first_line_of("\xEF\xBB\xBFpw\r\nx"), "pw");
+  EXPECT_EQ(first_line_of("pw\xEF\xBB\xBF"), "pw\xEF\xBB\xBF") << "only a leading BOM";
 }
 
 TEST_F(GctlTest, UserAddReadsThePasswordFromStdin) {

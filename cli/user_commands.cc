@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "cli/flags.h"
 #include "common/printable_line.h"
 
 namespace gw::cli {
@@ -63,7 +64,7 @@ void add_delete(CLI::App& noun, CommandContext& context) {
 std::string read_password_line(std::istream& in) {
   std::string line;
   std::getline(in, line);
-  if (!line.empty() && line.back() == '\r') line.pop_back();
+  line = first_line_of(std::move(line));
   if (line.empty()) throw UsageError("--password-stdin: no password on the first line of stdin");
   // Passwords travel in proto string fields, which must hold UTF-8.
   if (!common::is_valid_utf8(line)) {
