@@ -230,13 +230,20 @@ void services(YAML::Emitter& out, const v1::ConfigurationDocument& document) {
     optional_text(out, "tls_server_name", service.tls_server_name());
     optional_text(out, "username", service.username());
     limits(out, service.limits());
-    if (service.interfaces_size() > 0) {
-      out << YAML::Key << "interfaces" << YAML::Value << YAML::BeginSeq;
+    // An empty list gctld declares is printed as [] (probe round 20): left out, applying the
+    // export back would keep handlers or interfaces added since, where a present list
+    // replaces the whole list (README "apply").
+    if (service.interfaces_size() > 0 || service.declares_interfaces()) {
+      out << YAML::Key << "interfaces" << YAML::Value;
+      if (service.interfaces_size() == 0) out << YAML::Flow;
+      out << YAML::BeginSeq;
       for (const auto& item : service.interfaces()) interface(out, item);
       out << YAML::EndSeq;
     }
-    if (service.handlers_size() > 0) {
-      out << YAML::Key << "handlers" << YAML::Value << YAML::BeginSeq;
+    if (service.handlers_size() > 0 || service.declares_handlers()) {
+      out << YAML::Key << "handlers" << YAML::Value;
+      if (service.handlers_size() == 0) out << YAML::Flow;
+      out << YAML::BeginSeq;
       for (const auto& item : service.handlers()) handler(out, item);
       out << YAML::EndSeq;
     }

@@ -280,6 +280,29 @@ TEST(ConfigExport, PemWithoutOneFinalLineBreakStaysExact) {
   }
 }
 
+TEST(ConfigExport, DeclaredEmptyListsArePrintedSoApplyEmptiesThem) {
+  // Probe round 20: a service exported without handlers left `handlers:` out, so applying
+  // the export back kept a handler added since (a present list replaces the whole list).
+  v1::ConfigurationDocument document;
+  v1::Service* s = document.add_services();
+  s->set_name("zero");
+  s->set_host("mx.example.net");
+  s->set_declares_interfaces(true);
+  s->set_declares_handlers(true);
+  const std::string text = export_configuration_yaml(document);
+  EXPECT_NE(text.find("interfaces: []"), std::string::npos) << text;
+  EXPECT_NE(text.find("handlers: []"), std::string::npos) << text;
+  TempDir dir;
+  const v1::ConfigurationDocument parsed = parse_configuration(text, "export.yaml", dir.path());
+  ASSERT_EQ(parsed.services_size(), 1);
+  EXPECT_TRUE(parsed.services(0).declares_interfaces());
+  EXPECT_TRUE(parsed.services(0).declares_handlers());
+  EXPECT_EQ(parsed.services(0).handlers_size(), 0);
+  // Not declared (a document that never said): still left out.
+  s->clear_declares_handlers();
+  EXPECT_EQ(export_configuration_yaml(document).find("handlers"), std::string::npos);
+}
+
 TEST(ConfigExport, EmptyDocument) {
   EXPECT_EQ(export_configuration_yaml(v1::ConfigurationDocument()), "{}\n");
 }

@@ -15,26 +15,21 @@ bool is_plain(const YAML::Node& node) { return node.Tag() == "?" || node.Tag().e
 
 nlohmann::ordered_json resolve_plain(const std::string& text) {
   static const std::regex kNull(R"(^(|~|null|Null|NULL)$)");
-  static const std::regex kTrue(R"(^(true|True|TRUE)$)");
-  static const std::regex kFalse(R"(^(false|False|FALSE)$)");
+
   static const std::regex kInt(R"(^[-+]?[0-9]+$)");
-  static const std::regex kFloat(R"(^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$)");
   if (std::regex_match(text, kNull)) return nullptr;
-  if (std::regex_match(text, kTrue)) return true;
-  if (std::regex_match(text, kFalse)) return false;
+  // Booleans too only as JSON spells them: "TRUE" read as text (an equals value) stays so.
+  if (text == "true") return true;
+  if (text == "false") return false;
+  // A number only when JSON writes it back as the same text: "007", "+5", "1.50" or "1e3"
+  // stay strings, so `-o json export` applied back gives the policies that were applied
+  // (a filter reads every value as text: probe round 20 saw wildcard "1e3" come back as
+  // "1000.0"). No configuration field holds a fraction, so no float is ever produced.
   if (std::regex_match(text, kInt)) {
-    const char* begin = text.data() + (text.front() == '+' ? 1 : 0);
-    const char* end = text.data() + text.size();
     std::int64_t value = 0;
-    const auto [ptr, ec] = std::from_chars(begin, end, value);
-    if (ec == std::errc() && ptr == end) return value;
-    return text;  // out of range: keep the digits
-  }
-  if (std::regex_match(text, kFloat)) {
-    try {
-      return std::stod(text);
-    } catch (const std::exception&) {
-      return text;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec == std::errc() && ptr == text.data() + text.size() && std::to_string(value) == text) {
+      return value;
     }
   }
   return text;

@@ -50,8 +50,11 @@ TEST(YamlToJson, ResolvesPlainScalarsOnly) {
       YAML::Load("a: \"true\"\nb: true\nc: 25\nd: '25'\ne: 1.5\nf: ~\ng: text\nh: [1, x]\n"
                  "i: 99999999999999999999\nj: yes\n"));
   EXPECT_EQ(json.dump(),
-            R"({"a":"true","b":true,"c":25,"d":"25","e":1.5,"f":null,"g":"text","h":[1,"x"],)"
+            R"({"a":"true","b":true,"c":25,"d":"25","e":"1.5","f":null,"g":"text","h":[1,"x"],)"
             R"("i":"99999999999999999999","j":"yes"})");
+  // Only numbers JSON gives back as written (probe round 20: "007" became 7, 1e3 1000.0).
+  EXPECT_EQ(yaml_to_json(YAML::Load("[007, +5, 1.50, 1e3, -0, -12, 0, TRUE, False, true]")).dump(),
+            R"(["007","+5","1.50","1e3","-0",-12,0,"TRUE","False",true])");
 }
 
 }  // namespace
