@@ -1,6 +1,11 @@
 // Shared command state, the lazily opened stubs, and failure → error line / exit code.
 #include "cli/command_context.h"
 
+#include <string>
+#include <vector>
+
+#include "common/printable_line.h"
+
 namespace gw::cli {
 namespace {
 
@@ -86,7 +91,49 @@ const ControlPlaneStubs& CommandContext::stubs() {
   return stubs_;
 }
 
+namespace {
+
+// The dotted path of the first non-UTF-8 string under `message`, or "" when there is none.
+std::string first_non_utf8_field(const google::protobuf::Message& message) {
+  using google::protobuf::FieldDescriptor;
+  const auto* reflection = message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const FieldDescriptor* field : fields) {
+    if (field->type() == FieldDescriptor::TYPE_STRING) {
+      const int n = field->is_repeated() ? reflection->FieldSize(message, field) : 1;
+      for (int i = 0; i < n; ++i) {
+        const std::string value = field->is_repeated()
+                                      ? reflection->GetRepeatedString(message, field, i)
+                                      : reflection->GetString(message, field);
+        if (!common::is_valid_utf8(value)) return field->name();
+      }
+    } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      const int n = field->is_repeated() ? reflection->FieldSize(message, field) : 1;
+      for (int i = 0; i < n; ++i) {
+        const auto& child = field->is_repeated()
+                                ? reflection->GetRepeatedMessage(message, field, i)
+                                : reflection->GetMessage(message, field);
+        if (std::string below = first_non_utf8_field(child); !below.empty()) {
+          // Map entries are messages of key and value: name the map, not the entry.
+          return field->is_map() ? field->name() : field->name() + "." + below;
+        }
+      }
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+void require_utf8_strings(const google::protobuf::Message& request) {
+  if (std::string field = first_non_utf8_field(request); !field.empty()) {
+    throw UsageError(field + ": the value is not UTF-8 text");
+  }
+}
+
 AuditStream CommandContext::follow_audit(const gateway::v1::AuditQuery& query) {
+  require_utf8_strings(query);
   auto context = std::make_unique<grpc::ClientContext>();
   auto reader = stubs().policy->FollowAudit(context.get(), query);
   return AuditStream(std::move(context), std::move(reader));

@@ -486,6 +486,14 @@ TEST_F(GctlTest, ServiceAddMapsTlsAndCredentialFlags) {
   EXPECT_EQ(bare.password(), "");
 }
 
+TEST_F(GctlTest, NonUtf8ArgumentsAreUsageErrorsNotInternal) {
+  // Probe round 20: a Latin-1 name gave a libprotobuf log line, "error: INTERNAL", exit 1.
+  expect_usage_error({"service", "add", "s\xe9rvice", "--host", "h"}, "name: the value is not UTF-8");
+  expect_usage_error({"service", "update", "corp", "--hostname", "gw.\xe9x"},
+                     "service.hostname: the value is not UTF-8");
+  EXPECT_TRUE(stub_->methods().empty()) << "nothing was sent";
+}
+
 TEST_F(GctlTest, PasswordFileWithAByteOrderMark) {
   // Probe round 20: --password-file kept a leading UTF-8 BOM (apply's password_file did not).
   TempDir dir;
