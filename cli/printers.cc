@@ -16,6 +16,7 @@
 
 #include "cli/enum_names.h"
 #include "cli/yaml_text.h"
+#include "common/printable_line.h"
 
 namespace gw::cli {
 namespace {
@@ -33,13 +34,10 @@ constexpr std::string_view kSecretFieldNames[] = {"password", "key_pem", "passwo
 constexpr std::string_view kInputOnlyFieldNames[] = {"source_line", "declares_interfaces",
                                                      "declares_handlers"};
 
+// Control characters (C0, DEL, C1, line separators), bidirectional overrides and broken
+// UTF-8 become '?': a cell is one line that cannot rearrange the rest of the row.
 std::string printable(std::string_view cell) {
-  std::string out(cell);
-  for (char& c : out) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) c = '?';
-  }
-  return out;
+  return common::printable_line(cell, std::string_view::npos);
 }
 
 std::string or_dash(const std::string& value) { return value.empty() ? "-" : value; }
