@@ -91,6 +91,7 @@ bool well_formed(std::string_view s) {
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '\r' && (i + 1 == s.size() || s[i + 1] != '\n')) return false;
     if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) return false;
+    if (s[i] == '\0') return false;  // a defect of its own (DataReader::kNul)
   }
   return true;
 }
