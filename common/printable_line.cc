@@ -69,20 +69,19 @@ std::string to_valid_utf8(std::string_view text) {
 namespace {
 
 /// True if the well-formed sequence text[i, i + length) is a character printable_line
-/// keeps: not a C0/DEL/C1 control, not U+2028/U+2029, and not a bidirectional formatting
-/// character (U+061C, U+200E/U+200F, U+202A..U+202E, U+2066..U+2069: they reorder the
-/// rest of a line on screen, "Trojan Source"; probe round 20 saw U+202E from an AUTH
-/// identity reverse a `gctl audit` row).
+/// keeps: not a C0/DEL/C1 control, not U+2028/U+2029, and not a bidirectional embedding,
+/// override or isolate (U+202A..U+202E, U+2066..U+2069: they reorder the rest of a line on
+/// screen, "Trojan Source"; probe round 20 saw U+202E from an AUTH identity reverse a
+/// `gctl audit` row). The marks U+200E/U+200F/U+061C stay: Hebrew and Arabic text uses
+/// them, and they reorder nothing beyond themselves.
 bool printable(std::string_view text, std::size_t i, std::size_t length) {
   const auto lead = static_cast<unsigned char>(text[i]);
   if (length == 1) return lead >= 0x20 && lead != 0x7f;
   const auto second = static_cast<unsigned char>(text[i + 1]);
   if (lead == 0xc2 && second <= 0x9f) return false;  // U+0080..U+009F
-  if (lead == 0xd8 && second == 0x9c) return false;  // U+061C
   if (length == 3 && lead == 0xe2) {
     const auto third = static_cast<unsigned char>(text[i + 2]);
     if (second == 0x80 && (third == 0xa8 || third == 0xa9)) return false;  // U+2028, U+2029
-    if (second == 0x80 && (third == 0x8e || third == 0x8f)) return false;  // U+200E, U+200F
     if (second == 0x80 && third >= 0xaa && third <= 0xae) return false;  // U+202A..U+202E
     if (second == 0x81 && third >= 0xa6 && third <= 0xa9) return false;  // U+2066..U+2069
   }

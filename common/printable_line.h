@@ -31,7 +31,7 @@ std::string to_valid_utf8(std::string_view text);
 /// well-formed UTF-8 are kept; each control character is replaced by '?' — C0 (CR, LF, HT,
 /// NUL ...), DEL, the C1 controls U+0080..U+009F (U+0085 is a line break to many readers,
 /// U+009B a terminal's CSI), U+2028/U+2029 (line and paragraph separators) and the
-/// bidirectional formatting characters (U+061C, U+200E/F, U+202A..E, U+2066..9) — and so is
+/// bidirectional embeddings, overrides and isolates (U+202A..E, U+2066..9) — and so is
 /// every octet that does not start a well-formed UTF-8 sequence. The line is cut before the
 /// first character that would not fit, never inside one, so the result is valid UTF-8.
 std::string printable_line(std::string_view text, std::size_t max_octets);

@@ -25,8 +25,8 @@ namespace v1 = gateway::v1;
 std::string show_quoted(std::string_view text) { return "\"" + common::log_escape(text, 80) + "\""; }
 
 // Two patterns are one slot when handler selection cannot tell them apart: it folds case
-// beyond ASCII (dataplane/handler_selector.cc), so JÜRGEN@x and jürgen@x, or STRASSE@x and
-// straße@x, are one pattern (probe round 20: the second was stored and never ran, or won).
+// beyond ASCII (dataplane/handler_selector.cc), so JÜRGEN@x and jürgen@x are one pattern
+// (probe round 20: the second was stored and never ran); straße@x and strasse@x are two.
 bool same_pattern(std::string_view a, std::string_view b) {
   return smtp::casefold(a) == smtp::casefold(b);
 }
@@ -65,10 +65,14 @@ Result<void> normalize_handler(v1::Handler& h) {
   }
   // As in every other template (policy/README.md): the password never leaves the engine,
   // and a greeting that names it is refused rather than silently left empty (probe 17).
-  if (policy::AttributeTemplate::parse(h.greeting()).references(policy::attr::kSubjectPassword)) {
+  const auto greeting = policy::AttributeTemplate::parse(h.greeting());
+  if (greeting.references(policy::attr::kSubjectPassword)) {
     return fail(Code::kInvalidArgument,
                 "greeting must not name ${authentication.subject.password}: the password "
                 "never leaves the policy engine");
+  }
+  if (auto miscased = greeting.miscased_reference()) {
+    return fail(Code::kInvalidArgument, "greeting: " + *miscased);
   }
   if (h.address().size() > 512 || policy::has_control_character(h.address()) ||
       h.address().find(' ') != std::string::npos) {
@@ -218,7 +222,7 @@ Result<v1::Handler> ConfigStore::create_handler(v1::Handler request) {
                   "service " + show_quoted(request.service()) + " already has " +
                       std::string(storage::smtp_command_name(request.command())) + " handler " +
                       std::to_string(h.id()) +
-                      (address_command ? " for " + show_quoted(request.address()) : std::string()) +
+                      (address_command ? " for " + show_quoted(h.address()) : std::string()) +
                       ": delete it first");
     }
   }

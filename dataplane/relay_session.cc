@@ -1587,6 +1587,14 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   // reference lists for DATA); the transaction itself ends here, whatever follows.
   const std::string envelope_from = std::move(mail_from_);
   const std::vector<std::string> envelope_recipients = std::move(recipients_);
+  // The replies to this end of data still belong to the transaction: in an SMTPUTF8 one
+  // they may carry UTF-8 (probe round 21: reset_transaction() cleared smtputf8_ first, and
+  // "angenommen für" came out "f?r").
+  struct Utf8Replies {
+    bool& flag;
+    ~Utf8Replies() { flag = false; }
+  } utf8_replies{utf8_command_};
+  utf8_command_ = smtputf8_;
   reset_transaction();
   message_ended_ = !client_gone;
   if (client_gone) {

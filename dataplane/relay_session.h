@@ -222,7 +222,9 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   smtp::SessionState state_ = smtp::SessionState::kConnected;
   bool esmtp_ = false;          // EHLO (not HELO): extensions and PIPELINING in force
   bool smtputf8_ = false;       // MAIL carried SMTPUTF8
-  bool utf8_command_ = false;   // the MAIL being answered carries SMTPUTF8 (reply text)
+  // The reply being sent is in an SMTPUTF8 transaction (its MAIL, its end of data): its text
+  // may carry UTF-8.
+  bool utf8_command_ = false;
   bool authenticated_ = false;  // AUTH succeeded in this (TLS) session
   bool upstream_login_ = false;  // that AUTH was proxied: the login lives on upstream_
   bool message_ended_ = false;   // on_data read a whole message (its reply is queued)

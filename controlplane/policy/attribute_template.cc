@@ -65,6 +65,17 @@ bool AttributeTemplate::references(std::string_view name) const {
   return false;
 }
 
+std::optional<std::string> AttributeTemplate::miscased_reference() const {
+  for (const auto& s : segments_) {
+    if (!s.is_reference) continue;
+    if (auto builtin = builtin_in_other_case(s.text)) {
+      return "${" + s.text + "} is never set (attribute names are case-sensitive); did you mean ${" +
+             std::string(*builtin) + "}?";
+    }
+  }
+  return std::nullopt;
+}
+
 std::string expand_template(std::string_view text, const Attributes& attributes) {
   return AttributeTemplate::parse(text).expand(attributes);
 }

@@ -2,6 +2,7 @@
 // reference: greeting "Hello ${smtp.helo.domain}").
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,12 @@ class AttributeTemplate {
 
   /// True if the template references attribute `name`.
   bool references(std::string_view name) const;
+
+  /// Why the template would silently expand to less than it says: a reference to a
+  /// built-in attribute in another case ("${SMTP.MAIL.FROM}" is never set, so it is "";
+  /// probe round 21). nullopt when there is none. Every place that compiles a template
+  /// refuses it with this reason.
+  std::optional<std::string> miscased_reference() const;
 
   /// The text the template was parsed from.
   const std::string& source() const { return source_; }

@@ -253,6 +253,16 @@ TEST(CompilePolicy, BuiltinAttributesMisspelledInCaseAreRefused) {
   e = compile_error("- {type: set_attribute, attribute: SMTP.HELO.Domain, value: x}");
   EXPECT_EQ(e.reason,
             "attribute names are case-sensitive: \"SMTP.HELO.Domain\" is not smtp.helo.domain");
+  // In templates too (probe round 21): they would expand to "".
+  e = compile_error("- {type: set_attribute, attribute: smtp.helo.greeting, value: 'Hi ${SMTP.HELO.DOMAIN}'}");
+  EXPECT_EQ(e.reason,
+            "${SMTP.HELO.DOMAIN} is never set (attribute names are case-sensitive); did you mean "
+            "${smtp.helo.domain}?");
+  e = compile_error("- {type: add_header, name: X-From, value: '${Smtp.Mail.From}'}");
+  EXPECT_NE(e.reason.find("did you mean ${smtp.mail.from}?"), std::string::npos) << e.reason;
+  e = compile_error("- type: \"false\"\n", "550 5.7.1 ${SMTP.MAIL.FROM} refused");
+  EXPECT_NE(e.reason.find("did you mean ${smtp.mail.from}?"), std::string::npos) << e.reason;
+  EXPECT_TRUE(compile_policy("p", "550 5.7.1 ${x.Custom} refused", "- type: \"false\"\n"));
   // Names of the operator's own stay free, in any case.
   EXPECT_TRUE(compile_policy("p", "", "- {type: match, attribute: X.Custom, equals: a}"));
   EXPECT_TRUE(compile_policy("p", "", "- {type: set_attribute, attribute: My.Flag, value: a}"));

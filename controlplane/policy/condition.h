@@ -45,7 +45,7 @@ class Matcher {
   /// escapes work (used by `body_match`, over a long, possibly binary body). Errors (one-line
   /// reason): a bad regex (RE2's message), a pattern over 4096 octets, a bad CIDR.
   /// `fold_case` (wildcard and equals only) compares pattern and value after Unicode
-  /// default case folding (smtp::casefold): for mailboxes and domains, which compare in
+  /// lowercase mapping (smtp::casefold): for mailboxes and domains, which compare in
   /// any case (RFC 5321 §2.4, DESIGN.md §5).
   static Result<Matcher, std::string> make(MatchOperator op, std::string_view pattern,
                                            bool whole_value, bool fold_case = false);

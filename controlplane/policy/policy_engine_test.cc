@@ -10,6 +10,7 @@
 
 #include "controlplane/policy/base64.h"
 #include "controlplane/policy/password_hash.h"
+#include "dataplane/smtp/address.h"
 
 namespace gw::controlplane::policy {
 
@@ -110,6 +111,17 @@ TEST(Evaluate, MailboxAndDomainRulesIgnoreCaseBeyondAscii) {
                 Command::kHelo, {{"smtp.helo.domain", "BAD.Example"}})
                 .verdict,
             Verdict::kReject);
+  // Case, not letters: straße.example is another domain than strasse.example (IDNA2008),
+  // also when it arrives as its A-label (probe round 21: full case folding let it pass an
+  // allow-list for strasse.example).
+  for (const char* from : {"a@stra\xc3\x9f" "e.example", "a@xn--strae-oqa.example"}) {
+    Attributes attributes{{"smtp.mail.from", smtp::comparable_mailbox(from)}};  // as the node sends it
+    EXPECT_EQ(run("- {type: match, attribute: smtp.mail.from, wildcard: \"*@strasse.example\"}",
+                  Command::kMail, attributes)
+                  .verdict,
+              Verdict::kReject)
+        << from;
+  }
   // Other attributes compare as written; a regex sees the value as sent.
   EXPECT_EQ(run("- {type: match, attribute: x.custom, equals: \"Abc\"}", Command::kMail,
                 {{"x.custom", "abc"}})

@@ -416,8 +416,11 @@ std::string casefold(std::string_view text) {
     return ascii;
   }
   std::size_t length = 0;
-  std::uint8_t* folded = u8_casefold(reinterpret_cast<const std::uint8_t*>(text.data()),
-                                     text.size(), nullptr, UNINORM_NFC, nullptr, &length);
+  // The lowercase mapping, not full case folding: folding maps "ß" to "ss" and "ς" to "σ",
+  // which IDNA2008 keeps as letters of their own, so straße.example and strasse.example
+  // (two domains) would compare equal (probe round 21).
+  std::uint8_t* folded = u8_tolower(reinterpret_cast<const std::uint8_t*>(text.data()),
+                                    text.size(), nullptr, UNINORM_NFC, nullptr, &length);
   if (folded == nullptr) return ascii;  // out of memory: at least ASCII folded
   std::string out(reinterpret_cast<const char*>(folded), length);
   std::free(folded);

@@ -75,10 +75,11 @@ bool iequals_ascii(std::string_view a, std::string_view b);
 /// when `literal` is not a valid IPv4 or IPv6 address literal.
 std::optional<std::string> canonical_address_literal(std::string_view literal);
 
-/// `text` with Unicode default case folding applied and in NFC (libunistring u8_casefold;
-/// Unicode §3.13), for comparisons that ignore case beyond ASCII: "JÜRGEN" and "jürgen"
-/// give the same result. Text that is not well-formed UTF-8 comes back with only its ASCII
-/// letters lowered.
+/// `text` in lower case (the Unicode lowercase mapping, libunistring u8_tolower; Unicode
+/// §3.13) and NFC, for comparisons that ignore case beyond ASCII: "JÜRGEN" and "jürgen"
+/// give the same result. Not full case folding: "ß" and "ς" stay themselves (IDNA2008 keeps
+/// them distinct: straße.example is not strasse.example). Text that is not well-formed
+/// UTF-8 comes back with only its ASCII letters lowered.
 std::string casefold(std::string_view text);
 
 /// The domain (or address literal) in the form every spelling of it shares: an address
