@@ -855,6 +855,13 @@ awaitable<void> RelaySession::local_auth(std::string mechanism, std::string_view
     auto user = decode(*user_b64, initial_response.empty() ? smtp::SaslPosition::kContinuation
                                                            : smtp::SaslPosition::kInitialResponse);
     if (!user) co_return;
+    if (user->empty()) {
+      // BR-08: an empty user name never authenticates. Refused before the password is asked
+      // for, as in pass-through mode: the client's next line is then a command again, not
+      // a password it never meant to send (probe round 21).
+      reply(535, es::kBadCredentials, "Authentication credentials invalid");
+      co_return;
+    }
     std::string password_prompt = "UGFzc3dvcmQ6";  // "Password:"
     auto pass_b64 = co_await sasl_challenge(std::move(password_prompt));
     if (!pass_b64) co_return;

@@ -472,6 +472,11 @@ TEST_F(RelaySessionTest, LocalAuthPlainAndLoginWithStrictRules) {
   EXPECT_EQ(exchange(*s, "AUTH PLAIN AGE=AHMz\r\n").substr(0, 9), "501 5.5.2");
   EXPECT_EQ(exchange(*s, "AUTH LOGIN\r\n"), "334 VXNlcm5hbWU6\r\n");
   EXPECT_EQ(exchange(*s, "*\r\n").substr(0, 3), "501");                            // BR-09
+  // BR-08: an empty user name is refused at once, never followed by a password prompt
+  // (probe round 21), whether it came as the initial response or after the prompt.
+  EXPECT_EQ(exchange(*s, "AUTH LOGIN =\r\n").substr(0, 9), "535 5.7.8");
+  EXPECT_EQ(exchange(*s, "AUTH LOGIN\r\n"), "334 VXNlcm5hbWU6\r\n");
+  EXPECT_EQ(exchange(*s, "\r\n").substr(0, 9), "535 5.7.8");
   EXPECT_EQ(exchange(*s, "AUTH PLAIN AGFsaWNlAHdyb25n\r\n").substr(0, 9), "535 5.7.8");
   EXPECT_EQ(exchange(*s, "AUTH PLAIN\r\n"), "334 \r\n");
   EXPECT_EQ(exchange(*s, "AGFsaWNlAHMzY3JldA==\r\n").substr(0, 9), "235 2.7.0");

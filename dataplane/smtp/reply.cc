@@ -34,10 +34,12 @@ void Reply::append_wire(std::string& out) const {
   for (std::size_t i = 0; i < lines.size(); ++i) {
     out.append(code_text, 3);
     const bool last = i + 1 == lines.size();
-    // RFC 5321 §4.2: Reply-code [ SP textstring ] CRLF; the space goes only before text.
+    // RFC 5321 §4.2: Reply-code [ SP textstring ] CRLF; the space goes only before text,
+    // except in a SASL challenge: RFC 4954 §4 continue-req is "334" SP [base64] CRLF, so an
+    // empty challenge is "334 " (probe round 21: a relayed "334 " lost its space).
     if (!last) {
       out += '-';
-    } else if (!lines[i].empty()) {
+    } else if (!lines[i].empty() || code == 334) {
       out += ' ';
     }
     out += fitted_text(lines[i]);
@@ -45,7 +47,7 @@ void Reply::append_wire(std::string& out) const {
   }
   if (lines.empty()) {
     out.append(code_text, 3);
-    out += "\r\n";
+    out += code == 334 ? " \r\n" : "\r\n";
   }
 }
 

@@ -37,6 +37,18 @@ TEST(ReplyWire, LinesAreCutTo512Octets) {
   EXPECT_EQ(make_reply(250, {0, 0}, "short").wire(), "250 2.0.0 short\r\n");
 }
 
+TEST(ReplyWire, EmptySaslChallengeKeepsItsSpace) {
+  // RFC 4954 §4: continue-req = "334" SP [base64] CRLF (probe round 21: a relayed "334 "
+  // went out as "334").
+  ReplyParser parser;
+  ASSERT_EQ(parser.feed_line("334 "), ReplyParser::Status::kComplete);
+  EXPECT_EQ(parser.take().wire(), "334 \r\n");
+  ASSERT_EQ(parser.feed_line("334"), ReplyParser::Status::kComplete);
+  EXPECT_EQ(parser.take().wire(), "334 \r\n");
+  ASSERT_EQ(parser.feed_line("250"), ReplyParser::Status::kComplete);
+  EXPECT_EQ(parser.take().wire(), "250\r\n");
+}
+
 TEST(ReplyLineEnd, OnlyCrlfEndsALineAndABareBreakIsAFault) {
   using Kind = ReplyLineEnd::Kind;
   EXPECT_EQ(find_reply_line_end("").kind, Kind::kNeedMore);
