@@ -14,6 +14,7 @@ namespace gw::controlplane {
 
 ControlPlane::ControlPlane(const ControlPlaneOptions& options)
     : db_(storage::Database::open(options.db_path)),
+      new_key_file_(storage::SecretBox::key_path_for(options.db_path)),
       secrets_(
           storage::SecretBox::open_key_file(storage::SecretBox::key_path_for(options.db_path))),
       store_(db_, secrets_, hub_),
@@ -59,6 +60,18 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options)
   node_service_.start(*queue_);
   decision_service_.start(*queue_);
   policy_admin_service_.start(*queue_);
+  new_key_file_.kept = true;
+}
+
+ControlPlane::NewKeyFile::NewKeyFile(std::filesystem::path key_path)
+    : path(std::move(key_path)), existed(std::filesystem::exists(path)) {}
+
+ControlPlane::NewKeyFile::~NewKeyFile() {
+  if (kept || existed) return;
+  std::error_code ignored;
+  if (std::filesystem::remove(path, ignored)) {
+    spdlog::info("storage: removed the key file {} this failed start created", path.string());
+  }
 }
 
 ControlPlane::~ControlPlane() { shutdown(); }

@@ -82,6 +82,19 @@ class ControlPlane {
 
  private:
   storage::Database db_;
+  /// The key file, if this start creates it, is removed again when the start fails: a
+  /// database with secrets but no key file refuses to start, and the new (wrong) key left
+  /// beside it made every later start refuse too, and could be backed up as if it were the
+  /// database's (probe round 21). Declared before secrets_, which creates the file.
+  struct NewKeyFile {
+    explicit NewKeyFile(std::filesystem::path key_path);
+    ~NewKeyFile();
+    NewKeyFile(const NewKeyFile&) = delete;
+    NewKeyFile& operator=(const NewKeyFile&) = delete;
+    std::filesystem::path path;
+    bool existed = true;
+    bool kept = false;  // set once the start succeeded
+  } new_key_file_;
   storage::SecretBox secrets_;
   SnapshotHub hub_;
   ConfigStore store_;

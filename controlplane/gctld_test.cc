@@ -166,6 +166,16 @@ TEST(GctldTest, ServesOnFreePortAndStopsCleanlyOnSigtermAndRestartKeepsState) {
   EXPECT_EQ(register_node(channel), version_before_restart + 1);
   again.signal(SIGINT);
   EXPECT_EQ(again.wait_exit(), std::optional<int>(0)) << slurp(dir.file("log2"));
+
+  // The key file lost: gctld refuses to start, and leaves no new (wrong) key behind, so the
+  // next start with the restored key works (probe round 21).
+  const std::string key = db + ".key";
+  const std::string saved = slurp(key);
+  ASSERT_EQ(::unlink(key.c_str()), 0);
+  Gctld keyless({"--listen", "127.0.0.1:0", "--db", db}, dir.file("log3"));
+  EXPECT_EQ(keyless.wait_exit(), std::optional<int>(1)) << slurp(dir.file("log3"));
+  EXPECT_NE(slurp(dir.file("log3")).find("does not open the secrets"), std::string::npos);
+  EXPECT_NE(::stat(key.c_str(), &st), 0) << "no stray key file";
 }
 
 TEST(GctldTest, UsageErrorsExitTwo) {
