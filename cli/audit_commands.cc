@@ -2,7 +2,6 @@
 #include "cli/audit_commands.h"
 
 #include <charconv>
-#include <limits>
 #include <memory>
 #include <set>
 #include <string>
@@ -18,6 +17,7 @@ namespace v1 = gateway::v1;
 using Stub = v1::PolicyAdminService::StubInterface;
 
 constexpr std::int64_t kMaxDurationMs = 36500LL * 24 * 3600 * 1000;  // 100 years
+constexpr std::uint32_t kMaxAuditLimit = 10000;  // gctld's cap (AuditQuery.limit)
 
 struct AuditFlags {
   std::string since;
@@ -120,9 +120,10 @@ void add_audit_commands(CLI::App& app, CommandContext& context) {
   verb->add_option("--verdict", flags->verdict, "only this verdict")
       ->type_name(kVerdictNames)
       ->check(CLI::IsMember({"continue", "reject", "tempfail"}).description(""));
-  verb->add_option("--limit", flags->limit, "at most N records [100]")
+  // gctld answers at most 10,000 records per query (AuditQuery.limit, policy.proto).
+  verb->add_option("--limit", flags->limit, "at most N records [100; 1 to 10000]")
       ->type_name("N")
-      ->check(unsigned_in(1, std::numeric_limits<std::uint32_t>::max()));
+      ->check(unsigned_in(1, kMaxAuditLimit));
   verb->add_flag("--follow", flags->follow,
                  "then print new decisions as they are written, until interrupted");
   verb->callback([flags, &context] {

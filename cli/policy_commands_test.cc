@@ -469,6 +469,7 @@ TEST_F(GctlTest, AuditUsageErrors) {
   expect_usage_error({"audit", "--since", "soon"}, "soon");
   expect_usage_error({"audit", "--limit", "many"}, "many");
   expect_usage_error({"audit", "--limit", "0"}, "0");
+  expect_usage_error({"audit", "--limit", "10001"}, "10001");  // above gctld's cap
 }
 
 TEST_F(GctlTest, AuditTableAndJson) {

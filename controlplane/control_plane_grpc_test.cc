@@ -19,6 +19,7 @@
 #include "gateway/v1/admin.grpc.pb.h"
 #include "gateway/v1/decision.grpc.pb.h"
 #include "gateway/v1/node.grpc.pb.h"
+#include "gateway/v1/policy.grpc.pb.h"
 #include "storage/test_temp_dir.h"
 
 namespace gw::controlplane {
@@ -505,6 +506,26 @@ TEST_F(ControlPlaneGrpcTest, DecideValidatesAndContinues) {
     v1::DecisionResponse response;
     EXPECT_EQ(decision_->Decide(&ctx, bad, &response).error_code(),
               grpc::StatusCode::INVALID_ARGUMENT);
+  }
+}
+
+// gctld answers at most 10,000 audit records per query; a larger limit is refused, not cut
+// short without a word (the operator would take the first 10,000 for all there is).
+TEST_F(ControlPlaneGrpcTest, QueryAuditRefusesALimitAboveItsCap) {
+  auto policy_admin = v1::PolicyAdminService::NewStub(channel_);
+  for (const std::uint32_t limit : {0u, 1u, 10000u, 10001u, 4294967295u}) {
+    grpc::ClientContext ctx;
+    set_deadline(ctx);
+    v1::AuditQuery query;
+    query.set_limit(limit);
+    v1::AuditQueryResponse response;
+    const grpc::Status status = policy_admin->QueryAudit(&ctx, query, &response);
+    if (limit <= 10000u) {
+      EXPECT_TRUE(status.ok()) << limit << ": " << status.error_message();
+    } else {
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << limit;
+      EXPECT_NE(status.error_message().find("10000"), std::string::npos) << status.error_message();
+    }
   }
 }
 

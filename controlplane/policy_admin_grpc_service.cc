@@ -133,6 +133,14 @@ grpc::Status PolicyAdminGrpcService::DeleteUser(grpc::ServerContext*,
 
 grpc::Status PolicyAdminGrpcService::QueryAudit(grpc::ServerContext*, const v1::AuditQuery* request,
                                                 v1::AuditQueryResponse* response) {
+  // A larger answer is refused rather than cut short without a word: the operator would
+  // take the first 10,000 records for all there is.
+  if (request->limit() > storage::AuditRepository::kMaxLimit) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "limit " + std::to_string(request->limit()) + " is above the maximum " +
+                            std::to_string(storage::AuditRepository::kMaxLimit) +
+                            " (narrow the query with since, service, node, command or verdict)");
+  }
   return run_on_db(worker_, "QueryAudit", [this, request, response] {
     auto entries = audit_.query(*request);
     if (!entries) return to_grpc_status(from_storage(entries.error()));

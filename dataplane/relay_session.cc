@@ -240,10 +240,13 @@ awaitable<RelaySession::LineKind> RelaySession::next_line() {
     if (scan.end != std::string_view::npos) {
       std::string_view data = in_.data();
       if (skipping_line_) {
+        // The octets up to the CRLF count towards the hard limit too: a line of 100 KiB
+        // that arrives in one read is as long as one that arrives in many (PROTOCOL.md).
+        const bool hard = skipped_octets_ + scan.end - 2 > kHardLineLimit;
         in_.consume(scan.end);
         skipping_line_ = false;
         skipped_octets_ = 0;
-        co_return LineKind::kTooLong;
+        co_return hard ? LineKind::kHardTooLong : LineKind::kTooLong;
       }
       line_.assign(data.data(), scan.end - 2);
       in_.consume(scan.end);
@@ -324,6 +327,13 @@ awaitable<void> RelaySession::run() {
         }
         break;
       case LineKind::kTooLong:
+        // A line refused for its length or its octets is a command all the same: without
+        // PIPELINING nothing may follow it before its reply (BR-23; probe round 22: the
+        // command stuffed behind "RSET<CR>X" ran).
+        if (!esmtp_ && client_sent_more()) {
+          refuse_pipelining("a line too long");
+          break;
+        }
         if (starts_with_auth(line_)) {
           reply(500, es::kAuthLineTooLong, "Authentication Exchange line is too long");
         } else {
@@ -332,6 +342,10 @@ awaitable<void> RelaySession::run() {
         count_error();
         break;
       case LineKind::kBadOctets:
+        if (!esmtp_ && client_sent_more()) {
+          refuse_pipelining("a line with bare CR, bare LF or NUL");
+          break;
+        }
         reply(501, es::kSyntaxError, "Bare CR, bare LF or NUL in command line");
         count_error();
         break;
@@ -388,13 +402,8 @@ std::optional<awaitable<void>> RelaySession::handle_command() {
   const bool ends_group = cmd.verb == Verb::kAuth
                               ? smtp::auth_command_ends_pipeline_group(cmd.args)
                               : smtp::must_end_pipeline_group(cmd.verb);
-  if (cmd.verb != Verb::kStarttls && (!in_.empty() || client_.tls_pending() > 0) &&
-      (ends_group || !esmtp_)) {
-    reply(503, es::kProtocolOther, "Improper use of SMTP command pipelining");
-    spdlog::warn("session={} client={} improper pipelining after {}", env_.session_id,
-                 env_.client_address, smtp::verb_name(cmd.verb));
-    in_.clear();
-    closing_ = true;
+  if (cmd.verb != Verb::kStarttls && client_sent_more() && (ends_group || !esmtp_)) {
+    refuse_pipelining(smtp::verb_name(cmd.verb));
     return std::nullopt;
   }
   // Refused commands count too (reply()): a loop of refused MAIL/RCPT/DATA ends here.
@@ -1245,6 +1254,18 @@ void RelaySession::upstream_failed(UpstreamFault fault, std::string_view during)
   spdlog::warn("session={} service={} upstream failed during {}: {}", env_.session_id,
                env_.service->name, during, fault_name(fault));
   upstream_.close();
+}
+
+bool RelaySession::client_sent_more() const {
+  return !in_.empty() || client_.tls_pending() > 0;
+}
+
+void RelaySession::refuse_pipelining(std::string_view after) {
+  reply(503, es::kProtocolOther, "Improper use of SMTP command pipelining");
+  spdlog::warn("session={} client={} improper pipelining after {}", env_.session_id,
+               env_.client_address, after);
+  in_.clear();
+  closing_ = true;
 }
 
 bool RelaySession::pipelined_during_wait(smtp::Verb verb) {

@@ -183,6 +183,13 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// only while PIPELINING is not in force (after HELO), where any second command in the
   /// buffer is a violation (BR-23).
   bool pipelined_during_wait(smtp::Verb verb);
+  /// True when the client sent octets we have not answered yet: buffered in in_, or TLS
+  /// records already read but not yet decrypted.
+  [[nodiscard]] bool client_sent_more() const;
+  /// RFC 2920 §3.1 / BR-23 for octets buffered behind a command line (`after` names it in
+  /// the log): answers 503 5.5.0, drops the buffered octets unexecuted and marks the
+  /// session closing. Nothing is sent upstream.
+  void refuse_pipelining(std::string_view after);
   void upstream_failed(UpstreamFault fault, std::string_view during);
   /// Answers 451 4.4.2 to a RCPT or DATA whose transaction's upstream connection is gone,
   /// leaving the client's transaction open (RFC 5321 §4.1.1.3).

@@ -29,6 +29,9 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 bool is_wsp(char c) { return c == ' ' || c == '\t'; }
+// C's isspace() in the "C" locale, without the line ending octets: what some readers
+// (Mozilla's libmime) trim around field names and boundary delimiters.
+bool is_c_space(char c) { return is_wsp(c) || c == '\v' || c == '\f' || c == '\r'; }
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (is_wsp(s.front()) || s.front() == '\r' || s.front() == '\n')) {
@@ -82,7 +85,9 @@ HeaderLine classify_header_line(std::string_view line) {
   std::string_view name = line.substr(0, colon);
   auto ftext = [](char c) { return c > ' ' && c < 127; };
   if (std::all_of(name.begin(), name.end(), ftext)) return HeaderLine::kField;
-  while (!name.empty() && is_wsp(name.back())) name.remove_suffix(1);
+  // C's isspace() set, as Mozilla's libmime trims field names with it: a VT or FF before
+  // the colon is whitespace there too (probe round 22).
+  while (!name.empty() && is_c_space(name.back())) name.remove_suffix(1);
   if (!name.empty() && std::all_of(name.begin(), name.end(), ftext)) {
     return HeaderLine::kSpaceBeforeColon;
   }
@@ -124,9 +129,18 @@ Result<HeaderBlock, std::string> header_block(std::string_view message, std::siz
           // and header sets: fail closed (BR-25; probe round 20, where "x\r\n" above a
           // "Content-Transfer-Encoding: base64" hid the base64 from body_match and kept a
           // field remove_header was meant to remove).
+          bool own_continuation = true;  // still on continuation lines of this line
           for (std::size_t next = line.next; next < end;) {
             const Line after = line_at(region, next);
             if (after.content.empty()) break;
+            own_continuation = own_continuation && is_wsp(after.content.front());
+            // Readers that unfold before they look for the colon ("Content-Type" CRLF
+            // " : multipart/mixed; ...") read a field here (probe round 22).
+            if (own_continuation && after.content.find(':') != std::string_view::npos) {
+              return failure(
+                  "a header block line without a colon continued by a line with one "
+                  "(readers differ)");
+            }
             if (!is_wsp(after.content.front()) &&
                 classify_header_line(after.content) != HeaderLine::kOther) {
               return failure(
@@ -187,6 +201,12 @@ Result<Split, std::string> split_multipart(std::string_view message, std::size_t
       std::string_view rest = line.content.substr(delimiter.size());
       const bool close = rest.substr(0, 2) == "--";
       if (close) rest.remove_prefix(2);
+      if (!only_wsp(rest) && std::all_of(rest.begin(), rest.end(), is_c_space)) {
+        // "--b" then a VT or FF: a delimiter for readers that trim C's isspace() set
+        // (Mozilla's libmime), body text for the others (probe round 22).
+        return failure("a boundary delimiter line ends in a control whitespace octet "
+                       "(readers differ)");
+      }
       if (closed && !close && only_wsp(rest)) {
         // A part opened after the close delimiter (premature close, BR-27): RFC 2046 makes
         // it epilogue, yet readers that keep reading show it as an attachment. What the
@@ -475,12 +495,19 @@ void parse_parameters(std::string_view v, std::size_t start,
   std::size_t& pos = c.pos;
   auto skip_wsp = [&] { c.skip_wsp(); };
   auto token = [&](std::string_view stops) { return c.token(stops); };
+  // A list that readers tokenise differently: a quote, backslash or other tspecial in a
+  // parameter name, a quoted string without its closing quote, a quoted-pair anywhere.
+  // Python's email package counts quotes naively, others honour quoted-pairs; each finds
+  // a different boundary (probe round 22: boundary="b, x"=";boundary=b!;", x="a\\").
+  // Only the boundary changes what the gateway walks, so it is the one marked ambiguous.
+  bool odd_list = false;
   while (pos < v.size()) {
     const auto semicolon = v.find(';', pos);
     if (semicolon == std::string_view::npos) break;
     pos = semicolon + 1;
     skip_wsp();
     const std::string name = lowercase(trim(token("=;")));
+    if (name.find_first_of("\"()<>@,;:\\/[]?") != std::string::npos) odd_list = true;
     skip_wsp();
     if (pos >= v.size() || v[pos] != '=') continue;
     ++pos;
@@ -496,9 +523,14 @@ void parse_parameters(std::string_view v, std::size_t start,
         }
         value += v[pos++];
       }
-      if (pos < v.size()) ++pos;  // closing quote
+      if (pos < v.size()) {
+        ++pos;  // closing quote
+      } else {
+        odd_list = true;  // boundary="b: readers take "b, b, or nothing
+      }
       // Some readers keep the backslash of a quoted-pair ("a\b" read as a\b, not ab).
       if (quoted_pair && !name.empty()) ambiguous.insert(name.substr(0, name.find('*')));
+      if (quoted_pair) odd_list = true;
     } else {
       value = std::string(token(";"));
     }
@@ -508,6 +540,7 @@ void parse_parameters(std::string_view v, std::size_t start,
     if (pos < v.size() && v[pos] != ';') ambiguous.insert(base);  // boundary="b"c
     if (!parameters.emplace(name, std::move(value)).second) ambiguous.insert(base);
   }
+  if (odd_list) ambiguous.insert("boundary");
 }
 
 }  // namespace
@@ -608,6 +641,10 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
       boundary = std::string(b);
     }
     const bool multipart = ct.type == "multipart";
+    if (multipart && boundary.empty() && ct.parameters.count("boundary") > 0) {
+      // boundary="": readers split at every "--" line, or take none (probe round 22).
+      return failure("an empty multipart boundary (readers would take it differently)");
+    }
     if (multipart && (!std::all_of(boundary.begin(), boundary.end(), is_bchar) ||
                       (boundary.size() >= 4 && boundary.rfind("=?", 0) == 0 &&
                        boundary.compare(boundary.size() - 2, 2, "?=") == 0))) {
@@ -640,12 +677,17 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
     }
     // An attached message (RFC 2046 §5.2.1; message/global, RFC 6532 §3.7) is an entity
     // of its own: walked like the top one, so an attachment inside it is seen too.
-    // Every message/* type but the two whose body is no message (RFC 2046 §5.2.2, §5.2.3),
-    // the top-level entity too, and a part of a multipart/digest without a Content-Type
-    // (its default is message/rfc822, RFC 2046 §5.1.5).
-    const bool message_type =
-        (ct.type == "message" && ct.subtype != "partial" && ct.subtype != "external-body") ||
-        (ct.type.empty() && e.digest_part);
+    // Every message/* type, the top-level entity too, and a part of a multipart/digest
+    // without a Content-Type (its default is message/rfc822, RFC 2046 §5.1.5).
+    // message/partial is a fragment some readers reassemble or open as a message: what the
+    // policy would see is not what they show, so it fails closed (probe round 22).
+    // message/external-body is walked like an attached message: its body is the external
+    // body's header fields, and Python's email package parses whatever follows them as a
+    // message, attachments included (probe round 22).
+    if (ct.type == "message" && ct.subtype == "partial") {
+      return failure("a message/partial fragment (readers may reassemble or open it)");
+    }
+    const bool message_type = ct.type == "message" || (ct.type.empty() && e.digest_part);
     // RFC 2046 §5.2.1: an attached message is never base64 or quoted-printable encoded
     // (message/global may be, RFC 6532 §3.5). Some readers decode it and open the message
     // inside, others show it as text; the gateway would scan the encoded text and miss the

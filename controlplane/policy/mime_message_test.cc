@@ -508,7 +508,7 @@ TEST(MimeParse, BoundaryValuesReadersTakeDifferentlyAreRefused) {
 }
 
 TEST(MimeParse, AttachedMessagesOfEveryKindAreWalked) {
-  // Probe round 6: message/* other than partial and external-body, the top-level entity
+  // Probe round 6: message/* (partial: refused, round 22), the top-level entity
   // too, and digest parts without a Content-Type (message/rfc822 by default).
   const std::string inner = "Content-Type: multipart/mixed; boundary=i\r\n\r\n--i\r\n"
                             "Content-Transfer-Encoding: base64\r\n\r\n" +
@@ -676,6 +676,79 @@ TEST(HeaderEdits, FieldNames) {
   EXPECT_FALSE(is_valid_header_name("X:Gateway"));
   EXPECT_FALSE(is_valid_header_name("X\r\nBcc"));
   EXPECT_FALSE(is_valid_header_name(std::string(77, 'x')));
+}
+
+
+// Probe round 22: shapes Mozilla's libmime (C isspace(), unfolding first) or Python's email
+// package (naive quote counting) read as structure while a space-and-tab reading does not.
+TEST(MimeParse, ControlWhitespaceAroundDelimitersAndColonsIsRefused) {
+  const std::string attachment =
+      "Content-Transfer-Encoding: base64\r\n\r\n" + base64_encode("MARK") + "\r\n";
+  for (const char ws : {'\v', '\f'}) {
+    const std::string delimiter = std::string("--b") + ws + "\r\n";
+    auto parsed = parse_mime("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n"
+                             "clean\r\n" + delimiter + attachment + "--b--\r\n");
+    ASSERT_FALSE(parsed) << int(ws);
+    EXPECT_NE(parsed.error().find("control whitespace"), std::string::npos) << parsed.error();
+    // Before the colon: a field to libmime, the start of the body to a strict reading.
+    EXPECT_FALSE(parse_mime(std::string("Subject: t\r\nContent-Transfer-Encoding") + ws +
+                            ": base64\r\n\r\n" + base64_encode("MARK")))
+        << int(ws);
+  }
+  // Spaces and tabs after a delimiter stay what they were: transport padding.
+  auto s = parse_ok("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b \t\r\n" + attachment +
+                    "--b--\r\n");
+  EXPECT_EQ(decode_content_body(s), "MARK");
+}
+
+TEST(MimeParse, AColonOnTheContinuationOfANonFieldLineIsRefused) {
+  for (const std::string& message : std::vector<std::string>{
+           "Subject: t\r\nContent-Transfer-Encoding\r\n : base64\r\n\r\n" + base64_encode("MARK"),
+           "Content-Type\r\n : multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nMARK\r\n--b--\r\n",
+           "Subject: t\r\nX-Internal-Route\r\n\t: forged\r\n\r\nbody\r\n"}) {
+    auto parsed = parse_mime(message);
+    ASSERT_FALSE(parsed) << message;
+    EXPECT_NE(parsed.error().find("continued by a line with one"), std::string::npos)
+        << parsed.error();
+  }
+  // A non-field line whose continuation has no colon still starts the body.
+  auto s = parse_ok("Subject: t\r\nno colon\r\n  indented\r\n\r\nrest\r\n");
+  EXPECT_EQ(decode_content_body(s), "no colon\r\n  indented\r\n\r\nrest\r\n");
+}
+
+TEST(MimeParse, ParameterListsReadersTokeniseDifferentlyAreRefused) {
+  for (const std::string params : {
+           "boundary=\"b",                                         // no closing quote
+           "x\"=\";boundary=b!;\"",                               // a quote in a name
+           "x=\"a\\\\\"; y=\"; boundary=b!; z=\"; boundary=\"c\"",  // an escaped backslash
+           "name=\"a\\\"b\"; boundary=c",                          // a quoted-pair elsewhere
+           "boundary=\"\"",                                        // empty
+           "boundary=\"  \"",                                      // only spaces
+       }) {
+    EXPECT_FALSE(parse_mime("Content-Type: multipart/mixed; " + params +
+                            "\r\n\r\n--\r\n\r\nx\r\n--b!\r\n\r\ny\r\n--c\r\n\r\nz\r\n--c--\r\n"))
+        << params;
+  }
+  // The same oddities on a leaf change no structure: accepted, body as sent.
+  auto s = parse_ok("Content-Type: text/plain; name=\"a\\\"b\"\r\n\r\nhello\r\n");
+  EXPECT_EQ(decode_content_body(s), "hello\r\n");
+  // A multipart with no boundary parameter at all stays preamble-only text (BR-27).
+  s = parse_ok("Content-Type: multipart/mixed\r\n\r\ntext\r\n");
+  EXPECT_EQ(decode_content_body(s), "text\r\n");
+}
+
+TEST(MimeParse, MessagePartialIsRefusedAndExternalBodyWalked) {
+  const std::string inner = "Content-Type: multipart/mixed; boundary=i\r\n\r\n--i\r\n"
+                            "Content-Transfer-Encoding: base64\r\n\r\n" +
+                            base64_encode("MARK") + "--i--\r\n";
+  EXPECT_FALSE(parse_mime("Content-Type: message/partial; number=1; total=1; id=x\r\n\r\n" + inner));
+  EXPECT_FALSE(parse_mime("Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n"
+                          "Content-Type: message/partial; number=1; total=1; id=x\r\n\r\n" +
+                          inner + "--o--\r\n"));
+  auto s = parse_ok("Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n"
+                    "Content-Type: message/external-body; access-type=x-mail\r\n\r\n" + inner +
+                    "--o--\r\n");
+  EXPECT_EQ(decode_content_body(s), "MARK");
 }
 
 }  // namespace
