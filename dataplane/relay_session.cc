@@ -734,7 +734,14 @@ awaitable<void> RelaySession::on_auth(std::string_view args) {
     co_return;
   }
   smtp::AuthDecision decision = auth_decision();
-  if (!esmtp_ || !decision.advertise) {
+  // This session's EHLO offered the upstream's AUTH, and the connection that offered it is
+  // gone (closed by the upstream, or dropped after a fault): what AUTH can do now is only
+  // known once a new connection says so. Not "not enabled" (503), which contradicts the
+  // EHLO reply and makes clients drop the login (RFC 4954 §4; probe round 22).
+  const bool offered_upstream_gone =
+      auth_advertised_ && !upstream_ready() &&
+      !select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_AUTH);
+  if (!esmtp_ || (!decision.advertise && !offered_upstream_gone)) {
     reply(503, es::kInvalidCommand, "Authentication not enabled");
     count_error();
     co_return;
@@ -775,6 +782,16 @@ awaitable<void> RelaySession::on_auth(std::string_view args) {
     }
     co_await local_auth(std::move(mechanism), initial, *handler);
     co_return;
+  }
+  if (offered_upstream_gone) {
+    // As MAIL does (on_mail): a new connection first. Failing that, or when the new one no
+    // longer offers AUTH, the answer is a temporary authentication failure (RFC 4954 §6).
+    if (!co_await reopen_upstream(/*for_auth=*/true)) co_return;
+    decision = auth_decision();
+    if (!decision.proxy) {
+      reply(454, es::kSecurityOther, "Temporary authentication failure, try again later");
+      co_return;
+    }
   }
   const auto& offered = upstream_.capabilities().auth_mechanisms;
   if (std::find(offered.begin(), offered.end(), mechanism) == offered.end()) {
@@ -1194,7 +1211,7 @@ void RelaySession::reset_transaction() {
   smtputf8_ = false;
 }
 
-awaitable<bool> RelaySession::reopen_upstream() {
+awaitable<bool> RelaySession::reopen_upstream(bool for_auth) {
   if (upstream_login_) {
     // The client's proxied login lived on the lost connection; a new one would relay mail
     // as an anonymous user, which the client did not ask for. (A login verified by the
@@ -1210,7 +1227,11 @@ awaitable<bool> RelaySession::reopen_upstream() {
   if (fault != UpstreamFault::kNone) {
     spdlog::warn("session={} service={} upstream reconnect failed: {} ({})", env_.session_id,
                  env_.service->name, fault_name(fault), common::log_escape(upstream_.detail()));
-    reply(451, es::kNoAnswer, "Upstream mail server unavailable, try again later");
+    if (for_auth) {
+      reply(454, es::kSecurityOther, "Temporary authentication failure, try again later");
+    } else {
+      reply(451, es::kNoAnswer, "Upstream mail server unavailable, try again later");
+    }
     co_return false;
   }
   co_return true;
@@ -1245,6 +1266,12 @@ awaitable<UpstreamFault> RelaySession::upstream_command(std::string_view wire, s
     fault = UpstreamFault::kTimeout;
   }
   if (fault == UpstreamFault::kNone && !expected_reply(expect, r.code)) {
+    fault = UpstreamFault::kProtocol;
+  }
+  // RFC 4954 §4: a challenge is one line ("334" SP [base64] CRLF); a multi-line 334 is no
+  // challenge the client could answer (probe round 22).
+  if (fault == UpstreamFault::kNone && expect == Expect::kSasl && r.code == 334 &&
+      r.lines.size() > 1) {
     fault = UpstreamFault::kProtocol;
   }
   co_return fault;

@@ -157,8 +157,9 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   // Upstream side.
   /// True if the upstream connection can take a new transaction as it is.
   [[nodiscard]] bool upstream_ready() const { return upstream_.is_open() && !upstream_.stale(); }
-  /// Reconnects an upstream that is closed or stale; false when the client was answered.
-  awaitable<bool> reopen_upstream();
+  /// Reconnects an upstream that is closed or stale; false when the client was answered
+  /// (451 4.4.x, or for AUTH, `for_auth`, 454 4.7.0 as RFC 4954 §6 gives).
+  awaitable<bool> reopen_upstream(bool for_auth = false);
   /// The replies a command may get (RFC 5321 §4.3.2, RFC 4954 §4): kFinal 250/251/4xx/5xx
   /// (MAIL, RCPT, RSET, end of data), kData 354/4xx/5xx (DATA), kSasl 235/334/4xx/5xx
   /// (AUTH steps).

@@ -33,6 +33,8 @@ class FakeUpstream {
     return messages_;
   }
   std::string ehlo_extra = "250-PIPELINING\r\n250-8BITMIME\r\n250-CHUNKING\r\n250-SIZE 1000000\r\n250 ENHANCEDSTATUSCODES\r\n";
+  /// Sent as is for AUTH and for each SASL response after it (until "*" or a 2xx/5xx).
+  std::string auth_reply = "504 5.5.4 no\r\n";
 
  private:
   awaitable<void> accept_loop() {
@@ -73,7 +75,8 @@ class FakeUpstream {
           commands_.push_back(line);
         }
         std::string verb = line.substr(0, 4);
-        if (verb == "EHLO") co_await send("250-upstream\r\n" + ehlo_extra);
+        if (verb == "AUTH") co_await send(auth_reply);
+        else if (verb == "EHLO") co_await send("250-upstream\r\n" + ehlo_extra);
         else if (verb == "RCPT" && line.find("reject") != std::string::npos)
           co_await send("550 5.1.1 no such user\r\n");
         else if (verb == "DATA") {
@@ -484,6 +487,27 @@ TEST_F(RelaySessionTest, LocalAuthPlainAndLoginWithStrictRules) {
   // Malformed inputs never reached the policy: two real attempts only.
   EXPECT_EQ(policy_->seen().size(), 2u);
   for (const auto& c : upstream_->commands()) EXPECT_NE(c.substr(0, 4), "AUTH");
+}
+
+TEST_F(RelaySessionTest, PassThroughSaslChallengesWholeAndMultiLine334Refused) {
+  // RFC 4954 §4 (probe round 22): an upstream's 800-octet challenge reaches the client whole,
+  // not cut to a 512-octet line; a multi-line 334 is no challenge: 454, nothing relayed.
+  auto cfg = std::make_shared<ServiceConfig>(*config_);
+  cfg->allow_plaintext_auth = true;
+  listener_->set_service(cfg, 8);
+  upstream_->ehlo_extra = "250-AUTH GSSAPI PLAIN\r\n250 ENHANCEDSTATUSCODES\r\n";
+  const std::string token(800, 'Q');
+  upstream_->auth_reply = "334 " + token + "\r\n";
+  auto s = connect();
+  std::string ehlo = exchange(*s, "EHLO client.example\r\n");
+  ASSERT_NE(ehlo.find("AUTH GSSAPI PLAIN"), std::string::npos) << ehlo;
+  EXPECT_EQ(exchange(*s, "AUTH GSSAPI\r\n"), "334 " + token + "\r\n");
+  auto s2 = connect();
+  upstream_->auth_reply = "334-VXNlcm5hbWU6\r\n334 VXNlcm5hbWU6\r\n";
+  exchange(*s2, "EHLO client.example\r\n");
+  const std::string r = exchange(*s2, "AUTH PLAIN\r\n");
+  EXPECT_EQ(r.substr(0, 9), "454 4.7.0") << r;
+  EXPECT_EQ(r.find("334"), std::string::npos) << r;
 }
 
 }  // namespace

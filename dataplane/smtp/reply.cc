@@ -14,10 +14,12 @@ namespace {
 
 /// `text` cut to kMaxReplyText octets (RFC 5321 §4.5.3.1.5: a reply line is at most 512
 /// octets with its code, separator and CRLF), before a UTF-8 character rather than inside
-/// it. An upstream's over-long reply line is relayed shortened, never as is.
-std::string_view fitted_text(std::string_view text) {
+/// it. An upstream's over-long reply line is relayed shortened, never as is. A SASL
+/// challenge (334) is never cut: RFC 4954 §4 lets it be 12288 octets "independent of any
+/// line length limitations", and a cut one is no longer valid base64 (probe round 22).
+std::string_view fitted_text(std::string_view text, int code) {
   constexpr std::size_t kMaxReplyText = 512 - 4 - 2;
-  if (text.size() <= kMaxReplyText) return text;
+  if (code == 334 || text.size() <= kMaxReplyText) return text;
   std::size_t end = kMaxReplyText;
   while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;
   return text.substr(0, end);
@@ -42,7 +44,7 @@ void Reply::append_wire(std::string& out) const {
     } else if (!lines[i].empty() || code == 334) {
       out += ' ';
     }
-    out += fitted_text(lines[i]);
+    out += fitted_text(lines[i], code);
     out += "\r\n";
   }
   if (lines.empty()) {

@@ -101,7 +101,7 @@ ReplyLineEnd find_reply_line_end(std::string_view data);
 /// Incremental parser of one (possibly multi-line) reply, fed one line at a time
 /// (RFC 5321 §4.2.1). Tolerates a reply line that is only the code ("250"). Errors: a line
 /// that does not start with a 3-digit code in 200..599, a continuation with a different code,
-/// a line over 4096 octets or more than 256 lines, text with a control octet (anything
+/// a line over kMaxLineOctets or more than 256 lines, text with a control octet (anything
 /// below SP but HT, or DEL: a lone CR/LF would split the reply on the client's side; RFC
 /// 5321 §4.2, BR-31) → kError (the caller drops the connection).
 class ReplyParser {
@@ -112,7 +112,10 @@ class ReplyParser {
   Status feed_line(std::string_view line);
   Reply take();
 
-  static constexpr std::size_t kMaxLineOctets = 4096;
+  /// "334 " and a SASL challenge of 12288 octets (RFC 4954 §4: challenges may be that long,
+  /// whatever the usual line limits); other lines over 512 octets are cut when relayed
+  /// (Reply::append_wire).
+  static constexpr std::size_t kMaxLineOctets = 4 + 12288;
   static constexpr std::size_t kMaxLines = 256;
 
  private:

@@ -37,6 +37,21 @@ TEST(ReplyWire, LinesAreCutTo512Octets) {
   EXPECT_EQ(make_reply(250, {0, 0}, "short").wire(), "250 2.0.0 short\r\n");
 }
 
+TEST(ReplyWire, SaslChallengesAreNeverCut) {
+  // RFC 4954 §4: a challenge may be 12288 octets "independent of any line length
+  // limitations"; cut at 512 it is no longer valid base64 (probe round 22: an 800-octet
+  // GSSAPI token was relayed as 506 octets).
+  const std::string token(12288, 'A');
+  ReplyParser parser;
+  ASSERT_EQ(parser.feed_line("334 " + token), ReplyParser::Status::kComplete);
+  EXPECT_EQ(parser.take().wire(), "334 " + token + "\r\n");
+  // Any other reply line is still cut to 512 octets.
+  ASSERT_EQ(parser.feed_line("535 " + std::string(800, 'x')), ReplyParser::Status::kComplete);
+  EXPECT_EQ(parser.take().wire().size(), 512u);
+  // One octet more than the longest challenge is a fault.
+  EXPECT_EQ(parser.feed_line("334 " + token + "A"), ReplyParser::Status::kError);
+}
+
 TEST(ReplyWire, EmptySaslChallengeKeepsItsSpace) {
   // RFC 4954 §4: continue-req = "334" SP [base64] CRLF (probe round 21: a relayed "334 "
   // went out as "334").

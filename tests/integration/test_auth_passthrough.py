@@ -163,6 +163,31 @@ class PassThroughTests(TlsRelayCase):
         self.assertIn("AUTH", " ".join(r.lines[1:]), "AUTH not offered again: " + str(r))
         self.assert_login_works(c)
 
+    def test_auth_after_the_upstream_dropped_the_idle_connection(self) -> None:
+        """This session's EHLO offered AUTH; the upstream then closed its idle connection.
+        AUTH opens a new upstream connection (as MAIL does) and logs in there; with the
+        upstream gone for good it is a temporary failure (454 4.7.0), never "503
+        Authentication not enabled", which contradicts the EHLO reply (probe round 22)."""
+        c, _, _ = self.session()
+        before = self.up.connection_count()
+        self.up.drop_connections()
+        time.sleep(0.2)
+        r = c.command("AUTH PLAIN " + plain_blob("bob", USERS["bob"]))
+        self.assertEqual(r.code, 235, str(r) + self.diag(self.up, c))
+        self.assertEqual(self.up.connection_count(), before + 1, self.diag(self.up, c))
+        r = c.command("MAIL FROM:<bob@example.com>")
+        self.assertEqual(r.code, 250, str(r) + self.diag(self.up, c))
+        c.command("QUIT")
+        # The upstream gone for good: every AUTH is 454 4.7.0, again and again.
+        c2, _, _ = self.session()
+        self.up.stop()  # closes its connections too
+        time.sleep(0.2)
+        for attempt in range(2):
+            r = c2.command("AUTH PLAIN " + plain_blob("bob", USERS["bob"]))
+            self.assertEqual((r.code, r.enhanced), (454, "4.7.0"), f"attempt {attempt}: {r}")
+        r = c2.command("AUTH LOGIN")
+        self.assertEqual((r.code, r.enhanced), (454, "4.7.0"), str(r))
+
     def test_response_with_a_command_behind_it_never_reaches_the_upstream(self) -> None:
         """A valid SASL response with MAIL pipelined behind it: 503 and close before the
         credential goes upstream (BR-23, probe round 6)."""
