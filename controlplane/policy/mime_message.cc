@@ -744,6 +744,76 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
   return result;
 }
 
+namespace {
+
+// "begin" SP mode SP name, mode 3 or 4 octal digits (POSIX uuencode; readers accept both).
+bool is_uuencode_begin(std::string_view line) {
+  if (line.substr(0, 6) != "begin ") return false;
+  std::size_t i = 6, digits = 0;
+  while (i < line.size() && line[i] >= '0' && line[i] <= '7') ++i, ++digits;
+  return (digits == 3 || digits == 4) && i < line.size() && line[i] == ' ' && i + 1 < line.size();
+}
+
+// One uuencoded line: a length character, then groups of four characters (6 bits each,
+// "`" as zero) for three octets each.
+void uudecode_line(std::string_view line, std::string& out) {
+  if (line.empty()) return;
+  auto value = [](char c) { return static_cast<unsigned>(c - ' ') & 0x3f; };
+  std::size_t n = value(line[0]);
+  for (std::size_t i = 1; n > 0 && i < line.size(); i += 4) {
+    unsigned v[4] = {0, 0, 0, 0};
+    for (std::size_t k = 0; k < 4; ++k) v[k] = i + k < line.size() ? value(line[i + k]) : 0;
+    const unsigned char octets[3] = {static_cast<unsigned char>((v[0] << 2) | (v[1] >> 4)),
+                                     static_cast<unsigned char>((v[1] << 4) | (v[2] >> 2)),
+                                     static_cast<unsigned char>((v[2] << 6) | v[3])};
+    for (std::size_t k = 0; k < 3 && n > 0; ++k, --n) out += static_cast<char>(octets[k]);
+  }
+}
+
+// One yEnc line: each octet is the character minus 42, "=" escapes the next (minus 64).
+void ydecode_line(std::string_view line, std::string& out) {
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(line[i]);
+    if (c == '=' && i + 1 < line.size()) c = static_cast<unsigned char>(line[++i] - 64);
+    out += static_cast<char>(static_cast<unsigned char>(c - 42));
+  }
+}
+
+}  // namespace
+
+std::string inline_attachment_octets(std::string_view text) {
+  enum class Block { kNone, kUuencode, kYenc };
+  Block block = Block::kNone;
+  std::string out;
+  for (std::size_t pos = 0; pos < text.size();) {
+    const Line line = line_at(text, pos);
+    pos = line.next;
+    std::string_view content = line.content;
+    while (!content.empty() && content.back() == '\r') content.remove_suffix(1);
+    switch (block) {
+      case Block::kNone:
+        if (is_uuencode_begin(content)) block = Block::kUuencode;
+        if (content.substr(0, 8) == "=ybegin ") block = Block::kYenc;
+        break;
+      case Block::kUuencode:
+        if (content == "end") {
+          block = Block::kNone;
+        } else {
+          uudecode_line(content, out);
+        }
+        break;
+      case Block::kYenc:
+        if (content.substr(0, 6) == "=yend " || content == "=yend") {
+          block = Block::kNone;
+        } else if (content.substr(0, 7) != "=ypart ") {
+          ydecode_line(content, out);
+        }
+        break;
+    }
+  }
+  return out;
+}
+
 std::string decode_content_body(const MimeStructure& structure, std::size_t* defects,
                                 bool* misaligned) {
   std::string out;

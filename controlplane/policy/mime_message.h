@@ -69,6 +69,14 @@ struct MimeStructure {
 Result<MimeStructure, std::string> parse_mime(std::string_view message,
                                               const MimeLimits& limits = {});
 
+/// The octets of the uuencoded ("begin NNN name" … "end") and yEnc ("=ybegin" … "=yend")
+/// blocks inside `text`, decoded and concatenated in document order; "" when there are none.
+/// Mail readers (Mozilla's libmime) show such blocks in a text body as attachments, so a
+/// body policy must see their decoded octets too (BR-28 kind, probe round 22). A block
+/// without its end line runs to the end of `text`; characters outside an encoding's
+/// alphabet are skipped. Never throws; linear in `text`.
+std::string inline_attachment_octets(std::string_view text);
+
 /// `content.body`: the concatenation, in document order, of the leaf parts' bodies, each
 /// base64-decoded when its Content-Transfer-Encoding is base64 and taken as is otherwise
 /// (quoted-printable, 7bit, 8bit, binary: the reference decodes base64 only). Decoding

@@ -235,6 +235,20 @@ Decision evaluate(const CompiledPolicy& policy, Command command, Attributes& att
                     "base64 padding inside a group: decoders read it differently");
           return decision;
         }
+        // Uuencoded and yEnc blocks in the text are attachments to mail readers: their
+        // decoded octets are part of what a body policy sees (probe round 22). A policy
+        // that rewrites the body would write them back decoded, so such a message fails
+        // closed there instead.
+        std::string inline_octets = inline_attachment_octets(body);
+        if (!inline_octets.empty()) {
+          if (policy.writes_body()) {
+            fail_with(decision, media_error_reply("Message structure cannot be inspected"),
+                      "uuencoded or yEnc data in a body the policy rewrites");
+            return decision;
+          }
+          body += "\r\n";
+          body += inline_octets;
+        }
         if (policy.writes_body()) original_body = body;
         attributes.insert_or_assign(std::string(attr::kContentBody), std::move(body));
       }

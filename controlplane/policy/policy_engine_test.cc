@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "controlplane/policy/base64.h"
+#include "controlplane/policy/mime_message.h"
 #include "controlplane/policy/password_hash.h"
 #include "dataplane/smtp/address.h"
 
@@ -629,6 +630,49 @@ TEST(EvaluateData, BodyMatchSeesTheDecodedBody) {
   std::string w = kPlain;
   EXPECT_EQ(run_data("- {type: body_match, wildcard: '*WORLD*'}", w).verdict, Verdict::kContinue);
   EXPECT_EQ(run_data("- {type: body_match, wildcard: 'WORLD'}", w).verdict, Verdict::kReject);
+}
+
+// Probe round 22: a uuencoded or yEnc block in a text body is an attachment to Mozilla's
+// libmime; body_match sees its decoded octets, and a policy that rewrites the body refuses
+// such a message rather than write the block back decoded.
+TEST(EvaluateData, BodyMatchSeesUuencodedAndYencBlocks) {
+  const std::string uuencoded =
+      "begin 644 eicar.com\r\n"
+      "M6#5/(5 E0$%06S1<4%I8-30H4%XI-T-#*3=])$5)0T%2+5-404Y$05)$+4%.\r\n"
+      "75$E625)54RU415-4+49)3$4A)$@K2\"H \r\n"
+      "`\r\n"
+      "end\r\n";
+  const char* yaml = "- {type: body_match, regex: 'EICAR-STANDARD', negate: true}";
+  for (const std::string& message : std::vector<std::string>{
+           "Subject: x\r\n\r\nsee attached\r\n" + uuencoded,
+           "Subject: x\r\nMIME-Version: 1.0\r\nContent-Type: text\r\n\r\n" + uuencoded,
+           "Subject: x\r\n\r\n" + uuencoded.substr(0, uuencoded.size() - 5)}) {  // no "end"
+    std::string m = message;
+    EXPECT_EQ(run_data(yaml, m).verdict, Verdict::kReject) << message;
+  }
+  // yEnc: "EICAR-STANDARD" with every octet + 42, and an escaped critical character.
+  std::string encoded;
+  for (const char c : std::string("xx EICAR-STANDARD yy")) encoded += static_cast<char>(c + 42);
+  std::string y = "Subject: x\r\n\r\n=ybegin line=128 size=21 name=a.com\r\n" + encoded +
+                  "=@\r\n=yend size=21\r\n";
+  EXPECT_EQ(run_data(yaml, y).verdict, Verdict::kReject);
+  // Rewriting the body of such a message: refused, 554 5.6.0.
+  std::string m = "Subject: x\r\n\r\n" + uuencoded;
+  auto d = run_data("- {type: set_attribute, attribute: content.body, value: '[x] ${content.body}'}", m);
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.reply.enhanced_code, "5.6.0");
+  // Text that only looks like the start of a block stays text.
+  std::string plain = "Subject: x\r\n\r\nbegin here, then end\r\nbegin 9999 x\r\n";
+  EXPECT_EQ(run_data(yaml, plain).verdict, Verdict::kContinue);
+}
+
+TEST(MimeInline, DecodesUuencodeAndYenc) {
+  EXPECT_EQ(inline_attachment_octets("begin 644 a\r\n#86)C\r\n`\r\nend\r\n"), "abc");
+  EXPECT_EQ(inline_attachment_octets("begin 0644 a\n#86)C\nend\n"), "abc");  // 4 digits, LF
+  EXPECT_EQ(inline_attachment_octets("=ybegin line=128 size=2 name=a\r\n\x8b\x8c\r\n=yend\r\n"), "ab");
+  EXPECT_EQ(inline_attachment_octets("=ybegin size=1 name=a\r\n=@\r\n=yend size=1\r\n"),
+            std::string(1, '\xd6'));
+  EXPECT_EQ(inline_attachment_octets("plain text\r\nbegin 64 x\r\n#86)C\r\n"), "");
 }
 
 TEST(EvaluateData, BodyMatchSeesAttachmentsBehindParenthesisedBoundariesBR25) {
