@@ -734,13 +734,12 @@ awaitable<void> RelaySession::on_auth(std::string_view args) {
     co_return;
   }
   smtp::AuthDecision decision = auth_decision();
+  const auto* handler = select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_AUTH);
   // This session's EHLO offered the upstream's AUTH, and the connection that offered it is
   // gone (closed by the upstream, or dropped after a fault): what AUTH can do now is only
   // known once a new connection says so. Not "not enabled" (503), which contradicts the
   // EHLO reply and makes clients drop the login (RFC 4954 §4; probe round 22).
-  const bool offered_upstream_gone =
-      auth_advertised_ && !upstream_ready() &&
-      !select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_AUTH);
+  const bool offered_upstream_gone = auth_advertised_ && !handler && !upstream_ready();
   if (!esmtp_ || (!decision.advertise && !offered_upstream_gone)) {
     reply(503, es::kInvalidCommand, "Authentication not enabled");
     count_error();
@@ -773,7 +772,6 @@ awaitable<void> RelaySession::on_auth(std::string_view args) {
     count_error();
     co_return;
   }
-  const auto* handler = select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_AUTH);
   if (handler) {
     if (mechanism != "PLAIN" && mechanism != "LOGIN") {
       reply(504, es::kInvalidArguments, "Unrecognized authentication type");

@@ -29,9 +29,10 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 bool is_wsp(char c) { return c == ' ' || c == '\t'; }
-// C's isspace() in the "C" locale, without the line ending octets: what some readers
-// (Mozilla's libmime) trim around field names and boundary delimiters.
-bool is_c_space(char c) { return is_wsp(c) || c == '\v' || c == '\f' || c == '\r'; }
+// C's isspace() in the "C" locale, without the line ending octets (a bare CR never gets
+// past the DATA reader): what some readers (Mozilla's libmime) trim around field names and
+// boundary delimiters.
+bool is_c_space(char c) { return is_wsp(c) || c == '\v' || c == '\f'; }
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (is_wsp(s.front()) || s.front() == '\r' || s.front() == '\n')) {
