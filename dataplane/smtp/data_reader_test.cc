@@ -571,6 +571,76 @@ TEST(DataReaderModelTest, AgreesWithTheNaiveModel) {
   EXPECT_GT(done_count, 5000) << "the generator must produce terminated messages";
 }
 
+// Limits crossed anywhere in a message, right up to the octet before the terminator, with
+// the message whole or cut anywhere: the defect is always reported, and nothing from the
+// over-long line on reaches the wire.
+TEST(DataReaderLimits, EveryLimitValueAcrossALongMessage) {
+  // Bodies of every length from 70 to 260 octets (lines of up to 50 octets), so that the
+  // last block before the terminator ends at each offset; every size and line limit near.
+  for (std::size_t length = 70; length <= 260; ++length) {
+    std::string body;
+    while (body.size() < length) {
+      const std::size_t room = length - body.size();
+      const std::size_t line = room <= 52 ? room : std::min<std::size_t>(50, room - 4);
+      body += std::string(line - 2, 'm') + "\r\n";
+    }
+    ASSERT_EQ(body.size(), length);
+    std::size_t longest = 0;
+    for (std::size_t at = 0; at < body.size();) {
+      const std::size_t end = body.find("\r\n", at) + 2;
+      longest = std::max(longest, end - at);
+      at = end;
+    }
+    const std::string in = body + ".\r\n";
+    for (std::uint64_t max_size = length - 66; max_size <= length + 1; ++max_size) {
+      const Outcome o = read_whole(in, 0, max_size);
+      ASSERT_TRUE(o.done);
+      ASSERT_EQ(o.defects, length > max_size ? unsigned{DataReader::kTooBig} : 0u)
+          << "length " << length << " max_size " << max_size;
+      ASSERT_EQ(o.size, length);
+    }
+    for (std::size_t max_line = longest - 3; max_line <= longest + 1; ++max_line) {
+      const Outcome o = read_whole(in, max_line, 0);
+      ASSERT_TRUE(o.done);
+      ASSERT_EQ(o.defects, longest > max_line ? unsigned{DataReader::kLineTooLong} : 0u)
+          << "length " << length << " max_line " << max_line;
+      // Cut anywhere, nothing from the over-long line on goes to the wire.
+      const model::DataReaderModel m = model::model_data_reader(in, max_line, 0);
+      for (std::size_t cut = 1; cut < in.size(); cut += 3) {
+        const Outcome c = read_chunks(in, {cut}, max_line, 0);
+        ASSERT_EQ(c.defects, o.defects) << "length " << length << " cut " << cut;
+        ASSERT_LE(c.wire.size(), m.wire_before_defect)
+            << "length " << length << " max_line " << max_line << " cut " << cut;
+      }
+    }
+  }
+}
+
+// A longer well-formed message with a stuffed line: the same result however it is cut.
+TEST(DataReader, LongPlainMessageEveryChunkSize) {
+  std::string body;
+  for (int k = 0; k < 40; ++k) {
+    body += std::string(static_cast<std::size_t>(k * 7 % 97), static_cast<char>('a' + k % 26));
+    body += "\r\n";
+  }
+  body += "..dot line\r\n.\r\n";
+  const std::string in = body + "QUIT\r\n";
+  const Outcome ref = read_whole(in);
+  ASSERT_TRUE(ref.done);
+  ASSERT_EQ(ref.defects, 0u);
+  EXPECT_EQ(ref.wire, body.substr(0, body.size() - 3));
+  EXPECT_EQ(ref.consumed, body.size());
+  for (std::size_t step = 1; step < 200; ++step) {
+    std::vector<std::size_t> cuts;
+    for (std::size_t at = step; at < in.size(); at += step) cuts.push_back(at);
+    const Outcome o = read_chunks(in, cuts);
+    ASSERT_EQ(o.wire, ref.wire) << "step " << step;
+    ASSERT_EQ(o.content, ref.content) << "step " << step;
+    ASSERT_EQ(o.consumed, ref.consumed) << "step " << step;
+    ASSERT_EQ(o.size, ref.size) << "step " << step;
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // append_dot_stuffed
 
