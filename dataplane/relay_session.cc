@@ -891,9 +891,7 @@ awaitable<void> RelaySession::local_auth(std::string mechanism, std::string_view
     if (!pass_b64) co_return;
     auto pass = decode(*pass_b64, smtp::SaslPosition::kContinuation);
     if (!pass) co_return;
-    bool control = false;
-    for (unsigned char c : *user) control = control || c < 0x20 || c == 0x7f;
-    if (control) {
+    if (common::is_valid_utf8(*user) && !smtp::is_printable_identity(*user)) {
       reply(501, es::kSyntaxError, "Malformed user name");
       count_error();
       co_return;

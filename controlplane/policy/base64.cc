@@ -63,6 +63,9 @@ std::string base64_decode(std::string_view text, std::size_t* defects, bool* mis
         out += static_cast<char>((acc >> 2) & 0xff);
       } else if (n == 1) {
         defect();
+        // A group of one character cannot be decoded: Python's email package then shows
+        // the whole part raw, other readers drop the character (probe round 23).
+        if (misaligned) *misaligned = true;
       }
       acc = 0;
       n = 0;
@@ -78,6 +81,7 @@ std::string base64_decode(std::string_view text, std::size_t* defects, bool* mis
     out += static_cast<char>((acc >> 2) & 0xff);
   } else if (n == 1) {
     defect();
+    if (misaligned) *misaligned = true;  // as above: one character left over
   }
   return out;
 }

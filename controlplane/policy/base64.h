@@ -17,9 +17,12 @@ namespace gw::controlplane::policy {
 /// dangling single character is dropped. `defects`, when given, is incremented once per
 /// irregularity (padding before the end, a dangling character, a character outside the
 /// alphabet that is not whitespace). `misaligned`, when given, is set when padding ends a
-/// group of 1 character, or a group of 2 with a single "=", and more data follows: other
-/// decoders skip such an "=" and stay in the group, so they read different octets from
-/// then on (probe round 6, BR-28) — a caller that must see what every reader sees refuses.
+/// group of 2 with a single "=" and more data follows: other decoders skip such an "=" and
+/// stay in the group, so they read different octets from then on (probe round 6, BR-28);
+/// and when a group of 1 character is left over (before padding or at the end; the
+/// alphabet count is 4n+1): Python's email package cannot decode that and shows the text
+/// raw, others drop the character (probe round 23). A caller that must see what every
+/// reader sees refuses.
 std::string base64_decode(std::string_view text, std::size_t* defects = nullptr,
                           bool* misaligned = nullptr);
 

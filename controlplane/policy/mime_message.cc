@@ -119,7 +119,17 @@ Result<HeaderBlock, std::string> header_block(std::string_view message, std::siz
         case HeaderLine::kField:
           break;
         case HeaderLine::kEnvelopeFrom:
-          ++*defects;  // skipped, as readers skip it
+          // An mbox "From " line: readers skip it on top of the message and in the middle
+          // of a header block, but Python's email package takes one that ends a header
+          // block as the first body line (probe round 23: the policy never saw text the
+          // reader showed), so that one fails closed.
+          if (pos != 0) {
+            const Line after = line_at(region, line.next);
+            if (line.next >= end || after.content.empty()) {
+              return failure("an mbox \"From \" line ending a header block (readers differ)");
+            }
+          }
+          ++*defects;
           break;
         case HeaderLine::kSpaceBeforeColon:
           return failure("a header field with whitespace before its colon (readers differ)");
@@ -546,6 +556,80 @@ void parse_parameters(std::string_view v, std::size_t start,
 
 }  // namespace
 
+namespace {
+
+// RFC 2045 §5.1 token: printable ASCII without space and tspecials.
+bool is_token_char(char c) {
+  return c > ' ' && c < 127 && std::string_view("()<>@,;:\\\"/[]?=").find(c) == std::string_view::npos;
+}
+
+// A control octet (C0 but HTAB, or DEL) in a field value: readers strip some of them as
+// whitespace (Python's str.strip() takes VT, FF and 0x1C..0x1F; libmime C's isspace()) and
+// keep others, so "Content-Type: <VT>multipart/mixed" is a multipart to one reader and an
+// unknown leaf to another (probe round 23).
+bool has_control_octet(std::string_view value) {
+  return std::any_of(value.begin(), value.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && c != '\t') || u == 0x7f;
+  });
+}
+
+}  // namespace
+
+std::optional<std::string> content_type_problem(std::string_view value) {
+  if (has_control_octet(value)) {
+    return "a control octet in a Content-Type field (readers would take it differently)";
+  }
+  std::string_view media = trim(value.substr(0, value.find(';')));
+  // Python's email package decodes an RFC 2047 encoded word here and finds a multipart
+  // ("=?us-ascii?q?multipart/mixed?="), others see an unknown type (probe round 23).
+  if (media.find("=?") != std::string_view::npos) {
+    return "an encoded word in a Content-Type media type (readers would take it differently)";
+  }
+  if (media.empty()) return std::nullopt;  // no type: the default (RFC 2045 §5.2)
+  // token "/" token, then nothing but comments: every reader takes that type ("multipart/
+  // mixed (x)" is a multipart to Python's email package and to readers that strip it).
+  std::size_t at = 0;
+  while (at < media.size() && is_token_char(media[at])) ++at;
+  const std::size_t type_end = at;
+  if (type_end > 0 && at < media.size() && media[at] == '/') {
+    ++at;
+    const std::size_t subtype_begin = at;
+    while (at < media.size() && is_token_char(media[at])) ++at;
+    const std::string rest = strip_comments(media.substr(at));
+    if (at > subtype_begin && std::all_of(rest.begin(), rest.end(), is_wsp)) return std::nullopt;
+  }
+  // Not "type/subtype": RFC 2045 §5.2 makes it text/plain, and Python's email package
+  // shows the whole body as text; a reader that strips the comment or the space
+  // ("(c)multipart/mixed", "multipart /mixed") or guesses a subtype ("multipart") splits
+  // it into parts instead. The gateway cannot know which: a would-be container fails
+  // closed, anything else is a leaf like text/plain (probe round 23).
+  const std::string lowered = lowercase(media);
+  if (lowered.find("multipart") != std::string::npos ||
+      lowered.find("message") != std::string::npos) {
+    return "a multipart or message Content-Type that is not type/subtype (readers would "
+           "take it differently)";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> transfer_encoding_problem(std::string_view value) {
+  // RFC 2045 §6.1: a bare token. Python's email package takes a quoted one ("base64"), a
+  // comment (base64 (c)) or an encoded word for an unknown mechanism and shows the raw
+  // text, while other readers strip them and decode: what the policy would inspect is not
+  // what every recipient sees (probe round 23; before it the gateway decoded a quoted one).
+  if (has_control_octet(value)) {
+    return "a control octet in a Content-Transfer-Encoding field (readers would take it "
+           "differently)";
+  }
+  if (value.find_first_of("\"()") != std::string_view::npos ||
+      value.find("=?") != std::string_view::npos) {
+    return "a quoted, commented or encoded Content-Transfer-Encoding (readers would take it "
+           "differently)";
+  }
+  return std::nullopt;
+}
+
 ContentType parse_content_type(std::string_view raw) {
   const std::string stripped = strip_comments(raw);
   const std::string_view v = stripped;
@@ -608,19 +692,22 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
                        " field (readers would take different ones)");
       }
     }
+    const auto content_type = find_header(headers, "Content-Type");
+    const auto cte = find_header(headers, "Content-Transfer-Encoding");
+    if (content_type) {
+      if (auto problem = content_type_problem(*content_type)) return failure(*problem);
+    }
+    if (cte) {
+      if (auto problem = transfer_encoding_problem(*cte)) return failure(*problem);
+    }
     ContentType ct;
-    if (auto value = find_header(headers, "Content-Type")) ct = parse_content_type(*value);
+    if (content_type) ct = parse_content_type(*content_type);
     bool base64 = false;
     bool quoted_printable = false;
     bool eight_bit = false;
-    if (auto cte = find_header(headers, "Content-Transfer-Encoding")) {
-      // RFC 2045 §6.1 wants a bare token, but mail readers also decode a quoted one
-      // ("base64"): decode it too, or an attachment would pass the policy undecoded that
-      // the recipient still opens (a parser differential, field cases BR-25/BR-28).
-      std::string mechanism = lowercase(trim(strip_comments(*cte)));
-      if (mechanism.size() >= 2 && mechanism.front() == '"' && mechanism.back() == '"') {
-        mechanism = std::string(trim(std::string_view(mechanism).substr(1, mechanism.size() - 2)));
-      }
+    if (cte) {
+      // A bare token (transfer_encoding_problem refused quotes, comments, encoded words).
+      const std::string mechanism = lowercase(trim(*cte));
       base64 = mechanism == "base64";
       quoted_printable = mechanism == "quoted-printable";
       eight_bit = mechanism == "8bit" || mechanism == "binary";

@@ -110,6 +110,17 @@ struct ContentType {
 };
 ContentType parse_content_type(std::string_view value);
 
+/// Why a Content-Type field value (unfolded) is one mail readers would take differently,
+/// or nullopt: a control octet (C0 but HTAB, DEL), an RFC 2047 encoded word in the media
+/// type, or a media type that is not `token "/" token` and names multipart or message
+/// (comments, spaces around the "/", no subtype). parse_mime fails on it (554 5.6.0 on the
+/// decision path, BR-25 "fail closed"); any other malformed type is a leaf (RFC 2045 §5.2).
+std::optional<std::string> content_type_problem(std::string_view value);
+
+/// The same for a Content-Transfer-Encoding value: a control octet, a quoted string, a
+/// comment or an encoded word (RFC 2045 §6.1 allows a bare token only).
+std::optional<std::string> transfer_encoding_problem(std::string_view value);
+
 /// One change of the top header block.
 enum class HeaderEditKind { kAdd, kRemove };
 struct HeaderEdit {

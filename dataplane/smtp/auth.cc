@@ -1,6 +1,7 @@
 // AUTH rules and strict base64.
 #include "dataplane/smtp/auth.h"
 
+#include "common/printable_line.h"
 #include "dataplane/smtp/address.h"
 
 #include <openssl/evp.h>
@@ -67,6 +68,10 @@ bool auth_command_ends_pipeline_group(std::string_view args) {
   return auth_ends_pipeline_group(mechanism, initial_response);
 }
 
+bool is_printable_identity(std::string_view identity) {
+  return is_valid_utf8(identity) && common::printable_line(identity, identity.size()) == identity;
+}
+
 PlainError parse_plain(std::string_view decoded, PlainCredentials& out) {
   std::size_t first = decoded.find('\0');
   if (first == std::string_view::npos) return PlainError::kMalformed;
@@ -77,18 +82,12 @@ PlainError parse_plain(std::string_view decoded, PlainCredentials& out) {
   std::string_view authcid = decoded.substr(first + 1, second - first - 1);
   std::string_view password = decoded.substr(second + 1);
   if (authcid.empty() || password.empty()) return PlainError::kMalformed;
-  auto has_control = [](std::string_view s) {
-    for (unsigned char c : s) {
-      if (c < 0x20 || c == 0x7f) return true;
-    }
-    return false;
-  };
-  if (has_control(authzid) || has_control(authcid)) return PlainError::kMalformed;
-  // RFC 4616 §2: UTF8SAFE. A Latin-1 password is not a PLAIN message; refusing it here also
-  // keeps it out of the decision request, whose attribute values must be UTF-8 (probe 12).
-  if (!is_valid_utf8(authzid) || !is_valid_utf8(authcid) || !is_valid_utf8(password)) {
+  if (!is_printable_identity(authzid) || !is_printable_identity(authcid)) {
     return PlainError::kMalformed;
   }
+  // RFC 4616 §2: UTF8SAFE. A Latin-1 password is not a PLAIN message; refusing it here also
+  // keeps it out of the decision request, whose attribute values must be UTF-8 (probe 12).
+  if (!is_valid_utf8(password)) return PlainError::kMalformed;
   out.authzid = std::string(authzid);
   out.authcid = std::string(authcid);
   out.password = std::string(password);

@@ -46,9 +46,16 @@ struct PlainCredentials {
   std::string password;
 };
 
+/// True if `identity` (a SASL authentication or authorization identity, PLAIN or LOGIN) is
+/// well-formed UTF-8 without a control character: no C0 (TAB included), DEL, C1
+/// (U+0080..U+009F, NEL among them), U+2028/U+2029 or bidirectional control — the set
+/// common::printable_line replaces (probe round 23: NEL and U+2028 got through). Such an
+/// identity never names a user and would break the lines it is logged or audited on.
+bool is_printable_identity(std::string_view identity);
+
 /// Why a PLAIN message was refused: kMalformed → 501 5.5.2 (not exactly two NULs, empty
-/// authentication identity or password, control characters in the identities, a field that
-/// is not well-formed UTF-8: RFC 4616 §2 defines all three as UTF8SAFE strings).
+/// authentication identity or password, an identity that is not is_printable_identity(), a
+/// password that is not well-formed UTF-8: RFC 4616 §2 defines all three as UTF8SAFE).
 enum class PlainError { kNone, kMalformed };
 
 /// Splits a decoded PLAIN message. Returns kMalformed for a message that cannot carry

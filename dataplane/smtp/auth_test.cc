@@ -137,6 +137,33 @@ TEST(ParsePlain, FieldsThatAreNotUtf8AreRefused) {
   }
 }
 
+TEST(ParsePlain, UnicodeControlCharactersInIdentitiesAreRefused) {
+  // Probe round 23: NEL (U+0085, a C1 control and a line break to many readers) and U+2028
+  // in the authorization identity got 235 and went into the audit trail. Every control
+  // character common::printable_line would replace is refused, in either identity; the
+  // password may hold anything that is UTF-8.
+  for (const std::string& control :
+       {"\xc2\x85"s, "\xc2\x9b"s, "\xc2\x80"s, "\xe2\x80\xa8"s, "\xe2\x80\xa9"s, "\xe2\x80\xae"s,
+        "\xe2\x81\xa6"s, "\t"s}) {
+    PlainCredentials c;
+    EXPECT_EQ(parse_plain("bo"s + control + "b\0alice\0pw"s, c), PlainError::kMalformed)
+        << "authzid " << testing::PrintToString(control);
+    EXPECT_EQ(parse_plain("\0ali"s + control + "ce\0pw"s, c), PlainError::kMalformed)
+        << "authcid " << testing::PrintToString(control);
+    EXPECT_EQ(parse_plain("\0alice\0p"s + control + "w"s, c), PlainError::kNone)
+        << "password " << testing::PrintToString(control);
+    EXPECT_FALSE(is_printable_identity("x"s + control));
+  }
+  // Letters of any script, and the bidirectional marks that Hebrew and Arabic text uses.
+  for (const std::string& name : {"j\xc3\xbcrgen"s, "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d\xe2\x80\x8f"s,
+                                  "\xe5\xb1\xb1\xe7\x94\xb0"s}) {
+    PlainCredentials c;
+    EXPECT_EQ(parse_plain("\0"s + name + "\0pw"s, c), PlainError::kNone) << name;
+    EXPECT_EQ(c.authcid, name);
+    EXPECT_TRUE(is_printable_identity(name)) << name;
+  }
+}
+
 TEST(AuthPipelining, OnlyOneRoundTripMechanismsWithAnInitialResponseMayBeFollowed) {
   // RFC 4954 §4: PLAIN and EXTERNAL with an initial response do not end the group.
   EXPECT_FALSE(auth_ends_pipeline_group("PLAIN", true));
