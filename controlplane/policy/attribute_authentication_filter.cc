@@ -1,6 +1,7 @@
 // attribute_authentication: the client's AUTH identity and password against the
 // authentication repository (reference "Add an AUTH policy handler"; RFC 4616 §2 for the
 // authorization identity; DESIGN.md §7 "Secrets").
+#include "common/printable_line.h"
 #include "controlplane/policy/filters.h"
 #include "controlplane/policy/password_hash.h"
 
@@ -28,10 +29,13 @@ class AttributeAuthenticationFilter final : public Filter {
     const std::string_view authzid = get(state.attributes, attr::kAuthorizationId);
     if (id.empty()) return FilterOutcome::fail("empty authentication identity");
     if (password.empty()) return FilterOutcome::fail("empty password");
-    if (has_control_character(id)) {
+    // Any control character common::printable_line replaces (C0, DEL, C1 such as NEL,
+    // U+2028/U+2029, bidirectional controls), as the node's SASL parser refuses them
+    // (smtp::is_printable_identity; probe round 23): never an identity.
+    if (common::printable_line(id, id.size()) != id) {
       return FilterOutcome::fail("control character in the authentication identity");
     }
-    if (has_control_character(authzid)) {
+    if (common::printable_line(authzid, authzid.size()) != authzid) {
       return FilterOutcome::fail("control character in the authorization identity");
     }
     const std::optional<std::string> hash = state.users.lookup(id);

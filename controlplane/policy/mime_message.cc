@@ -8,6 +8,7 @@
 
 #include "common/printable_line.h"
 #include "controlplane/policy/base64.h"
+#include "controlplane/policy/quoted_printable.h"
 
 namespace gw::controlplane::policy {
 namespace {
@@ -795,7 +796,8 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
       continue;
     }
     if (!multipart) {
-      result.leaves.push_back({message.substr(body_begin, e.end - body_begin), base64});
+      result.leaves.push_back(
+          {message.substr(body_begin, e.end - body_begin), base64, quoted_printable});
       continue;
     }
     if (e.depth >= limits.max_depth) {
@@ -908,6 +910,8 @@ std::string decode_content_body(const MimeStructure& structure, std::size_t* def
   for (const auto& leaf : structure.leaves) {
     if (leaf.base64) {
       out += base64_decode(leaf.body, defects, misaligned);
+    } else if (leaf.quoted_printable) {
+      out += qp_decode(leaf.body);
     } else {
       out += leaf.body;
     }

@@ -7,6 +7,7 @@
 
 #include "common/printable_line.h"
 #include "controlplane/policy/base64.h"
+#include "controlplane/policy/quoted_printable.h"
 
 namespace gw::controlplane::policy {
 
@@ -64,61 +65,13 @@ bool has_line_longer_than(std::string_view crlf_text, std::size_t limit) {
   return false;
 }
 
-// RFC 2045 §6.7 rule 1: in quoted-printable text an octet above 126 is written "=XX".
-std::string qp_escape_8bit(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    const auto octet = static_cast<unsigned char>(c);
-    if (octet < 0x80) {
-      out += c;
-    } else {
-      out += '=';
-      out += kHex[octet >> 4];
-      out += kHex[octet & 0xf];
-    }
-  }
-  return out;
-}
-
-// RFC 2045 §6.7 rule 5: quoted-printable lines are at most 76 characters; longer ones get
-// soft line breaks ("=" CRLF), never inside an "=XX" escape. The decoded text is unchanged.
-std::string qp_rewrap(std::string_view crlf_text) {
-  constexpr std::size_t kMax = 76;
-  std::string out;
-  out.reserve(crlf_text.size() + crlf_text.size() / 64 * 3);
-  std::size_t start = 0;
-  while (start < crlf_text.size()) {
-    std::size_t end = crlf_text.find("\r\n", start);
-    const bool has_crlf = end != std::string_view::npos;
-    if (!has_crlf) end = crlf_text.size();
-    std::string_view line = crlf_text.substr(start, end - start);
-    while (line.size() > kMax) {
-      std::size_t cut = kMax - 1;  // room for the "="
-      if (line[cut - 1] == '=') {
-        cut -= 1;
-      } else if (line[cut - 2] == '=') {
-        cut -= 2;
-      }
-      out.append(line.substr(0, cut));
-      out += "=\r\n";
-      line.remove_prefix(cut);
-    }
-    out.append(line);
-    if (has_crlf) out += "\r\n";
-    start = has_crlf ? end + 2 : end;
-  }
-  return out;
-}
-
 // Applies header edits and a changed body to the DATA message when the policy passed.
 // A changed body of a text part that would carry a line over 998 octets is sent base64
 // (Content-Transfer-Encoding replaced, MIME-Version added when missing) instead: the relay
 // never emits an over-long line toward the upstream (field case BR-13; RFC 2045 §6.8, the
-// text in its canonical CRLF form). A quoted-printable part's content.body is still
-// quoted-printable text (only base64 is decoded), so it keeps its encoding and gets soft
-// line breaks instead — relabelling it base64 would change what the recipient reads.
+// text in its canonical CRLF form). A quoted-printable part's content.body is its decoded
+// text: the changed body is encoded quoted-printable again (soft line breaks, 8-bit octets
+// escaped), never relabelled base64.
 void finish_message(Decision& decision, const EvaluationState& state,
                     const MimeStructure& structure, const std::optional<std::string>& new_body,
                     std::string& message) {
@@ -147,7 +100,7 @@ void finish_message(Decision& decision, const EvaluationState& state,
     const bool eight_bit_text = !structure.base64 && !structure.eight_bit && common::has_8bit(body);
     bool mime_version = false;
     if (structure.quoted_printable) {
-      body = qp_rewrap(qp_escape_8bit(body));
+      body = qp_encode(body);
     } else if (!structure.base64 &&
                (has_line_longer_than(body, kMaxTextLine) || eight_bit_text)) {
       body = base64_encode(body);

@@ -455,6 +455,24 @@ TEST_F(AuthenticationTest, ControlCharactersFail) {
                    "- {type: attribute_authentication, allow_authorization_id: true}");
   EXPECT_EQ(d.verdict, Verdict::kReject);
   EXPECT_NE(d.reason.find("authorization identity"), std::string::npos);
+  // Probe round 23: NEL (U+0085) and U+2028 in an allowed authorization identity passed.
+  for (const char* control : {"\xc2\x85", "\xe2\x80\xa8", "\xe2\x80\xae", "\xc2\x9b"}) {
+    d = authenticate({{"authentication.subject.id", "alice"},
+                      {"authentication.authorization.id", std::string("bob") + control},
+                      {"authentication.subject.password", "wonderland"}},
+                     "- {type: attribute_authentication, allow_authorization_id: true}");
+    EXPECT_EQ(d.verdict, Verdict::kReject) << control;
+    EXPECT_NE(d.reason.find("authorization identity"), std::string::npos);
+    d = authenticate({{"authentication.subject.id", std::string("alice") + control},
+                      {"authentication.subject.password", "wonderland"}});
+    EXPECT_NE(d.reason.find("control character"), std::string::npos) << control;
+  }
+  // Letters of other scripts are no control characters.
+  d = authenticate({{"authentication.subject.id", "alice"},
+                    {"authentication.authorization.id", "j\xc3\xbcrgen"},
+                    {"authentication.subject.password", "wonderland"}},
+                   "- {type: attribute_authentication, allow_authorization_id: true}");
+  EXPECT_EQ(d.verdict, Verdict::kContinue) << d.reason;
 }
 
 TEST_F(AuthenticationTest, AuthorizationIdentityRules) {
@@ -664,6 +682,28 @@ TEST(EvaluateData, BodyMatchSeesUuencodedAndYencBlocks) {
   // Text that only looks like the start of a block stays text.
   std::string plain = "Subject: x\r\n\r\nbegin here, then end\r\nbegin 9999 x\r\n";
   EXPECT_EQ(run_data(yaml, plain).verdict, Verdict::kContinue);
+}
+
+// Probe round 23: quoted-printable was scanned raw, so "EICAR=2DSTANDARD" or a soft line
+// break inside the word passed a body_match that every mail reader would have matched.
+TEST(EvaluateData, BodyMatchSeesDecodedQuotedPrintable) {
+  const char* yaml = "- {type: body_match, regex: 'EICAR-STANDARD', negate: true}";
+  const std::string qp_part = "Content-Transfer-Encoding: quoted-printable\r\n\r\n";
+  for (const std::string text : {"X5O!P EICAR=2DSTANDARD=2DANTIVIRUS\r\n",
+                                 "X5O!P EICAR-STAN=\r\nDARD-ANTIVIRUS\r\n",
+                                 "X5O!P =45=49=43=41=52-STANDARD\r\n"}) {
+    std::string single = "Subject: x\r\nMIME-Version: 1.0\r\n" + qp_part + text;
+    EXPECT_EQ(run_data(yaml, single).verdict, Verdict::kReject) << text;
+    std::string multi = "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+                        "--b\r\nContent-Type: text/plain\r\n\r\nclean\r\n--b\r\n"
+                        "Content-Type: text/plain\r\n" + qp_part + text + "--b--\r\n";
+    EXPECT_EQ(run_data(yaml, multi).verdict, Verdict::kReject) << text;
+  }
+  // A rewritten quoted-printable body is encoded again: "=" and 8-bit octets escaped.
+  std::string m = "Subject: x\r\n" + qp_part + "a=3Db caf=C3=A9\r\n";
+  auto d = run_data("- {type: set_attribute, attribute: content.body, value: '[x] ${content.body}'}", m);
+  ASSERT_TRUE(d.message_replaced) << d.reason;
+  EXPECT_NE(m.find("\r\n\r\n[x] a=3Db caf=C3=A9\r\n"), std::string::npos) << m;
 }
 
 TEST(MimeInline, DecodesUuencodeAndYenc) {
