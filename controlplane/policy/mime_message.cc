@@ -409,6 +409,25 @@ void join_rfc2231(std::map<std::string, std::string>& parameters,
 
 namespace {
 
+// True if the first field named `name` is one line whose value, after the whitespace that
+// follows the colon, has no trailing whitespace: how Python's email package (compat32)
+// reads a value it compares as is (it strips the leading whitespace and the line break,
+// nothing else, and keeps continuation lines).
+bool plain_single_line_field(std::string_view header_block, std::string_view name) {
+  for (std::size_t pos = 0; pos < header_block.size();) {
+    const Line line = line_at(header_block, pos);
+    pos = line.next;
+    const auto field = field_name(line.content);
+    if (!field || !iequals(*field, name)) continue;
+    const std::string_view value = line.content.substr(line.content.find(':') + 1);
+    const bool continued = pos < header_block.size() &&
+                           !line_at(header_block, pos).content.empty() &&
+                           is_wsp(line_at(header_block, pos).content.front());
+    return !continued && (value.empty() || !is_wsp(value.back()));
+  }
+  return true;
+}
+
 // How many fields named `name` (case-insensitive) the block has.
 std::size_t count_fields(std::string_view header_block, std::string_view name) {
   std::size_t count = 0;
@@ -796,8 +815,10 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
       continue;
     }
     if (!multipart) {
-      result.leaves.push_back(
-          {message.substr(body_begin, e.end - body_begin), base64, quoted_printable});
+      result.leaves.push_back({message.substr(body_begin, e.end - body_begin), base64,
+                               quoted_printable,
+                               (base64 || quoted_printable) && !plain_single_line_field(
+                                                                   headers, "Content-Transfer-Encoding")});
       continue;
     }
     if (e.depth >= limits.max_depth) {
@@ -900,6 +921,16 @@ std::string inline_attachment_octets(std::string_view text) {
         }
         break;
     }
+  }
+  return out;
+}
+
+std::string raw_text_shown_by_some(const MimeStructure& structure) {
+  std::string out;
+  for (const auto& leaf : structure.leaves) {
+    if (!leaf.raw_shown_by_some) continue;
+    out += leaf.body;
+    if (!out.ends_with("\r\n")) out += "\r\n";
   }
   return out;
 }

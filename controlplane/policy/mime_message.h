@@ -30,6 +30,11 @@ struct MimeLeaf {
   std::string_view body;
   bool base64 = false;
   bool quoted_printable = false;
+  /// Encoded, but its Content-Transfer-Encoding is not one plain line holding only the
+  /// token ("base64 " with a trailing space, folded onto a second line): the gateway
+  /// decodes it as most readers do (BR-28: trimmed), but Python's email package (compat32)
+  /// takes it for an unknown mechanism and shows the raw text (probe round 23).
+  bool raw_shown_by_some = false;
 };
 
 /// The structure of a message (views into the message: it must outlive this).
@@ -88,6 +93,11 @@ std::string inline_attachment_octets(std::string_view text);
 /// (base64_decode).
 std::string decode_content_body(const MimeStructure& structure, std::size_t* defects = nullptr,
                                 bool* misaligned = nullptr);
+
+/// The raw bodies of the leaves marked raw_shown_by_some, in document order, each ending
+/// in CRLF: what a DATA policy must see besides the decoded body (policy_engine appends it
+/// to content.body; a policy that rewrites the body refuses such a message).
+std::string raw_text_shown_by_some(const MimeStructure& structure);
 
 /// The unfolded value of the first field called `name` (case-insensitive) in a header
 /// block, without the leading whitespace; nullopt if there is none (RFC 5322 §2.2.3).

@@ -192,6 +192,20 @@ Decision evaluate(const CompiledPolicy& policy, Command command, Attributes& att
         // decoded octets are part of what a body policy sees (probe round 22). A policy
         // that rewrites the body would write them back decoded, so such a message fails
         // closed there instead.
+        // Encoded parts whose Content-Transfer-Encoding some readers do not recognise
+        // ("base64 " with a trailing space, folded): those readers show the raw text, so
+        // the policy sees it too (probe round 23). Rewriting such a body would write the raw
+        // text back as content: that fails closed.
+        const std::string raw_also = raw_text_shown_by_some(*structure);
+        if (!raw_also.empty()) {
+          if (policy.writes_body()) {
+            fail_with(decision, media_error_reply("Message structure cannot be inspected"),
+                      "an encoded part some readers show raw, in a body the policy rewrites");
+            return decision;
+          }
+          body += "\r\n";
+          body += raw_also;
+        }
         std::string inline_octets = inline_attachment_octets(body);
         if (!inline_octets.empty()) {
           if (policy.writes_body()) {

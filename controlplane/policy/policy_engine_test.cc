@@ -706,6 +706,34 @@ TEST(EvaluateData, BodyMatchSeesDecodedQuotedPrintable) {
   EXPECT_NE(m.find("\r\n\r\n[x] a=3Db caf=C3=A9\r\n"), std::string::npos) << m;
 }
 
+// Probe round 23: raw text labelled "base64 " (trailing space) or with the label folded
+// onto a second line: most readers trim and decode it to garbage (as the gateway did, and
+// passed it), Python's email package shows the raw text. The policy now sees both.
+TEST(EvaluateData, BodyMatchSeesRawTextOfEncodingsSomeReadersDoNotRecognise) {
+  const char* yaml = "- {type: body_match, regex: 'EICAR-STANDARD', negate: true}";
+  const std::string virus = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*\r\n";
+  for (const std::string cte : {"base64 ", "base64\t", "\r\n base64", "base64\r\n ",
+                                "quoted-printable "}) {
+    std::string single = "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: " +
+                         cte + "\r\n\r\n" + virus;
+    EXPECT_EQ(run_data(yaml, single).verdict, Verdict::kReject) << testing::PrintToString(cte);
+    std::string multi = "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nclean\r\n"
+                        "--b\r\nContent-Transfer-Encoding: " + cte + "\r\n\r\n" + virus + "--b--\r\n";
+    EXPECT_EQ(run_data(yaml, multi).verdict, Verdict::kReject) << testing::PrintToString(cte);
+  }
+  // The same text with a plain label is decoded only (to garbage), as every reader does.
+  std::string plain = "Content-Transfer-Encoding: base64\r\n\r\n" + virus;
+  EXPECT_EQ(run_data(yaml, plain).verdict, Verdict::kContinue);
+  // Clean content with a trailing space in the label still passes (BR-28: trimmed).
+  std::string clean = "Content-Transfer-Encoding: base64  \r\n\r\n" + base64_encode("harmless\r\n");
+  EXPECT_EQ(run_data(yaml, clean).verdict, Verdict::kContinue);
+  // Rewriting such a body would write the raw text back: refused, 554 5.6.0.
+  std::string m = "Content-Transfer-Encoding: base64 \r\n\r\n" + base64_encode("hello\r\n");
+  auto d = run_data("- {type: set_attribute, attribute: content.body, value: '[x] ${content.body}'}", m);
+  EXPECT_EQ(d.verdict, Verdict::kReject);
+  EXPECT_EQ(d.reply.enhanced_code, "5.6.0");
+}
+
 TEST(MimeInline, DecodesUuencodeAndYenc) {
   EXPECT_EQ(inline_attachment_octets("begin 644 a\r\n#86)C\r\n`\r\nend\r\n"), "abc");
   EXPECT_EQ(inline_attachment_octets("begin 0644 a\n#86)C\nend\n"), "abc");  // 4 digits, LF
