@@ -251,6 +251,11 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   std::string greeting_;        // text after the host name in the HELO/EHLO reply
   std::string mail_from_;       // smtp.mail.from of the open transaction
   std::vector<std::string> recipients_;
+  /// RCPTs of this transaction refused for max_recipients (452 4.5.3).
+  std::size_t recipient_overshoot_ = 0;
+  /// How many of those do not count toward max_idle_commands (as Postfix's default
+  /// smtpd_recipient_overshoot_limit).
+  static constexpr std::size_t kRecipientOvershoot = 1000;
   std::size_t errors_ = 0;
   std::size_t idle_commands_ = 0;
   std::size_t messages_ = 0;
