@@ -35,7 +35,8 @@ struct Command {
   std::string_view args;
 };
 
-/// Splits `line` (without CRLF) into verb (case-insensitive, RFC 5321 §2.4) and arguments.
+/// Splits `line` (without CRLF) into verb (case-insensitive, RFC 5321 §2.4) and arguments,
+/// after dropping trailing SP and HTAB (RFC 5321 §4.1.1 tolerance: "QUIT<TAB>" is QUIT).
 /// A verb followed by something other than SP or the end of line is kUnknown ("MAILX").
 Command parse_command(std::string_view line);
 

@@ -70,6 +70,23 @@ TEST(ParseCommand, ArgumentsAfterOneSpace) {
   EXPECT_TRUE(cmd.args.empty());
 }
 
+TEST(ParseCommand, TrailingWhiteSpaceIsTolerated) {
+  // RFC 5321 §4.1.1: SP and HTAB before the CRLF (probe round 23: a trailing tab made every
+  // verb unknown and MAIL/RCPT blame the address).
+  for (std::string_view line : {"NOOP\t"sv, "QUIT \t "sv, "RSET\t\t"sv, "DATA \t"sv}) {
+    const Command cmd = parse_command(line);
+    EXPECT_NE(cmd.verb, Verb::kUnknown) << line;
+    EXPECT_TRUE(cmd.args.empty()) << line;
+  }
+  Command cmd = parse_command("MAIL FROM:<alice@example.com> SIZE=100\t \t");
+  EXPECT_EQ(cmd.verb, Verb::kMail);
+  EXPECT_EQ(cmd.args, "FROM:<alice@example.com> SIZE=100");
+  cmd = parse_command("RCPT TO:<bob@example.org>\t");
+  EXPECT_EQ(cmd.args, "TO:<bob@example.org>");
+  // A tab is no separator between verb and arguments (RFC 5321 §4.1.1: SP).
+  EXPECT_EQ(parse_command("NOOP\tx").verb, Verb::kUnknown);
+}
+
 TEST(ParseCommand, ArgsPointIntoTheLine) {
   const std::string line = "RCPT TO:<bob@example.org>";
   Command cmd = parse_command(line);
