@@ -1399,7 +1399,13 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
       co_return;
     } else if (p.keyword == "AUTH" && p.has_value && !p.value.empty() && auth_advertised_) {
       // RFC 4954 §5: a server offering AUTH accepts AUTH= on MAIL. The gateway cannot vouch
-      // for the identity the client names, so it is not passed on (§5 allows that).
+      // for the identity the client names, so it is not passed on (§5 allows that). Its
+      // value is xtext all the same (probe round 23: "AUTH=a+ZZ" got 250).
+      if (!smtp::is_xtext(p.value)) {
+        reply(501, es::kInvalidArguments, "Syntax: AUTH=xtext or AUTH=<>");
+        count_error();
+        co_return;
+      }
     } else {
       reply(555, es::kInvalidArguments, "Unsupported MAIL parameter " + common::log_escape(p.keyword, 32));
       count_error();

@@ -66,6 +66,11 @@ PathArgument parse_mail_from(std::string_view args);
 /// path is refused (kBadAddress); "<postmaster>" is accepted.
 PathArgument parse_rcpt_to(std::string_view args);
 
+/// RFC 3461 §4 xtext (the value of MAIL's AUTH= parameter, RFC 4954 §5): printable ASCII
+/// 33–126 except "+" and "=", and "+" followed by two upper-case hex digits. "<>" is xtext.
+/// Empty text is not.
+bool is_xtext(std::string_view text);
+
 /// Case-insensitive ASCII comparison.
 bool iequals_ascii(std::string_view a, std::string_view b);
 

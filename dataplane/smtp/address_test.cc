@@ -690,5 +690,15 @@ TEST(AddressTest, ALabelsCompareAsTheirULabels) {
   EXPECT_EQ(comparable_domain("[192.000.002.001]"), "[192.0.2.1]");
 }
 
+TEST(Xtext, Rfc3461Grammar) {
+  // MAIL's AUTH= value (RFC 4954 §5; probe round 23: "AUTH=a+ZZ" was accepted).
+  for (std::string_view ok : {"<>", "alice@example.com", "a+2Bb", "+3D", "x+20y"}) {
+    EXPECT_TRUE(is_xtext(ok)) << ok;
+  }
+  for (std::string_view bad : {"", "a+ZZ", "a+", "x+2", "a+2b", "a=b", "a b", "a\x7f", "\xc3\xa9"}) {
+    EXPECT_FALSE(is_xtext(bad)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace gw::smtp
