@@ -203,7 +203,13 @@ void RelaySession::line_limit_reply() {
 }
 
 void RelaySession::timeout_reply() {
-  reply(421, es::kBadConnection, env_.hostname + " Error: timeout exceeded, closing connection");
+  if (!in_data_ && !in_.empty() && in_.data().back() == '\n') {
+    // The wait ended on a line that ends in a bare LF (next_line): say why, not "timeout".
+    reply(421, es::kSyntaxError,
+          env_.hostname + " Error: bare <LF> received, lines end in <CR><LF>, closing connection");
+  } else {
+    reply(421, es::kBadConnection, env_.hostname + " Error: timeout exceeded, closing connection");
+  }
   closing_ = true;
 }
 
@@ -268,6 +274,13 @@ awaitable<RelaySession::LineKind> RelaySession::next_line() {
       skipping_line_ = true;
       skipped_octets_ += drop;
       if (skipped_octets_ > kHardLineLimit) co_return LineKind::kHardTooLong;
+    }
+    // A client that ends its lines with a bare LF (RFC 5321 §2.3.8 forbids it) would wait
+    // for a reply until the idle timeout: once the buffered octets end in a LF, a pause of
+    // kBareLfPause is taken for such a line, and timeout_reply() says so (probe round 23).
+    // Nothing of the line runs: it only ends sooner.
+    if (!in_.empty() && in_.data().back() == '\n') {
+      line_deadline_ = std::min(line_deadline_, Clock::now() + kBareLfPause);
     }
     // read_client(), inlined.
     if (!flush_now()) {
