@@ -780,8 +780,15 @@ awaitable<void> RelaySession::on_auth(std::string_view args) {
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
   }
   std::string_view initial = sp == std::string_view::npos ? std::string_view{} : rest.substr(sp + 1);
-  if (mechanism.empty() || initial.find(' ') != std::string_view::npos) {
+  if (mechanism.empty()) {
     reply(501, es::kInvalidArguments, "Syntax: AUTH mechanism [initial-response]");
+    count_error();
+    co_return;
+  }
+  if (initial.find(' ') != std::string_view::npos) {
+    // "AUTH PLAIN AGFs aWNl": whitespace inside the initial response is base64 that cannot
+    // be decoded (field case BR-11: 501 5.5.2, RFC 4954 §4), in either AUTH mode.
+    reply(501, es::kSyntaxError, "Invalid base64 in initial response");
     count_error();
     co_return;
   }

@@ -419,7 +419,7 @@ class LocalAuthTests(PolicyCase):
                                ("AUTH PLAIN AGE=AHMz", ("5.5.2",)),             # '=' inside
                                ("AUTH PLAIN AGFsaWNl!HMzY3JldA==", ("5.5.2",)), # alphabet
                                ("AUTH PLAIN AGFsaWNlAHMzY3JldA=", ("5.5.2",)),  # bad padding
-                               ("AUTH PLAIN AGFs aWNl", ("5.5.2", "5.5.4"))):   # space inside
+                               ("AUTH PLAIN AGFs aWNl", ("5.5.2",))):           # space inside
             with self.subTest(line=line):
                 r = c.command(line)
                 self.assertEqual(r.code, 501, f"{line}: {r}")
