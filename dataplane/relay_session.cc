@@ -977,6 +977,17 @@ awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view
     if (login && decoded->empty()) {
       return make_reply(535, es::kBadCredentials, "Authentication credentials invalid");
     }
+    // A LOGIN user name with a control character (NUL, CRLF, NEL...) is refused as in local
+    // mode (probe round 23: pass-through forwarded it). Octets that are not UTF-8 may be a
+    // legacy upstream's user name: only their C0 controls and DEL are refused.
+    if (login && step == 0) {
+      const bool c0 = std::any_of(decoded->begin(), decoded->end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+      });
+      if (c0 || (common::is_valid_utf8(*decoded) && !smtp::is_printable_identity(*decoded))) {
+        return make_reply(501, es::kSyntaxError, "Malformed user name");
+      }
+    }
     ++step;
     return std::nullopt;
   };

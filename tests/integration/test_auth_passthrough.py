@@ -422,6 +422,16 @@ class PassThroughTests(TlsRelayCase):
         self.assertEqual((r.code, r.enhanced), (501, "5.5.2"), str(r))
         self.assertEqual(auth_lines(self.up),
                          ["AUTH LOGIN", "*", "AUTH LOGIN", b64("alice"), "*"])
+        # Probe round 23: LOGIN user names with a control character (NUL, CRLF, NEL) were
+        # forwarded; local mode refuses them, and so does pass-through now.
+        for user in ("ali\x00ce", "alice\r\nRSET", "ali\u0085ce"):
+            with self.subTest(user=repr(user)):
+                self.assertEqual(c.command("AUTH LOGIN").code, 334)
+                r = c.command(b64(user))
+                self.assertEqual((r.code, r.enhanced), (501, "5.5.2"), str(r))
+        self.assertEqual(auth_lines(self.up),
+                         ["AUTH LOGIN", "*", "AUTH LOGIN", b64("alice"), "*"] +
+                         ["AUTH LOGIN", "*"] * 3)
         self.assert_no_credentials_reached_upstream()
         self.assert_login_works(c)
 
