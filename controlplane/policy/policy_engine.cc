@@ -188,33 +188,27 @@ Decision evaluate(const CompiledPolicy& policy, Command command, Attributes& att
                     "base64 padding inside a group: decoders read it differently");
           return decision;
         }
-        // Uuencoded and yEnc blocks in the text are attachments to mail readers: their
-        // decoded octets are part of what a body policy sees (probe round 22). A policy
-        // that rewrites the body would write them back decoded, so such a message fails
-        // closed there instead.
+        // Text readers show besides the decoded body goes into content.body too. A policy
+        // that rewrites the body would write it back as content: that fails closed.
+        auto also_scan = [&](const std::string& extra, const char* what) {
+          if (extra.empty()) return true;
+          if (policy.writes_body()) {
+            fail_with(decision, media_error_reply("Message structure cannot be inspected"),
+                      std::string(what) + " in a body the policy rewrites");
+            return false;
+          }
+          body += "\r\n";
+          body += extra;
+          return true;
+        };
         // Encoded parts whose Content-Transfer-Encoding some readers do not recognise
-        // ("base64 " with a trailing space, folded): those readers show the raw text, so
-        // the policy sees it too (probe round 23). Rewriting such a body would write the raw
-        // text back as content: that fails closed.
-        const std::string raw_also = raw_text_shown_by_some(*structure);
-        if (!raw_also.empty()) {
-          if (policy.writes_body()) {
-            fail_with(decision, media_error_reply("Message structure cannot be inspected"),
-                      "an encoded part some readers show raw, in a body the policy rewrites");
-            return decision;
-          }
-          body += "\r\n";
-          body += raw_also;
-        }
-        std::string inline_octets = inline_attachment_octets(body);
-        if (!inline_octets.empty()) {
-          if (policy.writes_body()) {
-            fail_with(decision, media_error_reply("Message structure cannot be inspected"),
-                      "uuencoded or yEnc data in a body the policy rewrites");
-            return decision;
-          }
-          body += "\r\n";
-          body += inline_octets;
+        // ("base64 " with a trailing space, folded) are shown raw by those readers (probe
+        // round 23). Uuencoded and yEnc blocks in the text are attachments to mail readers:
+        // their decoded octets (probe round 22).
+        if (!also_scan(raw_text_shown_by_some(*structure),
+                       "an encoded part some readers show raw") ||
+            !also_scan(inline_attachment_octets(body), "uuencoded or yEnc data")) {
+          return decision;
         }
         if (policy.writes_body()) original_body = body;
         attributes.insert_or_assign(std::string(attr::kContentBody), std::move(body));
