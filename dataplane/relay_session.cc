@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <deque>
 #include <optional>
 #include <charconv>
 
@@ -998,13 +999,54 @@ awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view
       count_error();
       co_return;
     }
+  }
+  // PLAIN and LOGIN: the client's responses are collected with the gateway's own challenges
+  // (PLAIN's empty one, LOGIN's "Username:" and "Password:") and checked before the upstream
+  // hears of the exchange, so a refused or cancelled one never reaches it (BR-08, BR-09,
+  // BR-11: "Upstream: nothing"; probe round 24 saw "AUTH PLAIN" and "*" go upstream).
+  // Other mechanisms relay the upstream's challenges (below).
+  std::string first(initial_response);
+  std::deque<std::string> collected;  // LOGIN responses for the upstream's challenges
+  auto collect = [&](std::string prompt) -> awaitable<std::optional<std::string>> {
+    auto response = co_await sasl_challenge(std::move(prompt));
+    if (!response) co_return std::nullopt;  // cancelled, malformed line, closed: replied
+    if (auto error = check(*response, smtp::SaslPosition::kContinuation)) {
+      reply(*error);
+      count_error();
+      co_return std::nullopt;
+    }
+    co_return response;
+  };
+  if (plain && first.empty()) {
+    auto response = co_await collect("");
+    if (!response) co_return;
+    first = std::move(*response);
+  } else if (login) {
+    if (first.empty()) {
+      auto user = co_await collect("VXNlcm5hbWU6");  // "Username:"
+      if (!user) co_return;
+      collected.push_back(std::move(*user));
+    } else {
+      collected.push_back(std::exchange(first, {}));
+    }
+    auto password = co_await collect("UGFzc3dvcmQ6");  // "Password:"
+    if (!password) co_return;
+    collected.push_back(std::move(*password));
+  }
+  if (!first.empty()) {
     wire += ' ';
-    wire += initial_response;
+    wire += first;
   }
   wire += "\r\n";
   smtp::Reply r;
   UpstreamFault fault =
       co_await upstream_command(wire, r, limits_.upstream_timeout, Expect::kSasl);
+  // LOGIN: the upstream's challenges get the collected responses, in order.
+  while (fault == UpstreamFault::kNone && r.code == 334 && !collected.empty()) {
+    std::string line = std::move(collected.front()) + "\r\n";
+    collected.pop_front();
+    fault = co_await upstream_command(line, r, limits_.upstream_timeout, Expect::kSasl);
+  }
   // AUTH PLAIN with an initial response may have commands behind it, which run after the
   // final reply (RFC 4954 §4), unless the upstream asks for more (334): then the exchange
   // is no longer one round trip and the bytes behind it would be read as a SASL response.
