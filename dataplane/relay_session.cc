@@ -193,6 +193,12 @@ awaitable<bool> RelaySession::flush() {
   co_return !ec;
 }
 
+awaitable<void> RelaySession::send_queued_replies() {
+  if (out_.empty()) co_return;
+  // A failed write means the client is gone; the next client read says so.
+  co_await flush();
+}
+
 void RelaySession::reply(int code, smtp::EnhancedStatus status, std::string_view text) {
   note_refusal(code);
   smtp::append_reply(out_, code, status, text);
@@ -557,6 +563,7 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
   helo_domain_ = std::move(helo_domain);
   upstream_helo_ = std::move(upstream_helo);
   greeting_ = std::move(greeting);
+  co_await send_queued_replies();
   UpstreamOptions options = upstream_options();
   UpstreamFault fault = UpstreamFault::kNone;
   bool login_kept = false;
@@ -1127,6 +1134,7 @@ awaitable<Decision> RelaySession::ask_policy(const gateway::v1::Handler& handler
     none.error = "no control plane client";
     co_return none;
   }
+  co_await send_queued_replies();
   gateway::v1::DecisionRequest request;
   request.set_node_id(env_.node_id);
   request.set_session_id(env_.session_id);
@@ -1289,6 +1297,7 @@ awaitable<bool> RelaySession::reopen_upstream(bool for_auth) {
     reply(451, es::kBadConnection, "Upstream connection lost, try again later");
     co_return false;
   }
+  co_await send_queued_replies();
   set_upstream_deadline(Clock::now() + limits_.upstream_connect_timeout);
   UpstreamOptions options = upstream_options();
   UpstreamFault fault = co_await upstream_.open(options);
@@ -1328,6 +1337,7 @@ awaitable<UpstreamFault> RelaySession::upstream_command(std::string_view wire, s
     // Octets the upstream sent unasked: the next reply read would belong to no command.
     co_return UpstreamFault::kProtocol;
   }
+  co_await send_queued_replies();
   set_upstream_deadline(Clock::now() + timeout);
   UpstreamFault fault = co_await upstream_.command(wire, r);
   set_upstream_deadline(Clock::time_point::max());

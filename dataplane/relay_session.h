@@ -97,6 +97,11 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
     }
   }
   void reply(int code, smtp::EnhancedStatus status, std::string_view text);
+  /// Sends the replies queued so far before a wait on the upstream or the control plane,
+  /// so that a finished message's 250 is not held behind the next pipelined command's
+  /// round trip (probe round 24: held up to the upstream timeout; a client giving up would
+  /// send the message again).
+  awaitable<void> send_queued_replies();
   /// 421 4.7.0 and closing when more than max_idle_commands commands went without progress
   /// (a delivered message); true then.
   bool over_idle_limit();

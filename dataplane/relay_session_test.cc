@@ -505,7 +505,8 @@ TEST_F(RelaySessionTest, PassThroughSaslChallengesWholeAndMultiLine334Refused) {
   auto s2 = connect();
   upstream_->auth_reply = "334-VXNlcm5hbWU6\r\n334 VXNlcm5hbWU6\r\n";
   exchange(*s2, "EHLO client.example\r\n");
-  const std::string r = exchange(*s2, "AUTH PLAIN\r\n");
+  // (GSSAPI: PLAIN and LOGIN are collected with the gateway's own challenges first.)
+  const std::string r = exchange(*s2, "AUTH GSSAPI\r\n");
   EXPECT_EQ(r.substr(0, 9), "454 4.7.0") << r;
   EXPECT_EQ(r.find("334"), std::string::npos) << r;
 }
