@@ -1716,6 +1716,8 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
       }
       wire_.clear();
       if (data_fault != UpstreamFault::kNone) {
+        // With a reset: the terminator may already be queued (see the end-of-data reply).
+        upstream_.close(/*abortive=*/true);
         upstream_failed(data_fault, "DATA content");
         upstream_ok = false;
       }
@@ -1814,6 +1816,7 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
       data_fault = UpstreamFault::kTimeout;
     }
     if (data_fault != UpstreamFault::kNone) {
+      upstream_.close(/*abortive=*/true);  // the message may be queued whole: never send it
       upstream_failed(data_fault, "DATA content");
       reply(451, es::kBadConnection, "Upstream connection lost during DATA, try again later");
       co_return;
@@ -1832,6 +1835,11 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     fault = UpstreamFault::kProtocol;
   }
   if (fault != UpstreamFault::kNone) {
+    // The client gets a 4xx and will send the message again: a reset discards whatever of
+    // it (the terminator included) still waits in the send queue, so a slow upstream does
+    // not receive the whole message after all and deliver it twice (RFC 5321 §4.5.3.2.6;
+    // probe round 24: a FIN let the queued octets and the terminator through 36 s later).
+    upstream_.close(/*abortive=*/true);
     upstream_failed(fault, "end of data");
     reply(451, es::kBadConnection, "Upstream did not confirm the message, try again later");
     co_return;

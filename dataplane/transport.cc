@@ -107,6 +107,12 @@ void Transport::close() {
   socket_.close(ignored);
 }
 
+void Transport::abort() {
+  boost::system::error_code ignored;
+  socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+  socket_.close(ignored);
+}
+
 std::size_t Transport::tls_pending() const {
   if (!tls_) return 0;
   // TLS records already read from the socket but not yet handed to us: decrypted and

@@ -89,6 +89,9 @@ class Transport {
   void cancel();
   /// Shuts down and closes; further operations fail.
   void close();
+  /// Closes with a reset (SO_LINGER 0): octets still queued for the peer are discarded, not
+  /// sent. For giving up on an upstream that may not have read the end of data yet.
+  void abort();
   [[nodiscard]] bool is_open() const { return socket_.is_open(); }
   /// Octets the peer sent that no read has returned yet: what the kernel holds plus, over
   /// TLS, what OpenSSL and the stream's input BIO hold (records read ahead). Used to spot

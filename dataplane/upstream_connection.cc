@@ -309,8 +309,14 @@ void UpstreamConnection::cancel() {
   if (transport_) transport_->cancel();
 }
 
-void UpstreamConnection::close() {
-  if (transport_) transport_->close();
+void UpstreamConnection::close(bool abortive) {
+  if (transport_) {
+    if (abortive) {
+      transport_->abort();
+    } else {
+      transport_->close();
+    }
+  }
   transport_.reset();
   input_.clear();
   parser_ = smtp::ReplyParser{};

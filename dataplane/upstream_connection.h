@@ -78,7 +78,9 @@ class UpstreamConnection {
   awaitable<void> quit();
 
   void cancel();
-  void close();
+  /// Closes the connection (FIN after what is queued); `abortive`: with a reset instead,
+  /// discarding what is queued (Transport::abort).
+  void close(bool abortive = false);
   [[nodiscard]] bool is_open() const { return transport_ && transport_->is_open(); }
   /// True if the upstream sent octets nobody asked for (typically a 421 before it closed an
   /// idle connection) or closed or reset the connection meanwhile (an idle timeout without

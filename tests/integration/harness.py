@@ -391,6 +391,9 @@ class UpstreamConfig:
     delay_rcpt: float = 0.0
     delay_data: float = 0.0                 # before the 354
     delay_final: float = 0.0                # before the reply to end-of-data
+    # A slow reader: a pause before each DATA line is read, with an 8 KiB receive buffer,
+    # so that the relay's octets (the terminator too) wait in its send queue.
+    slow_data_line: float = 0.0
     # TLS. starttls_context: offer STARTTLS (RFC 3207) with this server context;
     # implicit_tls_context: TLS from the first byte (RFC 8314). require_starttls: 530 for
     # anything but EHLO/NOOP/QUIT/STARTTLS before TLS. starttls_inject: octets pushed in the
@@ -512,6 +515,7 @@ class _RecordingSMTP(SMTP):
         self._up = upstream
         self._cfg = upstream.config
         self._conn: Optional[UpstreamConnection] = None
+        self._reading_data = False
         self.line_length_limit = self._cfg.line_limit
         tls_options: dict = {}
         if self._cfg.starttls_context is not None:
@@ -724,6 +728,13 @@ class _RecordingSMTP(SMTP):
         self.envelope.rcpt_options.append(list(params))
         await self.push("250 2.1.5 Ok")
 
+    def eof_received(self) -> bool:
+        if self._cfg.slow_data_line and self._reading_data:
+            # Like an MTA that reads on after the client's FIN (Postfix does): the DATA loop
+            # still gets everything that was sent, the terminator included.
+            return asyncio.StreamReaderProtocol.eof_received(self)
+        return super().eof_received()
+
     async def smtp_DATA(self, arg: Optional[str]):
         cfg = self._cfg
         if self.envelope.mail_from is None:
@@ -736,6 +747,10 @@ class _RecordingSMTP(SMTP):
             await asyncio.sleep(cfg.delay_data)
         if cfg.data_reply:
             return await self._reply(cfg.data_reply)
+        if cfg.slow_data_line:
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         raw = bytearray()
         lines: list[bytearray] = []
@@ -743,7 +758,10 @@ class _RecordingSMTP(SMTP):
         too_long = too_big = False
         limit = cfg.enforced_size()
         total = 0
+        self._reading_data = True
         while True:
+            if cfg.slow_data_line:
+                await asyncio.sleep(cfg.slow_data_line)
             try:
                 line = await self._reader.readuntil(b"\r\n")
             except asyncio.LimitOverrunError as e:
@@ -768,6 +786,7 @@ class _RecordingSMTP(SMTP):
                     lines = []
                 if not (too_long or too_big):
                     lines.append(whole)
+        self._reading_data = False
         envelope = self.envelope
         self._set_post_data_state()
         if too_long:
