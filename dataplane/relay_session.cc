@@ -1612,6 +1612,10 @@ awaitable<void> RelaySession::on_rset(std::string_view args) {
   if (in_transaction && upstream_.is_open()) {
     smtp::Reply r;
     UpstreamFault fault = co_await upstream_command("RSET\r\n", r, limits_.upstream_timeout);
+    // RFC 5321 §4.1.1.5: RSET MUST get 250. An upstream that refuses it may still hold the
+    // old transaction (probe round 24: its 451 was relayed, then the client's next MAIL got
+    // "503 nested MAIL" from it): that connection is dropped, and the reset holds here.
+    if (fault == UpstreamFault::kNone && r.code != 250) fault = UpstreamFault::kProtocol;
     if (fault == UpstreamFault::kNone) {
       // Without PIPELINING in force nothing may follow a command before its reply.
       if (pipelined_during_wait(Verb::kRset)) co_return;

@@ -376,6 +376,7 @@ class UpstreamConfig:
     banner: Optional[str] = None            # non-220: 554 waits for QUIT (2 s), others close
     ehlo_reply: Optional[str] = None        # e.g. "502 5.5.1 EHLO not supported"
     mail_reply: Optional[str] = None
+    rset_reply: Optional[str] = None        # instead of 250, the transaction kept (a faulty MTA)
     data_reply: Optional[str] = None        # instead of 354; 421 closes the connection
     final_reply: Optional[str] = None       # after end-of-data; stored only if 2xx
     reject_rcpt: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (glob, reply)
@@ -680,6 +681,11 @@ class _RecordingSMTP(SMTP):
                 return await self.push("538 5.7.11 Encryption required for requested "
                                        "authentication mechanism")
         await super().smtp_AUTH(arg)
+
+    async def smtp_RSET(self, arg: Optional[str]):
+        if self._cfg.rset_reply:
+            return await self._reply(self._cfg.rset_reply)
+        return await super().smtp_RSET(arg)
 
     async def smtp_MAIL(self, arg: Optional[str]):
         cfg = self._cfg
