@@ -1,6 +1,8 @@
 // EHLO keyword parsing and the gateway's capability computation.
 #include "dataplane/smtp/capabilities.h"
 
+#include <algorithm>
+
 #include <charconv>
 #include <string_view>
 
@@ -51,11 +53,20 @@ Capabilities parse_ehlo_reply(const Reply& reply) {
         caps.size = value;
       }
     } else if (iequals_ascii(keyword, "AUTH")) {
+      // Names separated by SP or HTAB; only those of the RFC 4422 §3.1 sasl-mech grammar (1
+      // to 20 of A-Z, 0-9, "-", "_") are kept, each once: anything else the gateway would
+      // offer a client that then cannot use it (probe round 24: "PLAIN<TAB>LOGIN" became
+      // one mechanism offered as two).
       std::size_t pos = 0;
       while (pos < params.size()) {
-        std::size_t end = params.find(' ', pos);
+        std::size_t end = params.find_first_of(" \t", pos);
         std::string_view mech = params.substr(pos, end == std::string_view::npos ? end : end - pos);
-        if (!mech.empty()) caps.auth_mechanisms.push_back(upper(mech));
+        const std::string name = upper(mech);
+        if (is_sasl_mechanism_name(name) &&
+            std::find(caps.auth_mechanisms.begin(), caps.auth_mechanisms.end(), name) ==
+                caps.auth_mechanisms.end()) {
+          caps.auth_mechanisms.push_back(name);
+        }
         if (end == std::string_view::npos) break;
         pos = end + 1;
       }
@@ -66,6 +77,13 @@ Capabilities parse_ehlo_reply(const Reply& reply) {
   // message safely, so the gateway counts SMTPUTF8 as not offered (nor offers it itself).
   caps.smtputf8 = caps.smtputf8 && caps.eightbitmime;
   return caps;
+}
+
+bool is_sasl_mechanism_name(std::string_view name) {
+  if (name.empty() || name.size() > 20) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
 }
 
 std::vector<std::string> client_capabilities(const Capabilities& upstream, const GatewayOffer& offer) {
@@ -81,8 +99,14 @@ std::vector<std::string> client_capabilities(const Capabilities& upstream, const
   if (upstream.enhanced_status_codes) out.emplace_back("ENHANCEDSTATUSCODES");
   if (offer.offer_starttls) out.emplace_back("STARTTLS");
   if (!offer.auth_mechanisms.empty()) {
+    // One line within 512 octets with "250-" and CRLF (RFC 5321 §4.5.3.1.5): mechanisms
+    // that would not fit are left out whole, never cut (probe round 24: an upstream's long
+    // list came out cut inside a name). At 21 octets per name that is over 20 of them.
+    constexpr std::size_t kMaxLine = 512 - 4 - 2;
     std::string line = "AUTH";
-    for (const auto& m : offer.auth_mechanisms) line += " " + m;
+    for (const auto& m : offer.auth_mechanisms) {
+      if (line.size() + 1 + m.size() <= kMaxLine) line += " " + m;
+    }
     out.push_back(std::move(line));
   }
   return out;

@@ -34,6 +34,10 @@ struct GatewayOffer {
   std::vector<std::string> auth_mechanisms;  // empty: do not advertise AUTH
 };
 
+/// True if `name` (upper case) is an RFC 4422 §3.1 sasl-mech: 1 to 20 characters of A-Z,
+/// 0-9, "-" and "_".
+bool is_sasl_mechanism_name(std::string_view name);
+
 /// The keyword lines the gateway advertises, in a fixed order: SIZE (the smaller non-zero
 /// of upstream's and the service's), 8BITMIME, SMTPUTF8 and ENHANCEDSTATUSCODES only when the
 /// upstream offers them (the gateway relays, it cannot downgrade), PIPELINING always (the

@@ -255,5 +255,39 @@ TEST(ClientCapabilities, StarttlsAndAuthPerOffer) {
   EXPECT_EQ(caps, (std::vector<std::string>{"SIZE", "PIPELINING", "STARTTLS", "AUTH PLAIN LOGIN"}));
 }
 
+TEST(ParseEhloReply, AuthMechanismsFollowTheSaslGrammar) {
+  // Probe round 24: "PLAIN<TAB>LOGIN" was kept as one mechanism and offered as two.
+  Capabilities c = parse_ehlo_reply(ehlo_reply({"AUTH PLAIN\tLOGIN  cram-md5 X_Y-1 PLAIN"}));
+  EXPECT_EQ(c.auth_mechanisms, (std::vector<std::string>{"PLAIN", "LOGIN", "CRAM-MD5", "X_Y-1"}));
+  c = parse_ehlo_reply(ehlo_reply({"AUTH PLAIN B@D \x01X " + std::string(21, 'A') + " " +
+                                   std::string(20, 'B')}));
+  EXPECT_EQ(c.auth_mechanisms, (std::vector<std::string>{"PLAIN", std::string(20, 'B')}));
+  EXPECT_TRUE(is_sasl_mechanism_name("SCRAM-SHA-256-PLUS"));
+  EXPECT_FALSE(is_sasl_mechanism_name("PLAIN\tLOGIN"));
+  EXPECT_FALSE(is_sasl_mechanism_name(""));
+}
+
+TEST(ClientCapabilities, LongAuthListIsNeverCutInsideAName) {
+  // Probe round 24: two long upstream AUTH lines were merged and cut at 512 octets inside a
+  // name. Names that do not fit are left out whole.
+  GatewayOffer offer;
+  for (int k = 0; k < 40; ++k) offer.auth_mechanisms.push_back("Y-MECH" + std::to_string(100 + k));
+  offer.auth_mechanisms.push_back("PLAIN");
+  const auto caps = client_capabilities(Capabilities{}, offer);
+  const std::string& line = caps.back();
+  ASSERT_EQ(line.rfind("AUTH ", 0), 0u);
+  EXPECT_LE(line.size() + 6, 512u);
+  std::size_t pos = 5;
+  while (pos < line.size()) {
+    const std::size_t end = std::min(line.find(' ', pos), line.size());
+    const std::string name = line.substr(pos, end - pos);
+    EXPECT_NE(std::find(offer.auth_mechanisms.begin(), offer.auth_mechanisms.end(), name),
+              offer.auth_mechanisms.end())
+        << "cut name " << name;
+    pos = end + 1;
+  }
+  EXPECT_NE(line.find(" PLAIN"), std::string::npos) << "a short name after the cut still fits";
+}
+
 }  // namespace
 }  // namespace gw::smtp
