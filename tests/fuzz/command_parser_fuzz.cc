@@ -99,17 +99,24 @@ void check_path(const PathArgument& a, bool rcpt) {
 
 void check_command(std::string_view line) {
   Command cmd = gw::smtp::parse_command(line);
+  // Trailing SP and HTAB are no part of the command (RFC 5321 §4.1.1 tolerance).
+  std::string_view trimmed = line;
+  while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t')) {
+    trimmed.remove_suffix(1);
+  }
   if (cmd.verb != Verb::kUnknown) {
     std::string_view name = gw::smtp::verb_name(cmd.verb);
-    GW_FUZZ_CHECK(line.size() >= name.size());
-    GW_FUZZ_CHECK(gw::smtp::iequals_ascii(line.substr(0, name.size()), name));
-    GW_FUZZ_CHECK(line.size() == name.size() || line[name.size()] == ' ');
-    GW_FUZZ_CHECK(cmd.args == (line.size() > name.size() ? line.substr(name.size() + 1) : ""));
+    GW_FUZZ_CHECK(trimmed.size() >= name.size());
+    GW_FUZZ_CHECK(gw::smtp::iequals_ascii(trimmed.substr(0, name.size()), name));
+    GW_FUZZ_CHECK(trimmed.size() == name.size() || trimmed[name.size()] == ' ');
+    GW_FUZZ_CHECK(cmd.args ==
+                  (trimmed.size() > name.size() ? trimmed.substr(name.size() + 1) : ""));
   }
   if (!cmd.args.empty()) {
-    // args is a view into the line, after the first space.
+    // args is a view into the line, after the first space, up to the trailing white space.
     GW_FUZZ_CHECK(cmd.args.data() >= line.data() &&
-                  cmd.args.data() + cmd.args.size() == line.data() + line.size());
+                  cmd.args.data() + cmd.args.size() == trimmed.data() + trimmed.size());
+    GW_FUZZ_CHECK(cmd.args.back() != ' ' && cmd.args.back() != '\t');
   }
   check_domain_predicates(cmd.args);
   check_path(gw::smtp::parse_mail_from(cmd.args), false);
