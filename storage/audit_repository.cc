@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cctype>
 #include <utility>
 
@@ -65,24 +66,26 @@ v1::Verdict verdict_from(std::string_view name) {
   return v1::VERDICT_UNSPECIFIED;
 }
 
-// Binds record `r` to parameters first + 1 .. first + kColumns.
-void bind_record(Statement& stmt, int first, const v1::AuditRecord& r) {
-  stmt.bind_text(first + 1, r.decision_id())
+// Binds record `r` to parameters first + 1 .. first + kColumns without copying: `r` and
+// `attributes_json` must stay unchanged until the statement is reset.
+void bind_record(Statement& stmt, int first, const v1::AuditRecord& r,
+                 std::string_view attributes_json) {
+  stmt.bind_text_static(first + 1, r.decision_id())
       .bind_int64(first + 2, r.time_ms())
-      .bind_text(first + 3, r.node_id())
-      .bind_text(first + 4, r.session_id())
-      .bind_text(first + 5, r.service())
+      .bind_text_static(first + 3, r.node_id())
+      .bind_text_static(first + 4, r.session_id())
+      .bind_text_static(first + 5, r.service())
       .bind_int64(first + 6, r.interface_id())
-      .bind_text(first + 7, r.client_address())
-      .bind_text(first + 8, smtp_command_name(r.command()))
+      .bind_text_static(first + 7, r.client_address())
+      .bind_text_static(first + 8, smtp_command_name(r.command()))
       .bind_int64(first + 9, r.handler_id())
-      .bind_text(first + 10, r.policy())
-      .bind_text(first + 11, verdict_name(r.verdict()))
+      .bind_text_static(first + 10, r.policy())
+      .bind_text_static(first + 11, verdict_name(r.verdict()))
       .bind_int64(first + 12, r.reply().code())
-      .bind_text(first + 13, r.reply().enhanced_code())
-      .bind_text(first + 14, r.reply().text())
+      .bind_text_static(first + 13, r.reply().enhanced_code())
+      .bind_text_static(first + 14, r.reply().text())
       .bind_int64(first + 15, r.latency_us())
-      .bind_text(first + 16, audit_attributes_json(r.attributes()));
+      .bind_text_static(first + 16, attributes_json);
 }
 
 AuditEntry read_row(const Statement& row) {
@@ -148,14 +151,25 @@ std::string audit_attributes_json(
 }
 
 Result<std::size_t> AuditRepository::insert_rows(std::span<const v1::AuditRecord> records) {
-  auto stmt = db_.prepare(insert_sql(records.size()));
-  if (!stmt) return stmt.as_failure();
+  const auto k = static_cast<std::size_t>(std::countr_zero(records.size()));
+  if (!inserts_[k]) {
+    auto prepared = db_.prepare_persistent(insert_sql(records.size()));
+    if (!prepared) return prepared.as_failure();
+    inserts_[k].emplace(std::move(prepared).value());
+  }
+  Statement& stmt = *inserts_[k];
+  attributes_json_.resize(records.size());  // every string built before any is bound
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    attributes_json_[i] = audit_attributes_json(records[i].attributes());
+  }
   int first = 0;
-  for (const v1::AuditRecord& r : records) {
-    bind_record(stmt.value(), first, r);
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    bind_record(stmt, first, records[i], attributes_json_[i]);
     first += kColumns;
   }
-  if (auto done = stmt.value().run(); !done) return done.as_failure();
+  auto done = stmt.run();
+  stmt.reset();  // unbinds the records before they go away
+  if (!done) return done.as_failure();
   return static_cast<std::size_t>(db_.changes());
 }
 
@@ -168,11 +182,10 @@ Result<std::size_t> AuditRepository::append_batch(std::span<const v1::AuditRecor
   if (records.empty()) return std::size_t{0};
   auto tx = Transaction::begin(db_);
   if (!tx) return tx.as_failure();
-  // Multi-row statements: Statement has no reset(), so one statement cannot be re-bound
-  // row after row; one prepare per kRowsPerStatement rows costs about as little.
+  // Multi-row statements of 2^k rows, largest first (see kRowsPerStatement).
   std::size_t inserted = 0;
   while (!records.empty()) {
-    const std::size_t n = std::min(records.size(), kRowsPerStatement);
+    const std::size_t n = std::bit_floor(std::min(records.size(), kRowsPerStatement));
     auto done = insert_rows(records.first(n));
     if (!done) return done.as_failure();
     inserted += done.value();

@@ -2,8 +2,10 @@
 // filtered queries for `gctl audit`, a cursor for --follow, and retention (issue 4 "Audit").
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -33,8 +35,11 @@ class AuditRepository {
   static constexpr std::uint32_t kDefaultLimit = 100;
   /// A larger limit is lowered to this (bounds one answer's memory).
   static constexpr std::uint32_t kMaxLimit = 10000;
-  /// Records per INSERT statement in append_batch() (16 bound parameters each; SQLite
-  /// allows 32766 per statement).
+  /// Records per INSERT statement in append_batch() at most (16 bound parameters each;
+  /// SQLite allows 32766 per statement). A batch is cut into statements of 128, 64, ..., 2,
+  /// 1 rows, each prepared once per repository and reused: at the rates a relay produces
+  /// the writer's batches are a few rows, and preparing a statement per batch was a third
+  /// of its CPU (tests/bench/README.md, gw-audit-writer-bench --rate).
   static constexpr std::size_t kRowsPerStatement = 128;
   /// Rows one DELETE of prune_before() removes at most.
   static constexpr std::int64_t kPruneSliceRows = 10000;
@@ -72,9 +77,16 @@ class AuditRepository {
  private:
   Result<std::vector<AuditEntry>> select(std::int64_t cursor, const gateway::v1::AuditQuery& filter,
                                          bool newest_first);
+  /// Inserts `records` (a power of two, at most kRowsPerStatement) with the cached statement
+  /// of that size.
   Result<std::size_t> insert_rows(std::span<const gateway::v1::AuditRecord> records);
 
+  static constexpr std::size_t kStatementSizes = 8;  // 1, 2, 4, ..., kRowsPerStatement
+  static_assert(std::size_t{1} << (kStatementSizes - 1) == kRowsPerStatement);
+
   Database& db_;
+  std::array<std::optional<Statement>, kStatementSizes> inserts_;  // [k]: 2^k rows
+  std::vector<std::string> attributes_json_;  // bound without copying while a statement runs
 };
 
 /// True for an attribute that is never stored in the audit trail: the password of

@@ -243,6 +243,39 @@ TEST_F(AuditRepositoryTest, DuplicateDecisionIdsAreSkippedNotDoubled) {
   EXPECT_EQ(audit_.query({}).value().size(), 7u);
 }
 
+TEST_F(AuditRepositoryTest, BatchesOfEverySizeUseTheCachedStatementsAndKeepEveryRow) {
+  // append_batch cuts a batch into cached statements of 128, 64, ..., 1 rows: every size
+  // up to 300 (twice, so the cached statements are reused) stores each record once, with
+  // its own values.
+  int next = 0;
+  std::size_t total = 0;
+  for (int round = 0; round < 2; ++round) {
+    for (std::size_t n : {1u, 2u, 3u, 5u, 7u, 8u, 63u, 127u, 128u, 129u, 255u, 300u}) {
+      std::vector<v1::AuditRecord> batch;
+      for (std::size_t i = 0; i < n; ++i, ++next) {
+        auto r = record("id-" + std::to_string(next), 1000 + next, "svc", "relay-1",
+                        v1::SMTP_COMMAND_RCPT, v1::VERDICT_CONTINUE);
+        (*r.mutable_attributes())["smtp.rcpt.to"] = "r" + std::to_string(next) + "@example.org";
+        batch.push_back(std::move(r));
+      }
+      auto appended = audit_.append_batch(batch);
+      ASSERT_TRUE(appended) << appended.error().message;
+      ASSERT_EQ(appended.value(), n);
+      total += n;
+    }
+  }
+  v1::AuditQuery all;
+  all.set_limit(AuditRepository::kMaxLimit);
+  auto rows = audit_.query(all);
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows.value().size(), total);
+  for (const AuditEntry& e : rows.value()) {
+    const std::string n = e.record.decision_id().substr(3);
+    EXPECT_EQ(e.record.time_ms(), 1000 + std::stoi(n));
+    EXPECT_EQ(e.record.attributes().at("smtp.rcpt.to"), "r" + n + "@example.org");
+  }
+}
+
 TEST_F(AuditRepositoryTest, BatchIsAllOrNothing) {
   std::vector<v1::AuditRecord> batch;
   for (int i = 0; i < 300; ++i) {  // more than one INSERT statement's worth

@@ -76,6 +76,13 @@ Statement& Statement::bind_text(int index, std::string_view value) {
   return *this;
 }
 
+Statement& Statement::bind_text_static(int index, std::string_view value) {
+  note_bind(sqlite3_bind_text64(stmt_.get(), index, value.data(), value.size(), SQLITE_STATIC,
+                                SQLITE_UTF8),
+            index);
+  return *this;
+}
+
 Statement& Statement::bind_blob(int index, std::string_view octets) {
   // A zero-length BLOB needs a non-null pointer, or SQLite stores NULL.
   static constexpr char kEmpty = 0;
@@ -110,6 +117,13 @@ Result<void> Statement::run() {
     if (!row) return row.as_failure();
     if (!row.value()) return ok();
   }
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_.get());  // its return repeats the last step's error, already reported
+  sqlite3_clear_bindings(stmt_.get());
+  bind_rc_ = SQLITE_OK;
+  bind_index_ = 0;
 }
 
 std::int64_t Statement::column_int64(int index) const {
@@ -174,9 +188,16 @@ Database Database::open(const std::filesystem::path& path, std::span<const Migra
   return db;
 }
 
-Result<Statement> Database::prepare(std::string_view sql) {
+Result<Statement> Database::prepare(std::string_view sql) { return prepare_with(sql, 0); }
+
+Result<Statement> Database::prepare_persistent(std::string_view sql) {
+  return prepare_with(sql, SQLITE_PREPARE_PERSISTENT);
+}
+
+Result<Statement> Database::prepare_with(std::string_view sql, unsigned int flags) {
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v2(db_.get(), sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()), flags, &stmt,
+                              nullptr);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(stmt);
     Error error = to_error(db_.get(), rc);

@@ -175,6 +175,42 @@ TEST(DatabaseTest, BindOutOfRangeIsReportedByStep) {
   EXPECT_NE(row.error().message.find("parameter 2"), std::string::npos);
 }
 
+TEST(DatabaseTest, PersistentStatementRunsAgainAfterResetWithFreshBindings) {
+  TestTempDir dir;
+  Database db = Database::open(dir.file("gw.db"));
+  auto insert = db.prepare_persistent(
+      "INSERT INTO nodes (node_id, instance, registered_at_ms, last_seen_ms) "
+      "VALUES (?1, ?2, 1, 1)");
+  ASSERT_TRUE(insert);
+  Statement& stmt = insert.value();
+  for (const std::string id : {"n1", "n2"}) {
+    const std::string instance = "inst-" + id;  // bound without a copy, alive until reset()
+    stmt.bind_text_static(1, id).bind_text_static(2, instance);
+    ASSERT_TRUE(stmt.run());
+    stmt.reset();
+  }
+  EXPECT_EQ(text(db, "SELECT group_concat(node_id || '/' || instance, ',') FROM nodes"),
+            "n1/inst-n1,n2/inst-n2");
+  // A failed run (duplicate key) leaves the statement usable after reset().
+  stmt.bind_text(1, "n1").bind_text(2, "x");
+  auto duplicate = stmt.run();
+  ASSERT_FALSE(duplicate);
+  EXPECT_EQ(duplicate.error().code, Errc::kAlreadyExists);
+  stmt.reset();
+  // reset() unbinds: the NOT NULL node_id now fails instead of reusing "n1".
+  stmt.bind_text(2, "y");
+  auto unbound = stmt.run();
+  ASSERT_FALSE(unbound);
+  EXPECT_EQ(unbound.error().code, Errc::kConstraint) << unbound.error().message;
+  stmt.reset();
+  // A remembered bind failure is forgotten by reset().
+  stmt.bind_int64(9, 1);
+  EXPECT_FALSE(stmt.run());
+  stmt.reset();
+  stmt.bind_text(1, "n3").bind_text(2, "z");
+  EXPECT_TRUE(stmt.run());
+}
+
 TEST(DatabaseTest, UncommittedTransactionRollsBackAndNestedCommitFolds) {
   TestTempDir dir;
   Database db = Database::open(dir.file("gw.db"));

@@ -7,9 +7,18 @@
 //
 // Prints one JSON object on stdout: {"rows", "batch", "seconds" (inside append_batch),
 // "wall_seconds" (with building the records), "rows_per_s" (rows / seconds),
-// "batch_ms": {p50, p99, max}, "db_bytes"}. Exit status 0, 1 when a batch fails or the
+// "batch_ms": {p50, p99, max}, "db_bytes"}.
+//
+// With --rate R it drives controlplane::AuditWriter itself, as gctld's decision path does:
+// a producer thread submits R records/s (paced every millisecond) for --seconds, then
+// stop() writes the rest. At the rates a relay produces, the writer's batches are small
+// (R x 2 ms rows per insert, R x 10 ms per commit), so its CPU per row is far above the
+// bulk figure. Prints {"rate", "rows", "seconds", "writer_cpu_s", "writer_cpu_us_per_row",
+// "db_bytes"}: writer CPU = the process's CPU time minus the producer thread's
+// (getrusage RUSAGE_SELF / RUSAGE_THREAD), so building the records is not counted. Exit status 0, 1 when a batch fails or the
 // stored count differs from the rows appended, 2 on a usage error.
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <spdlog/spdlog.h>
 
@@ -21,11 +30,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "gateway/v1/policy.pb.h"
+#include "controlplane/audit_writer.h"
 #include "storage/audit_repository.h"
 #include "storage/database.h"
 
@@ -70,6 +81,59 @@ std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+double cpu_seconds(int who) {
+  rusage u{};
+  getrusage(who, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+/// --rate mode: AuditWriter fed at `rate` records/s for `seconds`.
+int run_writer(double rate, double seconds, const std::filesystem::path& db_path) {
+  gw::storage::Database::open(db_path);  // applies the migrations, as gctld's first connection
+  const double process_before = cpu_seconds(RUSAGE_SELF);
+  const double producer_before = cpu_seconds(RUSAGE_THREAD);
+  std::uint64_t seq = 0;
+  {
+    gw::controlplane::AuditWriter writer(db_path);
+    const auto start = Clock::now();
+    const auto end = start + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(seconds));
+    for (auto tick = start; tick < end; tick += std::chrono::milliseconds(1)) {
+      std::this_thread::sleep_until(tick);
+      const double elapsed = std::chrono::duration<double>(tick - start).count() + 0.001;
+      const auto due = static_cast<std::uint64_t>(elapsed * rate);
+      const auto now_ms = wall_ms();
+      while (seq < due) {
+        if (!writer.submit(make_record(++seq, now_ms))) {
+          std::fprintf(stderr, "gw-audit-writer-bench: the writer refused a record\n");
+          return 1;
+        }
+      }
+    }
+    writer.stop();
+    if (writer.written() != seq) {
+      std::fprintf(stderr, "gw-audit-writer-bench: submitted %" PRIu64 ", written %" PRIu64 "\n",
+                   seq, writer.written());
+      return 1;
+    }
+  }
+  const double writer_cpu = (cpu_seconds(RUSAGE_SELF) - process_before) -
+                            (cpu_seconds(RUSAGE_THREAD) - producer_before);
+  std::error_code ec;
+  const auto db_bytes = std::filesystem::file_size(db_path, ec);
+  nlohmann::json out = {
+      {"rate", rate},
+      {"rows", seq},
+      {"seconds", seconds},
+      {"writer_cpu_s", std::round(writer_cpu * 1000) / 1000},
+      {"writer_cpu_us_per_row", std::round(writer_cpu * 1e7 / static_cast<double>(seq)) / 10},
+      {"db_bytes", ec ? 0 : db_bytes},
+  };
+  std::printf("%s\n", out.dump().c_str());
+  return 0;
 }
 
 int run(std::uint64_t rows, std::size_t batch, const std::filesystem::path& db_path) {
@@ -136,6 +200,12 @@ int main(int argc, char** argv) {
   std::uint64_t rows = 200000;
   std::size_t batch = 256;
   std::string dir;
+  double rate = 0, seconds = 10;
+  app.add_option("--rate", rate,
+                 "records/s into an AuditWriter instead of bulk append_batch calls (0: bulk)")
+      ->check(CLI::Range(0.0, 1e6));
+  app.add_option("--seconds", seconds, "how long --rate runs")->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
   app.add_option("--rows", rows, "rows to append")->check(CLI::Range(1, 100000000))
       ->capture_default_str();
   app.add_option("--batch", batch, "rows per append_batch (one transaction)")
@@ -160,7 +230,7 @@ int main(int argc, char** argv) {
   const std::filesystem::path work = tmpl;
   int rc = 1;
   try {
-    rc = run(rows, batch, work / "audit.db");
+    rc = rate > 0 ? run_writer(rate, seconds, work / "audit.db") : run(rows, batch, work / "audit.db");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gw-audit-writer-bench: %s\n", e.what());
   }
