@@ -189,7 +189,8 @@ struct Range {
 // The body parts of a multipart, and whether any delimiter line was found at all.
 struct Split {
   std::vector<Range> parts;
-  bool delimiter_seen = false;
+  bool delimiter_seen = false;  // a delimiter or close delimiter line
+  bool opened = false;          // a (non-close) delimiter line: a part began
 };
 
 // Splits the multipart body [begin, end) at its boundary delimiters. `parts` counts the
@@ -203,7 +204,7 @@ Result<Split, std::string> split_multipart(std::string_view message, std::size_t
   const std::string delimiter = "--" + std::string(boundary);
   const std::string_view region = message.substr(0, end);
   std::vector<Range> out;
-  bool in_part = false, seen = false, closed = false;
+  bool in_part = false, seen = false, closed = false, opened = false;
   std::size_t part_begin = 0;
   std::size_t pos = begin;
   while (pos < end) {
@@ -247,6 +248,7 @@ Result<Split, std::string> split_multipart(std::string_view message, std::size_t
           return failure("the message has more than " + std::to_string(max_parts) + " MIME parts");
         }
         in_part = true;
+        opened = true;
         part_begin = line.next;
       }
     }
@@ -258,13 +260,29 @@ Result<Split, std::string> split_multipart(std::string_view message, std::size_t
   } else if (!seen) {
     ++*defects;  // no delimiter at all: the body is preamble only
   }
-  return Split{std::move(out), seen};
+  if (seen && !opened) ++*defects;  // only a close delimiter: no part ever began
+  return Split{std::move(out), seen, opened};
 }
 
 // RFC 2046 §5.1.1 bchars: what a boundary may consist of.
 bool is_bchar(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
          std::string_view("'()+_,-./:=? ").find(c) != std::string_view::npos;
+}
+
+// True if every line of [begin, end) is blank or the close delimiter of `boundary`.
+bool only_close_delimiters(std::string_view message, std::size_t begin, std::size_t end,
+                           std::string_view boundary) {
+  const std::string_view region = message.substr(0, end);
+  const std::string close = "--" + std::string(boundary) + "--";
+  for (std::size_t pos = begin; pos < end;) {
+    const Line line = line_at(region, pos);
+    pos = line.next;
+    std::string_view rest = line.content;
+    if (rest.substr(0, close.size()) == close) rest.remove_prefix(close.size());
+    if (!only_wsp(rest)) return false;
+  }
+  return true;
 }
 
 // True if [begin, end) has a line that is a boundary delimiter for *some* boundary: "--",
@@ -544,7 +562,8 @@ void parse_parameters(std::string_view v, std::size_t start,
     ++pos;
     skip_wsp();
     std::string value;
-    if (pos < v.size() && v[pos] == '"') {
+    const bool quoted = pos < v.size() && v[pos] == '"';
+    if (quoted) {
       ++pos;
       bool quoted_pair = false;
       while (pos < v.size() && v[pos] != '"') {
@@ -567,6 +586,18 @@ void parse_parameters(std::string_view v, std::size_t start,
     }
     if (name.empty()) continue;
     const std::string base = name.substr(0, name.find('*'));
+    // RFC 2045 §5.1: an unquoted value is a token. A tspecial in it ("boundary=a/b",
+    // "boundary==b") ends the value early for Python's email package ("a", or nothing),
+    // while a lenient reader takes it whole: they split the body at different lines, so
+    // such a value is ambiguous (probe round 25). A "'" too: "boundary='b'" is dropped
+    // by Python, kept by others (RFC 2231's charset'language' marker).
+    if (!quoted && !std::all_of(value.begin(), value.end(), [](char ch) {
+          return ch > ' ' && ch < 127 && ch != '\'' &&
+                 std::string_view("()<>@,;:\\\"/[]?=").find(ch) == std::string_view::npos;
+        })) {
+      // RFC 2231 extended values (name*=charset'lang'%XX) are checked by join_rfc2231.
+      if (name.back() != '*') ambiguous.insert(base);
+    }
     skip_wsp();
     if (pos < v.size() && v[pos] != ';') ambiguous.insert(base);  // boundary="b"c
     if (!parameters.emplace(name, std::move(value)).second) ambiguous.insert(base);
@@ -753,11 +784,14 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
       // boundary="": readers split at every "--" line, or take none (probe round 22).
       return failure("an empty multipart boundary (readers would take it differently)");
     }
+    const std::size_t word_start = boundary.find("=?");
     if (multipart && (!std::all_of(boundary.begin(), boundary.end(), is_bchar) ||
-                      (boundary.size() >= 4 && boundary.rfind("=?", 0) == 0 &&
-                       boundary.compare(boundary.size() - 2, 2, "?=") == 0))) {
+                      (word_start != std::string::npos &&
+                       boundary.find("?=", word_start + 2) != std::string::npos))) {
       // Octets outside bchars (readers strip, keep or decode them differently: "<b>",
-      // control octets) or an encoded word ("=?us-ascii?q?b?=", decoded by some readers).
+      // control octets) or an encoded word anywhere in it ("=?us-ascii?q?b?=", "a
+      // =?us-ascii?q?b?="): Python's email package decodes one even inside a quoted
+      // string, which RFC 2047 §5 forbids, and others keep it (probe rounds 22 and 25).
       return failure("multipart boundary readers would take differently");
     }
     // RFC 2045 §6.4: a multipart is never base64 or quoted-printable encoded. Some readers
@@ -795,7 +829,11 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
     if (ct.type == "message" && ct.subtype == "partial") {
       return failure("a message/partial fragment (readers may reassemble or open it)");
     }
-    const bool message_type = ct.type == "message" || (ct.type.empty() && e.digest_part);
+    // The digest default applies to a part without a Content-Type field only: a field that
+    // is present but has no valid type ("Content-Type:", "Content-Type: (c)") makes the
+    // part text/plain (RFC 2045 §5.2), as Python's email package reads it; taking it for
+    // an attached message would skip its first block as header fields (probe round 25).
+    const bool message_type = ct.type == "message" || (!content_type && e.digest_part);
     // RFC 2046 §5.2.1: an attached message is never base64 or quoted-printable encoded
     // (message/global may be, RFC 6532 §3.5). Some readers decode it and open the message
     // inside, others show it as text; the gateway would scan the encoded text and miss the
@@ -844,6 +882,17 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
         return failure("multipart body has delimiter lines that match no declared boundary");
       }
       result.leaves.push_back({message.substr(body_begin, e.end - body_begin), base64});
+      continue;
+    }
+    if (!split.opened) {
+      // A close delimiter but no delimiter before it: no part ever began. Python's email
+      // package reports StartBoundaryNotFoundDefect and shows the whole body as the text of
+      // the entity; ignoring it as preamble would hide that text from the policy (BR-27,
+      // probe round 25). The whole body is one leaf, the close line included, unless the
+      // close line is all there is: then it is an empty multipart (BR-27 b).
+      if (!only_close_delimiters(message, body_begin, e.end, boundary)) {
+        result.leaves.push_back({message.substr(body_begin, e.end - body_begin), false});
+      }
       continue;
     }
     // Reverse order on the stack, so the leaves come out in document order.

@@ -584,6 +584,72 @@ TEST(MimeParse, AttachedMessagesOfEveryKindAreWalked) {
   EXPECT_EQ(decode_content_body(s), "MARK");
 }
 
+TEST(MimeParse, UnquotedBoundaryWithTspecialsIsRefusedBR25) {
+  // Probe round 25: Python's email package ends an unquoted value at a tspecial
+  // ("boundary=a/b" is "a"), a lenient reader takes it whole; the two split the body at
+  // different lines, and a marker part sat in what the gateway took for preamble.
+  const std::string marker = base64_encode("hello MARK\n");
+  for (const std::string value : {"a/b", "a?b", "a,b", "a:b", "a=b", "a.b:c", "=a", "'abc'", "----=_Part_1",
+                                  "a@b", "a[b]"}) {
+    const std::string message = "Content-Type: multipart/mixed; boundary=" + value +
+                                "\r\n\r\n--a\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+                                marker + "--a--\r\n--" + value + "\r\n\r\nhello\r\n--" + value +
+                                "--\r\n";
+    auto parsed = parse_mime(message);
+    EXPECT_FALSE(parsed) << value;
+    // One level down too.
+    parsed = parse_mime("Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n" +
+                        message + "--o--\r\n");
+    EXPECT_FALSE(parsed) << "nested " << value;
+  }
+  // Token values, and the same characters quoted, still parse.
+  for (const std::string value : {"abc_123.-+", "\"----=_Part_1\"", "\"a/b\"", "\"a=?b\""}) {
+    std::string bare = value;
+    std::erase(bare, '"');
+    auto s = parse_ok("Content-Type: multipart/mixed; boundary=" + value + "\r\n\r\n--" + bare +
+                      "\r\nContent-Transfer-Encoding: base64\r\n\r\n" + marker + "--" + bare +
+                      "--\r\n");
+    EXPECT_EQ(decode_content_body(s), "hello MARK\n") << value;
+  }
+}
+
+TEST(MimeParse, EncodedWordInsideAQuotedBoundaryIsRefused) {
+  // Probe round 25: Python decodes "a =?us-ascii?q?b?=" to "a b" (RFC 2047 §5 forbids an
+  // encoded word in a quoted string; other readers keep it).
+  for (const std::string value : {"a =?us-ascii?q?b?=", "=?us-ascii?q?b?=x", "x=?utf-8?b?Yg==?="}) {
+    auto parsed = parse_mime("Content-Type: multipart/mixed; boundary=\"" + value +
+                             "\"\r\n\r\n--" + value + "\r\n\r\nx\r\n--" + value + "--\r\n");
+    EXPECT_FALSE(parsed) << value;
+  }
+}
+
+TEST(MimeParse, DigestPartWithAnInvalidContentTypeIsText) {
+  // Probe round 25: the digest default (message/rfc822) is for a part without the field;
+  // a field without a valid type makes it text/plain (RFC 2045 §5.2), so its first block
+  // is text the policy sees, not header fields of an attached message.
+  for (const std::string field : {"Content-Type:", "Content-Type: (c)",
+                                  "Content-Type: ;charset=us-ascii", "Content-Type: /"}) {
+    auto s = parse_ok("Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n" + field +
+                      "\r\n\r\nX-Note: MARK\r\n\r\nbody\r\n--d--\r\n");
+    EXPECT_NE(decode_content_body(s).find("X-Note: MARK"), std::string::npos) << field;
+  }
+}
+
+TEST(MimeParse, CloseDelimiterWithoutAnOpeningOneLeavesTheTextAsContentBR27) {
+  // Probe round 25: Python shows the whole body (StartBoundaryNotFoundDefect); the gateway
+  // took it for preamble and the policy saw nothing.
+  auto s = parse_ok("Content-Type: multipart/mixed; boundary=b\r\n\r\nhello MARK\r\n--b--\r\n");
+  EXPECT_NE(decode_content_body(s).find("hello MARK"), std::string::npos);
+  EXPECT_GE(s.defects, 1u);
+  s = parse_ok("Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n"
+               "Content-Type: multipart/alternative; boundary=i\r\n\r\nMARK\r\n--i--\r\n"
+               "--o--\r\n");
+  EXPECT_NE(decode_content_body(s).find("MARK"), std::string::npos);
+  // Epilogue text after the lone close line is shown by Python too.
+  s = parse_ok("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b--\r\nMARK\r\n");
+  EXPECT_NE(decode_content_body(s).find("MARK"), std::string::npos);
+}
+
 TEST(MimeParse, TrailingSpacesOfTheBoundaryAreDropped) {
   // RFC 2046 §5.1.1: a boundary cannot end in a space; readers take boundary="b1 " as b1.
   auto s = parse_ok(
