@@ -8,6 +8,7 @@
 
 #include "common/printable_line.h"
 #include "controlplane/policy/base64.h"
+#include "controlplane/policy/charset.h"
 #include "controlplane/policy/quoted_printable.h"
 
 namespace gw::controlplane::policy {
@@ -853,10 +854,17 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
       continue;
     }
     if (!multipart) {
+      std::string charset;
+      if (ct.type == "text" || ct.type.empty()) {
+        if (auto it = ct.parameters.find("charset"); it != ct.parameters.end()) {
+          charset = it->second;
+        }
+      }
       result.leaves.push_back({message.substr(body_begin, e.end - body_begin), base64,
                                quoted_printable,
                                (base64 || quoted_printable) && !plain_single_line_field(
-                                                                   headers, "Content-Transfer-Encoding")});
+                                                                   headers, "Content-Transfer-Encoding"),
+                               std::move(charset)});
       continue;
     }
     if (e.depth >= limits.max_depth) {
@@ -881,7 +889,7 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
       if (has_delimiter_like_line(message, body_begin, e.end)) {
         return failure("multipart body has delimiter lines that match no declared boundary");
       }
-      result.leaves.push_back({message.substr(body_begin, e.end - body_begin), base64});
+      result.leaves.push_back({message.substr(body_begin, e.end - body_begin), base64, false, false, {}});
       continue;
     }
     if (!split.opened) {
@@ -891,7 +899,7 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
       // probe round 25). The whole body is one leaf, the close line included, unless the
       // close line is all there is: then it is an empty multipart (BR-27 b).
       if (!only_close_delimiters(message, body_begin, e.end, boundary)) {
-        result.leaves.push_back({message.substr(body_begin, e.end - body_begin), false});
+        result.leaves.push_back({message.substr(body_begin, e.end - body_begin), false, false, false, {}});
       }
       continue;
     }
@@ -980,6 +988,21 @@ std::string raw_text_shown_by_some(const MimeStructure& structure) {
     if (!leaf.raw_shown_by_some) continue;
     out += leaf.body;
     if (!out.ends_with("\r\n")) out += "\r\n";
+  }
+  return out;
+}
+
+std::string text_in_other_charsets(const MimeStructure& structure) {
+  std::string out;
+  for (const auto& leaf : structure.leaves) {
+    if (leaf.charset.empty() || is_ascii_compatible_charset(leaf.charset)) continue;
+    const std::string octets = leaf.base64            ? base64_decode(leaf.body)
+                               : leaf.quoted_printable ? qp_decode(leaf.body)
+                                                       : std::string(leaf.body);
+    if (auto text = decoded_text_for_matching(octets, leaf.charset)) {
+      out += *text;
+      out += "\r\n";
+    }
   }
   return out;
 }

@@ -35,6 +35,9 @@ struct MimeLeaf {
   /// decodes it as most readers do (BR-28: trimmed), but Python's email package (compat32)
   /// takes it for an unknown mechanism and shows the raw text (probe round 23).
   bool raw_shown_by_some = false;
+  /// The charset parameter of a text part (text/*, or no valid type: RFC 2045 §5.2), as
+  /// written; empty for other parts and when absent (us-ascii).
+  std::string charset;
 };
 
 /// The structure of a message (views into the message: it must outlive this).
@@ -93,6 +96,12 @@ std::string inline_attachment_octets(std::string_view text);
 /// (base64_decode).
 std::string decode_content_body(const MimeStructure& structure, std::size_t* defects = nullptr,
                                 bool* misaligned = nullptr);
+
+/// Text of the leaves written in a charset that is not ASCII-compatible (UTF-16, UTF-7,
+/// EBCDIC...; policy/charset.h), decoded (transfer encoding, then charset) to UTF-8, each
+/// followed by CRLF; empty when there is none. What readers show of such a part is this
+/// decoding, so DATA policies scan it besides the octets (probe round 25).
+std::string text_in_other_charsets(const MimeStructure& structure);
 
 /// The raw bodies of the leaves marked raw_shown_by_some, in document order, each ending
 /// in CRLF: what a DATA policy must see besides the decoded body (policy_engine appends it

@@ -205,8 +205,12 @@ Decision evaluate(const CompiledPolicy& policy, Command command, Attributes& att
         // ("base64 " with a trailing space, folded) are shown raw by those readers (probe
         // round 23). Uuencoded and yEnc blocks in the text are attachments to mail readers:
         // their decoded octets (probe round 22).
+        // Text parts in a charset that does not write ASCII as ASCII (UTF-16, UTF-7):
+        // readers show their decoding (probe round 25).
         if (!also_scan(raw_text_shown_by_some(*structure),
                        "an encoded part some readers show raw") ||
+            !also_scan(text_in_other_charsets(*structure),
+                       "a text part in a charset that is not ASCII-compatible") ||
             !also_scan(inline_attachment_octets(body), "uuencoded or yEnc data")) {
           return decision;
         }

@@ -734,6 +734,32 @@ TEST(EvaluateData, BodyMatchSeesRawTextOfEncodingsSomeReadersDoNotRecognise) {
   EXPECT_EQ(d.reply.enhanced_code, "5.6.0");
 }
 
+// Probe round 25: a text part in UTF-16 or UTF-7 shows "SECRETMARK" in every reader
+// (Python's get_content() decodes by charset), but its octets never match an ASCII pattern.
+TEST(EvaluateData, BodyMatchSeesTextInCharsetsThatAreNotAsciiCompatible) {
+  const char* yaml = "- {type: body_match, regex: 'SECRETMARK', negate: true}";
+  const std::string utf16("\xff\xfeS\0E\0C\0R\0E\0T\0M\0A\0R\0K\0", 22);
+  for (const std::string& part :
+       {"Content-Type: text/plain; charset=utf-16\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+            base64_encode(utf16),
+        std::string("Content-Type: text/plain; charset=utf-7\r\n\r\nhello +AFM-ECRETMARK\r\n"),
+        std::string("Content-Type: text/plain; charset=\"UTF-7\"\r\n"
+                    "Content-Transfer-Encoding: quoted-printable\r\n\r\n+AFM-ECRET=\r\nMARK\r\n")}) {
+    std::string single = "Subject: x\r\nMIME-Version: 1.0\r\n" + part;
+    EXPECT_EQ(run_data(yaml, single).verdict, Verdict::kReject) << part;
+    std::string multi = "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nclean\r\n--b\r\n" +
+                        part + "\r\n--b--\r\n";
+    EXPECT_EQ(run_data(yaml, multi).verdict, Verdict::kReject) << part;
+  }
+  // Clean UTF-16 text passes; so does Latin-1 text (ASCII-compatible: nothing added).
+  std::string clean = "Content-Type: text/plain; charset=utf-16\r\n"
+                      "Content-Transfer-Encoding: base64\r\n\r\n" +
+                      base64_encode(std::string("\xff\xfeh\0i\0", 6));
+  EXPECT_EQ(run_data(yaml, clean).verdict, Verdict::kContinue);
+  std::string latin1 = "Content-Type: text/plain; charset=iso-8859-1\r\n\r\ncaf\xe9\r\n";
+  EXPECT_EQ(run_data(yaml, latin1).verdict, Verdict::kContinue);
+}
+
 TEST(MimeInline, DecodesUuencodeAndYenc) {
   EXPECT_EQ(inline_attachment_octets("begin 644 a\r\n#86)C\r\n`\r\nend\r\n"), "abc");
   EXPECT_EQ(inline_attachment_octets("begin 0644 a\n#86)C\nend\n"), "abc");  // 4 digits, LF
