@@ -432,13 +432,10 @@ std::optional<awaitable<void>> RelaySession::handle_command() {
     // CHUNKING is never offered, yet the octets after "BDAT n" are chunk data, not
     // commands: executing them would let a message smuggle commands (RFC 3030 §2). The
     // dialogue cannot be resynchronised safely, so the connection ends.
-    auto refusal = *smtp::check_command_order(state_, cmd.verb);  // 502 5.5.1
-    refusal.lines.back() += ", closing connection";
-    reply(refusal);
+    reply(*smtp::check_command_order(state_, cmd.verb));  // 502 5.5.1
     spdlog::warn("session={} client={} BDAT although CHUNKING is not offered",
                  env_.session_id, env_.client_address);
-    in_.clear();
-    closing_ = true;
+    close_after_refusal();
     return std::nullopt;
   }
   if (tls_required_but_missing() && !smtp::allowed_before_starttls(cmd.verb)) {
@@ -1367,12 +1364,17 @@ bool RelaySession::client_sent_more() const {
   return !in_.empty() || client_.tls_pending() > 0;
 }
 
+void RelaySession::close_after_refusal() {
+  reply(421, es::kProtocolOther, env_.hostname + " Error: protocol violation, closing connection");
+  in_.clear();
+  closing_ = true;
+}
+
 void RelaySession::refuse_pipelining(std::string_view after) {
   reply(503, es::kProtocolOther, "Improper use of SMTP command pipelining");
   spdlog::warn("session={} client={} improper pipelining after {}", env_.session_id,
                env_.client_address, after);
-  in_.clear();
-  closing_ = true;
+  close_after_refusal();
 }
 
 bool RelaySession::pipelined_during_wait(smtp::Verb verb) {
@@ -1385,10 +1387,9 @@ bool RelaySession::pipelined_before_reply(smtp::Verb verb) {
   reply(503, es::kProtocolOther, "Improper use of SMTP command pipelining");
   spdlog::warn("session={} client={} improper pipelining after {}", env_.session_id,
                env_.client_address, smtp::verb_name(verb));
-  in_.clear();
   upstream_.close();
   reset_transaction();
-  closing_ = true;
+  close_after_refusal();
   return true;
 }
 

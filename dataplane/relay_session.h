@@ -196,6 +196,11 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// the log): answers 503 5.5.0, drops the buffered octets unexecuted and marks the
   /// session closing. Nothing is sent upstream.
   void refuse_pipelining(std::string_view after);
+  /// Ends the session after a refusal that cannot be recovered from (improper pipelining,
+  /// BDAT): `421 4.5.0 <host> Error: protocol violation, closing connection` follows the
+  /// refusal, the buffered octets are dropped unexecuted and the session is marked closing.
+  /// RFC 5321 §3.8 / §4.1.4: a server closes only after QUIT, on a timeout or with a 421.
+  void close_after_refusal();
   void upstream_failed(UpstreamFault fault, std::string_view during);
   /// Answers 451 4.4.2 to a RCPT or DATA whose transaction's upstream connection is gone,
   /// leaving the client's transaction open (RFC 5321 §4.1.1.3).

@@ -302,6 +302,9 @@ TEST_F(RelaySessionTest, PipelinedGroupAndImproperPipelining) {
   EXPECT_EQ(exchange(*s, "x\r\n.\r\n").substr(0, 3), "250");
   std::string r = exchange(*s, "EHLO again.example\r\nMAIL FROM:<a@example.com>\r\n");
   EXPECT_EQ(r.substr(0, 9), "503 5.5.0") << r;
+  // RFC 5321 §4.1.4: the connection is closed only after a 421.
+  r = read_reply(*s);
+  EXPECT_EQ(r.substr(0, 9), "421 4.5.0") << r;
 }
 
 TEST_F(RelaySessionTest, CommandLineLimits) {

@@ -367,6 +367,8 @@ class LocalAuthTests(PolicyCase):
                 c3.send((first + "\r\nMAIL FROM:<mallory@example.com>\r\n").encode())
                 r = c3.read_reply(5)
                 self.assertEqual((r.code, r.enhanced), (503, "5.5.0"), f"{what}: {r}")
+                closing = c3.read_reply(5)  # RFC 5321 §4.1.4: a 421 before the close
+                self.assertEqual((closing.code, closing.enhanced), (421, "4.5.0"), str(closing))
                 self.assertIsNone(c3.expect_closed(5))
         self.assert_only_valid_decisions(svc, ["continue", "reject"])
 

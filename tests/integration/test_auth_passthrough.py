@@ -197,6 +197,8 @@ class PassThroughTests(TlsRelayCase):
         c.send(b64(USERS["bob"]).encode() + b"\r\nMAIL FROM:<bob@example.com>\r\n")
         r = c.read_reply(5)
         self.assertEqual((r.code, r.enhanced), (503, "5.5.0"), str(r) + self.diag(self.up, c))
+        closing = c.read_reply(5)  # RFC 5321 §4.1.4: a 421 before the close
+        self.assertEqual((closing.code, closing.enhanced), (421, "4.5.0"), str(closing))
         self.assertIsNone(c.expect_closed(5))
         time.sleep(0.2)
         self.assertNotIn(b64(USERS["bob"]), self.up.command_texts())
@@ -229,6 +231,8 @@ class PassThroughTests(TlsRelayCase):
                 c3.send((first + "\r\nMAIL FROM:<mallory@example.com>\r\n").encode())
                 r = c3.read_reply(5)
                 self.assertEqual((r.code, r.enhanced), (503, "5.5.0"), f"{what}: {r}")
+                closing = c3.read_reply(5)  # RFC 5321 §4.1.4: a 421 before the close
+                self.assertEqual((closing.code, closing.enhanced), (421, "4.5.0"), str(closing))
                 self.assertIsNone(c3.expect_closed(5))
                 time.sleep(0.2)
                 self.assertNotIn("MAIL FROM:<mallory@example.com>", self.up.command_texts())
@@ -305,6 +309,8 @@ class PassThroughTests(TlsRelayCase):
                 c.send(response + b"\r\nMAIL FROM:<mallory@example.com>\r\n")
                 r = c.read_reply(5)
                 self.assertEqual((r.code, r.enhanced), (503, "5.5.0"), str(r) + self.diag(self.up, c))
+                closing = c.read_reply(5)  # RFC 5321 §4.1.4: a 421 before the close
+                self.assertEqual((closing.code, closing.enhanced), (421, "4.5.0"), str(closing))
                 self.assertIsNone(c.expect_closed(5))
                 time.sleep(0.2)
                 self.assertNotIn("MAIL FROM:<mallory@example.com>", self.up.command_texts())

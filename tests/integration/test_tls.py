@@ -527,7 +527,9 @@ class TlsRecordPipeliningTests(TlsRelayCase):
     def assert_refused_and_closed(self, c, up: RecordingUpstream, verb: str) -> None:
         r = c.read_reply(5)
         self.assertEqual((r.code, r.enhanced), (503, "5.5.0"), str(r) + self.diag(up, c))
-        self.assertIsNone(c.expect_closed(5), "more than the 503 before the close")
+        closing = c.read_reply(5)  # RFC 5321 §4.1.4: a 421 before the close
+        self.assertEqual((closing.code, closing.enhanced), (421, "4.5.0"), str(closing))
+        self.assertIsNone(c.expect_closed(5), "more than the 503 and the 421 before the close")
         time.sleep(0.2)
         self.assertNotIn(verb, verbs(up), self.diag(up, c))
 
@@ -542,6 +544,8 @@ class TlsRecordPipeliningTests(TlsRelayCase):
                 send_records(c, b"DATA\r\n", b"Subject: stuffed\r\n\r\nbody\r\n.\r\n")
                 r = c.read_reply(5)
                 self.assertEqual((r.code, r.enhanced), (503, "5.5.0"), str(r) + self.diag(up, c))
+                closing = c.read_reply(5)  # RFC 5321 §4.1.4: a 421 before the close
+                self.assertEqual((closing.code, closing.enhanced), (421, "4.5.0"), str(closing))
                 self.assertIsNone(c.expect_closed(5))
                 time.sleep(0.2)
                 self.assertEqual(up.messages(), [], self.diag(up, c))
@@ -568,6 +572,8 @@ class TlsRecordPipeliningTests(TlsRelayCase):
                 send_records(c, first + b"\r\n", b"MAIL FROM:<mallory@example.com>\r\n")
                 r = c.read_reply(5)
                 self.assertEqual((r.code, r.enhanced), (503, "5.5.0"), str(r) + self.diag(up, c))
+                closing = c.read_reply(5)  # RFC 5321 §4.1.4: a 421 before the close
+                self.assertEqual((closing.code, closing.enhanced), (421, "4.5.0"), str(closing))
                 self.assertIsNone(c.expect_closed(5))
                 time.sleep(0.2)
                 self.assertNotIn("MAIL FROM:<mallory@example.com>", up.command_texts())
