@@ -1031,8 +1031,10 @@ bool is_valid_header_name(std::string_view name) {
   return true;
 }
 
-std::string rfc2047_encode(std::string_view value) {
-  if (!common::has_8bit(value)) return std::string(value);
+namespace {
+
+// `value` as RFC 2047 encoded-words, whatever it holds (rfc2047_encode()).
+std::string encoded_words(std::string_view value) {
   // 45 octets make 60 base64 characters: with "=?UTF-8?B?" and "?=" 72 <= 75 (§2).
   constexpr std::size_t kChunk = 45;
   std::string out;
@@ -1053,16 +1055,26 @@ std::string rfc2047_encode(std::string_view value) {
   return out;
 }
 
+}  // namespace
+
+std::string rfc2047_encode(std::string_view value) {
+  if (!common::has_8bit(value)) return std::string(value);
+  return encoded_words(value);
+}
+
 std::string header_field(std::string_view name, std::string_view value) {
   constexpr std::size_t kSoftLine = 78;   // RFC 5322 §2.1.1 SHOULD, without CRLF
   constexpr std::size_t kHardLine = 998;  // RFC 5322 §2.1.1 MUST, without CRLF
   std::string out(name);
   out += ": ";
-  if (common::has_8bit(value)) {
-    out += rfc2047_encode(value);
+  const std::size_t prefix = out.size();
+  auto encoded = [&] {
+    out.resize(prefix);
+    out += encoded_words(value);
     out += "\r\n";
     return out;
-  }
+  };
+  if (common::has_8bit(value)) return encoded();
   std::size_t line = out.size();
   std::size_t i = 0;
   while (i < value.size()) {
@@ -1075,7 +1087,10 @@ std::string header_field(std::string_view name, std::string_view value) {
     // Fold before the whitespace of a token that would pass the soft limit, if a word
     // follows it (a line of whitespace only would be no continuation line, §3.2.2).
     const bool fold = word > i && next > word && line + token.size() > kSoftLine;
-    if ((fold ? 0 : line) + token.size() > kHardLine) break;
+    // A word that does not fit on a line of its own: the whole value is written as
+    // encoded-words instead, which fold anywhere (probe round 25: it used to end the
+    // value there, and a 2,000-octet word became an empty field).
+    if ((fold ? 0 : line) + token.size() > kHardLine) return encoded();
     if (fold) {
       out += "\r\n";
       line = 0;

@@ -163,7 +163,8 @@ std::string rfc2047_encode(std::string_view value);
 /// a non-ASCII value as rfc2047_encode() gives it (one encoded word per line); an ASCII
 /// value folded before whitespace (CRLF inserted, the whitespace kept: RFC 5322 §2.2.3) so
 /// that lines stay within 78 characters where a space allows and within 998 always (§2.1.1).
-/// A word that no line could hold ends the value there (the rest is dropped). `name` must
+/// A value with a word that no line could hold is written as encoded-words too (they fold
+/// anywhere; readers decode them back to the value). `name` must
 /// pass is_valid_header_name; `value` must hold no CR or LF (to_single_line).
 std::string header_field(std::string_view name, std::string_view value);
 
