@@ -3,6 +3,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -22,11 +23,19 @@ namespace gw::controlplane {
 
 namespace v1 = gateway::v1;
 
-std::string new_decision_id() {
+std::string DecisionIdSource::next() {
   std::array<unsigned char, 16> b{};
-  if (RAND_bytes(b.data() + 6, static_cast<int>(b.size() - 6)) != 1) {
-    std::fprintf(stderr, "new_decision_id: RAND_bytes failed\n");
-    std::abort();
+  {
+    std::lock_guard lock(mu_);
+    if (used_ + kRandomOctets > pool_.size()) {
+      if (RAND_bytes(pool_.data(), static_cast<int>(pool_.size())) != 1) {
+        std::fprintf(stderr, "new_decision_id: RAND_bytes failed\n");
+        std::abort();
+      }
+      used_ = 0;
+    }
+    std::copy_n(pool_.begin() + static_cast<std::ptrdiff_t>(used_), kRandomOctets, b.begin() + 6);
+    used_ += kRandomOctets;
   }
   const auto ms = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -45,6 +54,8 @@ std::string new_decision_id() {
   }
   return id;
 }
+
+std::string new_decision_id() { return DecisionIdSource().next(); }
 
 namespace {
 
@@ -132,7 +143,7 @@ Result<DecisionOutcome> DecisionEngine::decide(const v1::DecisionRequest& reques
   DecisionOutcome out;
   v1::DecisionResponse& response = out.response;
   v1::AuditRecord& audit = out.audit;
-  response.set_decision_id(new_decision_id());
+  response.set_decision_id(ids_.next());
   audit.set_decision_id(response.decision_id());
   audit.set_time_ms(unix_now_ms());
   audit.set_node_id(request.node_id());

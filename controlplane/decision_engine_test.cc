@@ -306,5 +306,22 @@ TEST(NewDecisionIdTest, Uuid7CarriesTheTimeAndSortsByIt) {
   EXPECT_NE(first.substr(14), later.substr(14));  // and the random part differs
 }
 
+TEST(DecisionIdSource, IdsStayUniqueAndWellFormedAcrossPoolRefills) {
+  // 1,000 ids span two refills of the 4,000-octet pool (10 octets each); within one
+  // millisecond only the random part tells them apart.
+  DecisionIdSource ids;
+  std::set<std::string> seen;
+  std::set<std::string> random_parts;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string id = ids.next();
+    ASSERT_EQ(id.size(), 36u) << id;
+    EXPECT_EQ(id[14], '7') << id;                                     // version 7
+    EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos) << id;  // RFC 4122 variant
+    EXPECT_TRUE(seen.insert(id).second) << "duplicate " << id;
+    random_parts.insert(id.substr(14));
+  }
+  EXPECT_EQ(random_parts.size(), 1000u);
+}
+
 }  // namespace
 }  // namespace gw::controlplane
