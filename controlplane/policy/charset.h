@@ -1,26 +1,46 @@
-// Text parts in charsets that do not write ASCII as ASCII (UTF-16, UTF-32, UTF-7, EBCDIC,
-// HZ...): what a mail reader shows is their decoding, not the raw octets.
+// How a DATA policy reads a text part's charset: what a mail reader shows is the part
+// decoded by its charset, which for some charsets (UTF-16, UTF-7, EBCDIC, ISO-2022-JP
+// escapes) hides ASCII text from a byte-wise body_match.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace gw::controlplane::policy {
 
-/// True if `charset` (a MIME charset name, any case) writes every printable ASCII
-/// character, SP, HTAB, CR and LF as the same single octet: us-ascii, utf-8, iso-8859-*,
-/// windows-125x, iso-2022-jp... Asked of iconv(3) by encoding that text into the charset,
-/// so every charset glibc knows is judged the same way. Unknown names (iconv cannot open
-/// them) count as compatible: no reader can decode them either. Empty: us-ascii.
-bool is_ascii_compatible_charset(std::string_view charset);
+/// What the gateway does with a text part in one charset.
+struct CharsetPlan {
+  enum class Reading {
+    /// us-ascii, utf-8, iso-8859-*, windows-125x, koi8-*: every ASCII character is its own
+    /// octet and nothing else decodes to one; the octets are matched as they are. Also
+    /// names neither iconv(3) nor Python know ("unknown-8bit"): readers show raw octets.
+    kAsIs,
+    /// Decoded to UTF-8 by iconv(3) for matching (besides the octets): UTF-16/32, UTF-7,
+    /// EBCDIC, ISO-2022-*, Shift_JIS, GB18030..., under iconv's or Python's names.
+    kDecode,
+    /// A decoder only Python has that can turn ASCII into other ASCII (unicode_escape,
+    /// raw_unicode_escape, HZ, punycode, idna): the gateway cannot see what such a reader
+    /// shows, so the message is refused (554 5.6.0).
+    kUndecodable,
+  };
+  Reading reading = Reading::kAsIs;
+  /// kDecode: iconv names to decode from; two ("UTF-16LE", "UTF-16BE") for UTF-16/32
+  /// without a byte-order mark, whose order readers guess differently.
+  std::vector<std::string> iconv_names;
+};
 
-/// `octets` (a decoded text part) converted from `charset` to UTF-8 by iconv(3), for
-/// `body_match` on what readers show (Python's email package decodes text parts by
-/// charset; probe round 25: "SECRETMARK" in UTF-16 or UTF-7 passed a body_match). Invalid
-/// sequences are skipped. nullopt when `charset` is ASCII-compatible (the octets already
-/// read as they are shown) or unknown to iconv.
+/// The plan for the MIME charset parameter `charset` as written (any case, surrounding
+/// space; Python's spellings too: `utf_16`, `u7`, `UTF 16`, `utf-16//`). Source: RFC 2046
+/// §4.1.2 (charset), probe rounds 25 and 26 (Python's email package decodes text parts
+/// with Python's codec names and aliases).
+CharsetPlan plan_charset(std::string_view charset);
+
+/// `octets` decoded from each of `plan.iconv_names` to UTF-8 (invalid sequences skipped),
+/// joined by CRLF; a UTF-16/32 text that starts with a byte-order mark is decoded once, by
+/// the mark. nullopt unless the plan is kDecode.
 std::optional<std::string> decoded_text_for_matching(std::string_view octets,
-                                                     std::string_view charset);
+                                                     const CharsetPlan& plan);
 
 }  // namespace gw::controlplane::policy

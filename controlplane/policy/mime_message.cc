@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 
+#include "common/logging.h"
 #include "common/printable_line.h"
 #include "controlplane/policy/base64.h"
 #include "controlplane/policy/charset.h"
@@ -480,6 +481,42 @@ std::optional<std::string> find_header(std::string_view header_block, std::strin
   return std::nullopt;
 }
 
+namespace {
+
+// True if field `name` of `header_block` is folded inside a quoted string: Python's
+// compat32 keeps the line break in the value, other readers unfold it (probe round 26).
+bool folded_inside_quotes(std::string_view header_block, std::string_view name) {
+  std::size_t pos = 0;
+  while (pos < header_block.size()) {
+    const Line line = line_at(header_block, pos);
+    pos = line.next;
+    const auto field = field_name(line.content);
+    if (!field || !iequals(*field, name)) continue;
+    std::string value(line.content.substr(line.content.find(':') + 1));
+    while (pos < header_block.size()) {
+      const Line more = line_at(header_block, pos);
+      if (more.content.empty() || !is_wsp(more.content.front())) break;
+      value += '\n';  // where the fold was
+      value += more.content;
+      pos = more.next;
+    }
+    bool quoted = false;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      if (value[i] == '\\' && quoted) {
+        ++i;
+      } else if (value[i] == '"') {
+        quoted = !quoted;
+      } else if (value[i] == '\n' && quoted) {
+        return true;
+      }
+    }
+    return false;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::string strip_comments(std::string_view value) {
   std::string out;
   out.reserve(value.size());
@@ -639,6 +676,16 @@ std::optional<std::string> content_type_problem(std::string_view value) {
     return "an encoded word in a Content-Type media type (readers would take it differently)";
   }
   if (media.empty()) return std::nullopt;  // no type: the default (RFC 2045 §5.2)
+  // Python's email package splits the raw value at ";" and needs exactly one "/" before it,
+  // comments included: "multipart/mixed (a/b)" is text/plain to it and shows the whole
+  // body, a multipart to readers that strip the comment (probe round 26).
+  const std::string lowered_media = lowercase(media);
+  if (std::count(media.begin(), media.end(), '/') != 1 &&
+      (lowered_media.find("multipart") != std::string::npos ||
+       lowered_media.find("message") != std::string::npos)) {
+    return "a multipart or message Content-Type with more than one \"/\" (readers would take "
+           "it differently)";
+  }
   // token "/" token, then nothing but comments: every reader takes that type ("multipart/
   // mixed (x)" is a multipart to Python's email package and to readers that strip it).
   std::size_t at = 0;
@@ -803,6 +850,10 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
       return failure("a multipart entity with a base64 or quoted-printable encoding "
                      "(readers would take it differently)");
     }
+    if (multipart && folded_inside_quotes(headers, "Content-Type")) {
+      return failure("a multipart Content-Type folded inside a quoted string (readers would "
+                     "take the boundary differently)");
+    }
     if (multipart && ct.ambiguous.count("boundary")) {
       // Readers would split this body at different lines: its structure cannot be
       // determined, so it is not passed uninspected (BR-25).
@@ -834,7 +885,15 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
     // is present but has no valid type ("Content-Type:", "Content-Type: (c)") makes the
     // part text/plain (RFC 2045 §5.2), as Python's email package reads it; taking it for
     // an attached message would skip its first block as header fields (probe round 25).
-    const bool message_type = ct.type == "message" || (!content_type && e.digest_part);
+    // Report bodies (RFC 3464 message/delivery-status, RFC 8098 disposition-notification,
+    // their RFC 6533 global forms) are fields, not a message: Python shows them as text,
+    // the first block included, so they are one leaf scanned whole (probe round 26).
+    const bool report_fields =
+        ct.type == "message" &&
+        (ct.subtype == "delivery-status" || ct.subtype == "disposition-notification" ||
+         ct.subtype == "global-delivery-status" || ct.subtype == "global-disposition-notification");
+    const bool message_type =
+        (ct.type == "message" && !report_fields) || (!content_type && e.digest_part);
     // RFC 2046 §5.2.1: an attached message is never base64 or quoted-printable encoded
     // (message/global may be, RFC 6532 §3.5). Some readers decode it and open the message
     // inside, others show it as text; the gateway would scan the encoded text and miss the
@@ -854,10 +913,23 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
       continue;
     }
     if (!multipart) {
+      // Python's email package reads a part as text/plain, with its charset parameter,
+      // when the type is text or not one token "/" token ("foo", "x/y/z"; probe round 26).
+      const bool text_like =
+          ct.type == "text" || ct.type.empty() || ct.subtype.empty() ||
+          !std::all_of(ct.subtype.begin(), ct.subtype.end(), is_token_char);
       std::string charset;
-      if (ct.type == "text" || ct.type.empty()) {
-        if (auto it = ct.parameters.find("charset"); it != ct.parameters.end()) {
-          charset = it->second;
+      if (auto it = ct.parameters.find("charset"); text_like && it != ct.parameters.end()) {
+        charset = it->second;
+        // Readers that take a different charset (a comma or fold after the value, an RFC
+        // 2231 gap, an encoded word Python decodes) decode other text than the gateway.
+        if (ct.ambiguous.count("charset") || charset.find("=?") != std::string::npos) {
+          return failure("an ambiguous charset parameter on a text part (readers would take "
+                         "it differently)");
+        }
+        if (plan_charset(charset).reading == CharsetPlan::Reading::kUndecodable) {
+          return failure("a text part in a charset the gateway cannot decode (" +
+                         common::log_escape(charset, 40) + ")");
         }
       }
       result.leaves.push_back({message.substr(body_begin, e.end - body_begin), base64,
@@ -995,11 +1067,13 @@ std::string raw_text_shown_by_some(const MimeStructure& structure) {
 std::string text_in_other_charsets(const MimeStructure& structure) {
   std::string out;
   for (const auto& leaf : structure.leaves) {
-    if (leaf.charset.empty() || is_ascii_compatible_charset(leaf.charset)) continue;
+    if (leaf.charset.empty()) continue;
+    const CharsetPlan plan = plan_charset(leaf.charset);
+    if (plan.reading != CharsetPlan::Reading::kDecode) continue;
     const std::string octets = leaf.base64            ? base64_decode(leaf.body)
                                : leaf.quoted_printable ? qp_decode(leaf.body)
                                                        : std::string(leaf.body);
-    if (auto text = decoded_text_for_matching(octets, leaf.charset)) {
+    if (auto text = decoded_text_for_matching(octets, plan)) {
       out += *text;
       out += "\r\n";
     }

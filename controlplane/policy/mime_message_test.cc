@@ -664,6 +664,73 @@ TEST(MimeParse, CloseDelimiterWithoutAnOpeningOneLeavesTheTextAsContentBR27) {
   EXPECT_NE(decode_content_body(s).find("MARK"), std::string::npos);
 }
 
+TEST(MimeParse, CharsetReadersWouldTakeDifferentlyIsRefused) {
+  // Probe round 26: a charset Python reads otherwise than the gateway would decode other
+  // text than the policy sees.
+  const std::string body = "\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64_encode("x") + "\r\n";
+  for (const std::string ct : {"text/plain; charset=\"=?us-ascii?q?utf-16?=\"",
+                               "text/plain; charset=utf-16,us-ascii",
+                               "text/plain; charset=utf-\r\n 16",
+                               "text/plain; charset*0=utf-; charset*2=16",
+                               "text/plain; charset=unicode_escape",
+                               "text/plain; charset=hz-gb-2312",
+                               "foo; charset=raw_unicode_escape"}) {
+    auto parsed = parse_mime("Content-Type: " + ct + body);
+    EXPECT_FALSE(parsed) << ct;
+  }
+  // A charset on a non-text part means nothing to readers; ordinary charsets parse.
+  for (const std::string ct : {"application/octet-stream; charset=unicode_escape",
+                               "text/plain; charset=\"utf-8\"", "text/html; charset=ISO-8859-1",
+                               "text/plain; charset=unknown-8bit"}) {
+    EXPECT_TRUE(parse_mime("Content-Type: " + ct + body)) << ct;
+  }
+}
+
+TEST(MimeParse, MalformedTypesAreReadAsTextWithTheirCharset) {
+  // Probe round 26: Python reads "foo" or "x/y/z" as text/plain and still uses the charset.
+  const std::string utf16("\xff\xfeM\0A\0R\0K\0", 10);
+  for (const std::string type : {"foo", "application", "x/y/z"}) {
+    auto parsed = parse_mime("Content-Type: " + type +
+                             "; charset=utf-16\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+                             base64_encode(utf16));
+    ASSERT_TRUE(parsed) << type << ": " << parsed.error();
+    EXPECT_EQ(text_in_other_charsets(parsed.value()), "MARK\r\n") << type;
+  }
+}
+
+TEST(MimeParse, ContainerTypeWithASecondSlashIsRefused) {
+  // Probe round 26: "multipart/mixed (a/b)" is text/plain to Python (two "/" before the
+  // ";"), a multipart to readers that strip the comment.
+  for (const std::string ct : {"multipart/mixed (a/b); boundary=\"b\"", "message/rfc822 (a/b)",
+                               "message/rfc822(a/b)", "message/global\t(x/y)"}) {
+    auto parsed = parse_mime("Content-Type: " + ct +
+                             "\r\n\r\nMARK\r\n--b\r\n\r\nhi\r\n--b--\r\n");
+    EXPECT_FALSE(parsed) << ct;
+  }
+  EXPECT_TRUE(parse_mime("Content-Type: multipart/mixed (a comment); boundary=\"b\"\r\n\r\n"
+                         "--b\r\n\r\nhi\r\n--b--\r\n"));
+}
+
+TEST(MimeParse, FoldInsideAQuotedBoundaryIsRefused) {
+  // Probe round 26: compat32 keeps the CRLF in the value, others unfold it.
+  auto parsed = parse_mime("Content-Type: multipart/mixed; boundary=\"a\r\n b\"\r\n\r\n"
+                           "MARK\r\n--a b\r\n\r\nhi\r\n--a b--\r\n");
+  EXPECT_FALSE(parsed);
+}
+
+TEST(MimeParse, ReportBodiesAreScannedWhole) {
+  // Probe round 26: the first block of a delivery-status is text to Python, not the header
+  // of an attached message.
+  for (const std::string type : {"message/delivery-status", "message/disposition-notification",
+                                 "message/global-delivery-status"}) {
+    auto s = parse_ok("Content-Type: multipart/report; boundary=r\r\n\r\n--r\r\n\r\nhi\r\n--r\r\n"
+                      "Content-Type: " + type + "\r\n\r\nReporting-MTA: dns; MARK.example\r\n\r\n"
+                      "Final-Recipient: rfc822; a@b\r\n--r--\r\n");
+    EXPECT_NE(decode_content_body(s).find("Reporting-MTA: dns; MARK.example"), std::string::npos)
+        << type;
+  }
+}
+
 TEST(MimeParse, TrailingSpacesOfTheBoundaryAreDropped) {
   // RFC 2046 §5.1.1: a boundary cannot end in a space; readers take boundary="b1 " as b1.
   auto s = parse_ok(
