@@ -462,7 +462,12 @@ std::size_t count_fields(std::string_view header_block, std::string_view name) {
 
 }  // namespace
 
-std::optional<std::string> find_header(std::string_view header_block, std::string_view name) {
+namespace {
+
+// The value of the first field `name` of `header_block`, unfolded: the line breaks of its
+// continuation lines dropped (their whitespace kept) and `fold` put in their place.
+std::optional<std::string> field_value(std::string_view header_block, std::string_view name,
+                                       std::string_view fold) {
   std::size_t pos = 0;
   while (pos < header_block.size()) {
     const Line line = line_at(header_block, pos);
@@ -473,49 +478,41 @@ std::optional<std::string> find_header(std::string_view header_block, std::strin
     while (pos < header_block.size()) {
       const Line more = line_at(header_block, pos);
       if (more.content.empty() || !is_wsp(more.content.front())) break;
-      value += more.content;  // unfolding: drop the line break, keep the whitespace
+      value += fold;
+      value += more.content;
       pos = more.next;
     }
-    return std::string(trim(value));
+    return value;
   }
   return std::nullopt;
 }
 
-namespace {
-
 // True if field `name` of `header_block` is folded inside a quoted string: Python's
 // compat32 keeps the line break in the value, other readers unfold it (probe round 26).
 bool folded_inside_quotes(std::string_view header_block, std::string_view name) {
-  std::size_t pos = 0;
-  while (pos < header_block.size()) {
-    const Line line = line_at(header_block, pos);
-    pos = line.next;
-    const auto field = field_name(line.content);
-    if (!field || !iequals(*field, name)) continue;
-    std::string value(line.content.substr(line.content.find(':') + 1));
-    while (pos < header_block.size()) {
-      const Line more = line_at(header_block, pos);
-      if (more.content.empty() || !is_wsp(more.content.front())) break;
-      value += '\n';  // where the fold was
-      value += more.content;
-      pos = more.next;
+  const auto value = field_value(header_block, name, "\n");
+  if (!value) return false;
+  bool quoted = false;
+  for (std::size_t i = 0; i < value->size(); ++i) {
+    const char c = (*value)[i];
+    if (c == '\\' && quoted) {
+      ++i;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == '\n' && quoted) {
+      return true;
     }
-    bool quoted = false;
-    for (std::size_t i = 0; i < value.size(); ++i) {
-      if (value[i] == '\\' && quoted) {
-        ++i;
-      } else if (value[i] == '"') {
-        quoted = !quoted;
-      } else if (value[i] == '\n' && quoted) {
-        return true;
-      }
-    }
-    return false;
   }
   return false;
 }
 
 }  // namespace
+
+std::optional<std::string> find_header(std::string_view header_block, std::string_view name) {
+  auto value = field_value(header_block, name, "");
+  if (!value) return std::nullopt;
+  return std::string(trim(*value));
+}
 
 std::string strip_comments(std::string_view value) {
   std::string out;
