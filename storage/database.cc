@@ -77,7 +77,9 @@ Statement& Statement::bind_text(int index, std::string_view value) {
 }
 
 Statement& Statement::bind_text_static(int index, std::string_view value) {
-  note_bind(sqlite3_bind_text64(stmt_.get(), index, value.data(), value.size(), SQLITE_STATIC,
+  // A null pointer would bind SQL NULL, not empty text.
+  const char* data = value.data() != nullptr ? value.data() : "";
+  note_bind(sqlite3_bind_text64(stmt_.get(), index, data, value.size(), SQLITE_STATIC,
                                 SQLITE_UTF8),
             index);
   return *this;
