@@ -988,7 +988,13 @@ bool is_uuencode_begin(std::string_view line) {
   if (line.substr(0, 6) != "begin ") return false;
   std::size_t i = 6, digits = 0;
   while (i < line.size() && line[i] >= '0' && line[i] <= '7') ++i, ++digits;
-  return (digits == 3 || digits == 4) && i < line.size() && line[i] == ' ' && i + 1 < line.size();
+  // Mozilla's libmime takes "begin 644 " without a file name too (an unnamed attachment).
+  return (digits == 3 || digits == 4) && i < line.size() && line[i] == ' ';
+}
+
+// libmime's yEnc end: "=yend " with a size= field; other "=yend" lines are data to it.
+bool is_yenc_end(std::string_view line) {
+  return line.substr(0, 6) == "=yend " && line.find("size=") != std::string_view::npos;
 }
 
 // One uuencoded line: a length character, then groups of four characters (6 bits each,
@@ -1019,6 +1025,10 @@ void ydecode_line(std::string_view line, std::string& out) {
 }  // namespace
 
 std::string inline_attachment_octets(std::string_view text) {
+  // Mozilla's libmime (mimeunty.cpp): a begin line of either kind starts a block whatever
+  // block is open; a uuencode block ends at any line starting with "end", a yEnc block only
+  // at "=yend ... size=..."; every other line of a block is data, "=ypart" lines included
+  // (probe round 27: each of these differences hid an attachment Thunderbird opens).
   enum class Block { kNone, kUuencode, kYenc };
   Block block = Block::kNone;
   std::string out;
@@ -1027,26 +1037,42 @@ std::string inline_attachment_octets(std::string_view text) {
     pos = line.next;
     std::string_view content = line.content;
     while (!content.empty() && content.back() == '\r') content.remove_suffix(1);
+    if (is_uuencode_begin(content)) {
+      block = Block::kUuencode;
+      continue;
+    }
+    if (content.substr(0, 8) == "=ybegin ") {
+      block = Block::kYenc;
+      continue;
+    }
     switch (block) {
       case Block::kNone:
-        if (is_uuencode_begin(content)) block = Block::kUuencode;
-        if (content.substr(0, 8) == "=ybegin ") block = Block::kYenc;
         break;
       case Block::kUuencode:
-        if (content == "end") {
+        if (content.substr(0, 3) == "end") {
           block = Block::kNone;
         } else {
           uudecode_line(content, out);
         }
         break;
       case Block::kYenc:
-        if (content.substr(0, 6) == "=yend " || content == "=yend") {
+        if (is_yenc_end(content)) {
           block = Block::kNone;
-        } else if (content.substr(0, 7) != "=ypart ") {
+        } else {
           ydecode_line(content, out);
         }
         break;
     }
+  }
+  return out;
+}
+
+std::string inline_attachments(const MimeStructure& structure) {
+  std::string out;
+  for (const auto& leaf : structure.leaves) {
+    out += inline_attachment_octets(decode_leaf(leaf, nullptr, nullptr));
+    // A leaf some readers show raw: what a block in its raw text holds, too.
+    if (leaf.raw_shown_by_some) out += inline_attachment_octets(leaf.body);
   }
   return out;
 }
@@ -1067,9 +1093,7 @@ std::string text_in_other_charsets(const MimeStructure& structure) {
     if (leaf.charset.empty()) continue;
     const CharsetPlan plan = plan_charset(leaf.charset);
     if (plan.reading != CharsetPlan::Reading::kDecode) continue;
-    const std::string octets = leaf.base64            ? base64_decode(leaf.body)
-                               : leaf.quoted_printable ? qp_decode(leaf.body)
-                                                       : std::string(leaf.body);
+    const std::string octets = decode_leaf(leaf, nullptr, nullptr);
     if (auto text = decoded_text_for_matching(octets, plan)) {
       out += *text;
       out += "\r\n";
@@ -1078,17 +1102,22 @@ std::string text_in_other_charsets(const MimeStructure& structure) {
   return out;
 }
 
+std::string decode_leaf(const MimeLeaf& leaf, std::size_t* defects, bool* misaligned) {
+  if (leaf.base64) return base64_decode(leaf.body, defects, misaligned);
+  if (leaf.quoted_printable) return qp_decode(leaf.body);
+  return std::string(leaf.body);
+}
+
 std::string decode_content_body(const MimeStructure& structure, std::size_t* defects,
                                 bool* misaligned) {
   std::string out;
   for (const auto& leaf : structure.leaves) {
-    if (leaf.base64) {
-      out += base64_decode(leaf.body, defects, misaligned);
-    } else if (leaf.quoted_printable) {
-      out += qp_decode(leaf.body);
-    } else {
-      out += leaf.body;
-    }
+    // The line break before a delimiter belongs to the delimiter (RFC 2046 §5.1.1), but
+    // to a reader each part starts on a line of its own: without one here "^SECRETMARK" or
+    // "\bSECRETMARK" at the start of a second part never matched, and "SECRET" ending one
+    // part met "MARK" starting the next (probe round 27).
+    if (!out.empty() && out.back() != '\n') out += "\r\n";
+    out += decode_leaf(leaf, defects, misaligned);
   }
   return out;
 }

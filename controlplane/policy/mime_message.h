@@ -87,7 +87,16 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message,
 /// alphabet are skipped. Never throws; linear in `text`.
 std::string inline_attachment_octets(std::string_view text);
 
-/// `content.body`: the concatenation, in document order, of the leaf parts' bodies, each
+/// inline_attachment_octets() of each leaf's decoded text on its own (a block never runs
+/// from one part into the next; probe round 27), and of the raw text of leaves some readers
+/// show raw, concatenated.
+std::string inline_attachments(const MimeStructure& structure);
+
+/// One leaf's body decoded as decode_content_body() decodes it.
+std::string decode_leaf(const MimeLeaf& leaf, std::size_t* defects, bool* misaligned);
+
+/// `content.body`: the concatenation, in document order, of the leaf parts' bodies (a CRLF
+/// between two when the first does not end a line: each part starts a line), each
 /// decoded when its Content-Transfer-Encoding is base64 or quoted-printable (qp_decode;
 /// probe round 23: the reference decodes base64 only, but every mail reader decodes
 /// quoted-printable, so "EICAR=2DSTANDARD" passed a body_match) and taken as is otherwise

@@ -208,7 +208,7 @@ TEST(MimeParse, ContentTypeReadersTakeDifferentlyFailsClosed) {
                                  "\r\n multipart/mixed", "Multipart/Mixed"}) {
     const auto s = parse_ok("Content-Type: " + type + "; boundary=b\r\n\r\n" + parts);
     EXPECT_TRUE(s.multipart) << type;
-    EXPECT_EQ(decode_content_body(s), "cleanMARK") << type;
+    EXPECT_EQ(decode_content_body(s), "clean\r\nMARK") << type;
   }
   for (const std::string type : {"", "text", "text/plain/x", "(c)text/plain", "application/"}) {
     const auto s = parse_ok("Content-Type: " + type + "\r\n\r\nbody\r\n");
@@ -242,8 +242,8 @@ TEST(MimeParse, BoundaryWithParenthesesBR25) {
   EXPECT_FALSE(s.leaves[0].base64);
   EXPECT_TRUE(s.leaves[1].base64);
   const std::string body = decode_content_body(s);
-  EXPECT_EQ(body.substr(0, 7), "helloMZ");  // the executable's "MZ" header is visible
-  EXPECT_EQ(body.size(), 5u + 60u);
+  EXPECT_EQ(body.substr(0, 9), "hello\r\nMZ");  // the executable's "MZ" header is visible
+  EXPECT_EQ(body.size(), 5u + 2u + 60u);
   EXPECT_EQ(s.defects, 0u);
 }
 
@@ -269,7 +269,7 @@ TEST(MimeParse, AttachedMessageIsWalkedToo) {
   ASSERT_EQ(s.leaves.size(), 2u);
   EXPECT_EQ(s.leaves[0].body, "cover");
   EXPECT_TRUE(s.leaves[1].base64);
-  EXPECT_EQ(decode_content_body(s), std::string("coverMZ\x90\0", 9));
+  EXPECT_EQ(decode_content_body(s), std::string("cover\r\nMZ\x90\0", 11));
   // Nesting attached messages is bounded like nesting multiparts.
   std::string deep = "Subject: x\r\n\r\nend\r\n";
   for (int i = 0; i < 30; ++i) {
@@ -308,8 +308,8 @@ TEST(MimeParse, NestedMultipartsInDocumentOrder) {
   EXPECT_EQ(s.parts, 4u);
   ASSERT_EQ(s.leaves.size(), 3u);
   EXPECT_EQ(decode_content_body(s),
-            "one"
-            "two"
+            "one\r\n"
+            "two\r\n"
             "three\r\n--outer (1)x is not a delimiter");
 }
 
@@ -317,7 +317,7 @@ TEST(MimeParse, BareLfLinesAreLinesToo) {
   const std::string m =
       "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nfirst\n--b\n\nsecond\n--b--\n";
   const auto s = parse_ok(m);
-  EXPECT_EQ(decode_content_body(s), "firstsecond");
+  EXPECT_EQ(decode_content_body(s), "first\r\nsecond");
 }
 
 TEST(MimeParse, MissingOrPrematureBoundariesBR27) {
@@ -340,7 +340,7 @@ TEST(MimeParse, MissingOrPrematureBoundariesBR27) {
   s = parse_ok(
       "Content-Type: multipart/mixed; "
       "boundary=\"OUT\"\r\n\r\n--OUT\r\n\r\na\r\n--OUT\r\n\r\nb\r\n");
-  EXPECT_EQ(decode_content_body(s), "ab\r\n");
+  EXPECT_EQ(decode_content_body(s), "a\r\nb\r\n");
   EXPECT_EQ(s.defects, 1u);
   // (d) the message ends inside a delimiter line: a partial delimiter is content.
   s = parse_ok("Content-Type: multipart/mixed; boundary=\"OUT\"\r\n\r\n--OUT\r\n\r\nx\r\n--OU");
@@ -436,7 +436,7 @@ TEST(MimeParse, Rfc2231BoundarySectionsAreJoined) {
            "Content-Type: multipart/mixed; boundary*0*=us-ascii'en'abc%2D; boundary*1=def\r\n",
        }) {
     auto s = parse_ok(header + body);
-    EXPECT_EQ(decode_content_body(s), "helloMARK") << header;
+    EXPECT_EQ(decode_content_body(s), "hello\r\nMARK") << header;
     EXPECT_EQ(s.parts, 2u) << header;
   }
   auto ct = parse_content_type("application/x; name*0=\"a \"; name*1=\"b.exe\"; name*3=lost");
@@ -528,7 +528,7 @@ TEST(MimeParse, MissingHeaderBodySeparatorStartsTheBodyAtTheFirstNonFieldLine) {
   EXPECT_EQ(s.defects, 1u);
   s = parse_ok("Subject: t\r\nContent-Type: multipart/mixed; boundary=b\r\n--b\r\n"
                "\r\nMARK\r\n--b\r\nx: y\r\n\r\nok\r\n--b--\r\n");
-  EXPECT_EQ(decode_content_body(s), "MARKok");
+  EXPECT_EQ(decode_content_body(s), "MARK\r\nok");
   EXPECT_EQ(s.parts, 2u);
   // A part with no header at all and no empty line.
   s = parse_ok("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nMARK\r\n--b--\r\n");

@@ -211,7 +211,7 @@ Decision evaluate(const CompiledPolicy& policy, Command command, Attributes& att
                        "an encoded part some readers show raw") ||
             !also_scan(text_in_other_charsets(*structure),
                        "a text part in a charset that is not ASCII-compatible") ||
-            !also_scan(inline_attachment_octets(body), "uuencoded or yEnc data")) {
+            !also_scan(inline_attachments(*structure), "uuencoded or yEnc data")) {
           return decision;
         }
         if (policy.writes_body()) original_body = body;

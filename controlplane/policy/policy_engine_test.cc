@@ -763,10 +763,69 @@ TEST(EvaluateData, BodyMatchSeesTextInCharsetsThatAreNotAsciiCompatible) {
 TEST(MimeInline, DecodesUuencodeAndYenc) {
   EXPECT_EQ(inline_attachment_octets("begin 644 a\r\n#86)C\r\n`\r\nend\r\n"), "abc");
   EXPECT_EQ(inline_attachment_octets("begin 0644 a\n#86)C\nend\n"), "abc");  // 4 digits, LF
-  EXPECT_EQ(inline_attachment_octets("=ybegin line=128 size=2 name=a\r\n\x8b\x8c\r\n=yend\r\n"), "ab");
+  // A bare "=yend" ends nothing for libmime: it is data (decoded to garbage after "ab").
+  EXPECT_EQ(inline_attachment_octets("=ybegin line=128 size=2 name=a\r\n\x8b\x8c\r\n=yend\r\n").substr(0, 2),
+            "ab");
+  EXPECT_EQ(inline_attachment_octets("=ybegin line=128 size=2 name=a\r\n\x8b\x8c\r\n=yend size=2\r\n"),
+            "ab");
   EXPECT_EQ(inline_attachment_octets("=ybegin size=1 name=a\r\n=@\r\n=yend size=1\r\n"),
             std::string(1, '\xd6'));
   EXPECT_EQ(inline_attachment_octets("plain text\r\nbegin 64 x\r\n#86)C\r\n"), "");
+}
+
+// Probe round 27: Mozilla's libmime (mimeunty.cpp) rules, each of which hid an attachment
+// Thunderbird opens: a begin line of either kind starts a block whatever is open, uuencode
+// ends at any line starting with "end", yEnc only at "=yend ... size=", "=ypart" lines are
+// data, "begin 644 " needs no file name.
+TEST(MimeInline, FollowsLibmimeBlockRules) {
+  const std::string uu_abc = "#86)C\r\n`\r\n";
+  const std::string ye_ab = "\x8b\x8c\r\n";
+  // yEnc begin inside an open uuencode block, and uuencode begin inside yEnc.
+  EXPECT_NE(inline_attachment_octets("begin 644 a\r\n=ybegin line=128 size=2 name=s\r\n" + ye_ab +
+                                     "=yend size=2\r\n").find("ab"),
+            std::string::npos);
+  EXPECT_EQ(inline_attachment_octets("=ybegin line=128 size=1 name=a\r\nbegin 644 s\r\n" + uu_abc +
+                                     "end\r\n"),
+            "abc");
+  // "end " (trailing space) ends uuencode; a yEnc block after it is decoded.
+  EXPECT_EQ(inline_attachment_octets("begin 644 a\r\n" + uu_abc + "end \r\n=ybegin size=2 name=b\r\n" +
+                                     ye_ab + "=yend size=2\r\n"),
+            "abcab");
+  // "=yend crc32=..." without size= is data: the lines after it are still decoded.
+  EXPECT_NE(inline_attachment_octets("=ybegin size=2 name=b\r\n=yend crc32=0\r\n" + ye_ab +
+                                     "=yend size=2\r\n").find("ab"),
+            std::string::npos);
+  // "=ypart" lines are decoded as data; "begin 644 " with no name starts a block.
+  EXPECT_NE(inline_attachment_octets("=ybegin size=2 name=b\r\n=ypart " + ye_ab + "=yend size=2\r\n")
+                .find("ab"),
+            std::string::npos);
+  EXPECT_EQ(inline_attachment_octets("begin 644 \r\n" + uu_abc + "end\r\n"), "abc");
+}
+
+// Probe round 27: leaves were glued together, so "^MARK" or "\bMARK" starting a second
+// part never matched, "SECRET" + "MARK" across two parts did, and a uuencode block
+// starting an attached message's body was not a begin line.
+TEST(EvaluateData, EachPartStartsALineAndItsOwnInlineBlocks) {
+  const std::string head = "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n";
+  std::string second = head + "--b\r\n\r\nhello\r\n--b\r\n\r\nSECRETMARK is here\r\n--b--\r\n";
+  EXPECT_EQ(run_data("- {type: body_match, regex: '(?m)^SECRETMARK', negate: true}", second).verdict,
+            Verdict::kReject);
+  EXPECT_EQ(run_data("- {type: body_match, regex: '\\bSECRETMARK\\b', negate: true}", second).verdict,
+            Verdict::kReject);
+  std::string split = head + "--b\r\n\r\nthe word is SECRET\r\n--b\r\n\r\nMARK my words\r\n--b--\r\n";
+  EXPECT_EQ(run_data("- {type: body_match, regex: 'SECRETMARK', negate: true}", split).verdict,
+            Verdict::kContinue);
+  // "begin 644 s" first in an attached message after a text part: a uuencoded "MARK".
+  std::string attached = head + "--b\r\n\r\nhello\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n"
+                                "Subject: inner\r\n\r\nbegin 644 s.txt\r\n$34%22P``\r\n`\r\nend\r\n--b--\r\n";
+  EXPECT_EQ(run_data("- {type: body_match, regex: 'MARK', negate: true}", attached).verdict,
+            Verdict::kReject);
+  // A block left open at the end of one part does not swallow the next part's yEnc.
+  std::string carried = head + "--b\r\nContent-Type: application/octet-stream\r\n\r\nbegin 644 x\r\n"
+                               "--b\r\nContent-Type: text/plain\r\n\r\n=ybegin size=3 name=y\r\n"
+                               "wku\r\n=yend size=3\r\n--b--\r\n";
+  EXPECT_EQ(run_data("- {type: body_match, regex: 'MAK', negate: true}", carried).verdict,
+            Verdict::kReject);
 }
 
 TEST(EvaluateData, BodyMatchSeesAttachmentsBehindParenthesisedBoundariesBR25) {
