@@ -2,6 +2,7 @@
 #include "controlplane/policy/mime_message.h"
 
 #include <algorithm>
+#include <span>
 #include <set>
 
 #include <openssl/crypto.h>
@@ -1067,14 +1068,21 @@ std::string inline_attachment_octets(std::string_view text) {
   return out;
 }
 
-std::string inline_attachments(const MimeStructure& structure) {
+std::string inline_attachments(const MimeStructure& structure,
+                               std::span<const std::string> decoded) {
   std::string out;
-  for (const auto& leaf : structure.leaves) {
-    out += inline_attachment_octets(decode_leaf(leaf, nullptr, nullptr));
+  for (std::size_t k = 0; k < structure.leaves.size() && k < decoded.size(); ++k) {
+    out += inline_attachment_octets(decoded[k]);
     // A leaf some readers show raw: what a block in its raw text holds, too.
-    if (leaf.raw_shown_by_some) out += inline_attachment_octets(leaf.body);
+    if (structure.leaves[k].raw_shown_by_some) {
+      out += inline_attachment_octets(structure.leaves[k].body);
+    }
   }
   return out;
+}
+
+std::string inline_attachments(const MimeStructure& structure) {
+  return inline_attachments(structure, decode_leaves(structure));
 }
 
 std::string raw_text_shown_by_some(const MimeStructure& structure) {
@@ -1087,19 +1095,24 @@ std::string raw_text_shown_by_some(const MimeStructure& structure) {
   return out;
 }
 
-std::string text_in_other_charsets(const MimeStructure& structure) {
+std::string text_in_other_charsets(const MimeStructure& structure,
+                                   std::span<const std::string> decoded) {
   std::string out;
-  for (const auto& leaf : structure.leaves) {
+  for (std::size_t k = 0; k < structure.leaves.size() && k < decoded.size(); ++k) {
+    const MimeLeaf& leaf = structure.leaves[k];
     if (leaf.charset.empty()) continue;
     const CharsetPlan plan = plan_charset(leaf.charset);
     if (plan.reading != CharsetPlan::Reading::kDecode) continue;
-    const std::string octets = decode_leaf(leaf, nullptr, nullptr);
-    if (auto text = decoded_text_for_matching(octets, plan)) {
+    if (auto text = decoded_text_for_matching(decoded[k], plan)) {
       out += *text;
       out += "\r\n";
     }
   }
   return out;
+}
+
+std::string text_in_other_charsets(const MimeStructure& structure) {
+  return text_in_other_charsets(structure, decode_leaves(structure));
 }
 
 std::string decode_leaf(const MimeLeaf& leaf, std::size_t* defects, bool* misaligned) {
@@ -1108,18 +1121,30 @@ std::string decode_leaf(const MimeLeaf& leaf, std::size_t* defects, bool* misali
   return std::string(leaf.body);
 }
 
-std::string decode_content_body(const MimeStructure& structure, std::size_t* defects,
-                                bool* misaligned) {
+std::vector<std::string> decode_leaves(const MimeStructure& structure, std::size_t* defects,
+                                       bool* misaligned) {
+  std::vector<std::string> out;
+  out.reserve(structure.leaves.size());
+  for (const auto& leaf : structure.leaves) out.push_back(decode_leaf(leaf, defects, misaligned));
+  return out;
+}
+
+std::string join_leaves(std::span<const std::string> decoded) {
   std::string out;
-  for (const auto& leaf : structure.leaves) {
+  for (const std::string& text : decoded) {
     // The line break before a delimiter belongs to the delimiter (RFC 2046 §5.1.1), but
     // to a reader each part starts on a line of its own: without one here "^SECRETMARK" or
     // "\bSECRETMARK" at the start of a second part never matched, and "SECRET" ending one
     // part met "MARK" starting the next (probe round 27).
     if (!out.empty() && out.back() != '\n') out += "\r\n";
-    out += decode_leaf(leaf, defects, misaligned);
+    out += text;
   }
   return out;
+}
+
+std::string decode_content_body(const MimeStructure& structure, std::size_t* defects,
+                                bool* misaligned) {
+  return join_leaves(decode_leaves(structure, defects, misaligned));
 }
 
 bool is_valid_header_name(std::string_view name) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -91,9 +92,19 @@ std::string inline_attachment_octets(std::string_view text);
 /// from one part into the next; probe round 27), and of the raw text of leaves some readers
 /// show raw, concatenated.
 std::string inline_attachments(const MimeStructure& structure);
+/// The same from the leaves already decoded (`decoded[k]` is decode_leaf() of leaf k).
+std::string inline_attachments(const MimeStructure& structure,
+                               std::span<const std::string> decoded);
 
 /// One leaf's body decoded as decode_content_body() decodes it.
 std::string decode_leaf(const MimeLeaf& leaf, std::size_t* defects, bool* misaligned);
+/// decode_leaf() of every leaf, in document order: decoded once and shared by
+/// content.body (join_leaves), inline_attachments and text_in_other_charsets.
+std::vector<std::string> decode_leaves(const MimeStructure& structure,
+                                       std::size_t* defects = nullptr, bool* misaligned = nullptr);
+/// content.body from decoded leaves: concatenated, a CRLF between two when the first does
+/// not end a line.
+std::string join_leaves(std::span<const std::string> decoded);
 
 /// `content.body`: the concatenation, in document order, of the leaf parts' bodies (a CRLF
 /// between two when the first does not end a line: each part starts a line), each
@@ -111,6 +122,9 @@ std::string decode_content_body(const MimeStructure& structure, std::size_t* def
 /// followed by CRLF; empty when there is none. What readers show of such a part is this
 /// decoding, so DATA policies scan it besides the octets (probe round 25).
 std::string text_in_other_charsets(const MimeStructure& structure);
+/// The same from the leaves already decoded (`decoded[k]` is decode_leaf() of leaf k).
+std::string text_in_other_charsets(const MimeStructure& structure,
+                                   std::span<const std::string> decoded);
 
 /// The raw bodies of the leaves marked raw_shown_by_some, in document order, each ending
 /// in CRLF: what a DATA policy must see besides the decoded body (policy_engine appends it

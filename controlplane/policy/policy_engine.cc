@@ -181,7 +181,9 @@ Decision evaluate(const CompiledPolicy& policy, Command command, Attributes& att
       structure = std::move(parsed).value();
       if (policy.needs_body() || policy.writes_body()) {
         bool misaligned = false;
-        std::string body = decode_content_body(*structure, nullptr, &misaligned);
+        // Each leaf decoded once, shared by content.body and the extra scans below.
+        const std::vector<std::string> decoded = decode_leaves(*structure, nullptr, &misaligned);
+        std::string body = join_leaves(decoded);
         if (misaligned) {
           // Readers would decode other octets than the policy sees (BR-28): fail closed.
           fail_with(decision, media_error_reply("Message structure cannot be inspected"),
@@ -209,9 +211,9 @@ Decision evaluate(const CompiledPolicy& policy, Command command, Attributes& att
         // readers show their decoding (probe round 25).
         if (!also_scan(raw_text_shown_by_some(*structure),
                        "an encoded part some readers show raw") ||
-            !also_scan(text_in_other_charsets(*structure),
+            !also_scan(text_in_other_charsets(*structure, decoded),
                        "a text part in a charset that is not ASCII-compatible") ||
-            !also_scan(inline_attachments(*structure), "uuencoded or yEnc data")) {
+            !also_scan(inline_attachments(*structure, decoded), "uuencoded or yEnc data")) {
           return decision;
         }
         if (policy.writes_body()) original_body = body;
