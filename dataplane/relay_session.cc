@@ -89,13 +89,22 @@ void RelaySession::set_upstream_deadline(Clock::time_point t) {
 }
 
 void RelaySession::watch_client() {
-  if (watching_client_ || finished_ || !client_.is_open()) return;
+  if (finished_ || !client_.is_open()) return;
   watching_client_ = true;
+  if (client_watch_armed_) return;
+  // One wait_error stays armed from the first upstream or decision wait to the end of the
+  // session (the socket's close completes it): arming and cancelling it around every wait
+  // cost an epoll_ctl, a cancel and a completion per command (relay benchmark, session 13).
+  client_watch_armed_ = true;
   client_.socket().async_wait(
       tcp::socket::wait_error, [self = shared_from_this()](const boost::system::error_code& ec) {
-        if (!self->watching_client_) return;  // cancelled, then completed anyway
+        self->client_watch_armed_ = false;
+        if (ec == asio::error::operation_aborted || self->finished_) return;
+        // Outside a wait the next read or write on the client meets the error itself; the
+        // watch is armed again by the next wait (and fires again at once if the condition
+        // is still there).
+        if (!self->watching_client_) return;
         self->watching_client_ = false;
-        if (ec == asio::error::operation_aborted) return;
         spdlog::debug("session={} client connection failed during an upstream or decision wait",
                       self->env_.session_id);
         self->closing_ = true;
@@ -104,12 +113,7 @@ void RelaySession::watch_client() {
       });
 }
 
-void RelaySession::unwatch_client() {
-  if (!watching_client_) return;
-  watching_client_ = false;
-  boost::system::error_code ignored;
-  client_.socket().cancel(ignored);
-}
+void RelaySession::unwatch_client() { watching_client_ = false; }
 
 void RelaySession::arm_timer(Clock::time_point t) {
   timer_expiry_ = t;

@@ -220,7 +220,9 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// meanwhile would hold its session slot and the upstream socket until the upstream
   /// answered (up to the reply timeout). A wait_error on the client socket (EPOLLERR: a RST,
   /// never plain data or a half-close) cancels the upstream operation instead, so the
-  /// session ends at once (BR-33, BR-36).
+  /// session ends at once (BR-33, BR-36). The wait_error, once armed, stays armed until the
+  /// session ends; unwatch_client() only marks the wait over, so a failure seen outside a
+  /// wait is left to the next client read or write.
   void watch_client();
   void unwatch_client();
   Clock::time_point client_read_deadline() const;
@@ -274,7 +276,8 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   std::size_t messages_ = 0;
   bool closing_ = false;
   bool finished_ = false;
-  bool watching_client_ = false;  // a wait_error is pending on the client socket
+  bool watching_client_ = false;     // an upstream or decision wait is in progress
+  bool client_watch_armed_ = false;  // a wait_error is pending on the client socket
   bool client_failed_ = false;    // the client connection broke during an upstream or decision wait
   bool in_data_ = false;
   bool skipping_line_ = false;
