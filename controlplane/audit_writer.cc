@@ -1,13 +1,14 @@
 // The audit writer thread.
 #include "controlplane/audit_writer.h"
 
+#include <sched.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <iterator>
-#include <optional>
+#include <span>
 #include <cerrno>
 #include <cstring>
 
@@ -123,24 +124,16 @@ void AuditWriter::run() {
   }
   using Clock = std::chrono::steady_clock;
   std::vector<v1::AuditRecord> batch;
-  // Records are inserted every kFlushInterval into a transaction committed every
-  // kCommitInterval: the inserting stays in short bursts (the decision p99 follows the
-  // writer's burst length) while the commit, most of a small batch's cost, is paid five
-  // times less often (audit_writer.h).
-  std::optional<storage::Transaction> tx;
-  std::vector<v1::AuditRecord> uncommitted;  // inserted in `tx`, not yet durable
-  Clock::time_point commit_at = Clock::time_point::max();
   for (;;) {
-    if (!tx) prune_if_due();
-    bool commit_now = false;
+    prune_if_due();
     {
       std::unique_lock lock(mu_);
       auto ready = [this] { return stopping_ || flush_asked_ || !queue_.empty(); };
       // Wake at least every prune interval, so retention runs on an idle control plane.
-      wake_.wait_until(lock, tx ? commit_at : Clock::now() + kPruneInterval, ready);
+      wake_.wait_until(lock, Clock::now() + kPruneInterval, ready);
       // Give the batch time to fill unless it is full already (or we are draining).
       if (!queue_.empty() && !stopping_ && !flush_asked_ && queue_.size() < kBatchRows) {
-        wake_.wait_until(lock, std::min(Clock::now() + kFlushInterval, commit_at), [this] {
+        wake_.wait_until(lock, Clock::now() + kFlushInterval, [this] {
           return stopping_ || flush_asked_ || queue_.size() >= kBatchRows;
         });
       }
@@ -151,48 +144,38 @@ void AuditWriter::run() {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
-      commit_now = stopping_ || flush_asked_ || Clock::now() >= commit_at;
       flush_asked_ = false;
-      if (batch.empty() && !tx && stopping_ && queue_.empty()) {
+      if (batch.empty() && stopping_ && queue_.empty()) {
         finished_ = true;
         written_cv_.notify_all();
         return;
       }
     }
-    if (!batch.empty()) {
-      if (!tx) {
-        auto begun = storage::Transaction::begin(db_);
-        if (begun) {
-          tx.emplace(std::move(begun).value());
-          commit_at = Clock::now() + kCommitInterval;
-        }
-      }
-      // append_batch's own transaction nests in `tx` (a savepoint): a failed batch undoes
-      // only itself. Any failure hands everything not yet durable to write(), which retries.
-      if (tx && repository_.append_batch(batch)) {
-        std::move(batch.begin(), batch.end(), std::back_inserter(uncommitted));
-      } else {
-        tx.reset();  // rolls back what it held
-        commit_at = Clock::time_point::max();
-        std::move(batch.begin(), batch.end(), std::back_inserter(uncommitted));
-        write(uncommitted);
-        uncommitted.clear();
-      }
-    }
-    if (tx && (commit_now || uncommitted.size() >= kBatchRows)) {
-      auto committed = tx->commit();
-      tx.reset();
-      commit_at = Clock::time_point::max();
-      if (committed) {
-        publish(uncommitted);
-      } else {
-        spdlog::error("audit: committing {} record(s) failed: {}", uncommitted.size(),
-                      committed.error().message);
-        write(uncommitted);
-      }
-      uncommitted.clear();
+    write(batch);
+  }
+}
+
+bool AuditWriter::append_yielding(const std::vector<v1::AuditRecord>& batch) {
+  auto tx = storage::Transaction::begin(db_);
+  if (!tx) {
+    spdlog::error("audit: cannot begin a transaction: {}", tx.error().message);
+    return false;
+  }
+  const std::span<const v1::AuditRecord> all(batch);
+  for (std::size_t offset = 0; offset < all.size(); offset += kYieldRows) {
+    if (offset > 0) sched_yield();
+    const std::size_t n = std::min(kYieldRows, all.size() - offset);
+    if (auto appended = repository_.append_batch(all.subspan(offset, n)); !appended) {
+      spdlog::error("audit: writing {} record(s) failed: {}", n, appended.error().message);
+      return false;  // `tx` rolls back what this batch inserted so far
     }
   }
+  if (auto committed = tx.value().commit(); !committed) {
+    spdlog::error("audit: committing {} record(s) failed: {}", batch.size(),
+                  committed.error().message);
+    return false;
+  }
+  return true;
 }
 
 void AuditWriter::write(std::vector<v1::AuditRecord>& batch) {
@@ -200,11 +183,7 @@ void AuditWriter::write(std::vector<v1::AuditRecord>& batch) {
   // The disk may be busy (a long admin transaction, a checkpoint): retry with a growing
   // pause. Records are never dropped; the queue bound pushes back on the decisions instead.
   std::chrono::milliseconds pause{10};
-  for (int attempt = 1;; ++attempt) {
-    auto appended = repository_.append_batch(batch);
-    if (appended) break;
-    spdlog::error("audit: writing {} record(s) failed (attempt {}): {}", batch.size(), attempt,
-                  appended.error().message);
+  for (int attempt = 1; !append_yielding(batch); ++attempt) {
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds{1000});
     std::lock_guard lock(mu_);

@@ -35,37 +35,38 @@ bool audit_matches(const gateway::v1::AuditRecord& record, const gateway::v1::Au
 
 /// Writes audit records on a thread of its own, through a SQLite connection of its own (WAL
 /// lets the admin connection read meanwhile), so the decision path never waits for the disk:
-/// submit() only appends to a bounded queue. The thread inserts whenever kBatchRows records
-/// are waiting or kFlushInterval has passed since the first waiting one, into a transaction
-/// it commits every kCommitInterval; a failed batch is
-/// retried (append_batch skips decision ids already stored). The thread runs at nice
-/// +kThreadNice: its work may wait (records wait up to kFlushInterval anyway), and a gRPC
-/// thread woken with a decision to answer then gets the CPU at once instead of waiting for
-/// the writer's time slice (measured at 5,000 decisions/s on 2 vCPUs: p90 1.35 ms → 0.46
-/// ms). Thread-safe.
+/// submit() only appends to a bounded queue. The thread writes whenever kBatchRows records
+/// are waiting or kFlushInterval has passed since the first waiting one, one transaction
+/// per batch; a failed batch is retried (append_batch skips decision ids already stored).
+/// The thread runs at nice +kThreadNice: its work may wait (records wait up to
+/// kFlushInterval anyway), and a gRPC thread woken with a decision to answer then gets the
+/// CPU at once instead of waiting for the writer's time slice (measured at 5,000
+/// decisions/s on 2 vCPUs: p90 1.35 ms → 0.46 ms). Thread-safe.
 class AuditWriter {
  public:
   /// Records waiting beyond this are refused: submit() returns false and the caller must
   /// not apply the decision (DecisionGrpcService answers UNAVAILABLE, the node fails safe),
   /// so that every decision a node acts on is in the audit trail once the queue is written
-  /// (stop() at an orderly exit; a crash loses at most kCommitInterval of records,
+  /// (stop() at an orderly exit; a crash loses at most kFlushInterval of records,
   /// controlplane/README.md "Crash window").
   static constexpr std::size_t kMaxQueued = 200000;
   /// Records per write transaction at most.
   static constexpr std::size_t kBatchRows = 2048;
-  /// Longest a record waits before it is inserted (into the open transaction). The
-  /// decision p99 grows with the length of the writer's bursts, not with its total CPU: at
-  /// 5,000 decisions/s on 2 vCPUs (gctld on the completion-queue API, session 7) writing
-  /// every 50 ms gave p99 2.7-2.9 ms, 10 ms 1.3-1.6 ms, 2 ms 0.57-0.87 ms (5 runs), 1 ms
-  /// 0.63-0.65 ms. Neither nice, SCHED_IDLE, a short sched_setattr slice for the writer
-  /// nor a database on tmpfs changed it (tests/bench/README.md "Reading the decision
-  /// numbers").
-  static constexpr std::chrono::milliseconds kFlushInterval{2};
-  /// How often the open transaction is committed (and the records become durable and
-  /// reach followers). Committing every 2 ms cost the writer 50% more CPU than every
-  /// 10 ms (37 against 25 µs per record at 5,000/s): the commit, not the insert, is most
-  /// of a small batch's cost.
-  static constexpr std::chrono::milliseconds kCommitInterval{10};
+  /// Longest a record waits before it is written (and reaches followers). Small
+  /// batches cost the writer far more per row than large ones (wake-ups, statement and
+  /// savepoint set-up, and a working set that other threads evicted in between): at 6,000
+  /// records/s, 25-26 µs of writer CPU per row every 2 ms against 15-17 µs every 20 ms
+  /// (gw-audit-writer-bench --rate, session 13), and with handlers on HELO, MAIL and RCPT
+  /// the writer was the largest single cost of a handled relay (tests/bench/README.md).
+  /// Longer intervals used to lengthen the writer's bursts and with them the decision p99
+  /// (session 7: 50 ms 2.7-2.9 ms, 10 ms 1.3-1.6 ms, 2 ms 0.57-0.87 ms at 5,000/s); the
+  /// writer now gives way every kYieldRows rows instead (sched_yield), so its bursts stay
+  /// short while its batches are large.
+  static constexpr std::chrono::milliseconds kFlushInterval{20};
+  /// Rows inserted between two sched_yield() calls of the writer: a gRPC thread with a
+  /// decision to answer waits for at most this many inserts (about 0.2 ms on 2 vCPUs), not
+  /// for a whole batch. Yielding costs nothing when nothing else waits for the CPU.
+  static constexpr std::size_t kYieldRows = 16;
   /// Nice value of the writer thread (Linux: per thread), above the process's own.
   static constexpr int kThreadNice = 10;
 
@@ -101,6 +102,9 @@ class AuditWriter {
 
  private:
   void run();
+  /// Writes `batch` in one transaction, kYieldRows at a time with a sched_yield() between
+  /// them. False (logged, nothing of `batch` kept) when a step failed.
+  bool append_yielding(const std::vector<gateway::v1::AuditRecord>& batch);
   /// Writes `batch` in a transaction of its own, retrying (records are never dropped),
   /// then publish()es it.
   void write(std::vector<gateway::v1::AuditRecord>& batch);

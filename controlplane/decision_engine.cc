@@ -166,13 +166,14 @@ Result<DecisionOutcome> DecisionEngine::decide(const v1::DecisionRequest& reques
     attributes[std::string(policy::attr::kRcptRecipients)] = policy::join_recipients(recipients);
   }
 
-  auto finish_audit = [&audit, &response](const policy::Attributes& final_attributes) {
+  // The attributes are not used after it: their values move into the record.
+  auto finish_audit = [&audit, &response](policy::Attributes& final_attributes) {
     audit.set_verdict(response.verdict());
     *audit.mutable_reply() = response.reply();
     auto& stored = *audit.mutable_attributes();
-    for (const auto& [name, value] : final_attributes) {
+    for (auto& [name, value] : final_attributes) {
       if (name == policy::attr::kSubjectPassword) continue;  // never audited (DESIGN.md §7)
-      stored[name] = value;
+      stored[name] = std::move(value);
     }
   };
 
