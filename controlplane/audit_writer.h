@@ -55,7 +55,7 @@ class AuditWriter {
   /// Longest a record waits before it is written (and reaches followers). Small
   /// batches cost the writer far more per row than large ones (wake-ups, statement and
   /// savepoint set-up, and a working set that other threads evicted in between): at 6,000
-  /// records/s, 25-26 µs of writer CPU per row every 2 ms against 15-17 µs every 20 ms
+  /// records/s, 24-29 µs of writer CPU per row every 2 ms against 13-14 µs every 20 ms
   /// (gw-audit-writer-bench --rate, session 13), and with handlers on HELO, MAIL and RCPT
   /// the writer was the largest single cost of a handled relay (tests/bench/README.md).
   /// Longer intervals used to lengthen the writer's bursts and with them the decision p99
