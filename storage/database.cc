@@ -292,8 +292,8 @@ void Database::migrate(std::span<const Migration> migrations) {
 Result<Transaction> Transaction::begin(Database& db) {
   // The outermost transaction takes the write lock at once (BEGIN IMMEDIATE), waiting for
   // it up to kBusyTimeoutMs. A deferred one that read first could not upgrade once the
-  // other connection (the audit writer, whose transaction stays open up to
-  // AuditWriter::kCommitInterval) had committed since its read began: SQLite then fails at
+  // other connection (the audit writer, which commits a batch every
+  // AuditWriter::kFlushInterval) had committed since its read began: SQLite then fails at
   // once with SQLITE_BUSY, whatever the busy timeout, and an admin call got UNAVAILABLE
   // (seen in CI, session 7). Inner ones are savepoints.
   const bool outermost = sqlite3_get_autocommit(db.db_.get()) != 0;

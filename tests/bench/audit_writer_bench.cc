@@ -12,7 +12,7 @@
 // With --rate R it drives controlplane::AuditWriter itself, as gctld's decision path does:
 // a producer thread submits R records/s (paced every millisecond) for --seconds, then
 // stop() writes the rest. At the rates a relay produces, the writer's batches are small
-// (R x 2 ms rows per insert, R x 10 ms per commit), so its CPU per row is far above the
+// (R x AuditWriter::kFlushInterval rows per transaction), so its CPU per row is above the
 // bulk figure. Prints {"rate", "rows", "seconds", "writer_cpu_s", "writer_cpu_us_per_row",
 // "db_bytes"}: writer CPU = the process's CPU time minus the producer thread's
 // (getrusage RUSAGE_SELF / RUSAGE_THREAD), so building the records is not counted. Exit status 0, 1 when a batch fails or the
