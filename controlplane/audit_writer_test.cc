@@ -144,3 +144,46 @@ TEST(AuditWriterLatencyTest, AFewRecordsAreWrittenWithinTheFlushIntervalUnprompt
 
 }  // namespace
 }  // namespace gw::controlplane
+
+namespace gw::controlplane {
+namespace {
+
+TEST(AuditWriterRetryTest, ABatchThatFailsHalfWayIsWrittenWholeOnceTheDatabaseRecovers) {
+  storage::TestTempDir dir;
+  auto db = storage::Database::open(dir.file("gw.db"));
+  // A fault in the middle of a batch: the insert of d-40 fails while the table `fault`
+  // holds a row. The rows of the same batch inserted before it must not stay half-written,
+  // and the retry must write every record exactly once.
+  for (const char* sql : {"CREATE TABLE fault (on_id TEXT)",
+                          "INSERT INTO fault VALUES ('d-40')",
+                          "CREATE TRIGGER fail_d40 BEFORE INSERT ON audit "
+                          "WHEN NEW.decision_id IN (SELECT on_id FROM fault) "
+                          "BEGIN SELECT RAISE(ABORT, 'injected fault'); END"}) {
+    auto stmt = db.prepare(sql);
+    ASSERT_TRUE(stmt) << sql;
+    ASSERT_TRUE(stmt.value().run()) << sql;
+  }
+  AuditWriter writer(dir.file("gw.db"));
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(writer.submit(record(i)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // a few failed attempts
+  EXPECT_EQ(writer.written(), 0u) << "a batch with a failed insert counted as written";
+  {
+    auto count = db.prepare("SELECT count(*) FROM audit");
+    ASSERT_TRUE(count);
+    ASSERT_TRUE(count.value().step().value());
+    EXPECT_EQ(count.value().column_int64(0), 0) << "part of a failed batch was committed";
+  }
+  auto clear = db.prepare("DELETE FROM fault");
+  ASSERT_TRUE(clear);
+  ASSERT_TRUE(clear.value().run());
+  writer.flush();
+  EXPECT_EQ(writer.written(), 100u);
+  auto count = db.prepare("SELECT count(*), count(DISTINCT decision_id) FROM audit");
+  ASSERT_TRUE(count);
+  ASSERT_TRUE(count.value().step().value());
+  EXPECT_EQ(count.value().column_int64(0), 100);
+  EXPECT_EQ(count.value().column_int64(1), 100);
+}
+
+}  // namespace
+}  // namespace gw::controlplane
