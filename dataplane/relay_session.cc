@@ -91,6 +91,10 @@ void RelaySession::set_upstream_deadline(Clock::time_point t) {
 void RelaySession::watch_client() {
   if (finished_ || !client_.is_open()) return;
   watching_client_ = true;
+  arm_client_watch();
+}
+
+void RelaySession::arm_client_watch() {
   if (client_watch_armed_) return;
   // One wait_error stays armed from the first upstream or decision wait to the end of the
   // session (the socket's close completes it): arming and cancelling it around every wait
@@ -100,9 +104,18 @@ void RelaySession::watch_client() {
       tcp::socket::wait_error, [self = shared_from_this()](const boost::system::error_code& ec) {
         self->client_watch_armed_ = false;
         if (ec == asio::error::operation_aborted || self->finished_) return;
-        // Outside a wait the next read or write on the client meets the error itself; the
-        // watch is armed again by the next wait (and fires again at once if the condition
-        // is still there).
+        switch (self->client_.exceptional_condition()) {
+          case Transport::ExceptionalCondition::kUrgentData:
+            // A live client that sent an urgent octet: no failure (a 451 here would make it
+            // send a message again that the upstream already took, probe round 28).
+            if (self->watching_client_) self->arm_client_watch();
+            return;
+          case Transport::ExceptionalCondition::kNone:
+            return;  // armed again by the next wait
+          case Transport::ExceptionalCondition::kConnectionError:
+            break;
+        }
+        // Outside a wait the next read or write on the client meets the error itself.
         if (!self->watching_client_) return;
         self->watching_client_ = false;
         spdlog::debug("session={} client connection failed during an upstream or decision wait",

@@ -225,6 +225,9 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// wait is left to the next client read or write.
   void watch_client();
   void unwatch_client();
+  /// Starts the wait_error unless one is pending; its handler tells a connection error
+  /// from TCP urgent data (Transport::exceptional_condition) and re-arms after the latter.
+  void arm_client_watch();
   Clock::time_point client_read_deadline() const;
 
   SessionEnv env_;

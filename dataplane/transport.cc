@@ -1,6 +1,7 @@
 // Plain TCP transport and input buffer.
 #include "dataplane/transport.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -129,6 +130,24 @@ std::size_t Transport::available() const {
   std::size_t n = socket_.available(ec);
   if (ec) n = 0;
   return n + tls_pending();
+}
+
+Transport::ExceptionalCondition Transport::exceptional_condition() {
+  const int fd = socket_.native_handle();
+  int error = 0;
+  socklen_t size = sizeof error;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) == 0 && error != 0) {
+    return ExceptionalCondition::kConnectionError;
+  }
+  char octet = 0;
+  if (::recv(fd, &octet, 1, MSG_OOB | MSG_DONTWAIT) == 1) return ExceptionalCondition::kUrgentData;
+  pollfd p{};
+  p.fd = fd;
+  p.events = POLLIN;
+  if (::poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) {
+    return ExceptionalCondition::kConnectionError;
+  }
+  return ExceptionalCondition::kNone;
 }
 
 bool Transport::peer_spoke_or_left() const {

@@ -101,6 +101,18 @@ class Transport {
   /// closed or reset the connection (FIN, RST): one non-blocking MSG_PEEK recv() on the
   /// socket plus the TLS layer's buffers. Used before reusing an idle upstream connection.
   [[nodiscard]] bool peer_spoke_or_left() const;
+  /// What completed an asynchronous wait_error on socket(): Asio's epoll reactor reports
+  /// TCP urgent data (EPOLLPRI) there as well as connection errors.
+  enum class ExceptionalCondition {
+    kConnectionError,  ///< a pending socket error (SO_ERROR: a RST) or a hang-up
+    kUrgentData,       ///< an urgent octet, now read and discarded (MSG_OOB)
+    kNone,             ///< neither any more
+  };
+  /// Classifies the condition without blocking: getsockopt(SO_ERROR) (which clears it), a
+  /// non-blocking recv(MSG_OOB), then poll() for POLLERR/POLLHUP. SMTP has no urgent data
+  /// (RFC 5321); without SO_OOBINLINE the urgent octet is no part of the stream, so it is
+  /// dropped rather than taken for a broken connection (probe round 28).
+  [[nodiscard]] ExceptionalCondition exceptional_condition();
   /// The TLS part of available() alone (0 in plaintext): no system call.
   [[nodiscard]] std::size_t tls_pending() const;
   tcp::socket& socket() { return socket_; }

@@ -299,6 +299,36 @@ class DataPathTests(RelayCase):
             self.assertEqual(banner.code, 220, f"slot still held: {banner}")
         self.assertLess(time.monotonic() - started, 3.0)
 
+    def test_urgent_data_during_an_upstream_wait_is_no_reset(self) -> None:
+        """TCP urgent data completes the same epoll wait as a reset (EPOLLPRI), but the
+        client is alive: one urgent octet while the relay waits for the upstream's reply
+        to MAIL and another while it waits for the reply to end-of-data must change
+        nothing. The message is confirmed with the upstream's 250 and stored once; before
+        the fix the client got 451 for a message the upstream had taken, and would have
+        sent it again (probe round 28)."""
+        up, port = self.relay(None, upstream={"delay_mail": 0.5, "delay_final": 0.5})
+        c = SmtpClient(port)
+        try:
+            c.banner()
+            self.assertEqual(c.command("EHLO c.example.net").code, 250)
+            c.send(b"MAIL FROM:<alice@example.com>\r\n")
+            time.sleep(0.2)
+            c.sock.send(b"!", socket.MSG_OOB)
+            self.assertEqual(c.read_reply().code, 250, self.diag(up))
+            self.assertEqual(c.command("RCPT TO:<bob@example.org>").code, 250)
+            self.assertEqual(c.command("DATA").code, 354)
+            c.send(b"Subject: urgent\r\n\r\nonce\r\n.\r\n")
+            time.sleep(0.2)
+            c.sock.send(b"!", socket.MSG_OOB)
+            final = c.read_reply()
+            self.assertEqual(final.code, 250, f"{final}" + self.diag(up))
+            self.assertEqual(c.command("NOOP").code, 250)
+        finally:
+            c.close()
+        self.assertTrue(up.wait_messages(1, 5), self.diag(up))
+        self.assertEqual(len(up.messages()), 1, self.diag(up))
+        self.assertIn(b"once", up.messages()[0].content)
+
     def test_upstream_down_gives_421_at_ehlo(self) -> None:
         up, port = self.relay(upstream={"down": True})
         with SmtpClient(port) as c:
