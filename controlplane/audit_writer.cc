@@ -104,12 +104,20 @@ std::uint64_t AuditWriter::written() const {
   return written_;
 }
 
-void AuditWriter::flush() {
+void AuditWriter::flush() { flush_for(std::chrono::milliseconds::max()); }
+
+bool AuditWriter::flush_for(std::chrono::milliseconds max_wait) {
   std::unique_lock lock(mu_);
   const std::uint64_t target = submitted_;
+  auto done = [&] { return written_ >= target || finished_; };
+  if (done()) return true;
   flush_asked_ = true;
   wake_.notify_one();
-  written_cv_.wait(lock, [&] { return written_ >= target || finished_; });
+  if (max_wait == std::chrono::milliseconds::max()) {
+    written_cv_.wait(lock, done);
+    return true;
+  }
+  return written_cv_.wait_for(lock, max_wait, done);
 }
 
 void AuditWriter::run() {

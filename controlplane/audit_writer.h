@@ -99,6 +99,11 @@ class AuditWriter {
   std::uint64_t written() const;
   /// Blocks until every record submitted before the call is written (tests, shutdown).
   void flush();
+  /// flush(), waiting at most `max_wait` (milliseconds::max(): no bound); false if the
+  /// records were not all written by then (the database busy, the writer retrying). Used
+  /// before answering `gctl audit`, so a decision a client was just told about is listed
+  /// although its batch was not due yet (probe round 28).
+  bool flush_for(std::chrono::milliseconds max_wait);
 
  private:
   void run();

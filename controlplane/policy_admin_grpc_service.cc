@@ -1,6 +1,10 @@
 // PolicyAdminService: proto <-> ConfigStore / AuditRepository, on the DB thread.
 #include "controlplane/policy_admin_grpc_service.h"
 
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
 #include "controlplane/audit_follow_reactor.h"
 #include "controlplane/db_call.h"
 
@@ -140,6 +144,11 @@ grpc::Status PolicyAdminGrpcService::QueryAudit(grpc::ServerContext*, const v1::
                         "limit " + std::to_string(request->limit()) + " is above the maximum " +
                             std::to_string(storage::AuditRepository::kMaxLimit) +
                             " (narrow the query with since, service, node, command or verdict)");
+  }
+  // Decisions already answered are listed even if their batch was not due yet (it is
+  // written now); a writer held up by a busy database delays the answer by 1 s at most.
+  if (!writer_.flush_for(std::chrono::seconds(1))) {
+    spdlog::warn("audit query: the audit writer is behind; recent decisions may be missing");
   }
   return run_on_db(worker_, "QueryAudit", [this, request, response] {
     auto entries = audit_.query(*request);

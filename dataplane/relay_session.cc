@@ -595,6 +595,9 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
       upstream_failed(fault, "EHLO on the logged-in connection");
     }
   }
+  // A client that reset during that EHLO is gone: no fresh upstream connection for it
+  // (BR-33; probe round 28).
+  if (client_failed_) co_return;
   if (!login_kept) {
     // Connect lazily, as in the reference trace; a second EHLO starts a fresh upstream
     // session so that both sides forget the same state (RFC 5321 §4.1.4). A proxied login
