@@ -188,13 +188,17 @@ bool AuditWriter::append_yielding(const std::vector<v1::AuditRecord>& batch) {
 void AuditWriter::write(std::vector<v1::AuditRecord>& batch) {
   if (batch.empty()) return;
   // The disk may be busy (a long admin transaction, a checkpoint): retry with a growing
-  // pause. Records are never dropped; the queue bound pushes back on the decisions instead.
+  // pause. Records are never dropped while gctld runs; the queue bound pushes back on the
+  // decisions instead. Once it is stopping, 20 more attempts (about 15 s) are made, counted
+  // from the stop: a batch that had been retried for minutes before the SIGTERM still gets
+  // them (probe round 28 lost such a batch at the first retry after the stop).
   std::chrono::milliseconds pause{10};
-  for (int attempt = 1; !append_yielding(batch); ++attempt) {
+  int attempts_since_stop = 0;
+  while (!append_yielding(batch)) {
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds{1000});
     std::lock_guard lock(mu_);
-    if (stopping_ && attempt >= 20) {
+    if (stopping_ && ++attempts_since_stop >= 20) {
       spdlog::error("audit: giving up on {} record(s) at shutdown", batch.size());
       break;
     }
