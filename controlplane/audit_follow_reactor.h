@@ -52,6 +52,7 @@ class AuditFollowReactor final : public CqWriteReactor<gateway::v1::AuditRecord>
   gateway::v1::AuditRecord in_flight_;
   bool writing_ = false;
   bool finish_requested_ = false;
+  bool drain_before_finish_ = false;  // on_writer_stopped: send what is pending first
   bool finished_ = false;
   grpc::Status finish_status_;
   std::shared_ptr<AuditFollowReactor> self_;
