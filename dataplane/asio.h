@@ -8,6 +8,7 @@
 
 // clang-format off
 #include <utility>
+#include <chrono>
 #include <boost/asio.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -20,6 +21,23 @@
 namespace gw::dataplane {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+
+/// The executor of every session, socket, timer and coroutine of the data plane: an
+/// io_context's own executor, a concrete type. Asio's default (`any_io_executor`, a
+/// type-erased wrapper) copies, converts and destroys itself on every asynchronous
+/// operation: 5% of grelayd's CPU per relayed message in the close-mode benchmark
+/// (tests/bench/README.md, session 14). No strands: with --threads N each thread runs an
+/// io_context of its own and a session lives on one of them (NodeIdentity).
+using Executor = asio::io_context::executor_type;
 template <typename T = void>
-using awaitable = asio::awaitable<T>;
+using awaitable = asio::awaitable<T, Executor>;
+/// The completion token for awaitable<T> (Asio's asio::use_awaitable is for the default
+/// executor).
+inline constexpr asio::use_awaitable_t<Executor> use_awaitable{};
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
+using Resolver = asio::ip::basic_resolver<tcp, Executor>;
+using SteadyTimer =
+    asio::basic_waitable_timer<std::chrono::steady_clock,
+                               asio::wait_traits<std::chrono::steady_clock>, Executor>;
 }  // namespace gw::dataplane

@@ -35,10 +35,10 @@ std::string format_endpoint(const tcp::endpoint& ep) {
 }
 
 /// Refuses a connection over a session cap: 421 at once, then close (RFC 5321 §3.1).
-awaitable<void> refuse(tcp::socket socket, std::string text) {
+awaitable<void> refuse(Socket socket, std::string text) {
   std::string wire = smtp::make_reply(421, smtp::es::kSecurityOther, text).wire();
   boost::system::error_code ec;
-  co_await asio::async_write(socket, asio::buffer(wire), asio::redirect_error(asio::use_awaitable, ec));
+  co_await asio::async_write(socket, asio::buffer(wire), asio::redirect_error(use_awaitable, ec));
   socket.shutdown(tcp::socket::shutdown_both, ec);
   socket.close(ec);
 }
@@ -52,13 +52,14 @@ Listener::Listener(asio::io_context& io, std::int64_t interface_id,
       interface_id_(interface_id),
       endpoint_(std::move(endpoint)),
       node_(std::move(node)),
-      acceptor_(make_executor()),
+      acceptor_(io.get_executor()),
       service_(std::make_shared<LiveService>(std::move(service), 0)),
       type_(type) {}
 
-asio::any_io_executor Listener::make_executor() const {
-  if (node_.io_threads == 1) return io_.get_executor();
-  return asio::make_strand(io_);
+Executor Listener::next_session_executor() {
+  if (node_.session_contexts.empty()) return io_.get_executor();
+  if (next_context_ >= node_.session_contexts.size()) next_context_ = 0;
+  return node_.session_contexts[next_context_++]->get_executor();
 }
 
 void Listener::set_tls(std::shared_ptr<TlsServerContext> tls) {
@@ -104,12 +105,12 @@ void Listener::set_service(std::shared_ptr<const ServiceConfig> service,
 awaitable<void> Listener::accept_loop() {
   while (acceptor_.is_open()) {
     boost::system::error_code ec;
-    // Each session gets its own strand when several threads run the io_context, so
-    // --threads > 1 is safe; with one thread the io_context's executor is enough.
-    tcp::socket socket(make_executor());
+    // Accepted straight onto the io_context (thread) the session will run on: Asio registers
+    // the new socket with that context's reactor (NodeIdentity::session_contexts).
+    Socket socket(next_session_executor());
     // The peer's address comes from accept() itself (no getpeername per session).
     tcp::endpoint remote;
-    co_await acceptor_.async_accept(socket, remote, asio::redirect_error(asio::use_awaitable, ec));
+    co_await acceptor_.async_accept(socket, remote, asio::redirect_error(use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
       spdlog::warn("accept on {} failed: {}", format_endpoint(endpoint_), ec.message());

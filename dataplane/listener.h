@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "dataplane/asio.h"
 #include "dataplane/policy_client.h"
@@ -23,15 +24,15 @@ struct NodeIdentity {
   std::string hostname;
   std::shared_ptr<PolicyClient> policy;  // shared by every session of the node
   std::shared_ptr<PolicyCounters> policy_counters = nullptr;  // may be null (tests)
-  /// Threads running the io_context. With exactly 1, sessions and acceptors use the
-  /// io_context's executor directly: a strand would only add a queue hop and an allocation
-  /// per I/O completion (benchmark: ~40% of grelayd's mallocs). 0 (unknown) or more than 1:
-  /// one strand per session, so --threads N is safe.
-  unsigned io_threads = 0;
+  /// The io_contexts sessions run on, one per thread of grelayd (--threads), taken in turn
+  /// by each listener; each context is run by exactly one thread, so a session needs no
+  /// strand (every handler of a session runs on its context's thread). Empty: sessions run
+  /// on the listener's own io_context, which then must be run by one thread only.
+  std::vector<asio::io_context*> session_contexts = {};
 };
 
 /// A listening socket for one interface. open() binds; start() spawns the accept loop on the
-/// listener's strand; stop() closes the acceptor (sessions already running go on). The
+/// listener's io_context; stop() closes the acceptor (sessions already running go on). The
 /// service can be replaced while running: new sessions start on the new version, running
 /// ones take it at their next command (LiveService).
 class Listener : public std::enable_shared_from_this<Listener> {
@@ -62,15 +63,15 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   awaitable<void> accept_loop();
-  /// The executor for a new session or the acceptor: a fresh strand, or the io_context's
-  /// own executor when it runs on one thread (NodeIdentity::io_threads).
-  asio::any_io_executor make_executor() const;
+  /// The executor of the next session: the next of NodeIdentity::session_contexts in turn,
+  /// or the listener's io_context. Called from the accept loop only.
+  Executor next_session_executor();
 
   asio::io_context& io_;
   std::int64_t interface_id_;
   tcp::endpoint endpoint_;
   NodeIdentity node_;
-  tcp::acceptor acceptor_;
+  Acceptor acceptor_;
   std::string local_address_;  // endpoint_ as "ip:port", set by open()
   std::shared_ptr<LiveService> service_;  // shared with the sessions
   mutable std::mutex tls_mutex_;
@@ -78,6 +79,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   gateway::v1::InterfaceType type_;
   std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
   std::uint64_t next_session_ = 0;
+  std::size_t next_context_ = 0;  // round robin over node_.session_contexts
 };
 
 }  // namespace gw::dataplane

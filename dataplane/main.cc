@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -70,12 +71,15 @@ int main(int argc, char** argv) {
   agent_options.hostname = hostname;
   agent_options.version = "0.1.0";
 
-  // One thread: sockets, acceptors and timers are only ever touched by the thread running
-  // io (other threads — gRPC — only post to it), so the per-socket reactor lock can go
-  // (UNSAFE_IO keeps the scheduler's lock for those posts). Sessions then also skip their
-  // strand (NodeIdentity::io_threads).
-  asio::io_context io(threads == 1 ? BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO
-                                   : static_cast<int>(threads));
+  // One io_context per thread; a session lives on one of them and needs no strand. `io`
+  // (this thread) also runs the acceptors, the listener manager and the timers below. Its
+  // sockets, acceptors and timers are only touched by this thread (other threads — gRPC —
+  // only post to it), so its per-socket reactor lock can go (UNSAFE_IO keeps the
+  // scheduler's lock for those posts). The other threads' contexts keep every lock: the
+  // acceptors register accepted sockets with their reactors from this thread.
+  asio::io_context io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
+  std::vector<std::unique_ptr<asio::io_context>> more_contexts;
+  for (unsigned i = 1; i < threads; ++i) more_contexts.push_back(std::make_unique<asio::io_context>(1));
   auto strand = asio::make_strand(io);
   // The agent is built first: its channel also carries the decisions. Snapshots only
   // reach `listeners` once start() runs, after it exists.
@@ -85,7 +89,10 @@ int main(int argc, char** argv) {
   });
   auto policy_client = std::make_shared<GrpcPolicyClient>(agent.channel());
   NodeIdentity identity{agent_options.node_id, hostname, policy_client};
-  identity.io_threads = threads;
+  if (threads > 1) {
+    identity.session_contexts.push_back(&io);
+    for (auto& context : more_contexts) identity.session_contexts.push_back(context.get());
+  }
   identity.policy_counters = std::make_shared<PolicyCounters>();
   // The decision outcomes, once a minute when they changed (and at exit): an operator sees
   // fail-safe answers (unavailable) without a metrics system.
@@ -107,6 +114,8 @@ int main(int argc, char** argv) {
   listeners_ptr = &listeners;
 
   auto work = asio::make_work_guard(io);
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> more_work;
+  for (auto& context : more_contexts) more_work.push_back(asio::make_work_guard(*context));
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int signo) {
     spdlog::info("grelayd: signal {}, stopping", signo);
@@ -114,13 +123,15 @@ int main(int argc, char** argv) {
     counters_timer.cancel();
     work.reset();
     io.stop();
+    for (auto& guard : more_work) guard.reset();
+    for (auto& context : more_contexts) context->stop();
   });
 
   spdlog::info("grelayd node={} instance={} control-plane={} threads={}", agent_options.node_id,
                agent_options.instance, agent_options.control_plane, threads);
   agent.start(policy_client->completion_queue());
   std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+  for (auto& context : more_contexts) pool.emplace_back([&context] { context->run(); });
   io.run();
   for (auto& t : pool) t.join();
   agent.stop();

@@ -50,7 +50,7 @@ class StreamCall final : public PendingDecision,
 
  private:
   Handler handler_;
-  asio::steady_timer timer_;
+  SteadyTimer timer_;
   std::atomic<bool> done_{false};
   std::weak_ptr<DecisionStream> stream_;
   std::uint64_t call_id_ = 0;
@@ -184,15 +184,15 @@ awaitable<Decision> GrpcPolicyClient::decide(gateway::v1::DecisionRequest reques
   // Awaited into a named local, one co_await per statement (dataplane/asio.h).
   std::tuple<grpc::Status, gateway::v1::DecisionResponse> result;
   if (unary) {
-    result = co_await asio::async_initiate<decltype(asio::use_awaitable), DecideSignature>(
+    result = co_await asio::async_initiate<decltype(use_awaitable), DecideSignature>(
         [this, timeout](auto handler, gateway::v1::DecisionRequest req) {
           using H = decltype(handler);
           start_unary(new UnaryCallFor<H>(std::move(req), std::move(handler)), timeout);
         },
-        asio::use_awaitable, std::move(request));
+        use_awaitable, std::move(request));
   } else {
     result = co_await async_decide_on_stream(stream(), std::move(request), timeout,
-                                             asio::use_awaitable);
+                                             use_awaitable);
   }
   auto& [status, response] = result;
   if (!status.ok()) {

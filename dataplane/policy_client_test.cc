@@ -204,8 +204,8 @@ TEST_F(PolicyClientTest, ServerGoneIsUnavailableThenTheStreamReopens) {
     for (int attempt = 0; attempt < 50; ++attempt) {
       d = co_await client.decide(request("continue", "c"), std::chrono::seconds(2));
       if (d.outcome == Decision::Outcome::kContinue) break;
-      asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
-      co_await pause.async_wait(asio::use_awaitable);
+      SteadyTimer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
+      co_await pause.async_wait(use_awaitable);
     }
     EXPECT_EQ(d.outcome, Decision::Outcome::kContinue) << d.error;
   });

@@ -43,7 +43,7 @@ std::string_view trim_trailing_spaces(std::string_view s) {
 
 }  // namespace
 
-RelaySession::RelaySession(tcp::socket client, SessionEnv env)
+RelaySession::RelaySession(Socket client, SessionEnv env)
     : env_(std::move(env)),
       limits_(env_.service->limits),
       client_(std::move(client)),
@@ -104,19 +104,22 @@ void RelaySession::arm_client_watch() {
       tcp::socket::wait_error, [self = shared_from_this()](const boost::system::error_code& ec) {
         self->client_watch_armed_ = false;
         if (ec == asio::error::operation_aborted || self->finished_) return;
+        // Outside a wait the next read or write on the client meets the error itself, and
+        // an urgent octet fires the watch again when the next wait arms it: nothing to
+        // classify (this is also how every session ends, the client's FIN completing the
+        // watch: three system calls saved per session).
+        if (!self->watching_client_) return;
         switch (self->client_.exceptional_condition()) {
           case Transport::ExceptionalCondition::kUrgentData:
             // A live client that sent an urgent octet: no failure (a 451 here would make it
             // send a message again that the upstream already took, probe round 28).
-            if (self->watching_client_) self->arm_client_watch();
+            self->arm_client_watch();
             return;
           case Transport::ExceptionalCondition::kNone:
             return;  // armed again by the next wait
           case Transport::ExceptionalCondition::kConnectionError:
             break;
         }
-        // Outside a wait the next read or write on the client meets the error itself.
-        if (!self->watching_client_) return;
         self->watching_client_ = false;
         spdlog::debug("session={} client connection failed during an upstream or decision wait",
                       self->env_.session_id);

@@ -54,7 +54,7 @@ struct SessionEnv {
 /// the upstream timeouts. Faults end in a 4xx for the client, never a 2xx.
 class RelaySession : public std::enable_shared_from_this<RelaySession> {
  public:
-  RelaySession(tcp::socket client, SessionEnv env);
+  RelaySession(Socket client, SessionEnv env);
 
   /// Spawns the session on its socket's executor. Call once.
   static void start(std::shared_ptr<RelaySession> session);
@@ -234,7 +234,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   SessionLimits limits_;  // env_.service->limits, refreshed with it
   Transport client_;
   UpstreamConnection upstream_;
-  asio::steady_timer timer_;
+  SteadyTimer timer_;
 
   InputBuffer in_;
   std::string out_;

@@ -39,21 +39,21 @@ class FakeUpstream {
  private:
   awaitable<void> accept_loop() {
     while (true) {
-      tcp::socket s = co_await acceptor_.async_accept(asio::use_awaitable);
+      Socket s = co_await acceptor_.async_accept(use_awaitable);
       asio::co_spawn(acceptor_.get_executor(), serve(std::move(s)), asio::detached);
     }
   }
-  awaitable<void> serve(tcp::socket s) {
+  awaitable<void> serve(Socket s) {
     std::string buf;
     auto send = [&](std::string text) -> awaitable<void> {
-      co_await asio::async_write(s, asio::buffer(text), asio::use_awaitable);
+      co_await asio::async_write(s, asio::buffer(text), use_awaitable);
     };
     co_await send("220 upstream ESMTP\r\n");
     bool data = false;
     std::string msg;
     try {
       while (true) {
-        std::size_t n = co_await asio::async_read_until(s, asio::dynamic_buffer(buf), "\r\n", asio::use_awaitable);
+        std::size_t n = co_await asio::async_read_until(s, asio::dynamic_buffer(buf), "\r\n", use_awaitable);
         std::string line = buf.substr(0, n - 2);
         buf.erase(0, n);
         if (data) {
@@ -90,7 +90,7 @@ class FakeUpstream {
     } catch (...) {
     }
   }
-  tcp::acceptor acceptor_;
+  Acceptor acceptor_;
   std::mutex m_;
   std::vector<std::string> commands_;
   std::vector<std::string> messages_;
@@ -154,22 +154,26 @@ class RelaySessionTest : public ::testing::Test {
     ASSERT_FALSE(listener_->open());
     listener_->start();
     thread_ = std::thread([this] { io_.run(); });
+    other_thread_ = std::thread([this] { other_io_.run(); });
   }
   void TearDown() override {
     listener_->stop();
     io_.stop();
     thread_.join();
+    other_work_.reset();
+    other_io_.stop();
+    other_thread_.join();
   }
   /// Connects and returns a socket after reading the banner.
-  std::unique_ptr<tcp::socket> connect() {
-    auto s = std::make_unique<tcp::socket>(client_io_);
+  std::unique_ptr<Socket> connect() {
+    auto s = std::make_unique<Socket>(client_io_);
     s->connect(listener_->endpoint());
     EXPECT_EQ(read_reply(*s).substr(0, 4), "220 ");
     return s;
   }
-  static void send(tcp::socket& s, std::string_view bytes) { asio::write(s, asio::buffer(bytes.data(), bytes.size())); }
+  static void send(Socket& s, std::string_view bytes) { asio::write(s, asio::buffer(bytes.data(), bytes.size())); }
   /// Reads one complete (multi-line) reply.
-  std::string read_reply(tcp::socket& s) {
+  std::string read_reply(Socket& s) {
     std::string out;
     while (true) {
       std::size_t n = asio::read_until(s, asio::dynamic_buffer(pending_), "\r\n");
@@ -179,7 +183,7 @@ class RelaySessionTest : public ::testing::Test {
       if (line.size() >= 4 && line[3] == ' ') return out;
     }
   }
-  std::string exchange(tcp::socket& s, std::string_view cmd) {
+  std::string exchange(Socket& s, std::string_view cmd) {
     send(s, cmd);
     return read_reply(s);
   }
@@ -192,6 +196,12 @@ class RelaySessionTest : public ::testing::Test {
   std::shared_ptr<PolicyCounters> counters_ = std::make_shared<PolicyCounters>();
   std::shared_ptr<Listener> listener_;
   std::thread thread_;
+  // A second thread's io_context, as grelayd --threads 2 has: sessions accepted by a
+  // listener on io_ run there (NodeIdentity::session_contexts).
+  asio::io_context other_io_{1};
+  asio::executor_work_guard<asio::io_context::executor_type> other_work_ =
+      asio::make_work_guard(other_io_);
+  std::thread other_thread_;
   std::string pending_;
 };
 
@@ -213,12 +223,13 @@ TEST_F(RelaySessionTest, RelaysAMessageByteExact) {
   EXPECT_EQ(msgs[0], "Subject: x\r\n\r\n..dot\r\nbody\r\n");  // the fake does not unstuff
 }
 
-/// A second listener on the running io_context: `io_threads` 1 takes the no-strand path
-/// grelayd uses with --threads 1 (the fixture's listener uses strands).
+/// A second listener on the running io_context `io`. Its sessions run on `session_context`
+/// (run by another thread, as with grelayd --threads 2), or on `io` if null (--threads 1).
 std::shared_ptr<Listener> extra_listener(asio::io_context& io, std::shared_ptr<const ServiceConfig> cfg,
-                                         std::shared_ptr<PolicyClient> policy, unsigned io_threads) {
+                                         std::shared_ptr<PolicyClient> policy,
+                                         asio::io_context* session_context) {
   NodeIdentity node{"n1", "gw.test", std::move(policy)};
-  node.io_threads = io_threads;
+  if (session_context != nullptr) node.session_contexts = {session_context, &io};
   auto l = std::make_shared<Listener>(io, 2, gateway::v1::INTERFACE_TYPE_TCP,
                                       tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0),
                                       std::move(cfg), node);
@@ -227,9 +238,15 @@ std::shared_ptr<Listener> extra_listener(asio::io_context& io, std::shared_ptr<c
   return l;
 }
 
-TEST_F(RelaySessionTest, OneThreadWithoutStrandsRelaysAndQuits) {
-  auto listener = extra_listener(io_, config_, policy_, 1);
-  tcp::socket s(client_io_);
+/// The whole dialogue on the listener's thread, then on another thread's io_context.
+void RelaysAndQuits(asio::io_context& io, asio::io_context& client_io, FakeUpstream& upstream,
+                    std::shared_ptr<const ServiceConfig> config,
+                    std::shared_ptr<PolicyClient> policy, asio::io_context* session_context,
+                    const std::function<std::string(Socket&)>& read_reply,
+                    const std::function<std::string(Socket&, std::string_view)>& exchange) {
+  auto listener = extra_listener(io, std::move(config), std::move(policy), session_context);
+  const std::size_t messages_before = upstream.messages().size();
+  Socket s(client_io);
   s.connect(listener->endpoint());
   EXPECT_EQ(read_reply(s).substr(0, 4), "220 ");
   EXPECT_EQ(exchange(s, "HELO client.example\r\n"), "250 gw.test Hello client.example\r\n");
@@ -246,15 +263,28 @@ TEST_F(RelaySessionTest, OneThreadWithoutStrandsRelaysAndQuits) {
   // The upstream got the message and a QUIT (sent with its FIN, reply not awaited).
   std::vector<std::string> commands;
   for (int i = 0; i < 200; ++i) {
-    commands = upstream_->commands();
+    commands = upstream.commands();
     if (!commands.empty() && commands.back() == "QUIT") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_FALSE(commands.empty());
   EXPECT_EQ(commands.back(), "QUIT");
-  ASSERT_EQ(upstream_->messages().size(), 1u);
-  EXPECT_EQ(upstream_->messages()[0], "Subject: y\r\n\r\nline\r\n");
+  ASSERT_EQ(upstream.messages().size(), messages_before + 1);
+  EXPECT_EQ(upstream.messages().back(), "Subject: y\r\n\r\nline\r\n");
   listener->stop();
+}
+
+TEST_F(RelaySessionTest, SessionsOnTheListenersThreadOrAnotherRelayAndQuit) {
+  auto read = [this](Socket& s) { return read_reply(s); };
+  auto exch = [this](Socket& s, std::string_view cmd) { return exchange(s, cmd); };
+  {
+    SCOPED_TRACE("on the listener's io_context");
+    RelaysAndQuits(io_, client_io_, *upstream_, config_, policy_, nullptr, read, exch);
+  }
+  {
+    SCOPED_TRACE("on another thread's io_context");
+    RelaysAndQuits(io_, client_io_, *upstream_, config_, policy_, &other_io_, read, exch);
+  }
 }
 
 TEST_F(RelaySessionTest, IdleTimeoutAfterTheDeadlineMovedLater) {
@@ -262,9 +292,9 @@ TEST_F(RelaySessionTest, IdleTimeoutAfterTheDeadlineMovedLater) {
   // each command) without re-arming, and the expiry re-arms at the real deadline.
   auto cfg = std::make_shared<ServiceConfig>(*config_);
   cfg->limits.idle_timeout = std::chrono::milliseconds(300);
-  for (unsigned threads : {0u, 1u}) {
+  for (asio::io_context* threads : {static_cast<asio::io_context*>(nullptr), &other_io_}) {
     auto listener = extra_listener(io_, cfg, policy_, threads);
-    tcp::socket s(client_io_);
+    Socket s(client_io_);
     s.connect(listener->endpoint());
     timeval limit{5, 0};  // a missing timeout fails the test instead of hanging it
     ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
@@ -272,10 +302,10 @@ TEST_F(RelaySessionTest, IdleTimeoutAfterTheDeadlineMovedLater) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     EXPECT_EQ(exchange(s, "NOOP\r\n").substr(0, 3), "250");  // 200 ms < 300 ms: no timeout yet
     auto start = std::chrono::steady_clock::now();
-    EXPECT_EQ(read_reply(s).substr(0, 9), "421 4.4.2") << threads;
+    EXPECT_EQ(read_reply(s).substr(0, 9), "421 4.4.2") << (threads != nullptr);
     auto waited = std::chrono::steady_clock::now() - start;
-    EXPECT_GE(waited, std::chrono::milliseconds(250)) << threads;
-    EXPECT_LT(waited, std::chrono::milliseconds(2000)) << threads;
+    EXPECT_GE(waited, std::chrono::milliseconds(250)) << (threads != nullptr);
+    EXPECT_LT(waited, std::chrono::milliseconds(2000)) << (threads != nullptr);
     listener->stop();
   }
 }

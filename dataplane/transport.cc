@@ -19,18 +19,19 @@ asio::mutable_buffer InputBuffer::prepare() {
   return asio::buffer(storage_.get() + end_, capacity_ - end_);
 }
 
-Transport::Transport(tcp::socket socket) : socket_(std::move(socket)) {}
+Transport::Transport(Socket socket) : socket_(std::move(socket)) {}
+Transport::Transport(const Executor& executor) : socket_(executor) {}
 
 awaitable<std::size_t> Transport::read_some(asio::mutable_buffer space,
                                             boost::system::error_code& ec) {
-  if (tls_) return tls_->async_read_some(space, asio::redirect_error(asio::use_awaitable, ec));
-  return socket_.async_read_some(space, asio::redirect_error(asio::use_awaitable, ec));
+  if (tls_) return tls_->async_read_some(space, asio::redirect_error(use_awaitable, ec));
+  return socket_.async_read_some(space, asio::redirect_error(use_awaitable, ec));
 }
 
 awaitable<std::size_t> Transport::write(std::string_view data, boost::system::error_code& ec) {
   auto buffer = asio::buffer(data.data(), data.size());
-  if (tls_) return asio::async_write(*tls_, buffer, asio::redirect_error(asio::use_awaitable, ec));
-  return asio::async_write(socket_, buffer, asio::redirect_error(asio::use_awaitable, ec));
+  if (tls_) return asio::async_write(*tls_, buffer, asio::redirect_error(use_awaitable, ec));
+  return asio::async_write(socket_, buffer, asio::redirect_error(use_awaitable, ec));
 }
 
 std::size_t Transport::write_now(std::string_view data, bool last) {
@@ -44,15 +45,15 @@ awaitable<void> Transport::handshake_server(asio::ssl::context& context,
                                             std::shared_ptr<void> keepalive,
                                             boost::system::error_code& ec) {
   tls_keepalive_ = std::move(keepalive);
-  tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, context);
+  tls_ = std::make_unique<asio::ssl::stream<Socket&>>(socket_, context);
   co_await tls_->async_handshake(asio::ssl::stream_base::server,
-                                 asio::redirect_error(asio::use_awaitable, ec));
+                                 asio::redirect_error(use_awaitable, ec));
 }
 
 awaitable<void> Transport::handshake_client(std::shared_ptr<asio::ssl::context> context,
                                             const std::string& server_name, bool verify_hostname,
                                             boost::system::error_code& ec) {
-  tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *context);
+  tls_ = std::make_unique<asio::ssl::stream<Socket&>>(socket_, *context);
   tls_keepalive_ = std::move(context);
   boost::system::error_code parse_ec;
   asio::ip::make_address(server_name, parse_ec);
@@ -75,7 +76,7 @@ awaitable<void> Transport::handshake_client(std::shared_ptr<asio::ssl::context> 
     SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
   }
   co_await tls_->async_handshake(asio::ssl::stream_base::client,
-                                 asio::redirect_error(asio::use_awaitable, ec));
+                                 asio::redirect_error(use_awaitable, ec));
 }
 
 std::string Transport::tls_description() const {
@@ -103,8 +104,11 @@ void Transport::cancel() {
 }
 
 void Transport::close() {
+  // The shutdown() is needed although the socket is never shared: close() alone, with octets
+  // the peer sent still unread, resets the connection instead of sending the FIN, and the
+  // last reply (corked by write_now's MSG_MORE) never leaves (BR-12 and BR-23 scripts).
   boost::system::error_code ignored;
-  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.shutdown(Socket::shutdown_both, ignored);
   socket_.close(ignored);
 }
 
@@ -155,13 +159,13 @@ bool Transport::peer_spoke_or_left() const {
   char octet = 0;
   // Non-blocking peek: > 0 octets waiting, 0 the peer's FIN, -1 with EAGAIN nothing new,
   // any other error a reset (or a socket already unusable).
-  const ssize_t n = ::recv(const_cast<tcp::socket&>(socket_).native_handle(), &octet, 1,
+  const ssize_t n = ::recv(const_cast<Socket&>(socket_).native_handle(), &octet, 1,
                            MSG_PEEK | MSG_DONTWAIT);
   if (n >= 0) return true;
   return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
 }
 
-void set_low_latency(tcp::socket& socket) {
+void set_low_latency(Socket& socket) {
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
 }

@@ -48,7 +48,9 @@ class InputBuffer {
 /// asio::error::operation_aborted. Not thread-safe: use from the owning session's strand.
 class Transport {
  public:
-  explicit Transport(tcp::socket socket);
+  explicit Transport(Socket socket);
+  /// A stream not yet connected, on `executor` (an upstream connection before its connect).
+  explicit Transport(const Executor& executor);
   Transport(Transport&&) = delete;
 
   /// TLS handshake as server with `context` (kept alive by the transport). The caller must
@@ -115,16 +117,16 @@ class Transport {
   [[nodiscard]] ExceptionalCondition exceptional_condition();
   /// The TLS part of available() alone (0 in plaintext): no system call.
   [[nodiscard]] std::size_t tls_pending() const;
-  tcp::socket& socket() { return socket_; }
+  Socket& socket() { return socket_; }
 
  private:
-  tcp::socket socket_;
+  Socket socket_;
   std::shared_ptr<void> tls_keepalive_;
-  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
+  std::unique_ptr<asio::ssl::stream<Socket&>> tls_;
 };
 
 /// Sets TCP_NODELAY (SMTP is request/response: Nagle + delayed ACK stall ~40 ms per reply,
 /// STYLE.md "Performance habits").
-void set_low_latency(tcp::socket& socket);
+void set_low_latency(Socket& socket);
 
 }  // namespace gw::dataplane

@@ -51,7 +51,7 @@ std::string_view fault_name(UpstreamFault fault);
 /// enforced by the caller through cancel(). Not copyable; lives inside its session.
 class UpstreamConnection {
  public:
-  explicit UpstreamConnection(asio::any_io_executor executor);
+  explicit UpstreamConnection(Executor executor);
 
   /// Resolves, connects (TCP_NODELAY), with security ssl shakes hands at once, reads the 220
   /// banner and sends EHLO (HELO when EHLO gets a 5xx); with starttls upgrades (refusing an
@@ -103,8 +103,8 @@ class UpstreamConnection {
   [[nodiscard]] const std::string& detail() const { return detail_; }
 
  private:
-  asio::any_io_executor executor_;
-  std::optional<tcp::resolver> resolver_;
+  Executor executor_;
+  std::optional<Resolver> resolver_;
   std::optional<Transport> transport_;
   InputBuffer input_{16384};
   smtp::ReplyParser parser_;

@@ -42,7 +42,7 @@ struct NodeRun {
 
   /// One call: asks client `index % clients`, records the outcome by the node's view of it
   /// (any failure, a timeout included, is kUnavailable and counted as "UNAVAILABLE").
-  asio::awaitable<void> call(int index, std::uint64_t seq, Clock::time_point intended) {
+  gw::dataplane::awaitable<void> call(int index, std::uint64_t seq, Clock::time_point intended) {
     gateway::v1::DecisionRequest r = request;
     r.set_session_id("load-" + std::to_string(index) + "-" + std::to_string(seq));
     auto& client = *clients[static_cast<std::size_t>(index) % clients.size()];
@@ -65,7 +65,7 @@ struct NodeRun {
   }
 
   /// Closed loop: one call at a time until the window ends.
-  asio::awaitable<void> caller(int index) {
+  gw::dataplane::awaitable<void> caller(int index) {
     std::uint64_t seq = 0;
     while (Clock::now() < end) {
       co_await call(index, ++seq, Clock::now());
@@ -75,14 +75,14 @@ struct NodeRun {
   /// Open loop: a call at every intended time start + k * interval, whatever the answers
   /// do, catching up in a burst after a late wake-up; over --max-in-flight they are
   /// skipped and counted.
-  asio::awaitable<void> pacer(Clock::duration interval) {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
+  gw::dataplane::awaitable<void> pacer(Clock::duration interval) {
+    gw::dataplane::SteadyTimer timer(co_await asio::this_coro::executor);
     std::uint64_t seq = 0;
     auto next = start;
     int index = 0;
     while (next < end) {
       timer.expires_at(next);
-      co_await timer.async_wait(asio::use_awaitable);
+      co_await timer.async_wait(gw::dataplane::use_awaitable);
       const auto now = Clock::now();
       while (next <= now && next < end) {
         if (in_flight >= o.max_in_flight) {
