@@ -1190,9 +1190,11 @@ class RelayEnv:
 
     RELAY_HOSTNAME = "relay.example.com"
 
-    def __init__(self, name: str = "it", node_id: str = "relay-it", instance: str = "default"):
+    def __init__(self, name: str = "it", node_id: str = "relay-it", instance: str = "default",
+                 threads: int = 1):
         self.workdir = make_workdir(name)
         self.node_id = node_id
+        self.threads = threads
         self.instance = instance
         self.gctld: Optional[Gctld] = None
         self.relay: Optional[Grelayd] = None
@@ -1212,7 +1214,7 @@ class RelayEnv:
 
     def start_relay(self) -> None:
         self.relay = Grelayd(self.workdir, self.gctld.address, node_id=self.node_id,
-                             instance=self.instance)
+                             instance=self.instance, threads=self.threads)
         self.relay.start()
 
     def restart_gctld(self) -> None:

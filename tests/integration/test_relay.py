@@ -54,10 +54,12 @@ class RelayCase(unittest.TestCase):
     """One gctld + grelayd per test class; each test adds its own upstream and service."""
 
     env: Optional[RelayEnv] = None
+    threads = 1  # grelayd --threads
 
     @classmethod
     def setUpClass(cls) -> None:
-        cls.env = RelayEnv(cls.__name__.lower(), node_id=f"relay-{cls.__name__.lower()}")
+        cls.env = RelayEnv(cls.__name__.lower(), node_id=f"relay-{cls.__name__.lower()}",
+                           threads=cls.threads)
         try:
             cls.env.start()
         except BaseException:
@@ -504,6 +506,23 @@ class CapabilityTests(RelayCase):
         conns = up.connections()
         self.assertEqual(len(conns), 3)
         self.assertEqual([c.greeting for c in conns], [f"EHLO {HOST}"] * 3)
+
+
+class FourThreadTests(RelayCase):
+    """grelayd --threads 4: one io_context per thread, sessions spread over them by the
+    acceptor (dataplane/listener.h NodeIdentity::session_contexts)."""
+
+    threads = 4
+
+    # The same tests as with one thread (plain functions, bound to this class).
+    send_and_get = DataPathTests.send_and_get
+    test_200_messages_over_20_sessions_each_delivered_once = \
+        DataPathTests.test_200_messages_over_20_sessions_each_delivered_once
+    test_byte_exact_10_mib_body = DataPathTests.test_byte_exact_10_mib_body
+    test_urgent_data_during_an_upstream_wait_is_no_reset = \
+        DataPathTests.test_urgent_data_during_an_upstream_wait_is_no_reset
+    test_client_reset_during_an_upstream_wait_frees_the_session = \
+        DataPathTests.test_client_reset_during_an_upstream_wait_frees_the_session
 
 
 class ControlPlaneTests(unittest.TestCase):
