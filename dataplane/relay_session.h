@@ -47,8 +47,8 @@ struct SessionEnv {
 };
 
 /// The relay session. Created by a listener for an accepted socket; start() spawns run()
-/// on the socket's executor (a strand, or the io_context's executor when it has one
-/// thread), and the session keeps itself alive through shared_from_this until run() and the
+/// on the socket's executor (the io_context of one grelayd thread: every handler of the
+/// session runs on that thread, NodeIdentity::session_contexts), and the session keeps itself alive through shared_from_this until run() and the
 /// pending deadline timer wait have ended. Every client read is bounded by the service's
 /// limits and watched by the idle, DATA and session deadlines; every upstream operation by
 /// the upstream timeouts. Faults end in a 4xx for the client, never a 2xx.

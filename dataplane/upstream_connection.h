@@ -47,7 +47,7 @@ struct UpstreamOptions {
 
 std::string_view fault_name(UpstreamFault fault);
 
-/// One upstream connection. Every awaitable runs on the session's strand; timeouts are
+/// One upstream connection. Every awaitable runs on the session's io_context (one thread); timeouts are
 /// enforced by the caller through cancel(). Not copyable; lives inside its session.
 class UpstreamConnection {
  public:
