@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
   app.add_option("--control-plane", agent_options.control_plane, "gctld address host:port");
   app.add_option("--node-id", agent_options.node_id, "unique id of this node")->required();
   app.add_option("--instance", agent_options.instance, "instance (node group) to serve");
-  app.add_option("--threads", threads, "event-loop threads")->check(CLI::Range(1u, 64u));
+  app.add_option("--threads", threads, "event-loop threads (each runs its own io_context; sessions are spread over them)")->check(CLI::Range(1u, 64u));
   app.add_option("--hostname", hostname, "name used in banners (default: host name)");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error");
   std::string tls_ca, tls_cert, tls_key;

@@ -525,6 +525,25 @@ class FourThreadTests(RelayCase):
         DataPathTests.test_client_reset_during_an_upstream_wait_frees_the_session
 
 
+    def test_a_client_reconnecting_right_after_quit_finds_its_slot_free(self) -> None:
+        """With --max-sessions-per-client 1, a client that connects again as soon as it has
+        read the 221 is served: the session gives its slot back before the 221 leaves. When
+        the slot was freed only after the session's last handler ran, the new connection
+        could be accepted on another thread first and refused with 421 (6 of 100 in
+        session 13's probe, with --threads 4)."""
+        up, port = self.relay(None, "--max-sessions-per-client", "1")
+        refused = []
+        for i in range(100):
+            with SmtpClient(port) as c:
+                banner = c.banner()
+                if banner.code != 220:
+                    refused.append(f"{i}: {banner}")
+                    continue
+                self.assertEqual(c.command("EHLO c.example.net").code, 250)
+                self.assertEqual(c.command("QUIT").code, 221)
+        self.assertEqual(refused, [], self.diag(up))
+
+
 class ControlPlaneTests(unittest.TestCase):
     """Configuration changes reach a running relay; the relay survives the control plane."""
 
