@@ -403,6 +403,8 @@ awaitable<void> RelaySession::run() {
         break;
     }
   }
+  // The watch ended the session (a reset during an upstream or decision wait): not a QUIT.
+  if (client_failed_) end_reason = "client connection failed";
   // The last reply (221, 421) leaves with the FIN in one segment when the socket takes it
   // at once (plain TCP); whatever it does not take is written as usual.
   out_.erase(0, client_.write_now(out_, /*last=*/true));
@@ -626,7 +628,7 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
   if (fault != UpstreamFault::kNone) {
     spdlog::warn("session={} service={} upstream {}:{} unavailable: {} ({})", env_.session_id,
                  env_.service->name, common::log_escape(env_.service->upstream_host),
-                 env_.service->upstream_port, fault_name(fault),
+                 env_.service->upstream_port, fault_reason(fault),
                  common::log_escape(upstream_.detail()));
     reply(421, es::kNoAnswer, env_.hostname + " Upstream mail server unavailable, try again later");
     closing_ = true;
@@ -1332,7 +1334,7 @@ awaitable<bool> RelaySession::reopen_upstream(bool for_auth) {
   upstream_timed_out_ = false;
   if (fault != UpstreamFault::kNone) {
     spdlog::warn("session={} service={} upstream reconnect failed: {} ({})", env_.session_id,
-                 env_.service->name, fault_name(fault), common::log_escape(upstream_.detail()));
+                 env_.service->name, fault_reason(fault), common::log_escape(upstream_.detail()));
     if (for_auth) {
       reply(454, es::kSecurityOther, "Temporary authentication failure, try again later");
     } else {
@@ -1384,9 +1386,16 @@ awaitable<UpstreamFault> RelaySession::upstream_command(std::string_view wire, s
   co_return fault;
 }
 
+std::string_view RelaySession::fault_reason(UpstreamFault fault) const {
+  if (client_failed_ && fault == UpstreamFault::kTimeout) {
+    return "cancelled (the client's connection failed meanwhile)";
+  }
+  return fault_name(fault);
+}
+
 void RelaySession::upstream_failed(UpstreamFault fault, std::string_view during) {
   spdlog::warn("session={} service={} upstream failed during {}: {}", env_.session_id,
-               env_.service->name, during, fault_name(fault));
+               env_.service->name, during, fault_reason(fault));
   upstream_.close();
 }
 

@@ -202,6 +202,10 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// RFC 5321 §3.8 / §4.1.4: a server closes only after QUIT, on a timeout or with a 421.
   void close_after_refusal();
   void upstream_failed(UpstreamFault fault, std::string_view during);
+  /// What ended an upstream operation, for the log: fault_name(fault), except that a wait the
+  /// client watch cancelled (the client reset its connection: client_failed_) is said to be
+  /// that rather than an upstream "timeout".
+  [[nodiscard]] std::string_view fault_reason(UpstreamFault fault) const;
   /// Answers 451 4.4.2 to a RCPT or DATA whose transaction's upstream connection is gone,
   /// leaving the client's transaction open (RFC 5321 §4.1.1.3).
   void transaction_lost();

@@ -300,6 +300,11 @@ class DataPathTests(RelayCase):
             banner = c2.banner()
             self.assertEqual(banner.code, 220, f"slot still held: {banner}")
         self.assertLess(time.monotonic() - started, 3.0)
+        # The log says what happened: the client's connection failed, not an upstream
+        # timeout (the watch cancels the upstream wait), and the session did not QUIT.
+        log = self.env.relay.log_text()
+        self.assertIn("RCPT: cancelled (the client's connection failed meanwhile)", log)
+        self.assertRegex(log, r"end messages=0 reason=client connection failed")
 
     def test_urgent_data_during_an_upstream_wait_is_no_reset(self) -> None:
         """TCP urgent data completes the same epoll wait as a reset (EPOLLPRI), but the
