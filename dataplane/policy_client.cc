@@ -37,6 +37,19 @@ class StreamCall final : public PendingDecision,
     stream_ = stream;
     call_id_ = call_id;
   }
+  /// On the handler's executor, once submitted: `cancellation` (may be null) then ends the
+  /// call as the timeout does, with CANCELLED.
+  void cancellable_by(DecisionCancellation* cancellation) {
+    if (cancellation == nullptr) return;
+    cancellation->set([weak = this->weak_from_this()] {
+      auto self = weak.lock();
+      if (!self) return;
+      if (auto stream = self->stream_.lock()) stream->forget(self->call_id_);
+      self->complete(grpc::Status(grpc::StatusCode::CANCELLED,
+                                  "cancelled: the client's connection failed"),
+                     {});
+    });
+  }
 
   void complete(grpc::Status status, gateway::v1::DecisionResponse response) override {
     if (done_.exchange(true)) return;
@@ -59,10 +72,11 @@ class StreamCall final : public PendingDecision,
 template <typename Token>
 auto async_decide_on_stream(std::shared_ptr<DecisionStream> stream,
                             gateway::v1::DecisionRequest request,
-                            std::chrono::milliseconds timeout, Token&& token) {
+                            std::chrono::milliseconds timeout,
+                            DecisionCancellation* cancellation, Token&& token) {
   return asio::async_initiate<Token, DecideSignature>(
-      [timeout](auto handler, std::shared_ptr<DecisionStream> s,
-                gateway::v1::DecisionRequest req) {
+      [timeout, cancellation](auto handler, std::shared_ptr<DecisionStream> s,
+                              gateway::v1::DecisionRequest req) {
         using H = decltype(handler);
         auto call = std::make_shared<StreamCall<H>>(std::move(handler));
         call->arm(timeout);
@@ -74,6 +88,7 @@ auto async_decide_on_stream(std::shared_ptr<DecisionStream> stream,
           return;
         }
         call->submitted(s, *id);
+        call->cancellable_by(cancellation);
       },
       token, std::move(stream), std::move(request));
 }
@@ -179,7 +194,8 @@ void GrpcPolicyClient::unary_done(UnaryCall* call) {
 }
 
 awaitable<Decision> GrpcPolicyClient::decide(gateway::v1::DecisionRequest request,
-                                             std::chrono::milliseconds timeout) {
+                                             std::chrono::milliseconds timeout,
+                                             DecisionCancellation* cancellation) {
   const bool unary = request.command() == gateway::v1::SMTP_COMMAND_DATA;
   // Awaited into a named local, one co_await per statement (dataplane/asio.h).
   std::tuple<grpc::Status, gateway::v1::DecisionResponse> result;
@@ -192,7 +208,7 @@ awaitable<Decision> GrpcPolicyClient::decide(gateway::v1::DecisionRequest reques
         use_awaitable, std::move(request));
   } else {
     result = co_await async_decide_on_stream(stream(), std::move(request), timeout,
-                                             use_awaitable);
+                                             cancellation, use_awaitable);
   }
   auto& [status, response] = result;
   if (!status.ok()) {

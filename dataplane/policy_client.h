@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <mutex>
@@ -38,13 +39,40 @@ struct Decision {
   std::string error;          // kUnavailable: why (for logs)
 };
 
+/// Lets a session give up a decision it no longer needs: its client's connection failed
+/// while the decision was out (probe round 28: the session kept its slot and upstream
+/// connection until the decision or its timeout came). The policy client sets it while a
+/// decision it can cancel is out; cancel() then completes that decide() at once with
+/// kUnavailable (gRPC CANCELLED), and gctld's answer, if it still comes, is dropped. Used
+/// on the session's executor only. A DATA decision (a unary call) is not cancellable: it
+/// runs until its answer or its timeout.
+class DecisionCancellation {
+ public:
+  /// Cancels the decision out now, if any; afterwards (or without one) it does nothing.
+  void cancel() {
+    if (cancel_) std::exchange(cancel_, nullptr)();
+  }
+  /// By the policy client: what cancel() does (empty: nothing to cancel).
+  void set(std::function<void()> cancel) { cancel_ = std::move(cancel); }
+
+ private:
+  std::function<void()> cancel_;
+};
+
 /// Asks for decisions. Implementations complete on the calling coroutine's executor and
-/// never block it. `timeout` bounds the whole call (gRPC deadline).
+/// never block it. `timeout` bounds the whole call (gRPC deadline). `cancellation` (may be
+/// null) is set for the time the decision is out when the implementation can cancel it.
 class PolicyClient {
  public:
   virtual ~PolicyClient() = default;
   virtual awaitable<Decision> decide(gateway::v1::DecisionRequest request,
-                                     std::chrono::milliseconds timeout) = 0;
+                                     std::chrono::milliseconds timeout,
+                                     DecisionCancellation* cancellation) = 0;
+  /// The same, not cancellable.
+  awaitable<Decision> decide(gateway::v1::DecisionRequest request,
+                             std::chrono::milliseconds timeout) {
+    return decide(std::move(request), timeout, nullptr);
+  }
 };
 
 /// DecisionService over gRPC on the asynchronous completion-queue API, polled by one
@@ -66,8 +94,11 @@ class GrpcPolicyClient : public PolicyClient {
   /// Cancels every call still running (their callers get kUnavailable), waits until gRPC
   /// has completed them, and stops the completion thread.
   ~GrpcPolicyClient() override;
+  using PolicyClient::decide;
+  /// Stream decisions (HELO, AUTH, MAIL, RCPT) are cancellable; DATA ones are not.
   awaitable<Decision> decide(gateway::v1::DecisionRequest request,
-                             std::chrono::milliseconds timeout) override;
+                             std::chrono::milliseconds timeout,
+                             DecisionCancellation* cancellation) override;
 
   /// The completion queue the client's thread polls (every tag a common::CqStep), for the
   /// node's other gRPC calls (NodeAgent): one thread of the process polls gRPC's sockets.

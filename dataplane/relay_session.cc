@@ -126,6 +126,7 @@ void RelaySession::arm_client_watch() {
         self->closing_ = true;
         self->client_failed_ = true;
         self->upstream_.cancel();
+        self->decision_cancellation_.cancel();
       });
 }
 
@@ -1216,8 +1217,13 @@ awaitable<Decision> RelaySession::ask_policy(const gateway::v1::Handler& handler
   // the command is then not acted on (stopped_by), so a message whose DATA decision was
   // still out is never delivered for a client that cannot see its 250 and will send it
   // again (probe round 13).
+  // The watch also cancels the decision (decision_cancellation_): the session then ends at
+  // once instead of holding its slot and upstream connection until the decision or its
+  // timeout comes.
   watch_client();
-  Decision decision = co_await env_.policy->decide(std::move(request), limits_.decision_timeout);
+  Decision decision = co_await env_.policy->decide(std::move(request), limits_.decision_timeout,
+                                                   &decision_cancellation_);
+  decision_cancellation_.set(nullptr);
   unwatch_client();
   co_return decision;
 }
@@ -1232,7 +1238,8 @@ bool RelaySession::stopped_by(const Decision& decision, gateway::v1::SmtpCommand
     spdlog::info("session={} client connection failed while {} waited for its decision {}; "
                  "not acted on",
                  env_.session_id, gateway::v1::SmtpCommand_Name(command),
-                 common::log_escape(decision.decision_id));
+                 decision.decision_id.empty() ? std::string("(cancelled)")
+                                              : common::log_escape(decision.decision_id));
     closing_ = true;
     return true;
   }

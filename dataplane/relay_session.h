@@ -285,6 +285,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   bool finished_ = false;
   bool watching_client_ = false;     // an upstream or decision wait is in progress
   bool client_watch_armed_ = false;  // a wait_error is pending on the client socket
+  DecisionCancellation decision_cancellation_;  // the decision out, if any (ask_policy)
   bool client_failed_ = false;    // the client connection broke during an upstream or decision wait
   bool in_data_ = false;
   bool skipping_line_ = false;

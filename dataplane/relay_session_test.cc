@@ -99,8 +99,8 @@ class FakeUpstream {
 /// Scripted PolicyClient: answers with `answer(request)` and records every request.
 class FakePolicyClient : public PolicyClient {
  public:
-  awaitable<Decision> decide(gateway::v1::DecisionRequest request,
-                             std::chrono::milliseconds) override {
+  awaitable<Decision> decide(gateway::v1::DecisionRequest request, std::chrono::milliseconds,
+                             DecisionCancellation*) override {
     Decision d = answer ? answer(request) : Decision{Decision::Outcome::kContinue, {}, "d-1", {}, {}, {}};
     std::lock_guard l(m);
     requests.push_back(std::move(request));

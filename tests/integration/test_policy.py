@@ -628,6 +628,41 @@ class ControlPlaneOutageTests(PolicyCase):
         self.assertTrue(up.wait_messages(1), self.diag(up))
 
 
+    def test_client_reset_while_a_decision_is_out_frees_its_slot_at_once(self) -> None:
+        """A client that resets while its MAIL decision is out ends its session at once: the
+        decision is cancelled, so its slot (here the only one per client) and its upstream
+        connection are free long before the 10 s decision timeout, while gctld is still
+        stopped (before: held until the decision or its timeout came)."""
+        up = self.upstream()
+        svc, port = self.service(up, "--max-sessions-per-client", "1",
+                                 handlers=[("mail", "allow", "*")], decision_timeout=10000)
+        gctld_pid = self.env.gctld.pid
+        self.assertIsNotNone(gctld_pid)
+        c, _ = self.session(port)
+        os.kill(gctld_pid, signal.SIGSTOP)
+        try:
+            tasks = Path(f"/proc/{gctld_pid}/task")
+            self.assertTrue(wait_until(lambda: all(
+                Path(t, "stat").read_text().rsplit(")", 1)[1].split()[0] in ("T", "t")
+                for t in tasks.iterdir()), timeout=5), "gctld did not stop")
+            c.send(b"MAIL FROM:<alice@example.com>\r\n")
+            time.sleep(0.3)
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()  # RST while the decision is out
+            started = time.monotonic()
+            self.assertTrue(up.wait_closed(3), "upstream connection still open" + self.diag(up))
+            c2 = self.client(port)
+            banner = c2.banner()
+            self.assertEqual(banner.code, 220, f"slot still held: {banner}")
+            self.assertLess(time.monotonic() - started, 3.0)
+            c2.close()
+        finally:
+            os.kill(gctld_pid, signal.SIGCONT)
+        log = self.env.relay.log_text()
+        self.assertIn("SMTP_COMMAND_MAIL waited for its decision (cancelled); not acted on", log)
+        self.assertEqual([t for t in up.command_texts() if t.upper().startswith("MAIL")], [])
+
+
 class AuditSecretsTests(PolicyCase):
     POLICIES = POLICIES
     USERS = {ALICE: ALICE_PW}
