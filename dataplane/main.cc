@@ -34,7 +34,9 @@ int main(int argc, char** argv) {
   app.add_option("--control-plane", agent_options.control_plane, "gctld address host:port");
   app.add_option("--node-id", agent_options.node_id, "unique id of this node")->required();
   app.add_option("--instance", agent_options.instance, "instance (node group) to serve");
-  app.add_option("--threads", threads, "event-loop threads (each runs its own io_context; sessions are spread over them)")->check(CLI::Range(1u, 64u));
+  app.add_option("--threads", threads,
+                 "event-loop threads (each runs its own io_context; sessions are spread over them)")
+      ->check(CLI::Range(1u, 64u));
   app.add_option("--hostname", hostname, "name used in banners (default: host name)");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error");
   std::string tls_ca, tls_cert, tls_key;
@@ -79,7 +81,9 @@ int main(int argc, char** argv) {
   // acceptors register accepted sockets with their reactors from this thread.
   asio::io_context io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
   std::vector<std::unique_ptr<asio::io_context>> more_contexts;
-  for (unsigned i = 1; i < threads; ++i) more_contexts.push_back(std::make_unique<asio::io_context>(1));
+  for (unsigned i = 1; i < threads; ++i) {
+    more_contexts.push_back(std::make_unique<asio::io_context>(1));
+  }
   auto strand = asio::make_strand(io);
   // The agent is built first: its channel also carries the decisions. Snapshots only
   // reach `listeners` once start() runs, after it exists.

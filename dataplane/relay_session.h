@@ -48,8 +48,9 @@ struct SessionEnv {
 
 /// The relay session. Created by a listener for an accepted socket; start() spawns run()
 /// on the socket's executor (the io_context of one grelayd thread: every handler of the
-/// session runs on that thread, NodeIdentity::session_contexts), and the session keeps itself alive through shared_from_this until run() and the
-/// pending deadline timer wait have ended. Every client read is bounded by the service's
+/// session runs on that thread, NodeIdentity::session_contexts), and the session keeps
+/// itself alive through shared_from_this until run() and the pending deadline timer wait
+/// have ended. Every client read is bounded by the service's
 /// limits and watched by the idle, DATA and session deadlines; every upstream operation by
 /// the upstream timeouts. Faults end in a 4xx for the client, never a 2xx.
 class RelaySession : public std::enable_shared_from_this<RelaySession> {

@@ -45,7 +45,8 @@ class InputBuffer {
 /// One connected stream, plain or TLS (upgraded in place: implicit TLS right after
 /// connect/accept, STARTTLS after the 220, RFC 3207 / RFC 8314). Reads and writes report
 /// errors through `ec` (never throw); an operation cancelled by cancel() ends with
-/// asio::error::operation_aborted. Not thread-safe: use from the owning session's thread (its io_context).
+/// asio::error::operation_aborted. Not thread-safe: use from the owning session's thread
+/// (its io_context).
 class Transport {
  public:
   explicit Transport(Socket socket);

@@ -47,8 +47,9 @@ struct UpstreamOptions {
 
 std::string_view fault_name(UpstreamFault fault);
 
-/// One upstream connection. Every awaitable runs on the session's io_context (one thread); timeouts are
-/// enforced by the caller through cancel(). Not copyable; lives inside its session.
+/// One upstream connection. Every awaitable runs on the session's io_context (one thread);
+/// timeouts are enforced by the caller through cancel(). Not copyable; lives inside its
+/// session.
 class UpstreamConnection {
  public:
   explicit UpstreamConnection(Executor executor);
