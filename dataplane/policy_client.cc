@@ -147,7 +147,7 @@ GrpcPolicyClient::~GrpcPolicyClient() {
   {
     std::unique_lock lock(mu_);
     for (auto& s : streams_) s->close();
-    for (UnaryCall* call : unary_) call->context.TryCancel();
+    for (auto& [call, id] : unary_) call->context.TryCancel();
     // gRPC completes every cancelled operation promptly; the queue may only shut down once
     // nothing of these calls is left on it.
     auto idle = [this] {
@@ -172,12 +172,24 @@ std::shared_ptr<DecisionStream> GrpcPolicyClient::stream() {
   return stream_;
 }
 
-void GrpcPolicyClient::start_unary(UnaryCall* call, std::chrono::milliseconds timeout) {
+void GrpcPolicyClient::start_unary(UnaryCall* call, std::chrono::milliseconds timeout,
+                                   DecisionCancellation* cancellation) {
   call->owner = this;
   call->context.set_deadline(std::chrono::system_clock::now() + timeout);
+  std::uint64_t id = 0;
   {
     std::lock_guard lock(mu_);
-    unary_.insert(call);
+    id = ++next_unary_id_;
+    unary_.emplace(call, id);
+  }
+  if (cancellation != nullptr) {
+    // Under mu_: unary_done() forgets the call under it before deleting it, and the id
+    // tells this call from a later one allocated at the same address.
+    cancellation->set([this, call, id] {
+      std::lock_guard lock(mu_);
+      auto it = unary_.find(call);
+      if (it != unary_.end() && it->second == id) call->context.TryCancel();
+    });
   }
   call->rpc = stub_->PrepareAsyncDecide(&call->context, call->request, completion_.cq());
   call->rpc->StartCall();
@@ -201,9 +213,10 @@ awaitable<Decision> GrpcPolicyClient::decide(gateway::v1::DecisionRequest reques
   std::tuple<grpc::Status, gateway::v1::DecisionResponse> result;
   if (unary) {
     result = co_await asio::async_initiate<decltype(use_awaitable), DecideSignature>(
-        [this, timeout](auto handler, gateway::v1::DecisionRequest req) {
+        [this, timeout, cancellation](auto handler, gateway::v1::DecisionRequest req) {
           using H = decltype(handler);
-          start_unary(new UnaryCallFor<H>(std::move(req), std::move(handler)), timeout);
+          start_unary(new UnaryCallFor<H>(std::move(req), std::move(handler)), timeout,
+                      cancellation);
         },
         use_awaitable, std::move(request));
   } else {

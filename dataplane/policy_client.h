@@ -10,6 +10,7 @@
 #include <optional>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -44,8 +45,7 @@ struct Decision {
 /// connection until the decision or its timeout came). The policy client sets it while a
 /// decision it can cancel is out; cancel() then completes that decide() at once with
 /// kUnavailable (gRPC CANCELLED), and gctld's answer, if it still comes, is dropped. Used
-/// on the session's executor only. A DATA decision (a unary call) is not cancellable: it
-/// runs until its answer or its timeout.
+/// on the session's executor only.
 class DecisionCancellation {
  public:
   /// Cancels the decision out now, if any; afterwards (or without one) it does nothing.
@@ -95,7 +95,8 @@ class GrpcPolicyClient : public PolicyClient {
   /// has completed them, and stops the completion thread.
   ~GrpcPolicyClient() override;
   using PolicyClient::decide;
-  /// Stream decisions (HELO, AUTH, MAIL, RCPT) are cancellable; DATA ones are not.
+  /// Cancellable: a stream decision (HELO, AUTH, MAIL, RCPT) is forgotten and completed at
+  /// once; a DATA decision's unary call is cancelled (TryCancel) and completes with it.
   awaitable<Decision> decide(gateway::v1::DecisionRequest request,
                              std::chrono::milliseconds timeout,
                              DecisionCancellation* cancellation) override;
@@ -111,8 +112,10 @@ class GrpcPolicyClient : public PolicyClient {
  private:
   /// The open stream, or a new one when there is none or it broke.
   std::shared_ptr<DecisionStream> stream();
-  /// Starts `call` (owned by the client until its Finish completed).
-  void start_unary(UnaryCall* call, std::chrono::milliseconds timeout);
+  /// Starts `call` (owned by the client until its Finish completed); `cancellation` (may be
+  /// null) then cancels the gRPC call (its Finish completes with CANCELLED).
+  void start_unary(UnaryCall* call, std::chrono::milliseconds timeout,
+                   DecisionCancellation* cancellation);
   /// Called on the completion thread when `call` completed: forgets it.
   void unary_done(UnaryCall* call);
 
@@ -122,7 +125,9 @@ class GrpcPolicyClient : public PolicyClient {
   std::condition_variable idle_;                    // a stream or unary call finished
   std::shared_ptr<DecisionStream> stream_;          // the stream new decisions use
   std::vector<std::shared_ptr<DecisionStream>> streams_;  // every stream not yet finished
-  std::unordered_set<UnaryCall*> unary_;            // unary calls in flight
+  std::unordered_map<UnaryCall*, std::uint64_t> unary_;  // unary calls in flight: their ids
+  std::uint64_t next_unary_id_ = 0;  // guarded by mu_; tells a call from a later one at the
+                                     // same address (DecisionCancellation)
   bool closing_ = false;
 };
 

@@ -613,7 +613,10 @@ class ControlPlaneOutageTests(PolicyCase):
             time.sleep(0.5)
             reset(c)
             reset(c2)
-            time.sleep(0.5)
+            # Both decisions (DATA: a unary call; MAIL: on the stream) are cancelled: both
+            # sessions end and close their upstream connections while gctld is stopped.
+            self.assertTrue(up.wait_closed(3), "an upstream connection is still open"
+                            + self.diag(up))
         finally:
             os.kill(gctld_pid, signal.SIGCONT)
         # The decisions come back now; give the node time to act on them.
