@@ -529,13 +529,12 @@ class FourThreadTests(RelayCase):
     test_client_reset_during_an_upstream_wait_frees_the_session = \
         DataPathTests.test_client_reset_during_an_upstream_wait_frees_the_session
 
-
     def test_a_client_reconnecting_right_after_quit_finds_its_slot_free(self) -> None:
         """With --max-sessions-per-client 1, a client that connects again as soon as it has
-        read the 221 is served: the session gives its slot back before the 221 leaves. When
-        the slot was freed only after the session's last handler ran, the new connection
-        could be accepted on another thread first and refused with 421 (6 of 100 in
-        session 13's probe, with --threads 4)."""
+        read the 221 is served: the session gives its slot back as soon as the kernel has
+        the 221. When the slot was freed only after the session's last handler ran, the new
+        connection could be accepted on another thread first and refused with 421 (6 of 100
+        in session 13's probe, with --threads 4)."""
         up, port = self.relay(None, "--max-sessions-per-client", "1")
         refused = []
         for i in range(100):
