@@ -10,6 +10,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gateway/v1/decision.grpc.pb.h"
@@ -26,9 +27,14 @@ class ScriptedDecisions final : public v1::DecisionService::Service {
   std::atomic<int> streams{0};
   std::atomic<int> unary_calls{0};
 
-  grpc::Status Decide(grpc::ServerContext*, const v1::DecisionRequest* request,
+  grpc::Status Decide(grpc::ServerContext* context, const v1::DecisionRequest* request,
                       v1::DecisionResponse* response) override {
     ++unary_calls;
+    if (request->attributes().at("test.mode") == "silent") {
+      // Until the client cancels or its deadline passes (the server thread waits).
+      while (!context->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+    }
     *response = answer(*request);
     return grpc::Status::OK;
   }
@@ -210,6 +216,44 @@ TEST_F(PolicyClientTest, ServerGoneIsUnavailableThenTheStreamReopens) {
     EXPECT_EQ(d.outcome, Decision::Outcome::kContinue) << d.error;
   });
   EXPECT_EQ(again.service.streams.load(), 1);
+}
+
+TEST_F(PolicyClientTest, ACancelledDecisionEndsAtOnceOnTheStreamAndAsUnaryCall) {
+  // A session whose client reset while its decision was out cancels it (RelaySession's
+  // client watch): decide() must return at once, long before its 30 s timeout, for a
+  // stream decision (MAIL) and for a unary one (DATA); the stream goes on afterwards.
+  TestServer server;
+  GrpcPolicyClient client(channel(server.port));
+  for (v1::SmtpCommand command : {v1::SMTP_COMMAND_MAIL, v1::SMTP_COMMAND_DATA}) {
+    SCOPED_TRACE(v1::SmtpCommand_Name(command));
+    DecisionCancellation cancellation;
+    Decision decision;
+    bool done = false;
+    asio::co_spawn(io_, [&]() -> awaitable<void> {
+      decision = co_await client.decide(request("silent", "gone", command),
+                                        std::chrono::seconds(30), &cancellation);
+      done = true;
+    }, asio::detached);
+    io_.run_for(std::chrono::milliseconds(300));
+    io_.restart();
+    ASSERT_FALSE(done) << "a silent server answered";
+    const auto t0 = std::chrono::steady_clock::now();
+    asio::post(io_, [&] { cancellation.cancel(); });
+    while (!done && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10)) {
+      io_.run_for(std::chrono::milliseconds(20));
+      io_.restart();
+    }
+    ASSERT_TRUE(done);
+    EXPECT_EQ(decision.outcome, Decision::Outcome::kUnavailable);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+    cancellation.cancel();  // again, after the end: nothing happens
+  }
+  run([&]() -> awaitable<void> {
+    Decision next = co_await client.decide(request("continue", "after"), std::chrono::seconds(5));
+    EXPECT_EQ(next.outcome, Decision::Outcome::kContinue) << next.error;
+  });
+  EXPECT_EQ(server.service.streams.load(), 1);
+  EXPECT_EQ(server.service.unary_calls.load(), 1);
 }
 
 TEST_F(PolicyClientTest, DataDecisionsUseUnaryDecide) {
