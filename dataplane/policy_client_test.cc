@@ -122,6 +122,15 @@ class PolicyClientTest : public ::testing::Test {
     ASSERT_TRUE(done) << "the coroutine did not finish";
   }
 
+  /// Runs io_ until `done` is set or `limit` has passed since the call.
+  void run_until(const bool& done, std::chrono::seconds limit) {
+    const auto start = std::chrono::steady_clock::now();
+    while (!done && std::chrono::steady_clock::now() - start < limit) {
+      io_.run_for(std::chrono::milliseconds(20));
+      io_.restart();
+    }
+  }
+
   asio::io_context io_;
 };
 
@@ -192,10 +201,7 @@ TEST_F(PolicyClientTest, ServerGoneIsUnavailableThenTheStreamReopens) {
   io_.run_for(std::chrono::milliseconds(200));
   const auto t0 = std::chrono::steady_clock::now();
   server->stop();
-  while (!waiting_done && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10)) {
-    io_.run_for(std::chrono::milliseconds(20));
-  }
-  io_.restart();
+  run_until(waiting_done, std::chrono::seconds(10));
   ASSERT_TRUE(waiting_done);
   EXPECT_EQ(waiting.outcome, Decision::Outcome::kUnavailable);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
@@ -239,10 +245,7 @@ TEST_F(PolicyClientTest, ACancelledDecisionEndsAtOnceOnTheStreamAndAsUnaryCall) 
     ASSERT_FALSE(done) << "a silent server answered";
     const auto t0 = std::chrono::steady_clock::now();
     asio::post(io_, [&] { cancellation.cancel(); });
-    while (!done && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10)) {
-      io_.run_for(std::chrono::milliseconds(20));
-      io_.restart();
-    }
+    run_until(done, std::chrono::seconds(10));
     ASSERT_TRUE(done);
     EXPECT_EQ(decision.outcome, Decision::Outcome::kUnavailable);
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
