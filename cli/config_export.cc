@@ -45,6 +45,9 @@ v1::Limits default_limits() {
   l.set_max_errors(20);
   l.set_max_idle_commands(50);
   l.set_decision_timeout_ms(1000);
+  l.set_max_mime_parts(1000);
+  l.set_max_mime_depth(20);
+  l.set_max_mime_header_block(65536);
   return l;
 }
 

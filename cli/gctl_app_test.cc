@@ -80,7 +80,13 @@ TEST_F(GctlTest, ServiceAddMapsEveryFlag) {
                  "--max-errors",
                  "7",
                  "--max-idle-commands",
-                 "8"}),
+                 "8",
+                 "--max-mime-parts",
+                 "300",
+                 "--max-mime-depth",
+                 "9",
+                 "--max-mime-header-block",
+                 "4096"}),
             0)
       << err_.str();
   ASSERT_EQ(stub_->methods(), std::vector<std::string>{"CreateService"});
@@ -108,6 +114,9 @@ TEST_F(GctlTest, ServiceAddMapsEveryFlag) {
   EXPECT_EQ(l.upstream_data_timeout_ms(), 6000u);
   EXPECT_EQ(l.max_errors(), 7u);
   EXPECT_EQ(l.max_idle_commands(), 8u);
+  EXPECT_EQ(l.max_mime_parts(), 300u);
+  EXPECT_EQ(l.max_mime_depth(), 9u);
+  EXPECT_EQ(l.max_mime_header_block(), 4096u);
   EXPECT_EQ(l.max_auth_line(), 0u);  // no flag: left to the server's default
   EXPECT_EQ(out_.str(),
             "NAME   HOST               PORT   SECURITY   INSTANCE   INTERFACES\n"

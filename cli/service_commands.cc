@@ -51,6 +51,11 @@ constexpr LimitFlag kLimitFlags[] = {
      "commands without progress (NOOP/RSET/HELO/VRFY/HELP, refusals) [50]"},
     {"--decision-timeout", "decision_timeout_ms", "MS",
      "one control-plane decision; then 451 4.3.0 unless --fail-open [1000]"},
+    {"--max-mime-parts", "max_mime_parts", "N",
+     "MIME body parts a DATA policy inspects; more is 554 5.6.0 [1000]"},
+    {"--max-mime-depth", "max_mime_depth", "N", "nesting of MIME multiparts [20]"},
+    {"--max-mime-header-block", "max_mime_header_block", "OCTETS",
+     "header block of one MIME entity [65536]"},
 };
 constexpr std::size_t kLimitCount = std::size(kLimitFlags);
 

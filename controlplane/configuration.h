@@ -58,6 +58,19 @@ struct Configuration {
   bool has_service(std::string_view name) const {
     return service_instances.find(name) != service_instances.end();
   }
+
+  /// The service `name` as its instance's snapshot holds it (limits filled in), or null.
+  /// A walk over that instance's services: for DATA decisions, which parse the message.
+  const gateway::v1::Service* service(std::string_view name) const {
+    auto it = service_instances.find(name);
+    if (it == service_instances.end()) return nullptr;
+    auto snap = snapshot(it->second);
+    if (!snap) return nullptr;
+    for (const gateway::v1::Service& s : snap->services()) {
+      if (s.name() == name) return &s;
+    }
+    return nullptr;
+  }
 };
 
 }  // namespace gw::controlplane

@@ -57,6 +57,16 @@ std::string DecisionIdSource::next() {
 
 std::string new_decision_id() { return DecisionIdSource().next(); }
 
+policy::MimeLimits mime_limits_of(const v1::Limits& limits) {
+  policy::MimeLimits out;
+  if (limits.max_mime_parts() != 0) out.max_parts = limits.max_mime_parts();
+  if (limits.max_mime_depth() != 0) out.max_depth = limits.max_mime_depth();
+  if (limits.max_mime_header_block() != 0) {
+    out.max_header_block = limits.max_mime_header_block();
+  }
+  return out;
+}
+
 namespace {
 
 policy::Command to_policy_command(v1::SmtpCommand command) {
@@ -215,12 +225,17 @@ Result<DecisionOutcome> DecisionEngine::decide(const v1::DecisionRequest& reques
 
   std::string message;
   std::string* message_ptr = nullptr;
+  policy::MimeLimits mime_limits;
   if (request.command() == v1::SMTP_COMMAND_DATA) {
     message = request.message();
     message_ptr = &message;
+    if (const v1::Service* service = config->service(request.service())) {
+      mime_limits = mime_limits_of(service->limits());
+    }
   }
-  policy::Decision decision = policy::evaluate(*compiled, to_policy_command(request.command()),
-                                               attributes, *config->users, message_ptr);
+  policy::Decision decision =
+      policy::evaluate(*compiled, to_policy_command(request.command()), attributes,
+                       *config->users, message_ptr, mime_limits);
   response.set_verdict(to_verdict(decision.verdict));
   if (decision.verdict != policy::Verdict::kContinue) {
     v1::SmtpReply* reply = response.mutable_reply();

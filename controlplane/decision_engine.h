@@ -10,7 +10,9 @@
 #include <string>
 
 #include "controlplane/error.h"
+#include "controlplane/policy/mime_message.h"
 #include "controlplane/snapshot_hub.h"
+#include "gateway/v1/config.pb.h"
 #include "gateway/v1/decision.pb.h"
 #include "gateway/v1/policy.pb.h"
 
@@ -78,5 +80,10 @@ class DecisionEngine {
 /// its queue after a 12 s decision_bench run; 1.2 s with version 7). Aborts if the CSPRNG
 /// fails. One-off ids; DecisionEngine draws from a DecisionIdSource.
 std::string new_decision_id();
+
+/// The MIME caps of a service's limits (max_mime_parts, max_mime_depth,
+/// max_mime_header_block; field case BR-29); a zero field keeps MimeLimits' default (1000
+/// parts, 20 levels, 65,536 octets). DATA decisions parse the message under them.
+policy::MimeLimits mime_limits_of(const gateway::v1::Limits& limits);
 
 }  // namespace gw::controlplane

@@ -286,6 +286,94 @@ TEST_F(DecisionEngineTest, UnknownServiceIsATempfailDecision) {
   EXPECT_EQ(auth.value().response.reply().code(), 454u);
 }
 
+// The MIME caps are the service's limits (field case BR-29: "configurable caps on number of
+// parts, nesting depth and per-part header size"): the same message passes one service's
+// DATA handler and is refused, fail closed, by a service with tighter caps.
+TEST(DecisionEngineMimeLimits, DataDecisionsParseUnderTheServicesCaps) {
+  auto c = std::make_shared<Configuration>();
+  c->version = 3;
+  auto snapshot = std::make_shared<v1::ConfigSnapshot>();
+  snapshot->set_instance("default");
+  for (const char* name : {"tight", "roomy"}) {
+    v1::Service* s = snapshot->add_services();
+    s->set_name(name);
+    c->service_instances[name] = "default";
+  }
+  v1::Limits* tight = snapshot->mutable_services(0)->mutable_limits();
+  tight->set_max_mime_parts(3);
+  tight->set_max_mime_depth(2);
+  tight->set_max_mime_header_block(1024);
+  c->instances["default"] = snapshot;
+  v1::Handler h = handler(1, v1::SMTP_COMMAND_DATA, "allow");
+  h.set_service("tight");
+  c->handlers[1] = h;
+  h.set_id(2);
+  h.set_service("roomy");
+  c->handlers[2] = h;
+  auto built = policy::build_policy_set({{"allow", "", "- type: \"true\"\n"}});
+  ASSERT_TRUE(built.errors.empty());
+  c->policies = std::make_shared<policy::PolicySet>(std::move(built.policies));
+  SnapshotHub hub;
+  hub.publish(c, {});
+  DecisionEngine engine(hub);
+
+  auto multipart = [](int parts) {
+    std::string m = "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n";
+    for (int i = 0; i < parts; ++i) m += "--b\r\n\r\npart " + std::to_string(i) + "\r\n";
+    return m + "--b--\r\n";
+  };
+  std::string nested = "Content-Type: multipart/mixed; boundary=\"b0\"\r\n\r\n";
+  std::string closing;
+  for (int level = 1; level <= 3; ++level) {
+    const std::string b = "b" + std::to_string(level);
+    nested += "--b" + std::to_string(level - 1) + "\r\nContent-Type: multipart/mixed; boundary=\"" +
+              b + "\"\r\n\r\n";
+    closing = "--" + b + "--\r\n" + closing;
+  }
+  nested += "--b3\r\n\r\ndeep\r\n" + closing + "--b0--\r\n";
+  const std::string long_header = "X-Filler: " + std::string(2000, 'x') + "\r\n" +
+                                  "Content-Type: text/plain\r\n\r\nhello\r\n";
+
+  auto decide = [&engine](std::int64_t handler_id, const std::string& service,
+                          const std::string& message) {
+    v1::DecisionRequest r;
+    r.set_service(service);
+    r.set_command(v1::SMTP_COMMAND_DATA);
+    r.set_handler_id(handler_id);
+    r.set_message(message);
+    auto d = engine.decide(r);
+    EXPECT_TRUE(d) << d.error().message;
+    return d.value().response;
+  };
+  for (const auto& [what, message] : {std::pair{"4 parts", multipart(4)},
+                                      std::pair{"3 nested levels", nested},
+                                      std::pair{"a 2 KiB header block", long_header}}) {
+    const v1::DecisionResponse refused = decide(1, "tight", message);
+    EXPECT_EQ(refused.verdict(), v1::VERDICT_REJECT) << what;
+    EXPECT_EQ(refused.reply().code(), 554u) << what;
+    EXPECT_EQ(refused.reply().enhanced_code(), "5.6.0") << what;
+    EXPECT_EQ(decide(2, "roomy", message).verdict(), v1::VERDICT_CONTINUE) << what;
+  }
+  // Within the caps, the tight service lets it through.
+  EXPECT_EQ(decide(1, "tight", multipart(3)).verdict(), v1::VERDICT_CONTINUE);
+}
+
+TEST(MimeLimitsOf, ZeroFieldsKeepTheDefaults) {
+  v1::Limits limits;
+  const policy::MimeLimits defaults;
+  policy::MimeLimits got = mime_limits_of(limits);
+  EXPECT_EQ(got.max_parts, defaults.max_parts);
+  EXPECT_EQ(got.max_depth, defaults.max_depth);
+  EXPECT_EQ(got.max_header_block, defaults.max_header_block);
+  limits.set_max_mime_parts(7);
+  limits.set_max_mime_depth(4);
+  limits.set_max_mime_header_block(4096);
+  got = mime_limits_of(limits);
+  EXPECT_EQ(got.max_parts, 7u);
+  EXPECT_EQ(got.max_depth, 4u);
+  EXPECT_EQ(got.max_header_block, 4096u);
+}
+
 TEST(NewDecisionIdTest, Uuid7CarriesTheTimeAndSortsByIt) {
   const auto ms_now = [] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(

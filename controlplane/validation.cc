@@ -272,6 +272,20 @@ Result<void> validate_service(const v1::Service& s) {
   if (s.limits().decision_timeout_ms() > 60000) {
     return fail(Code::kInvalidArgument, "decision_timeout_ms must be 1..60000 ms");
   }
+  // MIME caps (BR-29): the walk is iterative and its memory grows with the parts found, so
+  // the upper bounds keep one message's parse bounded; the lower ones keep ordinary mail
+  // (a signed reply with two attachments, a forwarded message) inspectable.
+  for (auto [name, value, minimum, maximum, unit] :
+       {std::tuple{"max_mime_parts", s.limits().max_mime_parts(), 2u, 100000u, ""},
+        std::tuple{"max_mime_depth", s.limits().max_mime_depth(), 2u, 100u, ""},
+        std::tuple{"max_mime_header_block", s.limits().max_mime_header_block(), 1024u,
+                   1048576u, " octets"}}) {
+    if (value != 0 && (value < minimum || value > maximum)) {
+      return fail(Code::kInvalidArgument, std::string(name) + " must be " +
+                                              std::to_string(minimum) + ".." +
+                                              std::to_string(maximum) + unit);
+    }
+  }
   if (!s.tls_server_name().empty() && !is_valid_host_name(s.tls_server_name()) &&
       !canonical_ip(s.tls_server_name())) {
     return fail(Code::kInvalidArgument, "tls_server_name " + show(s.tls_server_name()) +

@@ -50,6 +50,10 @@ TEST(DefaultsTest, EmptyServiceGetsEveryDefault) {
   EXPECT_EQ(l.upstream_data_timeout_ms(), 600000u);
   EXPECT_EQ(l.max_errors(), 20u);
   EXPECT_EQ(l.max_idle_commands(), 50u);
+  EXPECT_EQ(l.decision_timeout_ms(), 1000u);
+  EXPECT_EQ(l.max_mime_parts(), 1000u);
+  EXPECT_EQ(l.max_mime_depth(), 20u);
+  EXPECT_EQ(l.max_mime_header_block(), 65536u);
 }
 
 TEST(DefaultsTest, EveryLimitHasANonZeroDefault) {
@@ -193,6 +197,24 @@ TEST(ValidationTest, LineLimitsAreAtLeastWhatTheRfcRequires) {
   s.mutable_limits()->set_max_auth_line(0);
   s.mutable_limits()->set_max_text_line(999);
   EXPECT_EQ(refusal(s), "max_text_line must be at least 1000 octets (RFC 5321 §4.5.3.1)");
+}
+
+TEST(ValidationTest, MimeCapsStayWithinBounds) {
+  v1::Service s = minimal();
+  s.mutable_limits()->set_max_mime_parts(2);
+  s.mutable_limits()->set_max_mime_depth(100);
+  s.mutable_limits()->set_max_mime_header_block(1048576);
+  EXPECT_EQ(refusal(s), "accepted");
+  s.mutable_limits()->set_max_mime_parts(1);
+  EXPECT_EQ(refusal(s), "max_mime_parts must be 2..100000");
+  s.mutable_limits()->set_max_mime_parts(100001);
+  EXPECT_EQ(refusal(s), "max_mime_parts must be 2..100000");
+  s.mutable_limits()->set_max_mime_parts(0);  // the default
+  s.mutable_limits()->set_max_mime_depth(101);
+  EXPECT_EQ(refusal(s), "max_mime_depth must be 2..100");
+  s.mutable_limits()->set_max_mime_depth(0);
+  s.mutable_limits()->set_max_mime_header_block(1023);
+  EXPECT_EQ(refusal(s), "max_mime_header_block must be 1024..1048576 octets");
 }
 
 TEST(ValidationTest, InstanceHostnameAndCredentials) {

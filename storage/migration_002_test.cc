@@ -1,5 +1,6 @@
-// Tests of migration 002 on a database written by 001: existing rows get explicit TLS
-// defaults and stay readable through the repositories.
+// Tests of migrations 002..005 on a database written by 001: existing rows get explicit TLS
+// defaults, the decision timeout and the MIME caps, and stay readable through the
+// repositories.
 #include <gtest/gtest.h>
 
 #include "storage/interface_repository.h"
@@ -42,6 +43,11 @@ TEST(Migration002Test, ExistingServicesAndInterfacesGetTlsDefaults) {
   EXPECT_FALSE(service.value().no_verify_hostname());
   EXPECT_EQ(service.value().tls_server_name(), "");
   EXPECT_EQ(service.value().ciphers(), "HIGH");
+  // Migration 004 and 005 columns: the values gctld used before they were configurable.
+  EXPECT_EQ(service.value().limits().decision_timeout_ms(), 1000u);
+  EXPECT_EQ(service.value().limits().max_mime_parts(), 1000u);
+  EXPECT_EQ(service.value().limits().max_mime_depth(), 20u);
+  EXPECT_EQ(service.value().limits().max_mime_header_block(), 65536u);
 
   auto interfaces = InterfaceRepository(db).list("");
   ASSERT_TRUE(interfaces) << interfaces.error().message;

@@ -49,6 +49,9 @@ v1::Service full_service(std::string name) {
   l->set_upstream_data_timeout_ms(600000);
   l->set_max_errors(20);
   l->set_max_idle_commands(50);
+  l->set_max_mime_parts(250);
+  l->set_max_mime_depth(8);
+  l->set_max_mime_header_block(8192);
   return s;
 }
 

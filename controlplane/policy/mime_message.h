@@ -18,7 +18,9 @@
 namespace gw::controlplane::policy {
 
 /// Caps on the structure of one message (BR-29). Over any of them the message is refused
-/// (fail closed: 554 5.6.0), never inspected partially.
+/// (fail closed: 554 5.6.0), never inspected partially. Each service sets its own (Limits
+/// max_mime_parts, max_mime_depth, max_mime_header_block; DecisionEngine's mime_limits_of);
+/// these defaults are also the services' defaults.
 struct MimeLimits {
   std::size_t max_parts = 1000;              // body parts over all multiparts
   std::size_t max_depth = 20;                // nesting of multiparts

@@ -409,6 +409,62 @@ class MailRcptHandlerTests(PolicyCase):
                          [r.raw for r in records])
 
 
+    def test_mime_caps_are_the_services_limits(self) -> None:
+        """Field case BR-29: the caps on MIME parts and nesting are per-service limits
+        (gctl service add/update --max-mime-parts, --max-mime-depth). Over a cap the DATA
+        decision is 554 5.6.0 after the end of data, nothing reaches the upstream, and the
+        session goes on; a raised cap lets the same message through, with no restart."""
+        def parts(n: int) -> bytes:
+            return (b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n' +
+                    b"".join(b"--b\r\n\r\nx\r\n" for _ in range(n)) + b"--b--\r\n")
+
+        def nested(levels: int) -> bytes:
+            m = b'Content-Type: multipart/mixed; boundary="b0"\r\n\r\n'
+            for i in range(1, levels + 1):
+                m += (b"--b%d\r\nContent-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n"
+                      % (i - 1, i))
+            m += b"--b%d\r\n\r\ndeep\r\n" % levels
+            for i in range(levels, -1, -1):
+                m += b"--b%d--\r\n" % i
+            return m
+
+        up = self.upstream()
+        svc, port = self.service(up, handlers=[("data", "allow")], max_mime_parts=4,
+                                 max_mime_depth=3)
+        c, _ = self.session(port)
+
+        def send(body: bytes) -> Reply:
+            self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+            self.assertEqual(c.command("RCPT TO:<bob@example.net>").code, 250)
+            self.assertEqual(c.command("DATA").code, 354)
+            c.send(body + b".\r\n")
+            return c.read_reply()
+
+        for what, body in (("5 parts", parts(5)), ("4 multipart levels", nested(3))):
+            r = send(body)
+            self.assertEqual((r.code, r.enhanced), (554, "5.6.0"), what + str(r) + self.diag(up, c))
+        # Within the caps, on the same session: delivered byte for byte.
+        for n, body in enumerate((parts(4), nested(2)), start=1):
+            r = send(body)
+            self.assertEqual(r.code, 250, str(r) + self.diag(up, c))
+            self.assertTrue(up.wait_messages(n), self.diag(up, c))
+            self.assertEqual(up.messages()[-1].content, body)
+        records = self.service_audit(svc, "data", count=4)
+        self.assertEqual([r.verdict for r in records], ["reject", "reject", "continue", "continue"],
+                         [r.raw for r in records])
+        # Raised caps apply to the next decision, on the running relay.
+        self.env.gctl.service_update(svc, max_mime_parts=10, max_mime_depth=5)
+        for body in (parts(5), nested(3)):
+            r = send(body)
+            self.assertEqual(r.code, 250, str(r) + self.diag(up, c))
+        self.assertTrue(up.wait_messages(4), self.diag(up, c))
+        self.assertEqual([m.content for m in up.messages()[2:]], [parts(5), nested(3)])
+        # Out of range: refused by gctl with the reason, nothing changed.
+        cp = self.gctl("service", "update", svc, "--max-mime-parts", "1", check=False)
+        self.assertEqual(cp.returncode, 1, cp.stderr)
+        self.assertIn("max_mime_parts must be 2..100000", cp.stderr)
+        c.command("QUIT")
+
     def test_data_policy_never_sends_8bit_to_a_7bit_upstream(self) -> None:
         """RFC 6152 §3, BR-21: an upstream without 8BITMIME (and a transaction without
         SMTPUTF8) never gets an octet above 127, whether the client or the DATA policy put
