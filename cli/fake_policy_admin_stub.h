@@ -71,6 +71,7 @@ class FakePolicyAdminStub final : public gateway::v1::PolicyAdminService::StubIn
   GW_FAKE_UNARY(ListUsers, ListUsersRequest, ListUsersResponse)
   GW_FAKE_UNARY(DeleteUser, DeleteUserRequest, DeleteUserResponse)
   GW_FAKE_UNARY(QueryAudit, AuditQuery, AuditQueryResponse)
+  GW_FAKE_UNARY(GetStats, StatsRequest, StatsResponse)
 #undef GW_FAKE_UNARY
 
  private:
@@ -104,6 +105,7 @@ class FakePolicyAdminStub final : public gateway::v1::PolicyAdminService::StubIn
   GW_FAKE_ASYNC(ListUsers, ListUsersRequest, ListUsersResponse)
   GW_FAKE_ASYNC(DeleteUser, DeleteUserRequest, DeleteUserResponse)
   GW_FAKE_ASYNC(QueryAudit, AuditQuery, AuditQueryResponse)
+  GW_FAKE_ASYNC(GetStats, StatsRequest, StatsResponse)
 #undef GW_FAKE_ASYNC
 
   grpc::ClientAsyncReaderInterface<gateway::v1::AuditRecord>* AsyncFollowAuditRaw(

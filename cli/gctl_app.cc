@@ -8,6 +8,7 @@
 
 #include "cli/apply_commands.h"
 #include "cli/audit_commands.h"
+#include "cli/stats_commands.h"
 #include "cli/certificate_commands.h"
 #include "cli/handler_commands.h"
 #include "cli/interface_commands.h"
@@ -95,6 +96,7 @@ int run_gctl(const std::vector<std::string>& args, const ControlPlaneConnector& 
   add_apply_commands(app, context);
   add_user_commands(app, context);
   add_audit_commands(app, context);
+  add_stats_commands(app, context);
 
   // CLI11 wants the arguments last-first, and consumes them.
   std::vector<std::string> reversed(args.rbegin(), args.rend());

@@ -500,6 +500,60 @@ TEST_F(GctlTest, AuditTableAndJson) {
   EXPECT_EQ(out_.str().find("authentication.subject.password"), std::string::npos);
 }
 
+TEST_F(GctlTest, StatsAsksForTheLastHourByDefaultAndPrintsATotal) {
+  v1::StatsResponse response;
+  response.set_since_ms(1700000000000);
+  auto add = [&response](const char* service, v1::SmtpCommand command, v1::Verdict verdict,
+                         std::uint64_t n, std::int64_t avg, std::int64_t max) {
+    v1::DecisionStats* d = response.add_decisions();
+    d->set_service(service);
+    d->set_command(command);
+    d->set_verdict(verdict);
+    d->set_decisions(n);
+    d->set_latency_avg_us(avg);
+    d->set_latency_max_us(max);
+  };
+  add("corp", v1::SMTP_COMMAND_MAIL, v1::VERDICT_CONTINUE, 3, 100, 150);
+  add("corp", v1::SMTP_COMMAND_RCPT, v1::VERDICT_REJECT, 1, 500, 500);
+  policy_stub_->answer(grpc::Status::OK, &response);
+  const std::int64_t before = now_ms();
+  ASSERT_EQ(run({"stats"}), 0) << err_.str();
+  const std::int64_t after = now_ms();
+  const auto& q = policy_stub_->last_request<v1::StatsRequest>();
+  EXPECT_GE(q.since_ms(), before - 3600000);
+  EXPECT_LE(q.since_ms(), after - 3600000);
+  EXPECT_EQ(q.service(), "");
+  EXPECT_EQ(policy_stub_->methods(), std::vector<std::string>{"GetStats"});
+  // TOTAL: 4 decisions, mean (3 x 100 + 500) / 4 = 200, largest max 500.
+  EXPECT_EQ(out_.str(),
+            "SERVICE   COMMAND   VERDICT    DECISIONS   AVG_US   MAX_US\n"
+            "corp      mail      continue   3           100      150\n"
+            "corp      rcpt      reject     1           500      500\n"
+            "TOTAL     -         -          4           200      500\n");
+
+  ASSERT_EQ(run({"stats", "--since", "30m", "--service", "edge", "--node", "relay-2", "-o",
+                 "json"}),
+            0)
+      << err_.str();
+  const auto& q2 = policy_stub_->last_request<v1::StatsRequest>();
+  EXPECT_LE(q2.since_ms(), now_ms() - 1800000);
+  EXPECT_GE(q2.since_ms(), before - 1800000);
+  EXPECT_EQ(q2.service(), "edge");
+  EXPECT_EQ(q2.node_id(), "relay-2");
+  const auto json = nlohmann::json::parse(out_.str());
+  ASSERT_EQ(json["decisions"].size(), 2u);
+  EXPECT_EQ(json["decisions"][1]["verdict"], "VERDICT_REJECT");
+
+  policy_stub_->answer(grpc::Status::OK, nullptr);
+  ASSERT_EQ(run({"stats"}), 0) << err_.str();
+  EXPECT_EQ(out_.str().rfind("no decisions since ", 0), 0u) << out_.str();
+}
+
+TEST_F(GctlTest, StatsUsageErrors) {
+  expect_usage_error({"stats", "--since", "yesterday"}, "yesterday");
+  expect_usage_error({"stats", "--verdict", "reject"}, "verdict");
+}
+
 TEST_F(GctlTest, AuditFollowPrintsTheQueryThenTheStream) {
   v1::AuditQueryResponse response;  // newest first
   *response.add_records() = record("d-2", 2000, v1::VERDICT_REJECT);

@@ -2,6 +2,7 @@
 #include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -195,6 +196,30 @@ void Printer::audit(const v1::AuditQueryResponse& response) {
   if (structured(copy)) return;
   Table table(kAuditHeaders);
   for (const auto& r : copy.records()) table.add_row(audit_cells(r));
+  table.write(out_);
+}
+
+void Printer::stats(const v1::StatsResponse& response) {
+  if (structured(response)) return;
+  if (response.decisions().empty()) {
+    out_ << "no decisions since " << format_time_ms_precise(response.since_ms()) << '\n';
+    return;
+  }
+  Table table({"SERVICE", "COMMAND", "VERDICT", "DECISIONS", "AVG_US", "MAX_US"});
+  std::uint64_t total = 0;
+  long double latency_sum = 0;
+  std::int64_t latency_max = 0;
+  for (const auto& d : response.decisions()) {
+    table.add_row({d.service(), command_name(d.command()), verdict_name(d.verdict()),
+                   std::to_string(d.decisions()), std::to_string(d.latency_avg_us()),
+                   std::to_string(d.latency_max_us())});
+    total += d.decisions();
+    latency_sum += static_cast<long double>(d.latency_avg_us()) * d.decisions();
+    latency_max = std::max(latency_max, d.latency_max_us());
+  }
+  const auto mean = static_cast<std::int64_t>(latency_sum / total + 0.5L);
+  table.add_row({"TOTAL", "-", "-", std::to_string(total), std::to_string(mean),
+                 std::to_string(latency_max)});
   table.write(out_);
 }
 

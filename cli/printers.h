@@ -118,6 +118,9 @@ class Printer {
   void user_row(const gateway::v1::User& user);
   /// `gctl audit`, newest first as the server sends them (JSON: {"records": [...]}).
   void audit(const gateway::v1::AuditQueryResponse& response);
+  /// `gctl stats`: a row per service, command and verdict, then TOTAL (decisions summed, the
+  /// mean weighted by decisions, the largest max); one line when there are none.
+  void stats(const gateway::v1::StatsResponse& response);
   /// `gctl audit --follow`: the table header (table output only; nothing otherwise).
   void audit_stream_header();
   /// One record as it arrives: a table row (not aligned with the others), one compact JSON

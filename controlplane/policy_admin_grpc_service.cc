@@ -160,6 +160,24 @@ grpc::Status PolicyAdminGrpcService::QueryAudit(grpc::ServerContext*, const v1::
   });
 }
 
+grpc::Status PolicyAdminGrpcService::GetStats(grpc::ServerContext*,
+                                              const v1::StatsRequest* request,
+                                              v1::StatsResponse* response) {
+  if (!writer_.flush_for(std::chrono::seconds(1))) {
+    spdlog::warn("stats: the audit writer is behind; recent decisions may be missing");
+  }
+  return run_on_db(worker_, "GetStats", [this, request, response] {
+    response->set_since_ms(request->since_ms());
+    response->set_until_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count());
+    auto stats = audit_.stats(*request);
+    if (!stats) return to_grpc_status(from_storage(stats.error()));
+    for (v1::DecisionStats& d : stats.value()) *response->add_decisions() = std::move(d);
+    return grpc::Status::OK;
+  });
+}
+
 void PolicyAdminGrpcService::start(CqServerQueue& queue) {
   AuditFollowReactor::accept(*this, queue, writer_);
 }

@@ -55,6 +55,10 @@ class PolicyAdminGrpcService final : public AuditFollowReactor::Service {
                           gateway::v1::DeleteUserResponse* response) override;
   grpc::Status QueryAudit(grpc::ServerContext* ctx, const gateway::v1::AuditQuery* request,
                           gateway::v1::AuditQueryResponse* response) override;
+  /// `gctl stats`: AuditRepository::stats() over the audit table, after the decisions
+  /// already answered were written (as QueryAudit). until_ms is gctld's clock.
+  grpc::Status GetStats(grpc::ServerContext* ctx, const gateway::v1::StatsRequest* request,
+                        gateway::v1::StatsResponse* response) override;
   /// Starts accepting FollowAudit calls on `queue` (after the server was built); `queue`
   /// must outlive the server.
   void start(CqServerQueue& queue);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <bit>
 #include <cctype>
+#include <tuple>
 #include <utility>
 
 #include "common/logging.h"
@@ -239,6 +240,41 @@ Result<std::vector<AuditEntry>> AuditRepository::query(const v1::AuditQuery& fil
 Result<std::vector<AuditEntry>> AuditRepository::after(std::int64_t cursor,
                                                        const v1::AuditQuery& filter) {
   return select(cursor, filter, /*newest_first=*/false);
+}
+
+Result<std::vector<v1::DecisionStats>> AuditRepository::stats(const v1::StatsRequest& request) {
+  std::string sql =
+      "SELECT service, command, verdict, count(*), CAST(round(avg(latency_us)) AS INTEGER), "
+      "max(latency_us) FROM audit WHERE 1";
+  if (request.since_ms() > 0) sql += " AND time_ms >= ?1";
+  if (!request.service().empty()) sql += " AND service = ?2";
+  if (!request.node_id().empty()) sql += " AND node_id = ?3";
+  sql += " GROUP BY service, command, verdict";
+  auto stmt = db_.prepare(sql);
+  if (!stmt) return stmt.as_failure();
+  // Bound only when their fragment is in the text (SQLite refuses a parameter it lacks).
+  if (request.since_ms() > 0) stmt.value().bind_int64(1, request.since_ms());
+  if (!request.service().empty()) stmt.value().bind_text(2, request.service());
+  if (!request.node_id().empty()) stmt.value().bind_text(3, request.node_id());
+  std::vector<v1::DecisionStats> out;
+  for (;;) {
+    auto row = stmt.value().step();
+    if (!row) return row.as_failure();
+    if (!row.value()) break;
+    const Statement& r = stmt.value();
+    v1::DecisionStats& d = out.emplace_back();
+    d.set_service(r.column_text(0));
+    d.set_command(smtp_command_from(r.column_text(1)).value_or(v1::SMTP_COMMAND_UNSPECIFIED));
+    d.set_verdict(verdict_from(r.column_text(2)));
+    d.set_decisions(static_cast<std::uint64_t>(r.column_int64(3)));
+    d.set_latency_avg_us(r.column_int64(4));
+    d.set_latency_max_us(r.column_int64(5));
+  }
+  std::sort(out.begin(), out.end(), [](const v1::DecisionStats& a, const v1::DecisionStats& b) {
+    using Key = std::tuple<const std::string&, int, int>;
+    return Key(a.service(), a.command(), a.verdict()) < Key(b.service(), b.command(), b.verdict());
+  });
+  return out;
 }
 
 Result<std::int64_t> AuditRepository::last_cursor() {

@@ -65,6 +65,13 @@ class AuditRepository {
   /// saw, or last_cursor() to start from now. Errors: kBusy, kInternal.
   Result<std::vector<AuditEntry>> after(std::int64_t cursor, const gateway::v1::AuditQuery& filter);
 
+  /// The records with time_ms >= request.since_ms (when > 0) of request.service and
+  /// request.node_id (when non-empty), counted per (service, command, verdict) with their
+  /// mean (rounded) and largest latency_us; ordered by service, then command in SMTP order
+  /// (HELO, AUTH, MAIL, RCPT, DATA), then verdict (continue, reject, tempfail). One
+  /// aggregate query over the time index. Errors: kBusy, kInternal.
+  Result<std::vector<gateway::v1::DecisionStats>> stats(const gateway::v1::StatsRequest& request);
+
   /// The cursor of the newest record ever appended (0 when none ever was), pruned or not.
   Result<std::int64_t> last_cursor();
 

@@ -179,6 +179,48 @@ TEST_F(AuditRepositoryTest, EachFilterAndTheirCombination) {
   EXPECT_TRUE(query_ids(q).empty());
 }
 
+TEST_F(AuditRepositoryTest, StatsCountPerServiceCommandAndVerdictWithFilters) {
+  seed();
+  // d2 and d5 (corp MAIL reject) are one group: latencies 100 and 301 → mean 201 (200.5
+  // rounded), max 301.
+  std::vector<v1::AuditRecord> more = {
+      record("d7", 4500, "corp", "relay-1", v1::SMTP_COMMAND_MAIL, v1::VERDICT_REJECT)};
+  more[0].set_latency_us(301);
+  ASSERT_TRUE(audit_.append_batch(more));
+  ASSERT_TRUE(db_.prepare("UPDATE audit SET latency_us = 100 WHERE decision_id IN ('d2', 'd5')")
+                  .value()
+                  .run());
+  auto rows = [this](std::int64_t since, std::string service, std::string node) {
+    v1::StatsRequest request;
+    request.set_since_ms(since);
+    request.set_service(std::move(service));
+    request.set_node_id(std::move(node));
+    auto stats = audit_.stats(request);
+    EXPECT_TRUE(stats) << stats.error().message;
+    std::vector<std::string> out;
+    for (const auto& d : stats.value()) {
+      out.push_back(d.service() + " " + v1::SmtpCommand_Name(d.command()) + " " +
+                    v1::Verdict_Name(d.verdict()) + " " + std::to_string(d.decisions()) + " " +
+                    std::to_string(d.latency_avg_us()) + " " + std::to_string(d.latency_max_us()));
+    }
+    return out;
+  };
+  // SMTP order within a service (HELO before MAIL before RCPT), not alphabetical.
+  EXPECT_EQ(rows(0, "", ""), (std::vector<std::string>{
+                                 "corp SMTP_COMMAND_HELO VERDICT_CONTINUE 1 412 412",
+                                 "corp SMTP_COMMAND_MAIL VERDICT_REJECT 3 167 301",
+                                 "corp SMTP_COMMAND_RCPT VERDICT_CONTINUE 1 412 412",
+                                 "edge SMTP_COMMAND_MAIL VERDICT_CONTINUE 1 412 412",
+                                 "edge SMTP_COMMAND_RCPT VERDICT_TEMPFAIL 1 412 412"}));
+  EXPECT_EQ(rows(4000, "corp", ""), (std::vector<std::string>{
+                                        "corp SMTP_COMMAND_MAIL VERDICT_REJECT 2 201 301",
+                                        "corp SMTP_COMMAND_RCPT VERDICT_CONTINUE 1 412 412"}));
+  EXPECT_EQ(rows(0, "", "relay-2"), (std::vector<std::string>{
+                                        "corp SMTP_COMMAND_MAIL VERDICT_REJECT 1 100 100",
+                                        "edge SMTP_COMMAND_RCPT VERDICT_TEMPFAIL 1 412 412"}));
+  EXPECT_TRUE(rows(7000, "", "").empty());
+}
+
 TEST_F(AuditRepositoryTest, DefaultAndMaximumLimits) {
   std::vector<v1::AuditRecord> batch;
   for (int i = 0; i < 150; ++i) {

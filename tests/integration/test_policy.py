@@ -11,6 +11,7 @@ return, and the audit trail: every decision recorded (ids from reject replies), 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -459,6 +460,15 @@ class MailRcptHandlerTests(PolicyCase):
             self.assertEqual(r.code, 250, str(r) + self.diag(up, c))
         self.assertTrue(up.wait_messages(4), self.diag(up, c))
         self.assertEqual([m.content for m in up.messages()[2:]], [parts(5), nested(3)])
+        # gctl stats counts the same decisions (DESIGN.md §8).
+        self.service_audit(svc, "data", count=6)
+        cp = self.gctl("stats", "--service", svc, "-o", "json", check=True)
+        got = {(d["command"], d["verdict"]): int(d["decisions"])
+               for d in json.loads(cp.stdout).get("decisions", [])}
+        self.assertEqual(got, {("SMTP_COMMAND_DATA", "VERDICT_REJECT"): 2,
+                               ("SMTP_COMMAND_DATA", "VERDICT_CONTINUE"): 4}, cp.stdout)
+        table = self.gctl("stats", "--service", svc, "--since", "10m", check=True).stdout
+        self.assertRegex(table, r"(?m)^TOTAL\s+-\s+-\s+6\s", table)
         # Out of range: refused by gctl with the reason, nothing changed.
         cp = self.gctl("service", "update", svc, "--max-mime-parts", "1", check=False)
         self.assertEqual(cp.returncode, 1, cp.stderr)
