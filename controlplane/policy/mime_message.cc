@@ -552,6 +552,31 @@ std::string strip_comments(std::string_view value) {
 
 namespace {
 
+// True if a comment of `value` (outside quoted strings) holds a '"' or a '\\'.
+bool comment_holds_quote(std::string_view value) {
+  bool quoted = false;
+  int depth = 0;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    if (quoted) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      }
+    } else if (depth > 0) {
+      if (c == '"' || c == '\\') return true;
+      if (c == '(') ++depth;
+      if (c == ')') --depth;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == '(') {
+      depth = 1;
+    }
+  }
+  return false;
+}
+
 // A read position in a header field value, with the two scanning steps both the type and
 // the parameter parsers need.
 struct Cursor {
@@ -748,15 +773,24 @@ ContentType parse_content_type(std::string_view raw) {
   // value: a parameter whose value a comment changed is ambiguous.
   if (stripped != raw) {
     std::map<std::string, std::string> literal;
-    std::set<std::string> ignored;
+    std::set<std::string> literal_ambiguous;
     const auto first = raw.find(';');
-    if (first != std::string_view::npos) parse_parameters(raw, first, literal, ignored);
+    if (first != std::string_view::npos) parse_parameters(raw, first, literal, literal_ambiguous);
     for (const auto& [name, value] : ct.parameters) {
       auto it = literal.find(name);
       if (it == literal.end() || it->second != value) {
         ct.ambiguous.insert(name.substr(0, name.find('*')));
       }
     }
+    // The same value both ways, but the literal reading has junk after it: Python's email
+    // package takes 'boundary="b" (c)' as the boundary '"b" (c)' and finds the parts the
+    // gateway would miss (probe round 30). Only the boundary: a comment after a charset is
+    // RFC 2045 §5.1's own example ("charset=us-ascii (Plain text)").
+    if (literal_ambiguous.count("boundary")) ct.ambiguous.insert("boundary");
+    // A quote or backslash inside a comment: readers that do not know comments count it as
+    // the start of a quoted string, which then swallows "; boundary=..." (Python's email
+    // package: no boundary, the whole body is text), while the gateway splits the body.
+    if (comment_holds_quote(raw)) ct.ambiguous.insert("boundary");
   }
   join_rfc2231(ct.parameters, ct.ambiguous);
   return ct;
