@@ -798,11 +798,54 @@ std::string nested(int depth) {
 }
 
 TEST(MimeParse, DeepNestingIsRefusedWithoutRecursionBR29) {
-  auto parsed = parse_mime(nested(10000));  // would overflow a recursive parser's stack
+  // Would overflow a recursive parser's stack; refused by the delimiter-line budget (each
+  // level walks the 10,000 delimiter lines below it) before the depth cap is reached.
+  auto parsed = parse_mime(nested(10000));
   ASSERT_FALSE(parsed);
-  EXPECT_NE(parsed.error().find("nested deeper than 20"), std::string::npos);
+  EXPECT_NE(parsed.error().find("too costly"), std::string::npos) << parsed.error();
+  parsed = parse_mime(nested(300));
+  ASSERT_FALSE(parsed);
+  EXPECT_NE(parsed.error().find("nested deeper than 20"), std::string::npos) << parsed.error();
   EXPECT_EQ(decode_content_body(parse_ok(nested(20))), "deep\r\n");
   EXPECT_FALSE(parse_mime(nested(21)));
+}
+
+// Probe round 30: every level of nesting walks the body of the levels inside it again. The
+// walk visits only lines that start with "--", found once per message, and their visits
+// are budgeted (4 per such line, plus 65,536): octets that are no delimiter cost nothing
+// per level, and a body of "--" lines nested deep is refused instead of costing depth x
+// lines.
+TEST(MimeParse, NestedLevelsWalkOnlyDelimiterLikeLinesWithinABudgetBR29) {
+  auto wrap = [](int levels, const std::string& leaf_body) {
+    std::string m;
+    for (int i = 0; i < levels; ++i) {
+      m += "Content-Type: multipart/mixed; boundary=\"b" + std::to_string(i) + "\"\r\n\r\n--b" +
+           std::to_string(i) + "\r\n";
+    }
+    m += "\r\n" + leaf_body;
+    for (int i = levels - 1; i >= 0; --i) m += "--b" + std::to_string(i) + "--\r\n";
+    return m;
+  };
+  std::string dashes;
+  for (int i = 0; i < 100000; ++i) dashes += "--x\r\n";
+  // 20 levels (the cap) around 100,000 "--x" lines: 2,000,000 visits, over the budget.
+  auto costly = parse_mime(wrap(20, dashes));
+  ASSERT_FALSE(costly);
+  EXPECT_NE(costly.error().find("too costly"), std::string::npos) << costly.error();
+  // The same lines at 4 levels (400,000 visits of 465,536) are within it; so are 20
+  // levels around 8 MB of ordinary lines.
+  const std::string four_levels = wrap(4, dashes);  // leaves are views into it
+  auto four = parse_mime(four_levels);
+  ASSERT_TRUE(four) << four.error();
+  ASSERT_EQ(four.value().leaves.size(), 1u);
+  EXPECT_EQ(four.value().leaves[0].body, dashes.substr(0, dashes.size() - 2));
+  EXPECT_FALSE(parse_mime(wrap(5, dashes)));  // 500,000 visits
+  std::string text;
+  for (int i = 0; i < 100000; ++i) text += std::string(78, 'a') + "\r\n";
+  const std::string twenty_levels = wrap(20, text);
+  auto deep = parse_mime(twenty_levels);
+  ASSERT_TRUE(deep) << deep.error();
+  EXPECT_EQ(deep.value().leaves[0].body.size(), text.size() - 2);
 }
 
 TEST(MimeParse, EncodedMultipartFailsClosed) {
