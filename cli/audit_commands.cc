@@ -31,13 +31,7 @@ struct AuditFlags {
 
 v1::AuditQuery query_from(const AuditFlags& flags) {
   v1::AuditQuery query;
-  if (!flags.since.empty()) {
-    // The validator has checked the text; now − duration, in Unix milliseconds.
-    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::system_clock::now().time_since_epoch())
-                                    .count();
-    query.set_since_ms(now_ms - parse_duration_ms(flags.since).value_or(0));
-  }
+  if (!flags.since.empty()) query.set_since_ms(since_ms(flags.since));
   query.set_service(flags.service);
   query.set_node_id(flags.node);
   if (!flags.command.empty()) {
@@ -101,10 +95,15 @@ std::optional<std::int64_t> parse_duration_ms(std::string_view text) {
   return count * unit_ms;
 }
 
-void add_audit_commands(CLI::App& app, CommandContext& context) {
-  auto* verb = app.add_subcommand("audit", "Decisions of the policy layer, newest first");
-  auto flags = std::make_shared<AuditFlags>();
-  verb->add_option("--since", flags->since, "only decisions of the last DUR (90s, 30m, 1h, 2d)")
+std::int64_t since_ms(std::string_view duration) {
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  return now_ms - parse_duration_ms(duration).value_or(0);
+}
+
+CLI::Option* add_since_option(CLI::App& verb, std::string& target, const std::string& help) {
+  return verb.add_option("--since", target, help)
       ->type_name("DUR")
       ->check(CLI::Validator(
           [](std::string& text) -> std::string {
@@ -112,6 +111,12 @@ void add_audit_commands(CLI::App& app, CommandContext& context) {
             return "duration " + text + " is not a number followed by s, m, h or d (e.g. 1h)";
           },
           "", "duration"));
+}
+
+void add_audit_commands(CLI::App& app, CommandContext& context) {
+  auto* verb = app.add_subcommand("audit", "Decisions of the policy layer, newest first");
+  auto flags = std::make_shared<AuditFlags>();
+  add_since_option(*verb, flags->since, "only decisions of the last DUR (90s, 30m, 1h, 2d)");
   verb->add_option("--service", flags->service, "only this service")->type_name("S");
   verb->add_option("--node", flags->node, "only this relay node (--node-id)")->type_name("N");
   verb->add_option("--command", flags->command, "only this SMTP command")

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "cli/command_context.h"
@@ -29,5 +30,12 @@ void add_audit_commands(CLI::App& app, CommandContext& context);
 /// "90s", "30m", "1h", "2d" → that duration in milliseconds; nullopt for anything else
 /// (no sign, no fraction, no unit other than s/m/h/d, at most 36500 days).
 std::optional<std::int64_t> parse_duration_ms(std::string_view text);
+
+/// Now − `duration` (checked by parse_duration_ms; an invalid one counts as 0), in Unix ms.
+std::int64_t since_ms(std::string_view duration);
+
+/// Adds `--since DUR` to `verb`, stored in `target` and validated by parse_duration_ms (a
+/// bad value is a usage error naming it).
+CLI::Option* add_since_option(CLI::App& verb, std::string& target, const std::string& help);
 
 }  // namespace gw::cli

@@ -1,7 +1,6 @@
 // `gctl stats`: flags → StatsRequest; one GetStats call.
 #include "cli/stats_commands.h"
 
-#include <chrono>
 #include <memory>
 #include <string>
 
@@ -25,22 +24,12 @@ void add_stats_commands(CLI::App& app, CommandContext& context) {
   auto* verb = app.add_subcommand(
       "stats", "Decisions counted per service, command and verdict, with their latency");
   auto flags = std::make_shared<StatsFlags>();
-  verb->add_option("--since", flags->since, "decisions of the last DUR (90s, 30m, 1h, 2d) [1h]")
-      ->type_name("DUR")
-      ->check(CLI::Validator(
-          [](std::string& text) -> std::string {
-            if (parse_duration_ms(text)) return {};
-            return "duration " + text + " is not a number followed by s, m, h or d (e.g. 1h)";
-          },
-          "", "duration"));
+  add_since_option(*verb, flags->since, "decisions of the last DUR (90s, 30m, 1h, 2d) [1h]");
   verb->add_option("--service", flags->service, "only this service")->type_name("S");
   verb->add_option("--node", flags->node, "only this relay node (--node-id)")->type_name("N");
   verb->callback([flags, &context] {
-    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::system_clock::now().time_since_epoch())
-                                    .count();
     v1::StatsRequest request;
-    request.set_since_ms(now_ms - parse_duration_ms(flags->since).value_or(0));
+    request.set_since_ms(since_ms(flags->since));
     request.set_service(flags->service);
     request.set_node_id(flags->node);
     context.printer().stats(context.call(&Stub::GetStats, request));
