@@ -51,6 +51,15 @@ std::string to_crlf_lines(std::string_view text) {
   return out;
 }
 
+// True if `text` has a CR not followed by LF, or an LF not preceded by CR.
+bool has_lone_cr_or_lf(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r' && (i + 1 == text.size() || text[i + 1] != '\n')) return true;
+    if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) return true;
+  }
+  return false;
+}
+
 // RFC 5321 §4.5.3.1.6: a text line is at most 998 octets before its CRLF.
 constexpr std::size_t kMaxTextLine = 998;
 
@@ -101,8 +110,11 @@ void finish_message(Decision& decision, const EvaluationState& state,
     bool mime_version = false;
     if (structure.quoted_printable) {
       body = qp_encode(body);
-    } else if (!structure.base64 &&
-               (has_line_longer_than(body, kMaxTextLine) || eight_bit_text)) {
+    } else if (!structure.base64 && (has_line_longer_than(body, kMaxTextLine) || eight_bit_text ||
+                                     body.find('\0') != std::string::npos)) {
+      // A NUL the policy wrote (a template with \u0000) never goes out raw: a hop that
+      // drops NULs could see an end of data the gateway did not (PROTOCOL.md refuses NUL
+      // from clients for that reason; probe round 30).
       body = base64_encode(body);
       edits.push_back({HeaderEditKind::kRemove, "Content-Transfer-Encoding", {}});
       edits.push_back({HeaderEditKind::kAdd, "Content-Transfer-Encoding", "base64"});
@@ -256,7 +268,17 @@ Decision evaluate(const CompiledPolicy& policy, Command command, Attributes& att
       const auto it = attributes.find(attr::kContentBody);
       if (it != attributes.end() && it->second != original_body) new_body = it->second;
     }
-    finish_message(decision, state, *structure, new_body, *message);
+    if (new_body && structure->quoted_printable && has_lone_cr_or_lf(original_body)) {
+      // "=0D" / "=0A" decode to a lone CR / LF, and the changed body's line ends are made
+      // CRLF: the octets would come out as line breaks the client never sent (BR-02: no
+      // silent repair; probe round 30). The policy's own "\n" cannot be told from them.
+      fail_with(decision,
+                media_error_reply("Changing this quoted-printable body is not supported"),
+                "content.body changed on a quoted-printable part with encoded lone CR or LF "
+                "octets, which the rewrite would turn into line breaks");
+    } else {
+      finish_message(decision, state, *structure, new_body, *message);
+    }
   }
   if (command == Command::kData) attributes.erase(std::string(attr::kContentBody));
   return decision;

@@ -962,6 +962,52 @@ TEST(EvaluateData, ChangedQuotedPrintableBodyKeepsItsEncodingAndGetsSoftBreaks) 
   EXPECT_EQ(unwrapped, "[EXTERNAL] caf=C3=A9 a=3Db " + std::string(975, 'x') + "\r\nsecond line\r\n");
 }
 
+// Probe round 30 (BR-02): "=0D" and "=0A" decode to a lone CR and LF; a rewrite made every
+// line end CRLF and so turned them into line breaks the client never sent. Such a body is
+// not rewritten: 554 5.6.0. Without a rewrite, or with one that changes nothing, the
+// message passes byte for byte.
+TEST(EvaluateData, QuotedPrintableLoneCrOrLfIsNeverTurnedIntoALineBreak) {
+  const std::string original = "Subject: q\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+                               "keep=0Dthis=0Aone line\r\n";
+  const std::string footer =
+      "- {type: set_attribute, attribute: content.body, value: \"${content.body}-- footer\\n\"}";
+  std::string message = original;
+  auto d = run_data(footer, message);
+  EXPECT_EQ(d.verdict, Verdict::kReject) << d.reason;
+  EXPECT_EQ(d.reply.code, 554u);
+  EXPECT_EQ(d.reply.enhanced_code, "5.6.0");
+  EXPECT_FALSE(d.message_replaced);
+  EXPECT_EQ(message, original);
+  for (const std::string& policy :
+       {std::string("- {type: body_match, regex: 'keep'}"),
+        std::string("- {type: set_attribute, attribute: content.body, value: \"${content.body}\"}")}) {
+    message = original;
+    auto same = run_data(policy, message);
+    EXPECT_EQ(same.verdict, Verdict::kContinue) << policy << ": " << same.reason;
+    EXPECT_EQ(message, original) << policy;
+  }
+  // Encoded CRLF pairs are line breaks either way: the rewrite goes on.
+  message = "Subject: q\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na=0D=0Ab\r\n";
+  auto pair = run_data(footer, message);
+  EXPECT_EQ(pair.verdict, Verdict::kContinue) << pair.reason;
+  EXPECT_TRUE(pair.message_replaced);
+}
+
+// Probe round 30: a NUL a policy writes into the body ("\u0000" in a template) never goes
+// out raw; the part is sent base64, like an over-long line.
+TEST(EvaluateData, ANulThePolicyWritesIsSentBase64) {
+  std::string message = "Subject: q\r\n\r\nhello\r\n";
+  auto d = run_data(
+      "- {type: set_attribute, attribute: content.body, value: \"${content.body}\\n\\u0000.\\nRSET\\n\"}",
+      message);
+  ASSERT_TRUE(d.message_replaced) << d.reason;
+  EXPECT_EQ(message.find('\0'), std::string::npos);
+  const std::size_t split = message.find("\r\n\r\n");
+  ASSERT_NE(split, std::string::npos);
+  EXPECT_EQ(find_header(message.substr(0, split + 2), "Content-Transfer-Encoding"), "base64");
+  EXPECT_EQ(base64_decode(message.substr(split + 4)), std::string("hello\r\n\r\n\0.\r\nRSET\r\n", 19));
+}
+
 // True if no octet of `text` is above 127 (what a 7-bit transaction may carry).
 bool seven_bit(std::string_view text) {
   return std::all_of(text.begin(), text.end(),
