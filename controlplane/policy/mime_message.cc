@@ -98,7 +98,7 @@ class DelimiterLines {
     auto it = std::lower_bound(starts_.begin(), starts_.end(), begin);
     if (begin < end && (it == starts_.end() || *it != begin) &&
         message_.substr(begin, 2) == "--") {
-      if (!spend() ) return false;
+      if (!spend()) return false;
       if (!visit(begin)) return true;
     }
     for (; it != starts_.end() && *it < end; ++it) {
@@ -355,7 +355,7 @@ bool only_close_delimiters(std::string_view message, std::size_t begin, std::siz
 
 // True if [begin, end) has a line that is a boundary delimiter for *some* boundary: "--",
 // then 1 to 70 bchars not ending in a space, then optionally "--", then only whitespace.
-/// True also when the walk ran out of budget (the caller refuses the message either way).
+// True also when the walk ran out of budget (the caller refuses the message either way).
 bool has_delimiter_like_line(std::string_view message, std::size_t begin, std::size_t end,
                              DelimiterLines& lines) {
   const std::string_view region = message.substr(0, end);
