@@ -10,7 +10,7 @@ packages=(
   libunistring-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
-  swaks libnet-ssleay-perl python3-aiosmtpd openssl procps  # swaks only recommends Net::SSLeay (TLS)
+  swaks libnet-ssleay-perl python3-aiosmtpd python3-prometheus-client openssl procps  # swaks only recommends Net::SSLeay (TLS)
   clang libclang-rt-14-dev
 )
 if [[ "${1:-}" == "--bench" ]]; then
