@@ -104,6 +104,11 @@ std::uint64_t AuditWriter::written() const {
   return written_;
 }
 
+std::size_t AuditWriter::queued() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
 void AuditWriter::flush() { flush_for(std::chrono::milliseconds::max()); }
 
 bool AuditWriter::flush_for(std::chrono::milliseconds max_wait) {

@@ -97,6 +97,8 @@ class AuditWriter {
 
   /// Records written so far (tests, metrics).
   std::uint64_t written() const;
+  /// Records queued and not yet written (metrics).
+  std::size_t queued() const;
   /// Blocks until every record submitted before the call is written (tests, shutdown).
   void flush();
   /// flush(), waiting at most `max_wait` (milliseconds::max(): no bound); false if the

@@ -80,6 +80,11 @@ class ControlPlane {
 
   SnapshotHub& hub() { return hub_; }
 
+  /// The control plane's metrics in the Prometheus text format (GET /metrics): the
+  /// configuration version, watching nodes, audit records written and queued, the
+  /// decision counts and latency of DecisionMetrics, and process_*. Thread-safe.
+  std::string metrics_text() const;
+
  private:
   storage::Database db_;
   /// The key file, if this start creates it, is removed again when the start fails: a

@@ -14,6 +14,7 @@ void DecisionGrpcService::decide_now(const gateway::v1::DecisionRequest& request
                                      const Answer& answer) {
   auto decision = engine_.decide(request);
   if (!decision) {
+    metrics_.count_failure(DecisionFailure::kError);
     answer(to_grpc_status(decision.error()), {});
     return;
   }
@@ -24,18 +25,22 @@ void DecisionGrpcService::decide_now(const gateway::v1::DecisionRequest& request
   // passed the node has certainly answered without this decision (an Argon2id check that
   // started just in time and ended too late): no record of a verdict nobody applied.
   if (request.timeout_ms() > 0 && latency > std::chrono::milliseconds(request.timeout_ms())) {
+    metrics_.count_failure(DecisionFailure::kDeadline);
     answer(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                         "the decision took longer than the node's decision timeout"),
            {});
     return;
   }
   outcome.audit.set_latency_us(latency.count());
+  const gateway::v1::Verdict verdict = outcome.response.verdict();
   if (!audit_.submit(std::move(outcome.audit))) {
+    metrics_.count_failure(DecisionFailure::kAuditFull);
     answer(
         grpc::Status(grpc::StatusCode::UNAVAILABLE, "the audit trail cannot take more records now"),
         {});
     return;
   }
+  metrics_.count(request.command(), verdict, latency);
   answer(grpc::Status::OK, std::move(outcome.response));
 }
 
@@ -54,6 +59,7 @@ void DecisionGrpcService::decide(const gateway::v1::DecisionRequest& request,
         // checks nobody waits for would delay the fresh ones (probe round 13).
         if (request.timeout_ms() > 0 && std::chrono::steady_clock::now() - received >
                                             std::chrono::milliseconds(request.timeout_ms())) {
+          metrics_.count_failure(DecisionFailure::kDeadline);
           (*box)(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                               "the node's decision timeout passed while the decision waited"),
                  {});
@@ -61,6 +67,7 @@ void DecisionGrpcService::decide(const gateway::v1::DecisionRequest& request,
         }
         decide_now(request, received, *box);
       })) {
+    metrics_.count_failure(DecisionFailure::kOverloaded);
     (*box)(grpc::Status(grpc::StatusCode::UNAVAILABLE, "too many decisions waiting"), {});
   }
 }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 
+#include "controlplane/decision_metrics.h"
 #include "controlplane/audit_writer.h"
 #include "controlplane/cq_server_queue.h"
 #include "controlplane/decision_engine.h"
@@ -29,6 +30,9 @@ class DecisionGrpcService final : public gateway::v1::DecisionService::AsyncServ
   DecisionGrpcService(const DecisionEngine& engine, AuditWriter& audit, WorkerPool& slow_pool)
       : engine_(engine), audit_(audit), slow_pool_(slow_pool) {}
 
+  /// Counts of the decisions answered and failed so far (metrics).
+  [[nodiscard]] const DecisionMetrics& metrics() const { return metrics_; }
+
   /// Starts accepting Decide and DecideStream calls on `queue` (after the server was
   /// built); `queue` must outlive the server.
   void start(CqServerQueue& queue);
@@ -50,6 +54,7 @@ class DecisionGrpcService final : public gateway::v1::DecisionService::AsyncServ
   const DecisionEngine& engine_;
   AuditWriter& audit_;
   WorkerPool& slow_pool_;
+  DecisionMetrics metrics_;
 };
 
 }  // namespace gw::controlplane

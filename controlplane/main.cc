@@ -1,6 +1,8 @@
 // gctld: the control plane daemon. Wiring only: flags, logging, signals, port file.
 #include <pthread.h>
 #include <signal.h>
+
+#include <memory>
 #include <spdlog/spdlog.h>
 #include <absl/synchronization/mutex.h>
 
@@ -16,6 +18,7 @@
 #include <string>
 
 #include "common/logging.h"
+#include "common/metrics/exporter.h"
 #include "controlplane/control_plane.h"
 #include "controlplane/listen_address.h"
 #include "controlplane/server_tls.h"
@@ -66,6 +69,10 @@ int main(int argc, char** argv) {
                  "delete audit records older than this many days (0: keep them forever)")
       ->capture_default_str()
       ->check(CLI::Range(0u, 36500u));
+  std::string metrics_listen;
+  app.add_option("--metrics-listen", metrics_listen,
+                 "serve Prometheus metrics at http://ADDR:PORT/metrics (numeric address, "
+                 "e.g. 127.0.0.1:9465; default: off)");
   std::size_t grpc_threads = 1;
   app.add_option("--grpc-threads", grpc_threads,
                  "threads answering decisions and serving the node and audit streams "
@@ -143,11 +150,18 @@ int main(int argc, char** argv) {
                    options.tls->client_ca_pem.empty() ? "" : ", client certificates required");
     }
     spdlog::info("gctld listening on {}:{}", address->host, control_plane.port());
+    std::unique_ptr<gw::metrics::MetricsExporter> exporter;
+    if (!metrics_listen.empty()) {
+      exporter = std::make_unique<gw::metrics::MetricsExporter>(
+          metrics_listen, [&control_plane] { return control_plane.metrics_text(); });
+      spdlog::info("metrics at http://{}/metrics (port {})", metrics_listen, exporter->port());
+    }
 
     int signal_number = 0;
     while (sigwait(&shutdown_signals, &signal_number) != 0) {
     }
     spdlog::info("gctld: {} received, shutting down", strsignal(signal_number));
+    exporter.reset();  // no scrape during the teardown
     control_plane.shutdown();
   } catch (const std::exception& e) {
     spdlog::error("gctld: {}", e.what());

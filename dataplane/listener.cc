@@ -131,7 +131,13 @@ awaitable<void> Listener::accept_loop() {
       from_client = ++counters_->per_client[client_ip];
     }
     auto slot = std::make_shared<SessionSlot>(counters_, client_ip);
+    // One lookup per connection; sessions then count lock-free.
+    auto service_counters =
+        node_.relay_counters ? node_.relay_counters->for_service(svc->name) : nullptr;
     if (active > svc->limits.max_sessions || from_client > svc->limits.max_sessions_per_client) {
+      if (service_counters) {
+        service_counters->sessions_refused.fetch_add(1, std::memory_order_relaxed);
+      }
       spdlog::warn("interface={} refused {}: too many sessions (interface {}, client {})",
                    interface_id_, format_endpoint(remote), active, from_client);
       if (type_ == gateway::v1::INTERFACE_TYPE_SSL) {
@@ -161,6 +167,11 @@ awaitable<void> Listener::accept_loop() {
     env.slot = std::move(slot);
     env.policy = node_.policy;
     env.policy_counters = node_.policy_counters;
+    if (service_counters) {
+      service_counters->sessions.fetch_add(1, std::memory_order_relaxed);
+      service_counters->sessions_active.fetch_add(1, std::memory_order_relaxed);
+    }
+    env.service_counters = std::move(service_counters);
     env.node_id = node_.node_id;
     env.config_version = config_version;
     env.live_service = service_;

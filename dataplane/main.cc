@@ -14,9 +14,11 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "common/metrics/exporter.h"
 #include "dataplane/asio.h"
 #include "dataplane/listener_manager.h"
 #include "dataplane/node_agent.h"
+#include "dataplane/node_metrics.h"
 #include "dataplane/policy_client.h"
 
 int main(int argc, char** argv) {
@@ -39,6 +41,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 64u));
   app.add_option("--hostname", hostname, "name used in banners (default: host name)");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error");
+  std::string metrics_listen;
+  app.add_option("--metrics-listen", metrics_listen,
+                 "serve Prometheus metrics at http://ADDR:PORT/metrics (numeric address, "
+                 "e.g. 127.0.0.1:9464; default: off)");
   std::string tls_ca, tls_cert, tls_key;
   app.add_option("--tls-ca", tls_ca, "CA certificate (PEM file) of gctld: use TLS")
       ->check(CLI::ExistingFile);
@@ -88,7 +94,9 @@ int main(int argc, char** argv) {
   // The agent is built first: its channel also carries the decisions. Snapshots only
   // reach `listeners` once start() runs, after it exists.
   ListenerManager* listeners_ptr = nullptr;
+  std::atomic<std::uint64_t> config_version{0};
   NodeAgent agent(agent_options, [&](gateway::v1::ConfigSnapshot snapshot) {
+    config_version.store(snapshot.version(), std::memory_order_relaxed);
     asio::post(strand, [&listeners_ptr, snap = std::move(snapshot)] { listeners_ptr->apply(snap); });
   });
   auto policy_client = std::make_shared<GrpcPolicyClient>(agent.channel());
@@ -98,6 +106,21 @@ int main(int argc, char** argv) {
     for (auto& context : more_contexts) identity.session_contexts.push_back(context.get());
   }
   identity.policy_counters = std::make_shared<PolicyCounters>();
+  identity.relay_counters = std::make_shared<RelayCounters>();
+  std::unique_ptr<gw::metrics::MetricsExporter> exporter;
+  if (!metrics_listen.empty()) {
+    NodeMetricsSources sources{agent_options.node_id, agent_options.instance,
+                               identity.relay_counters.get(), identity.policy_counters.get(),
+                               &config_version};
+    try {
+      exporter = std::make_unique<gw::metrics::MetricsExporter>(
+          metrics_listen, [sources] { return render_node_metrics(sources); });
+    } catch (const std::exception& e) {
+      spdlog::error("grelayd: {}", e.what());
+      return 1;
+    }
+    spdlog::info("metrics at http://{}/metrics (port {})", metrics_listen, exporter->port());
+  }
   // The decision outcomes, once a minute when they changed (and at exit): an operator sees
   // fail-safe answers (unavailable) without a metrics system.
   asio::steady_timer counters_timer(io);

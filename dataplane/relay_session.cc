@@ -53,6 +53,12 @@ RelaySession::RelaySession(Socket client, SessionEnv env)
   session_deadline_ = Clock::now() + limits_.session_timeout;
 }
 
+RelaySession::~RelaySession() {
+  if (env_.service_counters) {
+    env_.service_counters->sessions_active.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
 void RelaySession::start(std::shared_ptr<RelaySession> session) {
   auto executor = session->client_.socket().get_executor();
   asio::co_spawn(executor, session->run(), [session](std::exception_ptr e) {
@@ -1400,7 +1406,16 @@ std::string_view RelaySession::fault_reason(UpstreamFault fault) const {
   return fault_name(fault);
 }
 
+void RelaySession::count_message(std::atomic<std::uint64_t> ServiceCounters::*outcome) {
+  if (env_.service_counters) {
+    (env_.service_counters.get()->*outcome).fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 void RelaySession::upstream_failed(UpstreamFault fault, std::string_view during) {
+  if (env_.service_counters) {
+    env_.service_counters->upstream_failures.fetch_add(1, std::memory_order_relaxed);
+  }
   spdlog::warn("session={} service={} upstream failed during {}: {}", env_.session_id,
                env_.service->name, during, fault_reason(fault));
   upstream_.close();
@@ -1806,27 +1821,33 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   unsigned defects = reader.defects();
   if (defects & (smtp::DataReader::kBareCr | smtp::DataReader::kBareLf)) {
     reply(550, es::kSyntaxError, "Message contains bare CR or LF, refused (RFC 5321 2.3.8)");
+    count_message(&ServiceCounters::refused);
     co_return;
   }
   if (defects & smtp::DataReader::kNul) {
     reply(550, smtp::EnhancedStatus{6, 0}, "Message contains NUL octets, refused (RFC 2045 2.8)");
+    count_message(&ServiceCounters::refused);
     co_return;
   }
   if (defects & smtp::DataReader::kTooBig) {
     reply(552, es::kMessageTooBig, "Message size exceeds fixed maximum message size");
+    count_message(&ServiceCounters::refused);
     co_return;
   }
   if (defects & smtp::DataReader::kLineTooLong) {
     reply(500, es::kSyntaxError, "Line too long");
+    count_message(&ServiceCounters::refused);
     co_return;
   }
   if (defects & smtp::DataReader::kEightBit) {
     reply(554, smtp::EnhancedStatus{6, 3},
           "8-bit message content, but the upstream offers no 8BITMIME (RFC 6152)");
+    count_message(&ServiceCounters::refused);
     co_return;
   }
   if (!upstream_ok) {
     reply(451, es::kBadConnection, "Upstream connection lost during DATA, try again later");
+    count_message(&ServiceCounters::failed);
     co_return;
   }
   if (data_handler) {
@@ -1836,11 +1857,13 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
                             content, &envelope_from, &envelope_recipients);
     if (stopped_by(decision, gateway::v1::SMTP_COMMAND_DATA)) {
       upstream_.close();  // the upstream is mid-DATA: abort without a terminator
+      count_message(&ServiceCounters::refused);
       co_return;
     }
     if (upstream_.stale()) {  // as above: the upstream spoke during DATA
       upstream_failed(UpstreamFault::kProtocol, "DATA content");
       reply(451, es::kBadConnection, "Upstream connection lost during DATA, try again later");
+      count_message(&ServiceCounters::failed);
       co_return;
     }
     // The upstream gets no 8-bit octet it did not offer to take (RFC 6152 §3), whether the
@@ -1853,6 +1876,7 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
       reply(554, smtp::EnhancedStatus{6, 3},
             "The message as the DATA policy changed it is 8-bit, but the upstream offers no "
             "8BITMIME (RFC 6152)");
+      count_message(&ServiceCounters::refused);
       co_return;
     }
     wire_.clear();
@@ -1870,6 +1894,7 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
       upstream_.close(/*abortive=*/true);  // the message may be queued whole: never send it
       upstream_failed(data_fault, "DATA content");
       reply(451, es::kBadConnection, "Upstream connection lost during DATA, try again later");
+      count_message(&ServiceCounters::failed);
       co_return;
     }
   }
@@ -1893,10 +1918,16 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     upstream_.close(/*abortive=*/true);
     upstream_failed(fault, "end of data");
     reply(451, es::kBadConnection, "Upstream did not confirm the message, try again later");
+    count_message(&ServiceCounters::failed);
     co_return;
   }
   relay_upstream_reply(r);
+  if (!r.positive()) count_message(&ServiceCounters::upstream_refused);
   if (r.positive()) {
+    count_message(&ServiceCounters::delivered);
+    if (env_.service_counters) {
+      env_.service_counters->delivered_octets.fetch_add(reader.size(), std::memory_order_relaxed);
+    }
     ++messages_;
     // Progress is a delivered message; a MAIL alone is not, or MAIL/RSET loops would never
     // reach the cap (BR-33).

@@ -14,6 +14,7 @@
 #include "dataplane/asio.h"
 #include "dataplane/policy_client.h"
 #include "dataplane/policy_counters.h"
+#include "dataplane/relay_counters.h"
 #include "dataplane/service_config.h"
 #include "dataplane/tls_context.h"
 #include "dataplane/smtp/address.h"
@@ -42,6 +43,9 @@ struct SessionEnv {
   std::shared_ptr<void> slot;  // released when the session ends (session counters)
   std::shared_ptr<PolicyClient> policy;  // null: no control plane (handlers then fail safe)
   std::shared_ptr<PolicyCounters> policy_counters = nullptr;  // outcome counts; may be null
+  /// The service's session and message counts (metrics); may be null (tests). The session
+  /// decrements sessions_active when it is destroyed.
+  std::shared_ptr<ServiceCounters> service_counters = nullptr;
   std::string node_id;
   std::uint64_t config_version = 0;
 };
@@ -56,6 +60,10 @@ struct SessionEnv {
 class RelaySession : public std::enable_shared_from_this<RelaySession> {
  public:
   RelaySession(Socket client, SessionEnv env);
+  /// Counts the session as ended (ServiceCounters::sessions_active).
+  ~RelaySession();
+  RelaySession(const RelaySession&) = delete;
+  RelaySession& operator=(const RelaySession&) = delete;
 
   /// Spawns the session on its socket's executor. Call once.
   static void start(std::shared_ptr<RelaySession> session);
@@ -203,6 +211,9 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// RFC 5321 §3.8 / §4.1.4: a server closes only after QUIT, on a timeout or with a 421.
   void close_after_refusal();
   void upstream_failed(UpstreamFault fault, std::string_view during);
+  /// Counts the end of a message's data under `outcome` (delivered, upstream_refused,
+  /// refused, failed) when the session has service counters.
+  void count_message(std::atomic<std::uint64_t> ServiceCounters::*outcome);
   /// What ended an upstream operation, for the log: fault_name(fault), except that a wait the
   /// client watch cancelled (the client reset its connection: client_failed_) is said to be
   /// that rather than an upstream "timeout".

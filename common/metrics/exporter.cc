@@ -29,6 +29,7 @@ using tcp = asio::ip::tcp;
 
 constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 constexpr std::size_t kHeaderLimit = 8 * 1024;
+constexpr std::size_t kBodyLimit = 4 * 1024;
 
 tcp::endpoint parse_listen(std::string_view listen) {
   const auto colon = listen.rfind(':');
@@ -103,8 +104,10 @@ struct MetricsExporter::Impl {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     for (;;) {
-      http::request_parser<http::empty_body> parser;
+      // A body is read (and ignored) so that a POST gets its 405, not a parse error.
+      http::request_parser<http::string_body> parser;
       parser.header_limit(kHeaderLimit);
+      parser.body_limit(kBodyLimit);
       boost::system::error_code ec;
       stream.expires_after(kRequestTimeout);
       co_await http::async_read(stream, buffer, parser,
@@ -133,7 +136,7 @@ struct MetricsExporter::Impl {
     stream.close();
   }
 
-  http::response<http::string_body> handle(const http::request<http::empty_body>& request) {
+  http::response<http::string_body> handle(const http::request<http::string_body>& request) {
     const std::string_view target(request.target().data(), request.target().size());
     const std::string_view path = target.substr(0, target.find('?'));
     if (request.method() != http::verb::get && request.method() != http::verb::head) {

@@ -16,7 +16,7 @@ namespace gw::metrics {
 /// `render` on that thread for a fresh exposition (ExpositionWriter text) and answers
 /// `200` with `Content-Type: text/plain; version=0.0.4; charset=utf-8`. Other paths get
 /// 404, other methods 405 (with `Allow: GET, HEAD`), a malformed request 400 and the
-/// connection closes. Bounds: request headers up to 8 KiB, no request body, kRequestTimeout
+/// connection closes. Bounds: request headers up to 8 KiB, a request body up to 4 KiB (read and ignored), kRequestTimeout
 /// per read or write, at most kMaxConnections open at once (more are closed at accept).
 /// Keep-alive is honoured. No TLS and no authentication: bind it to loopback or a
 /// monitoring network (README "Metrics").

@@ -1191,8 +1191,12 @@ class RelayEnv:
     RELAY_HOSTNAME = "relay.example.com"
 
     def __init__(self, name: str = "it", node_id: str = "relay-it", instance: str = "default",
-                 threads: int = 1):
+                 threads: int = 1, gctld_args: Optional[list[str]] = None,
+                 relay_args: Optional[list[str]] = None):
+        """gctld_args / relay_args: more flags for gctld / grelayd (e.g. --metrics-listen)."""
         self.workdir = make_workdir(name)
+        self.gctld_args = list(gctld_args or [])
+        self.relay_args = list(relay_args or [])
         self.node_id = node_id
         self.threads = threads
         self.instance = instance
@@ -1206,7 +1210,7 @@ class RelayEnv:
     def start(self) -> "RelayEnv":
         for name in ("gctld", "grelayd", "gctl"):
             binary(name)
-        self.gctld = Gctld(self.workdir)
+        self.gctld = Gctld(self.workdir, extra_args=self.gctld_args)
         self.gctld.start()
         self.gctl = Gctl(self.gctld.address)
         self.start_relay()
@@ -1214,14 +1218,16 @@ class RelayEnv:
 
     def start_relay(self) -> None:
         self.relay = Grelayd(self.workdir, self.gctld.address, node_id=self.node_id,
-                             instance=self.instance, threads=self.threads)
+                             instance=self.instance, threads=self.threads,
+                             extra_args=self.relay_args)
         self.relay.start()
 
     def restart_gctld(self) -> None:
         """Starts gctld again on the same port with the same database."""
         old = self.gctld
         self.gctld = Gctld(self.workdir, db_path=old.db_path, port=old.port,
-                           name=f"gctld-{int(time.time() * 1000) % 100000}")
+                           name=f"gctld-{int(time.time() * 1000) % 100000}",
+                           extra_args=self.gctld_args)
         deadline = time.monotonic() + 10
         while True:
             try:
