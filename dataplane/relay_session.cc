@@ -1035,7 +1035,6 @@ awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view
     ++step;
     return std::nullopt;
   };
-  std::string wire = "AUTH " + mechanism;
   if (!initial_response.empty()) {
     if (auto error = check(initial_response, smtp::SaslPosition::kInitialResponse)) {
       reply(*error);
@@ -1076,14 +1075,18 @@ awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view
     if (!password) co_return;
     collected.push_back(std::move(*password));
   }
-  if (!first.empty()) {
-    wire += ' ';
-    wire += first;
-  }
-  wire += "\r\n";
+  // A response that would make the AUTH line too long waits for the upstream's 334.
+  std::string deferred;
+  const std::string wire = smtp::auth_command_line(mechanism, first, deferred);
   smtp::Reply r;
   UpstreamFault fault =
       co_await upstream_command(wire, r, limits_.upstream_timeout, Expect::kSasl);
+  if (fault == UpstreamFault::kNone && r.code == 334 && !deferred.empty()) {
+    // The challenge is the empty one of a client-first mechanism: the client has answered
+    // it already. Any other reply (504, 535...) is relayed below as the AUTH's answer.
+    deferred += "\r\n";
+    fault = co_await upstream_command(deferred, r, limits_.upstream_timeout, Expect::kSasl);
+  }
   // LOGIN: the upstream's challenges get the collected responses, in order.
   while (fault == UpstreamFault::kNone && r.code == 334 && !collected.empty()) {
     std::string line = std::move(collected.front()) + "\r\n";

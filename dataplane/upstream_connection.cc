@@ -187,8 +187,14 @@ awaitable<UpstreamFault> UpstreamConnection::authenticate(const UpstreamOptions&
     message += options.username;
     message += '\0';
     message += options.password;
-    std::string wire = "AUTH PLAIN " + smtp::encode_base64(message) + "\r\n";
+    // Credentials too long for the AUTH line (RFC 4954 §4) follow the server's 334.
+    std::string deferred;
+    const std::string wire = smtp::auth_command_line("PLAIN", smtp::encode_base64(message), deferred);
     if (auto f = co_await setup_command(wire, reply); f != UpstreamFault::kNone) co_return f;
+    if (reply.code == 334 && !deferred.empty()) {
+      deferred += "\r\n";
+      if (auto f = co_await setup_command(deferred, reply); f != UpstreamFault::kNone) co_return f;
+    }
   } else if (offers("LOGIN")) {
     if (auto f = co_await setup_command("AUTH LOGIN\r\n", reply); f != UpstreamFault::kNone) co_return f;
     if (reply.code == 334) {

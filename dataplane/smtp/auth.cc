@@ -57,6 +57,23 @@ bool auth_ends_pipeline_group(std::string_view mechanism, bool has_initial_respo
   return !(has_initial_response && (mechanism == "PLAIN" || mechanism == "EXTERNAL"));
 }
 
+std::string auth_command_line(std::string_view mechanism, std::string_view initial_response,
+                              std::string& deferred) {
+  deferred.clear();
+  std::string line = "AUTH ";
+  line += mechanism;
+  if (!initial_response.empty()) {
+    if (line.size() + 1 + initial_response.size() + 2 <= kMaxClientCommandLine) {
+      line += ' ';
+      line += initial_response;
+    } else {
+      deferred = initial_response;
+    }
+  }
+  line += "\r\n";
+  return line;
+}
+
 bool auth_command_ends_pipeline_group(std::string_view args) {
   while (!args.empty() && args.back() == ' ') args.remove_suffix(1);
   const std::size_t sp = args.find(' ');

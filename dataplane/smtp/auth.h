@@ -73,6 +73,20 @@ bool auth_ends_pipeline_group(std::string_view mechanism, bool has_initial_respo
 /// [initial-response]", RFC 4954 §4); the mechanism is compared case-insensitively.
 bool auth_command_ends_pipeline_group(std::string_view args);
 
+/// The longest command line an SMTP client may send, CRLF included (RFC 5321 §4.5.3.1.4).
+inline constexpr std::size_t kMaxClientCommandLine = 512;
+
+/// The AUTH command line a client sends for `mechanism` with `initial_response` (base64,
+/// or "=" for an empty one), CRLF included: "AUTH MECH IR\r\n" when that fits in
+/// kMaxClientCommandLine octets, else "AUTH MECH\r\n" and `deferred` gets the response,
+/// to send as the answer to the server's (empty) 334 challenge. RFC 4954 §4: "If use of
+/// the initial response argument would cause the AUTH command to exceed this length, the
+/// client MUST NOT use the initial response parameter" (probe round 31: a 400-octet
+/// password made a 561-octet line, which upstreams answer 500). An empty
+/// `initial_response` means none: "AUTH MECH\r\n", `deferred` empty.
+std::string auth_command_line(std::string_view mechanism, std::string_view initial_response,
+                              std::string& deferred);
+
 /// True for a line that cancels a SASL exchange ("*", RFC 4954 §4: the server answers 501).
 inline bool is_sasl_cancel(std::string_view line) { return line == "*"; }
 

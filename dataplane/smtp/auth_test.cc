@@ -192,3 +192,32 @@ TEST(SaslCancel, OnlyALoneAsterisk) {  // BR-09
 
 }  // namespace
 }  // namespace gw::smtp
+
+namespace gw::smtp {
+namespace {
+
+// RFC 4954 §4: the initial response only goes on the AUTH line when the line, CRLF
+// included, stays within 512 octets (probe round 31).
+TEST(AuthCommandLine, InitialResponseOnlyWhenTheLineFits) {
+  std::string deferred = "stale";
+  EXPECT_EQ(auth_command_line("PLAIN", "", deferred), "AUTH PLAIN\r\n");
+  EXPECT_EQ(deferred, "");
+  EXPECT_EQ(auth_command_line("PLAIN", "=", deferred), "AUTH PLAIN =\r\n");
+  EXPECT_EQ(deferred, "");
+  // "AUTH PLAIN " is 11 octets and CRLF 2: a 499-octet response makes exactly 512.
+  const std::string fits(499, 'A');
+  const std::string line = auth_command_line("PLAIN", fits, deferred);
+  EXPECT_EQ(line.size(), 512u);
+  EXPECT_EQ(line, "AUTH PLAIN " + fits + "\r\n");
+  EXPECT_EQ(deferred, "");
+  const std::string too_long(500, 'A');
+  EXPECT_EQ(auth_command_line("PLAIN", too_long, deferred), "AUTH PLAIN\r\n");
+  EXPECT_EQ(deferred, too_long);
+  // Any mechanism: a long XOAUTH2 token waits for the 334 as well.
+  const std::string token(4000, 'B');
+  EXPECT_EQ(auth_command_line("XOAUTH2", token, deferred), "AUTH XOAUTH2\r\n");
+  EXPECT_EQ(deferred, token);
+}
+
+}  // namespace
+}  // namespace gw::smtp

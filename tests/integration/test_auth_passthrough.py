@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import LOOPBACK, RecordingUpstream  # noqa: E402
 from tls_helpers import TlsRelayCase, b64, capabilities, plain_blob  # noqa: E402
 
-USERS = {"alice": "s3cret", "bob": "b0b-pa55"}
+# carol's credentials make a PLAIN response too long for an AUTH line of 512 octets.
+USERS = {"alice": "s3cret", "bob": "b0b-pa55", "carol": "C4r0l-" + "x" * 400}
 
 
 def auth_lines(up: RecordingUpstream) -> list[str]:
@@ -271,6 +272,28 @@ class PassThroughTests(TlsRelayCase):
         # which then goes there in one line.
         self.assertEqual(auth_lines(self.up), ["AUTH PLAIN " + plain_blob("alice", USERS["alice"])])
 
+    def test_long_response_follows_the_upstreams_334_rfc4954(self) -> None:
+        """RFC 4954 §4: an initial response that would make the AUTH line longer than 512
+        octets is not sent on it; the gateway sends "AUTH PLAIN", waits for the 334, then
+        the response (probe round 31: one 549-octet line, which the upstream refused)."""
+        blob = plain_blob("carol", USERS["carol"])
+        self.assertGreater(len("AUTH PLAIN " + blob + "\r\n"), 512)
+        for initial_response in (False, True):
+            with self.subTest(initial_response=initial_response):
+                c, _, _ = self.session()
+                if initial_response:  # the client's own line is long (AUTH lines: 12288)
+                    r = c.command("AUTH PLAIN " + blob)
+                else:
+                    self.assertEqual(c.command("AUTH PLAIN").code, 334)
+                    r = c.command(blob)
+                self.assertEqual(r.code, 235, str(r) + self.diag(self.up, c))
+                self.assertEqual(c.command("MAIL FROM:<carol@example.com>").code, 250)
+                self.assertEqual(auth_lines(self.up)[-2:], ["AUTH PLAIN", blob])
+                self.assertEqual([(a.login, a.success) for a in self.up.auth_attempts()][-1],
+                                 ("carol", True))
+                c.command("QUIT")
+                c.close()
+
     def test_login_is_collected_then_relayed(self) -> None:
         """LOGIN's user name and password are collected with the gateway's own challenges
         and checked; only then does the exchange go to the upstream, answering its
@@ -487,6 +510,29 @@ class ServiceCredentialsTests(TlsRelayCase):
                 self.assertEqual(attempts[0].mechanism, mechanisms[0])
                 self.assertNotIn("AUTH PLAIN " + plain_blob("alice", "s3cret"),
                                  up.command_texts())
+
+    def test_long_credentials_follow_the_334_rfc4954(self) -> None:
+        """A service password long enough that "AUTH PLAIN <response>" would pass 512
+        octets: the gateway sends "AUTH PLAIN" and the response after the 334 (RFC 4954 §4;
+        probe round 31: every client got 421 at EHLO)."""
+        self.SVC_PASSWORD = "T0ken." + "t" * 420
+        up = self.upstream(starttls=True, auth_mechanisms=["PLAIN", "LOGIN"],
+                           auth_users={self.SVC_USER: self.SVC_PASSWORD}, auth_required=True)
+        port = self.credentials_service(up)
+        c, _, _ = self.starttls_session(port)
+        self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250, self.diag(up, c))
+        self.assertEqual(c.command("RCPT TO:<bob@example.org>").code, 250)
+        self.assertEqual(c.command("DATA").code, 354)
+        c.send(b"Subject: svc\r\n\r\nhello\r\n.\r\n")
+        self.assertEqual(c.read_reply().code, 250)
+        attempts = up.auth_attempts()
+        self.assertTrue(attempts, self.diag(up))
+        # One login per upstream connection (the EHLO before and after STARTTLS).
+        self.assertEqual({(a.mechanism, a.login, a.password == self.SVC_PASSWORD, a.success)
+                          for a in attempts}, {("PLAIN", self.SVC_USER, True, True)})
+        self.assertIn("AUTH PLAIN", up.command_texts())
+        self.assertTrue(all(len(line) <= 510 for line in up.command_texts()
+                            if line.startswith("AUTH")))
 
     def test_upstream_refusing_the_credentials_gives_4xx(self) -> None:
         up = self.upstream(starttls=True, auth_mechanisms=["PLAIN"],
