@@ -26,7 +26,8 @@ struct ServiceCounters {
   std::atomic<std::uint64_t> upstream_refused{0};  // messages the upstream answered 4xx/5xx
   std::atomic<std::uint64_t> refused{0};  // messages the gateway refused: content defects
                                           // (bare CR/LF, NUL, size, line length, 8-bit)
-                                          // or the DATA policy's answer
+                                          // or the DATA policy's reply (451
+                                          // when it gave none in time)
   std::atomic<std::uint64_t> failed{0};            // messages answered 451 for an upstream fault
   std::atomic<std::uint64_t> delivered_octets{0};  // octets of delivered messages as the
                                                    // client sent them, unstuffed, terminator

@@ -1925,8 +1925,9 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     co_return;
   }
   relay_upstream_reply(r);
-  if (!r.positive()) count_message(&ServiceCounters::upstream_refused);
-  if (r.positive()) {
+  if (!r.positive()) {
+    count_message(&ServiceCounters::upstream_refused);
+  } else {
     count_message(&ServiceCounters::delivered);
     if (env_.service_counters) {
       env_.service_counters->delivered_octets.fetch_add(reader.size(), std::memory_order_relaxed);
