@@ -5,7 +5,9 @@
 
 #include <array>
 #include <cctype>
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <memory>
 
 namespace gw::controlplane::policy {
@@ -31,9 +33,69 @@ void grow(std::string& out, char*& dst, std::size_t& dst_left) {
   dst_left = out.size() - used;
 }
 
-// Converts `in` with `cd`; an invalid or truncated sequence skips one octet. nullopt if
-// the converter fails otherwise.
-std::optional<std::string> convert(iconv_t cd, std::string_view in) {
+// How far an invalid sequence is skipped, as Python's decoders (errors="replace", the
+// email package's default) do: a whole code unit of UTF-16/32, so that the text after it
+// stays aligned, and a whole ISO 2022 escape sequence, which Python's ISO-2022 decoders
+// take as a designation or shift with no output where glibc's refuse it (probe round 32:
+// "SECRET ESC $ ) C MARK" in ISO-2022-JP-2 read "SECRET$)CMARK" here, "SECRETMARK" there).
+struct Recovery {
+  std::size_t unit = 1;     // octets per code unit
+  bool iso2022 = false;     // escape sequences: ESC, intermediates 0x20-0x2F, final 0x30-0x7E
+};
+
+Recovery recovery_for(std::string_view iconv_name) {
+  std::string upper(iconv_name);
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (upper.starts_with("UTF-16") || upper.starts_with("UCS-2")) return {2, false};
+  if (upper.starts_with("UTF-32") || upper.starts_with("UCS-4")) return {4, false};
+  if (upper.find("2022") != std::string::npos) return {1, true};
+  return {};
+}
+
+// Octets to skip at an invalid sequence starting at `at` (at least 1, at most `left`), and
+// whether readers show a replacement character for them.
+std::size_t skip_invalid(const char* at, std::size_t left, const Recovery& r, bool& replaced) {
+  replaced = true;
+  if (r.iso2022 && at[0] == '\x1b') {
+    std::size_t n = 1;
+    while (n < left && at[n] >= 0x20 && at[n] <= 0x2f) ++n;
+    if (n < left && at[n] >= 0x30 && at[n] <= 0x7e) {
+      replaced = false;  // a well-formed escape sequence: no text of its own
+      return n + 1;
+    }
+    return 1;
+  }
+  return std::min(r.unit, left);
+}
+
+// ISO 2022 text with its escape sequences (ESC, intermediates 0x20-0x2F, final 0x30-0x7E)
+// and shift controls (SO, SI) removed: the ASCII a reader shows that takes each of them for a
+// designation or shift without output. Readers differ on which escapes they know (probe
+// round 32, with Python 3.11: "ESC $ ) C" is a designation in ISO-2022-JP-2 and KR,
+// replaced by U+FFFD in JP; glibc passes it through as text), so this reading is matched
+// besides glibc's decoding and the octets.
+std::string without_iso2022_controls(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    if (c == '\x0e' || c == '\x0f') continue;
+    if (c == '\x1b') {
+      std::size_t n = i + 1;
+      while (n < in.size() && in[n] >= 0x20 && in[n] <= 0x2f) ++n;
+      if (n < in.size() && in[n] >= 0x30 && in[n] <= 0x7e) {
+        i = n;
+        continue;
+      }
+    }
+    out += c;
+  }
+  return out;
+}
+
+// Converts `in` with `cd`; an invalid or truncated sequence is skipped as skip_invalid()
+// says and shows as U+FFFD. nullopt if the converter fails otherwise.
+std::optional<std::string> convert(iconv_t cd, std::string_view in, const Recovery& recovery) {
   std::string out;
   out.resize(in.size() * 4 + 16);
   char* src = const_cast<char*>(in.data());  // iconv(3) takes char** but does not write
@@ -43,8 +105,16 @@ std::optional<std::string> convert(iconv_t cd, std::string_view in) {
   while (src_left > 0) {
     if (iconv(cd, &src, &src_left, &dst, &dst_left) != static_cast<std::size_t>(-1)) break;
     if (errno == EILSEQ || errno == EINVAL) {
-      ++src;
-      --src_left;
+      bool replaced = false;
+      const std::size_t n = skip_invalid(src, src_left, recovery, replaced);
+      src += n;
+      src_left -= n;
+      if (replaced) {
+        if (dst_left < 3) grow(out, dst, dst_left);
+        std::memcpy(dst, "\xef\xbf\xbd", 3);  // U+FFFD
+        dst += 3;
+        dst_left -= 3;
+      }
     } else if (errno == E2BIG) {
       grow(out, dst, dst_left);
     } else {
@@ -98,6 +168,88 @@ bool is_plain_ascii_superset(const std::string& py) {
   return starts_with_any(py, {"iso_8859_", "iso8859_", "latin", "windows_125", "cp125"});
 }
 
+// IBM's EBCDIC single-byte code pages (CDRA), three digits at least.
+bool is_ebcdic_code_page(std::string_view number) {
+  static constexpr std::array<std::string_view, 44> kPages = {
+      "037", "273", "277", "278", "280", "284", "285", "290", "297", "420", "423",
+      "424", "500", "803", "833", "836", "838", "870", "871", "875", "880", "905",
+      "918", "924", "1025", "1026", "1027", "1047", "1097", "1112", "1122", "1123",
+      "1130", "1132", "1137", "1140", "1141", "1142", "1143", "1144", "1145", "1146",
+      "1147", "1148"};
+  for (auto page : kPages) {
+    if (number == page) return true;
+  }
+  return number == "1149" || (number.size() == 4 && number >= "1153" && number <= "1166");
+}
+
+// The iconv names other spellings of a charset stand for: Java's and IANA's ("x-" prefix,
+// "IBM01140", "ibm-1140", "ccsid01140", "cp01140", "ebcdic-us-037+euro", "UnicodeBig",
+// "ISO-10646-UCS-2", "x-UTF-16LE-BOM"). `py` is python_name(). Probe round 32 listed 146
+// names Java's Charset decodes that neither glibc nor Python knows.
+std::vector<std::string> other_spellings(std::string py) {
+  std::vector<std::string> out;
+  if (py.starts_with("x_")) py.erase(0, 2);
+  auto dashed = [](std::string s) {
+    for (char& c : s) c = c == '_' ? '-' : c;
+    return s;
+  };
+  out.push_back(dashed(py));
+  // A code page number: "ibm_01140", "cp01140", "ccsid01140", "csibm037", "01140".
+  std::size_t digits = py.find_first_of("0123456789");
+  if (digits != std::string::npos) {
+    const std::string prefix = py.substr(0, digits);
+    std::size_t end = digits;
+    while (end < py.size() && std::isdigit(static_cast<unsigned char>(py[end]))) ++end;
+    std::string number = py.substr(digits, end - digits);
+    // glibc writes code pages with at least three digits: IBM037, IBM1140.
+    number.erase(0, std::min(number.find_first_not_of('0'), number.size() - 1));
+    if (number.size() < 3) number.insert(0, 3 - number.size(), '0');
+    if (prefix.empty() || prefix == "ibm" || prefix == "ibm_" || prefix == "cp" ||
+        prefix == "cp_" || prefix == "ccsid" || prefix == "ccsid_" || prefix == "csibm" ||
+        prefix == "cpibm" || prefix.starts_with("ebcdic")) {
+      out.push_back("IBM" + number);
+      out.push_back("CP" + number);
+      // EBCDIC code pages glibc lacks (Thai 838, Korean 833...): their letters and digits
+      // sit where CP037 has them.
+      if (is_ebcdic_code_page(number)) out.emplace_back("CP037");
+    }
+  }
+  if (py == "ibm_thai") out.emplace_back("CP037");  // Java's name of IBM838
+  struct Prefix {
+    std::string_view python;
+    std::string_view iconv;
+  };
+  static constexpr std::array<Prefix, 14> kPrefixes = {{
+      {"utf_16le", "UTF-16LE"}, {"utf_16_le", "UTF-16LE"}, {"utf_16be", "UTF-16BE"},
+      {"utf_16_be", "UTF-16BE"}, {"utf_32le", "UTF-32LE"}, {"utf_32_le", "UTF-32LE"},
+      {"utf_32be", "UTF-32BE"}, {"utf_32_be", "UTF-32BE"}, {"unicodelittle", "UTF-16LE"},
+      {"unicodebig", "UTF-16BE"}, {"iso_10646_ucs_2", "UCS-2"}, {"iso_10646_ucs_4", "UCS-4"},
+      {"csunicode", "UCS-2"}, {"csucs4", "UCS-4"},
+  }};
+  for (const auto& p : kPrefixes) {
+    if (py.starts_with(p.python)) out.emplace_back(p.iconv);
+  }
+  return out;
+}
+
+bool contains_any(std::string_view s, std::initializer_list<std::string_view> parts) {
+  for (auto p : parts) {
+    if (s.find(p) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+// The decoder for a name of a non-ASCII-compatible family that nothing here knows by that
+// name ("" for any other name).
+std::string family_fallback(const std::string& py) {
+  if (contains_any(py, {"utf_32", "utf32", "ucs_4", "ucs4"})) return "UTF-32";
+  if (contains_any(py, {"utf_16", "utf16", "ucs_2", "ucs2", "unicode"})) return "UTF-16";
+  if (contains_any(py, {"utf_7", "utf7"})) return "UTF-7";
+  if (contains_any(py, {"2022"})) return "ISO-2022-JP-2";
+  if (contains_any(py, {"ebcdic"})) return "CP037";
+  return {};
+}
+
 }  // namespace
 
 CharsetPlan plan_charset(std::string_view charset) {
@@ -116,7 +268,9 @@ CharsetPlan plan_charset(std::string_view charset) {
     std::string_view python;
     std::string_view iconv;
   };
-  static constexpr std::array<Alias, 24> kAliases = {{
+  // (Generated from Python 3.11's encodings.aliases: every alias of a codec that does not
+  // decode each ASCII octet to itself.)
+  static constexpr std::array<Alias, 55> kAliases = {{
       {"utf_16", "UTF-16"},    {"u16", "UTF-16"},        {"utf16", "UTF-16"},
       {"utf_16_le", "UTF-16LE"}, {"utf_16le", "UTF-16LE"}, {"utf16le", "UTF-16LE"},
       {"utf_16_be", "UTF-16BE"}, {"utf_16be", "UTF-16BE"}, {"utf16be", "UTF-16BE"},
@@ -125,6 +279,20 @@ CharsetPlan plan_charset(std::string_view charset) {
       {"utf_32_be", "UTF-32BE"}, {"utf_32be", "UTF-32BE"}, {"utf32be", "UTF-32BE"},
       {"utf_7", "UTF-7"},      {"u7", "UTF-7"},          {"utf7", "UTF-7"},
       {"unicode_1_1_utf_7", "UTF-7"}, {"csunicode11utf7", "UTF-7"}, {"ucs_2", "UCS-2"},
+      {"unicodebigunmarked", "UTF-16BE"}, {"unicodelittleunmarked", "UTF-16LE"},
+      {"037", "CP037"},        {"ibm039", "CP037"},      {"ebcdic_cp_ca", "CP037"},
+      {"ebcdic_cp_nl", "CP037"}, {"ebcdic_cp_wt", "CP037"}, {"1026", "CP1026"},
+      {"1140", "CP1140"},      {"273", "CP273"},         {"424", "CP424"},
+      {"500", "CP500"},        {"iso2022_jp", "ISO-2022-JP"}, {"iso2022jp", "ISO-2022-JP"},
+      {"iso_2022_jp", "ISO-2022-JP"}, {"csiso2022jp", "ISO-2022-JP"},
+      // JP-1 is a subset of JP-2; 2004, 3 and ext decode with JP-3 (glibc has no others).
+      {"iso2022_jp_1", "ISO-2022-JP-2"}, {"iso2022jp_1", "ISO-2022-JP-2"},
+      {"iso_2022_jp_1", "ISO-2022-JP-2"}, {"iso2022_jp_2", "ISO-2022-JP-2"},
+      {"iso2022_jp_2004", "ISO-2022-JP-3"}, {"iso2022jp_2004", "ISO-2022-JP-3"},
+      {"iso_2022_jp_2004", "ISO-2022-JP-3"}, {"iso2022_jp_3", "ISO-2022-JP-3"},
+      {"iso2022_jp_ext", "ISO-2022-JP-3"}, {"iso2022jp_ext", "ISO-2022-JP-3"},
+      {"iso_2022_jp_ext", "ISO-2022-JP-3"}, {"iso2022_kr", "ISO-2022-KR"},
+      {"iso2022kr", "ISO-2022-KR"},
   }};
   std::string name;
   for (const auto& a : kAliases) {
@@ -137,13 +305,19 @@ CharsetPlan plan_charset(std::string_view charset) {
     while (!written.empty() && std::isspace(static_cast<unsigned char>(written.front()))) written.erase(0, 1);
     std::string dashed = py;
     for (char& c : dashed) c = c == '_' ? '-' : c;
-    for (const std::string& candidate : {written, dashed}) {
+    std::vector<std::string> candidates = {written, dashed};
+    for (std::string& other : other_spellings(py)) candidates.push_back(std::move(other));
+    for (const std::string& candidate : candidates) {
       if (open_iconv("UTF-8", candidate)) {
         name = candidate;
         break;
       }
     }
   }
+  // A name no decoder here knows, in a family that does not write ASCII as ASCII: decoded
+  // with the family's common member (EBCDIC code pages share their letters and digits; the
+  // escapes of ISO 2022 are skipped), so the text readers show is matched all the same.
+  if (name.empty()) name = family_fallback(py);
   if (name.empty()) return {};  // unknown everywhere: readers show the octets
   std::string upper = name;
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -170,8 +344,13 @@ std::optional<std::string> decoded_text_for_matching(std::string_view octets,
   for (const std::string& from : names) {
     Iconv cd = open_iconv("UTF-8", from);
     if (!cd) continue;
-    auto text = convert(static_cast<iconv_t>(cd.get()), octets);
+    const Recovery recovery = recovery_for(from);
+    auto text = convert(static_cast<iconv_t>(cd.get()), octets, recovery);
     if (!text) continue;
+    if (recovery.iso2022) {
+      *text += "\r\n";
+      *text += without_iso2022_controls(octets);
+    }
     if (!out) {
       out = std::move(text);
     } else {

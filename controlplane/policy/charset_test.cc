@@ -60,19 +60,80 @@ TEST(Charset, TextIsDecodedToUtf8ForMatching) {
   text = decode(std::string("\0\0\0M\0\0\0A", 8), "utf-32be");
   ASSERT_TRUE(text);
   EXPECT_EQ(*text, "MA");
+  // ISO-2022: glibc's decoding, then the text without escapes and shifts.
   text = decode("hello SECRET\x1b(BMARK", "iso-2022-jp");
   ASSERT_TRUE(text);
-  EXPECT_EQ(*text, "hello SECRETMARK");
+  EXPECT_EQ(*text, "hello SECRETMARK\r\nhello SECRETMARK");
   text = decode("\xd4\xc1\xd9\xd2", "cp037");
   ASSERT_TRUE(text);
   EXPECT_EQ(*text, "MARK");
-  // Invalid sequences are skipped, the rest still decoded.
+  // Invalid sequences are skipped, shown as U+FFFD as readers do, the rest still decoded.
   text = decode(std::string("\xff\xfeM\0\xd8", 5), "utf-16");
   ASSERT_TRUE(text);
-  EXPECT_EQ(*text, "M");
+  EXPECT_EQ(*text, "M\xef\xbf\xbd");
   // Plain ASCII supersets and unknown names: nothing to add.
   EXPECT_FALSE(decode("MARK", "iso-8859-1"));
   EXPECT_FALSE(decode("MARK", "x-unknown"));
+}
+
+// Probe round 32: names Python or Java decode, which glibc spells otherwise or not at all,
+// were matched as octets; a marker in UTF-16 or EBCDIC under such a name passed.
+TEST(Charset, OtherSpellingsOfNonAsciiFamiliesAreDecoded) {
+  const std::string le("S\0E\0C\0R\0E\0T\0M\0A\0R\0K\0", 20);
+  const std::string be("\0S\0E\0C\0R\0E\0T\0M\0A\0R\0K", 20);
+  const std::string ebcdic("\xe2\xc5\xc3\xd9\xc5\xe3\xd4\xc1\xd9\xd2");  // SECRETMARK
+  struct Case {
+    const char* name;
+    std::string octets;
+  };
+  const Case cases[] = {
+      {"unicodelittleunmarked", le}, {"UnicodeBigUnmarked", be}, {"UnicodeLittle", le},
+      {"x-UTF-16LE-BOM", le},        {"X-UTF-16LE", le},         {"ISO-10646-UCS-2", be},
+      {"037", ebcdic},               {"ibm039", ebcdic},         {"273", ebcdic},
+      {"1140", ebcdic},              {"IBM01140", ebcdic},       {"ibm-1140", ebcdic},
+      {"ccsid01140", ebcdic},        {"cp01141", ebcdic},        {"ibm-37", ebcdic},
+      {"cs-ebcdic-cp-us", ebcdic},   {"ebcdic-us-037+euro", ebcdic},
+      {"x-ebcdic-no-such-page", ebcdic},
+      {"x-utf16-no-such-variant", le},
+  };
+  for (const auto& c : cases) {
+    const CharsetPlan plan = plan_charset(c.name);
+    EXPECT_EQ(plan.reading, Reading::kDecode) << c.name;
+    auto text = decoded_text_for_matching(c.octets, plan);
+    ASSERT_TRUE(text) << c.name;
+    EXPECT_NE(text->find("SECRETMARK"), std::string::npos) << c.name << ": " << *text;
+  }
+  // ASCII-compatible families stay octets, whatever their spelling.
+  for (const char* name : {"iso-8859-8-i", "x-mac-roman-ish", "gb2312-x", "tis-620"}) {
+    EXPECT_NE(plan_charset(name).reading, Reading::kUndecodable) << name;
+    auto text = decode("SECRETMARK", name);
+    if (text) {
+      EXPECT_NE(text->find("SECRETMARK"), std::string::npos) << name;
+    }
+  }
+}
+
+// Probe round 32: escapes glibc's ISO-2022 decoders refuse, which Python's take as
+// designations or shifts, split the marker ("SECRET$)CMARK"); and an invalid UTF-16 unit
+// misaligned everything after it.
+TEST(Charset, InvalidSequencesAreSkippedAsReadersSkipThem) {
+  for (const char* name : {"ISO-2022-JP-2", "iso2022_jp_2", "ISO-2022-JP-1", "iso2022_jp",
+                           "ISO-2022-JP-2004", "ISO-2022-KR", "csISO2022KR", "iso2022_jp_ext"}) {
+    // Each of these is a designation or shift without output to Python's decoder of at
+    // least one of the names (the others show U+FFFD or the escape as text).
+    for (const char* escape : {"\x1b$)C", "\x1bN", "\x1b(B", "\x1b(J", "\x1b.A", "\x0e"}) {
+      const std::string octets = std::string("hello SECRET") + escape + "MARK\r\n";
+      auto text = decode(octets, name);
+      ASSERT_TRUE(text) << name;
+      EXPECT_NE(text->find("SECRETMARK"), std::string::npos)
+          << name << " " << (escape + 1) << ": " << *text;
+    }
+  }
+  // An unpaired surrogate (one invalid unit) in UTF-16LE: the text after it stays aligned.
+  const std::string le("\xff\xfe" "A\0" "\x00\xd8" "S\0E\0C\0R\0E\0T\0M\0A\0R\0K\0", 26);
+  auto text = decode(le, "utf-16");
+  ASSERT_TRUE(text);
+  EXPECT_EQ(*text, "A\xef\xbf\xbdSECRETMARK");
 }
 
 TEST(Charset, MessagesWithTextInOtherCharsetsAreDecoded) {

@@ -1034,7 +1034,7 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
                                quoted_printable,
                                (base64 || quoted_printable) && !plain_single_line_field(
                                                                    headers, "Content-Transfer-Encoding"),
-                               std::move(charset)});
+                               std::move(charset), text_like});
       continue;
     }
     if (e.depth >= limits.max_depth) {

@@ -41,6 +41,8 @@ struct MimeLeaf {
   /// The charset parameter of a text part (text/*, or no valid type: RFC 2045 §5.2), as
   /// written; empty for other parts and when absent (us-ascii).
   std::string charset;
+  /// A text part (text/*, or no valid type), whatever its charset.
+  bool text = false;
 };
 
 /// The structure of a message (views into the message: it must outlive this).

@@ -81,6 +81,15 @@ bool has_line_longer_than(std::string_view crlf_text, std::size_t limit) {
 // text in its canonical CRLF form). A quoted-printable part's content.body is its decoded
 // text: the changed body is encoded quoted-printable again (soft line breaks, 8-bit octets
 // escaped), never relabelled base64.
+// A Content-Type field value (unfolded) with "; charset=utf-8" added at its end: the
+// part's type and other parameters stay as they were.
+std::string with_charset_utf8(std::string value) {
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t' || value.back() == ';')) {
+    value.pop_back();
+  }
+  return value + "; charset=utf-8";
+}
+
 void finish_message(Decision& decision, const EvaluationState& state,
                     const MimeStructure& structure, const std::optional<std::string>& new_body,
                     std::string& message) {
@@ -103,10 +112,15 @@ void finish_message(Decision& decision, const EvaluationState& state,
     // upstream without 8BITMIME (RFC 6152 §3; probe round 12): quoted-printable escapes
     // them, a 7bit part goes base64. A part labelled 8bit or binary keeps them; the node
     // refuses those toward a 7-bit upstream (554 5.6.3).
-    // Without a Content-Type the text would read as US-ASCII (RFC 2045 §5.2); UTF-8 text
-    // is labelled so. (A declared charset is the operator's: a footer in another charset
-    // than the message's cannot be fixed here.)
+    // Without a Content-Type, or in a text part without a charset parameter, the text
+    // would read as US-ASCII (RFC 2045 §5.2, RFC 2046 §4.1.2); UTF-8 text is labelled so
+    // (probe round 32: "Content-Type: text/html" kept, the footer "grüße" read as
+    // "gr����e"). A declared charset is the operator's: a footer in another charset than
+    // the message's cannot be fixed here.
     const bool eight_bit_text = !structure.base64 && !structure.eight_bit && common::has_8bit(body);
+    const bool unlabelled_utf8 = common::has_8bit(*new_body) && common::is_valid_utf8(*new_body) &&
+                                 !structure.leaves.empty() && structure.leaves[0].text &&
+                                 structure.leaves[0].charset.empty();
     bool mime_version = false;
     if (structure.quoted_printable) {
       body = qp_encode(body);
@@ -120,9 +134,15 @@ void finish_message(Decision& decision, const EvaluationState& state,
       edits.push_back({HeaderEditKind::kAdd, "Content-Transfer-Encoding", "base64"});
       mime_version = true;
     }
-    if (eight_bit_text && !find_header(headers, "Content-Type") &&
-        common::is_valid_utf8(*new_body)) {
-      edits.push_back({HeaderEditKind::kAdd, "Content-Type", "text/plain; charset=utf-8"});
+    if (unlabelled_utf8) {
+      if (auto type = find_header(headers, "Content-Type")) {
+        // The part's own type and parameters, with the charset it lacked.
+        edits.push_back({HeaderEditKind::kRemove, "Content-Type", {}});
+        edits.push_back({HeaderEditKind::kAdd, "Content-Type",
+                         with_charset_utf8(*type)});
+      } else {
+        edits.push_back({HeaderEditKind::kAdd, "Content-Type", "text/plain; charset=utf-8"});
+      }
       mime_version = true;
     }
     if (mime_version && !find_header(headers, "MIME-Version")) {

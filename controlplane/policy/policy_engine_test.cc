@@ -1052,11 +1052,62 @@ TEST(EvaluateData, EightBitTextThePolicyAddsIsEncoded) {
     EXPECT_NE(message.find("\r\n\r\nhello=20\r\n-- gr=C3=BC=C3=9Fe\r\n"), std::string::npos)
         << message;
   }
-  {  // Labelled 8bit: kept as it is (the node refuses it toward a 7-bit upstream).
+  {  // Labelled 8bit: the octets stay 8bit (the node refuses them toward a 7-bit upstream),
+     // and the UTF-8 text, which had no charset (US-ASCII), is labelled.
     std::string message = "Content-Transfer-Encoding: 8bit\r\n\r\nhello\r\n";
     auto d = run_data(policy, message);
     ASSERT_TRUE(d.message_replaced) << d.reason;
-    EXPECT_EQ(message, "Content-Transfer-Encoding: 8bit\r\n\r\nhello\r\n-- gr\xc3\xbc\xc3\x9f" "e\r\n");
+    EXPECT_EQ(message, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                       "Content-Transfer-Encoding: 8bit\r\n\r\nhello\r\n-- gr\xc3\xbc\xc3\x9f"
+                       "e\r\n");
+  }
+}
+
+// Probe round 32: a text part whose Content-Type has no charset parameter reads as US-ASCII
+// (RFC 2046 §4.1.2), so UTF-8 a policy writes into it needs the label as much as a message
+// without Content-Type does; a declared charset and a part that is not text stay as they are.
+TEST(EvaluateData, UnlabelledTextGetsTheCharsetOfTheTextThePolicyWrites) {
+  const std::string policy =
+      "- {type: set_attribute, attribute: content.body, "
+      "value: \"${content.body}-- gr\u00fc\u00dfe\\n\"}";
+  struct Case {
+    std::string in_headers;
+    std::string content_type;  // expected afterwards
+  };
+  const Case cases[] = {
+      {"Content-Type: text/html\r\n", "text/html; charset=utf-8"},
+      {"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n",
+       "text/plain; charset=utf-8"},
+      {"Content-Type: text/plain; format=flowed\r\n"
+       "Content-Transfer-Encoding: quoted-printable\r\n",
+       "text/plain; format=flowed; charset=utf-8"},
+      {"Content-Type: text/plain;\r\n", "text/plain; charset=utf-8"},
+      {"Content-Type: text/plain; charset=iso-8859-1\r\n", "text/plain; charset=iso-8859-1"},
+      {"Content-Type: text/plain; charset=utf-8\r\n", "text/plain; charset=utf-8"},
+  };
+  for (const auto& c : cases) {
+    const std::string body = c.in_headers.find("base64") != std::string::npos
+                                 ? base64_encode("<p>hello</p>\r\n")
+                                 : std::string("<p>hello</p>\r\n");
+    std::string message = "MIME-Version: 1.0\r\n" + c.in_headers + "\r\n" + body;
+    auto d = run_data(policy, message);
+    ASSERT_TRUE(d.message_replaced) << c.in_headers << d.reason;
+    const std::size_t split = message.find("\r\n\r\n");
+    ASSERT_NE(split, std::string::npos);
+    const std::string headers = message.substr(0, split + 2);
+    EXPECT_EQ(find_header(headers, "Content-Type"), c.content_type) << headers;
+    EXPECT_EQ(headers.find("Content-Type"), headers.rfind("Content-Type")) << headers;  // one
+    EXPECT_TRUE(seven_bit(message)) << message;
+  }
+  // A part that is not text keeps its type.
+  std::string message =
+      "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+      base64_encode("data\r\n");
+  auto d = run_data(policy, message);
+  if (d.message_replaced) {
+    EXPECT_EQ(find_header(message.substr(0, message.find("\r\n\r\n") + 2), "Content-Type"),
+              "application/octet-stream")
+        << message;
   }
 }
 

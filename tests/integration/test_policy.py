@@ -79,6 +79,11 @@ policies:
       - type: set_attribute
         attribute: content.body
         value: "${content.body}-- gr\u00fc\u00dfe\\n"
+  - name: no-marker
+    filters:
+      - type: body_match
+        regex: SECRETMARK
+        negate: true
   - name: stamp-utf8
     filters:
       - type: add_header
@@ -409,6 +414,54 @@ class MailRcptHandlerTests(PolicyCase):
         self.assertEqual([r.verdict for r in records], ["continue", "continue"],
                          [r.raw for r in records])
 
+
+    def test_marker_in_text_of_any_charset_spelling_is_seen(self) -> None:
+        """Probe round 32: text parts whose charset label Python's email package (or Java)
+        decodes but glibc spells otherwise (iso2022_jp, unicodebigunmarked, 037, IBM01140,
+        ISO-10646-UCS-2), or ISO-2022 escapes glibc passes through as text while readers take
+        them as designations, hid a body_match marker: the message was delivered. Each must
+        get the policy's 5xx, with nothing upstream; plain text in the same labels passes."""
+        import base64 as b64mod
+        cases = [
+            ("iso2022_jp", b"hello SECRET\x1b(BMARK x\r\n"),
+            ("ISO-2022-JP-2", b"hello SECRET\x1b$)CMARK x\r\n"),
+            ("ISO-2022-JP-2", b"hello SECRET\x1bNMARK x\r\n"),
+            ("ISO-2022-KR", b"hello SECRET\x1b(BMARK x\r\n"),
+            ("ISO-2022-JP-1", b"hello SECRET\x1b(JMARK x\r\n"),
+            ("unicodebigunmarked", "hello SECRETMARK x\r\n".encode("utf-16-be")),
+            ("unicodelittleunmarked", "hello SECRETMARK x\r\n".encode("utf-16-le")),
+            ("037", "hello SECRETMARK x\r\n".encode("cp037")),
+            ("424", "hello SECRETMARK x\r\n".encode("cp424")),
+            ("IBM01140", "hello SECRETMARK x\r\n".encode("cp1140")),
+            ("ibm-1147", "hello SECRETMARK x\r\n".encode("cp1140")),
+            ("ISO-10646-UCS-2", "hello SECRETMARK x\r\n".encode("utf-16-be")),
+            ("x-UTF-16LE-BOM", "hello SECRETMARK x\r\n".encode("utf-16-le")),
+        ]
+        up = self.upstream()
+        _, port = self.service(up, handlers=[("data", "no-marker")])
+        c, _ = self.session(port)
+
+        def send(charset: str, octets: bytes) -> Reply:
+            self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+            self.assertEqual(c.command("RCPT TO:<bob@example.net>").code, 250)
+            self.assertEqual(c.command("DATA").code, 354)
+            c.send(b"Subject: charset\r\nMIME-Version: 1.0\r\n"
+                   b"Content-Type: text/plain; charset=" + charset.encode() + b"\r\n"
+                   b"Content-Transfer-Encoding: base64\r\n\r\n" +
+                   b64mod.encodebytes(octets).replace(b"\n", b"\r\n") + b".\r\n")
+            return c.read_reply()
+
+        for charset, octets in cases:
+            r = send(charset, octets)
+            self.assertEqual(r.code // 100, 5, f"{charset} {octets!r}: {r}" + self.diag(up, c))
+        # The same labels on text without the marker are delivered.
+        for charset in ("ISO-2022-JP-2", "unicodebigunmarked", "037"):
+            codec = {"ISO-2022-JP-2": "iso2022_jp_2", "unicodebigunmarked": "utf-16-be",
+                     "037": "cp037"}[charset]
+            r = send(charset, "hello SECRET MARK\r\n".encode(codec))
+            self.assertEqual(r.code, 250, f"{charset}: {r}" + self.diag(up, c))
+        self.assertTrue(up.wait_messages(3), self.diag(up, c))
+        self.assertEqual(len(up.messages()), 3)
 
     def test_mime_caps_are_the_services_limits(self) -> None:
         """Field case BR-29: the caps on MIME parts and nesting are per-service limits
