@@ -1,6 +1,7 @@
 // gctld: the control plane daemon. Wiring only: flags, logging, signals, port file.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <memory>
 #include <spdlog/spdlog.h>
@@ -117,6 +118,10 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // The database holds password hashes and sealed secrets, and its -wal and -shm files
+  // take its mode: files gctld creates are for its own user only (the key file was already).
+  umask(077);
+
   // Block the shutdown signals before any thread starts, so every thread inherits the mask
   // and they arrive only through sigwait() below: no handler, no global flag.
   sigset_t shutdown_signals;
@@ -154,7 +159,7 @@ int main(int argc, char** argv) {
     if (!metrics_listen.empty()) {
       exporter = std::make_unique<gw::metrics::MetricsExporter>(
           metrics_listen, [&control_plane] { return control_plane.metrics_text(); });
-      spdlog::info("metrics at http://{}/metrics (port {})", metrics_listen, exporter->port());
+      spdlog::info("metrics at {}", exporter->url());
     }
 
     int signal_number = 0;

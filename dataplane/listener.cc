@@ -148,7 +148,10 @@ awaitable<void> Listener::accept_loop() {
         socket.close(ignored);
         continue;
       }
-      asio::co_spawn(socket.get_executor(), refuse(std::move(socket), "Too many connections"),
+      // RFC 5321 §4.2: a 421 greeting names the server ("421 <domain> ...").
+      const std::string& hostname = svc->hostname.empty() ? node_.hostname : svc->hostname;
+      asio::co_spawn(socket.get_executor(),
+                     refuse(std::move(socket), hostname + " Too many connections, try again later"),
                      [slot](std::exception_ptr) {});
       continue;
     }

@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
       spdlog::error("grelayd: {}", e.what());
       return 1;
     }
-    spdlog::info("metrics at http://{}/metrics (port {})", metrics_listen, exporter->port());
+    spdlog::info("metrics at {}", exporter->url());
   }
   // The decision outcomes, once a minute when they changed (and at exit): an operator sees
   // fail-safe answers (unavailable) without a metrics system.

@@ -15,7 +15,8 @@ std::string render_node_metrics(const NodeMetricsSources& sources) {
              std::uint64_t{1});
   if (sources.config_version) {
     out.single("gw_node_config_version", MetricType::kGauge,
-               "Version of the configuration snapshot the node runs (0: none received yet).",
+               "Version of the configuration snapshot the node runs (0 until the first one "
+               "arrives, and while the control plane has never been configured).",
                sources.config_version->load(std::memory_order_relaxed));
   }
   if (sources.policy) {

@@ -46,8 +46,8 @@ void RelayCounters::write(metrics::ExpositionWriter& out) const {
   out.family("gw_relay_messages_total", MetricType::kCounter,
              "Messages whose end of data got an answer: delivered (the upstream's 2xx), "
              "upstream_refused (the upstream's 4xx/5xx relayed), refused (by the gateway: a "
-             "content defect, or the DATA policy's reply, 451 when it gave none in time), "
-             "failed (451 for an upstream fault).");
+             "content defect or the DATA policy's reply), failed (a 4xx for an upstream "
+             "fault, or 451 4.3.0 when the DATA decision did not come in time).");
   for (const auto& [service, c] : services) {
     out.sample("gw_relay_messages_total", {{"service", service}, {"outcome", "delivered"}},
                c->delivered.load(std::memory_order_relaxed));

@@ -26,9 +26,9 @@ struct ServiceCounters {
   std::atomic<std::uint64_t> upstream_refused{0};  // messages the upstream answered 4xx/5xx
   std::atomic<std::uint64_t> refused{0};  // messages the gateway refused: content defects
                                           // (bare CR/LF, NUL, size, line length, 8-bit)
-                                          // or the DATA policy's reply (451
-                                          // when it gave none in time)
-  std::atomic<std::uint64_t> failed{0};            // messages answered 451 for an upstream fault
+                                          // or the DATA policy's reply
+  std::atomic<std::uint64_t> failed{0};  // messages answered 4xx for an upstream fault, or
+                                         // 451 4.3.0 for a DATA decision that did not come
   std::atomic<std::uint64_t> delivered_octets{0};  // octets of delivered messages as the
                                                    // client sent them, unstuffed, terminator
                                                    // excluded (before any DATA rewrite)

@@ -633,6 +633,7 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
   set_upstream_deadline(Clock::time_point::max());
   upstream_timed_out_ = false;
   if (fault != UpstreamFault::kNone) {
+    count_upstream_failure();
     spdlog::warn("session={} service={} upstream {}:{} unavailable: {} ({})", env_.session_id,
                  env_.service->name, common::log_escape(env_.service->upstream_host),
                  env_.service->upstream_port, fault_reason(fault),
@@ -1349,6 +1350,7 @@ awaitable<bool> RelaySession::reopen_upstream(bool for_auth) {
   set_upstream_deadline(Clock::time_point::max());
   upstream_timed_out_ = false;
   if (fault != UpstreamFault::kNone) {
+    count_upstream_failure();
     spdlog::warn("session={} service={} upstream reconnect failed: {} ({})", env_.session_id,
                  env_.service->name, fault_reason(fault), common::log_escape(upstream_.detail()));
     if (for_auth) {
@@ -1415,10 +1417,14 @@ void RelaySession::count_message(std::atomic<std::uint64_t> ServiceCounters::*ou
   }
 }
 
-void RelaySession::upstream_failed(UpstreamFault fault, std::string_view during) {
+void RelaySession::count_upstream_failure() {
   if (env_.service_counters) {
     env_.service_counters->upstream_failures.fetch_add(1, std::memory_order_relaxed);
   }
+}
+
+void RelaySession::upstream_failed(UpstreamFault fault, std::string_view during) {
+  count_upstream_failure();
   spdlog::warn("session={} service={} upstream failed during {}: {}", env_.session_id,
                env_.service->name, during, fault_reason(fault));
   upstream_.close();
@@ -1860,7 +1866,12 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
                             content, &envelope_from, &envelope_recipients);
     if (stopped_by(decision, gateway::v1::SMTP_COMMAND_DATA)) {
       upstream_.close();  // the upstream is mid-DATA: abort without a terminator
-      count_message(&ServiceCounters::refused);
+      if (!client_failed_) {
+        // The policy's answer, or 451 4.3.0 when none came in time (fail-safe).
+        count_message(decision.outcome == Decision::Outcome::kUnavailable
+                          ? &ServiceCounters::failed
+                          : &ServiceCounters::refused);
+      }
       co_return;
     }
     if (upstream_.stale()) {  // as above: the upstream spoke during DATA

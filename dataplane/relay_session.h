@@ -214,6 +214,8 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// Counts the end of a message's data under `outcome` (delivered, upstream_refused,
   /// refused, failed) when the session has service counters.
   void count_message(std::atomic<std::uint64_t> ServiceCounters::*outcome);
+  /// Counts one upstream fault (connect, greeting, timeout, protocol, lost connection).
+  void count_upstream_failure();
   /// What ended an upstream operation, for the log: fault_name(fault), except that a wait the
   /// client watch cancelled (the client reset its connection: client_failed_) is said to be
   /// that rather than an upstream "timeout".

@@ -184,4 +184,11 @@ MetricsExporter::~MetricsExporter() = default;
 
 std::uint16_t MetricsExporter::port() const { return impl_->bound_port; }
 
+std::string MetricsExporter::url() const {
+  const auto address = impl_->acceptor.local_endpoint().address();
+  const std::string host =
+      address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return "http://" + host + ":" + std::to_string(impl_->bound_port) + "/metrics";
+}
+
 }  // namespace gw::metrics

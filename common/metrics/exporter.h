@@ -37,6 +37,8 @@ class MetricsExporter {
 
   /// The bound port.
   [[nodiscard]] std::uint16_t port() const;
+  /// "http://ADDRESS:PORT/metrics" with the bound port (IPv6 addresses in brackets).
+  [[nodiscard]] std::string url() const;
 
  private:
   struct Impl;

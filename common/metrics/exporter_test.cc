@@ -54,6 +54,7 @@ class MetricsExporterTest : public ::testing::Test {
 
 TEST_F(MetricsExporterTest, GetMetricsRendersFreshText) {
   ASSERT_NE(exporter.port(), 0);
+  EXPECT_EQ(exporter.url(), "http://127.0.0.1:" + std::to_string(exporter.port()) + "/metrics");
   const std::string r1 =
       exchange(exporter.port(), "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(r1.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r1;
@@ -128,6 +129,7 @@ TEST(MetricsExporterAddress, BadAddressesThrow) {
   EXPECT_THROW(MetricsExporter("127.0.0.1:x", render), std::runtime_error);
   MetricsExporter v6("[::1]:0", render);
   EXPECT_NE(v6.port(), 0);
+  EXPECT_EQ(v6.url(), "http://[::1]:" + std::to_string(v6.port()) + "/metrics");
   MetricsExporter first("127.0.0.1:0", render);
   EXPECT_THROW(MetricsExporter("127.0.0.1:" + std::to_string(first.port()), render),
                std::runtime_error);

@@ -22,10 +22,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import (LOOPBACK, RelayEnv, SmtpClient, binary,  # noqa: E402
+from harness import (LOOPBACK, RelayEnv, SmtpClient, binary, free_port,  # noqa: E402
                      make_workdir, remove_workdir, wait_until)
 
-METRICS_LOG = re.compile(r"metrics at http://\S+/metrics \(port (\d+)\)")
+METRICS_LOG = re.compile(r"metrics at http://127\.0\.0\.1:(\d+)/metrics")
 
 POLICIES = """\
 policies:
@@ -201,6 +201,43 @@ class CountsFollowTheTraffic(MetricsEnv):
                                                  "gw_audit_records_written_total") == 3,
                                    5.0, 0.05))
         self.assertEqual(value(scrape(self.gctld_metrics), "gw_audit_queue_records"), 0)
+
+    def test_upstream_that_refuses_connections_is_counted(self) -> None:
+        """An upstream nothing listens on: every session gets 421 4.4.1 at EHLO, and each
+        failed connect counts in gw_relay_upstream_failures_total (README "Metrics")."""
+        dead = free_port()
+        name = "dead-upstream"
+        self.env.gctl.service_add(name, LOOPBACK, dead, hostname=RelayEnv.RELAY_HOSTNAME)
+        _, port = self.env.interface(name)
+        for _ in range(2):
+            c = SmtpClient(port)
+            self.assertEqual(c.banner().code, 220)
+            r = c.command("EHLO client.example")
+            self.assertEqual((r.code, r.enhanced), (421, "4.4.1"), str(r))
+            c.close()
+        relay = scrape(self.relay_metrics)
+        self.assertEqual(value(relay, "gw_relay_upstream_failures_total", service=name), 2)
+        self.assertEqual(value(relay, "gw_relay_messages_total", service=name,
+                               outcome="failed"), 0)
+
+    def test_connections_over_the_session_limit_are_counted(self) -> None:
+        """Over --max-sessions-per-client the next connection gets a 421 that names the
+        server (RFC 5321 §4.2) and counts in gw_relay_sessions_refused_total."""
+        up = self.env.upstream()
+        name, port = self.env.service(up, "--max-sessions-per-client", "1")
+        before = value(scrape(self.relay_metrics), "gw_relay_sessions_refused_total",
+                       service=name) or 0
+        first = self.session(port)
+        second = SmtpClient(port)
+        refusal = second.read_reply()
+        self.assertEqual((refusal.code, refusal.enhanced), (421, "4.7.0"), str(refusal))
+        self.assertTrue(refusal.text.startswith("4.7.0 " + RelayEnv.RELAY_HOSTNAME + " "),
+                        str(refusal))
+        second.close()
+        first.command("QUIT")
+        first.close()
+        self.assertEqual(value(scrape(self.relay_metrics), "gw_relay_sessions_refused_total",
+                               service=name) - before, 1)
 
     def test_other_paths_and_methods(self) -> None:
         with self.assertRaises(urllib.error.HTTPError) as missing:
