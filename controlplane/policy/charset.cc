@@ -36,8 +36,8 @@ void grow(std::string& out, char*& dst, std::size_t& dst_left) {
 // How far an invalid sequence is skipped, as Python's decoders (errors="replace", the
 // email package's default) do: a whole code unit of UTF-16/32, so that the text after it
 // stays aligned, and a whole ISO 2022 escape sequence, which Python's ISO-2022 decoders
-// take as a designation or shift with no output where glibc's refuse it (probe round 32:
-// "SECRET ESC $ ) C MARK" in ISO-2022-JP-2 read "SECRET$)CMARK" here, "SECRETMARK" there).
+// may take as a designation or shift with no output where glibc's refuse it (others glibc
+// passes through as text: without_iso2022_controls() covers those; probe round 32).
 struct Recovery {
   std::size_t unit = 1;     // octets per code unit
   bool iso2022 = false;     // escape sequences: ESC, intermediates 0x20-0x2F, final 0x30-0x7E
