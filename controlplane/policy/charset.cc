@@ -168,6 +168,12 @@ bool is_plain_ascii_superset(const std::string& py) {
   return starts_with_any(py, {"iso_8859_", "iso8859_", "latin", "windows_125", "cp125"});
 }
 
+// A charset name in Python's normalized form and the iconv(3) name it stands for.
+struct NamePair {
+  std::string_view python;
+  std::string_view iconv;
+};
+
 // IBM's EBCDIC single-byte code pages (CDRA), three digits at least.
 bool is_ebcdic_code_page(std::string_view number) {
   static constexpr std::array<std::string_view, 44> kPages = {
@@ -215,11 +221,8 @@ std::vector<std::string> other_spellings(std::string py) {
     }
   }
   if (py == "ibm_thai") out.emplace_back("CP037");  // Java's name of IBM838
-  struct Prefix {
-    std::string_view python;
-    std::string_view iconv;
-  };
-  static constexpr std::array<Prefix, 14> kPrefixes = {{
+  // Names that start so, with any suffix ("x-UTF-16LE-BOM" is "utf_16le_bom").
+  static constexpr std::array<NamePair, 14> kPrefixes = {{
       {"utf_16le", "UTF-16LE"}, {"utf_16_le", "UTF-16LE"}, {"utf_16be", "UTF-16BE"},
       {"utf_16_be", "UTF-16BE"}, {"utf_32le", "UTF-32LE"}, {"utf_32_le", "UTF-32LE"},
       {"utf_32be", "UTF-32BE"}, {"utf_32_be", "UTF-32BE"}, {"unicodelittle", "UTF-16LE"},
@@ -264,13 +267,9 @@ CharsetPlan plan_charset(std::string_view charset) {
     if (py == n) return {Reading::kUndecodable, {}};
   }
   // Python's spellings of the Unicode encodings iconv names differently.
-  struct Alias {
-    std::string_view python;
-    std::string_view iconv;
-  };
   // (Generated from Python 3.11's encodings.aliases: every alias of a codec that does not
   // decode each ASCII octet to itself.)
-  static constexpr std::array<Alias, 55> kAliases = {{
+  static constexpr std::array<NamePair, 55> kAliases = {{
       {"utf_16", "UTF-16"},    {"u16", "UTF-16"},        {"utf16", "UTF-16"},
       {"utf_16_le", "UTF-16LE"}, {"utf_16le", "UTF-16LE"}, {"utf16le", "UTF-16LE"},
       {"utf_16_be", "UTF-16BE"}, {"utf_16be", "UTF-16BE"}, {"utf16be", "UTF-16BE"},
