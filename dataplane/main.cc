@@ -110,8 +110,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<gw::metrics::MetricsExporter> exporter;
   if (!metrics_listen.empty()) {
     NodeMetricsSources sources{agent_options.node_id, agent_options.instance,
-                               identity.relay_counters.get(), identity.policy_counters.get(),
-                               &config_version};
+                               identity.relay_counters.get(), &config_version};
     try {
       exporter = std::make_unique<gw::metrics::MetricsExporter>(
           metrics_listen, [sources] { return render_node_metrics(sources); });

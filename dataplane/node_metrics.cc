@@ -19,21 +19,6 @@ std::string render_node_metrics(const NodeMetricsSources& sources) {
                "arrives, and while the control plane has never been configured).",
                sources.config_version->load(std::memory_order_relaxed));
   }
-  if (sources.policy) {
-    const PolicyCounters& p = *sources.policy;
-    out.family("gw_policy_decisions_total", MetricType::kCounter,
-               "Policy decisions the node asked for, by outcome: continue, refused (the "
-               "policy's reject or tempfail), unavailable (no answer in time: 451 4.3.0 or "
-               "454 4.7.0), failed_open (no answer, the service fails open).");
-    out.sample("gw_policy_decisions_total", {{"outcome", "continue"}},
-               p.continued.load(std::memory_order_relaxed));
-    out.sample("gw_policy_decisions_total", {{"outcome", "refused"}},
-               p.refused.load(std::memory_order_relaxed));
-    out.sample("gw_policy_decisions_total", {{"outcome", "unavailable"}},
-               p.unavailable.load(std::memory_order_relaxed));
-    out.sample("gw_policy_decisions_total", {{"outcome", "failed_open"}},
-               p.failed_open.load(std::memory_order_relaxed));
-  }
   if (sources.relay) sources.relay->write(out);
   metrics::write_process_metrics(out);
   return out.take();

@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <string>
 
-#include "dataplane/policy_counters.h"
 #include "dataplane/relay_counters.h"
 
 namespace gw::dataplane {
@@ -15,14 +14,13 @@ struct NodeMetricsSources {
   std::string node_id;
   std::string instance;
   const RelayCounters* relay = nullptr;
-  const PolicyCounters* policy = nullptr;
   /// Version of the last configuration snapshot applied (0: none yet).
   const std::atomic<std::uint64_t>* config_version = nullptr;
 };
 
 /// The node's metrics in the Prometheus text format: gw_node_info{node_id,instance} 1,
-/// gw_node_config_version, gw_policy_decisions_total{outcome=continue|refused|unavailable|
-/// failed_open}, the per-service families of RelayCounters::write, and process_*.
+/// gw_node_config_version, the per-service families of RelayCounters::write (decision
+/// outcomes included), and process_*.
 std::string render_node_metrics(const NodeMetricsSources& sources);
 
 }  // namespace gw::dataplane

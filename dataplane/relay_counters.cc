@@ -66,6 +66,18 @@ void RelayCounters::write(metrics::ExpositionWriter& out) const {
   counter("gw_relay_upstream_failures_total",
           "Upstream faults (connect, timeout, protocol, lost connection) seen by sessions.",
           &ServiceCounters::upstream_failures);
+  static constexpr const char* kOutcomes[ServiceCounters::kDecisionOutcomes] = {
+      "continue", "reject", "tempfail", "unavailable", "failed_open"};
+  out.family("gw_policy_decisions_total", MetricType::kCounter,
+             "Policy decisions the node asked for, by what it did: continue, reject and "
+             "tempfail (the policy's verdict), unavailable (no answer in time: 451 4.3.0 or "
+             "454 4.7.0), failed_open (no answer, the service fails open).");
+  for (const auto& [service, c] : services) {
+    for (std::size_t i = 0; i < ServiceCounters::kDecisionOutcomes; ++i) {
+      out.sample("gw_policy_decisions_total", {{"service", service}, {"outcome", kOutcomes[i]}},
+                 c->decisions[i].load(std::memory_order_relaxed));
+    }
+  }
 }
 
 }  // namespace gw::dataplane

@@ -2,7 +2,9 @@
 // (DESIGN.md §8). Node-wide decision outcomes stay in PolicyCounters.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -33,6 +35,15 @@ struct ServiceCounters {
                                                    // client sent them, unstuffed, terminator
                                                    // excluded (before any DATA rewrite)
   std::atomic<std::uint64_t> upstream_failures{0};  // upstream connect/protocol/timeout faults
+
+  /// Policy decisions of the service's sessions, by what the session did with them (the
+  /// verdict names gctld and `gctl audit` use, plus the node's own fail-safe outcomes).
+  enum class DecisionOutcome { kContinue, kReject, kTempfail, kUnavailable, kFailedOpen };
+  static constexpr std::size_t kDecisionOutcomes = 5;
+  std::array<std::atomic<std::uint64_t>, kDecisionOutcomes> decisions{};
+  void count_decision(DecisionOutcome outcome) {
+    decisions[static_cast<std::size_t>(outcome)].fetch_add(1, std::memory_order_relaxed);
+  }
 };
 
 /// Holds a ServiceCounters per service name, created on first use and kept for the life of
@@ -46,8 +57,9 @@ class RelayCounters {
 
   /// Writes gw_relay_sessions_total, gw_relay_sessions_refused_total,
   /// gw_relay_sessions_active, gw_relay_messages_total{outcome=delivered|upstream_refused|
-  /// refused|failed}, gw_relay_delivered_octets_total and gw_relay_upstream_failures_total, each
-  /// labelled with `service`, services in name order.
+  /// refused|failed}, gw_relay_delivered_octets_total, gw_relay_upstream_failures_total and
+  /// gw_policy_decisions_total{outcome=continue|reject|tempfail|unavailable|failed_open},
+  /// each labelled with `service`, services in name order.
   void write(metrics::ExpositionWriter& out) const;
 
  private:

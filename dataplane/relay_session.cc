@@ -1241,8 +1241,12 @@ awaitable<Decision> RelaySession::ask_policy(const gateway::v1::Handler& handler
 bool RelaySession::stopped_by(const Decision& decision, gateway::v1::SmtpCommand command) {
   const bool auth = command == gateway::v1::SMTP_COMMAND_AUTH;
   PolicyCounters* counters = env_.policy_counters.get();
-  auto count = [counters](std::atomic<std::uint64_t> PolicyCounters::*counter) {
+  ServiceCounters* service_counters = env_.service_counters.get();
+  using Outcome = ServiceCounters::DecisionOutcome;
+  auto count = [counters, service_counters](std::atomic<std::uint64_t> PolicyCounters::*counter,
+                                            Outcome outcome) {
     if (counters != nullptr) (counters->*counter).fetch_add(1, std::memory_order_relaxed);
+    if (service_counters != nullptr) service_counters->count_decision(outcome);
   };
   if (client_failed_) {
     spdlog::info("session={} client connection failed while {} waited for its decision {}; "
@@ -1255,11 +1259,13 @@ bool RelaySession::stopped_by(const Decision& decision, gateway::v1::SmtpCommand
   }
   switch (decision.outcome) {
     case Decision::Outcome::kContinue:
-      count(&PolicyCounters::continued);
+      count(&PolicyCounters::continued, Outcome::kContinue);
       return false;
     case Decision::Outcome::kReject:
     case Decision::Outcome::kTempfail:
-      count(&PolicyCounters::refused);
+      count(&PolicyCounters::refused, decision.outcome == Decision::Outcome::kReject
+                                          ? Outcome::kReject
+                                          : Outcome::kTempfail);
       spdlog::info("session={} {} refused by policy (decision {})", env_.session_id,
                    gateway::v1::SmtpCommand_Name(command),
                    common::log_escape(decision.decision_id));
@@ -1277,10 +1283,10 @@ bool RelaySession::stopped_by(const Decision& decision, gateway::v1::SmtpCommand
                    common::log_escape(decision.error));
       // Fail open never applies to AUTH: that would accept any credentials.
       if (env_.service->fail_open && !auth) {
-        count(&PolicyCounters::failed_open);
+        count(&PolicyCounters::failed_open, Outcome::kFailedOpen);
         return false;
       }
-      count(&PolicyCounters::unavailable);
+      count(&PolicyCounters::unavailable, Outcome::kUnavailable);
       if (auth) {
         reply(454, es::kSecurityOther, "Temporary authentication failure, try again later");
       } else {

@@ -36,6 +36,10 @@ policies:
     reply: "550 5.7.1 Sender ${smtp.mail.from} not allowed"
     filters:
       - type: "false"
+  - name: later
+    reply: "451 4.7.1 Try ${smtp.rcpt.to} later"
+    filters:
+      - type: "false"
 """
 
 # What the client sends after DATA, unstuffed it is MESSAGE (the ".." line carries one dot).
@@ -109,6 +113,8 @@ class MetricsEnv(unittest.TestCase):
                  "--address", "*@example.org")
         gctl.run("handler", "add", name, "--command", "mail", "--policy", "allow",
                  "--address", "*")
+        gctl.run("handler", "add", name, "--command", "rcpt", "--policy", "later",
+                 "--address", "*@later.example")
         # The node runs the handlers once its configuration version is the control plane's.
         self.assertTrue(wait_until(lambda: value(scrape(self.relay_metrics),
                                                  "gw_node_config_version") ==
@@ -134,6 +140,7 @@ class CountsFollowTheTraffic(MetricsEnv):
         # 1: delivered.
         c = self.session(port)
         self.assertEqual(c.command("MAIL FROM:<a@example.com>").code, 250)
+        self.assertEqual(c.command("RCPT TO:<x@later.example>").code, 451)  # tempfail
         self.assertEqual(c.command("RCPT TO:<b@example.net>").code, 250)
         self.assertEqual(c.command("DATA").code, 354)
         c.send(WIRE)
@@ -176,11 +183,10 @@ class CountsFollowTheTraffic(MetricsEnv):
         self.assertEqual(value(relay, "gw_relay_delivered_octets_total", service=svc),
                          len(MESSAGE))
         self.assertEqual(value(relay, "gw_relay_upstream_failures_total", service=svc), 0)
-        for outcome, delta in (("continue", 2), ("refused", 1), ("unavailable", 0),
-                               ("failed_open", 0)):
-            self.assertEqual(value(relay, "gw_policy_decisions_total", outcome=outcome) -
-                             value(before_relay, "gw_policy_decisions_total", outcome=outcome),
-                             delta, outcome)
+        for outcome, count in (("continue", 2), ("reject", 1), ("tempfail", 1),
+                               ("unavailable", 0), ("failed_open", 0)):
+            self.assertEqual(value(relay, "gw_policy_decisions_total", service=svc,
+                                   outcome=outcome), count, outcome)
         self.assertGreater(value(relay, "process_resident_memory_bytes"), 1 << 20)
         self.assertGreater(value(relay, "process_open_fds"), 3)
 
@@ -191,14 +197,16 @@ class CountsFollowTheTraffic(MetricsEnv):
                                verdict="reject"), 1)
         self.assertEqual(value(control, "gw_decisions_total", command="rcpt",
                                verdict="continue"), 0)
-        self.assertEqual(value(control, "gw_decision_duration_seconds_count"), 3)
-        self.assertEqual(value(control, "gw_decision_duration_seconds_bucket", le="+Inf"), 3)
+        self.assertEqual(value(control, "gw_decisions_total", command="rcpt",
+                               verdict="tempfail"), 1)
+        self.assertEqual(value(control, "gw_decision_duration_seconds_count"), 4)
+        self.assertEqual(value(control, "gw_decision_duration_seconds_bucket", le="+Inf"), 4)
         self.assertGreater(value(control, "gw_decision_duration_seconds_sum"), 0)
         self.assertEqual(value(control, "gw_decision_failures_total", reason="deadline"), 0)
         self.assertEqual(value(control, "gw_nodes_watching"), 1)
         # Every decision is audited; the writer flushes within its interval.
         self.assertTrue(wait_until(lambda: value(scrape(self.gctld_metrics),
-                                                 "gw_audit_records_written_total") == 3,
+                                                 "gw_audit_records_written_total") == 4,
                                    5.0, 0.05))
         self.assertEqual(value(scrape(self.gctld_metrics), "gw_audit_queue_records"), 0)
 
@@ -261,10 +269,14 @@ class UnavailableDecisionsAreCounted(MetricsEnv):
         c.command("QUIT")
         c.close()
         after = scrape(self.relay_metrics)
-        self.assertEqual(value(after, "gw_policy_decisions_total", outcome="unavailable") -
-                         value(before, "gw_policy_decisions_total", outcome="unavailable"), 1)
-        self.assertEqual(value(after, "gw_policy_decisions_total", outcome="continue"),
-                         value(before, "gw_policy_decisions_total", outcome="continue"))
+        self.assertEqual(value(after, "gw_policy_decisions_total", service=svc,
+                               outcome="unavailable") -
+                         value(before, "gw_policy_decisions_total", service=svc,
+                               outcome="unavailable"), 1)
+        self.assertEqual(value(after, "gw_policy_decisions_total", service=svc,
+                               outcome="continue"),
+                         value(before, "gw_policy_decisions_total", service=svc,
+                               outcome="continue"))
 
 
 class BadMetricsAddress(unittest.TestCase):
