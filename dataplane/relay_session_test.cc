@@ -544,5 +544,30 @@ TEST_F(RelaySessionTest, PassThroughSaslChallengesWholeAndMultiLine334Refused) {
   EXPECT_EQ(r.find("334"), std::string::npos) << r;
 }
 
+TEST_F(RelaySessionTest, OwnLoginSendsNoCredentialAfterAMultiLine334) {
+  // Probe round 33: with service credentials the gateway sent its password after
+  // "334-abcd", where pass-through answers 454. A SASL challenge is one line (RFC 4954 §4):
+  // anything else is an upstream out of step, and EHLO gets 421 4.4.1 with nothing sent.
+  for (const char* mechanisms : {"PLAIN", "LOGIN"}) {
+    auto cfg = std::make_shared<ServiceConfig>(*config_);
+    cfg->username = std::string(100, 'u');
+    cfg->password = std::string(600, 'p');  // too long for the AUTH line: AUTH PLAIN alone
+    listener_->set_service(cfg, 9);
+    upstream_->ehlo_extra =
+        std::string("250-AUTH ") + mechanisms + "\r\n250 ENHANCEDSTATUSCODES\r\n";
+    upstream_->auth_reply = "334-abcd\r\n334 \r\n";
+    auto s = connect();
+    const std::string r = exchange(*s, "EHLO client.example\r\n");
+    EXPECT_EQ(r.substr(0, 9), "421 4.4.1") << mechanisms << ": " << r;
+    const auto commands = upstream_->commands();
+    ASSERT_FALSE(commands.empty());
+    EXPECT_EQ(commands.back(), std::string("AUTH ") + mechanisms) << mechanisms;
+    for (const auto& c : commands) {
+      EXPECT_EQ(c.find("cHBwc"), std::string::npos) << "credential sent: " << c.substr(0, 40);
+      EXPECT_EQ(c.find("dXV1"), std::string::npos) << "user name sent: " << c.substr(0, 40);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gw::dataplane

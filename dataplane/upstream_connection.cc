@@ -177,6 +177,17 @@ awaitable<UpstreamFault> UpstreamConnection::greet(const std::string& helo_domai
   co_return UpstreamFault::kRejected;
 }
 
+UpstreamFault UpstreamConnection::check_challenge(const smtp::Reply& reply) {
+  // A SASL challenge is one line (RFC 4954 §4: "334" SP [base64] CRLF); a multi-line 334 is
+  // an upstream out of step, which gets no credential (probe round 33: the gateway's own
+  // login sent the password after "334-abcd", where pass-through answered 454).
+  if (reply.code == 334 && reply.lines.size() != 1) {
+    detail_ = "AUTH challenge of " + std::to_string(reply.lines.size()) + " lines";
+    return UpstreamFault::kProtocol;
+  }
+  return UpstreamFault::kNone;
+}
+
 awaitable<UpstreamFault> UpstreamConnection::authenticate(const UpstreamOptions& options) {
   const auto& mechs = capabilities_.auth_mechanisms;
   auto offers = [&](std::string_view m) { return std::find(mechs.begin(), mechs.end(), m) != mechs.end(); };
@@ -191,15 +202,18 @@ awaitable<UpstreamFault> UpstreamConnection::authenticate(const UpstreamOptions&
     std::string deferred;
     const std::string wire = smtp::auth_command_line("PLAIN", smtp::encode_base64(message), deferred);
     if (auto f = co_await setup_command(wire, reply); f != UpstreamFault::kNone) co_return f;
+    if (auto f = check_challenge(reply); f != UpstreamFault::kNone) co_return f;
     if (reply.code == 334 && !deferred.empty()) {
       deferred += "\r\n";
       if (auto f = co_await setup_command(deferred, reply); f != UpstreamFault::kNone) co_return f;
     }
   } else if (offers("LOGIN")) {
     if (auto f = co_await setup_command("AUTH LOGIN\r\n", reply); f != UpstreamFault::kNone) co_return f;
+    if (auto f = check_challenge(reply); f != UpstreamFault::kNone) co_return f;
     if (reply.code == 334) {
       std::string user = smtp::encode_base64(options.username) + "\r\n";
       if (auto f = co_await setup_command(user, reply); f != UpstreamFault::kNone) co_return f;
+      if (auto f = check_challenge(reply); f != UpstreamFault::kNone) co_return f;
     }
     if (reply.code == 334) {
       std::string pass = smtp::encode_base64(options.password) + "\r\n";

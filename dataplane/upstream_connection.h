@@ -122,6 +122,8 @@ class UpstreamConnection {
   awaitable<UpstreamFault> setup_command(std::string_view wire, smtp::Reply& reply);
   awaitable<UpstreamFault> write_and_read(std::string_view wire, smtp::Reply& reply);
   awaitable<UpstreamFault> authenticate(const UpstreamOptions& options);
+  /// kProtocol (with detail_) for a 334 of more than one line, else kNone.
+  UpstreamFault check_challenge(const smtp::Reply& reply);
 };
 
 }  // namespace gw::dataplane

@@ -110,8 +110,19 @@ struct MetricsExporter::Impl {
       parser.body_limit(kBodyLimit);
       boost::system::error_code ec;
       stream.expires_after(kRequestTimeout);
-      co_await http::async_read(stream, buffer, parser,
-                                asio::redirect_error(asio::use_awaitable, ec));
+      co_await http::async_read_header(stream, buffer, parser,
+                                       asio::redirect_error(asio::use_awaitable, ec));
+      // "Expect: 100-continue": the final status is known from the head alone, so it goes at
+      // once and the connection closes without the body (RFC 9110 §10.1.1).
+      bool expects_continue = false;
+      if (!ec) {
+        const auto expect = parser.get()[http::field::expect];
+        expects_continue = beast::iequals(expect, "100-continue");
+        if (!expects_continue) {
+          co_await http::async_read(stream, buffer, parser,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+        }
+      }
       if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
           ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
           ec == asio::error::eof) {
@@ -123,7 +134,7 @@ struct MetricsExporter::Impl {
         response = answer(http::status::bad_request, "bad request\n", 11);
       } else {
         const auto& request = parser.get();
-        keep_alive = request.keep_alive();
+        keep_alive = request.keep_alive() && !expects_continue;
         response = handle(request);
         response.keep_alive(keep_alive);
       }
@@ -137,7 +148,14 @@ struct MetricsExporter::Impl {
   }
 
   http::response<http::string_body> handle(const http::request<http::string_body>& request) {
-    const std::string_view target(request.target().data(), request.target().size());
+    std::string_view target(request.target().data(), request.target().size());
+    // The absolute form ("GET http://host/metrics"), which servers must accept (RFC 9112
+    // §3.2.2): its path.
+    if (const auto scheme = target.find("://");
+        scheme != std::string_view::npos && target.substr(0, scheme).find('/') == target.npos) {
+      const auto slash = target.find('/', scheme + 3);
+      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    }
     const std::string_view path = target.substr(0, target.find('?'));
     if (request.method() != http::verb::get && request.method() != http::verb::head) {
       auto response = answer(http::status::method_not_allowed, "only GET and HEAD\n",

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -90,6 +91,24 @@ TEST_F(MetricsExporterTest, OtherPathsMethodsAndGarbage) {
       exporter.port(), "GET /metrics HTTP/1.1\r\nX: " + std::string(20000, 'a') + "\r\n\r\n");
   EXPECT_EQ(huge.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u);
   EXPECT_EQ(renders.load(), 0);  // none of them rendered the metrics
+}
+
+TEST_F(MetricsExporterTest, AbsoluteFormAndExpectContinue) {
+  // RFC 9112 §3.2.2: servers accept the absolute form (probe round 33: 404).
+  const std::string absolute = exchange(
+      exporter.port(),
+      "GET http://127.0.0.1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(absolute.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << absolute;
+  const std::string other = exchange(
+      exporter.port(), "GET http://127.0.0.1/other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(other.rfind("HTTP/1.1 404", 0), 0u) << other;
+  // RFC 9110 §10.1.1: the final status at once, not after a 10 s wait for the body.
+  const auto started = std::chrono::steady_clock::now();
+  const std::string post = exchange(
+      exporter.port(), "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                       "Expect: 100-continue\r\n\r\n");
+  EXPECT_EQ(post.rfind("HTTP/1.1 405", 0), 0u) << post;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
 }
 
 TEST_F(MetricsExporterTest, KeepAliveServesSeveralRequestsOnOneConnection) {

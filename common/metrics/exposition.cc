@@ -1,6 +1,8 @@
 // Prometheus text format writer: names checked, values and label values escaped.
 #include "common/metrics/exposition.h"
 
+#include "common/printable_line.h"
+
 #include <charconv>
 #include <cmath>
 #include <stdexcept>
@@ -87,6 +89,8 @@ void ExpositionWriter::family(std::string_view name, MetricType type, std::strin
 }
 
 void ExpositionWriter::begin_sample(std::string_view name, std::initializer_list<Label> labels) {
+  // (Label values that are not UTF-8 are written with '?' for each octet >= 0x80: the
+  // format is UTF-8, and one bad value would make Prometheus drop the whole page.)
   bool belongs = !current_.empty() && name == current_;
   if (!belongs && current_type_ == MetricType::kHistogram && name.starts_with(current_)) {
     const std::string_view suffix = name.substr(current_.size());
@@ -113,7 +117,15 @@ void ExpositionWriter::begin_sample(std::string_view name, std::initializer_list
     sep = ',';
     out_ += label.name;
     out_ += "=\"";
-    append_escaped(out_, label.value, true);
+    if (common::is_valid_utf8(label.value)) {
+      append_escaped(out_, label.value, true);
+    } else {
+      std::string ascii(label.value);
+      for (char& ch : ascii) {
+        if (static_cast<unsigned char>(ch) >= 0x80) ch = '?';
+      }
+      append_escaped(out_, ascii, true);
+    }
     out_ += '"';
   }
   out_ += "} ";

@@ -36,6 +36,13 @@ TEST(ExpositionWriter, EscapesLabelValuesAndHelp) {
             "m{l=\"x\\\"y\\\\z\\nw\"} -2\n");
 }
 
+TEST(ExpositionWriter, LabelValuesThatAreNotUtf8AreMadeAscii) {
+  ExpositionWriter out;
+  out.family("m", MetricType::kGauge, "m");
+  out.sample("m", {{"node_id", "bad\xff" "id"}, {"ok", "gr\xc3\xbc\xc3\x9f" "e"}}, 1.0);
+  EXPECT_EQ(out.text(), "# HELP m m\n# TYPE m gauge\nm{node_id=\"bad?id\",ok=\"gr\xc3\xbc\xc3\x9f" "e\"} 1\n");
+}
+
 TEST(ExpositionWriter, NumberForms) {
   ExpositionWriter out;
   out.family("v", MetricType::kGauge, "v");

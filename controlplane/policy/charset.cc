@@ -41,6 +41,10 @@ void grow(std::string& out, char*& dst, std::size_t& dst_left) {
 struct Recovery {
   std::size_t unit = 1;     // octets per code unit
   bool iso2022 = false;     // escape sequences: ESC, intermediates 0x20-0x2F, final 0x30-0x7E
+  /// UTF-7: an error ends the base64 run, as in Python's decoder (and ICU's, Perl's), so the
+  /// text after it is read as plain text again; glibc stays in base64 and turns the rest of
+  /// the part into other characters (probe round 33: "+AE-SECRET+AE0-ARK").
+  bool reset_state = false;
 };
 
 Recovery recovery_for(std::string_view iconv_name) {
@@ -48,7 +52,8 @@ Recovery recovery_for(std::string_view iconv_name) {
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   if (upper.starts_with("UTF-16") || upper.starts_with("UCS-2")) return {2, false};
   if (upper.starts_with("UTF-32") || upper.starts_with("UCS-4")) return {4, false};
-  if (upper.find("2022") != std::string::npos) return {1, true};
+  if (upper.find("2022") != std::string::npos) return {1, true, false};
+  if (upper.starts_with("UTF-7") || upper.starts_with("UTF7")) return {1, false, true};
   return {};
 }
 
@@ -102,10 +107,26 @@ std::optional<std::string> convert(iconv_t cd, std::string_view in, const Recove
   std::size_t src_left = in.size();
   char* dst = out.data();
   std::size_t dst_left = out.size();
+  const char* reset_at = nullptr;  // where the last UTF-7 state reset happened
   while (src_left > 0) {
     if (iconv(cd, &src, &src_left, &dst, &dst_left) != static_cast<std::size_t>(-1)) break;
     if (errno == EILSEQ || errno == EINVAL) {
       bool replaced = false;
+      if (recovery.reset_state && src != reset_at) {
+        iconv(cd, nullptr, nullptr, nullptr, nullptr);
+        reset_at = src;  // an error here again (invalid in plain text too) is skipped
+        // The octet that ended the run ('-' or another non-base64 one) is text of its own
+        // in direct mode: only a base64 octet is skipped.
+        const auto octet = static_cast<unsigned char>(*src);
+        const bool base64 = std::isalnum(octet) || octet == '+' || octet == '/';
+        if (!base64 && octet != '-') {
+          if (dst_left < 3) grow(out, dst, dst_left);
+          std::memcpy(dst, "\xef\xbf\xbd", 3);  // U+FFFD for what was lost
+          dst += 3;
+          dst_left -= 3;
+          continue;
+        }
+      }
       const std::size_t n = skip_invalid(src, src_left, recovery, replaced);
       src += n;
       src_left -= n;
@@ -185,7 +206,16 @@ bool is_ebcdic_code_page(std::string_view number) {
   for (auto page : kPages) {
     if (number == page) return true;
   }
-  return number == "1149" || (number.size() == 4 && number >= "1153" && number <= "1166");
+  // Mixed and other EBCDIC CCSIDs ICU and Java know (Japanese 930/931/939/5026/5035,
+  // Korean 933, Chinese 935/937, Thai 9067...): their single-byte letters are CP037's.
+  static constexpr std::array<std::string_view, 22> kMore = {
+      "930", "931", "933", "935", "937", "939", "1364", "1371", "1388", "1390", "1399",
+      "4971", "5026", "5035", "5123", "8482", "9067", "9580", "12712", "16804", "20780",
+      "1149"};
+  for (auto page : kMore) {
+    if (number == page) return true;
+  }
+  return number.size() == 4 && number >= "1153" && number <= "1166";
 }
 
 // The iconv names other spellings of a charset stand for: Java's and IANA's ("x-" prefix,
@@ -219,8 +249,14 @@ std::vector<std::string> other_spellings(std::string py) {
       // sit where CP037 has them.
       if (is_ebcdic_code_page(number)) out.emplace_back("CP037");
     }
+    // ISO-2022 under Windows and IBM code page numbers, whatever the prefix ("cp50220",
+    // "x-windows-50220", "ms50221", CCSID 5054 and 25546).
+    if (number.starts_with("5022") || number == "5054" || number == "25546") {
+      out.emplace_back("ISO-2022-JP-2");
+    }
   }
   if (py == "ibm_thai") out.emplace_back("CP037");  // Java's name of IBM838
+  if (py == "windows_65000" || py == "cp65000") out.emplace_back("UTF-7");  // ICU, .NET
   // Names that start so, with any suffix ("x-UTF-16LE-BOM" is "utf_16le_bom").
   static constexpr std::array<NamePair, 14> kPrefixes = {{
       {"utf_16le", "UTF-16LE"}, {"utf_16_le", "UTF-16LE"}, {"utf_16be", "UTF-16BE"},
@@ -245,11 +281,18 @@ bool contains_any(std::string_view s, std::initializer_list<std::string_view> pa
 // The decoder for a name of a non-ASCII-compatible family that nothing here knows by that
 // name ("" for any other name).
 std::string family_fallback(const std::string& py) {
-  if (contains_any(py, {"utf_32", "utf32", "ucs_4", "ucs4"})) return "UTF-32";
-  if (contains_any(py, {"utf_16", "utf16", "ucs_2", "ucs2", "unicode"})) return "UTF-16";
+  // UTF-7 first: "unicode-2-0-utf-7" is UTF-7, not UTF-16 (probe round 33); UTF-8 under
+  // another name ("x-unicode20utf8") is ASCII-compatible.
   if (contains_any(py, {"utf_7", "utf7"})) return "UTF-7";
-  if (contains_any(py, {"2022"})) return "ISO-2022-JP-2";
-  if (contains_any(py, {"ebcdic"})) return "CP037";
+  if (contains_any(py, {"utf_8", "utf8"})) return {};
+  if (contains_any(py, {"utf_32", "utf32", "ucs_4", "ucs4"})) return "UTF-32";
+  if (contains_any(py, {"utf_16", "utf16", "ucs_2", "ucs2", "unicode", "10646"})) {
+    return "UTF-16";
+  }
+  // ISO-2022-JP under Java's, ICU's and Perl's names: "jis", "JIS7", "csJISEncoding",
+  // "7bit-jis", "JISAutoDetect" (Shift_JIS and EUC-JP are known to glibc before this).
+  if (contains_any(py, {"2022", "jis"})) return "ISO-2022-JP-2";
+  if (contains_any(py, {"ebcdic", "posix_bc", "csibmthai"})) return "CP037";
   return {};
 }
 
@@ -260,9 +303,14 @@ CharsetPlan plan_charset(std::string_view charset) {
   const std::string py = python_name(charset);
   if (py.empty() || is_plain_ascii_superset(py)) return {};
   // Python-only decoders that can turn ASCII into other ASCII ("\x53", "~{~}", "xn--").
-  static constexpr std::array<std::string_view, 10> kPythonOnly = {
+  // Also ICU's and Perl's (probe round 33): SCSU and BOCU-1 compress Unicode so that ASCII
+  // letters are other octets, Perl's MIME-Header decodes encoded words, and Perl's
+  // iso-ir-165 reads the text otherwise than glibc's.
+  static constexpr std::array<std::string_view, 23> kPythonOnly = {
       "unicode_escape", "raw_unicode_escape", "hz", "hzgb", "hz_gb", "hz_gb_2312",
-      "punycode", "idna", "unicode_internal", "string_escape"};
+      "punycode", "idna", "unicode_internal", "string_escape", "scsu", "bocu_1",
+      "csbocu_1", "ibm_1212", "ibm_1213", "ibm_1214", "ibm_1215", "mime_header", "mime_b",
+      "mime_q", "mime_header_iso_2022_jp", "iso_ir_165", "csiso165"};
   for (auto n : kPythonOnly) {
     if (py == n) return {Reading::kUndecodable, {}};
   }
@@ -318,12 +366,24 @@ CharsetPlan plan_charset(std::string_view charset) {
   // escapes of ISO 2022 are skipped), so the text readers show is matched all the same.
   if (name.empty()) name = family_fallback(py);
   if (name.empty()) return {};  // unknown everywhere: readers show the octets
+  // A wide encoding whose name does not fix the byte order ("UTF-16", "UCS-2", "unicode",
+  // "csUnicode", "UCS-4", "ISO-10646-UCS-4", "iso-10646-1"): readers honour a byte-order
+  // mark, and without one differ (iconv reads big-endian, Python the machine's order), so
+  // the mark decides, else both orders are read (probe round 33: glibc's own names for
+  // them read one order only). Names that say "10646" without a width are read both ways.
   std::string upper = name;
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (upper == "UTF-16" || upper == "UTF-32" || upper == "UCS-2") {
-    // Without a byte-order mark iconv reads big-endian, Python the machine's order.
-    const std::string base = upper == "UCS-2" ? "UCS-2" : upper;
-    return {Reading::kDecode, {upper, base + "LE", base + "BE"}};
+  const std::string py_name = python_name(name) + " " + py;
+  const bool fixed_order = upper.ends_with("LE") || upper.ends_with("BE");
+  const bool wide16 = contains_any(py_name, {"utf_16", "utf16", "ucs_2", "ucs2", "unicode"});
+  const bool wide32 = contains_any(py_name, {"utf_32", "utf32", "ucs_4", "ucs4"});
+  const bool wide_unknown = py_name.find("10646") != std::string::npos && !wide16 && !wide32;
+  if (!fixed_order && (wide16 || wide32 || wide_unknown) &&
+      py_name.find("utf_7") == std::string::npos && py_name.find("utf7") == std::string::npos) {
+    std::vector<std::string> names;
+    if (wide16 || wide_unknown) names.insert(names.end(), {"UTF-16", "UTF-16LE", "UTF-16BE"});
+    if (wide32 || wide_unknown) names.insert(names.end(), {"UTF-32", "UTF-32LE", "UTF-32BE"});
+    return {Reading::kDecode, std::move(names)};
   }
   return {Reading::kDecode, {name}};
 }
@@ -334,10 +394,22 @@ std::optional<std::string> decoded_text_for_matching(std::string_view octets,
     return std::nullopt;
   }
   std::vector<std::string> names = plan.iconv_names;
-  if (names.size() == 3) {  // UTF-16/32 family: the mark decides, else both orders
-    const bool bom = octets.starts_with("\xff\xfe") || octets.starts_with("\xfe\xff");
-    names = bom ? std::vector<std::string>{names[0]}
-                : std::vector<std::string>{names[1], names[2]};
+  if (names.size() % 3 == 0 && names[0].starts_with("UTF-")) {
+    // Wide families in threes (either order, LE, BE): the mark decides, else both orders.
+    const bool bom16 = octets.starts_with("\xff\xfe") || octets.starts_with("\xfe\xff");
+    const bool bom32 = octets.starts_with(std::string_view("\xff\xfe\0\0", 4)) ||
+                       octets.starts_with(std::string_view("\0\0\xfe\xff", 4));
+    std::vector<std::string> chosen;
+    for (std::size_t i = 0; i < names.size(); i += 3) {
+      const bool bom = names[i] == "UTF-32" ? bom32 : bom16;
+      if (bom) {
+        chosen.push_back(names[i]);
+      } else {
+        chosen.push_back(names[i + 1]);
+        chosen.push_back(names[i + 2]);
+      }
+    }
+    names = std::move(chosen);
   }
   std::optional<std::string> out;
   for (const std::string& from : names) {

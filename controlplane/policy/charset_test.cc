@@ -136,6 +136,44 @@ TEST(Charset, InvalidSequencesAreSkippedAsReadersSkipThem) {
   EXPECT_EQ(*text, "A\xef\xbf\xbdSECRETMARK");
 }
 
+// Probe round 33: more labels readers decode (Java, ICU, Perl), UTF-7 after an error, wide
+// encodings whose name fixes no byte order, and decoders the gateway cannot follow.
+TEST(Charset, ReadersOtherLabelsAndUtf7ErrorsAreFollowed) {
+  const std::string be = std::string("\0h\0i\0 \0S\0E\0C\0R\0E\0T\0M\0A\0R\0K", 26);
+  std::string le32bom("\xff\xfe\0\0", 4);
+  for (char c : std::string("hi SECRETMARK")) le32bom += std::string(1, c) + std::string(3, '\0');
+  const std::string ebcdic("\x88\x89\x40\xe2\xc5\xc3\xd9\xc5\xe3\xd4\xc1\xd9\xd2");
+  struct Case {
+    const char* name;
+    std::string octets;
+  };
+  const Case cases[] = {
+      {"unicode", be},          {"ucs2", be},           {"csUnicode", be},
+      {"iso-10646-1", be},      {"ucs-4", le32bom},     {"ISO-10646-UCS-4", le32bom},
+      {"csUCS4", le32bom},      {"unicode-2-0-utf-7", "hi SECRET+AE0-ARK"},
+      {"windows-65000", "hi SECRET+AE0-ARK"},
+      {"jis", "hi SECRET\x1b(BMARK"},  {"JIS7", "hi SECRET\x0e\x0fMARK"},
+      {"x-windows-50220", "hi SECRET\x1b(JMARK"}, {"cp50221", "hi SECRET\x1b(BMARK"},
+      {"ibm-5054", "hi SECRET\x1b(BMARK"},       {"ibm-25546", "hi SECRET\x0fMARK"},
+      {"7bit-jis", "hi SECRET\x1b(BMARK"},       {"JISAutoDetect", "hi SECRET\x1b(BMARK"},
+      {"posix-bc", ebcdic},     {"csIBMThai", ebcdic},  {"ibm-931", ebcdic},
+      {"ibm-5026", ebcdic},     {"ibm-9067", ebcdic},
+      // UTF-7: an error ends the base64 run, as Python, ICU and Perl read it.
+      {"utf-7", "hello +AE-SECRET+AE0-ARK x"}, {"utf-7", "hello ++ SECRET+AE0-ARK x"},
+      {"utf-7", "hello +AE!+AFMARQBDAFIARQBUAE0AQQBSAEs- x"},
+      {"utf-7", "hello +AE\x80SECRETMARK x"},
+  };
+  for (const auto& c : cases) {
+    auto text = decode(c.octets, c.name);
+    ASSERT_TRUE(text) << c.name;
+    EXPECT_NE(text->find("SECRETMARK"), std::string::npos) << c.name << ": " << *text;
+  }
+  for (const char* name : {"SCSU", "BOCU-1", "csBOCU-1", "ibm-1214", "MIME-Header", "MIME-B",
+                           "iso-ir-165"}) {
+    EXPECT_EQ(plan_charset(name).reading, Reading::kUndecodable) << name;
+  }
+}
+
 TEST(Charset, MessagesWithTextInOtherCharsetsAreDecoded) {
   const std::string utf16("\xff\xfeM\0A\0R\0K\0", 10);
   auto parsed = parse_mime(

@@ -474,12 +474,13 @@ void join_rfc2231(std::map<std::string, std::string>& parameters,
       std::string index = it->first.substr(prefix.size());
       const bool extended = !index.empty() && index.back() == '*';
       if (extended) index.pop_back();
-      if (index.empty() || index.size() > 3 ||
+      if (index.empty() ||
           !std::all_of(index.begin(), index.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         continue;
       }
+      // Python reads any digits as a section number ("*00", "*0000" are section 0).
       const std::string other = prefix + index + (extended ? "" : "*");
-      if (static_cast<std::size_t>(std::stoi(index)) >= sections ||
+      if (index.size() > 3 || static_cast<std::size_t>(std::stoi(index)) >= sections ||
           parameters.count(other)) {
         ambiguous.insert(base);
       }
@@ -674,7 +675,9 @@ void parse_parameters(std::string_view v, std::size_t start,
   // parameter name, a quoted string without its closing quote, a quoted-pair anywhere.
   // Python's email package counts quotes naively, others honour quoted-pairs; each finds
   // a different boundary (probe round 22: boundary="b, x"=";boundary=b!;", x="a\\").
-  // Only the boundary changes what the gateway walks, so it is the one marked ambiguous.
+  // The boundary (what the gateway walks) and the charset (what it decodes) are marked
+  // ambiguous: a stray quote can make a reader read "charset=utf-16" where the gateway read
+  // "charset=us-ascii" (probe round 33: x=a"; charset=us-ascii; y="; charset=utf-16).
   bool odd_list = false;
   while (pos < v.size()) {
     const auto semicolon = v.find(';', pos);
@@ -709,6 +712,9 @@ void parse_parameters(std::string_view v, std::size_t start,
       if (quoted_pair) odd_list = true;
     } else {
       value = std::string(token(";"));
+      // A quote or backslash inside a token: readers that count quotes naively take it as
+      // the start of a quoted string that swallows the parameters after it.
+      if (value.find_first_of("\"\\") != std::string::npos) odd_list = true;
     }
     if (name.empty()) continue;
     const std::string base = name.substr(0, name.find('*'));
@@ -728,7 +734,14 @@ void parse_parameters(std::string_view v, std::size_t start,
     if (pos < v.size() && v[pos] != ';') ambiguous.insert(base);  // boundary="b"c
     if (!parameters.emplace(name, std::move(value)).second) ambiguous.insert(base);
   }
-  if (odd_list) ambiguous.insert("boundary");
+  if (odd_list) {
+    ambiguous.insert("boundary");
+    // The charset only when the list names one somewhere (it may hide in what the gateway
+    // took for another parameter's value).
+    if (lowercase(v.substr(start)).find("charset") != std::string::npos) {
+      ambiguous.insert("charset");
+    }
+  }
 }
 
 }  // namespace
@@ -1017,11 +1030,17 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
           ct.type == "text" || ct.type.empty() || ct.subtype.empty() ||
           !std::all_of(ct.subtype.begin(), ct.subtype.end(), is_token_char);
       std::string charset;
+      // Readers that take a different charset (a comma or fold after the value, an RFC
+      // 2231 gap or section numbers Python reads and the gateway does not, "charset*00=",
+      // "charset*1*="; an encoded word Python decodes) decode other text than the gateway,
+      // whether or not the gateway found a charset (probe round 33).
+      if (text_like && ct.ambiguous.count("charset")) {
+        return failure("an ambiguous charset parameter on a text part (readers would take "
+                       "it differently)");
+      }
       if (auto it = ct.parameters.find("charset"); text_like && it != ct.parameters.end()) {
         charset = it->second;
-        // Readers that take a different charset (a comma or fold after the value, an RFC
-        // 2231 gap, an encoded word Python decodes) decode other text than the gateway.
-        if (ct.ambiguous.count("charset") || charset.find("=?") != std::string::npos) {
+        if (charset.find("=?") != std::string::npos) {
           return failure("an ambiguous charset parameter on a text part (readers would take "
                          "it differently)");
         }

@@ -1017,6 +1017,32 @@ TEST(MimeParse, ParameterListsReadersTokeniseDifferentlyAreRefused) {
   EXPECT_EQ(decode_content_body(s), "text\r\n");
 }
 
+// Probe round 33: charset parameters Python's email package reads and the gateway did not
+// (section numbers with leading zeros or starting at 1, a charset hidden behind a stray
+// quote in a token): the text part is refused, whatever charset the gateway found.
+TEST(MimeParse, CharsetParametersReadersTakeDifferentlyAreRefused) {
+  for (const std::string params : {
+           "charset*00=utf-16",
+           "charset*0000=utf-16",
+           "charset*1*=utf-16",
+           "charset*1*=''utf-16",
+           "x=a\"; charset=us-ascii; y=\"; charset=utf-16",
+           "x=a\"b; y=\"; charset=utf-16",
+           "x*=a\"; charset=us-ascii; y=\"; charset=utf-16",
+           "x=a\\\"; charset=us-ascii; y=\"; charset=utf-16",
+       }) {
+    auto parsed = parse_mime("Content-Type: text/plain; " + params + "\r\n\r\nhello\r\n");
+    ASSERT_FALSE(parsed) << params;
+    EXPECT_NE(parsed.error().find("ambiguous charset"), std::string::npos) << parsed.error();
+  }
+  // Plain and RFC 2231 charsets read the same by everyone still parse.
+  for (const std::string params : {"charset=utf-16", "charset*=utf-8''", "charset*0=utf-8",
+                                   "charset=\"us-ascii\"; format=flowed"}) {
+    EXPECT_TRUE(parse_mime("Content-Type: text/plain; " + params + "\r\n\r\nhello\r\n"))
+        << params;
+  }
+}
+
 TEST(MimeParse, MessagePartialIsRefusedAndExternalBodyWalked) {
   const std::string inner = "Content-Type: multipart/mixed; boundary=i\r\n\r\n--i\r\n"
                             "Content-Transfer-Encoding: base64\r\n\r\n" +

@@ -83,6 +83,13 @@ bool has_line_longer_than(std::string_view crlf_text, std::size_t limit) {
 // escaped), never relabelled base64.
 // A Content-Type field value (unfolded) with "; charset=utf-8" added at its end: the
 // part's type and other parameters stay as they were.
+std::string lowercase_ascii(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
 std::string with_charset_utf8(std::string value) {
   while (!value.empty() && (value.back() == ' ' || value.back() == '\t' || value.back() == ';')) {
     value.pop_back();
@@ -118,9 +125,14 @@ void finish_message(Decision& decision, const EvaluationState& state,
     // "gr����e"). A declared charset is the operator's: a footer in another charset than
     // the message's cannot be fixed here.
     const bool eight_bit_text = !structure.base64 && !structure.eight_bit && common::has_8bit(body);
+    // A charset parameter in any form, even an empty one ('charset=""', "charset*=''"), is
+    // the message's own: a second one would make the field ambiguous (probe round 33).
+    const auto type_field = find_header(headers, "Content-Type");
+    const bool names_charset =
+        type_field && lowercase_ascii(*type_field).find("charset") != std::string::npos;
     const bool unlabelled_utf8 = common::has_8bit(*new_body) && common::is_valid_utf8(*new_body) &&
                                  !structure.leaves.empty() && structure.leaves[0].text &&
-                                 structure.leaves[0].charset.empty();
+                                 structure.leaves[0].charset.empty() && !names_charset;
     bool mime_version = false;
     if (structure.quoted_printable) {
       body = qp_encode(body);
@@ -135,11 +147,11 @@ void finish_message(Decision& decision, const EvaluationState& state,
       mime_version = true;
     }
     if (unlabelled_utf8) {
-      if (auto type = find_header(headers, "Content-Type")) {
+      if (type_field) {
         // The part's own type and parameters, with the charset it lacked.
         edits.push_back({HeaderEditKind::kRemove, "Content-Type", {}});
         edits.push_back({HeaderEditKind::kAdd, "Content-Type",
-                         with_charset_utf8(*type)});
+                         with_charset_utf8(*type_field)});
       } else {
         edits.push_back({HeaderEditKind::kAdd, "Content-Type", "text/plain; charset=utf-8"});
       }

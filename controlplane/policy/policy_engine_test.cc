@@ -1084,6 +1084,9 @@ TEST(EvaluateData, UnlabelledTextGetsTheCharsetOfTheTextThePolicyWrites) {
       {"Content-Type: text/plain;\r\n", "text/plain; charset=utf-8"},
       {"Content-Type: text/plain; charset=iso-8859-1\r\n", "text/plain; charset=iso-8859-1"},
       {"Content-Type: text/plain; charset=utf-8\r\n", "text/plain; charset=utf-8"},
+      // An empty charset is still the message's own: not given a second one.
+      {"Content-Type: text/plain; charset=\"\"\r\n", "text/plain; charset=\"\""},
+      {"Content-Type: text/plain; charset*=''\r\n", "text/plain; charset*=''"},
   };
   for (const auto& c : cases) {
     const std::string body = c.in_headers.find("base64") != std::string::npos
