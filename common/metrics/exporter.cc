@@ -70,7 +70,12 @@ struct MetricsExporter::Impl {
       throw std::runtime_error("cannot listen for metrics on " + std::string(listen) + ": " +
                                ec.message());
     }
-    bound_port = acceptor.local_endpoint().port();
+    // Read once here: the acceptor belongs to the serving thread from now on.
+    const tcp::endpoint bound = acceptor.local_endpoint();
+    bound_port = bound.port();
+    const std::string host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
+                                                     : bound.address().to_string();
+    url = "http://" + host + ":" + std::to_string(bound_port) + "/metrics";
     asio::co_spawn(io, accept_loop(), asio::detached);
     thread = std::thread([this] { io.run(); });
   }
@@ -191,6 +196,7 @@ struct MetricsExporter::Impl {
   tcp::acceptor acceptor{io};
   Render render;
   std::uint16_t bound_port = 0;
+  std::string url;
   std::size_t connections = 0;  // io thread only
   std::thread thread;
 };
@@ -202,11 +208,6 @@ MetricsExporter::~MetricsExporter() = default;
 
 std::uint16_t MetricsExporter::port() const { return impl_->bound_port; }
 
-std::string MetricsExporter::url() const {
-  const auto address = impl_->acceptor.local_endpoint().address();
-  const std::string host =
-      address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
-  return "http://" + host + ":" + std::to_string(impl_->bound_port) + "/metrics";
-}
+std::string MetricsExporter::url() const { return impl_->url; }
 
 }  // namespace gw::metrics
