@@ -10,6 +10,8 @@
 #include <cstring>
 #include <memory>
 
+#include "common/printable_line.h"
+
 namespace gw::controlplane::policy {
 namespace {
 
@@ -428,6 +430,177 @@ std::optional<std::string> decoded_text_for_matching(std::string_view octets,
       *out += "\r\n";
       *out += *text;
     }
+  }
+  return out;
+}
+
+}  // namespace gw::controlplane::policy
+
+namespace gw::controlplane::policy {
+namespace {
+
+// All of `in` converted with `cd`, or nullopt at the first sequence it cannot convert.
+std::optional<std::string> convert_strict(iconv_t cd, std::string_view in) {
+  iconv(cd, nullptr, nullptr, nullptr, nullptr);
+  std::string out;
+  out.resize(in.size() * 4 + 16);
+  char* src = const_cast<char*>(in.data());  // iconv(3) takes char** but does not write
+  std::size_t src_left = in.size();
+  char* dst = out.data();
+  std::size_t dst_left = out.size();
+  while (src_left > 0) {
+    if (iconv(cd, &src, &src_left, &dst, &dst_left) != static_cast<std::size_t>(-1)) break;
+    if (errno != E2BIG) return std::nullopt;
+    grow(out, dst, dst_left);
+  }
+  while (iconv(cd, nullptr, nullptr, &dst, &dst_left) == static_cast<std::size_t>(-1)) {
+    if (errno != E2BIG) return std::nullopt;
+    grow(out, dst, dst_left);
+  }
+  out.resize(out.size() - dst_left);
+  return out;
+}
+
+// UTF-8 `in` converted with `cd`; a character the target lacks becomes "?". Linear.
+std::string encode_or_question_mark(iconv_t cd, std::string_view in) {
+  iconv(cd, nullptr, nullptr, nullptr, nullptr);
+  std::string out;
+  out.resize(in.size() * 4 + 16);
+  char* src = const_cast<char*>(in.data());  // iconv(3) takes char** but does not write
+  std::size_t src_left = in.size();
+  char* dst = out.data();
+  std::size_t dst_left = out.size();
+  while (src_left > 0) {
+    if (iconv(cd, &src, &src_left, &dst, &dst_left) != static_cast<std::size_t>(-1)) break;
+    if (errno == E2BIG) {
+      grow(out, dst, dst_left);
+      continue;
+    }
+    // The character at src has no equivalent (or is cut short): one "?" for all of it.
+    std::size_t len = 1;
+    while (len < src_left && len < 4 && (static_cast<unsigned char>(src[len]) & 0xc0) == 0x80) {
+      ++len;
+    }
+    src += len;
+    src_left -= len;
+    if (dst_left < 1) grow(out, dst, dst_left);
+    *dst++ = '?';
+    --dst_left;
+  }
+  while (iconv(cd, nullptr, nullptr, &dst, &dst_left) == static_cast<std::size_t>(-1) &&
+         errno == E2BIG) {
+    grow(out, dst, dst_left);
+  }
+  out.resize(out.size() - dst_left);
+  return out;
+}
+
+struct Segment {
+  std::string_view text;
+  bool inserted = false;  // the policy's text (UTF-8), not octets of the original
+};
+
+// `changed` cut into what the policy kept of `original` and what it inserted.
+std::vector<Segment> split_changes(std::string_view original, std::string_view changed) {
+  if (!original.empty()) {
+    if (const auto pos = changed.find(original); pos != std::string_view::npos) {
+      return {{changed.substr(0, pos), true},
+              {original, false},
+              {changed.substr(pos + original.size()), true}};
+    }
+  }
+  const std::size_t limit = std::min(original.size(), changed.size());
+  std::size_t prefix = 0;
+  while (prefix < limit && original[prefix] == changed[prefix]) ++prefix;
+  std::size_t suffix = 0;
+  while (suffix < limit - prefix &&
+         original[original.size() - 1 - suffix] == changed[changed.size() - 1 - suffix]) {
+    ++suffix;
+  }
+  // An octet shared by chance may belong to a UTF-8 character of the inserted text ("Ã"
+  // at the end of the original, "Ã¼" inserted after it): move the cuts back until the
+  // inserted text is whole characters.
+  for (std::size_t back = 0; back <= 3 && back <= prefix; ++back) {
+    for (std::size_t ahead = 0; ahead <= 3 && ahead <= suffix; ++ahead) {
+      const std::size_t p = prefix - back;
+      const std::size_t s = suffix - ahead;
+      const std::string_view middle = changed.substr(p, changed.size() - s - p);
+      if (!common::is_valid_utf8(middle)) continue;
+      return {{changed.substr(0, p), false},
+              {middle, true},
+              {changed.substr(changed.size() - s), false}};
+    }
+  }
+  return {{changed, true}};
+}
+
+bool is_name_of(const std::string& py, std::initializer_list<std::string_view> names) {
+  return std::find(names.begin(), names.end(), py) != names.end();
+}
+
+}  // namespace
+
+std::optional<CharsetRewrite> fit_to_charset(std::string_view original, std::string_view changed,
+                                             std::string_view charset) {
+  const std::string py = python_name(charset);
+  if (py.empty() || is_name_of(py, {"utf_8", "utf8", "u8", "utf", "cp65001", "utf8_ucs2",
+                                    "utf8_ucs4", "unicode_1_1_utf_8", "csutf8"})) {
+    return std::nullopt;
+  }
+  if (plan_charset(charset).reading != CharsetPlan::Reading::kAsIs) return std::nullopt;
+  const std::vector<Segment> segments = split_changes(original, changed);
+  bool eight_bit = false;
+  for (const Segment& s : segments) {
+    if (!s.inserted) continue;
+    if (!common::is_valid_utf8(s.text)) return std::nullopt;
+    eight_bit = eight_bit || common::has_8bit(s.text);
+  }
+  if (!eight_bit) return std::nullopt;
+
+  std::string name(charset);
+  const auto first = name.find_first_not_of(" \t\"");
+  const auto last = name.find_last_not_of(" \t\"");
+  name = first == std::string::npos ? std::string() : name.substr(first, last - first + 1);
+  const bool ascii = is_name_of(py, {"us_ascii", "ascii", "us", "ansi_x3.4_1968", "646",
+                                     "csascii", "iso646_us", "iso_646.irv_1991", "cp367",
+                                     "ibm367", "iso_ir_6", "default"});
+  if (ascii) name = "US-ASCII";
+  const Iconv encoder = open_iconv(name, "UTF-8");
+  const Iconv decoder = open_iconv("UTF-8", name);
+  if (!encoder || !decoder) return std::nullopt;  // a name iconv does not know
+
+  CharsetRewrite out;
+  bool fits = true;
+  for (const Segment& s : segments) {
+    if (!s.inserted) {
+      out.body += s.text;
+    } else if (auto encoded = convert_strict(static_cast<iconv_t>(encoder.get()), s.text)) {
+      out.body += *encoded;
+    } else {
+      fits = false;
+      break;
+    }
+  }
+  if (fits) return out;
+
+  out.body.clear();
+  out.relabel_utf8 = true;
+  for (const Segment& s : segments) {
+    if (s.inserted) {
+      out.body += s.text;
+    } else if (auto decoded = convert_strict(static_cast<iconv_t>(decoder.get()), s.text)) {
+      out.body += *decoded;
+    } else {
+      out.relabel_utf8 = false;
+      break;
+    }
+  }
+  if (out.relabel_utf8) return out;
+
+  out.body.clear();
+  for (const Segment& s : segments) {
+    out.body += s.inserted ? encode_or_question_mark(static_cast<iconv_t>(encoder.get()), s.text)
+                           : std::string(s.text);
   }
   return out;
 }

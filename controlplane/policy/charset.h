@@ -43,4 +43,28 @@ CharsetPlan plan_charset(std::string_view charset);
 std::optional<std::string> decoded_text_for_matching(std::string_view octets,
                                                      const CharsetPlan& plan);
 
+/// A changed text body fitted to its part's charset, for a DATA policy that rewrote it.
+struct CharsetRewrite {
+  std::string body;           ///< the octets to send
+  bool relabel_utf8 = false;  ///< body is now UTF-8: the part's charset must say utf-8
+};
+
+/// Fits `changed` (content.body after a policy's set_attribute) to a text part declared
+/// `charset` whose body was `original`. The policy's own text (YAML, templates) is UTF-8,
+/// while the octets it kept from `original` are in `charset`: left alone the footer
+/// "grüße" in an iso-8859-1 part reads "grÃ¼ÃŸe". What the policy inserted is found as the
+/// text around the first copy of `original` in `changed`, else between their common
+/// prefix and suffix. Then:
+/// - every inserted character exists in `charset` (iso-8859-*, windows-125x, koi8-*...):
+///   the inserted text is converted, the original octets stay as they were;
+/// - else (us-ascii, "€" in iso-8859-1) the original octets are converted to UTF-8 and the
+///   part is relabelled utf-8 (RFC 2046 §4.1.2: the text reads the same);
+/// - else (octets invalid in `charset`) characters `charset` lacks become "?".
+/// nullopt when nothing is to be done: no charset or a UTF-8 one, inserted text that is
+/// ASCII only or not UTF-8, a charset that is not ASCII-compatible (plan_charset is not
+/// kAsIs: such bodies are never rewritten) or one iconv(3) does not know. Never throws
+/// beyond std::bad_alloc.
+std::optional<CharsetRewrite> fit_to_charset(std::string_view original, std::string_view changed,
+                                             std::string_view charset);
+
 }  // namespace gw::controlplane::policy

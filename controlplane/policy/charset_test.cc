@@ -192,5 +192,59 @@ TEST(Charset, MessagesWithTextInOtherCharsetsAreDecoded) {
   EXPECT_EQ(text_in_other_charsets(parsed.value()), "");
 }
 
+// A footer a DATA policy appends is UTF-8 (YAML); the octets it keeps are in the part's
+// charset. Found missing in session 16 (F10): "grüße" in an iso-8859-1 part read
+// "grÃ¼ÃŸe".
+TEST(Charset, ThePolicysTextIsWrittenInThePartsCharset) {
+  const std::string footer = "-- gr\xc3\xbc\xc3\x9f" "e\n";
+  {  // Representable: converted, the original octets untouched.
+    auto fit = fit_to_charset("Gr\xfc\xdf" "e\r\n", "Gr\xfc\xdf" "e\r\n" + footer, "ISO-8859-1");
+    ASSERT_TRUE(fit);
+    EXPECT_FALSE(fit->relabel_utf8);
+    EXPECT_EQ(fit->body, "Gr\xfc\xdf" "e\r\n-- gr\xfc\xdf" "e\n");
+  }
+  {  // Inserted before and after the original (a header line and a footer).
+    auto fit = fit_to_charset("x\xe9\r\n", "\xc3\xa9t\xc3\xa9\nx\xe9\r\n" + footer, "latin1");
+    ASSERT_TRUE(fit);
+    EXPECT_EQ(fit->body, "\xe9t\xe9\nx\xe9\r\n-- gr\xfc\xdf" "e\n");
+  }
+  {  // windows-1252 has the euro sign (0x80), iso-8859-1 has not: relabelled, all UTF-8.
+    auto fit = fit_to_charset("caf\xe9\r\n", "caf\xe9\r\n\xe2\x82\xac\n", "windows-1252");
+    ASSERT_TRUE(fit);
+    EXPECT_EQ(fit->body, "caf\xe9\r\n\x80\n");
+    fit = fit_to_charset("caf\xe9\r\n", "caf\xe9\r\n\xe2\x82\xac\n", "\"iso-8859-1\"");
+    ASSERT_TRUE(fit);
+    EXPECT_TRUE(fit->relabel_utf8);
+    EXPECT_EQ(fit->body, "caf\xc3\xa9\r\n\xe2\x82\xac\n");
+  }
+  {  // US-ASCII has none of it: UTF-8, relabelled.
+    auto fit = fit_to_charset("hello\r\n", "hello\r\n" + footer, "US-ASCII");
+    ASSERT_TRUE(fit);
+    EXPECT_TRUE(fit->relabel_utf8);
+    EXPECT_EQ(fit->body, "hello\r\n" + footer);
+  }
+  {  // Octets invalid in the charset and a character it lacks: "?", nothing else changed.
+    auto fit = fit_to_charset("caf\xe9\r\n", "caf\xe9\r\n\xc3\xbc\xf0\x9f\x98\x80!\n", "ascii");
+    ASSERT_TRUE(fit);
+    EXPECT_FALSE(fit->relabel_utf8);
+    EXPECT_EQ(fit->body, "caf\xe9\r\n?" "?!\n");
+  }
+  {  // Part of the original replaced: the cut moves back to whole UTF-8 characters
+     // ("\xc3" ends the kept prefix by chance and starts the inserted "ü").
+    auto fit = fit_to_charset("a\xc3" "b", "a\xc3\xbc" "b", "iso-8859-1");
+    ASSERT_TRUE(fit);
+    EXPECT_EQ(fit->body, "a\xfc" "b");
+  }
+  // Nothing to do: UTF-8 or no charset, ASCII-only or non-UTF-8 inserted text, a charset
+  // iconv does not know, one that is not ASCII-compatible.
+  EXPECT_FALSE(fit_to_charset("a\r\n", "a\r\n" + footer, "utf-8"));
+  EXPECT_FALSE(fit_to_charset("a\r\n", "a\r\n" + footer, "UTF8"));
+  EXPECT_FALSE(fit_to_charset("a\r\n", "a\r\n" + footer, ""));
+  EXPECT_FALSE(fit_to_charset("a\xe9\r\n", "a\xe9\r\n-- footer\n", "iso-8859-1"));
+  EXPECT_FALSE(fit_to_charset("a\r\n", "a\r\n\xfc\n", "iso-8859-1"));
+  EXPECT_FALSE(fit_to_charset("a\r\n", "a\r\n" + footer, "unknown-8bit"));
+  EXPECT_FALSE(fit_to_charset("a\r\n", "a\r\n" + footer, "utf-16"));
+}
+
 }  // namespace
 }  // namespace gw::controlplane::policy

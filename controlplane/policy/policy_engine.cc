@@ -7,6 +7,7 @@
 
 #include "common/printable_line.h"
 #include "controlplane/policy/base64.h"
+#include "controlplane/policy/charset.h"
 #include "controlplane/policy/quoted_printable.h"
 
 namespace gw::controlplane::policy {
@@ -90,7 +91,48 @@ std::string lowercase_ascii(std::string s) {
   return s;
 }
 
+// A Content-Type field value without its charset parameters (charset, charset*,
+// charset*N, charset*N*; RFC 2045 §5.1, RFC 2231 §3-4): split at the ";" outside quoted
+// strings and comments, the other parameters kept as written.
+std::string without_charset_parameters(std::string_view value) {
+  std::vector<std::string_view> pieces;
+  std::size_t start = 0;
+  bool quoted = false;
+  int comment = 0;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    if ((quoted || comment > 0) && c == '\\') {
+      ++i;
+    } else if (quoted) {
+      quoted = c != '"';
+    } else if (c == '"' && comment == 0) {
+      quoted = true;
+    } else if (c == '(') {
+      ++comment;
+    } else if (c == ')' && comment > 0) {
+      --comment;
+    } else if (c == ';' && comment == 0) {
+      pieces.push_back(value.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  pieces.push_back(value.substr(start));
+  std::string out(pieces[0]);
+  for (std::size_t k = 1; k < pieces.size(); ++k) {
+    const std::string_view piece = pieces[k];
+    std::string name = lowercase_ascii(std::string(piece.substr(0, piece.find('='))));
+    const auto first = name.find_first_not_of(" \t\r\n");
+    const auto last = name.find_last_not_of(" \t\r\n");
+    name = first == std::string::npos ? std::string() : name.substr(first, last - first + 1);
+    if (name == "charset" || name.starts_with("charset*")) continue;
+    out += ';';
+    out += piece;
+  }
+  return out;
+}
+
 std::string with_charset_utf8(std::string value) {
+  value = without_charset_parameters(value);
   while (!value.empty() && (value.back() == ' ' || value.back() == '\t' || value.back() == ';')) {
     value.pop_back();
   }
@@ -99,7 +141,7 @@ std::string with_charset_utf8(std::string value) {
 
 void finish_message(Decision& decision, const EvaluationState& state,
                     const MimeStructure& structure, const std::optional<std::string>& new_body,
-                    std::string& message) {
+                    bool relabel_utf8, std::string& message) {
   if (!new_body && state.header_edits.empty()) return;
   if (new_body && structure.multipart) {
     fail_with(decision,
@@ -122,17 +164,19 @@ void finish_message(Decision& decision, const EvaluationState& state,
     // Without a Content-Type, or in a text part without a charset parameter, the text
     // would read as US-ASCII (RFC 2045 §5.2, RFC 2046 §4.1.2); UTF-8 text is labelled so
     // (probe round 32: "Content-Type: text/html" kept, the footer "grüße" read as
-    // "gr����e"). A declared charset is the operator's: a footer in another charset than
-    // the message's cannot be fixed here.
+    // "gr����e"). In a part with a declared charset the caller has already written the
+    // policy's text in it, or converted the whole body to UTF-8 (`relabel_utf8`: the
+    // charset parameter is replaced; fit_to_charset).
     const bool eight_bit_text = !structure.base64 && !structure.eight_bit && common::has_8bit(body);
     // A charset parameter in any form, even an empty one ('charset=""', "charset*=''"), is
     // the message's own: a second one would make the field ambiguous (probe round 33).
     const auto type_field = find_header(headers, "Content-Type");
     const bool names_charset =
         type_field && lowercase_ascii(*type_field).find("charset") != std::string::npos;
-    const bool unlabelled_utf8 = common::has_8bit(*new_body) && common::is_valid_utf8(*new_body) &&
-                                 !structure.leaves.empty() && structure.leaves[0].text &&
-                                 structure.leaves[0].charset.empty() && !names_charset;
+    const bool unlabelled_utf8 = relabel_utf8 ||
+                                 (common::has_8bit(*new_body) && common::is_valid_utf8(*new_body) &&
+                                  !structure.leaves.empty() && structure.leaves[0].text &&
+                                  structure.leaves[0].charset.empty() && !names_charset);
     bool mime_version = false;
     if (structure.quoted_printable) {
       body = qp_encode(body);
@@ -309,7 +353,17 @@ Decision evaluate(const CompiledPolicy& policy, Command command, Attributes& att
                 "content.body changed on a quoted-printable part with encoded lone CR or LF "
                 "octets, which the rewrite would turn into line breaks");
     } else {
-      finish_message(decision, state, *structure, new_body, *message);
+      // The policy's text is UTF-8; the octets it kept are in the part's charset
+      // (fit_to_charset: converted, or the part relabelled utf-8).
+      bool relabel_utf8 = false;
+      if (new_body && !structure->multipart && structure->leaves.size() == 1 &&
+          structure->leaves[0].text) {
+        if (auto fit = fit_to_charset(original_body, *new_body, structure->leaves[0].charset)) {
+          new_body = std::move(fit->body);
+          relabel_utf8 = fit->relabel_utf8;
+        }
+      }
+      finish_message(decision, state, *structure, new_body, relabel_utf8, *message);
     }
   }
   if (command == Command::kData) attributes.erase(std::string(attr::kContentBody));

@@ -1083,6 +1083,11 @@ TEST(EvaluateData, UnlabelledTextGetsTheCharsetOfTheTextThePolicyWrites) {
        "text/plain; format=flowed; charset=utf-8"},
       {"Content-Type: text/plain;\r\n", "text/plain; charset=utf-8"},
       {"Content-Type: text/plain; charset=iso-8859-1\r\n", "text/plain; charset=iso-8859-1"},
+      // A charset without the footer's characters: the part becomes UTF-8, other
+      // parameters kept.
+      {"Content-Type: text/plain; charset=us-ascii\r\n", "text/plain; charset=utf-8"},
+      {"Content-Type: text/plain; charset=\"US-ASCII\" (plain); format=flowed\r\n",
+       "text/plain; format=flowed; charset=utf-8"},
       {"Content-Type: text/plain; charset=utf-8\r\n", "text/plain; charset=utf-8"},
       // An empty charset is still the message's own: not given a second one.
       {"Content-Type: text/plain; charset=\"\"\r\n", "text/plain; charset=\"\""},
@@ -1112,6 +1117,40 @@ TEST(EvaluateData, UnlabelledTextGetsTheCharsetOfTheTextThePolicyWrites) {
               "application/octet-stream")
         << message;
   }
+}
+
+// Session 16 (F10): a footer "grüße" appended to an iso-8859-1 part was left in UTF-8 under
+// the iso-8859-1 label ("grÃ¼ÃŸe" in every reader).
+TEST(EvaluateData, ThePolicysTextIsWrittenInThePartsCharset) {
+  const std::string policy =
+      "- {type: set_attribute, attribute: content.body, "
+      "value: \"${content.body}-- gr\u00fc\u00dfe\\n\"}";
+  std::string message =
+      "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+      "Content-Transfer-Encoding: 8bit\r\n\r\nGr\xfc\xdf" "e\r\n";
+  auto d = run_data(policy, message);
+  ASSERT_TRUE(d.message_replaced) << d.reason;
+  EXPECT_EQ(message,
+            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\nGr\xfc\xdf" "e\r\n-- gr\xfc\xdf" "e\r\n");
+  // Quoted-printable in windows-1250: escapes of the part's own octets.
+  message =
+      "Content-Type: text/plain; charset=windows-1250\r\n"
+      "Content-Transfer-Encoding: quoted-printable\r\n\r\nhello\r\n";
+  d = run_data(policy, message);
+  ASSERT_TRUE(d.message_replaced) << d.reason;
+  EXPECT_NE(message.find("\r\n\r\nhello\r\n-- gr=FC=DFe\r\n"), std::string::npos) << message;
+  // A euro sign iso-8859-1 lacks: the whole part goes UTF-8 (base64: it was 7bit).
+  message =
+      "Content-Type: text/plain; charset=\"iso-8859-1\"\r\n\r\ncaf\xe9\r\n";
+  d = run_data("- {type: set_attribute, attribute: content.body, "
+               "value: \"${content.body}\u20ac\\n\"}",
+               message);
+  ASSERT_TRUE(d.message_replaced) << d.reason;
+  const std::size_t split = message.find("\r\n\r\n");
+  const std::string headers = message.substr(0, split + 2);
+  EXPECT_EQ(find_header(headers, "Content-Type"), "text/plain; charset=utf-8") << headers;
+  EXPECT_EQ(base64_decode(message.substr(split + 4)), "caf\xc3\xa9\r\n\xe2\x82\xac\r\n");
 }
 
 TEST(EvaluateData, AddedHeaderValuesThatAreNotAsciiAreEncodedWords) {
