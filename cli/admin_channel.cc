@@ -37,6 +37,26 @@ std::shared_ptr<grpc::ChannelCredentials> credentials_for(const ChannelOptions& 
 
 }  // namespace
 
+std::string read_admin_token(const std::string& path) {
+  std::string token = read_file(path, "--token-file");
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' ||
+                            token.back() == ' ' || token.back() == '\t')) {
+    token.pop_back();
+  }
+  if (token.empty()) throw std::runtime_error("--token-file " + path + " is empty");
+  for (char c : token) {
+    if (c < 0x21 || c > 0x7e) {
+      throw std::runtime_error("--token-file " + path +
+                               " holds a character other than visible ASCII");
+    }
+  }
+  return token;
+}
+
+void add_admin_token(grpc::ClientContext& context, const std::string& token) {
+  if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+}
+
 std::string default_server(const char* env_value) {
   if (env_value != nullptr && *env_value != '\0') return env_value;
   return kDefaultServer;

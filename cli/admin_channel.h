@@ -32,7 +32,18 @@ struct ChannelOptions {
                               // name the server's host (SAN DNS or IP)
   std::string tls_cert_file;  // client certificate chain (with tls_key_file), for mTLS
   std::string tls_key_file;
+  std::string token_file;     // admin token (gctld --admin-token-file), sent on every call
 };
+
+/// The admin token in `path`: the file's text without trailing CR, LF, spaces and tabs.
+/// Throws std::runtime_error naming the file (never its content) when it cannot be read,
+/// is empty, or holds a character other than visible ASCII (it travels as the HTTP/2 header
+/// `authorization: Bearer TOKEN`).
+std::string read_admin_token(const std::string& path);
+
+/// Adds `token` to `context` as `authorization: Bearer TOKEN` (RFC 6750 §2.1); nothing
+/// when `token` is empty.
+void add_admin_token(grpc::ClientContext& context, const std::string& token);
 
 /// The stubs of the control plane's admin API, both on the same channel (same server, same
 /// TLS settings). Both set, or both null when the server cannot be reached.

@@ -85,6 +85,9 @@ OutputFormat CommandContext::format() const {
 const ControlPlaneStubs& CommandContext::stubs() {
   if (!stubs_) {
     check_channel_options(options_.channel);
+    if (!options_.channel.token_file.empty()) {
+      token_ = read_admin_token(options_.channel.token_file);
+    }
     stubs_ = connect_(options_.channel);
     if (!stubs_) throw RpcError(grpc::Status(grpc::StatusCode::UNAVAILABLE, "not connected"));
   }
@@ -135,7 +138,9 @@ void require_utf8_strings(const google::protobuf::Message& request) {
 AuditStream CommandContext::follow_audit(const gateway::v1::AuditQuery& query) {
   require_utf8_strings(query);
   auto context = std::make_unique<grpc::ClientContext>();
-  auto reader = stubs().policy->FollowAudit(context.get(), query);
+  const auto& stubs = this->stubs();  // reads the token
+  add_admin_token(*context, token_);
+  auto reader = stubs.policy->FollowAudit(context.get(), query);
   return AuditStream(std::move(context), std::move(reader));
 }
 

@@ -143,12 +143,12 @@ class CommandContext {
 
  private:
   template <typename Stub, typename Request, typename Response>
-  static Response invoke(Stub& stub,
-                         grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
-                                                      Response*),
-                         const Request& request) {
+  Response invoke(Stub& stub,
+                  grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                  const Request& request) {
     grpc::ClientContext context;
     set_call_deadline(context);
+    add_admin_token(context, token_);
     Response response;
     grpc::Status status = (stub.*method)(&context, request, &response);
     if (!status.ok()) throw RpcError(std::move(status));
@@ -162,6 +162,7 @@ class CommandContext {
   std::istream& in_;
   std::ostream& out_;
   ControlPlaneStubs stubs_;
+  std::string token_;  // read with the stubs (--token-file)
 };
 
 }  // namespace gw::cli

@@ -54,6 +54,7 @@ ChannelOptions channel_defaults_from_environment() {
   defaults.tls_ca_file = environment("GCTL_TLS_CA");
   defaults.tls_cert_file = environment("GCTL_TLS_CERT");
   defaults.tls_key_file = environment("GCTL_TLS_KEY");
+  defaults.token_file = environment("GCTL_TOKEN_FILE");
   return defaults;
 }
 
@@ -82,6 +83,10 @@ int run_gctl(const std::vector<std::string>& args, const ControlPlaneConnector& 
       ->check(CLI::ExistingFile);
   app.add_option("--tls-key", options.channel.tls_key_file,
                  "private key (PEM) of --tls-cert [$GCTL_TLS_KEY]")
+      ->type_name("FILE")
+      ->check(CLI::ExistingFile);
+  app.add_option("--token-file", options.channel.token_file,
+                 "admin token for gctld's --admin-token-file [$GCTL_TOKEN_FILE]")
       ->type_name("FILE")
       ->check(CLI::ExistingFile);
   app.add_option("-o,--output", options.output, "output format [table]")

@@ -2,6 +2,7 @@
 // NodeDirectory calls on the DB thread and results back to responses, nothing else.
 #pragma once
 
+#include "controlplane/admin_gate.h"
 #include "controlplane/config_store.h"
 #include "controlplane/db_worker.h"
 #include "controlplane/node_directory.h"
@@ -15,8 +16,10 @@ namespace gw::controlplane {
 /// the gRPC server.
 class AdminGrpcService final : public gateway::v1::AdminService::Service {
  public:
-  AdminGrpcService(ConfigStore& store, NodeDirectory& nodes, DbWorker& worker)
-      : store_(store), nodes_(nodes), worker_(worker) {}
+  /// Every call is first checked against `gate` (the admin token; UNAUTHENTICATED).
+  AdminGrpcService(ConfigStore& store, NodeDirectory& nodes, DbWorker& worker,
+                   const AdminGate& gate)
+      : store_(store), nodes_(nodes), worker_(worker), gate_(gate) {}
 
   grpc::Status CreateService(grpc::ServerContext* ctx,
                              const gateway::v1::CreateServiceRequest* request,
@@ -60,6 +63,7 @@ class AdminGrpcService final : public gateway::v1::AdminService::Service {
   ConfigStore& store_;
   NodeDirectory& nodes_;
   DbWorker& worker_;
+  const AdminGate& gate_;
 };
 
 }  // namespace gw::controlplane

@@ -5,15 +5,21 @@ namespace gw::controlplane {
 
 namespace v1 = gateway::v1;
 
-void AuditFollowReactor::accept(Service& service, CqServerQueue& queue, AuditWriter& writer) {
-  std::shared_ptr<AuditFollowReactor> reactor(new AuditFollowReactor(queue, writer));
+void AuditFollowReactor::accept(Service& service, CqServerQueue& queue, AuditWriter& writer,
+                                const AdminGate& gate) {
+  std::shared_ptr<AuditFollowReactor> reactor(new AuditFollowReactor(queue, writer, gate));
   reactor->self_ = reactor;
-  void* tag = reactor->arm([&service, &queue, &writer] { accept(service, queue, writer); });
+  void* tag = reactor->arm(
+      [&service, &queue, &writer, &gate] { accept(service, queue, writer, gate); });
   service.RequestFollowAudit(reactor->context(), &reactor->query_, reactor->stream(), queue.cq(),
                              queue.cq(), tag);
 }
 
 void AuditFollowReactor::OnStart() {
+  if (auto refused = gate_.refuse(*context(), "FollowAudit")) {
+    request_finish(std::move(*refused));
+    return;
+  }
   // Headers now, so the client knows the stream is open before the first record. They
   // count as the write in flight: records wait for them.
   {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 
+#include "controlplane/admin_gate.h"
 #include "controlplane/audit_writer.h"
 #include "controlplane/cq_reactor.h"
 #include "gateway/v1/policy.grpc.pb.h"
@@ -28,8 +29,10 @@ class AuditFollowReactor final : public CqWriteReactor<gateway::v1::AuditRecord>
       gateway::v1::PolicyAdminService::Service>;
 
   /// Creates a call object for the next FollowAudit and requests it from `service`; the
-  /// object accepts the following one itself once accepted.
-  static void accept(Service& service, CqServerQueue& queue, AuditWriter& writer);
+  /// object accepts the following one itself once accepted. A call without the admin token
+  /// `gate` asks for ends at once with UNAUTHENTICATED.
+  static void accept(Service& service, CqServerQueue& queue, AuditWriter& writer,
+                     const AdminGate& gate);
 
   void on_records(const std::vector<gateway::v1::AuditRecord>& records) override;
   void on_writer_stopped() override;
@@ -39,13 +42,14 @@ class AuditFollowReactor final : public CqWriteReactor<gateway::v1::AuditRecord>
   void OnDone() override;
 
  private:
-  AuditFollowReactor(CqServerQueue& queue, AuditWriter& writer)
-      : CqWriteReactor(queue), writer_(writer) {}
+  AuditFollowReactor(CqServerQueue& queue, AuditWriter& writer, const AdminGate& gate)
+      : CqWriteReactor(queue), writer_(writer), gate_(gate) {}
   void request_finish(grpc::Status status);
   /// Under mu_ decides the next step (write or finish); performs it unlocked.
   void advance();
 
   AuditWriter& writer_;
+  const AdminGate& gate_;
   gateway::v1::AuditQuery query_;  // the request; constant once the writer knows the stream
   std::mutex mu_;
   std::deque<gateway::v1::AuditRecord> pending_;

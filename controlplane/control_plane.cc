@@ -24,10 +24,11 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options)
       audit_writer_(options.db_path, options.audit_retention),
       // Argon2id verifications hold 64 MiB and one core each: one thread per core.
       slow_decisions_(std::max(1u, std::thread::hardware_concurrency()), kSlowDecisionQueue),
-      admin_service_(store_, nodes_, worker_),
+      admin_gate_(options.admin_gate),
+      admin_service_(store_, nodes_, worker_, admin_gate_),
       node_service_(hub_, nodes_, worker_),
       decision_service_(decisions_, audit_writer_, slow_decisions_),
-      policy_admin_service_(store_, audit_repository_, audit_writer_, worker_) {
+      policy_admin_service_(store_, audit_repository_, audit_writer_, worker_, admin_gate_) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, server_credentials(options.tls), &port_);
   builder.RegisterService(&admin_service_);

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "controlplane/admin_gate.h"
 #include "controlplane/admin_grpc_service.h"
 #include "controlplane/audit_writer.h"
 #include "controlplane/config_store.h"
@@ -44,6 +45,8 @@ struct ControlPlaneOptions {
   /// thread reads, decides and answers a decision with a single wake-up: the lowest
   /// latency and CPU per decision while it is not saturated (tests/bench/README.md).
   std::size_t grpc_threads = 1;
+  /// Admin token (AdminGate): when set, gctl's calls must carry it; nodes are not asked.
+  AdminGate admin_gate = {};
 };
 
 /// A running control plane. Threads: the completion-queue threads ("grpc-cq": decision
@@ -109,6 +112,7 @@ class ControlPlane {
   AuditWriter audit_writer_;
   DbWorker worker_;
   WorkerPool slow_decisions_;
+  AdminGate admin_gate_;
   AdminGrpcService admin_service_;
   NodeGrpcService node_service_;
   DecisionGrpcService decision_service_;

@@ -81,6 +81,11 @@ int main(int argc, char** argv) {
                  "many nodes saturate it)")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{64}));
+  std::string admin_token_file;
+  app.add_option("--admin-token-file", admin_token_file,
+                 "require the token in this file (16-4096 visible ASCII characters) on every "
+                 "admin call: gctl --token-file; relay nodes are not asked for it")
+      ->check(CLI::ExistingFile);
   bool insecure = false;
   app.add_flag("--insecure", insecure,
                "allow plaintext gRPC on a non-loopback address (snapshots carry keys and "
@@ -105,6 +110,15 @@ int main(int argc, char** argv) {
   if (!tls_ca.empty() && !tls) {
     std::fprintf(stderr, "gctld: error: --tls-ca needs --tls-cert and --tls-key\n");
     return 2;
+  }
+  gw::controlplane::AdminGate admin_gate;
+  if (!admin_token_file.empty()) {
+    try {
+      admin_gate = gw::controlplane::AdminGate::from_file(admin_token_file);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "gctld: error: --admin-token-file: %s\n", e.what());
+      return 2;
+    }
   }
   const bool loopback = gw::controlplane::is_loopback_host(address->host);
   // The node stream hands out private keys and upstream passwords: never in plaintext
@@ -135,6 +149,23 @@ int main(int argc, char** argv) {
     gw::controlplane::ControlPlaneOptions options{listen, db, std::nullopt};
     options.audit_retention = std::chrono::hours(24) * audit_retention_days;
     options.grpc_threads = grpc_threads;
+    options.admin_gate = admin_gate;
+    if (admin_gate.enabled()) {
+      std::error_code ec;
+      const auto mode = std::filesystem::status(admin_token_file, ec).permissions();
+      using std::filesystem::perms;
+      if (!ec && (mode & (perms::group_all | perms::others_all)) != perms::none) {
+        spdlog::warn("gctld: the admin token file {} can be read by other users (chmod 600)",
+                     admin_token_file);
+      }
+      spdlog::info("gctld: admin calls need the admin token");
+    } else if (!loopback || tls) {
+      spdlog::warn("gctld: no --admin-token-file: anyone who can connect may change the "
+                   "configuration{}",
+                   options.tls && !options.tls->client_ca_pem.empty()
+                       ? " (client certificates are still required)"
+                       : "");
+    }
     if (tls) {
       options.tls = gw::controlplane::load_server_tls(tls_cert, tls_key, tls_ca);
       if (tls_ca.empty()) {

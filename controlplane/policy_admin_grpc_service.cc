@@ -27,15 +27,17 @@ grpc::Status status_of(const Result<void>& result) {
 
 }  // namespace
 
-grpc::Status PolicyAdminGrpcService::Apply(grpc::ServerContext*, const v1::ApplyRequest* request,
+grpc::Status PolicyAdminGrpcService::Apply(grpc::ServerContext* ctx, const v1::ApplyRequest* request,
                                            v1::ApplyResponse* response) {
+  if (auto refused = gate_.refuse(*ctx, "Apply")) return *refused;
   return run_on_db(worker_, "Apply", [this, request, response] {
     return deliver(store_.apply(request->document(), request->dry_run()), response);
   });
 }
 
-grpc::Status PolicyAdminGrpcService::Export(grpc::ServerContext*, const v1::ExportRequest*,
+grpc::Status PolicyAdminGrpcService::Export(grpc::ServerContext* ctx, const v1::ExportRequest*,
                                             v1::ExportResponse* response) {
+  if (auto refused = gate_.refuse(*ctx, "Export")) return *refused;
   return run_on_db(worker_, "Export", [this, response] {
     auto document = store_.export_document();
     if (!document) return to_grpc_status(document.error());
@@ -44,9 +46,10 @@ grpc::Status PolicyAdminGrpcService::Export(grpc::ServerContext*, const v1::Expo
   });
 }
 
-grpc::Status PolicyAdminGrpcService::ListPolicies(grpc::ServerContext*,
+grpc::Status PolicyAdminGrpcService::ListPolicies(grpc::ServerContext* ctx,
                                                   const v1::ListPoliciesRequest*,
                                                   v1::ListPoliciesResponse* response) {
+  if (auto refused = gate_.refuse(*ctx, "ListPolicies")) return *refused;
   return run_on_db(worker_, "ListPolicies", [this, response] {
     auto policies = store_.list_policies();
     if (!policies) return to_grpc_status(policies.error());
@@ -55,32 +58,36 @@ grpc::Status PolicyAdminGrpcService::ListPolicies(grpc::ServerContext*,
   });
 }
 
-grpc::Status PolicyAdminGrpcService::GetPolicy(grpc::ServerContext*,
+grpc::Status PolicyAdminGrpcService::GetPolicy(grpc::ServerContext* ctx,
                                                const v1::GetPolicyRequest* request,
                                                v1::Policy* response) {
+  if (auto refused = gate_.refuse(*ctx, "GetPolicy")) return *refused;
   return run_on_db(worker_, "GetPolicy", [this, request, response] {
     return deliver(store_.get_policy(request->name()), response);
   });
 }
 
-grpc::Status PolicyAdminGrpcService::DeletePolicy(grpc::ServerContext*,
+grpc::Status PolicyAdminGrpcService::DeletePolicy(grpc::ServerContext* ctx,
                                                   const v1::DeletePolicyRequest* request,
                                                   v1::DeletePolicyResponse*) {
+  if (auto refused = gate_.refuse(*ctx, "DeletePolicy")) return *refused;
   return run_on_db(worker_, "DeletePolicy",
                    [this, request] { return status_of(store_.delete_policy(request->name())); });
 }
 
-grpc::Status PolicyAdminGrpcService::CreateHandler(grpc::ServerContext*,
+grpc::Status PolicyAdminGrpcService::CreateHandler(grpc::ServerContext* ctx,
                                                    const v1::CreateHandlerRequest* request,
                                                    v1::Handler* response) {
+  if (auto refused = gate_.refuse(*ctx, "CreateHandler")) return *refused;
   return run_on_db(worker_, "CreateHandler", [this, request, response] {
     return deliver(store_.create_handler(request->handler()), response);
   });
 }
 
-grpc::Status PolicyAdminGrpcService::ListHandlers(grpc::ServerContext*,
+grpc::Status PolicyAdminGrpcService::ListHandlers(grpc::ServerContext* ctx,
                                                   const v1::ListHandlersRequest* request,
                                                   v1::ListHandlersResponse* response) {
+  if (auto refused = gate_.refuse(*ctx, "ListHandlers")) return *refused;
   return run_on_db(worker_, "ListHandlers", [this, request, response] {
     auto handlers = store_.list_handlers(request->service());
     if (!handlers) return to_grpc_status(handlers.error());
@@ -89,16 +96,18 @@ grpc::Status PolicyAdminGrpcService::ListHandlers(grpc::ServerContext*,
   });
 }
 
-grpc::Status PolicyAdminGrpcService::DeleteHandler(grpc::ServerContext*,
+grpc::Status PolicyAdminGrpcService::DeleteHandler(grpc::ServerContext* ctx,
                                                    const v1::DeleteHandlerRequest* request,
                                                    v1::DeleteHandlerResponse*) {
+  if (auto refused = gate_.refuse(*ctx, "DeleteHandler")) return *refused;
   return run_on_db(worker_, "DeleteHandler",
                    [this, request] { return status_of(store_.delete_handler(request->id())); });
 }
 
-grpc::Status PolicyAdminGrpcService::CreateUser(grpc::ServerContext*,
+grpc::Status PolicyAdminGrpcService::CreateUser(grpc::ServerContext* ctx,
                                                 const v1::CreateUserRequest* request,
                                                 v1::User* response) {
+  if (auto refused = gate_.refuse(*ctx, "CreateUser")) return *refused;
   return run_on_db(worker_, "CreateUser", [this, request, response] {
     auto created = store_.create_user(request->user());
     if (!created) return to_grpc_status(created.error());
@@ -107,9 +116,10 @@ grpc::Status PolicyAdminGrpcService::CreateUser(grpc::ServerContext*,
   });
 }
 
-grpc::Status PolicyAdminGrpcService::SetUserPassword(grpc::ServerContext*,
+grpc::Status PolicyAdminGrpcService::SetUserPassword(grpc::ServerContext* ctx,
                                                      const v1::SetUserPasswordRequest* request,
                                                      v1::User* response) {
+  if (auto refused = gate_.refuse(*ctx, "SetUserPassword")) return *refused;
   return run_on_db(worker_, "SetUserPassword", [this, request, response] {
     auto updated = store_.set_user_password(request->name(), request->password());
     if (!updated) return to_grpc_status(updated.error());
@@ -118,8 +128,9 @@ grpc::Status PolicyAdminGrpcService::SetUserPassword(grpc::ServerContext*,
   });
 }
 
-grpc::Status PolicyAdminGrpcService::ListUsers(grpc::ServerContext*, const v1::ListUsersRequest*,
+grpc::Status PolicyAdminGrpcService::ListUsers(grpc::ServerContext* ctx, const v1::ListUsersRequest*,
                                                v1::ListUsersResponse* response) {
+  if (auto refused = gate_.refuse(*ctx, "ListUsers")) return *refused;
   return run_on_db(worker_, "ListUsers", [this, response] {
     auto users = store_.list_users();
     if (!users) return to_grpc_status(users.error());
@@ -128,15 +139,17 @@ grpc::Status PolicyAdminGrpcService::ListUsers(grpc::ServerContext*, const v1::L
   });
 }
 
-grpc::Status PolicyAdminGrpcService::DeleteUser(grpc::ServerContext*,
+grpc::Status PolicyAdminGrpcService::DeleteUser(grpc::ServerContext* ctx,
                                                 const v1::DeleteUserRequest* request,
                                                 v1::DeleteUserResponse*) {
+  if (auto refused = gate_.refuse(*ctx, "DeleteUser")) return *refused;
   return run_on_db(worker_, "DeleteUser",
                    [this, request] { return status_of(store_.delete_user(request->name())); });
 }
 
-grpc::Status PolicyAdminGrpcService::QueryAudit(grpc::ServerContext*, const v1::AuditQuery* request,
+grpc::Status PolicyAdminGrpcService::QueryAudit(grpc::ServerContext* ctx, const v1::AuditQuery* request,
                                                 v1::AuditQueryResponse* response) {
+  if (auto refused = gate_.refuse(*ctx, "QueryAudit")) return *refused;
   // A larger answer is refused rather than cut short without a word: the operator would
   // take the first 10,000 records for all there is.
   if (request->limit() > storage::AuditRepository::kMaxLimit) {
@@ -160,9 +173,10 @@ grpc::Status PolicyAdminGrpcService::QueryAudit(grpc::ServerContext*, const v1::
   });
 }
 
-grpc::Status PolicyAdminGrpcService::GetStats(grpc::ServerContext*,
+grpc::Status PolicyAdminGrpcService::GetStats(grpc::ServerContext* ctx,
                                               const v1::StatsRequest* request,
                                               v1::StatsResponse* response) {
+  if (auto refused = gate_.refuse(*ctx, "GetStats")) return *refused;
   if (!writer_.flush_for(std::chrono::seconds(1))) {
     spdlog::warn("stats: the audit writer is behind; recent decisions may be missing");
   }
@@ -179,7 +193,7 @@ grpc::Status PolicyAdminGrpcService::GetStats(grpc::ServerContext*,
 }
 
 void PolicyAdminGrpcService::start(CqServerQueue& queue) {
-  AuditFollowReactor::accept(*this, queue, writer_);
+  AuditFollowReactor::accept(*this, queue, writer_, gate_);
 }
 
 }  // namespace gw::controlplane

@@ -19,9 +19,14 @@ namespace gw::controlplane {
 /// outlive the gRPC server; `audit_repository` uses the DB thread's connection.
 class PolicyAdminGrpcService final : public AuditFollowReactor::Service {
  public:
+  /// Every call is first checked against `gate` (the admin token; UNAUTHENTICATED).
   PolicyAdminGrpcService(ConfigStore& store, storage::AuditRepository& audit_repository,
-                         AuditWriter& audit_writer, DbWorker& worker)
-      : store_(store), audit_(audit_repository), writer_(audit_writer), worker_(worker) {}
+                         AuditWriter& audit_writer, DbWorker& worker, const AdminGate& gate)
+      : store_(store),
+        audit_(audit_repository),
+        writer_(audit_writer),
+        worker_(worker),
+        gate_(gate) {}
 
   grpc::Status Apply(grpc::ServerContext* ctx, const gateway::v1::ApplyRequest* request,
                      gateway::v1::ApplyResponse* response) override;
@@ -68,6 +73,7 @@ class PolicyAdminGrpcService final : public AuditFollowReactor::Service {
   storage::AuditRepository& audit_;
   AuditWriter& writer_;
   DbWorker& worker_;
+  const AdminGate& gate_;
 };
 
 }  // namespace gw::controlplane
