@@ -27,7 +27,8 @@ grpc::Status status_of(const Result<void>& result) {
 
 }  // namespace
 
-grpc::Status PolicyAdminGrpcService::Apply(grpc::ServerContext* ctx, const v1::ApplyRequest* request,
+grpc::Status PolicyAdminGrpcService::Apply(grpc::ServerContext* ctx,
+                                           const v1::ApplyRequest* request,
                                            v1::ApplyResponse* response) {
   if (auto refused = gate_.refuse(*ctx, "Apply")) return *refused;
   return run_on_db(worker_, "Apply", [this, request, response] {
@@ -128,7 +129,8 @@ grpc::Status PolicyAdminGrpcService::SetUserPassword(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status PolicyAdminGrpcService::ListUsers(grpc::ServerContext* ctx, const v1::ListUsersRequest*,
+grpc::Status PolicyAdminGrpcService::ListUsers(grpc::ServerContext* ctx,
+                                               const v1::ListUsersRequest*,
                                                v1::ListUsersResponse* response) {
   if (auto refused = gate_.refuse(*ctx, "ListUsers")) return *refused;
   return run_on_db(worker_, "ListUsers", [this, response] {
@@ -147,7 +149,8 @@ grpc::Status PolicyAdminGrpcService::DeleteUser(grpc::ServerContext* ctx,
                    [this, request] { return status_of(store_.delete_user(request->name())); });
 }
 
-grpc::Status PolicyAdminGrpcService::QueryAudit(grpc::ServerContext* ctx, const v1::AuditQuery* request,
+grpc::Status PolicyAdminGrpcService::QueryAudit(grpc::ServerContext* ctx,
+                                                const v1::AuditQuery* request,
                                                 v1::AuditQueryResponse* response) {
   if (auto refused = gate_.refuse(*ctx, "QueryAudit")) return *refused;
   // A larger answer is refused rather than cut short without a word: the operator would
