@@ -18,6 +18,10 @@ namespace gw::cli {
 inline constexpr std::chrono::seconds kConnectTimeout{3};
 /// Deadline of every admin call, connection included.
 inline constexpr std::chrono::seconds kCallTimeout{10};
+/// Deadline of `gctl apply`: a file may hold tens of MiB of policies or many users, each
+/// password hashed with Argon2id (about 0.2 s each; probe round 34: 120 users took 24 s
+/// and gctl gave up at 10 s while gctld went on and applied the file).
+inline constexpr std::chrono::minutes kApplyTimeout{10};
 /// Server used when neither --server nor $GCTL_SERVER is given.
 inline constexpr const char* kDefaultServer = "127.0.0.1:7070";
 

@@ -31,7 +31,7 @@ void add_apply(CLI::App& app, CommandContext& context) {
     v1::ApplyRequest request;
     *request.mutable_document() = load_configuration_file(flags->file);
     request.set_dry_run(flags->dry_run);
-    context.printer().applied(context.call(&Stub::Apply, request), flags->dry_run);
+    context.printer().applied(context.call(&Stub::Apply, request, kApplyTimeout), flags->dry_run);
   });
 }
 

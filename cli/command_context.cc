@@ -56,8 +56,13 @@ int exit_code_for(const grpc::Status& status) { return status.ok() ? kExitOk : k
 
 std::string error_text_for(const grpc::Status& status, const std::string& server) {
   const auto code = status.error_code();
-  if (code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    return "cannot reach control plane at " + server;
+  if (code == grpc::StatusCode::UNAVAILABLE) return "cannot reach control plane at " + server;
+  if (code == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    // Connected, but no answer in time: the control plane may be busy (a large apply holds
+    // the configuration database) and may still carry the request out (probe round 34:
+    // reported as "cannot reach", the apply was committed after all).
+    return "no answer from control plane at " + server +
+           " in time; a change it was making may still take effect (check before retrying)";
   }
   std::string text = status.error_message();
   for (char& c : text) {

@@ -130,12 +130,13 @@ class CommandContext {
 
   /// The same for a PolicyAdminService method, e.g.
   /// `&PolicyAdminService::StubInterface::ListPolicies`.
+  /// `timeout` replaces kCallTimeout (Apply: kApplyTimeout).
   template <typename Request, typename Response>
   Response call(grpc::Status (gateway::v1::PolicyAdminService::StubInterface::*method)(
                     grpc::ClientContext*, const Request&, Response*),
-                const Request& request) {
+                const Request& request, std::chrono::milliseconds timeout = kCallTimeout) {
     require_utf8_strings(request);
-    return invoke(*stubs().policy, method, request);
+    return invoke(*stubs().policy, method, request, timeout);
   }
 
   /// Opens FollowAudit(query), without a deadline (it runs until interrupted).
@@ -145,9 +146,9 @@ class CommandContext {
   template <typename Stub, typename Request, typename Response>
   Response invoke(Stub& stub,
                   grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
-                  const Request& request) {
+                  const Request& request, std::chrono::milliseconds timeout = kCallTimeout) {
     grpc::ClientContext context;
-    set_call_deadline(context);
+    set_call_deadline(context, timeout);
     add_admin_token(context, token_);
     Response response;
     grpc::Status status = (stub.*method)(&context, request, &response);

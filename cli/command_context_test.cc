@@ -35,7 +35,8 @@ TEST(ErrorTextFor, UnreachableNamesTheServer) {
             "cannot reach control plane at 127.0.0.1:1");
   EXPECT_EQ(error_text_for(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "Deadline Exceeded"),
                            "cp:7070"),
-            "cannot reach control plane at cp:7070");
+            "no answer from control plane at cp:7070 in time; a change it was making may "
+            "still take effect (check before retrying)");
 }
 
 TEST(ErrorTextFor, RefusalCarriesTheServerMessageOnOneLine) {
