@@ -237,8 +237,9 @@ void RelaySession::line_limit_reply() {
 }
 
 void RelaySession::timeout_reply() {
-  if (!in_data_ && !in_.empty() && in_.data().back() == '\n') {
-    // The wait ended on a line that ends in a bare LF (next_line): say why, not "timeout".
+  if ((!in_data_ && !in_.empty() && in_.data().back() == '\n') || (in_data_ && bare_lf_pause_)) {
+    // The wait ended on a line that ends in a bare LF (next_line, or message content): say
+    // why, not "timeout".
     reply(421, es::kSyntaxError,
           env_.hostname + " Error: bare <LF> received, lines end in <CR><LF>, closing connection");
   } else {
@@ -1746,7 +1747,15 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   // closing the connection without a terminator ("streaming abort") and are reported after
   // the client's end-of-data.
   in_data_ = true;
-  data_deadline_ = Clock::now() + limits_.data_timeout;
+  const Clock::time_point data_phase_deadline = Clock::now() + limits_.data_timeout;
+  data_deadline_ = data_phase_deadline;
+  // The last two octets of the content so far: a client whose lines end in a bare LF sends
+  // its "\n.\n" and waits for a reply that only CRLF.CRLF may bring (BR-01). As for command
+  // lines (next_line), content ending in a bare LF is given kBareLfPause, then 421 says why
+  // (probe round 34: silence until the data timeout, 10 minutes by default). The message
+  // is refused for its bare LF (550 5.5.2) either way.
+  char last_octet = 0;
+  char octet_before = 0;
   smtp::DataReader reader(limits_.max_text_line, effective_max_size());
   // The gateway offers 8BITMIME only when the upstream does; 8-bit content it was not
   // offered must not reach an upstream that cannot take it (RFC 6152 §3).
@@ -1764,6 +1773,13 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     std::size_t consumed =
         data_handler ? reader.feed(in_.data(), nullptr, &content)
                      : reader.feed(in_.data(), upstream_ok ? &wire_ : nullptr);
+    if (consumed >= 2) {
+      octet_before = in_.data()[consumed - 2];
+      last_octet = in_.data()[consumed - 1];
+    } else if (consumed == 1) {
+      octet_before = last_octet;
+      last_octet = in_.data()[0];
+    }
     in_.consume(consumed);
     if (reader.defects() != 0 && upstream_ok) {
       upstream_.close();
@@ -1804,6 +1820,9 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
       }
     }
     if (reader.done()) break;
+    bare_lf_pause_ = last_octet == '\n' && octet_before != '\r';
+    data_deadline_ = bare_lf_pause_ ? std::min(data_phase_deadline, Clock::now() + kBareLfPause)
+                                    : data_phase_deadline;
     ReadStatus status = co_await read_client();
     if (status != ReadStatus::kOk) {
       if (status == ReadStatus::kTimeout) timeout_reply();
@@ -1812,6 +1831,7 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     }
   }
   in_data_ = false;
+  bare_lf_pause_ = false;
   data_deadline_ = Clock::time_point::max();
   // The DATA decision needs the envelope (smtp.mail.from, smtp.rcpt.recipients, as the
   // reference lists for DATA); the transaction itself ends here, whatever follows.

@@ -283,9 +283,11 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   std::string upstream_helo_;
   std::string greeting_;        // text after the host name in the HELO/EHLO reply
   std::string mail_from_;       // smtp.mail.from of the open transaction
-  /// How long a command line that so far ends in a bare LF is waited for before it is taken
-  /// for a line of a client that ends its lines with LF alone: 421 4.5.2 and close.
+  /// How long a command line, or message content, that so far ends in a bare LF is waited
+  /// for before it is taken for a client that ends its lines with LF alone: 421 4.5.2 and
+  /// close.
   static constexpr std::chrono::milliseconds kBareLfPause{2000};
+  bool bare_lf_pause_ = false;  // DATA: the read in progress waits kBareLfPause at most
   std::vector<std::string> recipients_;
   /// RCPTs of this transaction refused for max_recipients (452 4.5.3).
   std::size_t recipient_overshoot_ = 0;
