@@ -361,6 +361,17 @@ Result<v1::ApplyResponse> ConfigStore::apply(const v1::ConfigurationDocument& do
     }
   }
 
+  // 6. Every declared service that requires TLS offers it on each of its interfaces.
+  for (const v1::Service& declared : document.services()) {
+    auto stored = services_.get(declared.name(), storage::Secrets::kOmit);
+    if (!stored) return at(declared.source_line(), "service " + show_quoted(declared.name()),
+                           from_storage(stored.error()));
+    if (auto offered = check_tls_offered(stored.value()); !offered) {
+      return at(declared.source_line(), "service " + show_quoted(declared.name()),
+                offered.error());
+    }
+  }
+
   Batch batch = std::move(*batch_);
   batch_.reset();
   if (dry_run || response.changes().empty()) {

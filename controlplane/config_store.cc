@@ -334,6 +334,9 @@ Result<v1::Service> ConfigStore::update_service(const v1::Service& patch,
       service, merged.value().password_changed ? PasswordChange::kReplace : PasswordChange::kKeep,
       unix_now_ms());
   if (!updated) return from_storage(updated.error());
+  if (!batch_) {  // apply() checks once every interface is in place
+    if (auto offered = check_tls_offered(service); !offered) return offered.as_failure();
+  }
   if (auto done = commit_change(tx.value(), {current.value().instance(), service.instance()});
       !done) {
     return done.as_failure();
@@ -370,6 +373,9 @@ Result<v1::Interface> ConfigStore::create_interface(v1::Interface request) {
   if (!owner) return from_storage(owner.error());
   auto created = interfaces_.create(request, unix_now_ms());
   if (!created) return from_storage(created.error());
+  if (!batch_) {  // apply() checks once every interface is in place
+    if (auto offered = check_tls_offered(owner.value()); !offered) return offered.as_failure();
+  }
   if (auto done = commit_change(tx.value(), {owner.value().instance()}); !done) {
     return done.as_failure();
   }
@@ -378,6 +384,22 @@ Result<v1::Interface> ConfigStore::create_interface(v1::Interface request) {
                v1::InterfaceType_Name(created.value().type()), created.value().service(),
                hub_.current()->version);
   return std::move(created).value();
+}
+
+Result<void> ConfigStore::check_tls_offered(const v1::Service& service) {
+  if (!service.require_tls()) return ok();
+  auto interfaces = interfaces_.list(service.name());
+  if (!interfaces) return from_storage(interfaces.error());
+  for (const v1::Interface& iface : interfaces.value()) {
+    if (iface.type() != v1::INTERFACE_TYPE_TCP) continue;
+    return fail(Code::kInvalidArgument,
+                "service " + service.name() + " requires TLS (require_tls) but interface " +
+                    (iface.id() > 0 ? std::to_string(iface.id()) + " " : std::string()) + "(" +
+                    storage::format_endpoint(iface.bind_address(), iface.port()) +
+                    ") is tcp, which offers no STARTTLS: its clients could send no mail; use "
+                    "type starttls or ssl there, or turn require_tls off");
+  }
+  return ok();
 }
 
 Result<std::vector<v1::Interface>> ConfigStore::list_interfaces(std::string_view service) {

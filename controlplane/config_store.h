@@ -213,6 +213,10 @@ class ConfigStore {
   Result<void> attach_certificates(gateway::v1::ConfigSnapshot& snapshot);
   /// The validation view of the certificates table.
   CertificateLookup certificate_lookup();
+  /// Inside the open transaction: kInvalidArgument when `service` has require_tls and an
+  /// interface of type tcp, which cannot offer STARTTLS, so its clients would get 530 for
+  /// every MAIL and could send nothing (RFC 3207 §4; probe round 34).
+  Result<void> check_tls_offered(const gateway::v1::Service& service);
 
   storage::Database& db_;
   storage::ServiceRepository services_;

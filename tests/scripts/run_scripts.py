@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "integration"))
 
 import harness  # noqa: E402
+from tls_helpers import add_cert, shared_pki  # noqa: E402
 from harness import (ConnectionClosed, RecordingUpstream, RelayEnv, ReplyTimeout,  # noqa: E402
                      SmtpClient, UpstreamConfig)
 
@@ -94,6 +95,7 @@ class Script:
     upstream: UpstreamConfig
     steps: list[Step]
     description: str
+    interface_type: str = "tcp"
 
 
 def parse_upstream_option(config: UpstreamConfig, option: str, where: str) -> None:
@@ -129,6 +131,7 @@ def parse_upstream_option(config: UpstreamConfig, option: str, where: str) -> No
 
 def parse_script(path: Path) -> Script:
     service_args: list[str] = []
+    interface_type = "tcp"
     upstream = UpstreamConfig()
     steps: list[Step] = []
     description: list[str] = []
@@ -143,6 +146,11 @@ def parse_script(path: Path) -> Script:
             continue
         if line.startswith("!service "):
             service_args += shlex.split(line[len("!service "):])
+            continue
+        if line.startswith("!interface "):
+            interface_type = line[len("!interface "):].strip()
+            if interface_type not in ("tcp", "starttls"):
+                raise ValueError(f"{where}: !interface takes tcp or starttls")
             continue
         if line.startswith("!upstream "):
             parse_upstream_option(upstream, line[len("!upstream "):], where)
@@ -167,7 +175,7 @@ def parse_script(path: Path) -> Script:
         if kind == "C":
             step.data = client_bytes(arg)
         steps.append(step)
-    return Script(path, service_args, upstream, steps, " ".join(description))
+    return Script(path, service_args, upstream, steps, " ".join(description), interface_type)
 
 
 # ----------------------------------------------------------------------------------------
@@ -368,8 +376,21 @@ class ScriptRun:
         self.up = env.upstream(dataclasses.replace(script.upstream))
         service_name = None
         try:
-            service_name, self.port = env.service(self.up, *script.service_args,
-                                                  name=f"s-{re.sub(r'[^A-Za-z0-9]', '-', script.path.stem)}")
+            service_name = f"s-{re.sub(r'[^A-Za-z0-9]', '-', script.path.stem)}"
+            if script.interface_type == "tcp":
+                service_name, self.port = env.service(self.up, *script.service_args,
+                                                      name=service_name)
+            else:
+                # A STARTTLS interface with the shared test PKI's relay certificate; the
+                # script's client never starts TLS, so what it sees is the plaintext side.
+                if not getattr(env, "scripts_cert", False):
+                    add_cert(env.gctl, "scripts-relay", shared_pki().relay)
+                    env.scripts_cert = True
+                env.gctl.service_add(service_name, harness.LOOPBACK, self.up.port,
+                                     *script.service_args, hostname=env.RELAY_HOSTNAME,
+                                     instance=env.instance)
+                self.port = env.interface(service_name, type_=script.interface_type,
+                                          extra=("--cert", "scripts-relay"))[1]
             time.sleep(0.1)  # let the readiness probe session end (session caps)
             for step in script.steps:
                 self.execute(step)
