@@ -363,6 +363,7 @@ awaitable<void> RelaySession::run() {
   while (!closing_) {
     LineKind kind = co_await next_line();
     command_counted_ = false;  // a new command: its refusal counts once (note_refusal)
+    recipient_refusal_exempt_ = false;
     switch (kind) {
       case LineKind::kLine:
         if (auto handler = handle_command()) co_await std::move(*handler);
@@ -1633,13 +1634,16 @@ awaitable<void> RelaySession::on_rcpt(std::string_view args) {
     reply(553, es::kNonAsciiAddress, "Non-ASCII address requires SMTPUTF8");
     co_return;
   }
+  // From here a refusal is about this recipient (the limit, a policy, the upstream): the
+  // transaction goes on for the others (note_refusal; probe round 34: 50 stale addresses
+  // refused by the upstream made the DATA for the valid ones 421).
+  recipient_refusal_exempt_ = true;
   if (recipients_.size() >= limits_.max_recipients) {
     // RFC 5321 §4.5.3.1.8: addresses over the limit are refused, those accepted are kept,
     // and the client sends the rest in another transaction. Those 452s are no lack of
     // progress (the transaction goes on to DATA; probe round 23: 150 recipients ended in
-    // 421 at DATA), up to kRecipientOvershoot of them per transaction; past that they count
-    // like any refusal (BR-33).
-    if (++recipient_overshoot_ <= kRecipientOvershoot) command_counted_ = true;
+    // 421 at DATA), up to kRecipientOvershoot refusals per transaction; past that they
+    // count like any refusal (BR-33).
     reply(452, es::kTooManyRecipients, "Too many recipients");
     co_return;
   }

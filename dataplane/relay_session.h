@@ -101,7 +101,11 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// Counts a 4xx/5xx reply as one command without progress, once per command.
   void note_refusal(int code) {
     if (code >= 400 && !command_counted_) {
-      ++idle_commands_;
+      if (recipient_refusal_exempt_ && recipient_overshoot_ < kRecipientOvershoot) {
+        ++recipient_overshoot_;  // a recipient refused inside a transaction: no idling
+      } else {
+        ++idle_commands_;
+      }
       command_counted_ = true;
     }
   }
@@ -289,11 +293,17 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   static constexpr std::chrono::milliseconds kBareLfPause{2000};
   bool bare_lf_pause_ = false;  // DATA: the read in progress waits kBareLfPause at most
   std::vector<std::string> recipients_;
-  /// RCPTs of this transaction refused for max_recipients (452 4.5.3).
+  /// RCPTs of this transaction refused for their recipient: over max_recipients (452
+  /// 4.5.3), by a RCPT policy, or by the upstream (550 5.1.1 for a stale address, its own
+  /// 452 recipient cap).
   std::size_t recipient_overshoot_ = 0;
   /// How many of those do not count toward max_idle_commands (as Postfix's default
-  /// smtpd_recipient_overshoot_limit).
+  /// smtpd_recipient_overshoot_limit): the transaction goes on to DATA for the recipients
+  /// accepted (RFC 5321 §4.1.1.3, §4.5.3.1.10; probe rounds 23 and 34).
   static constexpr std::size_t kRecipientOvershoot = 1000;
+  /// The command being handled is a RCPT with a valid path inside a transaction: its
+  /// refusal is one of recipient_overshoot_ (note_refusal). Reset for every command.
+  bool recipient_refusal_exempt_ = false;
   std::size_t errors_ = 0;
   std::size_t idle_commands_ = 0;
   std::size_t messages_ = 0;
