@@ -650,6 +650,7 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
   smtp::Reply r;
   r.code = 250;
   r.lines.push_back(env_.hostname + " " + greeting_);
+  auth_advertised_ = false;
   if (esmtp_) {
     smtp::GatewayOffer offer;
     offer.max_message_size = limits_.max_message_size;
@@ -662,7 +663,10 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
         offer.auth_mechanisms = upstream_.capabilities().auth_mechanisms;
       }
     }
-    if (!offer.auth_mechanisms.empty()) auth_advertised_ = true;
+    // What this EHLO offers is what holds from now on (RFC 5321 §4.1.4, RFC 4954 §5):
+    // AUTH= on MAIL only while AUTH is offered, or the session is logged in (probe round
+    // 34: a second EHLO without AUTH still let "MAIL ... AUTH=<>" through).
+    auth_advertised_ = !offer.auth_mechanisms.empty() || authenticated_;
     eightbitmime_advertised_ = upstream_.capabilities().eightbitmime;
     smtputf8_advertised_ = upstream_.capabilities().smtputf8 && upstream_.capabilities().eightbitmime;
     for (auto& line : smtp::client_capabilities(upstream_.capabilities(), offer)) {

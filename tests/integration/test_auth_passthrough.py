@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import LOOPBACK, RecordingUpstream  # noqa: E402
+from harness import LOOPBACK, RecordingUpstream, wait_until  # noqa: E402
 from tls_helpers import TlsRelayCase, b64, capabilities, plain_blob  # noqa: E402
 
 # carol's credentials make a PLAIN response too long for an AUTH line of 512 octets.
@@ -260,6 +260,27 @@ class PassThroughTests(TlsRelayCase):
         self.assertEqual(c2.command("EHLO c.example.net").code, 250)
         r = c2.command("MAIL FROM:<a@example.com> AUTH=<>")
         self.assertEqual((r.code, r.enhanced), (555, "5.5.4"), str(r))
+
+    def test_mail_auth_parameter_follows_the_latest_ehlo(self) -> None:
+        # RFC 5321 §4.1.4, RFC 4954 §5: what the latest EHLO offers is what holds. Probe
+        # round 34: after an EHLO that no longer offered AUTH, "MAIL ... AUTH=<>" still got
+        # 250 while "AUTH" itself got 538.
+        up = self.upstream(auth_mechanisms=["PLAIN"], auth_require_tls=False,
+                           auth_users=dict(USERS))
+        svc, port = self.relay(up, "--allow-plaintext-auth")
+        c = self.client(port)
+        self.assertEqual(c.banner().code, 220)
+        self.assertIn("AUTH", capabilities(c.command("EHLO c.example.net")))
+        self.assertEqual(c.command("MAIL FROM:<a@example.com> AUTH=<>").code, 250)
+        self.assertEqual(c.command("RSET").code, 250)
+        self.env.gctl.service_update(svc, "--allow-plaintext-auth=false")
+
+        def offered() -> bool:
+            return "AUTH" in capabilities(c.command("EHLO c.example.net"))
+        self.assertTrue(wait_until(lambda: not offered(), 5.0, 0.1), "AUTH is still offered")
+        r = c.command("MAIL FROM:<a@example.com> AUTH=<>")
+        self.assertEqual((r.code, r.enhanced), (555, "5.5.4"), str(r))
+        self.assertEqual(c.command("MAIL FROM:<a@example.com>").code, 250)
 
     def test_plain_without_initial_response(self) -> None:
         c, _, _ = self.session()
