@@ -2,6 +2,8 @@
 #include "dataplane/smtp/address.h"
 
 #include <idn2.h>
+
+#include <cstring>
 #include <unicase.h>
 #include <unictype.h>
 #include <uninorm.h>
@@ -379,7 +381,10 @@ namespace {
 // zero-width and no-break spaces, the BOM and full-width "@", "." or "<" are all DISALLOWED:
 // a next hop that maps or splits them would read another domain than the relay checked
 // (RFC 6531 §3.3; probe round 13).
-bool is_u_label(std::string_view label) {
+// The length of its A-label ("xn--..."), or 0 when it is no U-label. The 63-octet limit
+// of a label holds for the A-label (RFC 5890 §2.3.2.1): a U-label may take more octets of
+// UTF-8 (probe round 34: a 35-letter Cyrillic label, 70 octets, 46 as an A-label).
+std::size_t u_label_a_length(std::string_view label) {
   // ASCII letters are compared case-insensitively in DNS; IDNA2008 lists only the lower
   // case ones as PVALID, so they are folded first. Other characters are not mapped.
   std::string text(label);  // NUL-terminated for libidn2
@@ -389,9 +394,13 @@ bool is_u_label(std::string_view label) {
   uint8_t* ascii = nullptr;
   const int rc = idn2_lookup_u8(reinterpret_cast<const uint8_t*>(text.c_str()), &ascii,
                                 IDN2_NO_TR46);
+  const std::size_t length =
+      rc == IDN2_OK && ascii != nullptr ? std::strlen(reinterpret_cast<const char*>(ascii)) : 0;
   idn2_free(ascii);
-  return rc == IDN2_OK;
+  return length;
 }
+
+bool is_u_label(std::string_view label) { return u_label_a_length(label) != 0; }
 
 /// The U-label an A-label stands for ("xn--bcher-kva" -> "bücher", RFC 5890 §2.3.2.1), or
 /// nullopt when `label` is no valid A-label: no "xn--" prefix (any case), bad Punycode
@@ -466,13 +475,16 @@ std::string comparable_domain(std::string_view domain) {
 }
 
 bool is_valid_domain(std::string_view domain, bool allow_utf8) {
-  if (domain.empty() || domain.size() > kMaxDomain) return false;
+  // The limits are those of the domain in DNS, its A-label form: 63 octets a label, 255 in
+  // all (RFC 5321 §4.5.3.1.2, RFC 5890 §2.3.2.1). A U-label is measured by its A-label.
+  if (domain.empty() || domain.size() > (allow_utf8 ? 4 * kMaxDomain : kMaxDomain)) return false;
+  std::size_t dns_length = 0;  // the A-label form's octets, dots included
   std::size_t start = 0;
   while (true) {
     std::size_t dot = domain.find('.', start);
     std::string_view label =
         domain.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    if (label.empty() || label.size() > 63) return false;
+    if (label.empty() || label.size() > (allow_utf8 ? 4 * 63 : 63)) return false;
     bool all_digits = true;
     bool non_ascii = false;
     for (std::size_t i = 0; i < label.size();) {
@@ -494,7 +506,15 @@ bool is_valid_domain(std::string_view domain, bool allow_utf8) {
       }
       ++i;
     }
-    if (non_ascii && !is_u_label(label)) return false;
+    std::size_t label_length = label.size();
+    if (non_ascii) {
+      label_length = u_label_a_length(label);  // libidn2 holds the A-label to 63 octets
+      if (label_length == 0) return false;
+    } else if (label_length > 63) {
+      return false;
+    }
+    dns_length += label_length + (dot == std::string_view::npos ? 0 : 1);
+    if (dns_length > kMaxDomain) return false;
     if (dot == std::string_view::npos) return !all_digits;
     start = dot + 1;
   }

@@ -508,6 +508,30 @@ TEST(Params, KeywordGrammar) {
 // ---------------------------------------------------------------------------------------
 // UTF-8 addresses (RFC 6531; field case BR-21)
 
+// The 63-octet limit is the A-label's (RFC 5890 §2.3.2.1): a U-label may take more octets
+// of UTF-8. Probe round 34: a 35-letter Cyrillic label (70 octets; 46 as an A-label) was
+// refused with 501 while its A-label spelling was relayed.
+TEST(Domain, ULabelsAreMeasuredByTheirALabel) {
+  const std::string cyrillic =
+      "\xd1\x8d\xd0\xbb\xd0\xb5\xd0\xba\xd1\x82\xd1\x80\xd0\xbe\xd0\xbd\xd0\xbd\xd0\xb0"
+      "\xd1\x8f\xd0\xbf\xd0\xbe\xd1\x87\xd1\x82\xd0\xb0\xd1\x80\xd0\xbe\xd1\x81\xd1\x81"
+      "\xd0\xb8\xd0\xb9\xd1\x81\xd0\xba\xd0\xbe\xd0\xb9\xd1\x84\xd0\xb5\xd0\xb4\xd0\xb5"
+      "\xd1\x80\xd0\xb0\xd1\x86\xd0\xb8\xd0\xb8";  // электроннаяпочтароссийскойфедерации
+  ASSERT_EQ(cyrillic.size(), 70u);
+  EXPECT_TRUE(is_valid_domain(cyrillic + ".example", /*allow_utf8=*/true));
+  EXPECT_TRUE(parse_mail_from("FROM:<ivan@" + cyrillic + ".example> SMTPUTF8").error ==
+              PathError::kNone);
+  // A label whose A-label is over 63 octets stays refused: 60 Cyrillic letters.
+  std::string long_label;
+  for (int i = 0; i < 60; ++i) long_label += "\xd0\xb0\xd0\xb1";  // "аб" alternating
+  EXPECT_FALSE(is_valid_domain(long_label + ".example", /*allow_utf8=*/true));
+  // The whole domain counts in A-labels too: four 46-octet A-labels and dots are 187 of
+  // 255 (UTF-8: 283 octets), five more 46-octet labels are over.
+  std::string four = cyrillic + "." + cyrillic + "." + cyrillic + "." + cyrillic;
+  EXPECT_TRUE(is_valid_domain(four, /*allow_utf8=*/true));
+  EXPECT_FALSE(is_valid_domain(four + "." + cyrillic + "." + four, /*allow_utf8=*/true));
+}
+
 TEST(Domain, Utf8LabelsMustBeIdna2008ULabels) {
   // RFC 6531 §3.3: only U-labels (RFC 5890-5892). Each of these would let a next hop that
   // maps or splits the character read another domain than the relay checked (probe 13).
