@@ -654,6 +654,8 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
   if (esmtp_) {
     smtp::GatewayOffer offer;
     offer.max_message_size = limits_.max_message_size;
+    offer.data_policy =
+        select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_DATA) != nullptr;
     offer.offer_starttls = env_.interface_type == gateway::v1::INTERFACE_TYPE_STARTTLS &&
                            env_.tls != nullptr && !client_.encrypted();
     if (auth_decision().advertise && auth_allowed_here() && !authenticated_) {
@@ -677,12 +679,9 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
 }
 
 std::uint64_t RelaySession::effective_max_size() const {
-  const auto& upstream_size = upstream_.capabilities().size;
-  std::uint64_t size = limits_.max_message_size;
-  if (upstream_size && *upstream_size != 0 && (size == 0 || *upstream_size < size)) {
-    size = *upstream_size;
-  }
-  return size;
+  return smtp::message_size_limit(
+      upstream_.capabilities(), limits_.max_message_size,
+      select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_DATA) != nullptr);
 }
 
 UpstreamOptions RelaySession::upstream_options() const {
@@ -1924,6 +1923,21 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
       reply(554, smtp::EnhancedStatus{6, 3},
             "The message as the DATA policy changed it is 8-bit, but the upstream offers no "
             "8BITMIME (RFC 6152)");
+      count_message(&ServiceCounters::refused);
+      co_return;
+    }
+    // What the policy added may take the message over the upstream's SIZE (beyond the
+    // reserve held back from the SIZE offered): the upstream would refuse it with 552 after
+    // the whole upload. Said here, with the cause (RFC 1870 §6.3).
+    const auto& upstream_size = upstream_.capabilities().size;
+    if (decision.replaced_message && upstream_size && *upstream_size != 0 &&
+        decision.replaced_message->size() > *upstream_size) {
+      upstream_.close();
+      reply(552, es::kMessageTooBig,
+            "Message as changed by this gateway's DATA policy (" +
+                std::to_string(decision.replaced_message->size()) +
+                " octets) exceeds the upstream's size limit (" + std::to_string(*upstream_size) +
+                " octets)");
       count_message(&ServiceCounters::refused);
       co_return;
     }

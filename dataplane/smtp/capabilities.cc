@@ -86,12 +86,21 @@ bool is_sasl_mechanism_name(std::string_view name) {
   });
 }
 
+std::uint64_t message_size_limit(const Capabilities& upstream, std::uint64_t service_limit,
+                                 bool data_policy) {
+  std::uint64_t size = service_limit;
+  if (upstream.size && *upstream.size != 0) {
+    std::uint64_t upstream_limit = *upstream.size;
+    if (data_policy) upstream_limit -= std::min(kDataPolicyReserve, upstream_limit / 4);
+    if (size == 0 || upstream_limit < size) size = upstream_limit;
+  }
+  return size;
+}
+
 std::vector<std::string> client_capabilities(const Capabilities& upstream, const GatewayOffer& offer) {
   std::vector<std::string> out;
-  std::uint64_t size = offer.max_message_size;
-  if (upstream.size && *upstream.size != 0 && (size == 0 || *upstream.size < size)) {
-    size = *upstream.size;
-  }
+  const std::uint64_t size =
+      message_size_limit(upstream, offer.max_message_size, offer.data_policy);
   out.push_back(size == 0 ? std::string("SIZE") : "SIZE " + std::to_string(size));
   if (upstream.eightbitmime) out.emplace_back("8BITMIME");
   if (upstream.smtputf8 && upstream.eightbitmime) out.emplace_back("SMTPUTF8");  // RFC 6531 §3.1

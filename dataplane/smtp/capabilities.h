@@ -30,16 +30,29 @@ Capabilities parse_ehlo_reply(const Reply& reply);
 /// What the gateway decides for one session before computing its EHLO reply.
 struct GatewayOffer {
   std::uint64_t max_message_size = 0;  // the service's limit, octets (0 = none)
+  bool data_policy = false;            // a DATA handler may change the message
   bool offer_starttls = false;         // starttls interface, not yet encrypted
   std::vector<std::string> auth_mechanisms;  // empty: do not advertise AUTH
 };
+
+/// Octets of the upstream's SIZE held back, when a DATA handler may change the message, for
+/// what its policy adds (fields, a footer): min(kDataPolicyReserve, the upstream's SIZE / 4).
+/// A client that keeps to the SIZE the gateway offers must not get the upstream's 552 for
+/// octets the gateway added (RFC 1870 §4, §6; probe round 34).
+inline constexpr std::uint64_t kDataPolicyReserve = 64 * 1024;
+
+/// The message size limit the gateway offers and enforces, in octets (0 = none): the
+/// smaller non-zero of `service_limit` and the upstream's SIZE (less the reserve above when
+/// `data_policy`).
+std::uint64_t message_size_limit(const Capabilities& upstream, std::uint64_t service_limit,
+                                 bool data_policy);
 
 /// True if `name` (upper case) is an RFC 4422 §3.1 sasl-mech: 1 to 20 characters of A-Z,
 /// 0-9, "-" and "_".
 bool is_sasl_mechanism_name(std::string_view name);
 
-/// The keyword lines the gateway advertises, in a fixed order: SIZE (the smaller non-zero
-/// of upstream's and the service's), 8BITMIME, SMTPUTF8 and ENHANCEDSTATUSCODES only when the
+/// The keyword lines the gateway advertises, in a fixed order: SIZE (message_size_limit),
+/// 8BITMIME, SMTPUTF8 and ENHANCEDSTATUSCODES only when the
 /// upstream offers them (the gateway relays, it cannot downgrade), PIPELINING always (the
 /// gateway reads pipelined commands and serialises them itself, RFC 2920), STARTTLS and
 /// AUTH as `offer` says. CHUNKING, DSN, BINARYMIME and anything unknown are never offered.

@@ -179,6 +179,25 @@ TEST(ClientCapabilities, SizeIsTheSmallerNonZeroLimit) {
   EXPECT_EQ(size_line(client_capabilities(upstream_with(0), offer)), "SIZE");
 }
 
+// With a DATA handler the upstream's SIZE is offered less a reserve for what the policy
+// adds: min(64 KiB, a quarter of it). The service's own limit is about what the client
+// sends and stays whole (probe round 34: a message at the offered SIZE got the upstream's
+// 552 once the policy had added a field).
+TEST(ClientCapabilities, DataPolicyReserveComesOffTheUpstreamsSize) {
+  GatewayOffer offer;
+  offer.data_policy = true;
+  EXPECT_EQ(size_line(client_capabilities(upstream_with(1000), offer)), "SIZE 750");
+  EXPECT_EQ(size_line(client_capabilities(upstream_with(35651584), offer)),
+            "SIZE " + std::to_string(35651584 - 65536));
+  EXPECT_EQ(size_line(client_capabilities(upstream_with(std::nullopt), offer)), "SIZE");
+  offer.max_message_size = 1000;
+  EXPECT_EQ(size_line(client_capabilities(upstream_with(std::nullopt), offer)), "SIZE 1000");
+  EXPECT_EQ(size_line(client_capabilities(upstream_with(50000000), offer)), "SIZE 1000");
+  EXPECT_EQ(message_size_limit(upstream_with(1000), 0, false), 1000u);
+  EXPECT_EQ(message_size_limit(upstream_with(1000), 0, true), 750u);
+  EXPECT_EQ(message_size_limit(upstream_with(1), 0, true), 1u);
+}
+
 TEST(ClientCapabilities, GmailUpstreamOnATcpInterface) {
   Capabilities up;
   up.size = 35651584;

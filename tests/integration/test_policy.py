@@ -89,6 +89,11 @@ policies:
       - type: add_header
         name: X-Checked
         value: "gepr\u00fcft"
+  - name: quadruple
+    filters:
+      - type: set_attribute
+        attribute: content.body
+        value: "${content.body}${content.body}${content.body}${content.body}"
 """
 
 
@@ -573,6 +578,49 @@ class MailRcptHandlerTests(PolicyCase):
                     self.assertEqual(parsed.get_content().replace("\r\n", "\n"),
                                      "hello \n-- gr\u00fc\u00dfe\n"
                                      if b"quoted" in body else "hello\n-- gr\u00fc\u00dfe\n")
+
+
+    def test_data_policy_growth_stays_within_the_upstreams_size(self) -> None:
+        """RFC 1870 §4, §6 (probe round 34): with a DATA handler the gateway offers the
+        upstream's SIZE less a reserve for what the policy adds, so a message at the offered
+        limit is delivered with its added field (it got the upstream's 552); a policy that
+        adds more than the reserve gets the gateway's own 552 5.3.4 naming the cause, and
+        the upstream stores nothing."""
+        up = self.upstream(size=10000)
+        svc, port = self.service(up, handlers=[("data", "stamp-utf8")])
+        c, ehlo = self.session(port)
+        self.assertIn("SIZE 7500", ehlo.texts, str(ehlo))  # 10000 less min(64 KiB, 10000/4)
+        r = c.command("MAIL FROM:<alice@example.com> SIZE=7501")
+        self.assertEqual((r.code, r.enhanced), (552, "5.3.4"), str(r))
+        head = b"Subject: s\r\n\r\n"
+        rest = 7500 - len(head)
+        body = head + (b"b" * 98 + b"\r\n") * (rest // 100) + b"b" * (rest % 100 - 2) + b"\r\n"
+        self.assertEqual(len(body), 7500)
+        r = c.command("MAIL FROM:<alice@example.com> SIZE=7500")
+        self.assertEqual(r.code, 250, str(r))
+        self.assertEqual(c.command("RCPT TO:<bob@example.net>").code, 250)
+        self.assertEqual(c.command("DATA").code, 354)
+        c.send(body + b".\r\n")
+        r = c.read_reply()
+        self.assertEqual(r.code, 250, str(r) + self.diag(up, c))
+        self.assertTrue(up.wait_messages(1), self.diag(up))
+        self.assertIn(b"X-Checked:", up.messages()[0].content)
+        self.assertGreater(len(up.messages()[0].content), 7500)
+        c.command("QUIT")
+
+        up2 = self.upstream(size=10000)
+        svc2, port2 = self.service(up2, handlers=[("data", "quadruple")])
+        c2, _ = self.session(port2)
+        self.assertEqual(c2.command("MAIL FROM:<alice@example.com>").code, 250)
+        self.assertEqual(c2.command("RCPT TO:<bob@example.net>").code, 250)
+        self.assertEqual(c2.command("DATA").code, 354)
+        c2.send(head + (b"x" * 98 + b"\r\n") * 30 + b".\r\n")
+        r = c2.read_reply()
+        self.assertEqual((r.code, r.enhanced), (552, "5.3.4"), str(r) + self.diag(up2, c2))
+        self.assertIn("DATA policy", r.texts[0])
+        time.sleep(0.3)
+        self.assertEqual(up2.messages(), [], "nothing is delivered")
+        c2.command("QUIT")
 
 
 class HandlerChangeTests(PolicyCase):
