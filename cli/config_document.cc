@@ -4,6 +4,7 @@
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -360,6 +361,11 @@ v1::ConfigurationDocument Parser::parse(std::string_view text) const {
       }
     }
     if (!documents.empty()) root = documents.front();
+    repair_yaml_escapes(root);
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp's message is "bad file" (probe round 34).
+    fail(e.mark.is_null() ? 0 : e.mark.line + 1, "",
+         "nested more than 2,000 levels deep (sequences and maps)");
   } catch (const YAML::Exception& e) {
     fail(e.mark.is_null() ? 0 : e.mark.line + 1, "", e.msg);
   }

@@ -397,6 +397,24 @@ TEST_F(ConfigDocumentTest, EachErrorNamesFileLineAndReason) {
   }
 }
 
+// Probe round 34: YAML 1.2's escapes "\_" (U+00A0) and "\N" (U+0085) came out of yaml-cpp
+// as single octets and the file was refused as "not UTF-8" (exit 2, no line); nesting
+// past yaml-cpp's limit was reported as "bad file".
+TEST_F(ConfigDocumentTest, YamlEscapesAndDeepNesting) {
+  const auto doc = parse(
+      "policies:\n  - name: p\n    reply: \"550 5.7.1 a\\_b\\Nc\"\n"
+      "    filters:\n      - {type: set_attribute, attribute: smtp.helo.greeting, "
+      "value: \"x\\_y\"}\n");
+  ASSERT_EQ(doc.policies_size(), 1);
+  EXPECT_EQ(doc.policies(0).reply(), "550 5.7.1 a\xc2\xa0" "b\xc2\x85" "c");
+  EXPECT_NE(doc.policies(0).filters_yaml().find("x\xc2\xa0y"), std::string::npos)
+      << doc.policies(0).filters_yaml();
+  std::string deep = "policies:\n  - name: p\n    filters: ";
+  deep += std::string(3000, '[') + std::string(3000, ']') + "\n";
+  EXPECT_EQ(error_of(deep),
+            "conf.yaml:3: nested more than 2,000 levels deep (sequences and maps)");
+}
+
 TEST_F(ConfigDocumentTest, ABrokenSecondDocumentRefusesTheFile) {
   const std::string message = error_of("policies: []\n---\n[[[ : bad\n");
   EXPECT_EQ(message.rfind("conf.yaml:", 0), 0u) << message;

@@ -3,9 +3,12 @@
 
 #include <charconv>
 #include <cstdint>
+#include <optional>
 #include <regex>
 #include <stdexcept>
 #include <system_error>
+
+#include "common/printable_line.h"
 
 namespace gw::cli {
 namespace {
@@ -89,6 +92,54 @@ void emit_yaml_node(YAML::Emitter& out, const YAML::Node& node) {
       }
       out << YAML::EndMap;
       break;
+  }
+}
+
+namespace {
+
+// `text` with each octet 0x85 or 0xA0 that starts no valid UTF-8 sequence written as the
+// UTF-8 of U+0085 / U+00A0; nullopt when there is none.
+std::optional<std::string> repaired_escapes(const std::string& text) {
+  std::optional<std::string> out;
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const std::size_t n = c < 0x80 ? 1 : common::utf8_sequence_length(text, i);
+    if (n == 0 && (c == 0x85 || c == 0xa0)) {
+      if (!out) out = text.substr(0, i);
+      *out += '\xc2';
+      *out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    const std::size_t take = n == 0 ? 1 : n;
+    if (out) out->append(text, i, take);
+    i += take;
+  }
+  return out;
+}
+
+}  // namespace
+
+void repair_yaml_escapes(YAML::Node node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      if (auto fixed = repaired_escapes(node.Scalar())) {
+        const std::string tag = node.Tag();
+        node = *fixed;
+        node.SetTag(tag);
+      }
+      return;
+    case YAML::NodeType::Sequence:
+      for (auto item : node) repair_yaml_escapes(item);
+      return;
+    case YAML::NodeType::Map:
+      for (auto item : node) {
+        repair_yaml_escapes(item.first);
+        repair_yaml_escapes(item.second);
+      }
+      return;
+    default:
+      return;
   }
 }
 

@@ -31,6 +31,14 @@ void emit_yaml_node(YAML::Emitter& out, const YAML::Node& node);
 /// node. Throws std::runtime_error if the emitter fails.
 std::string yaml_node_text(const YAML::Node& node);
 
+/// Repairs, in place, what yaml-cpp 0.7 makes of the YAML 1.2 escapes "\N" (U+0085) and
+/// "\_" (U+00A0) in double-quoted scalars: single octets 0x85 and 0xA0 instead of their
+/// UTF-8 (C2 85, C2 A0), which then failed as "not UTF-8 text" (probe round 34). Call on
+/// a tree parsed from valid UTF-8 text: any such lone octet in it came from those escapes.
+/// Keys and values, tags kept. Recursion as deep as the tree (yaml-cpp's parser stops at
+/// 2,000 levels).
+void repair_yaml_escapes(YAML::Node node);
+
 /// `node` as JSON: maps → objects (keys as text), sequences → arrays, quoted scalars →
 /// strings, plain scalars resolved by the YAML 1.2 core schema (null, true/false, decimal
 /// integers that fit 64 bits, decimal floats; anything else stays a string).

@@ -45,6 +45,16 @@ TEST(EmitYamlNode, NullAndUndefinedGiveNoText) {
   EXPECT_EQ(yaml_node_text(YAML::Load("~")), "");
 }
 
+TEST(RepairYamlEscapes, LoneU0085AndU00A0OctetsBecomeUtf8) {
+  YAML::Node root = YAML::Load("{\"k\\_\": \"a\\_b\\Nc\", plain: \xc3\x85\xc2\xa0, s: [\"\\N\"]}");
+  repair_yaml_escapes(root);
+  EXPECT_EQ(root["k\xc2\xa0"].Scalar(), "a\xc2\xa0" "b\xc2\x85" "c");
+  EXPECT_EQ(root["k\xc2\xa0"].Tag(), "!");  // still a quoted scalar: a string
+  EXPECT_EQ(root["plain"].Scalar(), "\xc3\x85\xc2\xa0");  // valid UTF-8 untouched
+  EXPECT_EQ(root["s"][0].Scalar(), "\xc2\x85");
+  EXPECT_EQ(yaml_to_json(root["s"]).dump(), "[\"\xc2\x85\"]");  // a JSON string, valid UTF-8
+}
+
 TEST(YamlToJson, ResolvesPlainScalarsOnly) {
   const auto json = yaml_to_json(
       YAML::Load("a: \"true\"\nb: true\nc: 25\nd: '25'\ne: 1.5\nf: ~\ng: text\nh: [1, x]\n"
