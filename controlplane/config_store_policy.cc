@@ -154,6 +154,13 @@ Result<storage::UpsertOutcome> ConfigStore::upsert_policy(const v1::Policy& requ
 
   auto tx = storage::Transaction::begin(db_);
   if (!tx) return from_storage(tx.error());
+  // The same policy written otherwise (quotes, flow style: an export in JSON applied
+  // again) is no change: the stored text stays, no snapshot is rebuilt.
+  if (auto existing = policies_.get(request.name());
+      existing && existing.value().reply() == request.reply() &&
+      policy::same_filters(existing.value().filters_yaml(), request.filters_yaml())) {
+    return storage::UpsertOutcome::kUnchanged;
+  }
   v1::Policy stored;
   stored.set_name(request.name());
   stored.set_reply(request.reply());

@@ -97,6 +97,29 @@ TEST_F(ConfigStorePolicyTest, PoliciesAreCompiledOnWriteAndPublished) {
   auto again = store_.upsert_policy(policy("allow", kTrue));
   ASSERT_TRUE(again);
   EXPECT_EQ(again.value(), storage::UpsertOutcome::kUnchanged);
+
+  // The same filters written otherwise (an export in JSON, applied again): no change, the
+  // stored text stays (probe round 34: every policy was "updated").
+  const std::string block =
+      "- type: match\n  attribute: smtp.mail.from\n  wildcard: \"*@example.com\"\n  "
+      "negate: true\n";
+  ASSERT_TRUE(store_.upsert_policy(policy("senders", block)));
+  const auto stable = version();
+  auto flow = store_.upsert_policy(policy(
+      "senders",
+      "[{\"type\": \"match\", \"attribute\": \"smtp.mail.from\", \"wildcard\": \"*@example.com\", "
+      "\"negate\": \"true\"}]"));
+  ASSERT_TRUE(flow);
+  EXPECT_EQ(flow.value(), storage::UpsertOutcome::kUnchanged);
+  EXPECT_EQ(version(), stable);
+  EXPECT_EQ(store_.get_policy("senders").value().filters_yaml(), block);
+  // Another value is a change.
+  auto other = store_.upsert_policy(policy(
+      "senders", "[{type: match, attribute: smtp.mail.from, wildcard: \"*@example.org\", "
+                 "negate: true}]"));
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other.value(), storage::UpsertOutcome::kUpdated);
+  EXPECT_GT(version(), stable);
 }
 
 TEST_F(ConfigStorePolicyTest, HandlersGetDefaultsReachTheSnapshotAndPinTheirPolicy) {

@@ -171,4 +171,41 @@ Result<std::shared_ptr<const CompiledPolicy>, CompileError> compile_policy_node(
   return PolicyCompiler::compile_node(name, reply_template, filters, text);
 }
 
+namespace {
+
+bool same_node(const YAML::Node& a, const YAML::Node& b) {
+  if (a.Type() != b.Type()) return false;
+  switch (a.Type()) {
+    case YAML::NodeType::Scalar:
+      return a.Scalar() == b.Scalar();
+    case YAML::NodeType::Sequence:
+    case YAML::NodeType::Map: {
+      if (a.size() != b.size()) return false;
+      auto i = a.begin();
+      auto j = b.begin();
+      for (; i != a.end() && j != b.end(); ++i, ++j) {
+        if (a.IsMap()) {
+          if (!same_node(i->first, j->first) || !same_node(i->second, j->second)) return false;
+        } else if (!same_node(*i, *j)) {
+          return false;
+        }
+      }
+      return i == a.end() && j == b.end();
+    }
+    default:  // Null, Undefined
+      return true;
+  }
+}
+
+}  // namespace
+
+bool same_filters(std::string_view a, std::string_view b) {
+  if (a == b) return true;
+  try {
+    return same_node(YAML::Load(std::string(a)), YAML::Load(std::string(b)));
+  } catch (const YAML::Exception&) {
+    return false;
+  }
+}
+
 }  // namespace gw::controlplane::policy

@@ -70,6 +70,14 @@ struct CompileError {
 Result<std::shared_ptr<const CompiledPolicy>, CompileError> compile_policy(
     std::string_view name, std::string_view reply_template, std::string_view filters_yaml);
 
+/// True if two filters texts say the same to compile_policy(): the same tree of maps,
+/// sequences, nulls and scalar texts in the same order. How it is written does not count:
+/// quotes (every filter field is read as text, "true" as true), flow or block style,
+/// comments, indentation. False when either is not YAML. `gctl apply` of a policy written
+/// otherwise but meaning the same (an export in JSON) then changes nothing (probe round 34:
+/// every policy was "updated" and every node got a new snapshot).
+bool same_filters(std::string_view a, std::string_view b);
+
 /// compile_policy() over an already parsed `filters` node, e.g. the `filters` of a policy
 /// inside a whole configuration file (`gctl apply -f`): CompileError::line is then the
 /// line in that file. An undefined or null node means no filter.

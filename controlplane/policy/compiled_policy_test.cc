@@ -286,6 +286,17 @@ TEST(CompilePolicy, ErrorsAreOneLine) {
   EXPECT_EQ(e.reason.find('\n'), std::string::npos);
 }
 
+TEST(SameFilters, StyleAsideTheTreeOfTextsCounts) {
+  EXPECT_TRUE(same_filters("- type: \"true\"\n", "[{type: \"true\"}]"));
+  EXPECT_TRUE(same_filters("- {type: match, negate: true}  # comment\n",
+                           "[{\"type\": \"match\", \"negate\": \"true\"}]"));
+  EXPECT_TRUE(same_filters("", ""));
+  EXPECT_FALSE(same_filters("- type: match\n  negate: true\n", "- type: match\n"));
+  EXPECT_FALSE(same_filters("- {a: 1, b: 2}\n", "- {b: 2, a: 1}\n"));  // order is kept
+  EXPECT_FALSE(same_filters("- {value: ~}\n", "- {value: \"~\"}\n"));  // null is no text
+  EXPECT_FALSE(same_filters("- [a\n", "- a\n"));  // not YAML
+}
+
 TEST(CompilePolicy, PolicyNames) {
   EXPECT_FALSE(compile_policy("", "", ""));
   EXPECT_FALSE(compile_policy("a\nb", "", ""));
