@@ -190,7 +190,13 @@ TEST_F(ConfigStorePolicyTest, AddressPatternsAreStoredInTheRelaysComparisonSpell
                  Case{v1::SMTP_COMMAND_RCPT, "u@xn--caf-dma.example", "u@caf\xc3\xa9.example"},
                  Case{v1::SMTP_COMMAND_RCPT, "*@*.xn--caf-dma.example", "*@*.caf\xc3\xa9.example"},
                  Case{v1::SMTP_COMMAND_RCPT, "*@xn--*.example", "*@xn--*.example"},
-                 Case{v1::SMTP_COMMAND_RCPT, "*@xn--zz.example", "*@xn--zz.example"}}) {
+                 Case{v1::SMTP_COMMAND_RCPT, "*@xn--zz.example", "*@xn--zz.example"},
+                 // Probe round 34: a quoted local part with a space is a mailbox the relay
+                 // accepts; "**" is "*".
+                 Case{v1::SMTP_COMMAND_RCPT, "\"odd user\"@example.com", "odd user@example.com"},
+                 Case{v1::SMTP_COMMAND_RCPT, "odd user@example.org", "odd user@example.org"},
+                 Case{v1::SMTP_COMMAND_MAIL, "**@y.org", "*@y.org"},
+                 Case{v1::SMTP_COMMAND_MAIL, "a***b@*.org", "a*b@*.org"}}) {
     auto h = store_.create_handler(handler("corp", c.command, "deny", c.in));
     ASSERT_TRUE(h) << c.in << ": " << h.error().message;
     EXPECT_EQ(h.value().address(), c.stored) << c.in;
@@ -210,7 +216,10 @@ TEST_F(ConfigStorePolicyTest, AddressPatternsAreStoredInTheRelaysComparisonSpell
         std::pair{v1::SMTP_COMMAND_RCPT, "*@example.org."},
         std::pair{v1::SMTP_COMMAND_RCPT, "*@*..example"},
         std::pair{v1::SMTP_COMMAND_RCPT, "*@"},
-        std::pair{v1::SMTP_COMMAND_RCPT, "@example.com"}}) {
+        std::pair{v1::SMTP_COMMAND_RCPT, "@example.com"},
+        // a space in the domain
+        std::pair{v1::SMTP_COMMAND_RCPT, "\"odd user\"@example .com"},
+        std::pair{v1::SMTP_COMMAND_RCPT, "*@exa mple.com"}}) {
     auto h = store_.create_handler(handler("corp", command, "deny", pattern));
     ASSERT_FALSE(h) << pattern;
     EXPECT_EQ(h.error().code, Code::kInvalidArgument) << pattern;
