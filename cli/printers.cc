@@ -7,7 +7,10 @@
 #include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
 
+#include <uniwidth.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -190,17 +193,30 @@ void Table::add_row(std::vector<std::string> cells) {
   rows_.push_back(std::move(cells));
 }
 
+std::size_t display_width(std::string_view text) {
+  if (std::all_of(text.begin(), text.end(), [](char c) { return (c & 0x80) == 0; })) {
+    return text.size();
+  }
+  if (!common::is_valid_utf8(text)) return text.size();
+  return static_cast<std::size_t>(
+      u8_width(reinterpret_cast<const std::uint8_t*>(text.data()), text.size(), "UTF-8"));
+}
+
 void Table::write(std::ostream& out) const {
   const std::size_t columns = rows_.front().size();
   std::vector<std::size_t> widths(columns, 0);
   for (const auto& row : rows_) {
-    for (std::size_t i = 0; i < columns; ++i) widths[i] = std::max(widths[i], row[i].size());
+    for (std::size_t i = 0; i < columns; ++i) {
+      widths[i] = std::max(widths[i], display_width(row[i]));
+    }
   }
   for (const auto& row : rows_) {
     std::string line;
     for (std::size_t i = 0; i < columns; ++i) {
       line += row[i];
-      if (i + 1 < columns) line.append(widths[i] - row[i].size(), ' ').append(kColumnGap);
+      if (i + 1 < columns) {
+        line.append(widths[i] - display_width(row[i]), ' ').append(kColumnGap);
+      }
     }
     out << line << '\n';
   }
@@ -316,10 +332,10 @@ void Printer::service_row(const v1::Service& service) {
 void write_key_values(std::ostream& out,
                       const std::vector<std::pair<std::string, std::string>>& lines) {
   std::size_t width = 0;
-  for (const auto& [key, value] : lines) width = std::max(width, key.size() + 1);
+  for (const auto& [key, value] : lines) width = std::max(width, display_width(key) + 1);
   for (const auto& [key, value] : lines) {
     std::string line = key + ":";
-    line.append(width - line.size(), ' ').append(kColumnGap).append(printable(value));
+    line.append(width - display_width(line), ' ').append(kColumnGap).append(printable(value));
     out << line << '\n';
   }
 }

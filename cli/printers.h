@@ -22,7 +22,12 @@ enum class OutputFormat { kTable, kJson, kYaml };
 /// "table" | "json" | "yaml" → the format; anything else → nullopt.
 std::optional<OutputFormat> parse_output_format(std::string_view name);
 
-/// A text table with one header row. Columns are left-aligned, padded to their widest cell and
+/// Terminal columns `text` takes: UTF-8 characters by their Unicode width (libunistring's
+/// u8_width: "ü" 1, CJK 2), octets when `text` is not UTF-8.
+std::size_t display_width(std::string_view text);
+
+/// A text table with one header row. Columns are left-aligned, padded to their widest cell
+/// (display_width; probe round 34: widths in octets shifted columns after "bücher") and
 /// separated by three spaces; the last column carries no trailing blanks. Control characters
 /// in cells (a server-supplied string could hold ESC or LF) are shown as '?', so one row is
 /// always one terminal line.

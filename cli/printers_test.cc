@@ -67,6 +67,23 @@ TEST(Table, AlignsColumnsWithoutTrailingBlanks) {
             "12345   x         2525\n");
 }
 
+// Probe round 34: widths counted in octets shifted every column after "bücher".
+TEST(Table, ColumnsAlignByDisplayWidth) {
+  Table table({"NAME", "ID"});
+  table.add_row({"b\xc3\xbc" "cher", "1"});
+  table.add_row({"\xe4\xb8\xad\xe6\x96\x87", "2"});  // two wide characters: 4 columns
+  table.add_row({"plain", "3"});
+  std::ostringstream out;
+  table.write(out);
+  EXPECT_EQ(out.str(),
+            "NAME     ID\n"
+            "b\xc3\xbc" "cher   1\n"
+            "\xe4\xb8\xad\xe6\x96\x87     2\n"
+            "plain    3\n");
+  EXPECT_EQ(display_width("b\xc3\xbc" "cher"), 6u);
+  EXPECT_EQ(display_width("\xff"), 1u);  // not UTF-8: octets
+}
+
 TEST(Table, ControlCharactersCannotBreakARow) {
   Table table({"NAME"});
   table.add_row({"a\nb\x1b[31m"});
