@@ -66,7 +66,9 @@ ControlPlaneStubs connect_control_plane(const ChannelOptions& options,
                                         std::chrono::milliseconds connect_timeout) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
-  args.SetMaxReceiveMessageSize(common::kMaxConfigurationBytes);  // export of a large configuration
+  // Whatever gctld answers (its own configuration, which it keeps exportable: policies are
+  // capped, and a large user list must still be readable; probe round 34).
+  args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(common::kMaxConfigurationBytes);     // apply of one
   const auto credentials = credentials_for(options);
   const auto deadline = std::chrono::system_clock::now() + connect_timeout;

@@ -23,10 +23,11 @@ inline constexpr int kMaxDecisionRpcBytes = static_cast<int>(kMaxMessageSizeLimi
 /// RFC 5321 §4.5.3.1.4 (512) and RFC 4954 §4 (12288) ask for.
 inline constexpr std::uint32_t kMaxCommandLineLimit = 32 * 1024;
 
-/// The largest whole configuration gctl sends (`apply -f`) or receives (`export`, long
-/// listings), in octets: 64 MiB, some 500,000 users. gRPC's default 4 MiB made `export` of
-/// about 35,000 users fail, so its output could not be applied back (probe round 17). gctld
-/// receives up to kMaxDecisionRpcBytes and sends without a limit.
+/// The largest whole configuration gctl sends (`apply -f`), in octets: 64 MiB, some 500,000
+/// users. gRPC's default 4 MiB made `export` of about 35,000 users fail, so its output could
+/// not be applied back (probe round 17). gctl receives without a limit (`export`, long
+/// listings); gctld receives up to kMaxDecisionRpcBytes, sends without a limit, and keeps
+/// the policies within half of this (controlplane kMaxPolicyTextOctets).
 inline constexpr int kMaxConfigurationBytes = 64 * 1024 * 1024;
 
 }  // namespace gw::common

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/message_limits.h"
 #include "controlplane/configuration.h"
 #include "controlplane/error.h"
 #include "controlplane/snapshot_hub.h"
@@ -29,6 +30,12 @@
 #include "storage/user_repository.h"
 
 namespace gw::controlplane {
+
+/// The most octets of text (reply and filters) all policies together may hold: half of what
+/// gctl sends in one apply (common::kMaxConfigurationBytes), so that the whole configuration
+/// stays exportable and applicable again. Over it upsert_policy() and apply() refuse
+/// (INVALID_ARGUMENT).
+inline constexpr std::uint64_t kMaxPolicyTextOctets = common::kMaxConfigurationBytes / 2;
 
 /// Admin operations on services, interfaces, certificates, policies, handlers and users. Each change runs in one SQLite
 /// transaction that also bumps the persisted configuration version and rebuilds the
@@ -52,6 +59,8 @@ class ConfigStore {
   /// Loads every service and builds the initial Configuration into `hub` at the stored
   /// version. Throws std::runtime_error when the database cannot be read (start-up only).
   ConfigStore(storage::Database& db, const storage::SecretBox& secrets, SnapshotHub& hub);
+  /// Lowers the kMaxPolicyTextOctets bound (tests: the real one takes seconds of YAML).
+  void limit_policy_text(std::uint64_t octets) { max_policy_text_ = octets; }
 
   /// Creates a service: fills defaults, validates (the certificates it names must exist),
   /// stores (password sealed).
@@ -228,6 +237,7 @@ class ConfigStore {
   storage::UserRepository users_;
   SnapshotHub& hub_;
   std::optional<Batch> batch_;  // set while apply() runs
+  std::uint64_t max_policy_text_ = kMaxPolicyTextOctets;
 };
 
 }  // namespace gw::controlplane

@@ -160,6 +160,19 @@ Result<storage::UpsertOutcome> ConfigStore::upsert_policy(const v1::Policy& requ
 
   auto tx = storage::Transaction::begin(db_);
   if (!tx) return from_storage(tx.error());
+  // Every policy together stays within what `gctl export` reads back and `gctl apply` sends
+  // (probe round 34: two files of 35 MB each were taken, then export and policy list
+  // failed with "Received message larger than max").
+  auto others = policies_.text_octets_except(request.name());
+  if (!others) return from_storage(others.error());
+  const std::uint64_t total =
+      others.value() + request.reply().size() + request.filters_yaml().size();
+  if (total > max_policy_text_) {
+    return fail(Code::kInvalidArgument,
+                "the policies would hold " + std::to_string(total) +
+                    " octets of text, more than the " + std::to_string(max_policy_text_) +
+                    " a configuration may (gctl export must be able to read them back)");
+  }
   // The same policy written otherwise (quotes, flow style: an export in JSON applied
   // again) is no change: the stored text stays, no snapshot is rebuilt.
   if (auto existing = policies_.get(request.name());

@@ -122,6 +122,26 @@ TEST_F(ConfigStorePolicyTest, PoliciesAreCompiledOnWriteAndPublished) {
   EXPECT_GT(version(), stable);
 }
 
+// Probe round 34: two applies of 35 MB of policies each were taken, and then export and
+// policy list failed ("Received message larger than max"). All policies together stay
+// within kMaxPolicyTextOctets; replacing a policy counts its new text, not its old.
+TEST_F(ConfigStorePolicyTest, PoliciesTogetherStayExportable) {
+  EXPECT_EQ(kMaxPolicyTextOctets, 32u * 1024 * 1024);
+  store_.limit_policy_text(64 * 1024);
+  const std::string half(32 * 1024 + 1024, 'x');
+  const std::string text =
+      "- {type: set_attribute, attribute: smtp.helo.greeting, value: \"" + half + "\"}\n";
+  ASSERT_TRUE(store_.upsert_policy(policy("big-1", text)));
+  ASSERT_TRUE(store_.upsert_policy(policy("big-1", text + "# again\n")));  // replaced
+  const auto before = version();
+  auto refused = store_.upsert_policy(policy("big-2", text));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Code::kInvalidArgument);
+  EXPECT_NE(refused.error().message.find("export"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(version(), before);
+  EXPECT_FALSE(store_.get_policy("big-2"));
+}
+
 TEST_F(ConfigStorePolicyTest, HandlersGetDefaultsReachTheSnapshotAndPinTheirPolicy) {
   ASSERT_TRUE(store_.upsert_policy(policy("allow", kTrue)));
   auto mail = store_.create_handler(handler("corp", v1::SMTP_COMMAND_MAIL, "allow"));

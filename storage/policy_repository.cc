@@ -89,6 +89,17 @@ Result<std::vector<v1::Policy>> PolicyRepository::list() {
   return out;
 }
 
+Result<std::uint64_t> PolicyRepository::text_octets_except(std::string_view except) {
+  auto stmt = db_.prepare(
+      "SELECT coalesce(sum(length(CAST(reply AS BLOB)) + length(CAST(filters_yaml AS BLOB))), 0) "
+      "FROM policies WHERE name <> ?1");
+  if (!stmt) return stmt.as_failure();
+  stmt.value().bind_text(1, except);
+  auto row = stmt.value().step();
+  if (!row) return row.as_failure();
+  return static_cast<std::uint64_t>(row.value() ? stmt.value().column_int64(0) : 0);
+}
+
 Result<std::vector<std::int64_t>> PolicyRepository::handlers_using(std::string_view name) {
   auto stmt = db_.prepare("SELECT id FROM handlers WHERE policy = ?1 ORDER BY id");
   if (!stmt) return stmt.as_failure();

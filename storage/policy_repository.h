@@ -50,6 +50,10 @@ class PolicyRepository {
   /// Every policy, ordered by name.
   Result<std::vector<gateway::v1::Policy>> list();
 
+  /// Octets of reply and filters_yaml over every policy but `except` (the one about to be
+  /// replaced). Errors: kBusy, kInternal.
+  Result<std::uint64_t> text_octets_except(std::string_view except);
+
   /// Ids of the handlers that bind the policy named `name`, ascending; empty when none
   /// (or no such policy).
   Result<std::vector<std::int64_t>> handlers_using(std::string_view name);
