@@ -439,30 +439,9 @@ std::optional<std::string> decoded_text_for_matching(std::string_view octets,
 namespace gw::controlplane::policy {
 namespace {
 
-// All of `in` converted with `cd`, or nullopt at the first sequence it cannot convert.
-std::optional<std::string> convert_strict(iconv_t cd, std::string_view in) {
-  iconv(cd, nullptr, nullptr, nullptr, nullptr);
-  std::string out;
-  out.resize(in.size() * 4 + 16);
-  char* src = const_cast<char*>(in.data());  // iconv(3) takes char** but does not write
-  std::size_t src_left = in.size();
-  char* dst = out.data();
-  std::size_t dst_left = out.size();
-  while (src_left > 0) {
-    if (iconv(cd, &src, &src_left, &dst, &dst_left) != static_cast<std::size_t>(-1)) break;
-    if (errno != E2BIG) return std::nullopt;
-    grow(out, dst, dst_left);
-  }
-  while (iconv(cd, nullptr, nullptr, &dst, &dst_left) == static_cast<std::size_t>(-1)) {
-    if (errno != E2BIG) return std::nullopt;
-    grow(out, dst, dst_left);
-  }
-  out.resize(out.size() - dst_left);
-  return out;
-}
-
-// UTF-8 `in` converted with `cd`; a character the target lacks becomes "?". Linear.
-std::string encode_or_question_mark(iconv_t cd, std::string_view in) {
+// All of `in` converted with `cd`. At a sequence `cd` cannot convert: nullopt, or with
+// `question_mark` (UTF-8 input) one "?" for the whole character, and on. Linear.
+std::optional<std::string> convert_all(iconv_t cd, std::string_view in, bool question_mark) {
   iconv(cd, nullptr, nullptr, nullptr, nullptr);
   std::string out;
   out.resize(in.size() * 4 + 16);
@@ -476,6 +455,7 @@ std::string encode_or_question_mark(iconv_t cd, std::string_view in) {
       grow(out, dst, dst_left);
       continue;
     }
+    if (!question_mark) return std::nullopt;
     // The character at src has no equivalent (or is cut short): one "?" for all of it.
     std::size_t len = 1;
     while (len < src_left && len < 4 && (static_cast<unsigned char>(src[len]) & 0xc0) == 0x80) {
@@ -487,12 +467,20 @@ std::string encode_or_question_mark(iconv_t cd, std::string_view in) {
     *dst++ = '?';
     --dst_left;
   }
-  while (iconv(cd, nullptr, nullptr, &dst, &dst_left) == static_cast<std::size_t>(-1) &&
-         errno == E2BIG) {
+  while (iconv(cd, nullptr, nullptr, &dst, &dst_left) == static_cast<std::size_t>(-1)) {
+    if (errno != E2BIG) return std::nullopt;
     grow(out, dst, dst_left);
   }
   out.resize(out.size() - dst_left);
   return out;
+}
+
+std::optional<std::string> convert_strict(iconv_t cd, std::string_view in) {
+  return convert_all(cd, in, false);
+}
+
+std::string encode_or_question_mark(iconv_t cd, std::string_view in) {
+  return convert_all(cd, in, true).value_or(std::string());
 }
 
 struct Segment {
