@@ -876,15 +876,24 @@ ContentType parse_content_type(std::string_view raw) {
 
 Result<MimeStructure, std::string> parse_mime(std::string_view message, const MimeLimits& limits) {
   using boost::outcome_v2::failure;
+  // The boundaries of the multiparts enclosing an entity, as a chain of indexes into
+  // `scopes` (kNoScope: none).
+  struct Scope {
+    std::string boundary;
+    std::size_t parent;
+  };
+  constexpr std::size_t kNoScope = static_cast<std::size_t>(-1);
   struct Entity {
     std::size_t begin;
     std::size_t end;
     std::size_t depth;
-    bool digest_part;  // a part of a multipart/digest (default type message/rfc822)
+    bool digest_part;   // a part of a multipart/digest (default type message/rfc822)
+    std::size_t scope;  // the innermost enclosing multipart's Scope, or kNoScope
   };
   MimeStructure result;
   std::optional<DelimiterLines> delimiter_lines;  // built at the first multipart
-  std::vector<Entity> stack{{0, message.size(), 0, false}};
+  std::vector<Scope> scopes;
+  std::vector<Entity> stack{{0, message.size(), 0, false, kNoScope}};
   bool top = true;
   while (!stack.empty()) {
     const Entity e = stack.back();
@@ -1020,7 +1029,7 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
         return failure("MIME entities are nested deeper than " +
                        std::to_string(limits.max_depth) + " levels");
       }
-      stack.push_back({body_begin, e.end, e.depth + 1, false});
+      stack.push_back({body_begin, e.end, e.depth + 1, false, e.scope});
       continue;
     }
     if (!multipart) {
@@ -1060,6 +1069,21 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
       return failure("MIME multiparts are nested deeper than " + std::to_string(limits.max_depth) +
                      " levels");
     }
+    // RFC 2046 §5.1.2: an enclosed multipart's delimiters must not be the enclosing
+    // one's. With boundary "b" around "b--" the line "--b--" closes the outer multipart
+    // for the gateway and Python's email package, and is the inner one's delimiter for
+    // readers that ask the open child first (Mozilla's libmime, nodemailer): what follows
+    // it is epilogue to some and an attachment to others (probe round 35). Delimiter lines
+    // match whole (after trailing white space) in all of them, so the conflict is a line
+    // that is a delimiter or close delimiter of both: equal boundaries, or one the other
+    // plus "--".
+    for (std::size_t up = e.scope; !boundary.empty() && up != kNoScope; up = scopes[up].parent) {
+      const std::string& outer = scopes[up].boundary;
+      if (boundary == outer || boundary == outer + "--" || outer == boundary + "--") {
+        return failure("a nested multipart whose delimiter lines are also the enclosing "
+                       "multipart's (readers would split it differently)");
+      }
+    }
     Split split;
     if (!delimiter_lines) delimiter_lines.emplace(message);
     if (!boundary.empty()) {
@@ -1095,8 +1119,10 @@ Result<MimeStructure, std::string> parse_mime(std::string_view message, const Mi
     }
     // Reverse order on the stack, so the leaves come out in document order.
     const bool digest = ct.subtype == "digest";
+    scopes.push_back({boundary, e.scope});
+    const std::size_t scope = scopes.size() - 1;
     for (auto it = split.parts.rbegin(); it != split.parts.rend(); ++it) {
-      stack.push_back({it->begin, it->end, e.depth + 1, digest});
+      stack.push_back({it->begin, it->end, e.depth + 1, digest, scope});
     }
   }
   return result;

@@ -370,6 +370,40 @@ TEST(MimeParse, APartOpenedAfterTheCloseDelimiterIsRefusedBR27) {
   EXPECT_EQ(decode_content_body(s), "ok");
 }
 
+TEST(MimeParse, NestedBoundariesSharingADelimiterLineAreRefusedBR27) {
+  // Outer "b", inner "b--": "--b--" closes the outer multipart for the gateway and is the
+  // inner one's delimiter for readers that ask the open child first (libmime, nodemailer),
+  // which then show the part after it as an attachment (probe round 35).
+  auto nested = [](std::string_view outer, std::string_view inner, std::string_view via) {
+    return "Content-Type: multipart/mixed; boundary=\"" + std::string(outer) + "\"\r\n\r\n--" +
+           std::string(outer) + "\r\n" + std::string(via) +
+           "Content-Type: multipart/mixed; boundary=\"" + std::string(inner) + "\"\r\n\r\n--" +
+           std::string(inner) + "\r\n\r\nhidden\r\n--" + std::string(inner) + "--\r\n--" +
+           std::string(outer) + "--\r\n";
+  };
+  for (auto [outer, inner] : {std::pair{"b", "b--"}, std::pair{"b--", "b"}, std::pair{"b", "b"},
+                              std::pair{"----=_Part_0_1.2", "----=_Part_0_1.2--"}}) {
+    for (std::string_view via : {"", "Content-Type: message/rfc822\r\n\r\n"}) {
+      auto parsed = parse_mime(nested(outer, inner, via));
+      ASSERT_FALSE(parsed) << outer << " / " << inner << " via " << via;
+      EXPECT_NE(parsed.error().find("enclosing multipart"), std::string::npos) << parsed.error();
+    }
+  }
+  // The field case itself: the attachment after the shared line.
+  auto parsed = parse_mime(
+      "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+      "Content-Type: multipart/mixed; boundary=\"b--\"\r\n\r\n--b--  \r\n"
+      "Content-Type: application/x-msdownload; name=\"tool.exe\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\nTVqQAAMAAAAEAAAA//8AAA==\r\n--b----\r\n");
+  EXPECT_FALSE(parsed);
+  // Boundaries that only share a prefix are distinct delimiter lines for every reader.
+  for (auto [outer, inner] : {std::pair{"ab", "abc"}, std::pair{"abc", "ab"},
+                              std::pair{"b", "b-"}, std::pair{"b", "b---"}}) {
+    const auto s = parse_ok(nested(outer, inner, ""));
+    EXPECT_EQ(decode_content_body(s), "hidden") << outer << " / " << inner;
+  }
+}
+
 TEST(MimeParse, DelimitersOfAnUndeclaredBoundaryAreRefusedBR25) {
   // Unquoted, the comment is stripped and the boundary becomes "q=": the "--q=(x)Z9" lines
   // match nothing. A reader may still split there, so the gateway fails closed.
