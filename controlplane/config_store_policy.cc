@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/logging.h"
+#include "common/printable_line.h"
 #include "controlplane/config_store.h"
 #include "controlplane/policy/attribute_template.h"
 #include "controlplane/policy/attributes.h"
@@ -108,10 +109,16 @@ Result<std::string> hash_of(std::string_view password) {
   return std::move(hash).value();
 }
 
+// A name no AUTH could ever present is refused here rather than stored unusable: the
+// node's SASL parser (smtp::is_printable_identity) and attribute_authentication refuse an
+// identity with any character common::printable_line replaces — C0, DEL, the C1 controls
+// (NEL), U+2028/U+2029, bidirectional controls — or ill-formed UTF-8 (probe round 35).
 Result<void> check_user_name(std::string_view name) {
-  if (name.empty() || name.size() > 256 || policy::has_control_character(name)) {
+  if (name.empty() || name.size() > 256 || policy::has_control_character(name) ||
+      common::printable_line(name, name.size()) != name) {
     return fail(Code::kInvalidArgument,
-                "a user name has 1..256 octets and no control characters");
+                "a user name has 1..256 octets of UTF-8 and no control characters (C0, DEL, "
+                "C1, U+2028/U+2029, bidirectional controls: AUTH refuses them)");
   }
   return ok();
 }

@@ -294,6 +294,22 @@ TEST_F(ConfigStorePolicyTest, UsersAreStoredAsSaltedHashesOnly) {
   EXPECT_TRUE(policy::verify_password(*hash, "pw-1"));
   EXPECT_EQ(hash->find("pw-1"), std::string::npos);
   EXPECT_EQ(store_.create_user(alice).error().code, Code::kAlreadyExists);
+  // Names no AUTH could present are refused, not stored unusable (probe round 35): C1
+  // (NEL, CSI), U+2028, bidirectional controls, ill-formed UTF-8. Other UTF-8 is a name.
+  for (std::string bad : std::vector<std::string>{"a\u202eb", "a\u0085b", "a\u009bb",
+                                                  "a\u2028b", "a\u2066b", "a\xc3",
+                                                  "a\x1b[1mb"}) {
+    v1::User u;
+    u.set_name(bad);
+    u.set_password("pw-x");
+    auto refused = store_.create_user(u);
+    ASSERT_FALSE(refused) << testing::PrintToString(bad);
+    EXPECT_EQ(refused.error().code, Code::kInvalidArgument);
+  }
+  v1::User juergen;
+  juergen.set_name("j\u00fcrgen");
+  juergen.set_password("pw-j");
+  EXPECT_TRUE(store_.create_user(juergen));
 
   ASSERT_TRUE(store_.set_user_password("alice", "pw-2"));
   EXPECT_TRUE(policy::verify_password(*hub_.current()->users->lookup("alice"), "pw-2"));
