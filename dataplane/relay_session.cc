@@ -835,6 +835,13 @@ awaitable<void> RelaySession::on_auth(std::string_view args) {
     count_error();
     co_return;
   }
+  if (!smtp::is_sasl_mechanism_name(mechanism)) {
+    // Not a sasl-mech (RFC 4422 §3.1: 1*20 of A-Z 0-9 - _): a syntax error, not an
+    // unknown mechanism ("AUTH PLAIN<TAB>blob" is no PLAIN with a response; probe round 35).
+    reply(501, es::kInvalidArguments, "Syntax: AUTH mechanism [initial-response]");
+    count_error();
+    co_return;
+  }
   if (initial.find(' ') != std::string_view::npos) {
     // "AUTH PLAIN AGFs aWNl": whitespace inside the initial response is base64 that cannot
     // be decoded (field case BR-11: 501 5.5.2, RFC 4954 §4), in either AUTH mode.
@@ -1390,8 +1397,8 @@ bool RelaySession::expected_reply(Expect expect, int code) {
 
 awaitable<UpstreamFault> RelaySession::upstream_command(std::string_view wire, smtp::Reply& r,
                                                         std::chrono::milliseconds timeout,
-                                                        Expect expect) {
-  if (upstream_.is_open() && upstream_.stale()) {
+                                                        Expect expect, bool checked_unasked) {
+  if (!checked_unasked && upstream_.is_open() && upstream_.stale()) {
     // Octets the upstream sent unasked: the next reply read would belong to no command.
     co_return UpstreamFault::kProtocol;
   }
@@ -1493,11 +1500,21 @@ void RelaySession::relay_upstream_reply(const smtp::Reply& r) {
 awaitable<void> RelaySession::on_mail(std::string_view args) {
   smtp::PathArgument parsed = smtp::parse_mail_from(args);
   if (refused_path(parsed.error, smtp::Verb::kMail)) co_return;
-  if (!upstream_ready()) {
+  // Ready, and nothing waits before the MAIL goes out unless a policy decides: then
+  // upstream_command need not look for octets sent unasked again.
+  bool checked_unasked = upstream_ready();
+  if (!checked_unasked) {
     // Before the parameter checks: they use the capabilities of the connection the command
     // goes to, and a new connection may offer less than the lost one (BR-21).
     bool connected = co_await reopen_upstream();
     if (!connected) co_return;
+  }
+  if (!authenticated_ && auth_decision().require_client_auth) {
+    // The upstream session is logged in as the service: only clients this gateway
+    // authenticated may use it (smtp::AuthDecision::require_client_auth).
+    reply(530, es::kSecurityOther, "Authentication required");  // RFC 4954 §6
+    count_error();
+    co_return;
   }
   const smtp::Capabilities& caps = upstream_.capabilities();
   std::string& forward = command_;  // reused buffer: no allocation per command
@@ -1587,6 +1604,7 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
   const std::string sender = smtp::comparable_mailbox(parsed.path.mailbox);
   if (const auto* handler = select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_MAIL,
                                            sender)) {
+    checked_unasked = false;
     std::map<std::string, std::string> extra;
     extra["smtp.mail.from"] = sender;
     std::string no_message;
@@ -1604,7 +1622,8 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
   }
   forward += "\r\n";
   smtp::Reply r;
-  UpstreamFault fault = co_await upstream_command(forward, r, limits_.upstream_timeout);
+  UpstreamFault fault = co_await upstream_command(forward, r, limits_.upstream_timeout,
+                                                  Expect::kFinal, checked_unasked);
   if (fault != UpstreamFault::kNone) {
     upstream_failed(fault, "MAIL");
     if (pipelined_during_wait(Verb::kMail)) co_return;

@@ -185,10 +185,13 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// Sends `wire` and reads the reply into `r`. Faults: the transport's, kTimeout after
   /// `timeout`, and kProtocol when the upstream had spoken unasked before the command
   /// (its replies would no longer match the commands, BR-31) or answers with a code that
-  /// `expect` does not allow (a 250 to DATA, a 354 to RCPT).
+  /// `expect` does not allow (a 250 to DATA, a 354 to RCPT). `checked_unasked`: the caller
+  /// found the connection ready (upstream_ready()) with no suspension since, so the check
+  /// for octets sent unasked is not made twice (one MSG_PEEK per MAIL).
   awaitable<UpstreamFault> upstream_command(std::string_view wire, smtp::Reply& r,
                                             std::chrono::milliseconds timeout,
-                                            Expect expect = Expect::kFinal);
+                                            Expect expect = Expect::kFinal,
+                                            bool checked_unasked = false);
   /// True if `code` is a reply `expect` allows.
   static bool expected_reply(Expect expect, int code);
   void relay_upstream_reply(const smtp::Reply& r);

@@ -15,6 +15,7 @@ AuthDecision auth_matrix(bool handler, bool credentials, bool upstream_offers_au
   d.advertise = handler || (!credentials && upstream_offers_auth);
   d.proxy = !handler && !credentials && upstream_offers_auth;
   d.gateway_authenticates = credentials && upstream_offers_auth;
+  d.require_client_auth = handler && d.gateway_authenticates;
   return d;
 }
 

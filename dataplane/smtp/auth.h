@@ -13,12 +13,18 @@ struct AuthDecision {
   bool advertise = false;               // offer AUTH to the client
   bool proxy = false;                   // relay the client's AUTH exchange to the upstream
   bool gateway_authenticates = false;   // log in to the upstream with the service's credentials
+  /// MAIL needs a successful client AUTH first (530 5.7.0, RFC 4954 §6): the gateway lends
+  /// its own upstream login only to the clients it authenticated itself. Without this an
+  /// auth handler would guard nothing, since a client that never sent AUTH (or failed it)
+  /// would send as the service account (probe round 35).
+  bool require_client_auth = false;
 };
 
 /// `handler`: an auth handler is configured; `credentials`: the service has an upstream user
 /// name and password; `upstream_offers_auth`: the upstream's EHLO lists AUTH.
 /// advertise ⇔ handler ∨ (¬credentials ∧ upstream); proxy ⇔ ¬handler ∧ ¬credentials ∧
-/// upstream; gateway_authenticates ⇔ credentials ∧ upstream. (Whether AUTH may be used on an
+/// upstream; gateway_authenticates ⇔ credentials ∧ upstream (DESIGN.md §4);
+/// require_client_auth ⇔ handler ∧ gateway_authenticates. (Whether AUTH may be used on an
 /// unencrypted connection is a separate rule, applied by the session.)
 AuthDecision auth_matrix(bool handler, bool credentials, bool upstream_offers_auth);
 

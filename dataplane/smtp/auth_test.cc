@@ -29,6 +29,8 @@ TEST(AuthMatrix, EveryRowOfTheDesignTable) {
     EXPECT_EQ(d.proxy, row.proxy);
     EXPECT_EQ(d.gateway_authenticates, row.gateway);
     EXPECT_FALSE(d.proxy && d.gateway_authenticates) << "never both on one connection";
+    // Only row 8 lends the gateway's own login, and only to clients it authenticated.
+    EXPECT_EQ(d.require_client_auth, row.h && row.c && row.s);
   }
 }
 

@@ -153,6 +153,20 @@ class AuthMatrixTests(PolicyCase):
         if h:
             self.check_local_auth_audit(svc, reject_id, label)
             self.check_other_clients(port, up, label)
+        if h and gw:
+            # Row 8: the upstream session is logged in as the service, so MAIL needs a
+            # client AUTH first, also after a failed one (RFC 4954 §6; probe round 35).
+            c, ehlo = self.session(port)
+            self.assertEqual(ehlo.code, 250, label + str(ehlo) + self.diag(up, c))
+            r = c.command("MAIL FROM:<anyone@example.com>")
+            self.assertEqual((r.code, r.enhanced), (530, "5.7.0"), f"{label}: {r}")
+            r = c.command("AUTH PLAIN " + plain_blob(ALICE, WRONG_PW))
+            self.assertEqual(r.code, 535, f"{label}: {r}")
+            r = c.command("MAIL FROM:<anyone@example.com>")
+            self.assertEqual((r.code, r.enhanced), (530, "5.7.0"), f"{label}: {r}")
+            c.command("QUIT")
+            self.assertNotIn("anyone@example.com", " ".join(up.command_texts()),
+                             f"{label}: an unauthenticated MAIL reached the upstream")
 
     def check_local_auth_audit(self, svc: str, reject_id: str, label: str) -> None:
         records = self.service_audit(svc, "auth", count=2)
