@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "controlplane/decision_stream_reactor.h"
 #include "controlplane/control_plane.h"
 #include "controlplane/test_pki.h"
 #include "gateway/v1/admin.grpc.pb.h"
@@ -572,6 +573,72 @@ TEST_F(ControlPlaneGrpcTest, DecideStreamAnswersEveryCallByItsId) {
   EXPECT_TRUE(sent.empty());
   EXPECT_EQ(decision_ids.size(), 32u);  // a fresh decision id for every valid call
   EXPECT_TRUE(stream->Finish().ok());  // the half-close ends the stream once all is answered
+}
+
+TEST_F(ControlPlaneGrpcTest, DecideBatchesAnswersEveryCallOfEveryBatchByItsId) {
+  ASSERT_TRUE(create_service(service("corp")).ok());
+  const v1::DecisionRequest good = helo_request("corp");
+  v1::DecisionRequest bad = good;
+  bad.set_command(v1::SMTP_COMMAND_UNSPECIFIED);
+
+  grpc::ClientContext ctx;
+  set_deadline(ctx);
+  auto stream = decision_->DecideBatches(&ctx);
+  // Batches of 0 (ignored), 1, 7 and 64 calls; ids chosen by the node, in any order.
+  std::map<std::uint64_t, bool> sent;  // call id -> valid request
+  std::uint64_t id = 5000;
+  for (int size : {0, 1, 7, kMaxDecisionBatch, 3}) {
+    v1::DecisionCallBatch batch;
+    for (int i = 0; i < size; ++i) {
+      id -= 3;
+      const bool valid = id % 5 != 1;
+      v1::DecisionCall* call = batch.add_calls();
+      call->set_call_id(id);
+      *call->mutable_request() = valid ? good : bad;
+      sent[id] = valid;
+    }
+    ASSERT_TRUE(stream->Write(batch));
+  }
+  const std::size_t calls = sent.size();
+  std::size_t valid_calls = 0;
+  for (const auto& [_, valid] : sent) valid_calls += valid ? 1 : 0;
+  ASSERT_TRUE(stream->WritesDone());
+  std::set<std::string> decision_ids;
+  v1::DecisionResultBatch batch;
+  std::size_t answered = 0;
+  while (stream->Read(&batch)) {
+    EXPECT_GT(batch.results_size(), 0) << "no empty result batches";
+    EXPECT_LE(batch.results_size(), kMaxDecisionBatch);
+    for (const v1::DecisionResult& result : batch.results()) {
+      ++answered;
+      auto it = sent.find(result.call_id());
+      ASSERT_NE(it, sent.end()) << "unknown or repeated call id " << result.call_id();
+      if (it->second) {
+        EXPECT_EQ(result.status_code(), 0);
+        EXPECT_EQ(result.response().verdict(), v1::VERDICT_CONTINUE);
+        decision_ids.insert(result.response().decision_id());
+      } else {
+        EXPECT_EQ(result.status_code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+        EXPECT_TRUE(result.response().decision_id().empty());
+      }
+      sent.erase(it);  // each call is answered exactly once
+    }
+  }
+  EXPECT_EQ(answered, calls);
+  EXPECT_TRUE(sent.empty());
+  EXPECT_EQ(decision_ids.size(), valid_calls);
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(ControlPlaneGrpcTest, RegisterSaysDecideBatchesIsServed) {
+  grpc::ClientContext ctx;
+  set_deadline(ctx);
+  v1::RegisterNodeRequest request;
+  request.set_node_id("n-batches");
+  request.set_instance("default");
+  v1::RegisterNodeResponse response;
+  ASSERT_TRUE(node_->Register(&ctx, request, &response).ok());
+  EXPECT_TRUE(response.decide_batches());
 }
 
 TEST_F(ControlPlaneGrpcTest, CertificatesOverTheAdminApiAndTheNodeStream) {

@@ -112,7 +112,8 @@ class DecideCall final : public CqReactorBase {
 
 void DecisionGrpcService::start(CqServerQueue& queue) {
   DecideCall::accept(*this, queue);
-  DecisionStreamReactor::accept(*this, queue);
+  DecisionCallReactor::accept(*this, queue);
+  DecisionBatchReactor::accept(*this, queue);
 }
 
 }  // namespace gw::controlplane

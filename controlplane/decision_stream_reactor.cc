@@ -1,25 +1,43 @@
-// DecideStream: reads calls, hands them to the decision service, writes results in order
-// of completion.
+// DecideStream / DecideBatches: reads calls, hands them to the decision service, writes
+// results in order of completion.
 #include "controlplane/decision_stream_reactor.h"
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <utility>
 
 #include "controlplane/decision_grpc_service.h"
 
 namespace gw::controlplane {
+namespace v1 = gateway::v1;
 
-void DecisionStreamReactor::accept(DecisionGrpcService& service, CqServerQueue& queue) {
+namespace {
+constexpr bool is_batch(const v1::DecisionCallBatch*) { return true; }
+constexpr bool is_batch(const v1::DecisionCall*) { return false; }
+}  // namespace
+
+template <class In, class Out>
+void DecisionStreamReactor<In, Out>::accept(DecisionGrpcService& service, CqServerQueue& queue) {
   auto* reactor = new DecisionStreamReactor(service, queue);
   void* tag = reactor->arm([&service, &queue] { accept(service, queue); });
-  service.RequestDecideStream(reactor->context(), reactor->stream(), queue.cq(), queue.cq(), tag);
+  if constexpr (is_batch(static_cast<const In*>(nullptr))) {
+    service.RequestDecideBatches(reactor->context(), reactor->stream(), queue.cq(), queue.cq(),
+                                 tag);
+  } else {
+    service.RequestDecideStream(reactor->context(), reactor->stream(), queue.cq(), queue.cq(),
+                                tag);
+  }
 }
 
-void DecisionStreamReactor::OnStart() { StartRead(&incoming_); }
+template <class In, class Out>
+void DecisionStreamReactor<In, Out>::OnStart() {
+  this->StartRead(&incoming_);
+}
 
-void DecisionStreamReactor::OnReadDone(bool ok) {
+template <class In, class Out>
+void DecisionStreamReactor<In, Out>::OnReadDone(bool ok) {
   if (!ok) {
     Next next;
     {
@@ -30,21 +48,36 @@ void DecisionStreamReactor::OnReadDone(bool ok) {
     perform(next);
     return;
   }
-  const auto received = std::chrono::steady_clock::now();
-  // The call leaves incoming_ before the next read may write into it, and lives until its
-  // answer (decide() may finish on the slow pool): the answer owns it.
-  auto call = std::make_shared<gateway::v1::DecisionCall>(std::move(incoming_));
+  In message = std::move(incoming_);
   incoming_.Clear();
   {
     std::lock_guard lock(mu_);
-    ++deciding_;
+    if constexpr (is_batch(static_cast<const In*>(nullptr))) {
+      deciding_ += static_cast<std::size_t>(message.calls_size());
+    } else {
+      ++deciding_;
+    }
   }
-  StartRead(&incoming_);
-  const gateway::v1::DecisionRequest& request = call->request();
+  // The next read first: a slow decision below never holds up the calls behind it.
+  this->StartRead(&incoming_);
+  if constexpr (is_batch(static_cast<const In*>(nullptr))) {
+    for (v1::DecisionCall& call : *message.mutable_calls()) decide(std::move(call));
+  } else {
+    decide(std::move(message));
+  }
+}
+
+template <class In, class Out>
+void DecisionStreamReactor<In, Out>::decide(v1::DecisionCall call) {
+  const auto received = std::chrono::steady_clock::now();
+  // The call lives until its answer (decide() may finish on the slow pool): the answer
+  // owns it.
+  auto owned = std::make_shared<v1::DecisionCall>(std::move(call));
+  const v1::DecisionRequest& request = owned->request();
   service_.decide(request, received,
-                  [this, call](grpc::Status status, gateway::v1::DecisionResponse response) {
-                    gateway::v1::DecisionResult result;
-                    result.set_call_id(call->call_id());
+                  [this, owned](grpc::Status status, v1::DecisionResponse response) {
+                    v1::DecisionResult result;
+                    result.set_call_id(owned->call_id());
                     if (status.ok()) {
                       *result.mutable_response() = std::move(response);
                     } else {
@@ -55,7 +88,8 @@ void DecisionStreamReactor::OnReadDone(bool ok) {
                   });
 }
 
-void DecisionStreamReactor::deliver(gateway::v1::DecisionResult result) {
+template <class In, class Out>
+void DecisionStreamReactor<In, Out>::deliver(v1::DecisionResult result) {
   Next next;
   {
     std::lock_guard lock(mu_);
@@ -66,7 +100,8 @@ void DecisionStreamReactor::deliver(gateway::v1::DecisionResult result) {
   perform(next);
 }
 
-void DecisionStreamReactor::OnWriteDone(bool ok) {
+template <class In, class Out>
+void DecisionStreamReactor<In, Out>::OnWriteDone(bool ok) {
   Next next;
   {
     std::lock_guard lock(mu_);
@@ -80,11 +115,20 @@ void DecisionStreamReactor::OnWriteDone(bool ok) {
   perform(next);
 }
 
-DecisionStreamReactor::Next DecisionStreamReactor::next_locked() {
+template <class In, class Out>
+typename DecisionStreamReactor<In, Out>::Next DecisionStreamReactor<In, Out>::next_locked() {
   if (finished_ || writing_) return Next::kNothing;
   if (!ready_.empty() && !writes_failed_) {
-    current_ = std::move(ready_.front());
-    ready_.pop_front();
+    if constexpr (is_batch(static_cast<const In*>(nullptr))) {
+      current_.Clear();
+      while (!ready_.empty() && current_.results_size() < kMaxDecisionBatch) {
+        *current_.add_results() = std::move(ready_.front());
+        ready_.pop_front();
+      }
+    } else {
+      current_ = std::move(ready_.front());
+      ready_.pop_front();
+    }
     more_after_current_ = !ready_.empty();
     writing_ = true;
     return Next::kWrite;
@@ -96,22 +140,29 @@ DecisionStreamReactor::Next DecisionStreamReactor::next_locked() {
   return Next::kNothing;
 }
 
-void DecisionStreamReactor::perform(Next next) {
+template <class In, class Out>
+void DecisionStreamReactor<In, Out>::perform(Next next) {
   switch (next) {
     case Next::kWrite: {
       grpc::WriteOptions options;
       if (more_after_current_) options.set_buffer_hint();
-      StartWrite(&current_, options);
+      this->StartWrite(&current_, options);
       return;
     }
     case Next::kFinish:
-      Finish(grpc::Status::OK);
+      this->Finish(grpc::Status::OK);
       return;
     case Next::kNothing:
       return;
   }
 }
 
-void DecisionStreamReactor::OnDone() { delete this; }
+template <class In, class Out>
+void DecisionStreamReactor<In, Out>::OnDone() {
+  delete this;
+}
+
+template class DecisionStreamReactor<v1::DecisionCall, v1::DecisionResult>;
+template class DecisionStreamReactor<v1::DecisionCallBatch, v1::DecisionResultBatch>;
 
 }  // namespace gw::controlplane

@@ -1,4 +1,4 @@
-// Server side of one DecisionService.DecideStream (decision.proto).
+// Server side of one DecisionService.DecideStream or DecideBatches (decision.proto).
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -14,11 +14,19 @@ namespace gw::controlplane {
 
 class DecisionGrpcService;
 
-/// One relay node's decision stream. Each DecisionCall read is handed to
-/// DecisionGrpcService::decide; the next read is started first, so a slow AUTH decision
+/// Most calls or results in one DecideBatches message (decision.proto): bounds a message
+/// at 64 times the largest request (a RCPT's attributes with 100 recipients, ~30 KiB).
+inline constexpr int kMaxDecisionBatch = 64;
+
+/// One relay node's decision stream: `In`/`Out` are DecisionCall/DecisionResult
+/// (DecideStream, one call per message) or DecisionCallBatch/DecisionResultBatch
+/// (DecideBatches, up to kMaxDecisionBatch per message). Each DecisionCall read is handed
+/// to DecisionGrpcService::decide; the next read is started first, so a slow AUTH decision
 /// never holds up the calls behind it and reads overlap with deciding. Results are written
-/// in the order they are ready, at most one write in flight; a write with more results
-/// waiting behind it carries gRPC's buffer hint, so a burst leaves in few frames.
+/// in the order they are ready, at most one write in flight; on DecideBatches every result
+/// ready when a write starts goes in it (so a batch read is answered by one batch write
+/// when its decisions are made inline), on DecideStream a write with more results waiting
+/// behind it carries gRPC's buffer hint, so a burst leaves in few frames.
 ///
 /// The stream ends (Finish OK) once the node half-closes or the call is cancelled and
 /// every decision started on it has been answered; a result ready after the node went away
@@ -29,11 +37,11 @@ class DecisionGrpcService;
 /// costs gctld 40% less CPU than on gRPC's callback API at 5,000 decisions/s; in session 3
 /// a single completion thread was measured as the bottleneck at 16 and 64 closed-loop
 /// callers (22,000 against 35,000 decisions/s), hence ControlPlaneOptions::grpc_threads.
-class DecisionStreamReactor final
-    : public CqBidiReactor<gateway::v1::DecisionCall, gateway::v1::DecisionResult> {
+template <class In, class Out>
+class DecisionStreamReactor final : public CqBidiReactor<In, Out> {
  public:
-  /// Creates a call object for the next DecideStream and requests it from `service`; the
-  /// object accepts the following one itself once accepted.
+  /// Creates a call object for the next stream of this kind and requests it from
+  /// `service`; the object accepts the following one itself once accepted.
   static void accept(DecisionGrpcService& service, CqServerQueue& queue);
 
   void OnStart() override;
@@ -43,23 +51,25 @@ class DecisionStreamReactor final
 
  private:
   DecisionStreamReactor(DecisionGrpcService& service, CqServerQueue& queue)
-      : CqBidiReactor(queue), service_(service) {}
+      : CqBidiReactor<In, Out>(queue), service_(service) {}
 
+  /// Decides one call of the message read.
+  void decide(gateway::v1::DecisionCall call);
   /// Queues `result` (from any thread) and writes it when no write is in flight.
   void deliver(gateway::v1::DecisionResult result);
   enum class Next { kNothing, kWrite, kFinish };
-  /// Under mu_: moves the next result into current_ (kWrite), or marks the stream finished
-  /// when reads are over and nothing is left (kFinish).
+  /// Under mu_: moves the next result(s) into current_ (kWrite), or marks the stream
+  /// finished when reads are over and nothing is left (kFinish).
   Next next_locked();
   /// Starts what next_locked() chose; called without mu_.
   void perform(Next next);
 
   DecisionGrpcService& service_;
-  gateway::v1::DecisionCall incoming_;  // the read in flight; only touched by OnReadDone
+  In incoming_;  // the read in flight; only touched by OnReadDone
 
   std::mutex mu_;
   std::deque<gateway::v1::DecisionResult> ready_;  // results waiting to be written
-  gateway::v1::DecisionResult current_;            // the write in flight
+  Out current_;                                    // the write in flight
   bool more_after_current_ = false;                // buffer hint for current_
   bool writing_ = false;
   bool reads_done_ = false;  // the node half-closed, or the call broke
@@ -67,5 +77,12 @@ class DecisionStreamReactor final
   bool finished_ = false;
   std::size_t deciding_ = 0;  // decisions started and not yet answered
 };
+
+/// DecideStream: one call or result per message.
+using DecisionCallReactor =
+    DecisionStreamReactor<gateway::v1::DecisionCall, gateway::v1::DecisionResult>;
+/// DecideBatches: up to kMaxDecisionBatch calls or results per message.
+using DecisionBatchReactor =
+    DecisionStreamReactor<gateway::v1::DecisionCallBatch, gateway::v1::DecisionResultBatch>;
 
 }  // namespace gw::controlplane

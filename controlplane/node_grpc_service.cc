@@ -22,6 +22,7 @@ grpc::Status NodeGrpcService::Register(grpc::ServerContext* ctx,
                                    request->version(), peer, unix_now_ms());
     if (!stored) return to_grpc_status(stored.error());
     response->set_config_version(hub_.current()->instance_version(request->instance()));
+    response->set_decide_batches(true);  // DecisionStreamReactor serves DecideBatches
     spdlog::info("node {} registered: instance {}, host {}, version {}, peer {}",
                  request->node_id(), request->instance(), request->hostname(), request->version(),
                  peer);

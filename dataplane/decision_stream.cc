@@ -12,11 +12,17 @@
 namespace gw::dataplane {
 
 std::shared_ptr<DecisionStream> DecisionStream::open(gateway::v1::DecisionService::Stub& stub,
-                                                     grpc::CompletionQueue& cq) {
+                                                     grpc::CompletionQueue& cq, bool batched) {
   std::shared_ptr<DecisionStream> stream(new DecisionStream());
   stream->self_ = stream;
-  stream->call_ = stub.PrepareAsyncDecideStream(&stream->context_, &cq);
-  stream->call_->StartCall(&stream->started_);
+  stream->batched_ = batched;
+  if (batched) {
+    stream->batch_call_ = stub.PrepareAsyncDecideBatches(&stream->context_, &cq);
+    stream->batch_call_->StartCall(&stream->started_);
+  } else {
+    stream->call_ = stub.PrepareAsyncDecideStream(&stream->context_, &cq);
+    stream->call_->StartCall(&stream->started_);
+  }
   return stream;
 }
 
@@ -53,8 +59,16 @@ void DecisionStream::close() { context_.TryCancel(); }
 
 bool DecisionStream::next_write_locked() {
   if (!call_started_ || writing_ || queued_.empty() || broken()) return false;
-  current_ = std::move(queued_.front());
-  queued_.pop_front();
+  if (batched_) {
+    current_batch_.Clear();
+    while (!queued_.empty() && current_batch_.calls_size() < kMaxBatch) {
+      *current_batch_.add_calls() = std::move(queued_.front());
+      queued_.pop_front();
+    }
+  } else {
+    current_ = std::move(queued_.front());
+    queued_.pop_front();
+  }
   more_after_current_ = !queued_.empty();
   writing_ = true;
   return true;
@@ -63,7 +77,27 @@ bool DecisionStream::next_write_locked() {
 void DecisionStream::start_write() {
   grpc::WriteOptions options;
   if (more_after_current_) options.set_buffer_hint();
-  call_->Write(current_, options, &written_);
+  if (batched_) {
+    batch_call_->Write(current_batch_, options, &written_);
+  } else {
+    call_->Write(current_, options, &written_);
+  }
+}
+
+void DecisionStream::start_read() {
+  if (batched_) {
+    batch_call_->Read(&incoming_batch_, &read_);
+  } else {
+    call_->Read(&incoming_, &read_);
+  }
+}
+
+void DecisionStream::start_finish() {
+  if (batched_) {
+    batch_call_->Finish(&status_, &finish_);
+  } else {
+    call_->Finish(&status_, &finish_);
+  }
 }
 
 bool DecisionStream::finish_now_locked() {
@@ -80,7 +114,7 @@ void DecisionStream::end_reads() {
     reads_ended_ = true;
     finish = finish_now_locked();
   }
-  if (finish) call_->Finish(&status_, &finish_);
+  if (finish) start_finish();
 }
 
 void DecisionStream::on_started(bool ok) {
@@ -94,7 +128,7 @@ void DecisionStream::on_started(bool ok) {
     call_started_ = true;
     write = next_write_locked();
   }
-  call_->Read(&incoming_, &read_);
+  start_read();
   if (write) start_write();
 }
 
@@ -111,7 +145,7 @@ void DecisionStream::on_written(bool ok) {
   // A write fails only when the call is over; the cancel makes sure the read ends too.
   if (!ok) context_.TryCancel();
   if (write) start_write();
-  if (finish) call_->Finish(&status_, &finish_);
+  if (finish) start_finish();
 }
 
 void DecisionStream::on_read(bool ok) {
@@ -119,14 +153,26 @@ void DecisionStream::on_read(bool ok) {
     end_reads();
     return;
   }
-  const std::uint64_t id = incoming_.call_id();
-  const int code = incoming_.status_code();
+  if (batched_) {
+    gateway::v1::DecisionResultBatch batch = std::move(incoming_batch_);
+    incoming_batch_.Clear();
+    start_read();
+    for (gateway::v1::DecisionResult& result : *batch.mutable_results()) complete(result);
+  } else {
+    gateway::v1::DecisionResult result = std::move(incoming_);
+    incoming_.Clear();
+    start_read();
+    complete(result);
+  }
+}
+
+void DecisionStream::complete(gateway::v1::DecisionResult& result) {
+  const std::uint64_t id = result.call_id();
+  const int code = result.status_code();
   grpc::Status status = code == 0 ? grpc::Status::OK
                                   : grpc::Status(static_cast<grpc::StatusCode>(code),
-                                                 incoming_.status_message());
-  gateway::v1::DecisionResponse response = std::move(*incoming_.mutable_response());
-  incoming_.Clear();
-  call_->Read(&incoming_, &read_);
+                                                 result.status_message());
+  gateway::v1::DecisionResponse response = std::move(*result.mutable_response());
   std::shared_ptr<PendingDecision> pending;
   {
     std::lock_guard lock(mu_);

@@ -28,12 +28,14 @@ class PendingDecision {
   virtual void complete(grpc::Status status, gateway::v1::DecisionResponse response) = 0;
 };
 
-/// One DecideStream call on the asynchronous completion-queue API. submit() queues a
-/// request under a fresh call id; results are matched back by call id and handed to their
-/// PendingDecision. At most one write is in flight; requests queued meanwhile follow with
-/// gRPC's buffer hint, so a burst leaves in few frames. A stream that broke (gctld gone,
-/// connection reset) is broken() for good and fails every call still unanswered with
-/// UNAVAILABLE; the owner opens a new one.
+/// One DecideBatches call (or DecideStream, for a gctld that does not serve it) on the
+/// asynchronous completion-queue API. submit() queues a request under a fresh call id;
+/// results are matched back by call id and handed to their PendingDecision. At most one
+/// write is in flight; on DecideBatches the requests queued meanwhile leave together in
+/// the next write (up to kMaxBatch), on DecideStream one per write with gRPC's buffer hint,
+/// so a burst leaves in few frames. A stream that broke (gctld gone, connection reset) is
+/// broken() for good and fails every call still unanswered with UNAVAILABLE; the owner
+/// opens a new one.
 ///
 /// Thread-safe: submit(), forget() and close() from any thread; the steps run on the
 /// completion thread of `cq`. Keeps itself alive until its Finish completed (finished()).
@@ -43,11 +45,14 @@ class DecisionStream final : public std::enable_shared_from_this<DecisionStream>
   /// Requests queued and not yet written above this bound are refused (UNAVAILABLE):
   /// gctld is not keeping up, and the per-call timeout would expire anyway.
   static constexpr std::size_t kMaxQueued = 16384;
+  /// Most calls in one DecideBatches message (decision.proto).
+  static constexpr int kMaxBatch = 64;
 
-  /// Starts a DecideStream on `stub` whose operations complete on `cq` (the queue of a
-  /// running GrpcCompletionThread, which must outlive the stream's finish).
+  /// Starts a DecideBatches call (`batched`, when gctld said at Register that it serves
+  /// it) or a DecideStream call on `stub`, whose operations complete on `cq` (the queue of
+  /// a running GrpcCompletionThread, which must outlive the stream's finish).
   static std::shared_ptr<DecisionStream> open(gateway::v1::DecisionService::Stub& stub,
-                                              grpc::CompletionQueue& cq);
+                                              grpc::CompletionQueue& cq, bool batched);
 
   /// Queues `request`; `pending` gets its result. Returns the call id, or nullopt when the
   /// stream is broken or its queue is full (`pending` is then not kept nor completed).
@@ -67,6 +72,8 @@ class DecisionStream final : public std::enable_shared_from_this<DecisionStream>
  private:
   using Call =
       grpc::ClientAsyncReaderWriter<gateway::v1::DecisionCall, gateway::v1::DecisionResult>;
+  using BatchCall = grpc::ClientAsyncReaderWriter<gateway::v1::DecisionCallBatch,
+                                                  gateway::v1::DecisionResultBatch>;
   /// A tag: the stream and the step its operation's completion runs.
   using Step = common::MemberStep<DecisionStream>;
 
@@ -83,10 +90,18 @@ class DecisionStream final : public std::enable_shared_from_this<DecisionStream>
   bool finish_now_locked();
   /// The call broke or the server ended it: no more reads; Finish once no write is out.
   void end_reads();
+  /// Starts the next read / the Finish on whichever call this is.
+  void start_read();
+  void start_finish();
+  /// Hands one result read to its PendingDecision (on_read, without mu_).
+  void complete(gateway::v1::DecisionResult& result);
 
   grpc::ClientContext context_;
+  bool batched_ = false;             // DecideBatches (batch_call_) or DecideStream (call_)
   std::unique_ptr<Call> call_;
+  std::unique_ptr<BatchCall> batch_call_;
   gateway::v1::DecisionResult incoming_;  // the read in flight; only touched by on_read
+  gateway::v1::DecisionResultBatch incoming_batch_;  // the same on DecideBatches
   grpc::Status status_;                   // filled by Finish
   std::shared_ptr<DecisionStream> self_;  // until on_finished
   std::atomic<bool> broken_{false};
@@ -100,7 +115,8 @@ class DecisionStream final : public std::enable_shared_from_this<DecisionStream>
   std::uint64_t next_call_id_ = 0;
   std::unordered_map<std::uint64_t, std::shared_ptr<PendingDecision>> pending_;
   std::deque<gateway::v1::DecisionCall> queued_;
-  gateway::v1::DecisionCall current_;  // the write in flight
+  gateway::v1::DecisionCall current_;  // the write in flight (DecideStream)
+  gateway::v1::DecisionCallBatch current_batch_;  // the write in flight (DecideBatches)
   bool more_after_current_ = false;
   bool call_started_ = false;  // StartCall completed: writes may start
   bool writing_ = false;

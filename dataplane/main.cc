@@ -155,7 +155,10 @@ int main(int argc, char** argv) {
 
   spdlog::info("grelayd node={} instance={} control-plane={} threads={}", agent_options.node_id,
                agent_options.instance, agent_options.control_plane, threads);
-  agent.start(policy_client->completion_queue());
+  agent.start(policy_client->completion_queue(),
+              [client = policy_client.get()](const gateway::v1::RegisterNodeResponse& r) {
+                client->set_decide_batches(r.decide_batches());
+              });
   std::vector<std::thread> pool;
   for (auto& context : more_contexts) pool.emplace_back([&context] { context->run(); });
   io.run();

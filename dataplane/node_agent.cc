@@ -37,8 +37,9 @@ NodeAgent::NodeAgent(Options options, SnapshotHandler on_snapshot)
 
 NodeAgent::~NodeAgent() { stop(); }
 
-void NodeAgent::start(grpc::CompletionQueue* cq) {
+void NodeAgent::start(grpc::CompletionQueue* cq, RegisteredHandler on_registered) {
   cq_ = cq;
+  on_registered_ = std::move(on_registered);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -100,6 +101,7 @@ bool NodeAgent::watch_once(std::uint64_t& known_version) {
                    status.error_message());
       return false;
     }
+    if (on_registered_) on_registered_(resp);
   }
   grpc::ClientContext ctx;
   gateway::v1::WatchConfigRequest req;

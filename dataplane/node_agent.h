@@ -15,6 +15,7 @@
 
 #include "common/grpc/cq_step.h"
 #include "gateway/v1/config.pb.h"
+#include "gateway/v1/node.pb.h"
 
 namespace gw::dataplane {
 
@@ -41,6 +42,9 @@ class NodeAgent {
     std::string tls_key_pem;   // its private key; never logged
   };
   using SnapshotHandler = std::function<void(gateway::v1::ConfigSnapshot)>;
+  /// Told gctld's answer after every successful Register, on the agent's thread (what
+  /// gctld serves: RegisterNodeResponse.decide_batches). Must not block.
+  using RegisteredHandler = std::function<void(const gateway::v1::RegisterNodeResponse&)>;
 
   NodeAgent(Options options, SnapshotHandler on_snapshot);
   ~NodeAgent();
@@ -50,7 +54,8 @@ class NodeAgent {
   /// Starts the agent's thread; its calls complete on `cq`, a queue whose every tag is a
   /// common::CqStep run by a polling thread (GrpcPolicyClient::completion_queue()), which
   /// must keep running until stop() returned.
-  void start(grpc::CompletionQueue* cq);
+  /// `on_registered` (may be empty) is told each Register's answer.
+  void start(grpc::CompletionQueue* cq, RegisteredHandler on_registered = {});
   /// The channel to gctld, shared with the decision client.
   [[nodiscard]] std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   /// Cancels the stream and joins the thread.
@@ -75,6 +80,7 @@ class NodeAgent {
 
   Options options_;
   SnapshotHandler on_snapshot_;
+  RegisteredHandler on_registered_;
   std::shared_ptr<grpc::Channel> channel_;
   grpc::CompletionQueue* cq_ = nullptr;
   Waiter waiter_;

@@ -166,7 +166,7 @@ std::shared_ptr<DecisionStream> GrpcPolicyClient::stream() {
   if (!stream_ || stream_->broken()) {
     if (stream_) stream_->close();
     std::erase_if(streams_, [](const auto& s) { return s->finished(); });
-    stream_ = DecisionStream::open(*stub_, *completion_.cq());
+    stream_ = DecisionStream::open(*stub_, *completion_.cq(), batched_.load(std::memory_order_relaxed));
     streams_.push_back(stream_);
   }
   return stream_;

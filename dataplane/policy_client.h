@@ -2,6 +2,7 @@
 // (DESIGN.md §2 "decision", §7 "Fail safe"; decision.proto).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -105,6 +106,10 @@ class GrpcPolicyClient : public PolicyClient {
   /// node's other gRPC calls (NodeAgent): one thread of the process polls gRPC's sockets.
   /// Valid until the client is destroyed; calls on it must end before.
   [[nodiscard]] grpc::CompletionQueue* completion_queue() { return completion_.cq(); }
+  /// Whether gctld serves DecideBatches (RegisterNodeResponse.decide_batches, told by the
+  /// NodeAgent at every Register): streams opened afterwards use it, else DecideStream.
+  /// Default false, so a node never sends batches to a gctld that cannot read them.
+  void set_decide_batches(bool served) { batched_.store(served, std::memory_order_relaxed); }
 
   /// One unary Decide in flight (DATA); defined in policy_client.cc.
   class UnaryCall;
@@ -129,6 +134,7 @@ class GrpcPolicyClient : public PolicyClient {
   std::uint64_t next_unary_id_ = 0;  // guarded by mu_; tells a call from a later one at the
                                      // same address (DecisionCancellation)
   bool closing_ = false;
+  std::atomic<bool> batched_{false};  // set_decide_batches
 };
 
 /// Converts a DecisionResponse: verdict → outcome, reply (defaults 550 5.7.1 / 451 4.3.0 when

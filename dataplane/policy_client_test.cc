@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -53,6 +54,32 @@ class ScriptedDecisions final : public v1::DecisionService::Service {
     }
     return grpc::Status::OK;
   }
+
+  grpc::Status DecideBatches(
+      grpc::ServerContext*,
+      grpc::ServerReaderWriter<v1::DecisionResultBatch, v1::DecisionCallBatch>* stream) override {
+    ++batch_streams;
+    v1::DecisionCallBatch batch;
+    while (stream->Read(&batch)) {
+      batch_calls += batch.calls_size();
+      ++batches;
+      largest_batch = std::max(largest_batch.load(), batch.calls_size());
+      v1::DecisionResultBatch results;
+      for (const v1::DecisionCall& call : batch.calls()) {
+        if (call.request().attributes().at("test.mode") == "silent") continue;
+        v1::DecisionResult* result = results.add_results();
+        result->set_call_id(call.call_id());
+        *result->mutable_response() = answer(call.request());
+      }
+      if (results.results_size() > 0 && !stream->Write(results)) break;
+    }
+    return grpc::Status::OK;
+  }
+
+  std::atomic<int> batch_streams{0};
+  std::atomic<int> batches{0};
+  std::atomic<int> batch_calls{0};
+  std::atomic<int> largest_batch{0};
 
  private:
   static v1::DecisionResponse answer(const v1::DecisionRequest& request) {
@@ -164,6 +191,42 @@ TEST_F(PolicyClientTest, ConcurrentDecisionsShareOneStreamAndGetTheirOwnAnswers)
   }
   EXPECT_EQ(server.service.streams.load(), 1);
   EXPECT_EQ(server.service.unary_calls.load(), 0);
+}
+
+TEST_F(PolicyClientTest, WithDecideBatchesQueuedCallsLeaveTogether) {
+  // Once gctld said it serves DecideBatches (NodeAgent: RegisterNodeResponse), calls queued
+  // behind the write in flight leave in one message; each still gets its own answer.
+  TestServer server;
+  GrpcPolicyClient client(channel(server.port));
+  client.set_decide_batches(true);
+  constexpr int kCalls = 200;
+  std::vector<Decision> decisions(kCalls);
+  int finished = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    asio::co_spawn(io_, [&, i]() -> awaitable<void> {
+      decisions[static_cast<std::size_t>(i)] = co_await client.decide(
+          request(i % 4 == 0 ? "reject" : "continue", "b" + std::to_string(i)),
+          std::chrono::seconds(5));
+      ++finished;
+    }, asio::detached);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  while (finished < kCalls && std::chrono::steady_clock::now() - start < std::chrono::seconds(20)) {
+    io_.run_for(std::chrono::milliseconds(20));
+    io_.restart();
+  }
+  ASSERT_EQ(finished, kCalls);
+  for (int i = 0; i < kCalls; ++i) {
+    const Decision& d = decisions[static_cast<std::size_t>(i)];
+    EXPECT_EQ(d.decision_id, "d-b" + std::to_string(i));
+    EXPECT_EQ(d.outcome, i % 4 == 0 ? Decision::Outcome::kReject : Decision::Outcome::kContinue)
+        << d.error;
+  }
+  EXPECT_EQ(server.service.batch_streams.load(), 1);
+  EXPECT_EQ(server.service.streams.load(), 0);
+  EXPECT_EQ(server.service.batch_calls.load(), kCalls);
+  EXPECT_LT(server.service.batches.load(), kCalls) << "no call was sent together with another";
+  EXPECT_LE(server.service.largest_batch.load(), DecisionStream::kMaxBatch);
 }
 
 TEST_F(PolicyClientTest, UnansweredCallTimesOutAndTheStreamGoesOn) {
