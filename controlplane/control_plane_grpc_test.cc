@@ -90,6 +90,33 @@ class ControlPlaneGrpcTest : public ::testing::Test {
     return request;
   }
 
+  /// A HELO request gctld answers (continue) and one it refuses (no command).
+  static std::pair<v1::DecisionRequest, v1::DecisionRequest> good_and_bad(
+      const std::string& service) {
+    v1::DecisionRequest good = helo_request(service);
+    v1::DecisionRequest bad = good;
+    bad.set_command(v1::SMTP_COMMAND_UNSPECIFIED);
+    return {good, bad};
+  }
+
+  /// Checks one DecideStream/DecideBatches result against `sent` (call id -> whether its
+  /// request was valid) and takes the call off it: each call is answered exactly once.
+  static void take_result(const v1::DecisionResult& result, std::map<std::uint64_t, bool>& sent,
+                          std::set<std::string>& decision_ids) {
+    auto it = sent.find(result.call_id());
+    ASSERT_NE(it, sent.end()) << "unknown or repeated call id " << result.call_id();
+    if (it->second) {
+      EXPECT_EQ(result.status_code(), 0);
+      EXPECT_EQ(result.response().verdict(), v1::VERDICT_CONTINUE);
+      decision_ids.insert(result.response().decision_id());
+    } else {
+      EXPECT_EQ(result.status_code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+      EXPECT_FALSE(result.status_message().empty());
+      EXPECT_TRUE(result.response().decision_id().empty());
+    }
+    sent.erase(it);
+  }
+
   static void set_deadline(grpc::ClientContext& ctx) {
     ctx.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
   }
@@ -532,9 +559,7 @@ TEST_F(ControlPlaneGrpcTest, QueryAuditRefusesALimitAboveItsCap) {
 
 TEST_F(ControlPlaneGrpcTest, DecideStreamAnswersEveryCallByItsId) {
   ASSERT_TRUE(create_service(service("corp")).ok());
-  const v1::DecisionRequest good = helo_request("corp");
-  v1::DecisionRequest bad = good;
-  bad.set_command(v1::SMTP_COMMAND_UNSPECIFIED);
+  const auto [good, bad] = good_and_bad("corp");
 
   grpc::ClientContext ctx;
   set_deadline(ctx);
@@ -556,18 +581,7 @@ TEST_F(ControlPlaneGrpcTest, DecideStreamAnswersEveryCallByItsId) {
   std::size_t answered = 0;
   while (stream->Read(&result)) {
     ++answered;
-    auto it = sent.find(result.call_id());
-    ASSERT_NE(it, sent.end()) << "unknown call id " << result.call_id();
-    if (it->second) {
-      EXPECT_EQ(result.status_code(), 0);
-      EXPECT_EQ(result.response().verdict(), v1::VERDICT_CONTINUE);
-      decision_ids.insert(result.response().decision_id());
-    } else {
-      EXPECT_EQ(result.status_code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
-      EXPECT_FALSE(result.status_message().empty());
-      EXPECT_TRUE(result.response().decision_id().empty());
-    }
-    sent.erase(it);  // each call is answered exactly once
+    take_result(result, sent, decision_ids);
   }
   EXPECT_EQ(answered, 40u);
   EXPECT_TRUE(sent.empty());
@@ -577,9 +591,7 @@ TEST_F(ControlPlaneGrpcTest, DecideStreamAnswersEveryCallByItsId) {
 
 TEST_F(ControlPlaneGrpcTest, DecideBatchesAnswersEveryCallOfEveryBatchByItsId) {
   ASSERT_TRUE(create_service(service("corp")).ok());
-  const v1::DecisionRequest good = helo_request("corp");
-  v1::DecisionRequest bad = good;
-  bad.set_command(v1::SMTP_COMMAND_UNSPECIFIED);
+  const auto [good, bad] = good_and_bad("corp");
 
   grpc::ClientContext ctx;
   set_deadline(ctx);
@@ -611,17 +623,7 @@ TEST_F(ControlPlaneGrpcTest, DecideBatchesAnswersEveryCallOfEveryBatchByItsId) {
     EXPECT_LE(batch.results_size(), kMaxDecisionBatch);
     for (const v1::DecisionResult& result : batch.results()) {
       ++answered;
-      auto it = sent.find(result.call_id());
-      ASSERT_NE(it, sent.end()) << "unknown or repeated call id " << result.call_id();
-      if (it->second) {
-        EXPECT_EQ(result.status_code(), 0);
-        EXPECT_EQ(result.response().verdict(), v1::VERDICT_CONTINUE);
-        decision_ids.insert(result.response().decision_id());
-      } else {
-        EXPECT_EQ(result.status_code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
-        EXPECT_TRUE(result.response().decision_id().empty());
-      }
-      sent.erase(it);  // each call is answered exactly once
+      take_result(result, sent, decision_ids);
     }
   }
   EXPECT_EQ(answered, calls);
