@@ -471,7 +471,9 @@ std::string comparable_domain(std::string_view domain) {
     out += '.';
     start = dot + 1;
   }
-  return out;
+  // Domains are case-insensitive (RFC 5321 §2.4): "a@Example.com" and "a@example.com" give
+  // one attribute value, so a regex policy sees one spelling (probe round 36).
+  return casefold(out);
 }
 
 bool is_valid_domain(std::string_view domain, bool allow_utf8) {
@@ -573,12 +575,36 @@ std::optional<std::string> canonical_address_literal(std::string_view literal) {
   }
   in6_addr parsed{};
   char text[INET6_ADDRSTRLEN];
-  if (inet_pton(AF_INET6, address.c_str(), &parsed) != 1 ||
-      inet_ntop(AF_INET6, &parsed, text, sizeof text) == nullptr) {
-    return std::nullopt;
+  if (inet_pton(AF_INET6, address.c_str(), &parsed) != 1) return std::nullopt;
+  if (IN6_IS_ADDR_V4MAPPED(&parsed)) {
+    // ::ffff:a.b.c.d is the IPv4 host a.b.c.d (RFC 4291 §2.5.5.2): one spelling for both,
+    // or a handler for *@[192.0.2.9] misses b@[IPv6:::ffff:192.0.2.9] (probe round 36).
+    const std::uint8_t* octets = parsed.s6_addr;
+    return "[" + std::to_string(octets[12]) + "." + std::to_string(octets[13]) + "." +
+           std::to_string(octets[14]) + "." + std::to_string(octets[15]) + "]";
   }
+  if (inet_ntop(AF_INET6, &parsed, text, sizeof text) == nullptr) return std::nullopt;
   return "[IPv6:" + std::string(text) + "]";
 }
+
+namespace {
+
+/// `text` in Unicode NFC when it is well-formed UTF-8 with non-ASCII in it, else as it is.
+std::string nfc(std::string_view text) {
+  if (std::none_of(text.begin(), text.end(), [](char c) { return (c & 0x80) != 0; }) ||
+      !is_valid_utf8(text)) {
+    return std::string(text);
+  }
+  std::size_t length = 0;
+  std::uint8_t* normal = u8_normalize(UNINORM_NFC, reinterpret_cast<const std::uint8_t*>(text.data()),
+                                      text.size(), nullptr, &length);
+  if (normal == nullptr) return std::string(text);
+  std::string out(reinterpret_cast<const char*>(normal), length);
+  std::free(normal);
+  return out;
+}
+
+}  // namespace
 
 std::string comparable_mailbox(std::string_view mailbox) {
   const std::size_t at = mailbox.rfind('@');
@@ -593,6 +619,7 @@ std::string comparable_mailbox(std::string_view mailbox) {
   } else {
     out.append(mailbox.substr(0, at));
   }
+  out = nfc(out);
   out += '@';
   out += comparable_domain(mailbox.substr(at + 1));
   return out;

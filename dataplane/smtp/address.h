@@ -75,9 +75,11 @@ bool is_xtext(std::string_view text);
 bool iequals_ascii(std::string_view a, std::string_view b);
 
 /// The canonical spelling of a valid address literal (RFC 5321 §4.1.3): "[192.0.2.1]" for
-/// "[192.000.002.001]" (leading zeros dropped), "[IPv6:2001:db8::1]" for any spelling of
-/// that IPv6 address (RFC 5952 form as inet_ntop writes it, tag spelled "IPv6:"). nullopt
-/// when `literal` is not a valid IPv4 or IPv6 address literal.
+/// "[192.000.002.001]" (leading zeros dropped, the value is decimal), "[IPv6:2001:db8::1]"
+/// for any spelling of that IPv6 address (RFC 5952 form as inet_ntop writes it, tag spelled
+/// "IPv6:"), and an IPv4-mapped IPv6 address as its IPv4 literal ("[IPv6:::ffff:192.0.2.9]"
+/// -> "[192.0.2.9]", RFC 4291 §2.5.5.2: the same host). nullopt when `literal` is not a
+/// valid IPv4 or IPv6 address literal.
 std::optional<std::string> canonical_address_literal(std::string_view literal);
 
 /// `text` in lower case (the Unicode lowercase mapping, libunistring u8_tolower; Unicode
@@ -91,16 +93,19 @@ std::string casefold(std::string_view text);
 /// literal in its canonical_address_literal() spelling; otherwise each label that is a valid
 /// A-label replaced by its U-label ("xn--bcher-kva.example" -> "bücher.example": the two
 /// are one name, RFC 5890 §2.3.2.1, RFC 6531 §3.2), other labels (and "*" wildcards) as
-/// written. Case is left alone: comparisons are ASCII case-insensitive and U-labels are
-/// lower case by definition. Never fails: what is not recognised comes back unchanged.
+/// written; then in lower case (casefold(): domains are case-insensitive, RFC 5321 §2.4).
+/// Never fails: what is not recognised comes back unchanged but for its case.
 std::string comparable_domain(std::string_view domain);
 
 /// The mailbox (Path::mailbox: local part as written, "@", domain) in the form two
 /// spellings of the same mailbox share: a quoted-string local part unquoted (quotes
 /// dropped, quoted-pairs resolved: "\"c\\eo\"@x" -> "ceo@x"; RFC 5321 §4.1.2: all quoted
-/// forms of a local part MUST be treated as equivalent) and the domain in its
-/// comparable_domain() spelling (address literal canonical, A-labels as U-labels: probe
-/// round 16, a deny handler for *@bücher.example passed MAIL FROM:<a@xn--bcher-kva.example>).
+/// forms of a local part MUST be treated as equivalent), in Unicode NFC (RFC 6532 §3.1; its
+/// case is kept: a local part may be case-sensitive, RFC 5321 §2.4), and the domain in its
+/// comparable_domain() spelling (address literal canonical, A-labels as U-labels, lower
+/// case: probe round 16, a deny handler for *@bücher.example passed MAIL
+/// FROM:<a@xn--bcher-kva.example>; probe round 36, a regex on smtp.rcpt.to missed
+/// a@Example.com and an NFD local part).
 /// Handler selection and policy attributes use
 /// this form, so no other spelling slips past a handler, while the upstream still gets the
 /// mailbox as written (field case BR-17). Other mailboxes (and "<>", "postmaster") come

@@ -648,6 +648,12 @@ TEST(ComparableMailbox, QuotedFormsAreEquivalentRfc5321Section412) {
   EXPECT_EQ(comparable_mailbox("ceo@example.com"), "ceo@example.com");
   EXPECT_EQ(comparable_mailbox(""), "");
   EXPECT_EQ(comparable_mailbox("postmaster"), "postmaster");
+  // The domain in lower case, the local part in NFC with its case kept (probe round 36: a
+  // regex policy on smtp.rcpt.to missed a@Example.com and an NFD local part).
+  EXPECT_EQ(comparable_mailbox("Ceo@Example.COM"), "Ceo@example.com");
+  EXPECT_EQ(comparable_mailbox("jose\xcc\x81@x.test"), "jos\xc3\xa9@x.test");
+  EXPECT_EQ(comparable_mailbox("\"jos\\e\xcc\x81\"@X.Test"), "jos\xc3\xa9@x.test");
+  EXPECT_EQ(comparable_mailbox("b@[IPv6:::ffff:192.0.2.9]"), "b@[192.0.2.9]");
   // The same string through the parser: what a handler is matched against.
   auto parsed = parse_mail_from("FROM:<\"c\\eo\"@example.com>");
   ASSERT_EQ(parsed.error, PathError::kNone);
@@ -664,8 +670,14 @@ TEST(ComparableMailbox, AddressLiteralsTakeTheirCanonicalSpelling) {
   EXPECT_EQ(canonical_address_literal("[IPv6:2001:0DB8:0000:0000:0000:0000:0000:0001]"),
             "[IPv6:2001:db8::1]");
   EXPECT_EQ(canonical_address_literal("[ipv6:2001:db8::1]"), "[IPv6:2001:db8::1]");
-  EXPECT_EQ(canonical_address_literal("[IPv6:::ffff:192.000.002.001]"),
-            "[IPv6:::ffff:192.0.2.1]");
+  // An IPv4-mapped IPv6 address is the IPv4 host (probe round 36), in any spelling.
+  EXPECT_EQ(canonical_address_literal("[IPv6:::ffff:192.000.002.001]"), "[192.0.2.1]");
+  EXPECT_EQ(canonical_address_literal("[IPv6:::ffff:c000:209]"), "[192.0.2.9]");
+  EXPECT_EQ(canonical_address_literal("[IPv6:0::FFFF:192.0.2.9]"), "[192.0.2.9]");
+  EXPECT_EQ(canonical_address_literal("[IPv6:0:0:0:0:0:ffff:c000:0209]"), "[192.0.2.9]");
+  // Not mapped: IPv4-compatible (deprecated) and NAT64 forms stay IPv6.
+  EXPECT_EQ(canonical_address_literal("[IPv6:::192.0.2.9]"), "[IPv6:::192.0.2.9]");
+  EXPECT_EQ(canonical_address_literal("[IPv6:64:ff9b::192.0.2.9]"), "[IPv6:64:ff9b::c000:209]");
   EXPECT_EQ(canonical_address_literal("[192.0.2.256]"), std::nullopt);
   EXPECT_EQ(canonical_address_literal("[IPv6:2001:db8::1::2]"), std::nullopt);
   EXPECT_EQ(canonical_address_literal("example.com"), std::nullopt);
@@ -698,6 +710,7 @@ TEST(AddressTest, ALabelsCompareAsTheirULabels) {
   const std::string buecher = "b\xc3\xbc" "cher.example";
   EXPECT_EQ(comparable_domain("xn--bcher-kva.example"), buecher);
   EXPECT_EQ(comparable_domain("XN--BCHER-KVA.example"), buecher);  // case-insensitive
+  EXPECT_EQ(comparable_domain("Mail.XN--BCHER-KVA.Example"), "mail." + buecher);
   EXPECT_EQ(comparable_domain(buecher), buecher);
   EXPECT_EQ(comparable_mailbox("a@xn--bcher-kva.example"), "a@" + buecher);
   EXPECT_EQ(comparable_mailbox("\"a\"@mail.xn--bcher-kva.example"), "a@mail." + buecher);
