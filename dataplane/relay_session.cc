@@ -36,6 +36,21 @@ bool starts_with_auth(std::string_view line) {
   return line.size() >= 5 && smtp::iequals_ascii(line.substr(0, 5), "AUTH ");
 }
 
+/// RFC 4954 §5: where AUTH is offered, the AUTH= parameter may make a MAIL command up to
+/// 500 octets longer than the command line limit (the gateway does not forward AUTH=, so
+/// the upstream never sees the longer line; probe round 36).
+constexpr std::size_t kMailAuthParameterAllowance = 500;
+
+/// A MAIL command line with an " AUTH=" parameter (any case): the one that gets the
+/// allowance above.
+bool mail_with_auth_parameter(std::string_view line) {
+  if (line.size() < 5 || !smtp::iequals_ascii(line.substr(0, 5), "MAIL ")) return false;
+  for (std::size_t i = line.find(' '); i != std::string_view::npos; i = line.find(' ', i + 1)) {
+    if (smtp::iequals_ascii(line.substr(i + 1, 5), "AUTH=")) return true;
+  }
+  return false;
+}
+
 std::string_view trim_trailing_spaces(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
@@ -294,11 +309,13 @@ awaitable<RelaySession::LineKind> RelaySession::next_line() {
       if (scan.bare_cr || scan.bare_lf || scan.nul) co_return LineKind::kBadOctets;
       std::size_t limit = (sasl_line_ || starts_with_auth(line_)) ? limits_.max_auth_line
                                                                    : limits_.max_command_line;
+      if (auth_advertised_ && mail_with_auth_parameter(line_)) limit += kMailAuthParameterAllowance;
       if (line_.size() + 2 > limit) co_return LineKind::kTooLong;
       co_return LineKind::kLine;
     }
     // No CRLF buffered. A line that cannot fit any limit is skipped, not stored.
-    std::size_t cap = std::max(limits_.max_auth_line, limits_.max_command_line);
+    std::size_t cap = std::max(limits_.max_auth_line,
+                               limits_.max_command_line + kMailAuthParameterAllowance);
     if (in_.size() > cap || (skipping_line_ && !in_.empty())) {
       bool keep_cr = in_.data().back() == '\r';
       std::size_t drop = in_.size() - (keep_cr ? 1 : 0);
