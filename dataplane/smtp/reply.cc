@@ -187,18 +187,31 @@ ReplyParser::Status ReplyParser::feed_line(std::string_view line) {
   int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
   if (code < 200 || code > 599) return Status::kError;
   if (!reply_.lines.empty() && code != reply_.code) return Status::kError;
-  if (reply_.lines.size() >= kMaxLines) return Status::kError;
   reply_.code = code;
   char sep = line.size() > 3 ? line[3] : ' ';
   if (sep != ' ' && sep != '-') return Status::kError;
-  // Reply text is printable (RFC 5321 §4.2: HT and SP-~; RFC 6531 §3.7.4.2 adds UTF-8):
-  // a lone CR or LF, NUL or another control octet would reach the client as a line break
-  // or worse. Such a reply is a protocol fault, never relayed (BR-31).
-  if (line.size() > 4 && !is_reply_text(line.substr(4))) return Status::kError;
+  const Status status = sep == '-' ? Status::kNeedMore : Status::kComplete;
+  // Lines past kMaxLines are read and dropped: memory stays bounded, and the reply keeps
+  // its code. A 250 to the end of data with 5,000 lines is still the upstream taking the
+  // message; a fault there would make the client send it again (probe round 36).
+  if (reply_.lines.size() >= kMaxLines) return status;
+  std::string_view text = line.size() > 4 ? line.substr(4) : std::string_view{};
+  // A lone CR or LF would split the reply on the client's side: a framing fault (BR-31).
+  // (find_reply_line_end already refuses them on the wire.)
+  if (text.find_first_of("\r\n") != std::string_view::npos) return Status::kError;
+  // Reply text is printable (RFC 5321 §4.2: HT and SP-~; RFC 6531 §3.7.4.2 adds UTF-8).
+  // Other octets (NUL, DEL, C1 controls, Latin-1) are the upstream's text, not its framing:
+  // each becomes '?' and the code stands (§4.2: clients act on the code). Refusing them
+  // turned an upstream's "250 ... accepté" in Latin-1 after the dot into a 451, and every
+  // retry into another copy of the message (probe round 36).
   // Most replies are one line and an EHLO reply about ten: one allocation for either.
   if (reply_.lines.empty()) reply_.lines.reserve(sep == '-' ? 16 : 1);
-  reply_.lines.emplace_back(line.size() > 4 ? line.substr(4) : std::string_view{});
-  return sep == '-' ? Status::kNeedMore : Status::kComplete;
+  if (is_reply_text(text)) {
+    reply_.lines.emplace_back(text);
+  } else {
+    reply_.lines.push_back(common::printable_line(text, text.size()));
+  }
+  return status;
 }
 
 Reply ReplyParser::take() {

@@ -101,9 +101,11 @@ ReplyLineEnd find_reply_line_end(std::string_view data);
 /// Incremental parser of one (possibly multi-line) reply, fed one line at a time
 /// (RFC 5321 §4.2.1). Tolerates a reply line that is only the code ("250"). Errors: a line
 /// that does not start with a 3-digit code in 200..599, a continuation with a different code,
-/// a line over kMaxLineOctets or more than 256 lines, text with a control octet (anything
-/// below SP but HT, or DEL: a lone CR/LF would split the reply on the client's side; RFC
-/// 5321 §4.2, BR-31) → kError (the caller drops the connection).
+/// a line over kMaxLineOctets, a CR or LF inside a line (it would split the reply on the
+/// client's side; RFC 5321 §4.2, BR-31) → kError (the caller drops the connection). Text
+/// that is not printable (NUL, DEL, other controls, C1, ill-formed UTF-8 such as Latin-1)
+/// is kept with each such character as '?' (common::printable_line), and lines past the
+/// 256th are read and dropped: the code is what a client acts on (probe round 36).
 class ReplyParser {
  public:
   enum class Status { kNeedMore, kComplete, kError };
