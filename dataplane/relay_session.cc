@@ -1211,7 +1211,9 @@ awaitable<Decision> RelaySession::ask_policy(const gateway::v1::Handler& handler
   request.set_interface_id(env_.interface_id);
   request.set_command(command);
   request.set_handler_id(handler.id());
-  request.set_timeout_ms(static_cast<std::uint32_t>(limits_.decision_timeout.count()));
+  const std::chrono::milliseconds timeout = limits_.decision_timeout_for(
+      command == gateway::v1::SMTP_COMMAND_DATA, message.size());
+  request.set_timeout_ms(static_cast<std::uint32_t>(timeout.count()));
   request.set_config_version(env_.config_version);
   request.set_client_address(env_.client_address);
   auto& attributes = *request.mutable_attributes();
@@ -1260,7 +1262,7 @@ awaitable<Decision> RelaySession::ask_policy(const gateway::v1::Handler& handler
   // once instead of holding its slot and upstream connection until the decision or its
   // timeout comes.
   watch_client();
-  Decision decision = co_await env_.policy->decide(std::move(request), limits_.decision_timeout,
+  Decision decision = co_await env_.policy->decide(std::move(request), timeout,
                                                    &decision_cancellation_);
   decision_cancellation_.set(nullptr);
   unwatch_client();

@@ -46,5 +46,15 @@ TEST(ServiceConfigTest, LineLimitsBeyondTheInputBufferAreClamped) {
   EXPECT_EQ(cfg->limits.max_auth_line, common::kMaxCommandLineLimit);
 }
 
+TEST(SessionLimitsTest, DataDecisionsGetTimeForTheirMessage) {
+  // Probe round 36: five 30 MB messages at once, one got 451 4.3.0 at the fixed 1 s.
+  SessionLimits limits;
+  limits.decision_timeout = std::chrono::milliseconds(1000);
+  EXPECT_EQ(limits.decision_timeout_for(false, 30'000'000), std::chrono::milliseconds(1000));
+  EXPECT_EQ(limits.decision_timeout_for(true, 0), std::chrono::milliseconds(1000));
+  EXPECT_EQ(limits.decision_timeout_for(true, 8 * 1024 * 1000), std::chrono::milliseconds(2000));
+  EXPECT_GE(limits.decision_timeout_for(true, 35 * 1024 * 1024), std::chrono::milliseconds(5000));
+}
+
 }  // namespace
 }  // namespace gw::dataplane
