@@ -13,6 +13,7 @@
 #include "dataplane/asio.h"
 #include "dataplane/policy_client.h"
 #include "dataplane/policy_counters.h"
+#include "dataplane/held_message_budget.h"
 #include "dataplane/relay_counters.h"
 #include "dataplane/service_config.h"
 #include "dataplane/tls_context.h"
@@ -26,6 +27,8 @@ struct NodeIdentity {
   std::shared_ptr<PolicyClient> policy;  // shared by every session of the node
   std::shared_ptr<PolicyCounters> policy_counters = nullptr;  // may be null (tests)
   std::shared_ptr<RelayCounters> relay_counters = nullptr;    // may be null (tests)
+  /// Message octets the node's sessions may hold for DATA decisions; null: no bound (tests).
+  std::shared_ptr<HeldMessageBudget> held_messages = nullptr;
   /// The io_contexts sessions run on, one per thread of grelayd (--threads), taken in turn
   /// by each listener; each context is run by exactly one thread, so a session needs no
   /// strand (every handler of a session runs on its context's thread). Empty: sessions run

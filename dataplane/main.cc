@@ -45,6 +45,12 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-listen", metrics_listen,
                  "serve Prometheus metrics at http://ADDR:PORT/metrics (numeric address, "
                  "e.g. 127.0.0.1:9464; default: off)");
+  // DESIGN.md §7 "bounded": the product of sessions and message size, for DATA policies.
+  std::uint64_t max_held_message_octets = 512ull * 1024 * 1024;
+  app.add_option("--max-held-message-octets", max_held_message_octets,
+                 "message octets all sessions together may hold while DATA policies decide "
+                 "(the node's memory peaks at about 3x that); beyond it a message gets "
+                 "452 4.3.1 (default 536870912, 0: no bound)");
   std::string tls_ca, tls_cert, tls_key;
   app.add_option("--tls-ca", tls_ca, "CA certificate (PEM file) of gctld: use TLS")
       ->check(CLI::ExistingFile);
@@ -107,6 +113,7 @@ int main(int argc, char** argv) {
   }
   identity.policy_counters = std::make_shared<PolicyCounters>();
   identity.relay_counters = std::make_shared<RelayCounters>();
+  identity.held_messages = std::make_shared<HeldMessageBudget>(max_held_message_octets);
   std::unique_ptr<gw::metrics::MetricsExporter> exporter;
   if (!metrics_listen.empty()) {
     NodeMetricsSources sources{agent_options.node_id, agent_options.instance,

@@ -192,6 +192,10 @@ void GrpcPolicyClient::start_unary(UnaryCall* call, std::chrono::milliseconds ti
     });
   }
   call->rpc = stub_->PrepareAsyncDecide(&call->context, call->request, completion_.cq());
+  // The unary call serialized the request as it was created (grpcpp SendMessage): the
+  // message copy it holds is not needed any more, and for a DATA decision it is the whole
+  // message (HeldMessageBudget: one of the three copies at a decision's peak).
+  std::string().swap(*call->request.mutable_message());
   call->rpc->StartCall();
   call->rpc->Finish(&call->response, &call->status, call);
 }

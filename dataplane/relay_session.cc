@@ -1810,14 +1810,24 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   // only sent upstream once the policy has decided (DESIGN.md §3 step 6).
   const auto* data_handler = select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_DATA);
   std::string content;
+  // The content held for the policy counts against the node's bound (HeldMessageBudget);
+  // past it the rest of the message is read and dropped, and the answer is 452 4.3.1.
+  HeldMessageShare held(data_handler ? env_.held_messages.get() : nullptr);
+  bool over_budget = false;
   bool upstream_ok = true;
   UpstreamFault data_fault = UpstreamFault::kNone;
   bool client_gone = false;
   wire_.clear();
   while (true) {
     std::size_t consumed =
-        data_handler ? reader.feed(in_.data(), nullptr, &content)
+        data_handler ? reader.feed(in_.data(), nullptr, over_budget ? nullptr : &content)
                      : reader.feed(in_.data(), upstream_ok ? &wire_ : nullptr);
+    if (data_handler && !over_budget && !held.cover(content.size())) {
+      over_budget = true;
+      std::string().swap(content);
+      spdlog::warn("session={} message dropped: the node holds --max-held-message-octets of "
+                   "messages for DATA policies already", env_.session_id);
+    }
     if (consumed >= 2) {
       octet_before = in_.data()[consumed - 2];
       last_octet = in_.data()[consumed - 1];
@@ -1927,6 +1937,12 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   }
   if (!upstream_ok) {
     reply(451, es::kBadConnection, "Upstream connection lost during DATA, try again later");
+    count_message(&ServiceCounters::failed);
+    co_return;
+  }
+  if (over_budget) {
+    upstream_.close();  // the upstream is mid-DATA: abort without a terminator
+    reply(452, smtp::EnhancedStatus{3, 1}, "Insufficient system storage, try again later");
     count_message(&ServiceCounters::failed);
     co_return;
   }

@@ -14,6 +14,7 @@
 #include "dataplane/asio.h"
 #include "dataplane/policy_client.h"
 #include "dataplane/policy_counters.h"
+#include "dataplane/held_message_budget.h"
 #include "dataplane/relay_counters.h"
 #include "dataplane/service_config.h"
 #include "dataplane/tls_context.h"
@@ -48,6 +49,8 @@ struct SessionEnv {
   std::shared_ptr<ServiceCounters> service_counters = nullptr;
   std::string node_id;
   std::uint64_t config_version = 0;
+  /// The node's bound on message octets held for DATA decisions; null: none (tests).
+  std::shared_ptr<HeldMessageBudget> held_messages = nullptr;
 };
 
 /// The relay session. Created by a listener for an accepted socket; start() spawns run()

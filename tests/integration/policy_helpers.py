@@ -231,12 +231,14 @@ class PolicyCase(unittest.TestCase):
 
     POLICIES = ""
     USERS: dict[str, str] = {}
+    RELAY_ARGS: list[str] = []  # more grelayd flags for the class's node
 
     env: Optional[RelayEnv] = None
 
     @classmethod
     def setUpClass(cls) -> None:
-        cls.env = RelayEnv(cls.__name__.lower()[:20], node_id=f"relay-{cls.__name__.lower()}")
+        cls.env = RelayEnv(cls.__name__.lower()[:20], node_id=f"relay-{cls.__name__.lower()}",
+                           relay_args=cls.RELAY_ARGS)
         cls.outputs: list[str] = []
         cls.setup_error: Optional[str] = None
         try:
