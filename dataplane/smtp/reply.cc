@@ -191,14 +191,14 @@ ReplyParser::Status ReplyParser::feed_line(std::string_view line) {
   char sep = line.size() > 3 ? line[3] : ' ';
   if (sep != ' ' && sep != '-') return Status::kError;
   const Status status = sep == '-' ? Status::kNeedMore : Status::kComplete;
-  // Lines past kMaxLines are read and dropped: memory stays bounded, and the reply keeps
-  // its code. A 250 to the end of data with 5,000 lines is still the upstream taking the
-  // message; a fault there would make the client send it again (probe round 36).
-  if (reply_.lines.size() >= kMaxLines) return status;
   std::string_view text = line.size() > 4 ? line.substr(4) : std::string_view{};
   // A lone CR or LF would split the reply on the client's side: a framing fault (BR-31).
   // (find_reply_line_end already refuses them on the wire.)
   if (text.find_first_of("\r\n") != std::string_view::npos) return Status::kError;
+  // Lines past kMaxLines are read and dropped: memory stays bounded, and the reply keeps
+  // its code. A 250 to the end of data with 5,000 lines is still the upstream taking the
+  // message; a fault there would make the client send it again (probe round 36).
+  if (reply_.lines.size() >= kMaxLines) return status;
   // Reply text is printable (RFC 5321 §4.2: HT and SP-~; RFC 6531 §3.7.4.2 adds UTF-8).
   // Other octets (NUL, DEL, C1 controls, Latin-1) are the upstream's text, not its framing:
   // each becomes '?' and the code stands (§4.2: clients act on the code). Refusing them
