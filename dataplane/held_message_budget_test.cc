@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -17,7 +18,7 @@ TEST(HeldMessageBudget, SharesGrowUntilTheBoundAndGiveBackWhenDone) {
   {
     HeldMessageShare a(&budget);
     EXPECT_TRUE(a.cover(1000));
-    EXPECT_EQ(budget.held(), 64u * 1024) << "reserved in 64 KiB steps";
+    EXPECT_EQ(budget.held(), 1000u) << "exactly what is held";
     EXPECT_TRUE(a.cover(600 * 1024));
     HeldMessageShare b(&budget);
     EXPECT_TRUE(b.cover(300 * 1024));
@@ -29,14 +30,21 @@ TEST(HeldMessageBudget, SharesGrowUntilTheBoundAndGiveBackWhenDone) {
   EXPECT_EQ(budget.held(), 0u) << "both shares given back";
 }
 
-TEST(HeldMessageBudget, TheLastStepIsTakenExactlyNearTheBound) {
-  HeldMessageBudget budget(100 * 1024);
-  HeldMessageShare a(&budget);
-  EXPECT_TRUE(a.cover(1));                // 64 KiB
-  EXPECT_TRUE(a.cover(90 * 1024));        // a 64 KiB step would not fit; 26 KiB does
-  EXPECT_EQ(budget.held(), 90u * 1024);
-  EXPECT_FALSE(a.cover(101 * 1024));
-  EXPECT_EQ(budget.held(), 90u * 1024) << "a refused cover takes nothing";
+TEST(HeldMessageBudget, ManySmallMessagesAddUpToWhatTheyHold) {
+  // Probe round 37: reserved in 64 KiB steps, four 10 KB messages passed a 200,000 bound.
+  HeldMessageBudget budget(200000);
+  std::vector<std::unique_ptr<HeldMessageShare>> shares;
+  for (int i = 0; i < 19; ++i) {
+    shares.push_back(std::make_unique<HeldMessageShare>(&budget));
+    for (std::uint64_t size = 1000; size <= 10000; size += 1000) {
+      ASSERT_TRUE(shares.back()->cover(size)) << "message " << i << " at " << size;
+    }
+  }
+  EXPECT_EQ(budget.held(), 190000u);
+  HeldMessageShare last(&budget);
+  EXPECT_TRUE(last.cover(10000));
+  EXPECT_FALSE(last.cover(10001));
+  EXPECT_EQ(budget.held(), 200000u) << "a refused cover takes nothing";
 }
 
 TEST(HeldMessageBudget, ZeroAndNullBoundNothing) {
