@@ -75,8 +75,10 @@ Result<void> check_ciphers(std::string_view what, const std::string& ciphers) {
   }
   if (!cipher_list_selects_any(ciphers)) {
     return fail(Code::kInvalidArgument, std::string(what) + " " + show(ciphers) +
-                                            " selects no cipher (OpenSSL cipher list syntax, "
-                                            "e.g. DEFAULT or HIGH:!aNULL)");
+                                            " selects no cipher with encryption and server "
+                                            "authentication (OpenSSL cipher list syntax, "
+                                            "e.g. DEFAULT or HIGH:!aNULL; eNULL and aNULL "
+                                            "suites are never used)");
   }
   return ok();
 }
@@ -126,7 +128,10 @@ bool cipher_list_selects_any(const std::string& ciphers) {
     void operator()(SSL_CTX* ctx) const noexcept { SSL_CTX_free(ctx); }
   };
   std::unique_ptr<SSL_CTX, CtxFree> ctx(SSL_CTX_new(TLS_method()));
-  const bool selects = ctx != nullptr && SSL_CTX_set_cipher_list(ctx.get(), ciphers.c_str()) == 1;
+  // grelayd appends this to every list (dataplane/tls_context.cc): suites without
+  // encryption or server authentication are never used, so they do not count here either.
+  const std::string usable = ciphers + ":!eNULL:!aNULL";
+  const bool selects = ctx != nullptr && SSL_CTX_set_cipher_list(ctx.get(), usable.c_str()) == 1;
   ERR_clear_error();
   return selects;
 }

@@ -1467,8 +1467,9 @@ void RelaySession::upstream_failed(UpstreamFault fault, std::string_view during)
   upstream_.close();
 }
 
-bool RelaySession::client_sent_more() const {
-  return !in_.empty() || client_.tls_pending() > 0;
+bool RelaySession::client_sent_more() {
+  // Over TLS a later record of the same segment may still sit undecrypted (BR-23).
+  return !in_.empty() || (client_.encrypted() && client_.unread_data(in_, false));
 }
 
 void RelaySession::close_after_refusal() {
@@ -1490,7 +1491,7 @@ bool RelaySession::pipelined_during_wait(smtp::Verb verb) {
 }
 
 bool RelaySession::pipelined_before_reply(smtp::Verb verb) {
-  if (in_.empty() && client_.available() == 0) return false;
+  if (in_.empty() && !client_.unread_data(in_)) return false;
   reply(503, es::kProtocolOther, "Improper use of SMTP command pipelining");
   spdlog::warn("session={} client={} improper pipelining after {}", env_.session_id,
                env_.client_address, smtp::verb_name(verb));

@@ -177,7 +177,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
 
   // Upstream side.
   /// True if the upstream connection can take a new transaction as it is.
-  [[nodiscard]] bool upstream_ready() const { return upstream_.is_open() && !upstream_.stale(); }
+  [[nodiscard]] bool upstream_ready() { return upstream_.is_open() && !upstream_.stale(); }
   /// Reconnects an upstream that is closed or stale; false when the client was answered
   /// (451 4.4.x, or for AUTH, `for_auth`, 454 4.7.0 as RFC 4954 §6 gives).
   awaitable<bool> reopen_upstream(bool for_auth = false);
@@ -210,7 +210,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   bool pipelined_during_wait(smtp::Verb verb);
   /// True when the client sent octets we have not answered yet: buffered in in_, or TLS
   /// records already read but not yet decrypted.
-  [[nodiscard]] bool client_sent_more() const;
+  [[nodiscard]] bool client_sent_more();
   /// RFC 2920 §3.1 / BR-23 for octets buffered behind a command line (`after` names it in
   /// the log): answers 503 5.5.0, drops the buffered octets unexecuted and marks the
   /// session closing. Nothing is sent upstream.

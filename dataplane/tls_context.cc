@@ -36,8 +36,13 @@ void apply_common(asio::ssl::context& ctx, const std::string& ciphers,
     throw std::runtime_error("unsupported minimum TLS version " + min_version + " (1.2 or 1.3)");
   }
   check(SSL_CTX_set_min_proto_version(native, version), "minimum TLS version");
-  check(SSL_CTX_set_cipher_list(native, ciphers.empty() ? "DEFAULT" : ciphers.c_str()),
-        "cipher list");
+  // Never a suite without encryption (eNULL) or without server authentication (aNULL),
+  // whatever the list says: AUTH and the mail would cross in clear or to anyone in the
+  // middle (design §3.2; probe round 38: "eNULL:@SECLEVEL=0" got AUTH PLAIN offered and
+  // accepted over ECDHE-RSA-NULL-SHA). gctld refuses a list left with nothing else
+  // (controlplane/validation.cc, the same suffix).
+  const std::string list = (ciphers.empty() ? std::string("DEFAULT") : ciphers) + ":!eNULL:!aNULL";
+  check(SSL_CTX_set_cipher_list(native, list.c_str()), "cipher list");
   SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
 }
 

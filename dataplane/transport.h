@@ -96,14 +96,27 @@ class Transport {
   /// sent. For giving up on an upstream that may not have read the end of data yet.
   void abort();
   [[nodiscard]] bool is_open() const { return socket_.is_open(); }
-  /// Octets the peer sent that no read has returned yet: what the kernel holds plus, over
-  /// TLS, what OpenSSL and the stream's input BIO hold (records read ahead). Used to spot
-  /// pipelining (BR-23) and an upstream that spoke unasked (BR-31).
+  /// Octets the peer sent that no read has returned yet, as they are: what the kernel holds
+  /// plus, over TLS, what OpenSSL and the stream's input BIO hold, records that carry no
+  /// SMTP octets included. For the plaintext leg of STARTTLS; elsewhere see unread_data().
   [[nodiscard]] std::size_t available() const;
-  /// True if the peer sent octets no read has returned yet (as available() > 0) or has
-  /// closed or reset the connection (FIN, RST): one non-blocking MSG_PEEK recv() on the
-  /// socket plus the TLS layer's buffers. Used before reusing an idle upstream connection.
-  [[nodiscard]] bool peer_spoke_or_left() const;
+  /// Whether the peer sent SMTP octets that no read has returned yet, found without
+  /// waiting. Used to spot pipelining (BR-23) and an upstream that spoke unasked (BR-31).
+  /// - Plain TCP: the kernel's count (FIONREAD) when `look_at_socket`, else false; nothing
+  ///   is read.
+  /// - TLS: records OpenSSL or the socket (when `look_at_socket`) hold are decrypted now and
+  ///   the application data they carry is appended to `input`, where the caller's next parse
+  ///   finds it. Records that carry none count for nothing: a TLS 1.3 KeyUpdate or
+  ///   NewSessionTicket (RFC 8446 §4.6; probe round 38: a client's KeyUpdate during an
+  ///   upstream wait got 503 and the connection closed), a record not complete yet, an alert
+  ///   (the next read reports the close or the error). A full `input` counts as data.
+  bool unread_data(InputBuffer& input, bool look_at_socket = true);
+  /// True if the peer sent SMTP octets no read has returned yet or has closed or reset the
+  /// connection (FIN, RST, a TLS close_notify or fatal alert), found without waiting: one
+  /// non-blocking MSG_PEEK recv() on the socket; over TLS records are decrypted as by
+  /// unread_data() (application data is appended to `input`), so a KeyUpdate or session
+  /// ticket alone does not count. Used before reusing an idle upstream connection.
+  bool peer_spoke_or_left(InputBuffer& input);
   /// What completed an asynchronous wait_error on socket(): Asio's epoll reactor reports
   /// TCP urgent data (EPOLLPRI) there as well as connection errors.
   enum class ExceptionalCondition {
@@ -116,11 +129,17 @@ class Transport {
   /// (RFC 5321); without SO_OOBINLINE the urgent octet is no part of the stream, so it is
   /// dropped rather than taken for a broken connection (probe round 28).
   [[nodiscard]] ExceptionalCondition exceptional_condition();
-  /// The TLS part of available() alone (0 in plaintext): no system call.
-  [[nodiscard]] std::size_t tls_pending() const;
   Socket& socket() { return socket_; }
 
  private:
+  /// Over TLS: octets read from the socket but not handed to us yet (decrypted in OpenSSL,
+  /// or still encrypted in the engine's input BIO). No system call.
+  [[nodiscard]] std::size_t tls_pending() const;
+  enum class Decrypted { kData, kNothing, kEnd };
+  /// Over TLS: one SSL_read that never waits (the socket is in non-blocking mode from the
+  /// handshake on), its application data appended to `input`.
+  Decrypted decrypt_now(InputBuffer& input);
+
   Socket socket_;
   std::shared_ptr<void> tls_keepalive_;
   std::unique_ptr<asio::ssl::stream<Socket&>> tls_;

@@ -32,6 +32,7 @@ awaitable<UpstreamFault> UpstreamConnection::open(const UpstreamOptions& options
   close();
   input_.clear();
   parser_ = smtp::ReplyParser{};
+  forget_long_line();
   capabilities_ = smtp::Capabilities{};
   esmtp_ = false;
   authenticated_ = false;
@@ -132,7 +133,6 @@ awaitable<UpstreamFault> UpstreamConnection::open(const UpstreamOptions& options
     }
     // RFC 3207 §4.2: forget what was learnt before TLS and greet again.
     capabilities_ = smtp::Capabilities{};
-    fresh_tls_ = true;
     if (auto f = co_await greet(options.helo_domain); f != UpstreamFault::kNone) {
       close();
       co_return f;
@@ -250,12 +250,9 @@ awaitable<UpstreamFault> UpstreamConnection::write(std::string_view wire) {
 
 awaitable<UpstreamFault> UpstreamConnection::setup_command(std::string_view wire,
                                                            smtp::Reply& reply) {
-  // Right after a STARTTLS handshake the socket may hold records that are no reply (a TLS
-  // 1.3 server's session tickets), so the first command then only checks what was read.
-  // Everywhere else (implicit TLS after its banner included) TLS records count too.
-  const bool fresh_tls = fresh_tls_;
-  fresh_tls_ = false;
-  if (!input_.empty() || (is_open() && !fresh_tls && transport_->available() > 0)) {
+  // Over TLS only records with SMTP octets count: a TLS 1.3 server's session tickets right
+  // after the handshake, or a KeyUpdate, are no reply (Transport::unread_data).
+  if (!input_.empty() || (is_open() && transport_->unread_data(input_))) {
     // A line the upstream sent unasked (after its banner, say) would be read as the reply
     // to this command, and every later reply would be off by one (BR-31).
     detail_ = "octets the upstream sent unasked";
@@ -291,12 +288,37 @@ awaitable<UpstreamFault> UpstreamConnection::read_reply(smtp::Reply& reply) {
       if (end.kind == smtp::ReplyLineEnd::Kind::kBareLineBreak) {
         co_return UpstreamFault::kProtocol;
       }
-      if (end.kind == smtp::ReplyLineEnd::Kind::kNeedMore) {
-        if (data.size() > smtp::ReplyParser::kMaxLineOctets) co_return UpstreamFault::kProtocol;
-        break;
+      smtp::ReplyParser::Status status;
+      if (in_long_line_) {
+        // The rest of an over-long line: dropped up to its CRLF, then the kept start of the
+        // line is the line. The code is what a client acts on: a 250 to the end of data
+        // with 13,000 octets of text taken for a framing fault became a 451, and every retry
+        // left another copy upstream (probe round 38).
+        const std::size_t stop = data.find_first_of("\r\n");
+        if (stop == std::string_view::npos || (data[stop] == '\r' && stop + 1 == data.size())) {
+          const std::size_t dropped = stop == std::string_view::npos ? data.size() : stop;
+          long_line_dropped_ += dropped;
+          input_.consume(dropped);
+          if (long_line_dropped_ > kMaxLongLineOctets) co_return UpstreamFault::kProtocol;
+          break;
+        }
+        if (data[stop] != '\r' || data[stop + 1] != '\n') co_return UpstreamFault::kProtocol;
+        input_.consume(stop + 2);
+        status = parser_.feed_line(long_line_);
+        forget_long_line();
+      } else if (end.kind == smtp::ReplyLineEnd::Kind::kNeedMore) {
+        if (data.size() <= smtp::ReplyParser::kMaxLineOctets) break;
+        // A SASL challenge is only of use whole (RFC 4954 §4); any other line is cut when
+        // relayed anyway (Reply::append_wire), so its start is all that is kept.
+        if (data.substr(0, 3) == "334") co_return UpstreamFault::kProtocol;
+        long_line_.assign(data.substr(0, smtp::ReplyParser::kMaxLineOctets));
+        input_.consume(smtp::ReplyParser::kMaxLineOctets);
+        in_long_line_ = true;
+        continue;
+      } else {
+        status = parser_.feed_line(data.substr(0, end.length));
+        input_.consume(end.length + 2);
       }
-      auto status = parser_.feed_line(data.substr(0, end.length));
-      input_.consume(end.length + 2);
       if (status == smtp::ReplyParser::Status::kError) co_return UpstreamFault::kProtocol;
       if (status == smtp::ReplyParser::Status::kComplete) {
         reply = parser_.take();
@@ -310,6 +332,12 @@ awaitable<UpstreamFault> UpstreamConnection::read_reply(smtp::Reply& reply) {
     input_.commit(n);
     if (ec) co_return io_fault(ec);
   }
+}
+
+void UpstreamConnection::forget_long_line() {
+  long_line_.clear();
+  in_long_line_ = false;
+  long_line_dropped_ = 0;
 }
 
 awaitable<void> UpstreamConnection::quit() {
@@ -340,15 +368,15 @@ void UpstreamConnection::close(bool abortive) {
   transport_.reset();
   input_.clear();
   parser_ = smtp::ReplyParser{};
+  forget_long_line();
   // What the lost connection offered says nothing about the next one (BR-21).
   capabilities_ = smtp::Capabilities{};
   esmtp_ = false;
   authenticated_ = false;
-  fresh_tls_ = false;
 }
 
-bool UpstreamConnection::stale() const {
-  return !is_open() || !input_.empty() || transport_->peer_spoke_or_left();
+bool UpstreamConnection::stale() {
+  return !is_open() || !input_.empty() || transport_->peer_spoke_or_left(input_);
 }
 
 }  // namespace gw::dataplane

@@ -73,6 +73,10 @@ class UpstreamConnection {
   }
   /// Reads one reply.
   awaitable<UpstreamFault> read_reply(smtp::Reply& reply);
+  /// Octets of one reply line read and dropped past the first kMaxLineOctets before the
+  /// line counts as a framing fault (kProtocol): an upstream that never ends a line.
+  static constexpr std::size_t kMaxLongLineOctets = 1 << 20;
+  void forget_long_line();
 
   /// Sends QUIT without waiting for the reply and closes. Plain TCP never waits: QUIT goes
   /// out with the FIN in one segment if the socket takes it at once, otherwise only the FIN.
@@ -86,8 +90,9 @@ class UpstreamConnection {
   /// True if the upstream sent octets nobody asked for (typically a 421 before it closed an
   /// idle connection) or closed or reset the connection meanwhile (an idle timeout without
   /// a word): the connection must not be used for a new transaction, which then goes to a
-  /// fresh connection.
-  [[nodiscard]] bool stale() const;
+  /// fresh connection. Over TLS a record without SMTP octets (a KeyUpdate, a session
+  /// ticket) is no such word (Transport::peer_spoke_or_left).
+  [[nodiscard]] bool stale();
 
   /// Greets the open connection again with EHLO (HELO if EHLO is refused) and `helo_domain`,
   /// keeping it: used for a client's second EHLO after a login proxied on this connection,
@@ -109,10 +114,14 @@ class UpstreamConnection {
   std::optional<Transport> transport_;
   InputBuffer input_{16384};
   smtp::ReplyParser parser_;
+  /// A reply line longer than ReplyParser::kMaxLineOctets: its first kMaxLineOctets octets,
+  /// kept while the rest of the line is read and dropped (read_reply).
+  std::string long_line_;
+  bool in_long_line_ = false;
+  std::size_t long_line_dropped_ = 0;
   smtp::Capabilities capabilities_;
   bool esmtp_ = false;
   bool authenticated_ = false;
-  bool fresh_tls_ = false;  // a STARTTLS handshake just finished (setup_command)
   std::string detail_;
 
   awaitable<UpstreamFault> greet(const std::string& helo_domain);

@@ -24,10 +24,18 @@ std::string upper(std::string_view s) {
 Capabilities parse_ehlo_reply(const Reply& reply) {
   Capabilities caps;
   for (std::size_t i = 1; i < reply.lines.size(); ++i) {
+    // ehlo-line = ehlo-keyword *( SP ehlo-param ) (RFC 5321 §4.1.1.1), read leniently:
+    // white space (SP or HTAB) of any length between the parts and after the last one, so
+    // "SIZE 100 " is the limit 100 and not an unknown one (probe round 38: the gateway
+    // offered its own 35 MiB and dropped SIZE= towards an upstream that takes 100 octets).
     std::string_view line = reply.lines[i];
-    std::size_t sp = line.find(' ');
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+    const std::size_t sp = line.find_first_of(" \t");
     std::string_view keyword = line.substr(0, sp);
     std::string_view params = sp == std::string_view::npos ? std::string_view{} : line.substr(sp + 1);
+    while (!params.empty() && (params.front() == ' ' || params.front() == '\t')) {
+      params.remove_prefix(1);
+    }
     if (iequals_ascii(keyword, "PIPELINING")) {
       caps.pipelining = true;
     } else if (iequals_ascii(keyword, "8BITMIME")) {

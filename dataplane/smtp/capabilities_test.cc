@@ -115,6 +115,20 @@ TEST(ParseEhloReply, SizeVariants) {
   EXPECT_EQ(*c.size, 18446744073709551615u);
 }
 
+TEST(ParseEhloReply, WhiteSpaceAroundTheParts) {
+  // Probe round 38: "SIZE 100 " was an unknown limit, so the gateway offered its own.
+  for (const char* spelled : {"SIZE 100 ", "SIZE  100", "SIZE\t100", "SIZE 100\t \t"}) {
+    Capabilities c = parse_ehlo_reply(ehlo_reply({spelled}));
+    ASSERT_TRUE(c.size.has_value()) << spelled;
+    EXPECT_EQ(*c.size, 100u) << spelled;
+  }
+  Capabilities c = parse_ehlo_reply(ehlo_reply({"SIZE ", "PIPELINING\t", "AUTH\t PLAIN  LOGIN "}));
+  ASSERT_TRUE(c.size.has_value());
+  EXPECT_EQ(*c.size, 0u);
+  EXPECT_TRUE(c.pipelining);
+  EXPECT_EQ(c.auth_mechanisms, (std::vector<std::string>{"PLAIN", "LOGIN"}));
+}
+
 TEST(ParseEhloReply, SizeListedTwiceKeepsTheStricterLimit) {
   // Probe round 19: "SIZE 50" then "SIZE 5000" made the gateway advertise 5000.
   for (const auto& order : {std::vector<std::string>{"SIZE 50", "SIZE 5000"},

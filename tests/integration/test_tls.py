@@ -579,6 +579,130 @@ class TlsRecordPipeliningTests(TlsRelayCase):
                 self.assertNotIn("MAIL FROM:<mallory@example.com>", up.command_texts())
 
 
+class TlsRecordsWithoutDataTests(TlsRelayCase):
+    """TLS records that carry no SMTP octets are no pipelining, and sessions end with a
+    close_notify; suites without encryption or server authentication are never used (probe
+    round 38)."""
+
+    def s_client(self, port: int, writes: list[tuple[float, bytes]]) -> str:
+        """openssl s_client (TLS 1.3, implicit TLS) fed `writes` (pause in s, then the
+        octets); its interactive "K" line sends a KeyUpdate (RFC 8446 §4.6.3), and a line
+        starting with "Q" or "R" would end it or renegotiate (hence "quit", "rcpt"). What
+        s_client printed, less its certificate and session dumps: the SMTP replies and its
+        own notes (KEYUPDATE, DONE)."""
+        p = subprocess.Popen(["openssl", "s_client", "-connect", f"{LOOPBACK}:{port}",
+                              "-tls1_3", "-crlf", "-CAfile", str(self.pki.ca.cert),
+                              "-servername", "localhost", "-verify_return_error"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+        try:
+            try:
+                for pause, octets in writes:
+                    time.sleep(pause)
+                    p.stdin.write(octets)
+                    p.stdin.flush()
+            except BrokenPipeError:
+                pass  # s_client ended early: its output says why
+            out, _ = p.communicate(timeout=15)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        text = out.decode("utf-8", "replace")
+        return "\n".join(line for line in text.splitlines()
+                         if re.match(r"\d{3}[ -]|[A-Z]{4,}$|.*error", line))
+
+    def test_key_update_during_an_upstream_wait_is_no_pipelining(self) -> None:
+        # The upstream answers EHLO after 1.5 s; the KeyUpdate arrives while the gateway
+        # waits for it. Before: 503 5.5.0, 421 and the connection closed.
+        up = self.upstream(delay_ehlo=1.5)
+        _, port = self.relay(up, iface="ssl")
+        out = self.s_client(port, [(1.0, b"EHLO c.example.net\n"), (0.3, b"K\n"),
+                                   (2.5, b"MAIL FROM:<alice@example.com>\n"),
+                                   (0.5, b"quit\n"), (0.5, b"")])
+        self.assertIn("KEYUPDATE", out, out)
+        self.assertNotIn("503 ", out, out + self.diag(up))
+        self.assertRegex(out, r"250[ -]PIPELINING", out)
+        self.assertIn("250 2.1.0", out, out + self.diag(up))
+        self.assertIn("221 ", out, out)
+        self.assertIn("MAIL FROM:<alice@example.com>", up.command_texts(), self.diag(up))
+
+    def test_key_update_between_transactions_keeps_the_upstream(self) -> None:
+        """A KeyUpdate the client sends while idle changes nothing; a session ticket or
+        KeyUpdate from a TLS upstream is no reply either (the upstream leg decrypts what
+        it holds before each command: no 'octets the upstream sent unasked')."""
+        up = self.upstream(implicit=True)
+        _, port = self.relay(up, security="ssl", iface="ssl")
+        out = self.s_client(port, [(1.0, b"EHLO c.example.net\n"), (0.5, b"K\n"),
+                                   (0.5, b"MAIL FROM:<alice@example.com>\n"),
+                                   (0.5, b"rcpt TO:<bob@example.org>\n"),
+                                   (0.5, b"quit\n"), (0.5, b"")])
+        self.assertNotIn("503 ", out, out + self.diag(up))
+        self.assertNotIn("451 ", out, out + self.diag(up))
+        self.assertIn("250 2.1.5", out, out + self.diag(up))
+        self.assertIsNone(self.wait_log("unasked", 0.3), self.diag(up))
+
+    def assert_close_notify(self, sock: ssl.SSLSocket, expected_code: bytes) -> None:
+        received = b""
+        while True:
+            try:
+                chunk = sock.recv(4096)
+            except ssl.SSLEOFError as e:  # the FIN without a close_notify
+                self.fail(f"no close_notify before the FIN ({e}); got {received!r}")
+            if not chunk:
+                break
+            received += chunk
+        self.assertIn(expected_code, received)
+
+    def test_close_notify_after_quit_and_after_a_refusal(self) -> None:
+        up = self.upstream()
+        _, port = self.relay(up, iface="ssl")
+        for ending, code in ((b"QUIT\r\n", b"221 "),
+                             (b"HELO c.example.net\r\nNOOP\r\nNOOP\r\n", b"421 ")):
+            with self.subTest(code=code):
+                raw = socket.create_connection((LOOPBACK, port), timeout=5)
+                ctx = self.pki.client_context()
+                # Python sets it by default: a FIN without close_notify would pass for one.
+                ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+                sock = ctx.wrap_socket(raw, server_hostname="localhost",
+                                       suppress_ragged_eofs=False)
+                try:
+                    self.assertTrue(sock.recv(4096).startswith(b"220 "))
+                    # The second: HELO and two commands before its reply get 503 and
+                    # 421 (BR-23). The first: QUIT alone, after the banner.
+                    sock.sendall(ending)
+                    self.assert_close_notify(sock, code)
+                finally:
+                    sock.close()
+
+    def test_null_and_anonymous_suites_are_never_used(self) -> None:
+        up = self.upstream()
+        name = self.service(up)
+        for clear in ("eNULL:@SECLEVEL=0", "aNULL:@SECLEVEL=0"):
+            cp = self.env.gctl.run("interface", "add", name, "--type", "ssl", "--port", "1",
+                                   "--bind", LOOPBACK, "--cert", "relay", "--ciphers", clear,
+                                   check=False)
+            self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+            self.assertIn("selects no cipher with encryption", cp.stderr)
+        # A list that also has them is taken, and grelayd leaves them out.
+        port = self.interface(name, "ssl", extra=("--ciphers", "ALL:@SECLEVEL=0",
+                                                  "--tls-min-version", "1.2"))
+        for clear in ("eNULL:@SECLEVEL=0", "aNULL:@SECLEVEL=0"):
+            with self.subTest(client=clear):
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+                ctx.set_ciphers(clear)
+                raw = socket.create_connection((LOOPBACK, port), timeout=5)
+                with self.assertRaises(ssl.SSLError):
+                    with ctx.wrap_socket(raw) as sock:
+                        self.fail(f"handshake with {sock.cipher()}")
+                raw.close()
+        c = self.client(port, implicit=True)
+        self.assertEqual(c.banner().code, 220)
+
+
 class UpstreamTlsTests(TlsRelayCase):
     """Implicit TLS and STARTTLS towards the upstream: verification of chain, name and
     dates, no plaintext fallback, SNI and client certificates. Clients speak plain tcp."""
