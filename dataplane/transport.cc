@@ -122,8 +122,12 @@ void Transport::close() {
   if (tls_ && socket_.is_open() && SSL_is_init_finished(tls_->native_handle()) == 1) {
     // close_notify before the FIN (RFC 8446 §6.1; probe round 38: strict clients reported
     // a truncation after the 221). Not after a fatal error (OpenSSL leaves the handshake
-    // state then). The socket is non-blocking: this writes the alert if the socket takes
-    // it and returns without waiting for the peer's.
+    // state then). Marked as if the peer's close_notify had come, SSL_shutdown only writes
+    // ours and reads nothing: waiting for the peer's would read whatever it still sends,
+    // synchronously, for as long as it keeps the socket full (2.7 MB of a client's flood
+    // after a 421 in one try). The
+    // socket is non-blocking: the alert goes out if the socket takes it now.
+    SSL_set_shutdown(tls_->native_handle(), SSL_RECEIVED_SHUTDOWN);
     tls_->shutdown(ignored);
   }
   // The shutdown() is needed although the socket is never shared: close() alone, with octets
