@@ -68,9 +68,9 @@ bool AttributeTemplate::references(std::string_view name) const {
 std::optional<std::string> AttributeTemplate::miscased_reference() const {
   for (const auto& s : segments_) {
     if (!s.is_reference) continue;
-    if (auto builtin = builtin_in_other_case(s.text)) {
-      return "${" + s.text + "} is never set (attribute names are case-sensitive); did you mean ${" +
-             std::string(*builtin) + "}?";
+    if (auto builtin = misspelled_builtin(s.text)) {
+      return "${" + s.text + "} is never set (not a built-in attribute; names are "
+             "case-sensitive); did you mean ${" + std::string(*builtin) + "}?";
     }
   }
   return std::nullopt;

@@ -1,7 +1,9 @@
 // Attribute names, read-only rules and single-line sanitising.
 #include "controlplane/policy/attributes.h"
 
+#include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <string>
 
 #include "common/printable_line.h"
@@ -50,18 +52,59 @@ bool is_valid_attribute_name(std::string_view name) {
   return true;
 }
 
-std::optional<std::string_view> builtin_in_other_case(std::string_view name) {
+namespace {
+
+constexpr std::string_view kBuiltins[] = {
+    attr::kHeloDomain,  attr::kHeloGreeting,  attr::kSubjectId,     attr::kSubjectPassword,
+    attr::kAuthorizationId, attr::kMailFrom,  attr::kRcptTo,        attr::kRcptRecipients,
+    attr::kContentBody, attr::kMessageSource, attr::kProtocolType,  attr::kMonitoringEnabled,
+    attr::kClientAddress};
+
+// The first label of every built-in: names under it belong to the gateway.
+constexpr std::string_view kBuiltinNamespaces[] = {"smtp.",    "client.",         "content.",
+                                                   "message.", "authentication.", "monitoring."};
+
+// Levenshtein distance (names are at most 128 octets).
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::optional<std::string_view> misspelled_builtin(std::string_view name) {
   std::string lowered(name);
   for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lowered == name) return std::nullopt;
-  for (std::string_view builtin :
-       {attr::kHeloDomain, attr::kHeloGreeting, attr::kSubjectId, attr::kSubjectPassword,
-        attr::kAuthorizationId, attr::kMailFrom, attr::kRcptTo, attr::kRcptRecipients,
-        attr::kContentBody, attr::kMessageSource, attr::kProtocolType, attr::kMonitoringEnabled,
-        attr::kClientAddress}) {
+  if (std::find(std::begin(kBuiltins), std::end(kBuiltins), name) != std::end(kBuiltins)) {
+    return std::nullopt;
+  }
+  for (std::string_view builtin : kBuiltins) {
     if (lowered == builtin) return builtin;
   }
-  return std::nullopt;
+  const bool reserved =
+      std::any_of(std::begin(kBuiltinNamespaces), std::end(kBuiltinNamespaces),
+                  [&](std::string_view space) { return lowered.starts_with(space); });
+  if (!reserved) return std::nullopt;
+  std::string_view nearest = kBuiltins[0];
+  std::size_t best = edit_distance(lowered, nearest);
+  for (std::string_view builtin : kBuiltins) {
+    const std::size_t d = edit_distance(lowered, builtin);
+    if (d < best) {
+      best = d;
+      nearest = builtin;
+    }
+  }
+  return nearest;
 }
 
 std::string join_recipients(const std::vector<std::string>& recipients) {

@@ -59,12 +59,16 @@ bool is_read_only_attribute(std::string_view name);
 /// True if `name` is a well-formed attribute name: 1..128 characters of [A-Za-z0-9._-].
 bool is_valid_attribute_name(std::string_view name);
 
-/// The built-in attribute (the attr:: names above) that `name` spells in another case
-/// ("SMTP.MAIL.FROM" -> "smtp.mail.from"); nullopt when `name` is a built-in as spelled or
-/// no built-in at all. Names compare exactly, so such a name is another attribute, never
-/// set: a `match` on it always sees "" and a negated rule always passes (probe round 19).
-/// Filters refuse it at compile time with a "did you mean" message.
-std::optional<std::string_view> builtin_in_other_case(std::string_view name);
+/// The built-in attribute (the attr:: names above) that `name` most likely means when
+/// `name` is no built-in but looks like one: a built-in in another case ("SMTP.MAIL.FROM"
+/// -> "smtp.mail.from", probe round 19), or any name under a built-in's namespace
+/// ("smtp.", "client.", "content.", "message.", "authentication.", "monitoring.", in any
+/// case) that is none of them ("smtp.mail.form" -> the nearest built-in by edit distance,
+/// smtp.mail.from; probe round 38). nullopt for a built-in as spelled and for names of the
+/// operator's own (`sender.alias`). Names compare exactly, so such a name is another
+/// attribute, never set: a `match` on it always sees "" and a negated rule always passes.
+/// Filters, conditions and templates refuse it at compile time with a "did you mean".
+std::optional<std::string_view> misspelled_builtin(std::string_view name);
 
 /// The `smtp.rcpt.recipients` value for a recipient list: the addresses in order, joined by
 /// ", ". The list itself travels separately (DecisionRequest.recipients); this text form is

@@ -107,9 +107,10 @@ Condition read_condition(FilterSpec& spec, std::string_view fixed_attribute, boo
       spec.fail("attribute", "\"" + condition.attribute +
                                  "\" is not an attribute name (letters, digits, '.', '_', '-')");
     }
-    if (auto builtin = builtin_in_other_case(condition.attribute)) {
-      spec.fail("attribute", "attribute names are case-sensitive: \"" + condition.attribute +
-                                 "\" is never set; did you mean " + std::string(*builtin) + "?");
+    if (auto builtin = misspelled_builtin(condition.attribute)) {
+      spec.fail("attribute", "\"" + condition.attribute +
+                                 "\" is never set (not a built-in attribute; names are "
+                                 "case-sensitive); did you mean " + std::string(*builtin) + "?");
     }
   } else {
     condition.attribute = std::string(fixed_attribute);

@@ -41,11 +41,13 @@ std::unique_ptr<Filter> make_set_attribute_filter(FilterSpec& spec) {
   if (is_read_only_attribute(attribute)) {
     spec.fail("attribute", "attribute " + attribute + " is read-only");
   }
-  if (auto builtin = builtin_in_other_case(attribute)) {
-    // "SMTP.HELO.DOMAIN" would be another attribute: a rewrite that looks in force and is
-    // not (probe round 19).
-    spec.fail("attribute", "attribute names are case-sensitive: \"" + attribute +
-                               "\" is not " + std::string(*builtin));
+  if (auto builtin = misspelled_builtin(attribute)) {
+    // "SMTP.HELO.DOMAIN" or "smtp.helo.domian" would be another attribute: a rewrite that
+    // looks in force and is not (probe rounds 19 and 38).
+    spec.fail("attribute", "\"" + attribute + "\" is not a built-in attribute (names are "
+                           "case-sensitive; the smtp., client., content., message., "
+                           "authentication. and monitoring. names are the gateway's): did "
+                           "you mean " + std::string(*builtin) + "?");
   }
   AttributeTemplate value = AttributeTemplate::parse(spec.string("value"));
   if (value.references(attr::kSubjectPassword)) {
