@@ -216,7 +216,13 @@ TEST_F(ConfigStorePolicyTest, AddressPatternsAreStoredInTheRelaysComparisonSpell
                  Case{v1::SMTP_COMMAND_RCPT, "\"odd user\"@example.com", "odd user@example.com"},
                  Case{v1::SMTP_COMMAND_RCPT, "odd user@example.org", "odd user@example.org"},
                  Case{v1::SMTP_COMMAND_MAIL, "**@y.org", "*@y.org"},
-                 Case{v1::SMTP_COMMAND_MAIL, "a***b@*.org", "a*b@*.org"}}) {
+                 Case{v1::SMTP_COMMAND_MAIL, "a***b@*.org", "a*b@*.org"},
+                 // Probe round 39: stars alone too; patterns without "@" match through
+                 // a "*" or are postmaster.
+                 Case{v1::SMTP_COMMAND_RCPT, "***", "*"},
+                 Case{v1::SMTP_COMMAND_RCPT, "*example.net", "*example.net"},
+                 Case{v1::SMTP_COMMAND_RCPT, "Postmaster", "Postmaster"},
+                 Case{v1::SMTP_COMMAND_RCPT, "*@*.x-y.example", "*@*.x-y.example"}}) {
     auto h = store_.create_handler(handler("corp", c.command, "deny", c.in));
     ASSERT_TRUE(h) << c.in << ": " << h.error().message;
     EXPECT_EQ(h.value().address(), c.stored) << c.in;
@@ -239,7 +245,15 @@ TEST_F(ConfigStorePolicyTest, AddressPatternsAreStoredInTheRelaysComparisonSpell
         std::pair{v1::SMTP_COMMAND_RCPT, "@example.com"},
         // a space in the domain
         std::pair{v1::SMTP_COMMAND_RCPT, "\"odd user\"@example .com"},
-        std::pair{v1::SMTP_COMMAND_RCPT, "*@exa mple.com"}}) {
+        std::pair{v1::SMTP_COMMAND_RCPT, "*@exa mple.com"},
+        // no "@" and no "*"; domains the relay answers 501 (probe round 39)
+        std::pair{v1::SMTP_COMMAND_RCPT, "example.com"},
+        std::pair{v1::SMTP_COMMAND_RCPT, "*@-x.test"},
+        std::pair{v1::SMTP_COMMAND_RCPT, "*@x_y.test"},
+        std::pair{v1::SMTP_COMMAND_RCPT, "*@*.x_y.test"},
+        std::pair{v1::SMTP_COMMAND_RCPT, "*@192.0.2.1"},
+        std::pair{v1::SMTP_COMMAND_MAIL, "*@[192.0.2.256]"},
+        std::pair{v1::SMTP_COMMAND_MAIL, "a@[tag:x]"}}) {
     auto h = store_.create_handler(handler("corp", command, "deny", pattern));
     ASSERT_FALSE(h) << pattern;
     EXPECT_EQ(h.error().code, Code::kInvalidArgument) << pattern;
@@ -253,7 +267,8 @@ TEST_F(ConfigStorePolicyTest, OnePatternSlotWhateverTheCaseBeyondAscii) {
   for (auto [first, second] :
        {std::pair{"j\xc3\xbcrgen@example.com", "J\xc3\x9cRGEN@example.com"},
         std::pair{"\xc3\xa4" "bc@x.example", "\xc3\x84" "BC@x.example"},  // äbc, ÄBC
-        std::pair{"Bob@example.com", "bob@EXAMPLE.COM"}}) {
+        std::pair{"Bob@example.com", "bob@EXAMPLE.COM"},
+        std::pair{"*", "**"}}) {  // probe round 39: "**" beside "*" never ran
     auto h = store_.create_handler(handler("corp", v1::SMTP_COMMAND_MAIL, "deny", first));
     ASSERT_TRUE(h) << first << ": " << h.error().message;
     auto dup = store_.create_handler(handler("corp", v1::SMTP_COMMAND_MAIL, "deny", second));
