@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 namespace gw::dataplane {
@@ -201,13 +202,24 @@ bool Transport::unread_data(InputBuffer& input, bool look_at_socket) {
   return raw && decrypt_now(input) == Decrypted::kData;
 }
 
+bool Transport::idle_records_say_stop(InputBuffer& input) {
+  // A record that made OpenSSL answer (a TLS 1.2 HelloRequest gets a no_renegotiation
+  // alert, and an OpenSSL server then drops the connection: probe round 39) leaves the
+  // connection in doubt, so it counts as spoken. KeyUpdate and session tickets get no
+  // answer here (OpenSSL answers a requested KeyUpdate with our next write).
+  BIO* wbio = SSL_get_wbio(tls_->native_handle());
+  const std::uint64_t written = wbio != nullptr ? BIO_number_written(wbio) : 0;
+  if (decrypt_now(input) != Decrypted::kNothing) return true;
+  return wbio != nullptr && BIO_number_written(wbio) != written;
+}
+
 bool Transport::peer_spoke_or_left(InputBuffer& input) {
-  if (tls_ && tls_pending() > 0) return decrypt_now(input) != Decrypted::kNothing;
+  if (tls_ && tls_pending() > 0) return idle_records_say_stop(input);
   char octet = 0;
   // Non-blocking peek: > 0 octets waiting, 0 the peer's FIN, -1 with EAGAIN nothing new,
   // any other error a reset (or a socket already unusable).
   const ssize_t n = ::recv(socket_.native_handle(), &octet, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n > 0 && tls_) return decrypt_now(input) != Decrypted::kNothing;
+  if (n > 0 && tls_) return idle_records_say_stop(input);
   if (n >= 0) return true;
   return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
 }

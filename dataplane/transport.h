@@ -115,7 +115,9 @@ class Transport {
   /// connection (FIN, RST, a TLS close_notify or fatal alert), found without waiting: one
   /// non-blocking MSG_PEEK recv() on the socket; over TLS records are decrypted as by
   /// unread_data() (application data is appended to `input`), so a KeyUpdate or session
-  /// ticket alone does not count. Used before reusing an idle upstream connection.
+  /// ticket alone does not count, while a renegotiation request (refused with an alert,
+  /// after which the peer may drop the connection) does. Used before reusing an idle
+  /// upstream connection.
   bool peer_spoke_or_left(InputBuffer& input);
   /// What completed an asynchronous wait_error on socket(): Asio's epoll reactor reports
   /// TCP urgent data (EPOLLPRI) there as well as connection errors.
@@ -139,6 +141,9 @@ class Transport {
   /// Over TLS: one SSL_read that never waits (the socket is in non-blocking mode from the
   /// handshake on), its application data appended to `input`.
   Decrypted decrypt_now(InputBuffer& input);
+  /// Over TLS, for peer_spoke_or_left: decrypt_now() found data or an end, or the records
+  /// made OpenSSL write an answer (an alert refusing a renegotiation).
+  bool idle_records_say_stop(InputBuffer& input);
 
   Socket socket_;
   std::shared_ptr<void> tls_keepalive_;

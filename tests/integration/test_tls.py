@@ -16,6 +16,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import unittest
 import uuid
@@ -24,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (LOOPBACK, ConnectionClosed, RecordingUpstream, ReplyTimeout,  # noqa: E402
-                     wait_until)
+                     free_port, wait_until)
 from tls_helpers import (TlsRelayCase, capabilities, fd_count, peer_names,  # noqa: E402
                          plain_blob, swaks_transcript)
 
@@ -703,6 +704,65 @@ class TlsRecordsWithoutDataTests(TlsRelayCase):
         self.assertEqual(c.banner().code, 220)
 
 
+class RenegotiatingUpstream:
+    """openssl s_server (TLS 1.2, implicit TLS) driven as an SMTP upstream: it answers each
+    command line it prints, and 100 ms after its 250 to the end of data asks to renegotiate
+    (its interactive "R": a HelloRequest, which the gateway refuses with an alert). Takes
+    two connections, one after the other."""
+
+    def __init__(self, cert, key) -> None:
+        self.port = free_port()
+        self.printed: list[str] = []
+        self.connections = 0
+        self.messages = 0
+        self.proc = subprocess.Popen(
+            ["openssl", "s_server", "-accept", f"{LOOPBACK}:{self.port}", "-cert", str(cert),
+             "-key", str(key), "-tls1_2", "-crlf", "-naccept", "2"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _say(self, line: str) -> None:
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def _serve(self) -> None:
+        in_data = False
+        try:
+            for raw in self.proc.stdout:
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                self.printed.append(line)
+                verb = line[:4].upper()
+                if line.startswith("CIPHER is"):  # a new connection, handshake done
+                    self.connections += 1
+                    in_data = False
+                    self._say("220 up.example ESMTP")
+                elif in_data:
+                    if line == ".":
+                        in_data = False
+                        self.messages += 1
+                        self._say("250 2.0.0 queued")
+                        time.sleep(0.1)
+                        self._say("R")
+                elif verb in ("EHLO", "HELO"):
+                    self._say("250 up.example")
+                elif verb in ("MAIL", "RCPT", "RSET"):
+                    self._say("250 2.1.0 ok")
+                elif verb == "DATA":
+                    in_data = True
+                    self._say("354 go ahead")
+                elif verb == "QUIT":
+                    self._say("221 2.0.0 bye")
+        except (OSError, ValueError):
+            pass
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.thread.join(5)
+
+
 class UpstreamTlsTests(TlsRelayCase):
     """Implicit TLS and STARTTLS towards the upstream: verification of chain, name and
     dates, no plaintext fallback, SNI and client certificates. Clients speak plain tcp."""
@@ -713,6 +773,27 @@ class UpstreamTlsTests(TlsRelayCase):
             s.quit()
         self.assertTrue(up.wait_messages(1, 5), self.diag(up))
         self.assertEqual(up.messages()[-1].content, MESSAGE)
+
+    def test_renegotiation_request_while_idle_means_a_fresh_connection(self) -> None:
+        """A TLS 1.2 upstream that asks to renegotiate while idle gets the gateway's refusal
+        (an alert), after which an OpenSSL server drops the connection: the next
+        transaction goes to a fresh connection, not to a 451 (probe round 39). Here the
+        refusal goes out before the next MAIL; when the HelloRequest is first read by the
+        check before MAIL, the alert that check writes marks the connection stale
+        (Transport::peer_spoke_or_left)."""
+        up = RenegotiatingUpstream(self.pki.upstream.cert, self.pki.upstream.key)
+        self.addCleanup(up.stop)
+        self.assertTrue(wait_until(lambda: any("ACCEPT" in l for l in up.printed), 5, 0.05))
+        _, port = self.relay(up, security="ssl")
+        with smtplib.SMTP(LOOPBACK, port, local_hostname="c.example.net", timeout=30) as s:
+            self.assertEqual(s.sendmail("alice@example.com", ["bob@example.org"],
+                                        b"Subject: one\r\n\r\nfirst\r\n"), {})
+            time.sleep(0.6)  # the HelloRequest arrives, and is refused
+            self.assertEqual(s.sendmail("alice@example.com", ["bob@example.org"],
+                                        b"Subject: two\r\n\r\nsecond\r\n"), {},
+                             "\n".join(up.printed[-30:]))
+            s.quit()
+        self.assertEqual((up.connections, up.messages), (2, 2), "\n".join(up.printed[-30:]))
 
     def test_implicit_tls_upstream(self) -> None:
         up = self.upstream(implicit=True)
