@@ -144,7 +144,7 @@ void RelaySession::arm_client_watch() {
         self->watching_client_ = false;
         spdlog::debug("session={} client connection failed during an upstream or decision wait",
                       self->env_.session_id);
-        self->closing_ = true;
+        self->close_session("client connection failed");
         self->client_failed_ = true;
         self->upstream_.cancel();
         self->decision_cancellation_.cancel();
@@ -246,9 +246,14 @@ void RelaySession::reply(int code, smtp::EnhancedStatus status, std::string_view
   smtp::append_reply(out_, code, status, text);
 }
 
+void RelaySession::close_session(std::string_view reason) {
+  closing_ = true;
+  if (end_reason_.empty()) end_reason_ = reason;
+}
+
 void RelaySession::line_limit_reply() {
   reply(421, es::kSecurityOther, env_.hostname + " Error: line too long, closing connection");
-  closing_ = true;
+  close_session("line too long");
 }
 
 void RelaySession::timeout_reply() {
@@ -260,13 +265,13 @@ void RelaySession::timeout_reply() {
   } else {
     reply(421, es::kBadConnection, env_.hostname + " Error: timeout exceeded, closing connection");
   }
-  closing_ = true;
+  close_session("timeout");
 }
 
 void RelaySession::count_error() {
   if (++errors_ >= limits_.max_errors) {
     reply(421, es::kSecurityOther, env_.hostname + " Error: too many errors, closing connection");
-    closing_ = true;
+    close_session("too many errors");
   }
 }
 
@@ -274,7 +279,7 @@ bool RelaySession::over_idle_limit() {
   if (idle_commands_ <= limits_.max_idle_commands) return false;
   reply(421, es::kSecurityOther,
         env_.hostname + " Error: too many commands without progress, closing connection");
-  closing_ = true;
+  close_session("too many commands without progress");
   return true;
 }
 
@@ -376,7 +381,6 @@ awaitable<void> RelaySession::run() {
   out_ += "220 ";
   out_ += env_.hostname;
   out_ += " ESMTP relay ready\r\n";
-  std::string end_reason = "quit";
   while (!closing_) {
     LineKind kind = co_await next_line();
     command_counted_ = false;  // a new command: its refusal counts once (note_refusal)
@@ -417,20 +421,17 @@ awaitable<void> RelaySession::run() {
         break;
       case LineKind::kHardTooLong:
         line_limit_reply();
-        end_reason = "line too long";
         break;
       case LineKind::kTimeout:
         timeout_reply();
-        end_reason = "timeout";
         break;
       case LineKind::kClosed:
-        closing_ = true;
-        end_reason = "client closed";
+        close_session("client closed");
         break;
     }
   }
   // The watch ended the session (a reset during an upstream or decision wait): not a QUIT.
-  if (client_failed_) end_reason = "client connection failed";
+  if (client_failed_) end_reason_ = "client connection failed";
   // The last reply (221, 421) leaves with the FIN in one segment when the socket takes it
   // at once (plain TCP); whatever it does not take is written as usual.
   out_.erase(0, client_.write_now(out_, /*last=*/true));
@@ -453,7 +454,8 @@ awaitable<void> RelaySession::run() {
     co_await upstream_.quit();
   }
   spdlog::info("session={} service={} client={} end messages={} reason={}", env_.session_id,
-               env_.service->name, env_.client_address, messages_, end_reason);
+               env_.service->name, env_.client_address, messages_,
+               end_reason_.empty() ? std::string_view("closed") : end_reason_);
 }
 
 void RelaySession::refresh_service() {
@@ -560,7 +562,7 @@ std::optional<awaitable<void>> RelaySession::handle_command() {
 
 void RelaySession::on_quit() {
   reply(221, es::kUndefined, env_.hostname + " closing connection");
-  closing_ = true;
+  close_session("quit");
 }
 
 awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
@@ -658,7 +660,7 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
                  env_.service->upstream_port, fault_reason(fault),
                  common::log_escape(upstream_.detail()));
     reply(421, es::kNoAnswer, env_.hostname + " Upstream mail server unavailable, try again later");
-    closing_ = true;
+    close_session("upstream unavailable");
     co_return;
   }
   if (pipelined_before_reply(verb)) co_return;
@@ -777,7 +779,7 @@ awaitable<void> RelaySession::on_starttls(std::string_view args) {
   reply(220, es::kUndefined, "Ready to start TLS");
   bool flushed = co_await flush();
   if (!flushed) {
-    closing_ = true;
+    close_session("client closed");
     co_return;
   }
   if (!in_.empty()) {
@@ -789,7 +791,7 @@ awaitable<void> RelaySession::on_starttls(std::string_view args) {
   bool secured = co_await tls_handshake();
   if (!secured) {
     // Never fall back to plaintext after the 220 (BR-36).
-    closing_ = true;
+    close_session("tls handshake failed");
     client_.close();
     co_return;
   }
@@ -904,7 +906,7 @@ awaitable<std::optional<std::string>> RelaySession::sasl_challenge(std::string b
   if (kind == LineKind::kTimeout || kind == LineKind::kClosed || kind == LineKind::kHardTooLong) {
     if (kind == LineKind::kTimeout) timeout_reply();
     if (kind == LineKind::kHardTooLong) line_limit_reply();  // 421, as in command mode
-    closing_ = true;
+    close_session("client closed");
     co_return std::nullopt;
   }
   // An AUTH step ends a pipelined group (RFC 4954 §4, RFC 2920 §3.1): anything sent behind
@@ -1145,7 +1147,7 @@ awaitable<void> RelaySession::proxy_auth(std::string mechanism, std::string_view
     if (kind == LineKind::kTimeout || kind == LineKind::kClosed || kind == LineKind::kHardTooLong) {
       if (kind == LineKind::kTimeout) timeout_reply();
       if (kind == LineKind::kHardTooLong) line_limit_reply();  // 421, as in command mode
-      closing_ = true;
+      close_session("client closed");
       co_return;  // the exchange stays open: the session's end closes without QUIT
     }
     upstream_sasl_open_ = false;
@@ -1285,7 +1287,7 @@ bool RelaySession::stopped_by(const Decision& decision, gateway::v1::SmtpCommand
                  env_.session_id, gateway::v1::SmtpCommand_Name(command),
                  decision.decision_id.empty() ? std::string("(cancelled)")
                                               : common::log_escape(decision.decision_id));
-    closing_ = true;
+    close_session("client connection failed");
     return true;
   }
   switch (decision.outcome) {
@@ -1305,7 +1307,7 @@ bool RelaySession::stopped_by(const Decision& decision, gateway::v1::SmtpCommand
       reply(smtputf8_ || utf8_command_ ? decision.reply : smtp::ascii_reply(decision.reply));
       // 421 says the service is closing the transmission channel (RFC 5321 §3.8, §4.2.2):
       // a policy that answers it ends the session, as an upstream's 421 does.
-      if (decision.reply.code == 421) closing_ = true;
+      if (decision.reply.code == 421) close_session("policy replied 421");
       if (auth) count_error();
       return true;
     case Decision::Outcome::kUnavailable:
@@ -1475,7 +1477,7 @@ bool RelaySession::client_sent_more() {
 void RelaySession::close_after_refusal() {
   reply(421, es::kProtocolOther, env_.hostname + " Error: protocol violation, closing connection");
   in_.clear();
-  closing_ = true;
+  close_session("protocol violation");
 }
 
 void RelaySession::refuse_pipelining(std::string_view after) {
@@ -1514,7 +1516,7 @@ void RelaySession::relay_upstream_reply(const smtp::Reply& r) {
     reply(r);
   }
   // 421: the upstream is closing the channel; so does the gateway (RFC 5321 §3.8).
-  if (r.code == 421) closing_ = true;
+  if (r.code == 421) close_session("upstream replied 421");
 }
 
 awaitable<void> RelaySession::on_mail(std::string_view args) {
@@ -1784,7 +1786,7 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   relay_upstream_reply(r);
   bool flushed = co_await flush();
   if (!flushed) {
-    closing_ = true;
+    close_session("client closed");
     co_return;
   }
 
@@ -1906,7 +1908,7 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   if (client_gone) {
     // The client never finished: nothing may be delivered (RFC 5321 §3.8).
     upstream_.close();
-    closing_ = true;
+    close_session("client closed");
     co_return;
   }
   unsigned defects = reader.defects();

@@ -121,6 +121,11 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// 421 4.7.0 and closing when more than max_idle_commands commands went without progress
   /// (a delivered message); true then.
   bool over_idle_limit();
+  /// Ends the command loop after the current command (closing_) and records `reason` (a
+  /// string literal) for the session's last log line, unless a reason is already recorded:
+  /// the first cause is the one logged ("timeout", not the "client closed" after it; probe
+  /// round 39: every close but three logged "quit").
+  void close_session(std::string_view reason);
   /// 421 for a line over the hard limit (kHardLineLimit, no CRLF in sight), and closing:
   /// in command mode and inside an AUTH exchange alike (RFC 5321 §3.8: no close without 421).
   void line_limit_reply();
@@ -314,6 +319,8 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   std::size_t idle_commands_ = 0;
   std::size_t messages_ = 0;
   bool closing_ = false;
+  /// Why the session ends, for its last log line: the first close_session() reason.
+  std::string_view end_reason_;
   bool finished_ = false;
   bool watching_client_ = false;     // an upstream or decision wait is in progress
   bool client_watch_armed_ = false;  // a wait_error is pending on the client socket

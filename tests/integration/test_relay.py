@@ -306,6 +306,57 @@ class DataPathTests(RelayCase):
         self.assertIn("RCPT: cancelled (the client's connection failed meanwhile)", log)
         self.assertRegex(log, r"end messages=0 reason=client connection failed")
 
+    def test_session_end_log_names_the_cause(self) -> None:
+        """The session's last log line names why it ended, not "quit" for every close the
+        gateway makes (probe round 39): a timeout inside DATA, a pipelining violation, too
+        many errors, a QUIT and a client that closes mid-DATA each say so."""
+        _, port = self.relay(None, "--idle-timeout", "1000", "--max-errors", "3")
+
+        def session_id(c: SmtpClient) -> int:
+            return c.sock.getsockname()[1]  # the log's client=ADDR:PORT
+
+        ends: dict[str, int] = {}
+        with SmtpClient(port) as c:  # timeout inside DATA
+            c.banner()
+            self.assertEqual(c.command("EHLO c.example.net").code, 250)
+            self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+            self.assertEqual(c.command("RCPT TO:<bob@example.org>").code, 250)
+            self.assertEqual(c.command("DATA").code, 354)
+            c.send(b"Subject: x\r\n\r\npartial")
+            self.assertEqual(c.read_reply(5).code, 421)
+            ends["timeout"] = session_id(c)
+        with SmtpClient(port) as c:  # pipelining violation after HELO
+            c.banner()
+            c.send(b"HELO c.example.net\r\nNOOP\r\nNOOP\r\n")
+            self.assertEqual(c.read_reply(5).code, 503)
+            self.assertEqual(c.read_reply(5).code, 421)
+            ends["protocol violation"] = session_id(c)
+        with SmtpClient(port) as c:  # too many errors
+            c.banner()
+            for _ in range(2):
+                self.assertEqual(c.command("XYZZY").code, 500)
+            self.assertEqual(c.command("XYZZY").code, 500)
+            self.assertEqual(c.read_reply(5).code, 421)
+            ends["too many errors"] = session_id(c)
+        with SmtpClient(port) as c:  # QUIT
+            c.banner()
+            self.assertEqual(c.command("QUIT").code, 221)
+            ends["quit"] = session_id(c)
+        with SmtpClient(port) as c:  # the client closes mid-DATA
+            c.banner()
+            self.assertEqual(c.command("EHLO c.example.net").code, 250)
+            self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+            self.assertEqual(c.command("RCPT TO:<bob@example.org>").code, 250)
+            self.assertEqual(c.command("DATA").code, 354)
+            c.send(b"Subject: x\r\n\r\npartial")
+            ends["client closed"] = session_id(c)
+        for reason, client_port in ends.items():
+            pattern = rf"client=127\.0\.0\.1:{client_port} end messages=0 reason=(.*)"
+            self.assertTrue(wait_until(lambda: re.search(pattern, self.env.relay.log_text()),
+                                       3, 0.05), f"no end line for {reason}" + self.diag())
+            found = re.search(pattern, self.env.relay.log_text()).group(1)
+            self.assertEqual(found, reason, self.diag())
+
     def test_urgent_data_during_an_upstream_wait_is_no_reset(self) -> None:
         """TCP urgent data completes the same epoll wait as a reset (EPOLLPRI), but the
         client is alive: one urgent octet while the relay waits for the upstream's reply
