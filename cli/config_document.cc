@@ -7,6 +7,7 @@
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdint>
@@ -361,6 +362,14 @@ v1::ConfigurationDocument Parser::parse(std::string_view text) const {
       }
     }
     if (!documents.empty()) root = documents.front();
+    // A node takes at least one octet of text, so only aliases can make more nodes than
+    // the file has octets (with a floor for short files that use aliases as meant).
+    const std::size_t max_nodes = std::max<std::size_t>(text.size(), 100'000);
+    if (yaml_expands_beyond(root, max_nodes)) {
+      fail(1, "", "the file stands for more than " + std::to_string(max_nodes) +
+                      " YAML nodes once its aliases (*name) are expanded; write the "
+                      "configuration out or use fewer nested aliases");
+    }
     repair_yaml_escapes(root);
   } catch (const YAML::DeepRecursion& e) {
     // yaml-cpp's message is "bad file" (probe round 34).

@@ -120,6 +120,35 @@ std::optional<std::string> repaired_escapes(const std::string& text) {
 
 }  // namespace
 
+namespace {
+
+// Counts down `budget` per node visited; false once it is spent.
+bool walk_within(const YAML::Node& node, std::size_t& budget) {
+  if (budget == 0) return false;
+  --budget;
+  switch (node.Type()) {
+    case YAML::NodeType::Sequence:
+      for (const auto& item : node) {
+        if (!walk_within(item, budget)) return false;
+      }
+      return true;
+    case YAML::NodeType::Map:
+      for (const auto& item : node) {
+        if (!walk_within(item.first, budget) || !walk_within(item.second, budget)) return false;
+      }
+      return true;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
+bool yaml_expands_beyond(const YAML::Node& node, std::size_t limit) {
+  std::size_t budget = limit;
+  return !walk_within(node, budget);
+}
+
 void repair_yaml_escapes(YAML::Node node) {
   switch (node.Type()) {
     case YAML::NodeType::Scalar:

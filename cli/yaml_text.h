@@ -31,6 +31,13 @@ void emit_yaml_node(YAML::Emitter& out, const YAML::Node& node);
 /// node. Throws std::runtime_error if the emitter fails.
 std::string yaml_node_text(const YAML::Node& node);
 
+/// True if walking `node` (keys and values, every alias walked again where it is used)
+/// visits more than `limit` nodes; stops counting there, so it costs at most `limit` steps.
+/// Aliases share what they point to, so a short file can stand for billions of nodes
+/// ("billion laughs"): every later walk of such a tree would take that long (probe round
+/// 39: eight levels of ten aliases kept gctl busy for seconds before its error).
+bool yaml_expands_beyond(const YAML::Node& node, std::size_t limit);
+
 /// Repairs, in place, what yaml-cpp 0.7 makes of the YAML 1.2 escapes "\N" (U+0085) and
 /// "\_" (U+00A0) in double-quoted scalars: single octets 0x85 and 0xA0 instead of their
 /// UTF-8 (C2 85, C2 A0), which then failed as "not UTF-8 text" (probe round 34). Call on

@@ -120,8 +120,14 @@ struct PolicyCompiler {
     policy->name_ = std::string(name);
     if (!reply_template.empty()) {
       auto reply = parse_reply(reply_template);
-      if (!reply)
-        return error(0, 0, "bad reply \"" + std::string(reply_template) + "\": " + reply.error());
+      if (!reply) {
+        // The reply is quoted short, so that the reason stays in sight (probe round 39: a
+        // 100,000-octet reply filled the error line and hid why it was refused).
+        constexpr std::size_t kQuoted = 80;
+        std::string quoted = to_single_line(reply_template, kQuoted);
+        if (reply_template.size() > quoted.size()) quoted += "...";
+        return error(0, 0, "bad reply \"" + quoted + "\": " + reply.error());
+      }
       policy->reply_text_ = AttributeTemplate::parse(reply.value().text);
       if (policy->reply_text_.references(attr::kSubjectPassword)) {
         return error(0, 0, "the reply must not use authentication.subject.password");

@@ -214,6 +214,11 @@ TEST(CompilePolicy, BadReply) {
   EXPECT_EQ(e.to_string().rfind("policy \"p\": bad reply", 0), 0u) << e.to_string();
   e = compile_error("", "550 Sender not allowed");
   EXPECT_NE(e.reason.find("enhanced"), std::string::npos);
+  // A long reply is quoted short: the reason stays in sight (probe round 39).
+  e = compile_error("", "550 5.7.1 " + std::string(100000, 'r'));
+  EXPECT_LT(e.reason.size(), 200u);
+  EXPECT_NE(e.reason.find("...\": reply text is longer than 400 octets"), std::string::npos)
+      << e.reason;
   e = compile_error("", "550 5.7.1 ${authentication.subject.password}");
   EXPECT_NE(e.reason.find("must not use authentication.subject.password"), std::string::npos);
 }
