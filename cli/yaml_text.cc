@@ -48,8 +48,11 @@ bool yaml_needs_quotes(const std::string& s) {
       R"([-+]?0[xob][0-9a-fA-F_]+|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)|)"
       R"([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?)$)");
   // DEL is not allowed unescaped anywhere in a YAML document (YAML 1.2 §5.1): a string
-  // holding one is double-quoted, and yaml_escape_del() escapes it there.
-  return s.find('\x7f') != std::string::npos || std::regex_match(s, kNonString);
+  // holding one is double-quoted, and yaml_escape_del() escapes it there. A leading ':' is
+  // valid YAML 1.2 in a plain scalar, but YAML 1.1 parsers (PyYAML) read it as an
+  // indicator in flow maps ("cidr: ::1/128"; probe round 39): quoted, every reader agrees.
+  return s.find('\x7f') != std::string::npos || (!s.empty() && s.front() == ':') ||
+         std::regex_match(s, kNonString);
 }
 
 std::string yaml_escape_del(std::string text) {

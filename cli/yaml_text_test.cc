@@ -8,7 +8,8 @@ namespace {
 
 TEST(YamlNeedsQuotes, NonStringsAndOnlyThose) {
   for (const char* s : {"", "~", "null", "true", "False", "yes", "off", "y", "25", "-1.5", "1e3",
-                        "0x1F", ".inf", ".NaN", "2024-01-02", "1:30", "1.3"}) {
+                        "0x1F", ".inf", ".NaN", "2024-01-02", "1:30", "1.3",
+                        "::1/128", ":x"}) {  // a leading colon: for YAML 1.1 readers
     EXPECT_TRUE(yaml_needs_quotes(s)) << s;
   }
   for (const char* s :
