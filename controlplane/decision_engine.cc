@@ -250,6 +250,16 @@ Result<DecisionOutcome> DecisionEngine::decide(const v1::DecisionRequest& reques
     const std::string helo(policy::attr::kHeloDomain);
     if (auto it = decision.changes.find(helo);
         it != decision.changes.end() && !smtp::is_valid_helo_argument(it->second)) {
+      // An internationalised name goes out as its A-labels: EHLO is ASCII (RFC 5321
+      // §4.1.1.1, RFC 6531 §3.7.1; probe round 39: "bücher.example" was dropped).
+      if (auto ascii = smtp::ascii_domain(it->second);
+          ascii && smtp::is_valid_helo_argument(*ascii)) {
+        it->second = *ascii;
+        attributes[helo] = *ascii;
+      }
+    }
+    if (auto it = decision.changes.find(helo);
+        it != decision.changes.end() && !smtp::is_valid_helo_argument(it->second)) {
       const std::string note =
           "smtp.helo.domain rewrite ignored: not a domain or address literal";
       decision.reason = decision.reason.empty() ? note : decision.reason + "; " + note;

@@ -147,6 +147,24 @@ TEST_F(DecisionEngineTest, AHeloRewriteTheRelayCannotSendIsDroppedAndNotAudited)
             std::string::npos);
 }
 
+TEST_F(DecisionEngineTest, AHeloRewriteToUnicodeLabelsGoesOutAsALabels) {
+  // Probe round 39: a rewrite to "bücher.example" was dropped; EHLO is ASCII, so the name
+  // goes out (and is audited) as its A-labels.
+  auto r = request(2, v1::SMTP_COMMAND_HELO);
+  (*r.mutable_attributes())["smtp.helo.domain"] = "b\xc3\xbc" "cher.example";
+  auto d = engine_.decide(r);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d.value().response.attribute_changes().at("smtp.helo.domain"),
+            "gw.xn--bcher-kva.example");
+  EXPECT_EQ(d.value().audit.attributes().at("smtp.helo.domain"), "gw.xn--bcher-kva.example");
+  EXPECT_FALSE(d.value().audit.attributes().contains("decision.reason"));
+  // Not a domain in any script: still dropped.
+  (*r.mutable_attributes())["smtp.helo.domain"] = "B\xc3\x9c" "CHER.example";  // upper case
+  d = engine_.decide(r);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d.value().response.attribute_changes().count("smtp.helo.domain"), 0u);
+}
+
 TEST_F(DecisionEngineTest, AuthChecksTheRepositoryAndNeverAuditsThePassword) {
   EXPECT_TRUE(engine_.is_slow(request(3, v1::SMTP_COMMAND_AUTH)));
   EXPECT_FALSE(engine_.is_slow(request(1, v1::SMTP_COMMAND_MAIL)));

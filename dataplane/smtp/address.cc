@@ -384,7 +384,8 @@ namespace {
 // The length of its A-label ("xn--..."), or 0 when it is no U-label. The 63-octet limit
 // of a label holds for the A-label (RFC 5890 §2.3.2.1): a U-label may take more octets of
 // UTF-8 (probe round 34: a 35-letter Cyrillic label, 70 octets, 46 as an A-label).
-std::size_t u_label_a_length(std::string_view label) {
+// The A-label of a U-label, or nullopt when it is none.
+std::optional<std::string> a_label_of(std::string_view label) {
   // ASCII letters are compared case-insensitively in DNS; IDNA2008 lists only the lower
   // case ones as PVALID, so they are folded first. Other characters are not mapped.
   std::string text(label);  // NUL-terminated for libidn2
@@ -394,10 +395,15 @@ std::size_t u_label_a_length(std::string_view label) {
   uint8_t* ascii = nullptr;
   const int rc = idn2_lookup_u8(reinterpret_cast<const uint8_t*>(text.c_str()), &ascii,
                                 IDN2_NO_TR46);
-  const std::size_t length =
-      rc == IDN2_OK && ascii != nullptr ? std::strlen(reinterpret_cast<const char*>(ascii)) : 0;
+  std::optional<std::string> out;
+  if (rc == IDN2_OK && ascii != nullptr) out = std::string(reinterpret_cast<const char*>(ascii));
   idn2_free(ascii);
-  return length;
+  return out;
+}
+
+std::size_t u_label_a_length(std::string_view label) {
+  const auto a_label = a_label_of(label);
+  return a_label ? a_label->size() : 0;
 }
 
 bool is_u_label(std::string_view label) { return u_label_a_length(label) != 0; }
@@ -448,6 +454,26 @@ std::string casefold(std::string_view text) {
   if (folded == nullptr) return ascii;  // out of memory: at least ASCII folded
   std::string out(reinterpret_cast<const char*>(folded), length);
   std::free(folded);
+  return out;
+}
+
+std::optional<std::string> ascii_domain(std::string_view domain) {
+  if (!is_valid_domain(domain, /*allow_utf8=*/true)) return std::nullopt;
+  std::string out;
+  std::size_t start = 0;
+  while (start <= domain.size()) {
+    const std::size_t dot = std::min(domain.find('.', start), domain.size());
+    const std::string_view label = domain.substr(start, dot - start);
+    if (!out.empty() || start != 0) out += '.';
+    if (std::any_of(label.begin(), label.end(), [](char c) { return (c & 0x80) != 0; })) {
+      auto a_label = a_label_of(label);
+      if (!a_label) return std::nullopt;
+      out += *a_label;
+    } else {
+      out += label;
+    }
+    start = dot + 1;
+  }
   return out;
 }
 

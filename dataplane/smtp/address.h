@@ -97,6 +97,12 @@ std::string casefold(std::string_view text);
 /// Never fails: what is not recognised comes back unchanged but for its case.
 std::string comparable_domain(std::string_view domain);
 
+/// `domain` with each U-label replaced by its A-label ("bücher.example" ->
+/// "xn--bcher-kva.example", RFC 5890 §2.3.2.1): the form for where only ASCII may go (an
+/// EHLO argument, RFC 5321 §4.1.1.1). nullopt unless `domain` is valid per
+/// is_valid_domain(domain, /*allow_utf8=*/true).
+std::optional<std::string> ascii_domain(std::string_view domain);
+
 /// The mailbox (Path::mailbox: local part as written, "@", domain) in the form two
 /// spellings of the same mailbox share: a quoted-string local part unquoted (quotes
 /// dropped, quoted-pairs resolved: "\"c\\eo\"@x" -> "ceo@x"; RFC 5321 §4.1.2: all quoted

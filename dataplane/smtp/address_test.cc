@@ -37,6 +37,15 @@ TEST(Domain, Invalid) {
   }
 }
 
+TEST(Domain, AsciiForm) {
+  EXPECT_EQ(ascii_domain("b\xc3\xbc" "cher.example"), "xn--bcher-kva.example");
+  EXPECT_EQ(ascii_domain("mail.b\xc3\xbc" "cher.example"), "mail.xn--bcher-kva.example");
+  EXPECT_EQ(ascii_domain("Mail.Example.COM"), "Mail.Example.COM");  // ASCII as written
+  EXPECT_EQ(ascii_domain("B\xc3\x9c" "CHER.example"), std::nullopt);  // no U-label
+  EXPECT_EQ(ascii_domain("-x.example"), std::nullopt);
+  EXPECT_EQ(ascii_domain("[192.0.2.1]"), std::nullopt);
+}
+
 TEST(Domain, LabelLengthLimit) {
   EXPECT_TRUE(is_valid_domain(label(63) + ".example"));
   EXPECT_FALSE(is_valid_domain(label(64) + ".example"));
