@@ -672,9 +672,9 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
   auth_advertised_ = false;
   if (esmtp_) {
     smtp::GatewayOffer offer;
-    offer.max_message_size = limits_.max_message_size;
     offer.data_policy =
         select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_DATA) != nullptr;
+    offer.max_message_size = service_size_limit(offer.data_policy);
     offer.offer_starttls = env_.interface_type == gateway::v1::INTERFACE_TYPE_STARTTLS &&
                            env_.tls != nullptr && !client_.encrypted();
     if (auth_decision().advertise && auth_allowed_here() && !authenticated_) {
@@ -697,10 +697,20 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
   reply(r);
 }
 
+std::uint64_t RelaySession::service_size_limit(bool data_policy) const {
+  // A message the DATA policy must see is held whole: no larger than the node's bound on
+  // held messages, or it could only ever get 452 (probe round 40).
+  const std::uint64_t bound =
+      data_policy && env_.held_messages != nullptr ? env_.held_messages->capacity() : 0;
+  if (bound == 0) return limits_.max_message_size;
+  return limits_.max_message_size == 0 ? bound : std::min(limits_.max_message_size, bound);
+}
+
 std::uint64_t RelaySession::effective_max_size() const {
-  return smtp::message_size_limit(
-      upstream_.capabilities(), limits_.max_message_size,
-      select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_DATA) != nullptr);
+  const bool data_policy =
+      select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_DATA) != nullptr;
+  return smtp::message_size_limit(upstream_.capabilities(), service_size_limit(data_policy),
+                                  data_policy);
 }
 
 UpstreamOptions RelaySession::upstream_options() const {
@@ -1828,6 +1838,7 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     if (data_handler && !over_budget && !held.cover(content.size())) {
       over_budget = true;
       std::string().swap(content);
+      held.release_all();
       spdlog::warn("session={} message dropped: the node holds --max-held-message-octets of "
                    "messages for DATA policies already", env_.session_id);
     }
@@ -1945,6 +1956,18 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   }
   if (over_budget) {
     upstream_.close();  // the upstream is mid-DATA: abort without a terminator
+    const std::uint64_t bound =
+        env_.held_messages != nullptr ? env_.held_messages->capacity() : 0;
+    if (bound != 0 && reader.size() > bound) {
+      // More than the node can ever hold for its DATA policy: a 452 would have the client
+      // retry until its queue lifetime ends (probe round 40). Permanent, with the cause
+      // (RFC 1870 §6.3).
+      reply(552, es::kMessageTooBig,
+            "Message size exceeds what this gateway holds for its DATA policy (" +
+                std::to_string(bound) + " octets)");
+      count_message(&ServiceCounters::refused);
+      co_return;
+    }
     reply(452, smtp::EnhancedStatus{3, 1}, "Insufficient system storage, try again later");
     count_message(&ServiceCounters::failed);
     co_return;
@@ -1986,7 +2009,9 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     // What the policy added may take the message over the upstream's SIZE (beyond the
     // reserve held back from the SIZE offered): the upstream would refuse it with 552 after
     // the whole upload. Said here, with the cause (RFC 1870 §6.3).
-    const auto& upstream_size = upstream_.capabilities().size;
+    // A copy: close() forgets the capabilities, and the reply names the limit (probe round
+    // 40: "exceeds the upstream's size limit (0 octets)").
+    const std::optional<std::uint64_t> upstream_size = upstream_.capabilities().size;
     if (decision.replaced_message && upstream_size && *upstream_size != 0 &&
         decision.replaced_message->size() > *upstream_size) {
       upstream_.close();

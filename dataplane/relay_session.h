@@ -244,6 +244,9 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   bool refused_path(smtp::PathError error, smtp::Verb verb);
   /// The SIZE the client was told: the smaller non-zero of the service's and upstream's.
   [[nodiscard]] std::uint64_t effective_max_size() const;
+  /// The service's message size limit (0: none), with a DATA policy (`data_policy`) no
+  /// more than the node's --max-held-message-octets.
+  [[nodiscard]] std::uint64_t service_size_limit(bool data_policy) const;
 
   void set_client_deadline(Clock::time_point t);
   /// Bounds the upstream wait that starts now (max(): the wait is over). While a wait is

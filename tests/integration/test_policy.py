@@ -966,18 +966,27 @@ class HeldMessageBudgetTests(PolicyCase):
     POLICIES = POLICIES
     RELAY_ARGS = ["--max-held-message-octets", "300000"]
 
-    def test_a_message_past_the_bound_gets_452_and_the_next_one_goes_through(self) -> None:
-        up = self.upstream()
-        svc, port = self.service(up, handlers=[("data", "allow")])
-        c, _ = self.session(port)
+    LINE = b"x" * 76 + b"\r\n"
+
+    def start_message(self, port: int):
+        c, ehlo = self.session(port)
         self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
         self.assertEqual(c.command("RCPT TO:<bob@example.net>").code, 250)
         self.assertEqual(c.command("DATA").code, 354)
-        line = b"x" * 76 + b"\r\n"
-        c.send(b"Subject: too much\r\n\r\n" + line * (400000 // len(line)) + b".\r\n")
+        return c, ehlo
+
+    def test_no_more_than_the_bound_is_offered(self) -> None:
+        """A message the DATA policy must see cannot be larger than the node can hold: the
+        SIZE offered is at most the bound, and a larger message gets 552, not a 452 it would
+        retry forever (probe round 40)."""
+        up = self.upstream()
+        svc, port = self.service(up, handlers=[("data", "allow")])
+        c, ehlo = self.start_message(port)
+        self.assertIn("250-SIZE 300000", ehlo.lines, str(ehlo))
+        c.send(b"Subject: too much\r\n\r\n" + self.LINE * (400000 // len(self.LINE)) + b".\r\n")
         r = c.read_reply()
-        self.assertEqual((r.code, r.enhanced), (452, "4.3.1"), str(r))
-        # The session goes on, the budget was given back: a small message passes.
+        self.assertEqual((r.code, r.enhanced), (552, "5.3.4"), str(r))
+        # The session goes on: a small message passes.
         body = b"Subject: small\r\n\r\nfits\r\n"
         deliver(self, c, "alice@example.com", ["bob@example.net"], body)
         self.assertTrue(up.wait_messages(1), self.diag(up, c))
@@ -986,6 +995,32 @@ class HeldMessageBudgetTests(PolicyCase):
         records = self.service_audit(svc, "data", count=1)
         self.assertEqual([r.verdict for r in records], ["continue"], [r.raw for r in records])
 
+    def test_messages_held_together_share_the_bound(self) -> None:
+        """Two messages that each fit but not together: the second gets 452 4.3.1, nothing
+        of it is delivered, and what it held goes back at once, so the first can still grow
+        while the second is read to its end (probe round 40: the dropped one kept its share
+        and both got 452)."""
+        up = self.upstream()
+        _, port = self.service(up, handlers=[("data", "allow")])
+        first, _ = self.start_message(port)
+        first.send(b"Subject: first\r\n\r\n" + self.LINE * (150000 // len(self.LINE)))
+        time.sleep(0.3)
+        second, _ = self.start_message(port)
+        second.send(b"Subject: second\r\n\r\n" + self.LINE * (200000 // len(self.LINE)))
+        self.assertTrue(wait_until(lambda: "message dropped" in self.env.relay.log_text(), 5,
+                                   0.05), self.diag(up))
+        # The second is still being read; the first grows past what it could with the
+        # second's share still taken (150,000 + 100,000 + 150,000 > 300,000).
+        first.send(self.LINE * (100000 // len(self.LINE)) + b".\r\n")
+        r = first.read_reply()
+        self.assertEqual(r.code, 250, str(r) + self.diag(up, first))
+        second.send(b".\r\n")
+        r = second.read_reply()
+        self.assertEqual((r.code, r.enhanced), (452, "4.3.1"), str(r))
+        self.assertTrue(up.wait_messages(1), self.diag(up))
+        time.sleep(0.3)
+        self.assertEqual([m.content.split(b"\r\n", 1)[0] for m in up.messages()],
+                         [b"Subject: first"])
 
 if __name__ == "__main__":
     unittest.main()
