@@ -33,8 +33,8 @@ void fail_with(Decision& decision, SmtpReply reply, std::string reason) {
 }
 
 // SMTP text lines end in CRLF (RFC 5321 §2.3.8): bare CR and bare LF become CRLF, and a
-// non-empty text gets a final CRLF.
-std::string to_crlf_lines(std::string_view text) {
+// non-empty text gets a final CRLF when `final_crlf`.
+std::string to_crlf_lines(std::string_view text, bool final_crlf = true) {
   std::string out;
   out.reserve(text.size() + text.size() / 32 + 2);
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -48,7 +48,7 @@ std::string to_crlf_lines(std::string_view text) {
       out += c;
     }
   }
-  if (!out.empty() && !out.ends_with("\r\n")) out += "\r\n";
+  if (final_crlf && !out.empty() && !out.ends_with("\r\n")) out += "\r\n";
   return out;
 }
 
@@ -155,7 +155,13 @@ void finish_message(Decision& decision, const EvaluationState& state,
   std::vector<HeaderEdit> edits = state.header_edits;
   std::string body;
   if (new_body) {
-    body = structure.base64 ? base64_encode(*new_body) : to_crlf_lines(*new_body);
+    // Text is base64-encoded in its canonical form, lines ending in CRLF (RFC 2045 §6.8,
+    // RFC 2046 §4.1.1; probe round 40: a footer "\n" in a base64 text part decoded with
+    // bare LFs); other media types keep their octets.
+    const bool text = structure.leaves.empty() || structure.leaves[0].text;
+    body = !structure.base64 ? to_crlf_lines(*new_body)
+           : text            ? base64_encode(to_crlf_lines(*new_body, /*final_crlf=*/false))
+                             : base64_encode(*new_body);
     // 8-bit octets the policy brought in (a footer "grüße") must not leave in a part
     // labelled 7bit (the default) or quoted-printable (RFC 2045 §2.7, §6.7), nor reach an
     // upstream without 8BITMIME (RFC 6152 §3; probe round 12): quoted-printable escapes

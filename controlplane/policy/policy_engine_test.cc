@@ -889,6 +889,25 @@ TEST(EvaluateData, ChangedBodyOfABase64PartIsReEncoded) {
   EXPECT_EQ(base64_decode(body), new_body);
 }
 
+TEST(EvaluateData, ChangedBase64TextKeepsCrlfLineEnds) {
+  // Probe round 40: a footer with "\n" line ends went into a base64 text part as bare LFs
+  // (text is encoded in its canonical CRLF form, RFC 2045 §6.8). Other media keep octets.
+  const std::string yaml =
+      "- {type: set_attribute, attribute: content.body, value: \"${content.body}-- \\nfooter\\n\"}";
+  std::string text = "Subject: s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                     "Content-Transfer-Encoding: base64\r\n\r\n" +
+                     base64_encode("line1\r\nline2\r\n");
+  auto d = run_data(yaml, text);
+  ASSERT_EQ(d.verdict, Verdict::kContinue) << d.reason;
+  const std::size_t body_at = text.find("\r\n\r\n") + 4;
+  EXPECT_EQ(base64_decode(text.substr(body_at)), "line1\r\nline2\r\n-- \r\nfooter\r\n");
+  std::string binary = "Subject: s\r\nContent-Type: application/octet-stream\r\n"
+                       "Content-Transfer-Encoding: base64\r\n\r\n" + base64_encode("a\nb");
+  d = run_data("- {type: set_attribute, attribute: content.body, value: \"x\\ny\"}", binary);
+  ASSERT_EQ(d.verdict, Verdict::kContinue) << d.reason;
+  EXPECT_EQ(base64_decode(binary.substr(binary.find("\r\n\r\n") + 4)), "x\ny");
+}
+
 TEST(EvaluateData, ChangedBodyOfATextPartIsPutAsIs) {
   std::string message = kPlain;
   auto d = run_data(R"(
