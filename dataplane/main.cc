@@ -58,7 +58,13 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--tls-key", tls_key, "private key (PEM file) of --tls-cert")
       ->check(CLI::ExistingFile);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // Usage errors exit 2, as gctld and gctl do (CLI11's own codes, 105/106, said nothing
+    // to a service manager; probe round 40). --help exits 0.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   if (!tls_cert.empty() != !tls_key.empty() || (!tls_cert.empty() && tls_ca.empty())) {
     std::fprintf(stderr, "grelayd: error: --tls-cert and --tls-key go together, with --tls-ca\n");
     return 2;

@@ -120,6 +120,21 @@ class AdminToken(unittest.TestCase):
         self.assertIn(("reject", "x@example.org"), audited())
 
 
+class DaemonUsageErrors(unittest.TestCase):
+    def test_usage_errors_exit_2_and_help_exits_0(self) -> None:
+        """gctld and grelayd exit 2 on a usage error, as gctl does (probe round 40: grelayd
+        exited 105/106, CLI11's own codes), and 0 for --help."""
+        for argv in ([binary("grelayd"), "--threads", "0"], [binary("grelayd"), "--bogus"],
+                     [binary("gctld"), "--bogus"]):
+            cp = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+            self.assertEqual(cp.returncode, 2, f"{argv}: {cp.stderr}")
+            self.assertTrue(cp.stderr.strip(), argv)
+        for name in ("grelayd", "gctld"):
+            cp = subprocess.run([binary(name), "--help"], capture_output=True, text=True,
+                                timeout=20)
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+
+
 class TokenFileChecks(unittest.TestCase):
     def test_gctld_refuses_a_token_it_cannot_use(self) -> None:
         work = make_workdir("token-bad")
