@@ -154,8 +154,10 @@ int main(int argc, char** argv) {
       std::error_code ec;
       const auto mode = std::filesystem::status(admin_token_file, ec).permissions();
       using std::filesystem::perms;
-      if (!ec && (mode & (perms::group_all | perms::others_all)) != perms::none) {
-        spdlog::warn("gctld: the admin token file {} can be read by other users (chmod 600)",
+      // Readable by a group of its own is an operator's choice (a Kubernetes Secret with
+      // fsGroup is 0440); readable by everyone is a leak.
+      if (!ec && (mode & perms::others_all) != perms::none) {
+        spdlog::warn("gctld: the admin token file {} can be read by every user (chmod 600)",
                      admin_token_file);
       }
       spdlog::info("gctld: admin calls need the admin token");
