@@ -278,10 +278,34 @@ Result<void> ConfigStore::attach_interfaces(std::vector<v1::Service>& services,
   return ok();
 }
 
+namespace {
+
+// The upstream login is a user name and a password together: one without the other was
+// stored, and the gateway then passed clients' AUTH through instead of logging in itself
+// (probe round 40; a restore from `gctl export`, which omits passwords, did the same).
+Result<void> check_upstream_login(const v1::Service& service, bool has_password) {
+  if (!service.username().empty() && !has_password) {
+    return fail(Code::kInvalidArgument,
+                "service " + service.name() + ": an upstream username needs its password "
+                "(--password-file, or password_file in a configuration file)");
+  }
+  if (service.username().empty() && has_password) {
+    return fail(Code::kInvalidArgument,
+                "service " + service.name() + ": an upstream password needs its username "
+                "(--username)");
+  }
+  return ok();
+}
+
+}  // namespace
+
 Result<v1::Service> ConfigStore::create_service(v1::Service request) {
   clear_output_only(request);
   fill_service_defaults(request);
   if (auto valid = validate_service(request); !valid) return valid.as_failure();
+  if (auto login = check_upstream_login(request, !request.password().empty()); !login) {
+    return login.as_failure();
+  }
   if (auto refs = check_service_certificates(request, certificate_lookup()); !refs) {
     return refs.as_failure();
   }
@@ -321,9 +345,14 @@ Result<v1::Service> ConfigStore::update_service(const v1::Service& patch,
   auto merged = merge_service_update(current.value(), patch, mask);
   if (!merged) return merged.as_failure();
   v1::Service& service = merged.value().service;
+  const bool has_password = merged.value().password_changed ? !service.password().empty()
+                                                            : current.value().has_password();
   clear_output_only(service);
   fill_service_defaults(service);
   if (auto valid = validate_service(service); !valid) return valid.as_failure();
+  if (auto login = check_upstream_login(service, has_password); !login) {
+    return login.as_failure();
+  }
   if (auto refs = check_service_certificates(service, certificate_lookup()); !refs) {
     return refs.as_failure();
   }

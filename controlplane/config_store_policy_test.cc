@@ -480,6 +480,7 @@ TEST_F(ConfigStorePolicyTest, ApplyReplacesChangedHandlerListsAndKeepsStoredPass
   ASSERT_EQ(edge.handlers_size(), 1);
   EXPECT_EQ(edge.handlers(0).command(), v1::SMTP_COMMAND_MAIL);
   // An upstream password: stored once, then the same password is no change.
+  d.mutable_services(0)->set_username("relay");
   d.mutable_services(0)->set_password("upstream-pw");
   auto with_password = store_.apply(d, false);
   ASSERT_TRUE(with_password) << with_password.error().message;

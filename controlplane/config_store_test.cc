@@ -81,6 +81,7 @@ class ConfigStoreTest : public ::testing::Test {
 
 TEST_F(ConfigStoreTest, CreateStoresDefaultsAndHidesPassword) {
   v1::Service in = service("corp");
+  in.set_username("relay");
   in.set_password("secret");
   in.set_has_password(false);        // output only: ignored
   in.add_interfaces()->set_port(1);  // output only: ignored
@@ -140,6 +141,7 @@ TEST_F(ConfigStoreTest, RefusedChangesDoNotBumpTheVersion) {
 TEST_F(ConfigStoreTest, EachChangeBumpsVersionAndRebuildsOnlyItsInstances) {
   EXPECT_EQ(version(), 0u);
   v1::Service corp = service("corp");
+  corp.set_username("relay");
   corp.set_password("pw");
   ASSERT_TRUE(store_->create_service(corp));
   EXPECT_EQ(version(), 1u);
@@ -205,8 +207,27 @@ TEST_F(ConfigStoreTest, WatchersHearOnlyTheirInstance) {
   EXPECT_FALSE(hub_->current()->has_service("corp"));
 }
 
+TEST_F(ConfigStoreTest, UpstreamLoginIsAUserNameAndAPassword) {
+  // Probe round 40: a username alone was stored, and the gateway then passed clients' AUTH
+  // through instead of logging in itself.
+  v1::Service half = service("half");
+  half.set_username("relay");
+  auto refused = store_->create_service(half);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Code::kInvalidArgument);
+  EXPECT_NE(refused.error().message.find("needs its password"), std::string::npos);
+  half.clear_username();
+  half.set_password("pw");
+  refused = store_->create_service(half);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("needs its username"), std::string::npos);
+  half.set_username("relay");
+  EXPECT_TRUE(store_->create_service(half));
+}
+
 TEST_F(ConfigStoreTest, UpdateAppliesMaskAndPassword) {
   v1::Service corp = service("corp");
+  corp.set_username("relay");
   corp.set_password("old");
   ASSERT_TRUE(store_->create_service(corp));
 
@@ -227,8 +248,14 @@ TEST_F(ConfigStoreTest, UpdateAppliesMaskAndPassword) {
   EXPECT_EQ(snapshot_password(), "new");
 
   patch.clear_password();
-  auto cleared = store_->update_service(patch, mask({"password"}));
-  ASSERT_TRUE(cleared);
+  // The login is a pair (probe round 40): clearing the password alone is refused.
+  auto refused = store_->update_service(patch, mask({"password"}));
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("needs its password"), std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(snapshot_password(), "new");
+  auto cleared = store_->update_service(patch, mask({"password", "username"}));
+  ASSERT_TRUE(cleared) << cleared.error().message;
   EXPECT_FALSE(cleared.value().has_password());
   EXPECT_EQ(snapshot_password(), "");
 
@@ -238,6 +265,7 @@ TEST_F(ConfigStoreTest, UpdateAppliesMaskAndPassword) {
 
 TEST_F(ConfigStoreTest, VersionSurvivesRestart) {
   v1::Service corp = service("corp");
+  corp.set_username("relay");
   corp.set_password("pw");
   ASSERT_TRUE(store_->create_service(corp));
   ASSERT_TRUE(store_->create_interface(iface("corp", 2525)));

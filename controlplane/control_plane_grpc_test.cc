@@ -323,6 +323,7 @@ TEST_F(ControlPlaneGrpcTest, AdminNeverReturnsThePassword) {
 
 TEST_F(ControlPlaneGrpcTest, WatchSendsInitialSnapshotThenEveryChangeOfItsInstance) {
   v1::Service corp = service("corp");
+  corp.set_username("relay");
   corp.set_password("pw");
   ASSERT_TRUE(create_service(corp).ok());
   v1::Interface first;

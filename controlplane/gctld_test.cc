@@ -118,6 +118,7 @@ grpc::Status create_service(const std::shared_ptr<grpc::Channel>& channel,
   v1::CreateServiceRequest request;
   request.mutable_service()->set_name(name);
   request.mutable_service()->set_host("smtp.example.net");
+  request.mutable_service()->set_username("relay");
   request.mutable_service()->set_password("pw");
   v1::Service response;
   return stub->CreateService(&ctx, request, &response);

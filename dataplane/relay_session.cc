@@ -1223,8 +1223,7 @@ awaitable<Decision> RelaySession::ask_policy(const gateway::v1::Handler& handler
   request.set_interface_id(env_.interface_id);
   request.set_command(command);
   request.set_handler_id(handler.id());
-  const std::chrono::milliseconds timeout = limits_.decision_timeout_for(
-      command == gateway::v1::SMTP_COMMAND_DATA, message.size());
+  const std::chrono::milliseconds timeout = limits_.decision_timeout_for(command, message.size());
   request.set_timeout_ms(static_cast<std::uint32_t>(timeout.count()));
   request.set_config_version(env_.config_version);
   request.set_client_address(env_.client_address);

@@ -341,7 +341,7 @@ class ExampleFileTests(ApplyCase):
         example = Path(__file__).resolve().parents[2] / "deploy" / "gateway.example.yaml"
         (self.dir / "corp-upstream.pw").write_text("Corp-Upstream-Pw-9\n")
         text = example.read_text().replace("port: 8026", f"port: {free_port()}") \
-                                  .replace("port: 8025", f"port: {free_port()}")
+                                  .replace("port: 8465", f"port: {free_port()}")
         g = self.gctld()
         cp = self.apply(g, text, "example.yaml")
         written = yaml.safe_load(example.read_text())
