@@ -142,6 +142,9 @@ int main(int argc, char** argv) {
   sigemptyset(&shutdown_signals);
   sigaddset(&shutdown_signals, SIGTERM);
   sigaddset(&shutdown_signals, SIGINT);
+  // SIGHUP too, to be logged and ignored: its default action ended gctld without a word
+  // when the terminal that started it closed (probe round 40).
+  sigaddset(&shutdown_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
 
   try {
@@ -196,7 +199,12 @@ int main(int argc, char** argv) {
     }
 
     int signal_number = 0;
-    while (sigwait(&shutdown_signals, &signal_number) != 0) {
+    while (sigwait(&shutdown_signals, &signal_number) != 0 || signal_number == SIGHUP) {
+      if (signal_number == SIGHUP) {
+        spdlog::info("gctld: SIGHUP ignored (there is nothing to reload: the configuration "
+                     "is in the database)");
+        signal_number = 0;
+      }
     }
     spdlog::info("gctld: {} received, shutting down", strsignal(signal_number));
     exporter.reset();  // no scrape during the teardown

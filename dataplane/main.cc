@@ -155,9 +155,21 @@ int main(int argc, char** argv) {
   auto work = asio::make_work_guard(io);
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> more_work;
   for (auto& context : more_contexts) more_work.push_back(asio::make_work_guard(*context));
+  // SIGHUP is logged and ignored: its default action ended grelayd without a word when the
+  // terminal that started it closed (probe round 40). The configuration comes from gctld.
+  asio::signal_set hangup(io, SIGHUP);
+  std::function<void()> ignore_hangups = [&] {
+    hangup.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      spdlog::info("grelayd: SIGHUP ignored (the configuration comes from the control plane)");
+      ignore_hangups();
+    });
+  };
+  ignore_hangups();
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int signo) {
     spdlog::info("grelayd: signal {}, stopping", signo);
+    hangup.cancel();
     asio::post(strand, [&] { listeners.stop_all(); });
     counters_timer.cancel();
     work.reset();

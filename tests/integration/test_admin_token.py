@@ -8,8 +8,10 @@ $GCTL_TOKEN_FILE, and a real grelayd that relays mail and asks for decisions wit
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 import unittest
 from pathlib import Path
 
@@ -133,6 +135,21 @@ class DaemonUsageErrors(unittest.TestCase):
             cp = subprocess.run([binary(name), "--help"], capture_output=True, text=True,
                                 timeout=20)
             self.assertEqual(cp.returncode, 0, cp.stderr)
+
+    def test_sighup_is_logged_and_ignored(self) -> None:
+        """Closing the terminal that started a daemon must not end it without a word (probe
+        round 40: SIGHUP's default action killed both)."""
+        env = RelayEnv("sighup").start()
+        try:
+            for process in (env.gctld, env.relay):
+                os.kill(process.pid, signal.SIGHUP)
+            time.sleep(0.5)
+            for process in (env.gctld, env.relay):
+                self.assertTrue(process.alive(), process.log_tail())
+                self.assertIn("SIGHUP ignored", process.log_text())
+            self.assertEqual(env.gctl.run("node", "list").returncode, 0)
+        finally:
+            env.stop()
 
 
 class TokenFileChecks(unittest.TestCase):
