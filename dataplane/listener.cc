@@ -171,6 +171,7 @@ awaitable<void> Listener::accept_loop() {
     env.policy = node_.policy;
     env.policy_counters = node_.policy_counters;
     env.held_messages = node_.held_messages;
+    env.sessions = node_.sessions;
     if (service_counters) {
       service_counters->sessions.fetch_add(1, std::memory_order_relaxed);
       service_counters->sessions_active.fetch_add(1, std::memory_order_relaxed);

@@ -16,6 +16,7 @@
 #include "dataplane/held_message_budget.h"
 #include "dataplane/relay_counters.h"
 #include "dataplane/service_config.h"
+#include "dataplane/session_registry.h"
 #include "dataplane/tls_context.h"
 
 namespace gw::dataplane {
@@ -34,6 +35,8 @@ struct NodeIdentity {
   /// strand (every handler of a session runs on its context's thread). Empty: sessions run
   /// on the listener's own io_context, which then must be run by one thread only.
   std::vector<asio::io_context*> session_contexts = {};
+  /// The node's running sessions (graceful stop on SIGTERM); may be null (tests).
+  std::shared_ptr<SessionRegistry> sessions = nullptr;
 };
 
 /// A listening socket for one interface. open() binds; start() spawns the accept loop on the

@@ -51,6 +51,11 @@ int main(int argc, char** argv) {
                  "message octets all sessions together may hold while DATA policies decide "
                  "(the node's memory peaks at about 3x that); beyond it a message gets "
                  "452 4.3.1 (default 536870912, 0: no bound)");
+  unsigned drain_timeout_ms = 10000;
+  app.add_option("--drain-timeout", drain_timeout_ms,
+                 "on SIGTERM/SIGINT, ms to let sessions finish the command under way (a "
+                 "message being received, a wait for the upstream) before they are cut; "
+                 "idle sessions get 421 4.3.2 at once (default 10000)");
   std::string tls_ca, tls_cert, tls_key;
   app.add_option("--tls-ca", tls_ca, "CA certificate (PEM file) of gctld: use TLS")
       ->check(CLI::ExistingFile);
@@ -120,6 +125,7 @@ int main(int argc, char** argv) {
   identity.policy_counters = std::make_shared<PolicyCounters>();
   identity.relay_counters = std::make_shared<RelayCounters>();
   identity.held_messages = std::make_shared<HeldMessageBudget>(max_held_message_octets);
+  identity.sessions = std::make_shared<SessionRegistry>();
   std::unique_ptr<gw::metrics::MetricsExporter> exporter;
   if (!metrics_listen.empty()) {
     NodeMetricsSources sources{agent_options.node_id, agent_options.instance,
@@ -167,16 +173,55 @@ int main(int argc, char** argv) {
   };
   ignore_hangups();
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code&, int signo) {
-    spdlog::info("grelayd: signal {}, stopping", signo);
+  // A stop in two steps (RFC 5321 §3.8): no new sessions, idle ones answered 421 and closed,
+  // busy ones finish their command first; then, when none is left or --drain-timeout has
+  // passed, everything stops (a second signal stops at once).
+  SteadyTimer drain_timer(io);
+  const auto drain_deadline_after = std::chrono::milliseconds(drain_timeout_ms);
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point drain_deadline{};
+  auto stop_now = [&] {
     hangup.cancel();
-    asio::post(strand, [&] { listeners.stop_all(); });
+    signals.cancel();
+    drain_timer.cancel();
     counters_timer.cancel();
     work.reset();
     io.stop();
     for (auto& guard : more_work) guard.reset();
     for (auto& context : more_contexts) context->stop();
-  });
+  };
+  std::function<void()> wait_for_sessions = [&] {
+    if (identity.sessions->size() == 0 || Clock::now() >= drain_deadline) {
+      if (identity.sessions->size() != 0) {
+        spdlog::warn("grelayd: {} session(s) still running after --drain-timeout, cut off",
+                     identity.sessions->size());
+      }
+      stop_now();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(20));
+    drain_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) wait_for_sessions();
+    });
+  };
+  std::function<void()> on_stop_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      if (drain_deadline != Clock::time_point{}) {
+        spdlog::info("grelayd: signal {} again, stopping now", signo);
+        stop_now();
+        return;
+      }
+      spdlog::info("grelayd: signal {}, stopping: {} session(s) to finish", signo,
+                   identity.sessions->size());
+      drain_deadline = Clock::now() + drain_deadline_after;
+      asio::post(strand, [&] { listeners.stop_all(); });
+      identity.sessions->drain_all();
+      wait_for_sessions();
+      on_stop_signal();
+    });
+  };
+  on_stop_signal();
 
   spdlog::info("grelayd node={} instance={} control-plane={} threads={}", agent_options.node_id,
                agent_options.instance, agent_options.control_plane, threads);

@@ -76,7 +76,17 @@ RelaySession::~RelaySession() {
 
 void RelaySession::start(std::shared_ptr<RelaySession> session) {
   auto executor = session->client_.socket().get_executor();
-  asio::co_spawn(executor, session->run(), [session](std::exception_ptr e) {
+  std::uint64_t ticket = 0;
+  if (session->env_.sessions) {
+    ticket = session->env_.sessions->add(
+        [executor, weak = std::weak_ptr<RelaySession>(session)] {
+          asio::post(executor, [weak] {
+            if (auto s = weak.lock()) s->begin_drain();
+          });
+        });
+  }
+  asio::co_spawn(executor, session->run(), [session, ticket](std::exception_ptr e) {
+    if (session->env_.sessions) session->env_.sessions->remove(ticket);
     if (e) {
       try {
         std::rethrow_exception(e);
@@ -107,6 +117,14 @@ void RelaySession::set_upstream_deadline(Clock::time_point t) {
   } else {
     watch_client();
   }
+}
+
+void RelaySession::begin_drain() {
+  if (finished_ || draining_) return;
+  draining_ = true;
+  // Waiting for the next command: the read ends now (run() then answers 421). Elsewhere
+  // the command under way finishes first.
+  if (awaiting_command_) client_.cancel();
 }
 
 void RelaySession::watch_client() {
@@ -246,6 +264,15 @@ void RelaySession::reply(int code, smtp::EnhancedStatus status, std::string_view
   smtp::append_reply(out_, code, status, text);
 }
 
+void RelaySession::drain_reply() {
+  // RFC 5321 §3.8: a server that must close answers 421 first; X.3.2 "system not
+  // accepting network messages" (RFC 3463).
+  reply(421, smtp::EnhancedStatus{3, 2},
+        env_.hostname + " Service shutting down, try again later");
+  in_.clear();
+  close_session("node stopping");
+}
+
 void RelaySession::close_session(std::string_view reason) {
   closing_ = true;
   if (end_reason_.empty()) end_reason_ = reason;
@@ -382,7 +409,17 @@ awaitable<void> RelaySession::run() {
   out_ += env_.hostname;
   out_ += " ESMTP relay ready\r\n";
   while (!closing_) {
+    if (draining_) {
+      drain_reply();
+      break;
+    }
+    awaiting_command_ = true;
     LineKind kind = co_await next_line();
+    awaiting_command_ = false;
+    if (draining_ && kind != LineKind::kLine) {
+      drain_reply();  // the read was cancelled for the stop, or ended on its own meanwhile
+      break;
+    }
     command_counted_ = false;  // a new command: its refusal counts once (note_refusal)
     recipient_refusal_exempt_ = false;
     switch (kind) {

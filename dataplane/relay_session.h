@@ -15,6 +15,7 @@
 #include "dataplane/policy_client.h"
 #include "dataplane/policy_counters.h"
 #include "dataplane/held_message_budget.h"
+#include "dataplane/session_registry.h"
 #include "dataplane/relay_counters.h"
 #include "dataplane/service_config.h"
 #include "dataplane/tls_context.h"
@@ -51,6 +52,8 @@ struct SessionEnv {
   std::uint64_t config_version = 0;
   /// The node's bound on message octets held for DATA decisions; null: none (tests).
   std::shared_ptr<HeldMessageBudget> held_messages = nullptr;
+  /// The node's running sessions (graceful stop); null: none (tests).
+  std::shared_ptr<SessionRegistry> sessions = nullptr;
 };
 
 /// The relay session. Created by a listener for an accepted socket; start() spawns run()
@@ -68,8 +71,14 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   RelaySession(const RelaySession&) = delete;
   RelaySession& operator=(const RelaySession&) = delete;
 
-  /// Spawns the session on its socket's executor. Call once.
+  /// Spawns the session on its socket's executor and registers it with env.sessions. Call
+  /// once.
   static void start(std::shared_ptr<RelaySession> session);
+  /// The node is stopping (SessionRegistry::drain_all; on the session's executor): a
+  /// session waiting for its client's next command answers `421 4.3.2 ... shutting down`
+  /// and closes now; one in the middle of a command (a message being received, an upstream
+  /// or policy wait) finishes that command, then does the same (RFC 5321 §3.8).
+  void begin_drain();
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -126,6 +135,8 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// the first cause is the one logged ("timeout", not the "client closed" after it; probe
   /// round 39: every close but three logged "quit").
   void close_session(std::string_view reason);
+  /// The 421 4.3.2 of a stopping node, and closing (begin_drain).
+  void drain_reply();
   /// 421 for a line over the hard limit (kHardLineLimit, no CRLF in sight), and closing:
   /// in command mode and inside an AUTH exchange alike (RFC 5321 §3.8: no close without 421).
   void line_limit_reply();
@@ -322,6 +333,8 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   std::size_t idle_commands_ = 0;
   std::size_t messages_ = 0;
   bool closing_ = false;
+  bool draining_ = false;          // begin_drain(): 421 at the next command boundary
+  bool awaiting_command_ = false;  // run() waits for the client's next command line
   /// Why the session ends, for its last log line: the first close_session() reason.
   std::string_view end_reason_;
   bool finished_ = false;

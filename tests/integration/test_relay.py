@@ -11,6 +11,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import smtplib
 import socket
 import struct
@@ -618,6 +619,42 @@ class ControlPlaneTests(unittest.TestCase):
             s.quit()
         self.assertTrue(up.wait_messages(before + 1, 5), f"{tag} not delivered")
         self.assertIn(f"Subject: {tag}".encode(), up.messages()[-1].content)
+
+    def test_sigterm_answers_421_and_lets_the_command_under_way_finish(self) -> None:
+        """SIGTERM (RFC 5321 §3.8): no new sessions; an idle session gets 421 4.3.2 at once;
+        a message whose end of data waits for the upstream still gets its 250 and is
+        stored once, then 421; grelayd then exits 0 (probe round 40: every session was cut
+        off without a reply)."""
+        up = self.env.upstream(delay_final=1.5)
+        _, port = self.env.service(up)
+        idle = SmtpClient(port)
+        idle.banner()
+        self.assertEqual(idle.command("EHLO c.example.net").code, 250)
+        busy = SmtpClient(port)
+        busy.banner()
+        self.assertEqual(busy.command("EHLO c.example.net").code, 250)
+        self.assertEqual(busy.command("MAIL FROM:<alice@example.com>").code, 250)
+        self.assertEqual(busy.command("RCPT TO:<bob@example.org>").code, 250)
+        self.assertEqual(busy.command("DATA").code, 354)
+        busy.send(b"Subject: under way\r\n\r\nbody\r\n.\r\n")
+        time.sleep(0.3)  # the end of data is with the upstream, which answers at 1.5 s
+        os.kill(self.env.relay.pid, signal.SIGTERM)
+        r = idle.read_reply(2)
+        self.assertEqual((r.code, r.enhanced), (421, "4.3.2"), str(r))
+        self.assertIsNone(idle.expect_closed(2))
+        r = busy.read_reply(5)
+        self.assertEqual(r.code, 250, str(r) + self.env.diagnostics())
+        r = busy.read_reply(2)
+        self.assertEqual((r.code, r.enhanced), (421, "4.3.2"), str(r))
+        self.assertFalse(banner_ok(port, 0.5), "a new session was accepted while stopping")
+        self.assertTrue(wait_until(lambda: not self.env.relay.alive(), 5, 0.05))
+        self.assertEqual(self.env.relay.returncode(), 0)
+        self.assertEqual(len(up.messages()), 1, self.diag_text(up))
+        idle.close()
+        busy.close()
+
+    def diag_text(self, up: RecordingUpstream) -> str:
+        return f"\n--- upstream:\n{up.describe()}\n" + self.env.diagnostics()
 
     def test_interface_add_and_delete_without_restart(self) -> None:
         up = self.env.upstream()
