@@ -180,7 +180,15 @@ void DecisionStream::complete(gateway::v1::DecisionResult& result) {
     if (it == pending_.end()) {
       // The caller stopped waiting (decision timeout) and answered fail-safe or fail-open;
       // gctld has audited this decision all the same. The id lets an operator tie that
-      // record to the session's "decision unavailable" line (controlplane/README.md).
+      // record to the session's "decision unavailable" line (controlplane/README.md). An
+      // answer without a decision (gctld gave up at the same deadline) says why instead
+      // (probe round 40: "decision  (call 35)").
+      if (response.decision_id().empty()) {
+        spdlog::info("call {}: gctld's answer ({}) arrived after its session stopped waiting "
+                     "for it; no decision was made",
+                     id, common::log_escape(status.ok() ? "no decision id" : status.error_message(), 128));
+        return;
+      }
       spdlog::info("decision {} (call {}) arrived after its session stopped waiting for it; "
                    "the session answered without it",
                    common::log_escape(response.decision_id(), 64), id);

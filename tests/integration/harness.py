@@ -168,7 +168,13 @@ class ManagedProcess:
         if self.proc.poll() is None:
             try:
                 self.proc.send_signal(signal.SIGTERM)
-                self.proc.wait(timeout=timeout)
+                try:
+                    # grelayd lets busy sessions finish (--drain-timeout); a second signal
+                    # stops it at once, so teardown never waits for a slow upstream.
+                    self.proc.wait(timeout=min(1.0, timeout))
+                except subprocess.TimeoutExpired:
+                    self.proc.send_signal(signal.SIGTERM)
+                    self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=timeout)
