@@ -403,7 +403,9 @@ Result<v1::Interface> ConfigStore::create_interface(v1::Interface request) {
   auto created = interfaces_.create(request, unix_now_ms());
   if (!created) return from_storage(created.error());
   if (!batch_) {  // apply() checks once every interface is in place
-    if (auto offered = check_tls_offered(owner.value()); !offered) return offered.as_failure();
+    if (auto offered = check_tls_offered(owner.value(), created.value().id()); !offered) {
+      return offered.as_failure();
+    }
   }
   if (auto done = commit_change(tx.value(), {owner.value().instance()}); !done) {
     return done.as_failure();
@@ -415,15 +417,18 @@ Result<v1::Interface> ConfigStore::create_interface(v1::Interface request) {
   return std::move(created).value();
 }
 
-Result<void> ConfigStore::check_tls_offered(const v1::Service& service) {
+Result<void> ConfigStore::check_tls_offered(const v1::Service& service, std::int64_t adding) {
   if (!service.require_tls()) return ok();
   auto interfaces = interfaces_.list(service.name());
   if (!interfaces) return from_storage(interfaces.error());
   for (const v1::Interface& iface : interfaces.value()) {
     if (iface.type() != v1::INTERFACE_TYPE_TCP) continue;
     return fail(Code::kInvalidArgument,
-                "service " + service.name() + " requires TLS (require_tls) but interface " +
-                    (iface.id() > 0 ? std::to_string(iface.id()) + " " : std::string()) + "(" +
+                "service " + service.name() + " requires TLS (require_tls) but " +
+                    (iface.id() == adding ? std::string("the new interface ")
+                     : iface.id() > 0     ? "interface " + std::to_string(iface.id()) + " "
+                                          : std::string("interface ")) +
+                    "(" +
                     storage::format_endpoint(iface.bind_address(), iface.port()) +
                     ") is tcp, which offers no STARTTLS: its clients could send no mail; use "
                     "type starttls or ssl there, or turn require_tls off");

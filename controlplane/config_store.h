@@ -225,7 +225,9 @@ class ConfigStore {
   /// Inside the open transaction: kInvalidArgument when `service` has require_tls and an
   /// interface of type tcp, which cannot offer STARTTLS, so its clients would get 530 for
   /// every MAIL and could send nothing (RFC 3207 §4; probe round 34).
-  Result<void> check_tls_offered(const gateway::v1::Service& service);
+  /// `adding`: the id of an interface this transaction creates, named "the new interface"
+  /// (its id goes back with a refusal, and the next interface gets it; probe round 40).
+  Result<void> check_tls_offered(const gateway::v1::Service& service, std::int64_t adding = 0);
 
   storage::Database& db_;
   storage::ServiceRepository services_;

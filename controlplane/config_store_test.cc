@@ -429,6 +429,10 @@ TEST_F(ConfigStoreCertificateTest, ServicesThatRequireTlsOfferItOnEveryInterface
   EXPECT_EQ(refused.error().code, Code::kInvalidArgument);
   EXPECT_NE(refused.error().message.find("requires TLS"), std::string::npos)
       << refused.error().message;
+  // Not by an id that goes back with the refusal (probe round 40).
+  EXPECT_NE(refused.error().message.find("but the new interface (127.0.0.1:2525)"),
+            std::string::npos)
+      << refused.error().message;
   EXPECT_EQ(version(), before);
   v1::Interface starttls = iface("corp", 2587);
   starttls.set_type(v1::INTERFACE_TYPE_STARTTLS);
