@@ -1,6 +1,8 @@
 // Stored and live state of relay nodes.
 #include "controlplane/node_directory.h"
 
+#include <spdlog/spdlog.h>
+
 namespace gw::controlplane {
 
 namespace v1 = gateway::v1;
@@ -13,7 +15,15 @@ Result<void> NodeDirectory::record_registration(const std::string& node_id,
   storage::NodeRecord record{node_id, instance, hostname, version, now_ms, now_ms};
   if (auto stored = nodes_.upsert(record); !stored) return from_storage(stored.error());
   std::lock_guard lock(mu_);
-  live_[node_id].peer = peer;
+  Live& live = live_[node_id];
+  if (live.open_streams > 0 && live.peer != peer) {
+    // Either a node that restarted before its old stream was noticed closed, or two relay
+    // nodes started with one --node-id: `gctl node list` then shows one of them (probe
+    // round 40: nothing said so).
+    spdlog::warn("node {} registered from {} while a watch stream of it from {} is open: "
+                 "a restart, or two grelayd with the same --node-id", node_id, peer, live.peer);
+  }
+  live.peer = peer;
   return ok();
 }
 
