@@ -94,7 +94,18 @@ std::optional<std::string_view> misspelled_builtin(std::string_view name) {
   const bool reserved =
       std::any_of(std::begin(kBuiltinNamespaces), std::end(kBuiltinNamespaces),
                   [&](std::string_view space) { return lowered.starts_with(space); });
-  if (!reserved) return std::nullopt;
+  if (!reserved) {
+    // Outside the namespaces, a name that is a built-in without its first labels
+    // ("mail.from", "helo.domain") or within two edits of one ("smtp-mail-from") is a
+    // slip, not a name of the operator's own (probe round 40: both expanded to "").
+    for (std::string_view builtin : kBuiltins) {
+      const bool tail = lowered.find('.') != std::string::npos &&
+                        builtin.size() > lowered.size() && builtin.ends_with(lowered) &&
+                        builtin[builtin.size() - lowered.size() - 1] == '.';
+      if (tail || edit_distance(lowered, builtin) <= 2) return builtin;
+    }
+    return std::nullopt;
+  }
   std::string_view nearest = kBuiltins[0];
   std::size_t best = edit_distance(lowered, nearest);
   for (std::string_view builtin : kBuiltins) {

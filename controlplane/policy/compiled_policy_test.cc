@@ -302,6 +302,18 @@ TEST(CompilePolicy, MisspelledBuiltinAttributesAreRefused) {
   EXPECT_NE(e.reason.find("did you mean smtp.helo.domain?"), std::string::npos) << e.reason;
   e = compile_error("- {type: set_attribute, attribute: message.tag, value: x}");
   EXPECT_NE(e.reason.find("is not a built-in attribute"), std::string::npos) << e.reason;
+  // Outside the namespaces: a built-in without its first labels, or two edits from one
+  // (probe round 40: ${mail.from} and ${smtp-mail-from} expanded to "").
+  for (const auto& [slip, meant] : {std::pair{"mail.from", "smtp.mail.from"},
+                                    std::pair{"helo.domain", "smtp.helo.domain"},
+                                    std::pair{"subject.id", "authentication.subject.id"},
+                                    std::pair{"smtp-mail-from", "smtp.mail.from"}}) {
+    e = compile_error(std::string("- {type: add_header, name: X-A, value: '${") + slip + "}'}");
+    EXPECT_NE(e.reason.find(std::string("did you mean ${") + meant + "}?"), std::string::npos)
+        << slip << ": " << e.reason;
+  }
+  EXPECT_TRUE(compile_policy("p", "", "- {type: set_attribute, attribute: sender.alias, value: a}"));
+  EXPECT_TRUE(compile_policy("p", "", "- {type: match, attribute: from, equals: a}"));
   // The built-ins themselves, as spelled, stay fine.
   EXPECT_TRUE(compile_policy("p", "", "- {type: match, attribute: smtp.mail.from, equals: a}"));
   EXPECT_TRUE(compile_policy("p", "", "- {type: match, attribute: message.protocol.type, "
