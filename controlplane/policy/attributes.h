@@ -64,7 +64,7 @@ bool is_valid_attribute_name(std::string_view name);
 /// -> "smtp.mail.from", probe round 19), or any name under a built-in's namespace
 /// ("smtp.", "client.", "content.", "message.", "authentication.", "monitoring.", in any
 /// case) that is none of them ("smtp.mail.form" -> the nearest built-in by edit distance,
-/// smtp.mail.from; probe round 38); outside them, a built-in without its first labels
+/// smtp.mail.from; probe round 39); outside them, a built-in without its first labels
 /// ("mail.from") or within two edits of one ("smtp-mail-from"; probe round 40). nullopt
 /// for a built-in as spelled and for names of the operator's own (`sender.alias`). Names compare exactly, so such a name is another
 /// attribute, never set: a `match` on it always sees "" and a negated rule always passes.
