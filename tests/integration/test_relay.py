@@ -42,6 +42,15 @@ def smtp(port: int, timeout: float = 30.0) -> smtplib.SMTP:
     return smtplib.SMTP(LOOPBACK, port, local_hostname="c.example.net", timeout=timeout)
 
 
+def open_data(test: unittest.TestCase, c: SmtpClient) -> None:
+    """Banner, EHLO, MAIL, RCPT and DATA, each asserted: the client is ready for content."""
+    c.banner()
+    for command, code in (("EHLO c.example.net", 250), ("MAIL FROM:<alice@example.com>", 250),
+                          ("RCPT TO:<bob@example.org>", 250), ("DATA", 354)):
+        r = c.command(command)
+        test.assertEqual(r.code, code, f"{command}: {r}")
+
+
 def capabilities(reply: Reply) -> dict[str, str]:
     """EHLO reply lines after the first, as {KEYWORD: rest}."""
     caps = {}
@@ -317,11 +326,7 @@ class DataPathTests(RelayCase):
             return c.sock.getsockname()[1]  # the log's client=ADDR:PORT
 
         def inside_data(c: SmtpClient) -> None:
-            c.banner()
-            self.assertEqual(c.command("EHLO c.example.net").code, 250)
-            self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
-            self.assertEqual(c.command("RCPT TO:<bob@example.org>").code, 250)
-            self.assertEqual(c.command("DATA").code, 354)
+            open_data(self, c)
             c.send(b"Subject: x\r\n\r\npartial")
 
         ends: dict[str, int] = {}
@@ -631,11 +636,7 @@ class ControlPlaneTests(unittest.TestCase):
         idle.banner()
         self.assertEqual(idle.command("EHLO c.example.net").code, 250)
         busy = SmtpClient(port)
-        busy.banner()
-        self.assertEqual(busy.command("EHLO c.example.net").code, 250)
-        self.assertEqual(busy.command("MAIL FROM:<alice@example.com>").code, 250)
-        self.assertEqual(busy.command("RCPT TO:<bob@example.org>").code, 250)
-        self.assertEqual(busy.command("DATA").code, 354)
+        open_data(self, busy)
         busy.send(b"Subject: under way\r\n\r\nbody\r\n.\r\n")
         time.sleep(0.3)  # the end of data is with the upstream, which answers at 1.5 s
         os.kill(self.env.relay.pid, signal.SIGTERM)
