@@ -19,6 +19,7 @@
 #include "dataplane/listener_manager.h"
 #include "dataplane/node_agent.h"
 #include "dataplane/node_metrics.h"
+#include "dataplane/node_stop.h"
 #include "dataplane/policy_client.h"
 
 int main(int argc, char** argv) {
@@ -161,67 +162,18 @@ int main(int argc, char** argv) {
   auto work = asio::make_work_guard(io);
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> more_work;
   for (auto& context : more_contexts) more_work.push_back(asio::make_work_guard(*context));
-  // SIGHUP is logged and ignored: its default action ended grelayd without a word when the
-  // terminal that started it closed (probe round 40). The configuration comes from gctld.
-  asio::signal_set hangup(io, SIGHUP);
-  std::function<void()> ignore_hangups = [&] {
-    hangup.async_wait([&](const boost::system::error_code& ec, int) {
-      if (ec) return;
-      spdlog::info("grelayd: SIGHUP ignored (the configuration comes from the control plane)");
-      ignore_hangups();
-    });
-  };
-  ignore_hangups();
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  // A stop in two steps (RFC 5321 §3.8): no new sessions, idle ones answered 421 and closed,
-  // busy ones finish their command first; then, when none is left or --drain-timeout has
-  // passed, everything stops (a second signal stops at once).
-  SteadyTimer drain_timer(io);
-  const auto drain_deadline_after = std::chrono::milliseconds(drain_timeout_ms);
-  using Clock = std::chrono::steady_clock;
-  Clock::time_point drain_deadline{};
-  auto stop_now = [&] {
-    hangup.cancel();
-    signals.cancel();
-    drain_timer.cancel();
-    counters_timer.cancel();
-    work.reset();
-    io.stop();
-    for (auto& guard : more_work) guard.reset();
-    for (auto& context : more_contexts) context->stop();
-  };
-  std::function<void()> wait_for_sessions = [&] {
-    if (identity.sessions->size() == 0 || Clock::now() >= drain_deadline) {
-      if (identity.sessions->size() != 0) {
-        spdlog::warn("grelayd: {} session(s) still running after --drain-timeout, cut off",
-                     identity.sessions->size());
-      }
-      stop_now();
-      return;
-    }
-    drain_timer.expires_after(std::chrono::milliseconds(20));
-    drain_timer.async_wait([&](const boost::system::error_code& ec) {
-      if (!ec) wait_for_sessions();
-    });
-  };
-  std::function<void()> on_stop_signal = [&] {
-    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
-      if (ec) return;
-      if (drain_deadline != Clock::time_point{}) {
-        spdlog::info("grelayd: signal {} again, stopping now", signo);
-        stop_now();
-        return;
-      }
-      spdlog::info("grelayd: signal {}, stopping: {} session(s) to finish", signo,
-                   identity.sessions->size());
-      drain_deadline = Clock::now() + drain_deadline_after;
-      asio::post(strand, [&] { listeners.stop_all(); });
-      identity.sessions->drain_all();
-      wait_for_sessions();
-      on_stop_signal();
-    });
-  };
-  on_stop_signal();
+  // SIGTERM/SIGINT: a stop in two steps (RFC 5321 §3.8); SIGHUP ignored (NodeStop).
+  NodeStop node_stop(io, *identity.sessions, std::chrono::milliseconds(drain_timeout_ms),
+                     {.close_listeners = [&] { asio::post(strand, [&] { listeners.stop_all(); }); },
+                      .stop_everything =
+                          [&] {
+                            counters_timer.cancel();
+                            work.reset();
+                            io.stop();
+                            for (auto& guard : more_work) guard.reset();
+                            for (auto& context : more_contexts) context->stop();
+                          }});
+  node_stop.start();
 
   spdlog::info("grelayd node={} instance={} control-plane={} threads={}", agent_options.node_id,
                agent_options.instance, agent_options.control_plane, threads);
