@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "cli/tls_diagnosis.h"
 #include "common/message_limits.h"
 
 namespace gw::cli {
@@ -33,6 +34,14 @@ std::shared_ptr<grpc::ChannelCredentials> credentials_for(const ChannelOptions& 
     ssl.pem_private_key = read_file(options.tls_key_file, "--tls-key");
   }
   return grpc::SslCredentials(ssl);
+}
+
+// Empty stubs, with what gctl's own TLS handshake found wrong (gRPC says only "not
+// connected").
+ControlPlaneStubs unreachable(const ChannelOptions& options) {
+  ControlPlaneStubs none;
+  none.unreachable_reason = diagnose_unreachable(options);
+  return none;
 }
 
 }  // namespace
@@ -83,18 +92,18 @@ ControlPlaneStubs connect_control_plane(const ChannelOptions& options,
     grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
     while (state != GRPC_CHANNEL_READY && state != GRPC_CHANNEL_TRANSIENT_FAILURE &&
            state != GRPC_CHANNEL_SHUTDOWN) {
-      if (!channel->WaitForStateChange(state, deadline)) return {};
+      if (!channel->WaitForStateChange(state, deadline)) return unreachable(options);
       state = channel->GetState(/*try_to_connect=*/true);
     }
     if (state == GRPC_CHANNEL_READY) break;
     if (attempt >= kConnectAttempts ||
         std::chrono::system_clock::now() + kReconnectBackoff >= deadline) {
-      return {};
+      return unreachable(options);
     }
     std::this_thread::sleep_for(kReconnectBackoff);
   }
   return ControlPlaneStubs{gateway::v1::AdminService::NewStub(channel),
-                           gateway::v1::PolicyAdminService::NewStub(channel)};
+                           gateway::v1::PolicyAdminService::NewStub(channel), ""};
 }
 
 void set_call_deadline(grpc::ClientContext& context, std::chrono::milliseconds timeout) {

@@ -54,6 +54,9 @@ void add_admin_token(grpc::ClientContext& context, const std::string& token);
 struct ControlPlaneStubs {
   std::shared_ptr<gateway::v1::AdminService::StubInterface> admin;
   std::shared_ptr<gateway::v1::PolicyAdminService::StubInterface> policy;
+  /// When both are null: what a TLS handshake of gctl's own found wrong (diagnose_unreachable
+  /// in tls_diagnosis.h), or "" when it found nothing to say.
+  std::string unreachable_reason;
 
   explicit operator bool() const { return admin != nullptr && policy != nullptr; }
 };
@@ -65,7 +68,7 @@ inline constexpr std::chrono::milliseconds kReconnectBackoff{100};
 
 /// Opens a channel per `options` and waits up to `connect_timeout` until it is ready.
 /// Returns empty stubs when the server cannot be reached (kConnectAttempts failed attempts,
-/// or no answer in time); the caller reports that. Throws
+/// or no answer in time), with the TLS cause when one is found; the caller reports that. Throws
 /// std::runtime_error when a TLS file cannot be read (the message names the file, never its
 /// content). HTTP proxies from the environment are not used: the admin API is reached
 /// directly.

@@ -2,6 +2,7 @@
 #include "cli/command_context.h"
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/printable_line.h"
@@ -56,7 +57,14 @@ int exit_code_for(const grpc::Status& status) { return status.ok() ? kExitOk : k
 
 std::string error_text_for(const grpc::Status& status, const std::string& server) {
   const auto code = status.error_code();
-  if (code == grpc::StatusCode::UNAVAILABLE) return "cannot reach control plane at " + server;
+  if (code == grpc::StatusCode::UNAVAILABLE) {
+    std::string text = "cannot reach control plane at " + server;
+    const std::string& message = status.error_message();
+    if (message.rfind(kUnreachableBecause, 0) == 0) {
+      text += ": " + message.substr(std::string_view(kUnreachableBecause).size());
+    }
+    return text;
+  }
   if (code == grpc::StatusCode::DEADLINE_EXCEEDED) {
     // Connected, but no answer in time: the control plane may be busy (a large apply holds
     // the configuration database) and may still carry the request out (probe round 34:
@@ -94,7 +102,12 @@ const ControlPlaneStubs& CommandContext::stubs() {
       token_ = read_admin_token(options_.channel.token_file);
     }
     stubs_ = connect_(options_.channel);
-    if (!stubs_) throw RpcError(grpc::Status(grpc::StatusCode::UNAVAILABLE, "not connected"));
+    if (!stubs_) {
+      throw RpcError(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                  stubs_.unreachable_reason.empty()
+                                      ? std::string("not connected")
+                                      : kUnreachableBecause + stubs_.unreachable_reason));
+    }
   }
   return stubs_;
 }

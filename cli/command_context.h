@@ -63,9 +63,15 @@ void require_utf8_strings(const google::protobuf::Message& request);
 /// unreachable alike; usage errors never reach the server).
 int exit_code_for(const grpc::Status& status);
 
+/// Prefix of an UNAVAILABLE status message that gctl made itself when its channel never
+/// opened: the rest is the cause found (e.g. a TLS certificate not trusted) and is printed.
+inline constexpr const char* kUnreachableBecause = "gctl-unreachable: ";
+
 /// The text after "gctl: error: " for a failed call, on one line: "cannot reach control
-/// plane at SERVER" for UNAVAILABLE and DEADLINE_EXCEEDED, otherwise the server's message
-/// (line breaks turned into spaces), or the status code's name when the message is empty.
+/// plane at SERVER" for UNAVAILABLE (followed by ": CAUSE" when the message starts with
+/// kUnreachableBecause), "no answer from control plane ..." for DEADLINE_EXCEEDED, otherwise
+/// the server's message (line breaks turned into spaces), or the status code's name when
+/// the message is empty.
 std::string error_text_for(const grpc::Status& status, const std::string& server);
 
 /// Refuses TLS options that do not fit together: --tls-cert without --tls-key (or the other

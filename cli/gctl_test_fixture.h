@@ -40,7 +40,7 @@ class GctlTest : public ::testing::Test {
           servers_.push_back(channel.server);
           channels_.push_back(channel);
           if (unreachable_) return {};
-          return {stub_, policy_stub_};
+          return {stub_, policy_stub_, ""};
         },
         defaults, in_, out_, err_);
   }

@@ -87,22 +87,54 @@ class ControlPlaneTlsTests(unittest.TestCase):
 
     def test_gctl_without_valid_client_certificate_is_refused(self) -> None:
         pki = self.pki
+        # Each refusal names its cause: gRPC says only "not connected", so gctl repeats the
+        # handshake with OpenSSL (cli/tls_diagnosis.h; probe round 39).
         variants = {
-            "plaintext": [],
-            "no client certificate": tls_flags(pki.ca),
-            "client certificate from an unknown CA": tls_flags(pki.ca, pki.rogue_client),
-            "server not trusted": tls_flags(pki.rogue_ca, pki.gctl_client),
+            "plaintext": ([], "the server speaks TLS: give --tls-ca"),
+            "no client certificate": (tls_flags(pki.ca), "it may want a client certificate (--tls-cert"),
+            "client certificate from an unknown CA": (tls_flags(pki.ca, pki.rogue_client),
+                                                      "it may not trust --tls-cert"),
+            "server not trusted": (tls_flags(pki.rogue_ca, pki.gctl_client),
+                                   "gctld's certificate is not trusted by --tls-ca ("),
         }
-        for label, flags in variants.items():
+        for label, (flags, cause) in variants.items():
             with self.subTest(label):
-                started = time.monotonic()
-                cp = Gctl(self.gctld.address, flags).run("service", "list", check=False,
-                                                         timeout=30)
-                self.assertEqual(cp.returncode, 1, f"{label}: {cp.stdout} {cp.stderr}")
-                lines = cp.stderr.strip().splitlines()
-                self.assertEqual(len(lines), 1, cp.stderr)
-                self.assertTrue(lines[0].startswith("gctl: error: "), cp.stderr)
-                self.assertLess(time.monotonic() - started, 20, "gctl hung")
+                self.assert_refused_with_cause(self.gctld.address, flags, label, cause)
+
+    def assert_refused_with_cause(self, address: str, flags: list[str], label: str,
+                                  cause: str) -> None:
+        started = time.monotonic()
+        cp = Gctl(address, flags).run("service", "list", check=False, timeout=30)
+        self.assertEqual(cp.returncode, 1, f"{label}: {cp.stdout} {cp.stderr}")
+        lines = cp.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, cp.stderr)
+        self.assertTrue(lines[0].startswith(
+            f"gctl: error: cannot reach control plane at {address}: "), cp.stderr)
+        self.assertIn(cause, lines[0], label)
+        self.assertLess(time.monotonic() - started, 20, "gctl hung")
+
+    def test_gctl_names_a_plaintext_server_and_a_certificate_for_another_host(self) -> None:
+        pki = self.pki
+        plain = Gctld(self.workdir, db_path=self.workdir / "plain.db", name="gctld-plain")
+        wrong_name = Gctld(self.workdir, db_path=self.workdir / "wrong.db", name="gctld-wrong",
+                           extra_args=[
+            "--tls-cert", str(pki.wrong_host.cert), "--tls-key", str(pki.wrong_host.key),
+            "--tls-ca", str(pki.ca.cert)])
+        for daemon in (plain, wrong_name):
+            self.processes.append(daemon)
+            daemon.start()
+        self.assert_refused_with_cause(plain.address, tls_flags(pki.ca, pki.gctl_client),
+                                       "plaintext gctld", "the server does not speak TLS")
+        self.assert_refused_with_cause(wrong_name.address, tls_flags(pki.ca, pki.gctl_client),
+                                       "certificate for wrong.example.test",
+                                       "gctld's certificate does not name 127.0.0.1")
+        port = wrong_name.address.rsplit(":", 1)[1]
+        unreachable = Gctl(f"127.0.0.1:{free_port()}", tls_flags(pki.ca, pki.gctl_client))
+        cp = unreachable.run("service", "list", check=False, timeout=30)
+        self.assertEqual(cp.returncode, 1, cp.stderr)
+        self.assertRegex(cp.stderr.strip(),
+                         r"^gctl: error: cannot reach control plane at 127\.0\.0\.1:\d+$",
+                         f"nothing to add when TCP is refused too (gctld on {port})")
 
     def test_relay_node_with_valid_certificate_serves(self) -> None:
         pki = self.pki
