@@ -235,7 +235,7 @@ Result<DecisionOutcome> DecisionEngine::decide(const v1::DecisionRequest& reques
   }
   policy::Decision decision =
       policy::evaluate(*compiled, to_policy_command(request.command()), attributes,
-                       *config->users, message_ptr, mime_limits);
+                       *config->users, message_ptr, mime_limits, request.eight_bit_allowed());
   response.set_verdict(to_verdict(decision.verdict));
   if (decision.verdict != policy::Verdict::kContinue) {
     v1::SmtpReply* reply = response.mutable_reply();

@@ -1301,7 +1301,10 @@ awaitable<Decision> RelaySession::ask_policy(const gateway::v1::Handler& handler
   for (std::string& recipient : *request.mutable_recipients()) {
     if (!common::is_valid_utf8(recipient)) recipient = common::to_valid_utf8(recipient);
   }
-  if (command == gateway::v1::SMTP_COMMAND_DATA) request.set_message(std::move(message));
+  if (command == gateway::v1::SMTP_COMMAND_DATA) {
+    request.set_message(std::move(message));
+    request.set_eight_bit_allowed(body_8bitmime_);
+  }
   // A client that resets its connection meanwhile is noticed (closing_, client_failed_):
   // the command is then not acted on (stopped_by), so a message whose DATA decision was
   // still out is never delivered for a client that cannot see its 250 and will send it
@@ -1418,6 +1421,8 @@ void RelaySession::reset_transaction() {
   recipient_overshoot_ = 0;
   mail_from_.clear();
   smtputf8_ = false;
+  // body_8bitmime_ stays: the DATA decision reads it after this reset, and every accepted
+  // MAIL sets it anew.
 }
 
 awaitable<bool> RelaySession::reopen_upstream(bool for_auth) {
@@ -1588,6 +1593,7 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
   std::string& forward = command_;  // reused buffer: no allocation per command
   forward.assign("MAIL FROM:<").append(parsed.path.mailbox).append(">");
   bool utf8 = false;
+  bool body_8bitmime = false;
   for (std::size_t i = 0; i < parsed.params.size(); ++i) {
     const auto& p = parsed.params[i];
     if (!esmtp_) {
@@ -1628,6 +1634,7 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
     } else if (p.keyword == "BODY" && caps.eightbitmime &&
                (smtp::iequals_ascii(p.value, "7BIT") || smtp::iequals_ascii(p.value, "8BITMIME"))) {
       forward += " BODY=" + p.value;
+      body_8bitmime = smtp::iequals_ascii(p.value, "8BITMIME");
     } else if (p.keyword == "SMTPUTF8" && caps.smtputf8 && caps.eightbitmime && !p.has_value) {
       // RFC 6531 §3.1: SMTPUTF8 needs 8BITMIME too (smtp::client_capabilities).
       utf8 = true;
@@ -1708,6 +1715,7 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
     recipients_.clear();
     mail_from_ = sender;
     smtputf8_ = utf8;
+    body_8bitmime_ = body_8bitmime;
   }
 }
 

@@ -292,6 +292,9 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   smtp::SessionState state_ = smtp::SessionState::kConnected;
   bool esmtp_ = false;          // EHLO (not HELO): extensions and PIPELINING in force
   bool smtputf8_ = false;       // MAIL carried SMTPUTF8
+  // The last accepted MAIL went upstream with BODY=8BITMIME: its DATA policy may leave
+  // 8-bit octets (DecisionRequest.eight_bit_allowed). Set by every accepted MAIL.
+  bool body_8bitmime_ = false;
   // The reply being sent is in an SMTPUTF8 transaction (its MAIL, its end of data): its text
   // may carry UTF-8.
   bool utf8_command_ = false;

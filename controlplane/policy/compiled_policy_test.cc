@@ -244,6 +244,24 @@ TEST(CompilePolicy, ReadOnlyAttributesAndPasswordTemplates) {
   EXPECT_NE(e.reason.find("must not use"), std::string::npos);
 }
 
+// Probe round 41: a policy's own Content-Transfer-Encoding made the message one the
+// gateway refuses (two labels), and removing it left base64 text unlabelled. The fields
+// that describe the body's encoding are the engine's.
+TEST(CompilePolicy, HeaderFiltersCannotTouchTheMimeStructureFields) {
+  for (const char* name : {"Content-Type", "content-transfer-encoding", "MIME-Version",
+                           "Mime-Version"}) {
+    for (const std::string& filter : {std::string("{type: add_header, name: ") + name +
+                                         ", value: base64}",
+                                     std::string("{type: remove_header, name: ") + name + "}"}) {
+      auto e = compile_error("- " + filter);
+      EXPECT_NE(e.reason.find("describes the body's MIME encoding"), std::string::npos)
+          << filter << ": " << e.reason;
+    }
+  }
+  compile_ok("- {type: add_header, name: Content-Disposition-Note, value: x}");
+  compile_ok("- {type: remove_header, name: Content-Language}");
+}
+
 TEST(CompilePolicy, BuiltinAttributesMisspelledInCaseAreRefused) {
   // Probe round 19: `match` on SMTP.MAIL.FROM was accepted and never fired (the attribute
   // is never set), so a negated rule always passed.

@@ -2,6 +2,11 @@
 // §2.2), applied by the engine when the policy passes.
 #include "controlplane/policy/attribute_template.h"
 #include "controlplane/policy/filters.h"
+#include "controlplane/policy/mime_message.h"
+
+#include <algorithm>
+#include <cctype>
+#include <string_view>
 
 namespace gw::controlplane::policy {
 namespace {
@@ -43,12 +48,29 @@ class RemoveHeaderFilter final : public Filter {
   std::string name_;
 };
 
+// The fields that say how the body is encoded (RFC 2045 §4-§6): the engine keeps them in
+// step with the body it writes. A policy's copy would contradict it (probe round 41: a
+// second Content-Transfer-Encoding made the message one the gateway itself refuses, and a
+// removed one left base64 text unlabelled).
+constexpr std::string_view kMimeStructureFields[] = {"Content-Type", "Content-Transfer-Encoding",
+                                                     "MIME-Version"};
+
 std::string read_name(FilterSpec& spec) {
   std::string name = spec.string("name");
   if (!is_valid_header_name(name)) {
     spec.fail("name", "\"" + name +
                           "\" is not a header field name (1..76 printable ASCII characters, "
                           "no ':' or space)");
+  }
+  for (std::string_view field : kMimeStructureFields) {
+    if (std::ranges::equal(name, field, [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
+      spec.fail("name", std::string(field) +
+                            " describes the body's MIME encoding, which the gateway keeps "
+                            "consistent itself; it cannot be added or removed by a policy");
+    }
   }
   return name;
 }

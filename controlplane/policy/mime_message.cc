@@ -1304,20 +1304,31 @@ bool is_valid_header_name(std::string_view name) {
 
 namespace {
 
-// `value` as RFC 2047 encoded-words, whatever it holds (rfc2047_encode()).
-std::string encoded_words(std::string_view value) {
-  // 45 octets make 60 base64 characters: with "=?UTF-8?B?" and "?=" 72 <= 75 (§2).
-  constexpr std::size_t kChunk = 45;
+// 45 octets make 60 base64 characters: with "=?UTF-8?B?" and "?=" 72 <= 75 (RFC 2047 §2).
+constexpr std::size_t kWordOctets = 45;
+// "=?UTF-8?B?" and "?=" around the base64 text.
+constexpr std::size_t kWordOverhead = 12;
+// RFC 2047 §2: a line holding an encoded-word is at most 76 characters.
+constexpr std::size_t kEncodedLine = 76;
+
+// `value` as RFC 2047 encoded-words, whatever it holds (rfc2047_encode()), folded with
+// CRLF SP between them. The first word holds at most `first_octets` octets of `value`
+// (it shares its line with the field name), later ones kWordOctets; a first word that could
+// not hold one whole UTF-8 character is left out (the result starts with the fold).
+std::string encoded_words(std::string_view value, std::size_t first_octets = kWordOctets) {
   std::string out;
   std::size_t start = 0;
+  std::size_t limit = first_octets;
   while (start < value.size()) {
     std::size_t end = start;
     while (end < value.size()) {
       const std::size_t length = std::max<std::size_t>(1, common::utf8_sequence_length(value, end));
-      if (end + length - start > kChunk) break;
+      if (end + length - start > limit) break;
       end += length;
     }
-    if (!out.empty()) out += "\r\n ";
+    if (start > 0 || end == start) out += "\r\n ";
+    limit = kWordOctets;
+    if (end == start) continue;  // nothing fits beside the name: start on the next line
     out += "=?UTF-8?B?";
     out += base64_encode(value.substr(start, end - start), 0);
     out += "?=";
@@ -1340,8 +1351,16 @@ std::string header_field(std::string_view name, std::string_view value) {
   out += ": ";
   const std::size_t prefix = out.size();
   auto encoded = [&] {
+    // The first word shares its line with "Name: " within RFC 2047's 76 characters (probe
+    // round 41: an 80-character first line); when not even one character fits, the words
+    // start on a continuation line ("Name:" CRLF SP word).
+    const std::size_t room = kEncodedLine > prefix + kWordOverhead
+                                 ? (kEncodedLine - prefix - kWordOverhead) / 4 * 3
+                                 : 0;
     out.resize(prefix);
-    out += encoded_words(value);
+    std::string words = encoded_words(value, std::min(room, kWordOctets));
+    if (words.rfind("\r\n", 0) == 0) out.pop_back();  // no space before the fold
+    out += words;
     out += "\r\n";
     return out;
   };

@@ -187,7 +187,8 @@ struct HeaderEdit {
 std::string rfc2047_encode(std::string_view value);
 
 /// The header field "name: value" CRLF as the gateway adds it, on lines the RFCs allow:
-/// a non-ASCII value as rfc2047_encode() gives it (one encoded word per line); an ASCII
+/// a non-ASCII value as rfc2047_encode() gives it (one encoded word per line, the first
+/// within 76 characters beside the name or else on the next line, RFC 2047 §2); an ASCII
 /// value folded before whitespace (CRLF inserted, the whitespace kept: RFC 5322 §2.2.3) so
 /// that lines stay within 78 characters where a space allows and within 998 always (§2.1.1).
 /// A value with a word that no line could hold is written as encoded-words too (they fold

@@ -69,6 +69,47 @@ TEST(HeaderField, LongAsciiValuesAreFoldedNotCut) {
   EXPECT_EQ(header_field("X-Gw", "gepr\xc3\xbc" "ft"), "X-Gw: =?UTF-8?B?Z2VwcsO8ZnQ=?=\r\n");
 }
 
+// Probe round 41 (RFC 2047 §2): a line holding an encoded-word is at most 76 characters,
+// the field name's line included ("X-Body: " and a 72-character word made 80). Every name
+// length from 1 to 76: lines within 76, continuation lines start with a space, and the
+// words decode back to the value.
+TEST(HeaderField, EncodedWordLinesStayWithin76CharactersWhateverTheNameLength) {
+  std::string value;
+  for (int i = 0; i < 41; ++i) value += "\xc3\xbc";
+  value += " end";
+  for (std::size_t length = 1; length <= 76; ++length) {
+    const std::string name = "X" + std::string(length - 1, 'n');
+    ASSERT_TRUE(is_valid_header_name(name));
+    const std::string field = header_field(name, value);
+    ASSERT_TRUE(field.starts_with(name + ":")) << field;
+    std::string decoded;
+    std::size_t lines = 0;
+    for (std::size_t from = 0, end; (end = field.find("\r\n", from)) != std::string::npos;
+         from = end + 2) {
+      const std::string line = field.substr(from, end - from);
+      // RFC 2047 §2 for a line with a word; RFC 5322 §2.1.1's 78 for the name alone.
+      EXPECT_LE(line.size(), line.find("=?") != std::string::npos ? 76u : 78u)
+          << "name length " << length << ": " << line;
+      if (lines++ > 0) {
+        ASSERT_FALSE(line.empty());
+        EXPECT_EQ(line.front(), ' ') << line;
+      }
+      for (std::size_t at = 0; (at = line.find("=?UTF-8?B?", at)) != std::string::npos;) {
+        const std::size_t text = at + 10, close = line.find("?=", text);
+        ASSERT_NE(close, std::string::npos) << line;
+        decoded += base64_decode(line.substr(text, close - text));
+        at = close + 2;
+      }
+    }
+    EXPECT_EQ(decoded, value) << "name length " << length;
+  }
+  // A name that leaves no room for a word: the words start on the next line, with no
+  // trailing space after the colon.
+  const std::string name(76, 'N');
+  EXPECT_TRUE(header_field(name, "\xc3\xbc").starts_with(name + ":\r\n =?UTF-8?B?w7w=?="))
+      << header_field(name, "\xc3\xbc");
+}
+
 TEST(Rfc2047, AsciiStaysAndEverythingElseBecomesEncodedWords) {
   EXPECT_EQ(rfc2047_encode(""), "");
   EXPECT_EQ(rfc2047_encode("checked by gw =?x?="), "checked by gw =?x?=");

@@ -141,7 +141,7 @@ std::string with_charset_utf8(std::string value) {
 
 void finish_message(Decision& decision, const EvaluationState& state,
                     const MimeStructure& structure, const std::optional<std::string>& new_body,
-                    bool relabel_utf8, std::string& message) {
+                    bool relabel_utf8, bool eight_bit_allowed, std::string& message) {
   if (!new_body && state.header_edits.empty()) return;
   if (new_body && structure.multipart) {
     fail_with(decision,
@@ -163,17 +163,19 @@ void finish_message(Decision& decision, const EvaluationState& state,
            : text            ? base64_encode(to_crlf_lines(*new_body, /*final_crlf=*/false))
                              : base64_encode(*new_body);
     // 8-bit octets the policy brought in (a footer "grüße") must not leave in a part
-    // labelled 7bit (the default) or quoted-printable (RFC 2045 §2.7, §6.7), nor reach an
-    // upstream without 8BITMIME (RFC 6152 §3; probe round 12): quoted-printable escapes
-    // them, a 7bit part goes base64. A part labelled 8bit or binary keeps them; the node
-    // refuses those toward a 7-bit upstream (554 5.6.3).
+    // labelled 7bit (the default) or quoted-printable (RFC 2045 §2.7, §6.7), nor in a
+    // transaction whose MAIL went upstream without BODY=8BITMIME (RFC 6152 §3; probe rounds
+    // 12 and 41: a part labelled 8bit holding ASCII, sent without BODY, came out with raw
+    // "grüße"): quoted-printable escapes them, any other part goes base64. Only a part
+    // labelled 8bit or binary in a BODY=8BITMIME transaction (`eight_bit_allowed`) keeps them.
     // Without a Content-Type, or in a text part without a charset parameter, the text
     // would read as US-ASCII (RFC 2045 §5.2, RFC 2046 §4.1.2); UTF-8 text is labelled so
     // (probe round 32: "Content-Type: text/html" kept, the footer "grüße" read as
     // "gr����e"). In a part with a declared charset the caller has already written the
     // policy's text in it, or converted the whole body to UTF-8 (`relabel_utf8`: the
     // charset parameter is replaced; fit_to_charset).
-    const bool eight_bit_text = !structure.base64 && !structure.eight_bit && common::has_8bit(body);
+    const bool keeps_8bit = structure.eight_bit && eight_bit_allowed;
+    const bool eight_bit_text = !structure.base64 && !keeps_8bit && common::has_8bit(body);
     // A charset parameter in any form, even an empty one ('charset=""', "charset*=''"), is
     // the message's own: a second one would make the field ambiguous (probe round 33).
     const auto type_field = find_header(headers, "Content-Type");
@@ -246,7 +248,8 @@ void finish_message(Decision& decision, const EvaluationState& state,
 }  // namespace
 
 Decision evaluate(const CompiledPolicy& policy, Command command, Attributes& attributes,
-                  const UserDirectory& users, std::string* message, const MimeLimits& limits) {
+                  const UserDirectory& users, std::string* message, const MimeLimits& limits,
+                  bool eight_bit_allowed) {
   Decision decision;
   EvaluationState state{command, attributes, users, {}, false, {}, {}};
 
@@ -350,14 +353,22 @@ Decision evaluate(const CompiledPolicy& policy, Command command, Attributes& att
       const auto it = attributes.find(attr::kContentBody);
       if (it != attributes.end() && it->second != original_body) new_body = it->second;
     }
-    if (new_body && structure->quoted_printable && has_lone_cr_or_lf(original_body)) {
-      // "=0D" / "=0A" decode to a lone CR / LF, and the changed body's line ends are made
-      // CRLF: the octets would come out as line breaks the client never sent (BR-02: no
-      // silent repair; probe round 30). The policy's own "\n" cannot be told from them.
+    const bool base64_text = structure->base64 &&
+                             (structure->leaves.empty() || structure->leaves[0].text);
+    if (new_body && (structure->quoted_printable || base64_text) &&
+        has_lone_cr_or_lf(original_body)) {
+      // "=0D" / "=0A" (or a base64 text that decodes to "a\rb\nc") hold a lone CR / LF,
+      // and the changed text's line ends are made CRLF: the octets would come out as line
+      // breaks the client never sent (BR-02, BR-28: no silent repair; probe rounds 30 and
+      // 41). The policy's own "\n" cannot be told from them.
       fail_with(decision,
-                media_error_reply("Changing this quoted-printable body is not supported"),
-                "content.body changed on a quoted-printable part with encoded lone CR or LF "
-                "octets, which the rewrite would turn into line breaks");
+                media_error_reply(structure->quoted_printable
+                                      ? "Changing this quoted-printable body is not supported"
+                                      : "Changing this base64 text body is not supported"),
+                std::string("content.body changed on a ") +
+                    (structure->quoted_printable ? "quoted-printable" : "base64") +
+                    " text part with encoded lone CR or LF octets, which the rewrite would "
+                    "turn into line breaks");
     } else {
       // The policy's text is UTF-8; the octets it kept are in the part's charset
       // (fit_to_charset: converted, or the part relabelled utf-8).
@@ -369,7 +380,8 @@ Decision evaluate(const CompiledPolicy& policy, Command command, Attributes& att
           relabel_utf8 = fit->relabel_utf8;
         }
       }
-      finish_message(decision, state, *structure, new_body, relabel_utf8, *message);
+      finish_message(decision, state, *structure, new_body, relabel_utf8, eight_bit_allowed,
+                     *message);
     }
   }
   if (command == Command::kData) attributes.erase(std::string(attr::kContentBody));

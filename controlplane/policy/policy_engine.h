@@ -56,7 +56,10 @@ struct Decision {
 ///   `attributes` at the end. When the policy passes, header edits are applied to the top
 ///   header block, and a changed content.body is re-encoded: base64 in 76-character CRLF
 ///   lines for a single base64 part, the text as is (line endings made CRLF, a final CRLF
-///   added) for any other single part; changing the body of a multipart message is
+///   added) for any other single part, except that 8-bit octets in the result leave a
+///   part as quoted-printable or base64 unless the part is labelled 8bit/binary and
+///   `eight_bit_allowed` (the MAIL went upstream with BODY=8BITMIME; RFC 6152 §3); changing
+///   the body of a multipart message is
 ///   refused with reject 554 5.6.0 (this build does not rebuild multiparts). `message`
 ///   may be null (no message: nothing to parse or replace).
 /// - Filters run in order; one whose `when` is false is skipped; the first failure ends
@@ -66,6 +69,7 @@ struct Decision {
 /// Thread-safe for distinct `attributes`/`message`; costs one Argon2id verification per
 /// attribute_authentication filter reached, so callers run it off event-loop threads.
 Decision evaluate(const CompiledPolicy& policy, Command command, Attributes& attributes,
-                  const UserDirectory& users, std::string* message, const MimeLimits& limits = {});
+                  const UserDirectory& users, std::string* message, const MimeLimits& limits = {},
+                  bool eight_bit_allowed = false);
 
 }  // namespace gw::controlplane::policy

@@ -43,9 +43,11 @@ Decision run(std::string_view yaml, Command command, Attributes&& attributes = {
   return run(yaml, command, attributes, reply);
 }
 
+// `eight_bit_allowed`: the transaction's MAIL went upstream with BODY=8BITMIME.
 Decision run_data(std::string_view yaml, std::string& message, Attributes attributes = {},
-                  std::string_view reply = "") {
-  return evaluate(*compile(yaml, reply), Command::kData, attributes, no_users(), &message);
+                  std::string_view reply = "", bool eight_bit_allowed = false) {
+  return evaluate(*compile(yaml, reply), Command::kData, attributes, no_users(), &message, {},
+                  eight_bit_allowed);
 }
 
 // ---- true / false, default replies, policy replies ---------------------------------------
@@ -1012,6 +1014,36 @@ TEST(EvaluateData, QuotedPrintableLoneCrOrLfIsNeverTurnedIntoALineBreak) {
   EXPECT_TRUE(pair.message_replaced);
 }
 
+// Probe round 41 (BR-28): the same for a base64 text part: "YQ1iCmM=" is "a\rb\nc", and the
+// rewrite came out "a\r\nb\r\nc". Refused as the quoted-printable twin is; a base64 part
+// that is not text keeps its octets, so it is rewritten.
+TEST(EvaluateData, Base64TextLoneCrOrLfIsNeverTurnedIntoALineBreak) {
+  const std::string footer =
+      "- {type: set_attribute, attribute: content.body, value: \"${content.body}-- footer\\n\"}";
+  for (const char* type : {"text/plain; charset=utf-8", "text/html"}) {
+    const std::string original = std::string("Content-Type: ") + type +
+                                 "\r\nContent-Transfer-Encoding: base64\r\n\r\nYQ1iCmM=\r\n";
+    std::string message = original;
+    auto d = run_data(footer, message);
+    EXPECT_EQ(d.verdict, Verdict::kReject) << type << ": " << d.reason;
+    EXPECT_EQ(d.reply.code, 554u);
+    EXPECT_EQ(d.reply.enhanced_code, "5.6.0");
+    EXPECT_EQ(message, original);
+  }
+  std::string binary =
+      "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+      "YQ1iCmM=\r\n";
+  auto kept = run_data(footer, binary);
+  EXPECT_EQ(kept.verdict, Verdict::kContinue) << kept.reason;
+  ASSERT_TRUE(kept.message_replaced);
+  EXPECT_EQ(base64_decode(binary.substr(binary.find("\r\n\r\n") + 4)), "a\rb\nc-- footer\n");
+  // CRLF pairs are line breaks either way: the rewrite goes on.
+  std::string pair =
+      "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+      base64_encode("a\r\nb\r\n") + "\r\n";
+  EXPECT_EQ(run_data(footer, pair).verdict, Verdict::kContinue);
+}
+
 // Probe round 30: a NUL a policy writes into the body ("\u0000" in a template) never goes
 // out raw; the part is sent base64, like an over-long line.
 TEST(EvaluateData, ANulThePolicyWritesIsSentBase64) {
@@ -1071,14 +1103,30 @@ TEST(EvaluateData, EightBitTextThePolicyAddsIsEncoded) {
     EXPECT_NE(message.find("\r\n\r\nhello=20\r\n-- gr=C3=BC=C3=9Fe\r\n"), std::string::npos)
         << message;
   }
-  {  // Labelled 8bit: the octets stay 8bit (the node refuses them toward a 7-bit upstream),
-     // and the UTF-8 text, which had no charset (US-ASCII), is labelled.
+  {  // Labelled 8bit in a BODY=8BITMIME transaction: the octets stay 8bit, and the UTF-8
+     // text, which had no charset (US-ASCII), is labelled.
     std::string message = "Content-Transfer-Encoding: 8bit\r\n\r\nhello\r\n";
-    auto d = run_data(policy, message);
+    auto d = run_data(policy, message, {}, "", /*eight_bit_allowed=*/true);
     ASSERT_TRUE(d.message_replaced) << d.reason;
     EXPECT_EQ(message, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
                        "Content-Transfer-Encoding: 8bit\r\n\r\nhello\r\n-- gr\xc3\xbc\xc3\x9f"
                        "e\r\n");
+  }
+  // Labelled 8bit or binary, but the MAIL went upstream without BODY=8BITMIME (RFC 6152 §3;
+  // probe round 41: the ASCII part came out with raw "grüße" in a 7-bit transaction): the
+  // change goes base64, relabelled.
+  for (const char* label : {"8bit", "binary", "8BIT"}) {
+    std::string message = std::string("Content-Transfer-Encoding: ") + label + "\r\n\r\nhello\r\n";
+    auto d = run_data(policy, message);
+    ASSERT_TRUE(d.message_replaced) << d.reason;
+    EXPECT_TRUE(seven_bit(message)) << message;
+    const std::size_t split = message.find("\r\n\r\n");
+    ASSERT_NE(split, std::string::npos);
+    const std::string headers = message.substr(0, split + 2);
+    EXPECT_EQ(find_header(headers, "Content-Transfer-Encoding"), "base64") << headers;
+    EXPECT_EQ(headers.find("Content-Transfer-Encoding"), headers.rfind("Content-Transfer-Encoding"))
+        << "one label: " << headers;
+    EXPECT_EQ(base64_decode(message.substr(split + 4)), "hello\r\n-- gr\xc3\xbc\xc3\x9f" "e\r\n");
   }
 }
 
@@ -1147,7 +1195,7 @@ TEST(EvaluateData, ThePolicysTextIsWrittenInThePartsCharset) {
   std::string message =
       "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
       "Content-Transfer-Encoding: 8bit\r\n\r\nGr\xfc\xdf" "e\r\n";
-  auto d = run_data(policy, message);
+  auto d = run_data(policy, message, {}, "", /*eight_bit_allowed=*/true);
   ASSERT_TRUE(d.message_replaced) << d.reason;
   EXPECT_EQ(message,
             "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
