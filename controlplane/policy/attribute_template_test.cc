@@ -57,6 +57,14 @@ TEST(Attributes, SingleLineAndRecipients) {
   EXPECT_TRUE(has_control_character(std::string("a\0b", 3)));
   EXPECT_FALSE(has_control_character("caf\xc3\xa9"));
   EXPECT_EQ(join_recipients({"a@x", "b@y"}), "a@x, b@y");
+  // Probe round 41: local parts that are no dot-atom are quoted again, so a comma inside
+  // one cannot pass for a separator.
+  EXPECT_EQ(join_recipients({"x, evil@bad.example@example.org", "b@y"}),
+            "\"x, evil@bad.example\"@example.org, b@y");
+  EXPECT_EQ(join_recipients({"a b@x", "q\"uo\\te@x", ".dot@x", "a..b@x", "@x"}),
+            "\"a b\"@x, \"q\\\"uo\\\\te\"@x, \".dot\"@x, \"a..b\"@x, \"\"@x");
+  EXPECT_EQ(join_recipients({"o'neil+tag@x", "j\xc3\xbcrgen@x", "postmaster"}),
+            "o'neil+tag@x, j\xc3\xbcrgen@x, postmaster");
   EXPECT_TRUE(is_read_only_attribute("smtp.rcpt.recipients"));
   EXPECT_TRUE(is_read_only_attribute("authentication.subject.password"));
   EXPECT_FALSE(is_read_only_attribute("smtp.helo.domain"));

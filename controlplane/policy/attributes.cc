@@ -118,11 +118,47 @@ std::optional<std::string_view> misspelled_builtin(std::string_view name) {
   return nearest;
 }
 
+namespace {
+
+// RFC 5322 §3.2.3 atext, with UTF-8 octets (RFC 6531 §3.3).
+bool is_atext(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  if (u >= 0x80) return true;
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
+}
+
+bool is_dot_atom(std::string_view s) {
+  if (s.empty() || s.front() == '.' || s.back() == '.') return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '.' ? s[i - 1] == '.' : !is_atext(s[i])) return false;
+  }
+  return true;
+}
+
+// `address` with its local part quoted again when it is no dot-atom.
+void append_address(std::string& out, std::string_view address) {
+  const std::size_t at = address.rfind('@');
+  if (at == std::string_view::npos || is_dot_atom(address.substr(0, at))) {
+    out += address;
+    return;
+  }
+  out += '"';
+  for (char c : address.substr(0, at)) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+  out += address.substr(at);
+}
+
+}  // namespace
+
 std::string join_recipients(const std::vector<std::string>& recipients) {
   std::string out;
   for (const auto& r : recipients) {
     if (!out.empty()) out += ", ";
-    out += r;
+    append_address(out, r);
   }
   return out;
 }

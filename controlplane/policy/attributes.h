@@ -73,7 +73,10 @@ std::optional<std::string_view> misspelled_builtin(std::string_view name);
 
 /// The `smtp.rcpt.recipients` value for a recipient list: the addresses in order, joined by
 /// ", ". The list itself travels separately (DecisionRequest.recipients); this text form is
-/// what conditions and templates see.
+/// what conditions and templates see. The addresses come unquoted (`a b@x`, as in
+/// smtp.rcpt.to); a local part that is no dot-atom (RFC 5321 §4.1.2; 8-bit octets count as
+/// atext, RFC 6531) is written as a quoted-string again, `"x, evil@bad.example"@x`, so the
+/// list splits at ", " only between addresses (probe round 41).
 std::string join_recipients(const std::vector<std::string>& recipients);
 
 /// The longest value a single-line attribute (greeting, HELO domain, header value) may
