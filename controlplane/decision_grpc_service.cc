@@ -72,6 +72,16 @@ void DecisionGrpcService::decide(const gateway::v1::DecisionRequest& request,
   }
 }
 
+std::chrono::steady_clock::time_point DecisionGrpcService::unary_received(
+    const std::string& peer, const gateway::v1::DecisionRequest& request,
+    std::chrono::steady_clock::time_point arrived) {
+  if (request.sent_steady_us() <= 0) return arrived;
+  std::lock_guard lock(unary_lag_mu_);
+  // Connections come and go (node restarts): past the cap, start over rather than grow.
+  if (unary_lag_.size() >= kMaxUnaryPeers && !unary_lag_.contains(peer)) unary_lag_.clear();
+  return arrived - unary_lag_[peer].observe(request.sent_steady_us(), arrived);
+}
+
 namespace {
 
 /// One unary Decide call (the node uses it for DATA decisions): decided like a stream's
@@ -90,7 +100,9 @@ class DecideCall final : public CqReactorBase {
       : CqReactorBase(queue), service_(service) {}
 
   void OnStart() override {
-    service_.decide(request_, std::chrono::steady_clock::now(),
+    service_.decide(request_,
+                    service_.unary_received(ctx_.peer(), request_,
+                                            std::chrono::steady_clock::now()),
                     [this](grpc::Status status, gateway::v1::DecisionResponse answer) {
                       if (!status.ok()) {
                         responder_.FinishWithError(status, finish_tag());

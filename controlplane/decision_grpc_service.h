@@ -4,7 +4,11 @@
 
 #include <chrono>
 #include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 
+#include "controlplane/arrival_lag.h"
 #include "controlplane/decision_metrics.h"
 #include "controlplane/audit_writer.h"
 #include "controlplane/cq_server_queue.h"
@@ -46,6 +50,14 @@ class DecisionGrpcService final : public gateway::v1::DecisionService::AsyncServ
   void decide(const gateway::v1::DecisionRequest& request,
               std::chrono::steady_clock::time_point received, Answer answer);
 
+  /// For a unary Decide call from `peer` (ServerContext::peer(), one per node connection)
+  /// that arrived at `arrived`: `arrived` less its arrival lag (ArrivalLag), the `received`
+  /// to pass to decide(). Thread-safe; remembers at most kMaxUnaryPeers connections.
+  std::chrono::steady_clock::time_point unary_received(
+      const std::string& peer, const gateway::v1::DecisionRequest& request,
+      std::chrono::steady_clock::time_point arrived);
+  static constexpr std::size_t kMaxUnaryPeers = 4096;
+
  private:
   /// decide() on the calling thread.
   void decide_now(const gateway::v1::DecisionRequest& request,
@@ -55,6 +67,8 @@ class DecisionGrpcService final : public gateway::v1::DecisionService::AsyncServ
   AuditWriter& audit_;
   WorkerPool& slow_pool_;
   DecisionMetrics metrics_;
+  std::mutex unary_lag_mu_;
+  std::unordered_map<std::string, ArrivalLag> unary_lag_;  // by peer; under unary_lag_mu_
 };
 
 }  // namespace gw::controlplane

@@ -69,11 +69,14 @@ void DecisionStreamReactor<In, Out>::OnReadDone(bool ok) {
 
 template <class In, class Out>
 void DecisionStreamReactor<In, Out>::decide(v1::DecisionCall call) {
-  const auto received = std::chrono::steady_clock::now();
+  // A call that reached gctld later than this stream's calls usually do has waited that
+  // much longer at the node: its deadline checks count from that earlier moment.
+  const auto arrived = std::chrono::steady_clock::now();
   // The call lives until its answer (decide() may finish on the slow pool): the answer
   // owns it.
   auto owned = std::make_shared<v1::DecisionCall>(std::move(call));
   const v1::DecisionRequest& request = owned->request();
+  const auto received = arrived - lag_.observe(request.sent_steady_us(), arrived);
   service_.decide(request, received,
                   [this, owned](grpc::Status status, v1::DecisionResponse response) {
                     v1::DecisionResult result;

@@ -7,6 +7,7 @@
 #include <deque>
 #include <mutex>
 
+#include "controlplane/arrival_lag.h"
 #include "controlplane/cq_reactor.h"
 #include "gateway/v1/decision.grpc.pb.h"
 
@@ -66,6 +67,7 @@ class DecisionStreamReactor final : public CqBidiReactor<In, Out> {
 
   DecisionGrpcService& service_;
   In incoming_;  // the read in flight; only touched by OnReadDone
+  ArrivalLag lag_;  // this stream's arrival lag (decision.proto sent_steady_us); OnReadDone
 
   std::mutex mu_;
   std::deque<gateway::v1::DecisionResult> ready_;  // results waiting to be written

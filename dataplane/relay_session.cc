@@ -1262,6 +1262,10 @@ awaitable<Decision> RelaySession::ask_policy(const gateway::v1::Handler& handler
   request.set_handler_id(handler.id());
   const std::chrono::milliseconds timeout = limits_.decision_timeout_for(command, message.size());
   request.set_timeout_ms(static_cast<std::uint32_t>(timeout.count()));
+  // When the wait begins, on this node's steady clock (gctld's ArrivalLag).
+  request.set_sent_steady_us(std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count());
   request.set_config_version(env_.config_version);
   request.set_client_address(env_.client_address);
   auto& attributes = *request.mutable_attributes();

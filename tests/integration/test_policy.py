@@ -704,6 +704,36 @@ class ControlPlaneOutageTests(PolicyCase):
     POLICIES = POLICIES
     USERS = {ALICE: ALICE_PW}
 
+    def test_a_call_read_after_gctld_stalled_is_neither_decided_nor_audited(self) -> None:
+        """Probe round 41: with gctld stopped (SIGSTOP, a stand-in for a stall or a backlog
+        it reads late), the node answers 451 4.3.0 at its decision timeout; when gctld
+        resumes and reads the call, it used to decide and audit it ("continue") as if just
+        sent. The node's send time (decision.proto sent_steady_us) lets gctld see the call
+        waited past the timeout: no decision, no audit record."""
+        up = self.upstream()
+        svc, port = self.service(up, handlers=[("mail", "allow", "*")], decision_timeout=500)
+        c, _ = self.session(port)
+        self.assertEqual(c.command("MAIL FROM:<before@example.com>").code, 250, self.diag(up, c))
+        self.assertEqual(c.command("RSET").code, 250)
+        pid = self.env.gctld.pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            r = c.command("MAIL FROM:<stalled@example.com>", timeout=10)
+            self.assertEqual((r.code, r.enhanced), (451, "4.3.0"), str(r))
+            time.sleep(1.0)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        # The session goes on, and calls sent after the stall are decided and recorded.
+        r = c.command("MAIL FROM:<after@example.com>", timeout=10)
+        self.assertEqual(r.code, 250, str(r) + self.diag(up, c))
+        c.command("QUIT")
+        records = self.service_audit(svc, "mail", count=2)
+        time.sleep(1.5)  # a late record of the stalled call would be written by now
+        records = self.service_audit(svc, "mail", count=2)
+        senders = [rec.attributes.get("smtp.mail.from") for rec in records]
+        self.assertEqual(senders, ["before@example.com", "after@example.com"],
+                         "the stalled call was decided and audited after the node gave up")
+
     def test_gctld_stopped_mid_session_then_back(self) -> None:
         up = self.upstream()
         handlers = [("mail", "allow", "*"), ("rcpt", "allow", "*"), ("auth", "check-user")]
