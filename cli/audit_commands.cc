@@ -1,6 +1,7 @@
 // `gctl audit`: flags → AuditQuery; QueryAudit, then FollowAudit for --follow.
 #include "cli/audit_commands.h"
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 #include <set>
@@ -62,7 +63,14 @@ void follow(CommandContext& context, const v1::AuditQuery& query) {
       continue;  // already shown by the query
     printer.audit_record_line(record);
   }
-  stream.finish();
+  try {
+    stream.finish();
+  } catch (const RpcError& e) {
+    // The query answered, so gctld was reached: UNAVAILABLE now means it went away
+    // (stopped, restarted), not "cannot reach" (probe round 41).
+    if (e.status().error_code() != grpc::StatusCode::UNAVAILABLE) throw;
+    throw RpcError(grpc::Status(grpc::StatusCode::UNAVAILABLE, kConnectionLost));
+  }
 }
 
 }  // namespace
@@ -108,6 +116,11 @@ CLI::Option* add_since_option(CLI::App& verb, std::string& target, const std::st
       ->check(CLI::Validator(
           [](std::string& text) -> std::string {
             if (parse_duration_ms(text)) return {};
+            // Digits and a unit, but too many of them: say so (probe round 41).
+            const bool well_formed =
+                text.size() >= 2 && std::string_view("smhd").find(text.back()) != std::string::npos &&
+                std::all_of(text.begin(), text.end() - 1, [](char c) { return c >= '0' && c <= '9'; });
+            if (well_formed) return "duration " + text + " is longer than 36500d";
             return "duration " + text + " is not a number followed by s, m, h or d (e.g. 1h)";
           },
           "", "duration"));

@@ -58,6 +58,9 @@ int exit_code_for(const grpc::Status& status) { return status.ok() ? kExitOk : k
 std::string error_text_for(const grpc::Status& status, const std::string& server) {
   const auto code = status.error_code();
   if (code == grpc::StatusCode::UNAVAILABLE) {
+    if (status.error_message() == kConnectionLost) {
+      return "lost the connection to control plane at " + server;
+    }
     std::string text = "cannot reach control plane at " + server;
     const std::string& message = status.error_message();
     if (message.rfind(kUnreachableBecause, 0) == 0) {

@@ -66,10 +66,14 @@ int exit_code_for(const grpc::Status& status);
 /// Prefix of an UNAVAILABLE status message that gctl made itself when its channel never
 /// opened: the rest is the cause found (e.g. a TLS certificate not trusted) and is printed.
 inline constexpr const char* kUnreachableBecause = "gctl-unreachable: ";
+/// An UNAVAILABLE status message gctl makes for a stream that broke after gctld had
+/// answered (`audit --follow`): printed as "lost the connection to control plane at SERVER".
+inline constexpr const char* kConnectionLost = "gctl-connection-lost";
 
 /// The text after "gctl: error: " for a failed call, on one line: "cannot reach control
 /// plane at SERVER" for UNAVAILABLE (followed by ": CAUSE" when the message starts with
-/// kUnreachableBecause), "no answer from control plane ..." for DEADLINE_EXCEEDED, otherwise
+/// kUnreachableBecause; "lost the connection to control plane at SERVER" for
+/// kConnectionLost), "no answer from control plane ..." for DEADLINE_EXCEEDED, otherwise
 /// the server's message (line breaks turned into spaces), or the status code's name when
 /// the message is empty.
 std::string error_text_for(const grpc::Status& status, const std::string& server);

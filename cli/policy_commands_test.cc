@@ -469,6 +469,10 @@ TEST_F(GctlTest, AuditUsageErrors) {
   expect_usage_error({"audit", "--verdict", "maybe"}, "maybe");
   expect_usage_error({"audit", "--command", "quit"}, "quit");
   expect_usage_error({"audit", "--since", "soon"}, "soon");
+  // Well formed but past the cap: the message says so (probe round 41).
+  expect_usage_error({"audit", "--since", "36501d"}, "duration 36501d is longer than 36500d");
+  expect_usage_error({"audit", "--since", "99999999999999999999d"}, "is longer than 36500d");
+  expect_usage_error({"audit", "--since", "-1d"}, "is not a number followed by");
   expect_usage_error({"audit", "--limit", "many"}, "many");
   expect_usage_error({"audit", "--limit", "0"}, "0");
   expect_usage_error({"audit", "--limit", "10001"}, "10001");  // above gctld's cap
@@ -589,7 +593,8 @@ TEST_F(GctlTest, AuditFollowTableAndAnEndedStream) {
             "TIME   DECISION   NODE   SERVICE   COMMAND   VERDICT   REPLY   POLICY   LATENCY_US\n"
             "1970-01-01T00:00:09.000Z   d-9   relay-1   corp   mail   reject   "
             "550 5.7.1 Sender not allowed   only-example-com   321\n");
-  EXPECT_EQ(err_.str(), "gctl: error: cannot reach control plane at 127.0.0.1:7070\n");
+  // gctld answered the query, so it was reached: it went away (probe round 41).
+  EXPECT_EQ(err_.str(), "gctl: error: lost the connection to control plane at 127.0.0.1:7070\n");
 }
 
 TEST_F(GctlTest, PolicyCommandsWhenTheServerIsUnreachable) {

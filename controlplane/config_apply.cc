@@ -25,6 +25,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 
@@ -34,6 +35,7 @@
 #include "controlplane/handler_pattern.h"
 #include "controlplane/policy/password_hash.h"
 #include "controlplane/service_defaults.h"
+#include "storage/smtp_command_name.h"
 
 namespace gw::controlplane {
 namespace {
@@ -338,6 +340,21 @@ Result<v1::ApplyResponse> ConfigStore::apply(const v1::ConfigurationDocument& do
           v1::Handler handler = wanted;
           handler.set_service(declared.name());
           auto created = create_handler(handler);
+          if (!created && created.error().code == Code::kAlreadyExists) {
+            // The service's stored handlers are gone by now: the clash is with one this
+            // file declared earlier, whose id goes back with the refusal (probe round 41:
+            // "already has auth handler 12: delete it first", a handler that never existed).
+            const bool address_command = handler.command() == v1::SMTP_COMMAND_MAIL ||
+                                         handler.command() == v1::SMTP_COMMAND_RCPT;
+            return at(wanted.source_line(), "handler " + std::to_string(index) + " of " + what,
+                      Error{Code::kAlreadyExists,
+                            "repeats an earlier " +
+                                std::string(storage::smtp_command_name(handler.command())) +
+                                " handler of this service in the file" +
+                                (address_command ? " (same address pattern)" : std::string()) +
+                                "; a service has one handler per command" +
+                                (address_command ? " and pattern" : std::string())});
+          }
           if (!created) {
             return at(wanted.source_line(),
                       "handler " + std::to_string(index) + " of " + what, created.error());
@@ -350,11 +367,13 @@ Result<v1::ApplyResponse> ConfigStore::apply(const v1::ConfigurationDocument& do
     }
   }
   // 5. The new interfaces, once every interface that goes has gone.
+  std::set<std::int64_t> created_interfaces;  // ids that go back if the apply is refused
   for (const PendingInterfaces& service : pending) {
     for (const v1::Interface& iface : service.to_create) {
       const int line = iface.source_line();
       auto created = create_interface(iface);
       if (!created) return at(line, "interface of " + service.what, created.error());
+      created_interfaces.insert(created.value().id());
       note("created interface " +
            storage::format_endpoint(created.value().bind_address(), created.value().port()) +
            " of " + service.what);
@@ -366,7 +385,7 @@ Result<v1::ApplyResponse> ConfigStore::apply(const v1::ConfigurationDocument& do
     auto stored = services_.get(declared.name(), storage::Secrets::kOmit);
     if (!stored) return at(declared.source_line(), "service " + show_quoted(declared.name()),
                            from_storage(stored.error()));
-    if (auto offered = check_tls_offered(stored.value()); !offered) {
+    if (auto offered = check_tls_offered(stored.value(), created_interfaces); !offered) {
       return at(declared.source_line(), "service " + show_quoted(declared.name()),
                 offered.error());
     }

@@ -403,7 +403,7 @@ Result<v1::Interface> ConfigStore::create_interface(v1::Interface request) {
   auto created = interfaces_.create(request, unix_now_ms());
   if (!created) return from_storage(created.error());
   if (!batch_) {  // apply() checks once every interface is in place
-    if (auto offered = check_tls_offered(owner.value(), created.value().id()); !offered) {
+    if (auto offered = check_tls_offered(owner.value(), {created.value().id()}); !offered) {
       return offered.as_failure();
     }
   }
@@ -417,7 +417,8 @@ Result<v1::Interface> ConfigStore::create_interface(v1::Interface request) {
   return std::move(created).value();
 }
 
-Result<void> ConfigStore::check_tls_offered(const v1::Service& service, std::int64_t adding) {
+Result<void> ConfigStore::check_tls_offered(const v1::Service& service,
+                                            const std::set<std::int64_t>& adding) {
   if (!service.require_tls()) return ok();
   auto interfaces = interfaces_.list(service.name());
   if (!interfaces) return from_storage(interfaces.error());
@@ -425,7 +426,7 @@ Result<void> ConfigStore::check_tls_offered(const v1::Service& service, std::int
     if (iface.type() != v1::INTERFACE_TYPE_TCP) continue;
     return fail(Code::kInvalidArgument,
                 "service " + service.name() + " requires TLS (require_tls) but " +
-                    (iface.id() == adding ? std::string("the new interface ")
+                    (adding.contains(iface.id()) ? std::string("the new interface ")
                      : iface.id() > 0     ? "interface " + std::to_string(iface.id()) + " "
                                           : std::string("interface ")) +
                     "(" +

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -225,9 +226,11 @@ class ConfigStore {
   /// Inside the open transaction: kInvalidArgument when `service` has require_tls and an
   /// interface of type tcp, which cannot offer STARTTLS, so its clients would get 530 for
   /// every MAIL and could send nothing (RFC 3207 §4; probe round 34).
-  /// `adding`: the id of an interface this transaction creates, named "the new interface"
-  /// (its id goes back with a refusal, and the next interface gets it; probe round 40).
-  Result<void> check_tls_offered(const gateway::v1::Service& service, std::int64_t adding = 0);
+  /// `adding`: the ids of interfaces this transaction creates, each named "the new
+  /// interface" (their ids go back with a refusal, and later interfaces get them; probe
+  /// rounds 40 and 41).
+  Result<void> check_tls_offered(const gateway::v1::Service& service,
+                                 const std::set<std::int64_t>& adding = {});
 
   storage::Database& db_;
   storage::ServiceRepository services_;

@@ -455,6 +455,39 @@ certificates:
   - name: lost
     cert_file: no-such-file.pem
 """, ["name: lost", "cert_file: no-such-file.pem"], r"no-such-file\.pem"),
+        # Probe round 41: the clash is within the file, not with a stored handler whose id
+        # ("auth handler 12: delete it first") never existed outside the refused apply.
+        ("two-auth-handlers", """\
+policies:
+  - name: must-not-appear
+    filters:
+      - type: "true"
+services:
+  - name: twice
+    host: 127.0.0.1
+    port: 2525
+    handlers:
+      - command: auth
+        policy: must-not-appear
+      - command: auth  # again
+        policy: must-not-appear
+""", ["# again"], r"repeats an earlier auth handler of this service in the file"),
+        # Probe round 41: the interface the file adds is "the new interface", not an id the
+        # refusal hands back.
+        ("require-tls-on-tcp", """\
+policies:
+  - name: must-not-appear
+    filters:
+      - type: "true"
+services:
+  - name: tlsonly
+    host: 127.0.0.1
+    port: 2525
+    require_tls: true
+    interfaces:
+      - type: tcp
+        port: 2599
+""", ["name: tlsonly"], r"requires TLS \(require_tls\) but the new interface \(.*2599\) is tcp"),
     ]
 
     def test_bad_files_are_refused_and_change_nothing(self) -> None:
