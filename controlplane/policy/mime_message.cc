@@ -1340,7 +1340,9 @@ std::string encoded_words(std::string_view value, std::size_t first_octets = kWo
 }  // namespace
 
 std::string rfc2047_encode(std::string_view value) {
-  if (!common::has_8bit(value)) return std::string(value);
+  if (!common::has_8bit(value) && value.find("=?") == std::string_view::npos) {
+    return std::string(value);
+  }
   return encoded_words(value);
 }
 
@@ -1364,7 +1366,10 @@ std::string header_field(std::string_view name, std::string_view value) {
     out += "\r\n";
     return out;
   };
-  if (common::has_8bit(value)) return encoded();
+  // Text that looks like an encoded-word ("=?utf-8?b?...?=" in a client's address) would
+  // be decoded by readers into something else (RFC 2047 §5-§7; probe round 42: a local
+  // part showed as an invented recipient): such a value is encoded as a whole.
+  if (common::has_8bit(value) || value.find("=?") != std::string_view::npos) return encoded();
   std::size_t line = out.size();
   std::size_t i = 0;
   while (i < value.size()) {

@@ -179,7 +179,8 @@ struct HeaderEdit {
 };
 
 /// `value` as an unstructured header field body that is plain ASCII: unchanged when it is
-/// ASCII already, else RFC 2047 encoded-words "=?UTF-8?B?...?=" of at most 75 characters
+/// ASCII already and holds no "=?" (which readers could decode as an encoded-word, RFC 2047
+/// §6-§7; probe round 42), else RFC 2047 encoded-words "=?UTF-8?B?...?=" of at most 75 characters
 /// (§2), each holding whole UTF-8 characters (§5), folded with CRLF SP between them (§6.2:
 /// the whitespace between adjacent encoded words is not part of the text). A field the
 /// gateway adds is then fit for any transaction, 7-bit and SMTPUTF8 alike (RFC 6532 §3 only
@@ -187,7 +188,7 @@ struct HeaderEdit {
 std::string rfc2047_encode(std::string_view value);
 
 /// The header field "name: value" CRLF as the gateway adds it, on lines the RFCs allow:
-/// a non-ASCII value as rfc2047_encode() gives it (one encoded word per line, the first
+/// a non-ASCII value, or one holding "=?", as rfc2047_encode() gives it (one encoded word per line, the first
 /// within 76 characters beside the name or else on the next line, RFC 2047 §2); an ASCII
 /// value folded before whitespace (CRLF inserted, the whitespace kept: RFC 5322 §2.2.3) so
 /// that lines stay within 78 characters where a space allows and within 998 always (§2.1.1).

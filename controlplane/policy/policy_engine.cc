@@ -375,7 +375,13 @@ Decision evaluate(const CompiledPolicy& policy, Command command, Attributes& att
       bool relabel_utf8 = false;
       if (new_body && !structure->multipart && structure->leaves.size() == 1 &&
           structure->leaves[0].text) {
-        if (auto fit = fit_to_charset(original_body, *new_body, structure->leaves[0].charset)) {
+        // No charset is US-ASCII (RFC 2046 §4.1.2). A body that is UTF-8 as a whole is
+        // labelled so below (unlabelled_utf8); one whose kept octets are not UTF-8 gets
+        // what an explicit us-ascii label gets: '?' for what it cannot hold (probe round
+        // 42: raw UTF-8 next to a Latin-1 "é", under no label).
+        std::string_view charset = structure->leaves[0].charset;
+        if (charset.empty() && !common::is_valid_utf8(*new_body)) charset = "us-ascii";
+        if (auto fit = fit_to_charset(original_body, *new_body, charset)) {
           new_body = std::move(fit->body);
           relabel_utf8 = fit->relabel_utf8;
         }

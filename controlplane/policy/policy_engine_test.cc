@@ -1186,6 +1186,31 @@ TEST(EvaluateData, UnlabelledTextGetsTheCharsetOfTheTextThePolicyWrites) {
   }
 }
 
+// Probe round 42: no charset is US-ASCII (RFC 2046 §4.1.2), like an explicit one. Kept
+// octets that are not UTF-8 ("h\xe9llo") cannot be relabelled utf-8, so the footer's
+// characters US-ASCII lacks become '?', as with "charset=us-ascii"; never raw UTF-8 next to
+// Latin-1 under no label.
+TEST(EvaluateData, NoCharsetIsUsAsciiWhenTheKeptOctetsAreNotUtf8) {
+  const std::string policy =
+      "- {type: set_attribute, attribute: content.body, "
+      "value: \"${content.body}-- gr\u00fc\u00dfe\\n\"}";
+  for (const std::string& headers : {std::string("Subject: t\r\n"),
+                                    std::string("MIME-Version: 1.0\r\nContent-Type: text/plain\r\n"),
+                                    std::string("Content-Type: text/plain; charset=us-ascii\r\n")}) {
+    std::string message = headers + "\r\nh\xe9llo\r\n";
+    auto d = run_data(policy, message);
+    ASSERT_TRUE(d.message_replaced) << headers << d.reason;
+    const std::size_t split = message.find("\r\n\r\n");
+    ASSERT_NE(split, std::string::npos);
+    const std::string body = message.substr(split + 4);
+    const std::string text = find_header(message.substr(0, split + 2), "Content-Transfer-Encoding") ==
+                                     std::optional<std::string>("base64")
+                                 ? base64_decode(body)
+                                 : body;
+    EXPECT_EQ(text, "h\xe9llo\r\n-- gr??e\r\n") << headers << message;
+  }
+}
+
 // Session 16 (F10): a footer "grüße" appended to an iso-8859-1 part was left in UTF-8 under
 // the iso-8859-1 label ("grÃ¼ÃŸe" in every reader).
 TEST(EvaluateData, ThePolicysTextIsWrittenInThePartsCharset) {
