@@ -91,10 +91,13 @@ void Listener::start() {
 }
 
 void Listener::stop() {
-  asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
-    boost::system::error_code ignored;
-    self->acceptor_.close(ignored);
-  });
+  // Closed here, not posted: the manager opens a listener on the same endpoint right after
+  // (an interface whose type changed), and a posted close left the port bound for that
+  // bind ("address in use", connections refused for 100 ms; probe round 42). The acceptor
+  // is only touched by this thread (main.cc runs `io` on one thread).
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  sessions_->drain_all();
 }
 
 void Listener::set_service(std::shared_ptr<const ServiceConfig> service,
@@ -161,8 +164,8 @@ awaitable<void> Listener::accept_loop() {
     env.interface_type = type_;
     env.tls = std::move(tls);
     env.hostname = svc->hostname.empty() ? node_.hostname : svc->hostname;
-    env.session_id = node_.node_id + "-" + std::to_string(interface_id_) + "-" +
-                     std::to_string(++next_session_);
+    env.session_id = node_.node_id + "-" + (node_.run_id.empty() ? "" : node_.run_id + "-") +
+                     std::to_string(interface_id_) + "-" + std::to_string(++next_session_);
     // format_endpoint(remote), reusing client_ip: one address-to-text per session, not two.
     env.client_address = (remote.address().is_v6() ? "[" + client_ip + "]" : client_ip) + ":" +
                          std::to_string(remote.port());
@@ -172,6 +175,7 @@ awaitable<void> Listener::accept_loop() {
     env.policy_counters = node_.policy_counters;
     env.held_messages = node_.held_messages;
     env.sessions = node_.sessions;
+    env.interface_sessions = sessions_;
     if (service_counters) {
       service_counters->sessions.fetch_add(1, std::memory_order_relaxed);
       service_counters->sessions_active.fetch_add(1, std::memory_order_relaxed);

@@ -25,6 +25,11 @@ namespace gw::dataplane {
 struct NodeIdentity {
   std::string node_id;
   std::string hostname;
+  /// Tells this run of grelayd from earlier ones in session ids ("NODE-RUN-IFACE-N"): the
+  /// start time in seconds, base 36 (main.cc). Empty: session ids are "NODE-IFACE-N"
+  /// (tests). Probe round 42: ids restarted at 1 with every start, so one id named several
+  /// sessions in the audit trail.
+  std::string run_id;
   std::shared_ptr<PolicyClient> policy;  // shared by every session of the node
   std::shared_ptr<PolicyCounters> policy_counters = nullptr;  // may be null (tests)
   std::shared_ptr<RelayCounters> relay_counters = nullptr;    // may be null (tests)
@@ -40,9 +45,10 @@ struct NodeIdentity {
 };
 
 /// A listening socket for one interface. open() binds; start() spawns the accept loop on the
-/// listener's io_context; stop() closes the acceptor (sessions already running go on). The
-/// service can be replaced while running: new sessions start on the new version, running
-/// ones take it at their next command (LiveService).
+/// listener's io_context; stop() closes the acceptor and drains the listener's sessions
+/// (each finishes its command, then gets 421 4.3.2). The service can be replaced while
+/// running: new sessions start on the new version, running ones take it at their next
+/// command (LiveService).
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
   Listener(asio::io_context& io, std::int64_t interface_id, gateway::v1::InterfaceType type,
@@ -52,6 +58,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   /// throwing; the caller logs it.
   boost::system::error_code open();
   void start();
+  /// Closes the acceptor at once (the caller runs on the listener's io_context thread, so
+  /// the port is free for a listener the same snapshot opens on it) and drains the sessions.
   void stop();
   void set_service(std::shared_ptr<const ServiceConfig> service, std::uint64_t config_version);
   /// The TLS server context for ssl/starttls interfaces (null: no usable certificate; an
@@ -86,6 +94,11 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::shared_ptr<TlsServerContext> tls_;  // guarded by tls_mutex_
   gateway::v1::InterfaceType type_;
   std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
+  /// This listener's sessions: stop() asks them to finish their command and close with
+  /// 421 4.3.2, since a listener closes when its interface or service goes away, or moves,
+  /// and the sessions would otherwise go on with a configuration nobody updates any more
+  /// (probe round 42: a deny handler added later never reached them).
+  std::shared_ptr<SessionRegistry> sessions_ = std::make_shared<SessionRegistry>();
   std::uint64_t next_session_ = 0;
   std::size_t next_context_ = 0;  // round robin over node_.session_contexts
 };

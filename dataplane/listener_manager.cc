@@ -48,6 +48,9 @@ ListenerManager::ListenerManager(asio::io_context& io, asio::any_io_executor str
     : io_(io), node_(std::move(node)), retry_timer_(std::move(strand)) {}
 
 void ListenerManager::apply(const gateway::v1::ConfigSnapshot& snapshot) {
+  // Stopping (SIGTERM): a snapshot that still arrives opens nothing again (probe round 42:
+  // every listener came back during the drain, and new clients got 220 then 421).
+  if (stopped_) return;
   const bool retry = &snapshot == &last_;  // problems were logged on the first pass
   if (!retry) last_ = snapshot;
   version_ = snapshot.version();
@@ -105,8 +108,12 @@ void ListenerManager::apply(const gateway::v1::ConfigSnapshot& snapshot) {
     auto w = wanted.find(it->first);
     if (w == wanted.end() || w->second.endpoint != it->second->endpoint() ||
         w->second.type != it->second->type()) {
+      const std::size_t sessions = it->second->active_sessions();
       it->second->stop();
-      spdlog::info("grelayd closed {}", endpoint_text(it->second->endpoint()));
+      spdlog::info("grelayd closed {}{}", endpoint_text(it->second->endpoint()),
+                   sessions == 0 ? std::string()
+                                 : ": its " + std::to_string(sessions) +
+                                       " session(s) finish their command, then get 421");
       it = listeners_.erase(it);
     } else {
       ++it;
@@ -157,6 +164,7 @@ void ListenerManager::apply(const gateway::v1::ConfigSnapshot& snapshot) {
 }
 
 void ListenerManager::stop_all() {
+  stopped_ = true;
   retry_timer_.cancel();
   for (auto& [id, listener] : listeners_) listener->stop();
   listeners_.clear();

@@ -28,7 +28,8 @@ class ListenerManager {
   /// failure (port in use, or not yet released) is logged once per reason and retried
   /// every 100 ms doubling to 5 s, with the latest snapshot, until it succeeds.
   void apply(const gateway::v1::ConfigSnapshot& snapshot);
-  /// Closes every listener and stops retrying.
+  /// Closes every listener and stops retrying; later snapshots are ignored (the node is
+  /// stopping).
   void stop_all();
   [[nodiscard]] std::uint64_t version() const { return version_; }
 
@@ -44,6 +45,7 @@ class ListenerManager {
   asio::steady_timer retry_timer_;
   std::chrono::milliseconds retry_delay_ = kFirstRetry;
   std::uint64_t version_ = 0;
+  bool stopped_ = false;
 };
 
 }  // namespace gw::dataplane

@@ -22,6 +22,24 @@
 #include "dataplane/node_stop.h"
 #include "dataplane/policy_client.h"
 
+namespace {
+
+// This run's part of session ids: the start time in seconds, base 36 ("t0k4x2"), so an id
+// is not reused after a restart (listener.h NodeIdentity::run_id).
+std::string run_id_now() {
+  auto seconds = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count());
+  std::string digits;
+  do {
+    digits.insert(digits.begin(), "0123456789abcdefghijklmnopqrstuvwxyz"[seconds % 36]);
+    seconds /= 36;
+  } while (seconds != 0);
+  return digits;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace gw::dataplane;
   // Debian builds Abseil without NDEBUG, so every absl::Mutex lock inside gRPC would run the
@@ -118,7 +136,7 @@ int main(int argc, char** argv) {
     asio::post(strand, [&listeners_ptr, snap = std::move(snapshot)] { listeners_ptr->apply(snap); });
   });
   auto policy_client = std::make_shared<GrpcPolicyClient>(agent.channel());
-  NodeIdentity identity{agent_options.node_id, hostname, policy_client};
+  NodeIdentity identity{agent_options.node_id, hostname, run_id_now(), policy_client};
   if (threads > 1) {
     identity.session_contexts.push_back(&io);
     for (auto& context : more_contexts) identity.session_contexts.push_back(context.get());

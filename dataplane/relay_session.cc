@@ -76,17 +76,22 @@ RelaySession::~RelaySession() {
 
 void RelaySession::start(std::shared_ptr<RelaySession> session) {
   auto executor = session->client_.socket().get_executor();
-  std::uint64_t ticket = 0;
-  if (session->env_.sessions) {
-    ticket = session->env_.sessions->add(
-        [executor, weak = std::weak_ptr<RelaySession>(session)] {
-          asio::post(executor, [weak] {
-            if (auto s = weak.lock()) s->begin_drain();
-          });
-        });
-  }
-  asio::co_spawn(executor, session->run(), [session, ticket](std::exception_ptr e) {
+  auto request_drain = [executor, weak = std::weak_ptr<RelaySession>(session)] {
+    asio::post(executor, [weak] {
+      if (auto s = weak.lock()) s->begin_drain();
+    });
+  };
+  // Node-wide (SIGTERM) and per listener (its interface went away).
+  const std::uint64_t ticket =
+      session->env_.sessions ? session->env_.sessions->add(request_drain) : 0;
+  const std::uint64_t interface_ticket =
+      session->env_.interface_sessions ? session->env_.interface_sessions->add(request_drain)
+                                       : 0;
+  asio::co_spawn(executor, session->run(), [session, ticket, interface_ticket](std::exception_ptr e) {
     if (session->env_.sessions) session->env_.sessions->remove(ticket);
+    if (session->env_.interface_sessions) {
+      session->env_.interface_sessions->remove(interface_ticket);
+    }
     if (e) {
       try {
         std::rethrow_exception(e);

@@ -54,6 +54,8 @@ struct SessionEnv {
   std::shared_ptr<HeldMessageBudget> held_messages = nullptr;
   /// The node's running sessions (graceful stop); null: none (tests).
   std::shared_ptr<SessionRegistry> sessions = nullptr;
+  /// The sessions of its listener (drained when the interface goes); null: none (tests).
+  std::shared_ptr<SessionRegistry> interface_sessions = nullptr;
 };
 
 /// The relay session. Created by a listener for an accepted socket; start() spawns run()

@@ -150,7 +150,7 @@ class RelaySessionTest : public ::testing::Test {
     cfg->limits.idle_timeout = std::chrono::milliseconds(2000);
     config_ = cfg;
     listener_ = std::make_shared<Listener>(io_, 1, gateway::v1::INTERFACE_TYPE_TCP, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0),
-                                           config_, NodeIdentity{"n1", "gw.test", policy_, counters_});
+                                           config_, NodeIdentity{"n1", "gw.test", "", policy_, counters_});
     ASSERT_FALSE(listener_->open());
     listener_->start();
     thread_ = std::thread([this] { io_.run(); });
@@ -228,7 +228,7 @@ TEST_F(RelaySessionTest, RelaysAMessageByteExact) {
 std::shared_ptr<Listener> extra_listener(asio::io_context& io, std::shared_ptr<const ServiceConfig> cfg,
                                          std::shared_ptr<PolicyClient> policy,
                                          asio::io_context* session_context) {
-  NodeIdentity node{"n1", "gw.test", std::move(policy)};
+  NodeIdentity node{"n1", "gw.test", "", std::move(policy)};
   if (session_context != nullptr) node.session_contexts = {session_context, &io};
   auto l = std::make_shared<Listener>(io, 2, gateway::v1::INTERFACE_TYPE_TCP,
                                       tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0),

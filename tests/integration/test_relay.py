@@ -654,6 +654,64 @@ class ControlPlaneTests(unittest.TestCase):
         idle.close()
         busy.close()
 
+    def test_a_snapshot_during_the_stop_opens_no_listener(self) -> None:
+        """Probe round 42: a configuration change that reached grelayd while it drained
+        opened every listener again, and new clients got 220 then 421."""
+        up = self.env.upstream(delay_final=2.0)
+        _, port = self.env.service(up, name="stopping")
+        busy = SmtpClient(port)
+        open_data(self, busy)
+        busy.send(b"Subject: under way\r\n\r\nbody\r\n.\r\n")
+        time.sleep(0.3)
+        os.kill(self.env.relay.pid, signal.SIGTERM)
+        self.assertTrue(wait_until(lambda: port_refuses(port), 2.0, 0.02))
+        self.env.gctl.service_update("stopping", "--max-recipients", "60")
+        time.sleep(0.6)  # the snapshot reaches the node well within this
+        self.assertTrue(port_refuses(port), "a listener opened again while stopping\n" +
+                        self.env.relay.log_text()[-2000:])
+        r = busy.read_reply(5)
+        self.assertEqual(r.code, 250, str(r) + self.env.diagnostics())
+        busy.close()
+        self.assertTrue(wait_until(lambda: not self.env.relay.alive(), 5, 0.05))
+
+    def test_sessions_of_a_deleted_interface_get_421_after_their_command(self) -> None:
+        """Probe round 42: sessions on an interface that was deleted went on with the
+        configuration of that moment (a deny handler added later never reached them), until
+        their session timeout. Now they are drained as on SIGTERM: an idle one gets
+        421 4.3.2 at once, one whose end of data waits for the upstream gets its 250
+        first; sessions of the service's other interface go on."""
+        up = self.env.upstream(delay_final=1.5)
+        self.env.gctl.service_add("moving", LOOPBACK, up.port, hostname=HOST)
+        kept_port, gone_port = free_port(), free_port()
+        self.env.gctl.interface_add("moving", kept_port)
+        gone_id = self.env.gctl.interface_add("moving", gone_port)
+        self.assertTrue(wait_until(lambda: banner_ok(gone_port, 0.5) and banner_ok(kept_port, 0.5),
+                                   3.0, 0.02), self.env.diagnostics())
+        idle = SmtpClient(gone_port)
+        idle.banner()
+        self.assertEqual(idle.command("EHLO c.example.net").code, 250)
+        busy = SmtpClient(gone_port)
+        open_data(self, busy)
+        busy.send(b"Subject: under way\r\n\r\nbody\r\n.\r\n")
+        other = SmtpClient(kept_port)
+        other.banner()
+        self.assertEqual(other.command("EHLO c.example.net").code, 250)
+        time.sleep(0.3)
+        self.env.gctl.interface_delete(gone_id)
+        r = idle.read_reply(2)
+        self.assertEqual((r.code, r.enhanced), (421, "4.3.2"), str(r) + self.env.diagnostics())
+        self.assertIsNone(idle.expect_closed(2))
+        r = busy.read_reply(5)
+        self.assertEqual(r.code, 250, str(r) + self.env.diagnostics())
+        r = busy.read_reply(2)
+        self.assertEqual((r.code, r.enhanced), (421, "4.3.2"), str(r))
+        self.assertEqual(other.command("NOOP").code, 250, "the other interface's session goes on")
+        other.command("QUIT")
+        for c in (idle, busy, other):
+            c.close()
+        self.assertEqual(len(up.messages()), 1, self.diag_text(up))
+        self.assertTrue(self.env.relay.alive())
+
     def diag_text(self, up: RecordingUpstream) -> str:
         return f"\n--- upstream:\n{up.describe()}\n" + self.env.diagnostics()
 
