@@ -218,6 +218,26 @@ TEST_F(TlsChannelTest, WithoutAValidClientCertificateTheServerCannotBeReachedAnd
   EXPECT_EQ(err_.str(), "gctl: error: cannot reach control plane at 127.0.0.2:" +
                             std::to_string(port_) + "\n")
       << "no TCP connection: nothing to add";
+  // gctl's own files (probe round 42: a key given as --tls-ca said nothing).
+  EXPECT_EQ(gctl({"--tls-ca", pki_.file("client.key"), "node", "list"}), 1);
+  EXPECT_EQ(err_.str(), unreachable + "--tls-ca " + pki_.file("client.key") +
+                            " holds no PEM certificate\n");
+  EXPECT_EQ(gctl({"--tls-ca", pki_.file("ca.pem"), "--tls-cert", pki_.file("client.key"),
+                  "--tls-key", pki_.file("client.pem"), "node", "list"}),
+            1);
+  EXPECT_EQ(err_.str(), unreachable + "--tls-cert " + pki_.file("client.key") +
+                            " holds no PEM certificate\n")
+      << "certificate and key swapped";
+  EXPECT_EQ(gctl({"--tls-ca", pki_.file("ca.pem"), "--tls-cert", pki_.file("client.pem"),
+                  "--tls-key", pki_.file("ca.pem"), "node", "list"}),
+            1);
+  EXPECT_EQ(err_.str(), unreachable + "--tls-key " + pki_.file("ca.pem") +
+                            " holds no unencrypted PEM private key\n");
+  EXPECT_EQ(gctl({"--tls-ca", pki_.file("ca.pem"), "--tls-cert", pki_.file("client.pem"),
+                  "--tls-key", pki_.file("rogue.key"), "node", "list"}),
+            1);
+  EXPECT_EQ(err_.str(), unreachable + "--tls-key " + pki_.file("rogue.key") +
+                            " is not the key of --tls-cert\n");
   EXPECT_EQ(out_.str(), "");
   // Nothing of the key file reaches the output.
   const std::string key = pki_.read("client.key");

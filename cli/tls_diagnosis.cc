@@ -166,27 +166,39 @@ std::string refused_text(const std::string& reason, bool client_certificate_give
   return text;
 }
 
+// The client TLS context gctl's options make, or the local cause that stops it: a --tls-ca
+// without a certificate, a --tls-cert without one, a --tls-key without a key, or a key that
+// is not the certificate's (probe round 42: a key file given as --tls-ca said nothing).
+using SslCtx = std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)>;
+SslCtx client_context(const ChannelOptions& options, std::string& cause) {
+  SslCtx ctx(SSL_CTX_new(TLS_client_method()), &SSL_CTX_free);
+  if (!ctx) return ctx;
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  ERR_clear_error();
+  if (SSL_CTX_load_verify_locations(ctx.get(), options.tls_ca_file.c_str(), nullptr) != 1) {
+    cause = "--tls-ca " + options.tls_ca_file + " holds no PEM certificate";
+  } else if (!options.tls_cert_file.empty() &&
+             SSL_CTX_use_certificate_chain_file(ctx.get(), options.tls_cert_file.c_str()) != 1) {
+    cause = "--tls-cert " + options.tls_cert_file + " holds no PEM certificate";
+  } else if (!options.tls_cert_file.empty() &&
+             SSL_CTX_use_PrivateKey_file(ctx.get(), options.tls_key_file.c_str(),
+                                         SSL_FILETYPE_PEM) != 1) {
+    // OpenSSL also checks here that the key is the certificate's.
+    const int reason = ERR_GET_REASON(ERR_peek_last_error());
+    cause = reason == X509_R_KEY_VALUES_MISMATCH || reason == X509_R_KEY_TYPE_MISMATCH
+                ? "--tls-key " + options.tls_key_file + " is not the key of --tls-cert"
+                : "--tls-key " + options.tls_key_file + " holds no unencrypted PEM private key";
+  }
+  ERR_clear_error();
+  return ctx;
+}
+
 std::string diagnose_tls(const ChannelOptions& options, const Target& target, int fd,
                          Clock::time_point deadline) {
-  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
-                                                        &SSL_CTX_free);
-  if (!ctx) return "";
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-  if (SSL_CTX_load_verify_locations(ctx.get(), options.tls_ca_file.c_str(), nullptr) != 1) {
-    return "";
-  }
+  std::string cause;
+  SslCtx ctx = client_context(options, cause);
+  if (!ctx || !cause.empty()) return cause;
   const bool with_client_certificate = !options.tls_cert_file.empty();
-  if (with_client_certificate) {
-    if (SSL_CTX_use_certificate_chain_file(ctx.get(), options.tls_cert_file.c_str()) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx.get(), options.tls_key_file.c_str(), SSL_FILETYPE_PEM) !=
-            1) {
-      ERR_clear_error();
-      if (SSL_CTX_check_private_key(ctx.get()) != 1) {
-        return "--tls-key is not the key of --tls-cert";
-      }
-      return "";
-    }
-  }
   static constexpr unsigned char kAlpn[] = {2, 'h', '2'};
   SSL_CTX_set_alpn_protos(ctx.get(), kAlpn, sizeof kAlpn);
   std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), &SSL_free);
@@ -242,6 +254,12 @@ std::string diagnose_tls(const ChannelOptions& options, const Target& target, in
 
 std::string diagnose_unreachable(const ChannelOptions& options,
                                  std::chrono::milliseconds timeout) {
+  if (!options.tls_ca_file.empty()) {
+    // A local cause first: it holds whatever the server is.
+    std::string cause;
+    client_context(options, cause);
+    if (!cause.empty()) return cause;
+  }
   const auto target = parse_target(options.server);
   if (!target) return "";
   const auto deadline = Clock::now() + timeout;

@@ -10,7 +10,9 @@
 
 namespace gw::cli {
 
-/// After connect_control_plane() failed: connects to `options.server` over TCP (plain
+/// After connect_control_plane() failed: first checks gctl's own TLS files (a --tls-ca or
+/// --tls-cert without a PEM certificate, a --tls-key without an unencrypted PEM key or
+/// not the certificate's), then connects to `options.server` over TCP (plain
 /// "host:port", "[v6]:port" or "dns:///host:port" targets only) and, within `timeout`
 /// in all, finds out what went wrong with TLS:
 ///  - with --tls-ca: the server does not speak TLS; its certificate does not chain to the
