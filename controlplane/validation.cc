@@ -15,13 +15,14 @@
 
 #include "common/logging.h"
 #include "common/message_limits.h"
+#include "common/object_name.h"
 
 namespace gw::controlplane {
 namespace {
 
 namespace v1 = gateway::v1;
 
-constexpr std::string_view kNameRule = "use 1 to 64 characters from A-Z a-z 0-9 . _ -";
+constexpr std::string_view kNameRule = common::kObjectNameRule;
 
 std::string show(std::string_view text) { return "\"" + common::log_escape(text, 80) + "\""; }
 
@@ -147,9 +148,7 @@ Result<void> validate_certificate_name(std::string_view name) {
   return ok();
 }
 
-bool is_valid_name(std::string_view name) {
-  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), is_name_char);
-}
+bool is_valid_name(std::string_view name) { return common::is_valid_object_name(name); }
 
 bool is_valid_host_name(std::string_view name) {
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);

@@ -15,6 +15,7 @@
 
 #include "common/logging.h"
 #include "common/metrics/exporter.h"
+#include "common/object_name.h"
 #include "dataplane/asio.h"
 #include "dataplane/listener_manager.h"
 #include "dataplane/node_agent.h"
@@ -53,8 +54,19 @@ int main(int argc, char** argv) {
   std::string hostname;
   std::string log_level = "info";
   app.add_option("--control-plane", agent_options.control_plane, "gctld address host:port");
-  app.add_option("--node-id", agent_options.node_id, "unique id of this node")->required();
-  app.add_option("--instance", agent_options.instance, "instance (node group) to serve");
+  // gctld's naming rule, checked here: with another id the node would retry its
+  // registration forever (probe round 42).
+  const CLI::Validator object_name(
+      [](std::string& name) -> std::string {
+        if (gw::common::is_valid_object_name(name)) return {};
+        return std::string(gw::common::kObjectNameRule);
+      },
+      "NAME");
+  app.add_option("--node-id", agent_options.node_id, "unique id of this node")
+      ->required()
+      ->check(object_name);
+  app.add_option("--instance", agent_options.instance, "instance (node group) to serve")
+      ->check(object_name);
   app.add_option("--threads", threads,
                  "event-loop threads (each runs its own io_context; sessions are spread over them)")
       ->check(CLI::Range(1u, 64u));

@@ -126,8 +126,13 @@ class DaemonUsageErrors(unittest.TestCase):
     def test_usage_errors_exit_2_and_help_exits_0(self) -> None:
         """gctld and grelayd exit 2 on a usage error, as gctl does (probe round 40: grelayd
         exited 105/106, CLI11's own codes), and 0 for --help."""
+        # A node id or instance gctld would refuse: grelayd retried its registration
+        # forever (probe round 42).
         for argv in ([binary("grelayd"), "--threads", "0"], [binary("grelayd"), "--bogus"],
-                     [binary("gctld"), "--bogus"]):
+                     [binary("gctld"), "--bogus"],
+                     [binary("grelayd"), "--node-id", "bad\nid"],
+                     [binary("grelayd"), "--node-id", "n1", "--instance", "x y"],
+                     [binary("grelayd"), "--node-id", "n" * 65]):
             cp = subprocess.run(argv, capture_output=True, text=True, timeout=20)
             self.assertEqual(cp.returncode, 2, f"{argv}: {cp.stderr}")
             self.assertTrue(cp.stderr.strip(), argv)
