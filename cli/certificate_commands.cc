@@ -1,11 +1,14 @@
 // `gctl cert ...`: files → Certificate, one admin call per verb.
 #include "cli/certificate_commands.h"
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include "cli/command_context.h"
 #include "cli/flags.h"
+#include "cli/printers.h"
 #include "common/pem_text.h"
 
 namespace gw::cli {
@@ -13,6 +16,24 @@ namespace {
 
 namespace v1 = gateway::v1;
 using Stub = v1::AdminService::StubInterface;
+
+// A certificate stored while it is not valid (expired, or not yet valid) is kept, since an
+// operator may stage one ahead, but said so: TLS peers will refuse it (probe round 42: an
+// expired certificate went onto an interface without a word).
+void warn_if_not_valid_now(CommandContext& context, const v1::Certificate& certificate) {
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  if (certificate.not_after_ms() > 0 && certificate.not_after_ms() < now_ms) {
+    context.err() << "gctl: warning: certificate " << certificate.name() << " expired on "
+                  << format_time_ms(certificate.not_after_ms())
+                  << "; TLS peers will refuse it\n";
+  } else if (certificate.not_before_ms() > now_ms) {
+    context.err() << "gctl: warning: certificate " << certificate.name()
+                  << " is not valid before " << format_time_ms(certificate.not_before_ms())
+                  << "; TLS peers will refuse it until then\n";
+  }
+}
 
 struct AddFlags {
   std::string name;
@@ -45,7 +66,9 @@ void add_add(CLI::App& noun, CommandContext& context) {
     };
     certificate.set_cert_pem(pem(flags->cert_file, "--cert"));
     if (!flags->key_file.empty()) certificate.set_key_pem(pem(flags->key_file, "--key"));
-    context.printer().certificate_row(context.call(&Stub::CreateCertificate, request));
+    const v1::Certificate stored = context.call(&Stub::CreateCertificate, request);
+    context.printer().certificate_row(stored);
+    warn_if_not_valid_now(context, stored);
   });
 }
 

@@ -112,10 +112,10 @@ class AuditStream {
 /// the command line has been parsed, so usage errors never touch the network.
 class CommandContext {
  public:
-  /// `options`, `in` and `out` must outlive the context.
+  /// `options`, `in`, `out` and `err` must outlive the context.
   CommandContext(ControlPlaneConnector connect, const GlobalOptions& options, std::istream& in,
-                 std::ostream& out)
-      : connect_(std::move(connect)), options_(options), in_(in), out_(out) {}
+                 std::ostream& out, std::ostream& err)
+      : connect_(std::move(connect)), options_(options), in_(in), out_(out), err_(err) {}
 
   /// Printer for the chosen `-o` format (validated by the parser before any command runs).
   Printer printer() const;
@@ -123,6 +123,8 @@ class CommandContext {
   OutputFormat format() const;
   /// Where results go (the printer's stream), for commands that print text of their own.
   std::ostream& out() const { return out_; }
+  /// Where warnings go ("gctl: warning: ..." lines; stderr), never results.
+  std::ostream& err() const { return err_; }
   /// gctl's standard input (--password-stdin).
   std::istream& in() const { return in_; }
 
@@ -172,6 +174,7 @@ class CommandContext {
   const GlobalOptions& options_;
   std::istream& in_;
   std::ostream& out_;
+  std::ostream& err_;
   ControlPlaneStubs stubs_;
   std::string token_;  // read with the stubs (--token-file)
 };

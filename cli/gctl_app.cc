@@ -63,7 +63,7 @@ int run_gctl(const std::vector<std::string>& args, const ControlPlaneConnector& 
              std::ostream& err) {
   GlobalOptions options;
   options.channel = defaults;
-  CommandContext context(connect, options, in, out);
+  CommandContext context(connect, options, in, out, err);
 
   CLI::App app("gctl: operator CLI of the SMTP relay gateway's control plane", "gctl");
   // Subcommands inherit fallthrough, so the global options below are accepted after the

@@ -341,6 +341,31 @@ TEST_F(GctlTest, PasswordFromTheServerIsNeverPrinted) {
   }
 }
 
+// Probe round 42: an expired certificate was stored and put on an interface without a
+// word. It is still stored (one may stage a certificate ahead), with a warning on stderr.
+TEST_F(GctlTest, CertAddWarnsAboutACertificateThatIsNotValidNow) {
+  TempDir dir;
+  const std::string cert = dir.write("gw.pem", kCertPem);
+  v1::Certificate stored;
+  stored.set_name("old");
+  stored.set_not_before_ms(1577836800000);  // 2020-01-01
+  stored.set_not_after_ms(1609372800000);   // 2020-12-31
+  stub_->answer(grpc::Status::OK, &stored);
+  ASSERT_EQ(run({"cert", "add", "old", "--cert", cert}), 0) << err_.str();
+  EXPECT_EQ(err_.str(),
+            "gctl: warning: certificate old expired on 2020-12-31T00:00:00Z; TLS peers will "
+            "refuse it\n");
+  EXPECT_NE(out_.str().find("old"), std::string::npos) << "the row is printed as usual";
+  stored.set_name("future");
+  stored.set_not_before_ms(4102444800000);  // 2100-01-01
+  stored.set_not_after_ms(4133980800000);
+  stub_->answer(grpc::Status::OK, &stored);
+  ASSERT_EQ(run({"cert", "add", "future", "--cert", cert}), 0);
+  EXPECT_EQ(err_.str(),
+            "gctl: warning: certificate future is not valid before 2100-01-01T00:00:00Z; TLS "
+            "peers will refuse it until then\n");
+}
+
 TEST_F(GctlTest, CertAddSendsTheFilesAndNeverPrintsTheKey) {
   TempDir dir;
   const std::string cert = dir.write("gw.pem", kCertPem);
@@ -349,7 +374,7 @@ TEST_F(GctlTest, CertAddSendsTheFilesAndNeverPrintsTheKey) {
   stored.set_name("gw-cert");
   stored.set_subject("CN=localhost");
   stored.set_has_key(true);
-  stored.set_not_after_ms(1798761600000);
+  stored.set_not_after_ms(4102444800000);  // 2100: valid whenever the test runs
   stored.set_key_pem(kKeyPem);  // a misbehaving server: gctl still must not print it
   stub_->answer(grpc::Status::OK, &stored);
   for (const char* format : {"table", "json", "yaml"}) {
@@ -365,7 +390,7 @@ TEST_F(GctlTest, CertAddSendsTheFilesAndNeverPrintsTheKey) {
   ASSERT_EQ(run({"cert", "add", "gw-cert", "--cert", cert}), 0);
   EXPECT_EQ(out_.str(),
             "NAME      SUBJECT        NOT_AFTER              HAS_KEY\n"
-            "gw-cert   CN=localhost   2027-01-01T00:00:00Z   true\n");
+            "gw-cert   CN=localhost   2100-01-01T00:00:00Z   true\n");
   EXPECT_EQ(stub_->last_request<v1::CreateCertificateRequest>().certificate().key_pem(), "")
       << "no --key: a trust anchor";
 
