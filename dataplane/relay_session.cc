@@ -406,6 +406,10 @@ awaitable<void> RelaySession::run() {
     bool secured = co_await tls_handshake();
     if (!secured) {
       client_.close();
+      // The same last line as every other session, with the service (probe round 42: a
+      // failed implicit-TLS handshake left only the "TLS handshake failed" line).
+      spdlog::info("session={} service={} client={} end messages=0 reason=tls handshake failed",
+                   env_.session_id, env_.service->name, env_.client_address);
       co_return;
     }
   }
@@ -799,8 +803,8 @@ awaitable<bool> RelaySession::tls_handshake() {
   client_deadline_ = Clock::time_point::max();
   client_timed_out_ = false;
   if (ec) {
-    spdlog::info("session={} client={} TLS handshake failed: {}", env_.session_id,
-                 env_.client_address, common::log_escape(ec.message()));
+    spdlog::info("session={} service={} client={} TLS handshake failed: {}", env_.session_id,
+                 env_.service->name, env_.client_address, common::log_escape(ec.message()));
     co_return false;
   }
   spdlog::debug("session={} TLS {}", env_.session_id, client_.tls_description());

@@ -427,6 +427,12 @@ class InboundTlsTests(TlsRelayCase):
         c.send(b"EHLO c.example.net\r\n")
         self.assert_closed_without_smtp(c)
         self.assertEqual(up.connection_count(), 0, "an upstream session was started")
+        # The session's last line names the service and the cause, as for every session
+        # (probe round 42: only "TLS handshake failed", without the service).
+        self.assertIsNotNone(
+            self.wait_log(r"session=\S+ service=\S+ client=\S+ end messages=0 "
+                          r"reason=tls handshake failed"),
+            "no end line for the failed implicit-TLS session" + self.diag())
         self.assert_relay_serves(port, up, implicit=True)
 
     def test_session_cap_on_ssl_interface_sends_no_plaintext(self) -> None:
