@@ -219,25 +219,27 @@ TEST_F(TlsChannelTest, WithoutAValidClientCertificateTheServerCannotBeReachedAnd
                             std::to_string(port_) + "\n")
       << "no TCP connection: nothing to add";
   // gctl's own files (probe round 42: a key given as --tls-ca said nothing).
-  EXPECT_EQ(gctl({"--tls-ca", pki_.file("client.key"), "node", "list"}), 1);
-  EXPECT_EQ(err_.str(), unreachable + "--tls-ca " + pki_.file("client.key") +
-                            " holds no PEM certificate\n");
-  EXPECT_EQ(gctl({"--tls-ca", pki_.file("ca.pem"), "--tls-cert", pki_.file("client.key"),
-                  "--tls-key", pki_.file("client.pem"), "node", "list"}),
-            1);
-  EXPECT_EQ(err_.str(), unreachable + "--tls-cert " + pki_.file("client.key") +
-                            " holds no PEM certificate\n")
-      << "certificate and key swapped";
-  EXPECT_EQ(gctl({"--tls-ca", pki_.file("ca.pem"), "--tls-cert", pki_.file("client.pem"),
-                  "--tls-key", pki_.file("ca.pem"), "node", "list"}),
-            1);
-  EXPECT_EQ(err_.str(), unreachable + "--tls-key " + pki_.file("ca.pem") +
-                            " holds no unencrypted PEM private key\n");
-  EXPECT_EQ(gctl({"--tls-ca", pki_.file("ca.pem"), "--tls-cert", pki_.file("client.pem"),
-                  "--tls-key", pki_.file("rogue.key"), "node", "list"}),
-            1);
-  EXPECT_EQ(err_.str(), unreachable + "--tls-key " + pki_.file("rogue.key") +
-                            " is not the key of --tls-cert\n");
+  struct FileCase {
+    std::string ca, cert, key, cause;
+  };
+  const FileCase file_cases[] = {
+      {"client.key", "", "", "--tls-ca " + pki_.file("client.key") + " holds no PEM certificate"},
+      {"ca.pem", "client.key", "client.pem",
+       "--tls-cert " + pki_.file("client.key") + " holds no PEM certificate"},
+      {"ca.pem", "client.pem", "ca.pem",
+       "--tls-key " + pki_.file("ca.pem") + " holds no unencrypted PEM private key"},
+      {"ca.pem", "client.pem", "rogue.key",
+       "--tls-key " + pki_.file("rogue.key") + " is not the key of --tls-cert"},
+  };
+  for (const FileCase& c : file_cases) {
+    std::vector<std::string> args = {"--tls-ca", pki_.file(c.ca)};
+    if (!c.cert.empty()) {
+      args.insert(args.end(), {"--tls-cert", pki_.file(c.cert), "--tls-key", pki_.file(c.key)});
+    }
+    args.insert(args.end(), {"node", "list"});
+    EXPECT_EQ(gctl(args), 1) << c.cause;
+    EXPECT_EQ(err_.str(), unreachable + c.cause + "\n");
+  }
   EXPECT_EQ(out_.str(), "");
   // Nothing of the key file reaches the output.
   const std::string key = pki_.read("client.key");

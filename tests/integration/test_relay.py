@@ -51,6 +51,31 @@ def open_data(test: unittest.TestCase, c: SmtpClient) -> None:
         test.assertEqual(r.code, code, f"{command}: {r}")
 
 
+def idle_and_busy(test: unittest.TestCase, port: int) -> tuple[SmtpClient, SmtpClient]:
+    """Two sessions on `port`: one idle after EHLO, one that has sent a whole message (its
+    end of data is with the upstream)."""
+    idle = SmtpClient(port)
+    idle.banner()
+    test.assertEqual(idle.command("EHLO c.example.net").code, 250)
+    busy = SmtpClient(port)
+    open_data(test, busy)
+    busy.send(b"Subject: under way\r\n\r\nbody\r\n.\r\n")
+    return idle, busy
+
+
+def assert_drained(test: unittest.TestCase, idle: SmtpClient, busy: SmtpClient,
+                   diagnostics: str = "") -> None:
+    """RFC 5321 §3.8 on a stop: the idle session got 421 4.3.2 and was closed; the busy one
+    got its 250 first, then 421 4.3.2."""
+    r = idle.read_reply(2)
+    test.assertEqual((r.code, r.enhanced), (421, "4.3.2"), str(r) + diagnostics)
+    test.assertIsNone(idle.expect_closed(2))
+    r = busy.read_reply(5)
+    test.assertEqual(r.code, 250, str(r) + diagnostics)
+    r = busy.read_reply(2)
+    test.assertEqual((r.code, r.enhanced), (421, "4.3.2"), str(r))
+
+
 def capabilities(reply: Reply) -> dict[str, str]:
     """EHLO reply lines after the first, as {KEYWORD: rest}."""
     caps = {}
@@ -632,21 +657,10 @@ class ControlPlaneTests(unittest.TestCase):
         off without a reply)."""
         up = self.env.upstream(delay_final=1.5)
         _, port = self.env.service(up)
-        idle = SmtpClient(port)
-        idle.banner()
-        self.assertEqual(idle.command("EHLO c.example.net").code, 250)
-        busy = SmtpClient(port)
-        open_data(self, busy)
-        busy.send(b"Subject: under way\r\n\r\nbody\r\n.\r\n")
+        idle, busy = idle_and_busy(self, port)
         time.sleep(0.3)  # the end of data is with the upstream, which answers at 1.5 s
         os.kill(self.env.relay.pid, signal.SIGTERM)
-        r = idle.read_reply(2)
-        self.assertEqual((r.code, r.enhanced), (421, "4.3.2"), str(r))
-        self.assertIsNone(idle.expect_closed(2))
-        r = busy.read_reply(5)
-        self.assertEqual(r.code, 250, str(r) + self.env.diagnostics())
-        r = busy.read_reply(2)
-        self.assertEqual((r.code, r.enhanced), (421, "4.3.2"), str(r))
+        assert_drained(self, idle, busy, self.env.diagnostics())
         self.assertFalse(banner_ok(port, 0.5), "a new session was accepted while stopping")
         self.assertTrue(wait_until(lambda: not self.env.relay.alive(), 5, 0.05))
         self.assertEqual(self.env.relay.returncode(), 0)
@@ -687,24 +701,13 @@ class ControlPlaneTests(unittest.TestCase):
         gone_id = self.env.gctl.interface_add("moving", gone_port)
         self.assertTrue(wait_until(lambda: banner_ok(gone_port, 0.5) and banner_ok(kept_port, 0.5),
                                    3.0, 0.02), self.env.diagnostics())
-        idle = SmtpClient(gone_port)
-        idle.banner()
-        self.assertEqual(idle.command("EHLO c.example.net").code, 250)
-        busy = SmtpClient(gone_port)
-        open_data(self, busy)
-        busy.send(b"Subject: under way\r\n\r\nbody\r\n.\r\n")
+        idle, busy = idle_and_busy(self, gone_port)
         other = SmtpClient(kept_port)
         other.banner()
         self.assertEqual(other.command("EHLO c.example.net").code, 250)
         time.sleep(0.3)
         self.env.gctl.interface_delete(gone_id)
-        r = idle.read_reply(2)
-        self.assertEqual((r.code, r.enhanced), (421, "4.3.2"), str(r) + self.env.diagnostics())
-        self.assertIsNone(idle.expect_closed(2))
-        r = busy.read_reply(5)
-        self.assertEqual(r.code, 250, str(r) + self.env.diagnostics())
-        r = busy.read_reply(2)
-        self.assertEqual((r.code, r.enhanced), (421, "4.3.2"), str(r))
+        assert_drained(self, idle, busy, self.env.diagnostics())
         self.assertEqual(other.command("NOOP").code, 250, "the other interface's session goes on")
         other.command("QUIT")
         for c in (idle, busy, other):
