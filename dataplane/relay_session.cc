@@ -76,17 +76,21 @@ RelaySession::~RelaySession() {
 
 void RelaySession::start(std::shared_ptr<RelaySession> session) {
   auto executor = session->client_.socket().get_executor();
-  auto request_drain = [executor, weak = std::weak_ptr<RelaySession>(session)] {
-    asio::post(executor, [weak] {
-      if (auto s = weak.lock()) s->begin_drain();
-    });
+  auto request_drain = [executor, weak = std::weak_ptr<RelaySession>(session)](
+                           std::string_view reason) {
+    return [executor, weak, reason] {
+      asio::post(executor, [weak, reason] {
+        if (auto s = weak.lock()) s->begin_drain(reason);
+      });
+    };
   };
   // Node-wide (SIGTERM) and per listener (its interface went away).
   const std::uint64_t ticket =
-      session->env_.sessions ? session->env_.sessions->add(request_drain) : 0;
+      session->env_.sessions ? session->env_.sessions->add(request_drain("node stopping")) : 0;
   const std::uint64_t interface_ticket =
-      session->env_.interface_sessions ? session->env_.interface_sessions->add(request_drain)
-                                       : 0;
+      session->env_.interface_sessions
+          ? session->env_.interface_sessions->add(request_drain("interface closed"))
+          : 0;
   asio::co_spawn(executor, session->run(), [session, ticket, interface_ticket](std::exception_ptr e) {
     if (session->env_.sessions) session->env_.sessions->remove(ticket);
     if (session->env_.interface_sessions) {
@@ -124,9 +128,10 @@ void RelaySession::set_upstream_deadline(Clock::time_point t) {
   }
 }
 
-void RelaySession::begin_drain() {
+void RelaySession::begin_drain(std::string_view reason) {
   if (finished_ || draining_) return;
   draining_ = true;
+  drain_reason_ = reason;
   // Waiting for the next command: the read ends now (run() then answers 421). Elsewhere
   // the command under way finishes first.
   if (awaiting_command_) client_.cancel();
@@ -275,7 +280,7 @@ void RelaySession::drain_reply() {
   reply(421, smtp::EnhancedStatus{3, 2},
         env_.hostname + " Service shutting down, try again later");
   in_.clear();
-  close_session("node stopping");
+  close_session(drain_reason_.empty() ? std::string_view("node stopping") : drain_reason_);
 }
 
 void RelaySession::close_session(std::string_view reason) {

@@ -76,11 +76,12 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// Spawns the session on its socket's executor and registers it with env.sessions. Call
   /// once.
   static void start(std::shared_ptr<RelaySession> session);
-  /// The node is stopping (SessionRegistry::drain_all; on the session's executor): a
-  /// session waiting for its client's next command answers `421 4.3.2 ... shutting down`
-  /// and closes now; one in the middle of a command (a message being received, an upstream
-  /// or policy wait) finishes that command, then does the same (RFC 5321 §3.8).
-  void begin_drain();
+  /// The node is stopping, or the session's interface closed (SessionRegistry::drain_all;
+  /// on the session's executor): a session waiting for its client's next command answers
+  /// `421 4.3.2 ... shutting down` and closes now; one in the middle of a command (a
+  /// message being received, an upstream or policy wait) finishes that command, then does
+  /// the same (RFC 5321 §3.8). `reason` (static text) ends the session's log line.
+  void begin_drain(std::string_view reason = "node stopping");
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -339,6 +340,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   std::size_t messages_ = 0;
   bool closing_ = false;
   bool draining_ = false;          // begin_drain(): 421 at the next command boundary
+  std::string_view drain_reason_;  // begin_drain()'s reason, for the session's end line
   bool awaiting_command_ = false;  // run() waits for the client's next command line
   /// Why the session ends, for its last log line: the first close_session() reason.
   std::string_view end_reason_;

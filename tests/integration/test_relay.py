@@ -709,6 +709,7 @@ class ControlPlaneTests(unittest.TestCase):
         self.env.gctl.interface_delete(gone_id)
         assert_drained(self, idle, busy, self.env.diagnostics())
         self.assertEqual(other.command("NOOP").code, 250, "the other interface's session goes on")
+        self.assertIn("reason=interface closed", self.env.relay.log_text())
         other.command("QUIT")
         for c in (idle, busy, other):
             c.close()
