@@ -25,9 +25,8 @@ namespace gw::dataplane {
 struct NodeIdentity {
   std::string node_id;
   std::string hostname;
-  /// Tells this run of grelayd from earlier ones in session ids ("NODE-RUN-IFACE-N"): the
-  /// start time in seconds, base 36 (main.cc). Empty: session ids are "NODE-IFACE-N"
-  /// (tests). Probe round 42: ids restarted at 1 with every start, so one id named several
+  /// Tells this run of grelayd from earlier ones in session ids ("NODE-RUN-IFACE-N"): 40
+  /// random bits in base 36 (main.cc). Empty: session ids are "NODE-IFACE-N" (tests). Probe round 42: ids restarted at 1 with every start, so one id named several
   /// sessions in the audit trail.
   std::string run_id;
   std::shared_ptr<PolicyClient> policy;  // shared by every session of the node

@@ -10,6 +10,7 @@
 #include <functional>
 #include <iterator>
 #include <memory>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -25,17 +26,17 @@
 
 namespace {
 
-// This run's part of session ids: the start time in seconds, base 36 ("t0k4x2"), so an id
-// is not reused after a restart (listener.h NodeIdentity::run_id).
-std::string run_id_now() {
-  auto seconds = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count());
+// This run's part of session ids: 40 random bits, base 36 ("k3x90qz1"), so an id is not
+// reused after a restart, even one within the same second or after the clock stepped back
+// (probe round 43: the start second repeated) (listener.h NodeIdentity::run_id).
+std::string random_run_id() {
+  std::random_device source;
+  std::uint64_t bits = (static_cast<std::uint64_t>(source()) << 32 | source()) & ((1ull << 40) - 1);
   std::string digits;
-  do {
-    digits.insert(digits.begin(), "0123456789abcdefghijklmnopqrstuvwxyz"[seconds % 36]);
-    seconds /= 36;
-  } while (seconds != 0);
+  for (int i = 0; i < 8; ++i) {  // 36^8 > 2^40
+    digits.insert(digits.begin(), "0123456789abcdefghijklmnopqrstuvwxyz"[bits % 36]);
+    bits /= 36;
+  }
   return digits;
 }
 
@@ -148,7 +149,7 @@ int main(int argc, char** argv) {
     asio::post(strand, [&listeners_ptr, snap = std::move(snapshot)] { listeners_ptr->apply(snap); });
   });
   auto policy_client = std::make_shared<GrpcPolicyClient>(agent.channel());
-  NodeIdentity identity{agent_options.node_id, hostname, run_id_now(), policy_client};
+  NodeIdentity identity{agent_options.node_id, hostname, random_run_id(), policy_client};
   if (threads > 1) {
     identity.session_contexts.push_back(&io);
     for (auto& context : more_contexts) identity.session_contexts.push_back(context.get());

@@ -132,9 +132,11 @@ void RelaySession::begin_drain(std::string_view reason) {
   if (finished_ || draining_) return;
   draining_ = true;
   drain_reason_ = reason;
-  // Waiting for the next command: the read ends now (run() then answers 421). Elsewhere
-  // the command under way finishes first.
-  if (awaiting_command_) client_.cancel();
+  // Waiting for the next command: the read ends now (run() then answers 421). In a TLS
+  // handshake nothing is under way and no 421 can be sent in clear: it ends now too (probe
+  // round 43: a client that never sent its ClientHello held the stop for --drain-timeout).
+  // Elsewhere the command under way finishes first.
+  if (awaiting_command_ || in_tls_handshake_) client_.cancel();
 }
 
 void RelaySession::watch_client() {
@@ -804,7 +806,9 @@ awaitable<bool> RelaySession::tls_handshake() {
   }
   set_client_deadline(std::min(Clock::now() + limits_.idle_timeout, session_deadline_));
   boost::system::error_code ec;
+  in_tls_handshake_ = true;
   co_await client_.handshake_server(env_.tls->context(), env_.tls, ec);
+  in_tls_handshake_ = false;
   client_deadline_ = Clock::time_point::max();
   client_timed_out_ = false;
   if (ec) {

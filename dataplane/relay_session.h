@@ -342,6 +342,7 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   bool draining_ = false;          // begin_drain(): 421 at the next command boundary
   std::string_view drain_reason_;  // begin_drain()'s reason, for the session's end line
   bool awaiting_command_ = false;  // run() waits for the client's next command line
+  bool in_tls_handshake_ = false;  // tls_handshake() waits for the client's handshake
   /// Why the session ends, for its last log line: the first close_session() reason.
   std::string_view end_reason_;
   bool finished_ = false;

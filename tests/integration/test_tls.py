@@ -435,6 +435,23 @@ class InboundTlsTests(TlsRelayCase):
             "no end line for the failed implicit-TLS session" + self.diag())
         self.assert_relay_serves(port, up, implicit=True)
 
+    def test_a_session_in_its_handshake_ends_when_its_interface_goes(self) -> None:
+        """Probe round 43: a client that connected to an ssl interface and never sent its
+        ClientHello was not drained when the interface was deleted (nor on SIGTERM, where
+        it held the stop for --drain-timeout): it stayed until the 60 s idle timeout. In a
+        handshake nothing is under way and no 421 can be sent in clear: it closes now."""
+        up = self.upstream()
+        svc = self.service(up)
+        iface_id, port = self.env.interface(svc, type_="ssl", extra=("--cert", self.RELAY),
+                                            ready=lambda p: self.relay_accepts(p))
+        silent = self.client(port)  # TCP only: no ClientHello
+        time.sleep(0.3)
+        self.env.gctl.interface_delete(iface_id)
+        started = time.monotonic()
+        self.assert_closed_without_smtp(silent)
+        self.assertLess(time.monotonic() - started, 3.0, "closed by the idle timeout, not the drain")
+        self.assertIsNotNone(self.wait_log(r"reason=tls handshake failed"), self.diag())
+
     def test_session_cap_on_ssl_interface_sends_no_plaintext(self) -> None:
         """Over max_sessions an implicit-TLS interface closes the extra connection without a
         byte: a plaintext 421 would reach a TLS client as a broken record (RFC 8314 §3.3),
