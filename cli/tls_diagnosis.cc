@@ -232,9 +232,13 @@ std::string diagnose_tls(const ChannelOptions& options, const Target& target, in
     }
     const unsigned long code = ERR_peek_last_error();
     const int reason = ERR_GET_REASON(code);
-    if (code == 0 || reason == SSL_R_WRONG_VERSION_NUMBER ||
-        reason == SSL_R_PACKET_LENGTH_TOO_LONG || reason == SSL_R_UNEXPECTED_EOF_WHILE_READING ||
-        reason == SSL_R_RECORD_LENGTH_MISMATCH) {
+    // A server that sent its certificate speaks TLS, whatever ended the handshake after it
+    // (TLS 1.2 asks for the client certificate there).
+    const bool spoke_tls = SSL_get0_peer_certificate(ssl.get()) != nullptr;
+    if (!spoke_tls && (code == 0 || reason == SSL_R_WRONG_VERSION_NUMBER ||
+                       reason == SSL_R_PACKET_LENGTH_TOO_LONG ||
+                       reason == SSL_R_UNEXPECTED_EOF_WHILE_READING ||
+                       reason == SSL_R_RECORD_LENGTH_MISMATCH)) {
       return "the server does not speak TLS (gctld started without --tls-cert? then leave out "
              "--tls-ca)";
     }
