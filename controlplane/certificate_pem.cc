@@ -210,6 +210,38 @@ int refuse_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*userd
   return -1;
 }
 
+// A server's chain is sent as stored, and "each following certificate MUST directly certify
+// the one preceding it" (RFC 5246 §7.4.2; RFC 8446 §4.4.2 asks the same of senders): a
+// bundle in another order, or an intermediate of another CA, makes clients that need the
+// intermediate fail the handshake. Checks names, key identifiers and the signature.
+Result<void> check_chain_order(std::string_view cert_pem) {
+  Bio bio = memory_bio(cert_pem);
+  if (bio == nullptr) return fail(Code::kInternal, "out of memory");
+  X509Ptr previous;
+  for (int index = 1;; ++index) {
+    X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, refuse_passphrase, nullptr));
+    if (cert == nullptr) break;
+    if (previous != nullptr) {
+      EVP_PKEY* issuer_key = X509_get0_pubkey(cert.get());
+      const bool issued = X509_check_issued(cert.get(), previous.get()) == X509_V_OK &&
+                          issuer_key != nullptr && X509_verify(previous.get(), issuer_key) == 1;
+      if (!issued) {
+        ERR_clear_error();
+        return fail(Code::kInvalidArgument,
+                    "certificate " + std::to_string(index) + " of the chain (" +
+                        name_text(X509_get_subject_name(cert.get())) + ") did not issue certificate " +
+                        std::to_string(index - 1) + " (issuer " +
+                        name_text(X509_get_issuer_name(previous.get())) +
+                        "): a server's chain is its certificate first, then each issuer in "
+                        "order (RFC 5246 §7.4.2)");
+      }
+    }
+    previous = std::move(cert);
+  }
+  ERR_clear_error();
+  return ok();
+}
+
 }  // namespace
 
 Result<CertificateDetails> inspect_certificate_chain(std::string_view cert_pem) {
@@ -281,6 +313,7 @@ Result<std::string> check_private_key(std::string_view cert_pem, std::string_vie
                 "the private key does not match the first certificate of the chain (" +
                     name_text(X509_get_subject_name(leaf.value().get())) + ")");
   }
+  if (auto ordered = check_chain_order(cert_pem); !ordered) return ordered.as_failure();
 
   Bio out(BIO_new(BIO_s_secmem()));
   if (out == nullptr ||

@@ -35,7 +35,9 @@ Result<CertificateDetails> inspect_certificate_chain(std::string_view cert_pem);
 
 /// Parses `key_pem` (exactly one unencrypted private key block: PKCS#8 "PRIVATE KEY" or a
 /// traditional "RSA/EC PRIVATE KEY"; other blocks such as EC PARAMETERS are ignored) and
-/// checks that it belongs to the first certificate of `cert_pem` (X509_check_private_key).
+/// checks that it belongs to the first certificate of `cert_pem` (X509_check_private_key) and
+/// that each further certificate of the chain issued the one before it (RFC 5246 §7.4.2: the
+/// chain is what a server sends; a bundle of CAs without a key is not checked).
 /// Returns the key re-encoded as unencrypted PKCS#8 PEM, the form stored and sent to nodes.
 /// Errors: kInvalidArgument (no key, two keys, an encrypted key, unparsable, or a key that
 /// does not match); the message never contains key material.

@@ -44,7 +44,9 @@ class CertificatePemTest : public ::testing::Test {
                          {"DNS:mail.example.org", "DNS:localhost", "IP:127.0.0.1", "IP:::1"},
                          false,
                          -60,
-                         3600},
+                         3600,
+                         "EC",
+                         ""},
                 &ca_);
 };
 
@@ -117,6 +119,39 @@ TEST_F(CertificatePemTest, MatchingKeyIsAcceptedAndReturnedAsPkcs8) {
   EXPECT_TRUE(check_private_key(leaf_.cert_pem, key.value()));
   // Extra non-key blocks (a certificate, EC PARAMETERS) in the key file are ignored.
   EXPECT_TRUE(check_private_key(leaf_.cert_pem, leaf_.cert_pem + leaf_.key_pem));
+}
+
+// A server's chain goes out as stored: each certificate must issue the one before it
+// (RFC 5246 §7.4.2). Bundles of trust anchors (no key) are not chains and are not checked.
+TEST_F(CertificatePemTest, ServerChainMustBeInIssuingOrder) {
+  CertSpec intermediate_spec;
+  intermediate_spec.common_name = "Test Intermediate";
+  intermediate_spec.sans.clear();
+  intermediate_spec.is_ca = true;
+  const TestCert intermediate = make_cert(intermediate_spec, &ca_);
+  const TestCert leaf = make_cert(CertSpec{}, &intermediate);
+  EXPECT_TRUE(check_private_key(leaf.cert_pem + intermediate.cert_pem, leaf.key_pem));
+  EXPECT_TRUE(
+      check_private_key(leaf.cert_pem + intermediate.cert_pem + ca_.cert_pem, leaf.key_pem));
+
+  // The root before the intermediate.
+  EXPECT_EQ(refusal(check_private_key(leaf.cert_pem + ca_.cert_pem + intermediate.cert_pem,
+                                      leaf.key_pem)),
+            "certificate 2 of the chain (CN=Test Root,O=gw test) did not issue certificate 1 "
+            "(issuer CN=Test Intermediate,O=gw test): a server's chain is its certificate "
+            "first, then each issuer in order (RFC 5246 §7.4.2)");
+  // Another CA's certificate after the leaf.
+  const TestCert other_ca = make_ca("Other Root");
+  EXPECT_TRUE(contains(refusal(check_private_key(leaf_.cert_pem + other_ca.cert_pem,
+                                                 leaf_.key_pem)),
+                       "certificate 2 of the chain (CN=Other Root,O=gw test) did not issue"));
+  // Same subject name, other key: the signature is what decides.
+  const TestCert impostor = make_ca("Test Root");
+  EXPECT_TRUE(contains(refusal(check_private_key(leaf_.cert_pem + impostor.cert_pem,
+                                                 leaf_.key_pem)),
+                       "did not issue certificate 1"));
+  // A CA bundle without a key is a set of trust anchors: any order.
+  EXPECT_TRUE(inspect_certificate_chain(ca_.cert_pem + other_ca.cert_pem + leaf_.cert_pem));
 }
 
 TEST_F(CertificatePemTest, KeyRefusals) {

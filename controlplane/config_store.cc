@@ -207,12 +207,15 @@ Result<void> ConfigStore::attach_certificates(v1::ConfigSnapshot& snapshot) {
 
 CertificateLookup ConfigStore::certificate_lookup() {
   return [this](std::string_view name) -> Result<std::optional<CertificateFacts>> {
-    auto certificate = certificates_.get(name, storage::Secrets::kOmit);
+    // With the key: the interface checks try a TLS handshake in memory (tls_usability.h).
+    auto certificate = certificates_.get(name, storage::Secrets::kInclude);
     if (!certificate) {
       if (certificate.error().code == storage::Errc::kNotFound) return std::nullopt;
       return from_storage(certificate.error());
     }
-    return CertificateFacts{certificate.value().has_key()};
+    v1::Certificate& c = certificate.value();
+    return CertificateFacts{c.has_key(), std::move(*c.mutable_cert_pem()),
+                            std::move(*c.mutable_key_pem())};
   };
 }
 

@@ -28,6 +28,8 @@ struct CertSpec {
   bool is_ca = false;
   long not_before_s = -3600;
   long not_after_s = 86400;
+  std::string key_type = "EC";      // "EC" (P-256) or "RSA-<bits>", e.g. "RSA-2048"
+  std::string extended_key_usage;   // openssl syntax, e.g. "clientAuth"; none when empty
 };
 
 namespace detail {
@@ -79,10 +81,13 @@ inline void add_extension(X509* cert, X509* issuer, int nid, const std::string& 
 
 }  // namespace detail
 
-/// A fresh EC P-256 private key, PKCS#8 PEM.
-inline std::string make_key() {
-  std::unique_ptr<EVP_PKEY, detail::PkeyFree> key(EVP_EC_gen("P-256"));
-  detail::check(key != nullptr, "EVP_EC_gen");
+/// A fresh private key, PKCS#8 PEM: EC P-256, or RSA with `type` "RSA-<bits>".
+inline std::string make_key(const std::string& type = "EC") {
+  std::unique_ptr<EVP_PKEY, detail::PkeyFree> key(
+      type.rfind("RSA-", 0) == 0
+          ? EVP_RSA_gen(static_cast<unsigned>(std::stoul(type.substr(4))))
+          : EVP_EC_gen("P-256"));
+  detail::check(key != nullptr, "generating a key");
   std::unique_ptr<BIO, detail::BioFree> bio(BIO_new(BIO_s_mem()));
   detail::check(
       PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1,
@@ -93,7 +98,7 @@ inline std::string make_key() {
 /// A certificate for `spec`, signed by `issuer` (self-signed when issuer is null).
 inline TestCert make_cert(const CertSpec& spec, const TestCert* issuer = nullptr) {
   TestCert out;
-  out.key_pem = make_key();
+  out.key_pem = make_key(spec.key_type);
   auto key = detail::read_key(out.key_pem);
   std::unique_ptr<X509, detail::X509Free> cert(X509_new());
   X509_set_version(cert.get(), 2);
@@ -122,7 +127,13 @@ inline TestCert make_cert(const CertSpec& spec, const TestCert* issuer = nullptr
                         spec.is_ca ? "critical,CA:TRUE" : "CA:FALSE");
   if (spec.is_ca)
     detail::add_extension(cert.get(), signer_cert, NID_key_usage, "keyCertSign,cRLSign");
+  if (!spec.extended_key_usage.empty()) {
+    detail::add_extension(cert.get(), signer_cert, NID_ext_key_usage, spec.extended_key_usage);
+  }
   detail::add_extension(cert.get(), signer_cert, NID_subject_key_identifier, "hash");
+  if (issuer != nullptr) {
+    detail::add_extension(cert.get(), signer_cert, NID_authority_key_identifier, "keyid");
+  }
   if (!spec.sans.empty()) {
     std::string sans;
     for (const auto& san : spec.sans) sans += (sans.empty() ? "" : ",") + san;

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <cctype>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -16,6 +17,7 @@
 #include "common/logging.h"
 #include "common/message_limits.h"
 #include "common/object_name.h"
+#include "controlplane/tls_usability.h"
 
 namespace gw::controlplane {
 namespace {
@@ -105,9 +107,11 @@ const char* type_label(v1::InterfaceType type) {
 
 // Looks `name` up; the certificate must exist (and have a key when `need_key`).
 Result<void> check_reference(const CertificateLookup& lookup, std::string_view what,
-                             std::string_view name, bool need_key) {
+                             std::string_view name, bool need_key,
+                             std::optional<CertificateFacts>* facts = nullptr) {
   auto found = lookup(name);
   if (!found) return found.as_failure();
+  if (facts != nullptr) *facts = found.value();
   if (!found.value()) {
     return fail(Code::kInvalidArgument, std::string(what) + " " + show(name) +
                                             " is not a stored certificate (add it with "
@@ -363,9 +367,12 @@ Result<void> validate_interface(v1::Interface& iface) {
     return version;
   }
   const bool tls = iface.type() != v1::INTERFACE_TYPE_TCP;
-  if (!tls && (iface.sni_certs_size() > 0 || !iface.client_ca().empty())) {
+  if (!tls && (!iface.cert().empty() || iface.sni_certs_size() > 0 || !iface.client_ca().empty())) {
+    // A tcp interface never offers TLS: a certificate there would read as protection that
+    // does not exist.
     return fail(Code::kInvalidArgument,
-                std::string("sni_certs and client_ca need an ssl or starttls interface, not ") +
+                std::string("cert, sni_certs and client_ca need an ssl or starttls interface, "
+                            "not ") +
                     type_label(iface.type()));
   }
   std::set<std::string> server_names;
@@ -400,8 +407,15 @@ Result<void> check_service_certificates(const v1::Service& s, const CertificateL
     if (auto found = check_reference(lookup, "trusted CA", ca, false); !found) return found;
   }
   if (!s.client_cert().empty()) {
-    if (auto found = check_reference(lookup, "client certificate", s.client_cert(), true); !found) {
+    std::optional<CertificateFacts> facts;
+    if (auto found = check_reference(lookup, "client certificate", s.client_cert(), true, &facts);
+        !found) {
       return found;
+    }
+    if (auto purpose = check_leaf_purpose("client certificate " + show(s.client_cert()),
+                                          facts->cert_pem, TlsRole::kClient);
+        !purpose) {
+      return purpose;
     }
   }
   return ok();
@@ -409,14 +423,27 @@ Result<void> check_service_certificates(const v1::Service& s, const CertificateL
 
 Result<void> check_interface_certificates(const v1::Interface& iface,
                                           const CertificateLookup& lookup) {
+  // A server certificate must exist with its key, allow TLS server authentication and
+  // complete a handshake with the interface's ciphers and versions.
+  auto check_server = [&](const std::string& what, const std::string& name) -> Result<void> {
+    std::optional<CertificateFacts> facts;
+    if (auto found = check_reference(lookup, what, name, true, &facts); !found) return found;
+    const std::string named = what + " " + show(name);
+    if (auto purpose = check_leaf_purpose(named, facts->cert_pem, TlsRole::kServer); !purpose) {
+      return purpose;
+    }
+    if (facts->key_pem.empty()) return ok();  // unreadable key: nodes are told (snapshot)
+    return check_server_handshake(named, facts->cert_pem, facts->key_pem, iface.ciphers(),
+                                  iface.tls_min_version());
+  };
   if (!iface.cert().empty()) {
-    if (auto found = check_reference(lookup, "interface certificate", iface.cert(), true); !found) {
-      return found;
+    if (auto checked = check_server("interface certificate", iface.cert()); !checked) {
+      return checked;
     }
   }
   for (const v1::SniCertificate& sni : iface.sni_certs()) {
     const std::string what = "SNI certificate for " + show(sni.server_name());
-    if (auto found = check_reference(lookup, what, sni.cert(), true); !found) return found;
+    if (auto checked = check_server(what, sni.cert()); !checked) return checked;
   }
   if (!iface.client_ca().empty()) {
     if (auto found = check_reference(lookup, "client CA", iface.client_ca(), false); !found) {

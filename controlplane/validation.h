@@ -62,6 +62,8 @@ Result<void> validate_interface(gateway::v1::Interface& iface);
 /// What the reference checks need to know of a stored certificate.
 struct CertificateFacts {
   bool has_key = false;
+  std::string cert_pem;  // the chain, leaf first
+  std::string key_pem;   // unencrypted PKCS#8; empty without a key or when it cannot be read
 };
 
 /// Looks a stored certificate up by name: nullopt when there is none. A storage failure is
@@ -70,13 +72,17 @@ using CertificateLookup =
     std::function<Result<std::optional<CertificateFacts>>(std::string_view name)>;
 
 /// Checks that the certificates a validated service names exist: every trusted CA but
-/// "system", and the client certificate, which must have a private key.
+/// "system", and the client certificate, which must have a private key and allow TLS client
+/// authentication (check_leaf_purpose).
 /// Errors: kInvalidArgument naming the field and the certificate, or the lookup's error.
 Result<void> check_service_certificates(const gateway::v1::Service& service,
                                         const CertificateLookup& lookup);
 
 /// Checks that the certificates a validated interface names exist: cert and each SNI
-/// certificate with a private key, client_ca (a trust anchor, key not needed).
+/// certificate with a private key, client_ca (a trust anchor, key not needed). cert and each
+/// SNI certificate must allow TLS server authentication (check_leaf_purpose) and complete a
+/// handshake with the interface's ciphers for every version from its tls_min_version
+/// (check_server_handshake).
 /// Errors: kInvalidArgument naming the field and the certificate, or the lookup's error.
 Result<void> check_interface_certificates(const gateway::v1::Interface& iface,
                                           const CertificateLookup& lookup);

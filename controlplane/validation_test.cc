@@ -6,6 +6,7 @@
 #include <map>
 
 #include "controlplane/service_defaults.h"
+#include "controlplane/test_pki.h"
 
 namespace gw::controlplane {
 namespace {
@@ -437,10 +438,16 @@ TEST(ValidationTest, SniCertificates) {
   v1::SniCertificate* sni = plain.add_sni_certs();
   sni->set_server_name("mx.example.org");
   sni->set_cert("org-cert");
-  EXPECT_EQ(refusal(plain), "sni_certs and client_ca need an ssl or starttls interface, not tcp");
+  const std::string tls_only =
+      "cert, sni_certs and client_ca need an ssl or starttls interface, not tcp";
+  EXPECT_EQ(refusal(plain), tls_only);
   plain.clear_sni_certs();
   plain.set_client_ca("corp-ca");
-  EXPECT_EQ(refusal(plain), "sni_certs and client_ca need an ssl or starttls interface, not tcp");
+  EXPECT_EQ(refusal(plain), tls_only);
+  plain.clear_client_ca();
+  plain.set_cert("gw-cert");  // a tcp interface never offers TLS: a cert there protects nothing
+  EXPECT_EQ(refusal(plain), tls_only);
+  plain.set_client_ca("corp-ca");
   plain.set_type(v1::INTERFACE_TYPE_SSL);
   plain.set_cert("gw-cert");
   EXPECT_EQ(refusal(plain), "accepted");
@@ -448,14 +455,27 @@ TEST(ValidationTest, SniCertificates) {
   EXPECT_NE(refusal(plain).find("client CA name"), std::string::npos);
 }
 
-// A certificate store for the reference checks: name -> has_key.
-CertificateLookup store(std::map<std::string, bool, std::less<>> certs) {
+// A certificate store for the reference checks over `certs` (name -> certificate and key;
+// an empty key_pem is a certificate stored without key).
+CertificateLookup store(std::map<std::string, testing::TestCert, std::less<>> certs) {
   return
       [certs = std::move(certs)](std::string_view name) -> Result<std::optional<CertificateFacts>> {
         auto it = certs.find(name);
         if (it == certs.end()) return std::optional<CertificateFacts>();
-        return std::optional<CertificateFacts>(CertificateFacts{it->second});
+        const testing::TestCert& c = it->second;
+        return std::optional<CertificateFacts>(
+            CertificateFacts{!c.key_pem.empty(), c.cert_pem, c.key_pem});
       };
+}
+
+// A certificate for localhost with its key (`spec` changes key type and usages).
+testing::TestCert with_key(testing::CertSpec spec = {}) { return testing::make_cert(spec); }
+
+// The same certificate stored without its key: a trust anchor.
+testing::TestCert without_key(testing::CertSpec spec = {}) {
+  testing::TestCert c = testing::make_cert(spec);
+  c.key_pem.clear();
+  return c;
 }
 
 std::string reference_refusal(const Result<void>& r) {
@@ -464,7 +484,8 @@ std::string reference_refusal(const Result<void>& r) {
 }
 
 TEST(ValidationTest, ServiceCertificateReferences) {
-  const auto certs = store({{"corp-ca", false}, {"client", true}, {"keyless", false}});
+  const auto certs = store({{"corp-ca", without_key()}, {"client", with_key()},
+                            {"keyless", without_key()}});
   v1::Service s = minimal();
   s.add_trusted_cas("system");
   s.add_trusted_cas("corp-ca");
@@ -493,7 +514,7 @@ TEST(ValidationTest, ServiceCertificateReferences) {
 }
 
 TEST(ValidationTest, InterfaceCertificateReferences) {
-  const auto certs = store({{"gw", true}, {"org", true}, {"ca", false}});
+  const auto certs = store({{"gw", with_key()}, {"org", with_key()}, {"ca", without_key()}});
   v1::Interface i = tcp(465);
   i.set_type(v1::INTERFACE_TYPE_SSL);
   i.set_cert("gw");
@@ -521,6 +542,111 @@ TEST(ValidationTest, InterfaceCertificateReferences) {
   j = i;
   j.set_client_ca("gw");  // a certificate with key may serve as a trust anchor too
   EXPECT_EQ(reference_refusal(check_interface_certificates(j, certs)), "accepted");
+}
+
+// A server certificate must allow TLS server authentication; a client certificate, client
+// authentication (RFC 5280 §4.2.1.12): peers refuse others.
+TEST(ValidationTest, CertificatePurposeFollowsItsUse) {
+  testing::CertSpec client_only;
+  client_only.extended_key_usage = "clientAuth";
+  testing::CertSpec server_only;
+  server_only.extended_key_usage = "serverAuth";
+  testing::CertSpec both;
+  both.extended_key_usage = "serverAuth,clientAuth";
+  const auto certs = store({{"client-only", with_key(client_only)},
+                            {"server-only", with_key(server_only)},
+                            {"both", with_key(both)}});
+  v1::Interface i = tcp(465);
+  i.set_type(v1::INTERFACE_TYPE_SSL);
+  for (const char* name : {"server-only", "both"}) {
+    i.set_cert(name);
+    EXPECT_EQ(reference_refusal(check_interface_certificates(i, certs)), "accepted") << name;
+  }
+  i.set_cert("client-only");
+  EXPECT_EQ(reference_refusal(check_interface_certificates(i, certs)).rfind(
+                "interface certificate \"client-only\" does not allow TLS server authentication: "
+                "its extended key usage lacks serverAuth",
+                0),
+            0u);
+  i.set_cert("both");
+  v1::SniCertificate* sni = i.add_sni_certs();
+  sni->set_server_name("mx.example.org");
+  sni->set_cert("client-only");
+  EXPECT_NE(reference_refusal(check_interface_certificates(i, certs))
+                .find("SNI certificate for \"mx.example.org\" \"client-only\" does not allow TLS "
+                      "server authentication"),
+            std::string::npos);
+
+  v1::Service s = minimal();
+  for (const char* name : {"client-only", "both"}) {
+    s.set_client_cert(name);
+    EXPECT_EQ(reference_refusal(check_service_certificates(s, certs)), "accepted") << name;
+  }
+  s.set_client_cert("server-only");
+  EXPECT_NE(reference_refusal(check_service_certificates(s, certs))
+                .find("client certificate \"server-only\" does not allow TLS client "
+                      "authentication: its extended key usage lacks clientAuth"),
+            std::string::npos);
+}
+
+// The interface's cipher list and versions must leave a handshake possible with its
+// certificate: grelayd would otherwise open a listener every client fails on.
+TEST(ValidationTest, InterfaceCiphersMustFitTheCertificateKey) {
+  testing::CertSpec rsa;
+  rsa.key_type = "RSA-2048";
+  testing::CertSpec weak;
+  weak.key_type = "RSA-1024";
+  const auto certs = store({{"ec", with_key()}, {"rsa", with_key(rsa)},
+                            {"weak", with_key(weak)}});
+  v1::Interface i = tcp(465);
+  i.set_type(v1::INTERFACE_TYPE_STARTTLS);
+  fill_interface_defaults(i);
+  for (const char* name : {"ec", "rsa"}) {
+    i.set_cert(name);
+    EXPECT_EQ(reference_refusal(check_interface_certificates(i, certs)), "accepted") << name;
+  }
+
+  // ECDSA-only suites on an RSA key: TLS 1.2 clients would get "no shared cipher".
+  i.set_cert("rsa");
+  i.set_ciphers("aECDSA");
+  const std::string refused = reference_refusal(check_interface_certificates(i, certs));
+  EXPECT_EQ(refused.rfind("interface certificate \"rsa\" cannot serve TLS 1.2 with ciphers "
+                          "\"aECDSA\": no shared cipher",
+                          0),
+            0u)
+      << refused;
+  EXPECT_NE(refused.find("set tls_min_version 1.3"), std::string::npos);
+  i.set_cert("ec");
+  EXPECT_EQ(reference_refusal(check_interface_certificates(i, certs)), "accepted");
+  // The same list is fine where TLS 1.2 is not offered (the list governs TLS 1.2 only).
+  i.set_cert("rsa");
+  i.set_tls_min_version("1.3");
+  EXPECT_EQ(reference_refusal(check_interface_certificates(i, certs)), "accepted");
+  // PSK suites need a PSK the server does not have.
+  i.set_tls_min_version("1.2");
+  i.set_ciphers("PSK");
+  EXPECT_NE(reference_refusal(check_interface_certificates(i, certs)).find("cannot serve TLS 1.2"),
+            std::string::npos);
+
+  // A 1024-bit RSA key is below OpenSSL's default security level: grelayd cannot load it.
+  i.set_ciphers("DEFAULT");
+  i.set_cert("weak");
+  EXPECT_EQ(reference_refusal(check_interface_certificates(i, certs)),
+            "interface certificate \"weak\" cannot be loaded by a TLS server: ee key too small "
+            "(OpenSSL's default security level 2 refuses RSA and DSA keys under 2048 bits and "
+            "SHA-1 signatures)");
+  // ... unless the list lowers the level, as grelayd then does too.
+  i.set_ciphers("DEFAULT:@SECLEVEL=1");
+  EXPECT_EQ(reference_refusal(check_interface_certificates(i, certs)), "accepted");
+  // An SNI certificate is held to the same.
+  i.set_ciphers("DEFAULT");
+  i.set_cert("ec");
+  v1::SniCertificate* sni = i.add_sni_certs();
+  sni->set_server_name("mx.example.org");
+  sni->set_cert("weak");
+  EXPECT_NE(reference_refusal(check_interface_certificates(i, certs))
+                .find("SNI certificate for \"mx.example.org\" \"weak\" cannot be loaded"),
+            std::string::npos);
 }
 
 TEST(ValidationTest, NodeIdentity) {
