@@ -734,7 +734,7 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
       if (select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_AUTH)) {
         offer.auth_mechanisms = {"PLAIN", "LOGIN"};  // verified locally (DESIGN.md §4)
       } else {
-        offer.auth_mechanisms = upstream_.capabilities().auth_mechanisms;
+        offer.auth_mechanisms = smtp::relayable_mechanisms(upstream_.capabilities());
       }
     }
     // What this EHLO offers is what holds from now on (RFC 5321 §4.1.4, RFC 4954 §5):
@@ -787,8 +787,13 @@ bool RelaySession::tls_required_but_missing() const {
 
 smtp::AuthDecision RelaySession::auth_decision() const {
   bool handler = select_handler(env_.service->handlers, gateway::v1::SMTP_COMMAND_AUTH) != nullptr;
-  return smtp::auth_matrix(handler, env_.service->has_credentials(),
-                           !upstream_.capabilities().auth_mechanisms.empty());
+  // Pass-through AUTH needs a mechanism that survives the relaying (relayable_mechanisms);
+  // the gateway's own login to the upstream picks from all it offers.
+  const bool credentials = env_.service->has_credentials();
+  const bool upstream_offers =
+      credentials ? !upstream_.capabilities().auth_mechanisms.empty()
+                  : !smtp::relayable_mechanisms(upstream_.capabilities()).empty();
+  return smtp::auth_matrix(handler, credentials, upstream_offers);
 }
 
 bool RelaySession::auth_allowed_here() const {
@@ -952,7 +957,7 @@ awaitable<void> RelaySession::on_auth(std::string_view args) {
       co_return;
     }
   }
-  const auto& offered = upstream_.capabilities().auth_mechanisms;
+  const auto offered = smtp::relayable_mechanisms(upstream_.capabilities());
   if (std::find(offered.begin(), offered.end(), mechanism) == offered.end()) {
     reply(504, es::kInvalidArguments, "Unrecognized authentication type");
     count_error();
@@ -1481,6 +1486,8 @@ bool RelaySession::expected_reply(Expect expect, int code) {
   switch (expect) {
     case Expect::kFinal:
       return code == 250 || code == 251;  // RFC 5321 §4.3.2 (251: RCPT only, harmless)
+    case Expect::kEndOfData:
+      return cls == 2;  // delivered: see on_data's end of data
     case Expect::kData:
       return code == 354;
     case Expect::kSasl:
@@ -1721,6 +1728,25 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
   smtp::Reply r;
   UpstreamFault fault = co_await upstream_command(forward, r, limits_.upstream_timeout,
                                                   Expect::kFinal, checked_unasked);
+  if (fault == UpstreamFault::kClosed) {
+    // The upstream closed the connection before answering: often right after its last
+    // reply, without the 421 RFC 5321 §3.8 asks for, while this MAIL (pipelined behind the
+    // end of data) was on its way. No transaction outlives its connection, so the MAIL goes
+    // once more on a new one, which must offer what the forwarded parameters rely on
+    // (probe round 44: 11 of 20 such MAILs got 451).
+    const smtp::Capabilities before = upstream_.capabilities();
+    upstream_failed(fault, "MAIL");
+    if (pipelined_during_wait(Verb::kMail)) co_return;
+    if (!co_await reopen_upstream()) co_return;  // it replied
+    const smtp::Capabilities& now = upstream_.capabilities();
+    if (now.eightbitmime != before.eightbitmime || now.smtputf8 != before.smtputf8 ||
+        now.size.has_value() != before.size.has_value()) {
+      reply(451, es::kBadConnection, "Upstream connection changed, try again");
+      co_return;
+    }
+    fault = co_await upstream_command(forward, r, limits_.upstream_timeout, Expect::kFinal,
+                                      /*checked_unasked=*/false);
+  }
   if (fault != UpstreamFault::kNone) {
     upstream_failed(fault, "MAIL");
     if (pipelined_during_wait(Verb::kMail)) co_return;
@@ -2117,8 +2143,16 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   }
   // Only 2xx means delivered; a 354 or other 3xx is no answer to the message (RFC 5321
   // §4.2.5). Octets after a valid reply are dealt with by the next command (stale).
-  if (fault == UpstreamFault::kNone && !expected_reply(Expect::kFinal, r.code)) {
+  if (fault == UpstreamFault::kNone && !expected_reply(Expect::kEndOfData, r.code)) {
     fault = UpstreamFault::kProtocol;
+  }
+  if (fault == UpstreamFault::kNone && r.code != 250 && r.positive()) {
+    // Any 2yz is the upstream taking responsibility for the message (RFC 5321 §4.2.1, §6.1):
+    // a 451 here would have the client send it again (probe round 44: "252 2.0.0" became
+    // 451). The client gets the one success reply the RFC names for the end of data, 250
+    // (§4.3.2), with the upstream's text: clients such as Python's smtplib take anything
+    // else as a failure.
+    r.code = 250;
   }
   if (fault != UpstreamFault::kNone) {
     // The client gets a 4xx and will send the message again: a reset discards whatever of

@@ -203,7 +203,9 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// The replies a command may get (RFC 5321 §4.3.2, RFC 4954 §4): kFinal 250/251/4xx/5xx
   /// (MAIL, RCPT, RSET, end of data), kData 354/4xx/5xx (DATA), kSasl 235/334/4xx/5xx
   /// (AUTH steps).
-  enum class Expect { kFinal, kData, kSasl };
+  // kFinal: 250/251 (MAIL, RCPT); kEndOfData: any 2yz; kData: 354; kSasl: 235/334; 4yz
+  // and 5yz always.
+  enum class Expect { kFinal, kEndOfData, kData, kSasl };
   /// Sends `wire` and reads the reply into `r`. Faults: the transport's, kTimeout after
   /// `timeout`, and kProtocol when the upstream had spoken unasked before the command
   /// (its replies would no longer match the commands, BR-31) or answers with a code that

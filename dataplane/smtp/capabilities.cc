@@ -87,6 +87,20 @@ Capabilities parse_ehlo_reply(const Reply& reply) {
   return caps;
 }
 
+bool is_channel_bound_mechanism(std::string_view name) {
+  constexpr std::string_view kPlus = "-PLUS";
+  return name == "EXTERNAL" ||
+         (name.size() > kPlus.size() && name.substr(name.size() - kPlus.size()) == kPlus);
+}
+
+std::vector<std::string> relayable_mechanisms(const Capabilities& upstream) {
+  std::vector<std::string> out;
+  for (const std::string& name : upstream.auth_mechanisms) {
+    if (!is_channel_bound_mechanism(name)) out.push_back(name);
+  }
+  return out;
+}
+
 bool is_sasl_mechanism_name(std::string_view name) {
   if (name.empty() || name.size() > 20) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {

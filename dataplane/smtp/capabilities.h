@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dataplane/smtp/reply.h"
@@ -50,6 +51,19 @@ std::uint64_t message_size_limit(const Capabilities& upstream, std::uint64_t ser
 /// True if `name` (upper case) is an RFC 4422 §3.1 sasl-mech: 1 to 20 characters of A-Z,
 /// 0-9, "-" and "_".
 bool is_sasl_mechanism_name(std::string_view name);
+
+/// True for a SASL mechanism (upper case) whose proof is the connection it runs on, which a
+/// gateway that terminates the client's TLS cannot relay: EXTERNAL (RFC 4422 appendix A:
+/// the identity is the channel's, and the upstream channel is the gateway's own, with its
+/// client certificate) and channel-binding mechanisms, named "...-PLUS" (RFC 5056, RFC 5802
+/// §6, RFC 7677: bound to the client↔gateway TLS session the upstream never sees).
+bool is_channel_bound_mechanism(std::string_view name);
+
+/// The upstream's mechanisms a client's AUTH may be relayed with (DESIGN.md §4, pass-through
+/// AUTH), in upstream order: all but is_channel_bound_mechanism. A client's AUTH naming
+/// another one gets 504 5.5.4 and nothing goes upstream (probe round 44: "AUTH EXTERNAL ="
+/// logged an anonymous client in as the gateway's client certificate).
+std::vector<std::string> relayable_mechanisms(const Capabilities& upstream);
 
 /// The keyword lines the gateway advertises, in a fixed order: SIZE (message_size_limit),
 /// 8BITMIME, SMTPUTF8 and ENHANCEDSTATUSCODES only when the

@@ -300,6 +300,22 @@ TEST(ParseEhloReply, AuthMechanismsFollowTheSaslGrammar) {
   EXPECT_FALSE(is_sasl_mechanism_name(""));
 }
 
+TEST(RelayableMechanisms, ChannelBoundOnesAreLeftOut) {
+  for (const char* bound : {"EXTERNAL", "SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "GS2-KRB5-PLUS"}) {
+    EXPECT_TRUE(is_channel_bound_mechanism(bound)) << bound;
+  }
+  for (const char* free : {"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256", "XOAUTH2", "PLUS",
+                           "-PLUS", "EXTERNAL2", "X-EXTERNAL"}) {
+    EXPECT_FALSE(is_channel_bound_mechanism(free)) << free;
+  }
+  Capabilities up = parse_ehlo_reply(
+      ehlo_reply({"AUTH EXTERNAL SCRAM-SHA-256-PLUS PLAIN external scram-sha-256 LOGIN"}));
+  EXPECT_EQ(relayable_mechanisms(up),
+            (std::vector<std::string>{"PLAIN", "SCRAM-SHA-256", "LOGIN"}));
+  up.auth_mechanisms = {"EXTERNAL"};
+  EXPECT_TRUE(relayable_mechanisms(up).empty());
+}
+
 TEST(ClientCapabilities, LongAuthListIsNeverCutInsideAName) {
   // Probe round 24: two long upstream AUTH lines were merged and cut at 512 octets inside a
   // name. Names that do not fit are left out whole.

@@ -217,6 +217,19 @@ ReplyParser::Status ReplyParser::feed_line(std::string_view line) {
 Reply ReplyParser::take() {
   Reply out = std::move(reply_);
   reply_ = Reply{};
+  // An enhanced code's class repeats the reply's first digit (RFC 3463 §2, RFC 2034 §4); a
+  // client reading "550 2.1.5" cannot know which to believe. The code is what SMTP acts on
+  // (RFC 5321 §4.2.1), so the class follows it: "550 5.1.5" (probe round 44). 3yz replies
+  // carry no enhanced code and are left alone.
+  const int cls = out.code / 100;
+  if (cls == 2 || cls == 4 || cls == 5) {
+    for (std::string& line : out.lines) {
+      const std::size_t n = enhanced_code_length(line);
+      if (n != 0 && (n == line.size() || line[n] == ' ') && line[0] != '0' + cls) {
+        line[0] = static_cast<char>('0' + cls);
+      }
+    }
+  }
   return out;
 }
 

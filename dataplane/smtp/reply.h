@@ -105,7 +105,9 @@ ReplyLineEnd find_reply_line_end(std::string_view data);
 /// client's side; RFC 5321 §4.2, BR-31) → kError (the caller drops the connection). Text
 /// that is not printable (NUL, DEL, other controls, C1, ill-formed UTF-8 such as Latin-1)
 /// is kept with each such character as '?' (common::printable_line), and lines past the
-/// 256th are read and dropped: the code is what a client acts on (probe round 36).
+/// 256th are read and dropped: the code is what a client acts on (probe round 36). An
+/// enhanced code whose class is not the reply's first digit gets that digit ("550 2.1.5"
+/// becomes "550 5.1.5", RFC 3463 §2).
 class ReplyParser {
  public:
   enum class Status { kNeedMore, kComplete, kError };

@@ -94,6 +94,25 @@ TEST(ReplyParser, SingleLine) {
   EXPECT_FALSE(r.permanent());
 }
 
+// RFC 3463 §2: the class of an enhanced code is the reply's first digit; the code wins.
+TEST(ReplyParser, EnhancedCodeClassFollowsTheReplyCode) {
+  auto parsed = [](std::initializer_list<const char*> lines) {
+    ReplyParser p;
+    for (const char* line : lines) p.feed_line(line);
+    return p.take().wire();
+  };
+  EXPECT_EQ(parsed({"550 2.1.5 ok"}), "550 5.1.5 ok\r\n");
+  EXPECT_EQ(parsed({"250 5.0.0 hmm"}), "250 2.0.0 hmm\r\n");
+  EXPECT_EQ(parsed({"451 5.7.1"}), "451 4.7.1\r\n");
+  EXPECT_EQ(parsed({"550-2.1.1 no such user", "550 5.1.1 here"}),
+            "550-5.1.1 no such user\r\n550 5.1.1 here\r\n");
+  // Matching codes, text that only looks like one, and 3yz replies stay as sent.
+  EXPECT_EQ(parsed({"250 2.1.0 Ok"}), "250 2.1.0 Ok\r\n");
+  EXPECT_EQ(parsed({"550 2.1.5x not a code"}), "550 2.1.5x not a code\r\n");
+  EXPECT_EQ(parsed({"550 version 2.1.5 says no"}), "550 version 2.1.5 says no\r\n");
+  EXPECT_EQ(parsed({"354 2.0.0 go ahead"}), "354 2.0.0 go ahead\r\n");
+}
+
 TEST(ReplyParser, MultiLine) {
   ReplyParser p;
   EXPECT_EQ(p.feed_line("250-mx.example.org at your service"), Status::kNeedMore);

@@ -392,6 +392,7 @@ class UpstreamConfig:
     silent: bool = False                    # accepts, never says anything
     drop_mid_data: Optional[int] = None     # close after this many DATA octets
     drop_before_final: bool = False         # read the whole message, close without reply
+    close_after_final: bool = False         # close (FIN, no 421) right after the final reply
     delay_banner: float = 0.0
     delay_ehlo: float = 0.0
     delay_mail: float = 0.0
@@ -817,6 +818,8 @@ class _RecordingSMTP(SMTP):
                 content=bytes(b"".join(lines)), data_raw=bytes(raw),
                 connection=self._conn.index))
         await self._reply(reply)
+        if cfg.close_after_final:
+            self._drop()
 
 
 class RecordingUpstream:

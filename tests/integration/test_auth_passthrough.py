@@ -95,6 +95,34 @@ class PassThroughTests(TlsRelayCase):
         self.assertEqual((r.code, r.enhanced), (503, "5.5.1"), str(r))
         self.assertEqual(auth_lines(up), [])
 
+    def test_channel_bound_mechanisms_are_neither_offered_nor_relayed(self) -> None:
+        # EXTERNAL would log the client in as the gateway's own TLS channel to the upstream
+        # (RFC 4422 appendix A), and a "-PLUS" mechanism binds to a TLS session the upstream
+        # never sees (RFC 5802 §6): neither can pass through a gateway (probe round 44).
+        up = self.upstream(auth_mechanisms=["EXTERNAL", "SCRAM-SHA-256-PLUS", "PLAIN",
+                                            "GS2-KRB5-PLUS"],
+                           auth_require_tls=False, auth_users=dict(USERS))
+        _, port = self.relay(up, iface="starttls")
+        c, _, after = self.starttls_session(port)
+        self.assertEqual(capabilities(after).get("AUTH", "").split(), ["PLAIN"], str(after))
+        for line in ("AUTH EXTERNAL =", "AUTH EXTERNAL", "auth external Ym9i",
+                     "AUTH SCRAM-SHA-256-PLUS cD10bHMtZXhwb3J0ZXIsLG49Ym9iLHI9eHl6",
+                     "AUTH GS2-KRB5-PLUS"):
+            r = c.command(line)
+            self.assertEqual((r.code, r.enhanced), (504, "5.5.4"), line + ": " + str(r))
+        self.assertEqual(auth_lines(up), [], "a channel-bound AUTH reached the upstream")
+        r = c.command("AUTH PLAIN " + plain_blob("alice", USERS["alice"]))
+        self.assertEqual(r.code, 235, str(r) + self.diag(up, c))
+        # An upstream offering nothing else: AUTH is not offered at all.
+        up2 = self.upstream(auth_mechanisms=["EXTERNAL", "SCRAM-SHA-1-PLUS"],
+                            auth_require_tls=False)
+        _, port2 = self.relay(up2, iface="starttls")
+        c2, _, after2 = self.starttls_session(port2)
+        self.assertNotIn("AUTH", capabilities(after2), str(after2))
+        r = c2.command("AUTH EXTERNAL =")
+        self.assertEqual((r.code, r.enhanced), (503, "5.5.1"), str(r))
+        self.assertEqual(auth_lines(up2), [])
+
     def test_plaintext_auth_on_tcp_interface(self) -> None:
         # Without --allow-plaintext-auth: not advertised, refused with 538, never proxied.
         port = self.interface(self.svc, "tcp")

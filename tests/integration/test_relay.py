@@ -458,6 +458,62 @@ class DataPathTests(RelayCase):
         self.assertEqual((ctx.exception.smtp_code, ctx.exception.smtp_error),
                          (554, b"5.7.1 Message rejected: spam"))
 
+    def test_any_2yz_to_the_end_of_data_is_a_delivery(self) -> None:
+        # The upstream took the message: a 451 would have the client send it again (RFC 5321
+        # §4.2.1, §6.1). The client gets 250, the one reply §4.3.2 names (probe round 44).
+        for final in ("252 2.0.0 queued, sort of", "251 2.1.5 ok", "299 2.0.0 fine"):
+            up, port = self.relay(upstream={"final_reply": final})
+            with SmtpClient(port) as c:
+                c.banner()
+                self.assertEqual(c.command("EHLO c.example.net").code, 250)
+                self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+                self.assertEqual(c.command("RCPT TO:<bob@example.org>").code, 250)
+                self.assertEqual(c.command("DATA").code, 354)
+                r = c.command(b"Subject: x\r\n\r\nx\r\n.")
+                self.assertEqual((r.code, r.text), (250, final[4:]), final + self.diag(up))
+                self.assertEqual(c.command("NOOP").code, 250)  # the session goes on
+            self.assertEqual(len(up.messages()), 1, final)
+
+    def test_upstream_enhanced_code_class_follows_the_reply_code(self) -> None:
+        # "550 2.1.5" says both refused and valid; the code is what SMTP acts on, so the
+        # class follows it (RFC 3463 §2; probe round 44).
+        up, port = self.relay(upstream={
+            "reject_rcpt": [("*@gone.example", "550 2.1.5 no such user")],
+            "final_reply": "250 5.0.0 queued"})
+        with SmtpClient(port) as c:
+            c.banner()
+            self.assertEqual(c.command("EHLO c.example.net").code, 250)
+            self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+            r = c.command("RCPT TO:<x@gone.example>")
+            self.assertEqual((r.code, r.enhanced, r.text), (550, "5.1.5", "5.1.5 no such user"),
+                             str(r) + self.diag(up))
+            self.assertEqual(c.command("RCPT TO:<bob@example.org>").code, 250)
+            self.assertEqual(c.command("DATA").code, 354)
+            r = c.command(b"Subject: x\r\n\r\nx\r\n.")
+            self.assertEqual((r.code, r.enhanced), (250, "2.0.0"), str(r))
+
+    def test_mail_pipelined_behind_the_dot_survives_an_upstream_closing_after_its_reply(
+            self) -> None:
+        # The upstream answers 250 to the end of data and closes at once (no 421, RFC 5321
+        # §3.8). A MAIL the client pipelined behind the dot meets the closing connection:
+        # it goes again on a new one instead of getting 451 (probe round 44: 11 of 20).
+        up, port = self.relay(upstream={"close_after_final": True})
+        rounds = 8
+        with SmtpClient(port) as c:
+            c.banner()
+            self.assertEqual(c.command("EHLO c.example.net").code, 250)
+            self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+            for i in range(rounds):
+                self.assertEqual(c.command("RCPT TO:<bob@example.org>").code, 250, str(i))
+                self.assertEqual(c.command("DATA").code, 354)
+                c.send(b"Subject: %d\r\n\r\nbody\r\n.\r\nMAIL FROM:<alice@example.com>\r\n" % i)
+                r = c.read_reply(10)
+                self.assertEqual(r.code, 250, f"round {i}: {r}")
+                r = c.read_reply(10)
+                self.assertEqual(r.code, 250, f"round {i} MAIL: {r}" + self.diag(up))
+        self.assertEqual(len(up.messages()), rounds, self.diag(up))
+        self.assertGreaterEqual(up.connection_count(), rounds, self.diag(up))
+
     def test_200_messages_over_20_sessions_each_delivered_once(self) -> None:
         up, port = self.relay()
         sessions, per_session = 20, 10
