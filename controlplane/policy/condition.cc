@@ -81,8 +81,11 @@ Truth Matcher::test(std::string_view value, bool present) const {
 Truth Condition::evaluate(const Attributes& attributes) const {
   const auto it = attributes.find(attribute);
   const bool present = it != attributes.end();
-  const Truth t =
-      matcher.test(present ? std::string_view(it->second) : std::string_view(), present);
+  std::string comparable;
+  if (present && comparable_domain) comparable = smtp::comparable_domain(it->second);
+  const Truth t = matcher.test(
+      !present ? std::string_view() : comparable_domain ? comparable : std::string_view(it->second),
+      present);
   if (t == Truth::kUnknown || !negate) return t;
   return t == Truth::kTrue ? Truth::kFalse : Truth::kTrue;
 }

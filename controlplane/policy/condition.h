@@ -72,6 +72,11 @@ struct Condition {
   std::string attribute;
   Matcher matcher;
   bool negate = false;
+  /// Compare the value in smtp::comparable_domain() spelling (the pattern was compiled in
+  /// it too): set for equals and wildcard on smtp.helo.domain, so "[IPv6:::ffff:192.0.2.1]"
+  /// meets "[192.0.2.1]" and "mx.xn--bcher-kva.example" meets "*.bücher.example", as
+  /// mailboxes do (probe round 45).
+  bool comparable_domain = false;
 
   /// kTrue/kFalse after `negate`; kUnknown stays kUnknown whatever `negate` says.
   Truth evaluate(const Attributes& attributes) const;

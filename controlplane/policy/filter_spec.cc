@@ -136,6 +136,11 @@ Condition read_condition(FilterSpec& spec, std::string_view fixed_attribute, boo
                        condition.attribute == attr::kRcptTo;
   const bool textual = *op == MatchOperator::kEquals || *op == MatchOperator::kWildcard;
   if (address && textual) pattern = comparable_address_pattern(pattern);
+  // The HELO domain too is one name in many spellings (address literal forms, A- and
+  // U-labels): both sides are compared in comparable_domain() form.
+  const bool helo_domain = textual && condition.attribute == attr::kHeloDomain;
+  if (helo_domain) pattern = smtp::comparable_domain(pattern);
+  condition.comparable_domain = helo_domain;
   // Mailboxes and domains compare in any case, as handler selection does (DESIGN.md §5,
   // RFC 5321 §2.4): equals "ceo@example.com" also stops CEO@EXAMPLE.COM, and wildcard
   // "jürgen@*" also JÜRGEN@... (probe round 19). A regex sees the value as sent.

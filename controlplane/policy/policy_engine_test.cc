@@ -79,10 +79,44 @@ TEST(Evaluate, AddressRulesAreComparedInTheRelaysSpelling) {
                 Command::kRcpt, {{"smtp.rcpt.to", "u@caf\xc3\xa9.example"}})
                 .verdict,
             Verdict::kReject);
-  // Other attributes keep the value as written.
   EXPECT_EQ(run("- {type: match, attribute: smtp.helo.domain, equals: \"xn--bcher-kva.example\"}",
                 Command::kHelo, {{"smtp.helo.domain", "xn--bcher-kva.example"}})
                 .verdict,
+            Verdict::kContinue);
+}
+
+TEST(Evaluate, HeloDomainRulesMeetEverySpellingOfTheName) {
+  // Probe round 45: "[IPv6:::ffff:192.0.2.1]" passed a rule for "[192.0.2.1]", and a rule
+  // for "*.bücher.example" never met an EHLO, which must use A-labels.
+  auto verdict = [](const std::string& rule, const char* domain) {
+    return run("- {type: match, attribute: smtp.helo.domain, " + rule + ", negate: true}",
+               Command::kHelo, {{"smtp.helo.domain", domain}})
+        .verdict;
+  };
+  for (const char* spelling : {"[192.0.2.1]", "[IPv6:::ffff:192.0.2.1]",
+                               "[IPv6:0:0:0:0:0:ffff:c000:201]", "[192.000.002.001]"}) {
+    EXPECT_EQ(verdict("equals: \"[192.0.2.1]\"", spelling), Verdict::kReject) << spelling;
+    EXPECT_EQ(verdict("equals: \"[IPv6:::FFFF:192.0.2.1]\"", spelling), Verdict::kReject)
+        << spelling;
+  }
+  for (const char* spelling : {"[IPv6:2001:db8::1]", "[IPv6:2001:DB8::1]",
+                               "[IPv6:2001:db8:0::1]", "[ipv6:2001:0db8:0:0:0:0:0:1]"}) {
+    EXPECT_EQ(verdict("equals: \"[IPv6:2001:db8::1]\"", spelling), Verdict::kReject) << spelling;
+  }
+  for (const char* spelling : {"mx.xn--bcher-kva.example", "MX.XN--BCHER-KVA.EXAMPLE",
+                               "mx.b\xc3\xbc" "cher.example"}) {
+    EXPECT_EQ(verdict("wildcard: \"*.b\xc3\xbc" "cher.example\"", spelling), Verdict::kReject)
+        << spelling;
+    EXPECT_EQ(verdict("wildcard: \"*.xn--bcher-kva.example\"", spelling), Verdict::kReject)
+        << spelling;
+    EXPECT_EQ(verdict("equals: \"mx.b\xc3\xbc" "cher.example\"", spelling), Verdict::kReject)
+        << spelling;
+  }
+  // Other names still pass; a regex sees the value as sent.
+  EXPECT_EQ(verdict("equals: \"[192.0.2.1]\"", "[192.0.2.2]"), Verdict::kContinue);
+  EXPECT_EQ(verdict("wildcard: \"*.b\xc3\xbc" "cher.example\"", "mx.buecher.example"),
+            Verdict::kContinue);
+  EXPECT_EQ(verdict("regex: \"mx\\\\.b\xc3\xbc" "cher\\\\.example\"", "mx.xn--bcher-kva.example"),
             Verdict::kContinue);
 }
 
