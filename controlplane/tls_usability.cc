@@ -184,10 +184,13 @@ Result<void> check_server_handshake(std::string_view what, const std::string& ce
   if (server_context(0, cert_pem, key_pem, ciphers, refused) == nullptr) {
     const bool weak = refused.find("too small") != std::string::npos ||
                       refused.find("too weak") != std::string::npos;
+    // The list may set its own level ("@SECLEVEL=3" wants 3072-bit RSA keys).
+    const bool own_level = ciphers.find("@SECLEVEL=") != std::string::npos;
     return invalid(std::string(what) + " cannot be loaded by a TLS server: " + refused +
-                   (weak ? " (OpenSSL's default security level 2 refuses RSA and DSA keys under "
-                           "2048 bits and SHA-1 signatures)"
-                         : ""));
+                   (!weak       ? ""
+                    : own_level ? " (below the security level the cipher list sets)"
+                                : " (OpenSSL's default security level 2 refuses RSA and DSA "
+                                  "keys under 2048 bits and SHA-1 signatures)"));
   }
   if (auto failed = handshake(TLS1_3_VERSION, cert_pem, key_pem, ciphers)) {
     return invalid(std::string(what) + " cannot serve TLS 1.3: " + *failed);

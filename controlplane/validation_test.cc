@@ -635,6 +635,13 @@ TEST(ValidationTest, InterfaceCiphersMustFitTheCertificateKey) {
             "interface certificate \"weak\" cannot be loaded by a TLS server: ee key too small "
             "(OpenSSL's default security level 2 refuses RSA and DSA keys under 2048 bits and "
             "SHA-1 signatures)");
+  // A list that raises the level is named as the cause.
+  i.set_cert("rsa");
+  i.set_ciphers("DEFAULT:@SECLEVEL=3");
+  EXPECT_EQ(reference_refusal(check_interface_certificates(i, certs)),
+            "interface certificate \"rsa\" cannot be loaded by a TLS server: ee key too small "
+            "(below the security level the cipher list sets)");
+  i.set_cert("weak");
   // ... unless the list lowers the level, as grelayd then does too.
   i.set_ciphers("DEFAULT:@SECLEVEL=1");
   EXPECT_EQ(reference_refusal(check_interface_certificates(i, certs)), "accepted");

@@ -782,7 +782,11 @@ UpstreamOptions RelaySession::upstream_options() const {
 }
 
 bool RelaySession::tls_required_but_missing() const {
-  return env_.service->require_tls && !client_.encrypted();
+  // An interface that requires client certificates requires TLS: without it the
+  // certificate check is skipped by skipping STARTTLS.
+  const bool required =
+      env_.service->require_tls || (env_.tls != nullptr && env_.tls->requires_client_certificate());
+  return required && !client_.encrypted();
 }
 
 smtp::AuthDecision RelaySession::auth_decision() const {

@@ -39,6 +39,12 @@ std::shared_ptr<const ServiceConfig> make_service_config(const gateway::v1::Serv
   cfg->password = s.password();
   cfg->verify_hostname = !s.no_verify_hostname();
   cfg->tls_server_name = s.tls_server_name().empty() ? s.host() : s.tls_server_name();
+  // "mx.example." is the same name as "mx.example", but SNI carries no final dot (RFC 6066
+  // §3) and certificates name hosts without one (RFC 6125 §6.4.1; probe round 45: the dot
+  // went into SNI and failed the hostname check).
+  if (cfg->tls_server_name.size() > 1 && cfg->tls_server_name.back() == '.') {
+    cfg->tls_server_name.pop_back();
+  }
   if (cfg->security == gateway::v1::SECURITY_SSL || cfg->security == gateway::v1::SECURITY_STARTTLS) {
     try {
       ClientTlsSettings tls;

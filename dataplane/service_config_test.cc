@@ -34,6 +34,18 @@ TEST(ServiceConfigTest, ConfiguredLineLimitsAreKept) {
   EXPECT_EQ(cfg->limits.max_auth_line, common::kMaxCommandLineLimit);
 }
 
+// SNI and the hostname check use the name without a final dot (RFC 6066 §3, RFC 6125
+// §6.4.1; probe round 45).
+TEST(ServiceConfigTest, UpstreamServerNameLosesItsFinalDot) {
+  auto s = service();
+  s.set_host("mx.example.");
+  EXPECT_EQ(make_service_config(s, {})->tls_server_name, "mx.example");
+  s.set_tls_server_name("up.example.test.");
+  EXPECT_EQ(make_service_config(s, {})->tls_server_name, "up.example.test");
+  s.set_tls_server_name("up.example.test");
+  EXPECT_EQ(make_service_config(s, {})->tls_server_name, "up.example.test");
+}
+
 // gctld refuses these; a node given them anyway (a hand-edited database, an older control
 // plane) must not take a limit its 64 KiB input buffer cannot hold (probe round 8: a
 // 70,000-octet line then ended the session without any reply).

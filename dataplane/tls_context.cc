@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/sha.h>
 #include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include <stdexcept>
 #include <string>
@@ -55,6 +56,14 @@ void use_certificate_key(asio::ssl::context& ctx, const CertificateKey& ck) {
   check(SSL_CTX_check_private_key(ctx.native_handle()), "private key does not match certificate");
 }
 
+// A trust anchor need not be a self-signed root (RFC 5280 §6.1.1(d)): an operator who
+// names an intermediate CA, or pins a peer's own certificate, means that certificate.
+// OpenSSL otherwise insists on building the chain up to a self-signed root and fails with
+// "unable to get issuer certificate" (probe round 45).
+void trust_any_anchor(asio::ssl::context& ctx) {
+  X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx.native_handle()), X509_V_FLAG_PARTIAL_CHAIN);
+}
+
 void add_authorities(asio::ssl::context& ctx, const std::string& pem) {
   // add_certificate_authority takes one certificate per call: split the bundle.
   std::size_t pos = 0;
@@ -79,8 +88,16 @@ std::unique_ptr<asio::ssl::context> make_server(const CertificateKey& ck,
   use_certificate_key(*ctx, ck);
   if (!settings.client_ca_pem.empty()) {
     add_authorities(*ctx, settings.client_ca_pem);
+    trust_any_anchor(*ctx);
     ctx->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
   }
+  // No session is resumed: a resumption skips the SNI choice of certificate, so a session
+  // made under one server name would be resumed under another (RFC 6066 §3 forbids it;
+  // probe round 45), and an SMTP session is long enough for a full handshake. A client
+  // offering a session id or ticket gets a full handshake.
+  SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_options(ctx->native_handle(), SSL_OP_NO_TICKET);
+  SSL_CTX_set_num_tickets(ctx->native_handle(), 0);
   // A session may only be resumed where it was made: the context is a digest of the
   // client-certificate trust, the same for the default and every SNI context of the
   // interface. Without it OpenSSL aborts every resumption attempt on an interface that
@@ -107,7 +124,8 @@ std::string lower(std::string_view s) {
 }  // namespace
 
 TlsServerContext::TlsServerContext(const ServerTlsSettings& settings)
-    : default_(make_server(settings.certificate, settings)) {
+    : default_(make_server(settings.certificate, settings)),
+      requires_client_certificate_(!settings.client_ca_pem.empty()) {
   for (const auto& [name, ck] : settings.by_sni) by_sni_.emplace(lower(name), make_server(ck, settings));
   SSL_CTX* native = default_->native_handle();
   SSL_CTX_callback_ctrl(native, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
@@ -139,6 +157,7 @@ std::shared_ptr<asio::ssl::context> make_client_tls_context(const ClientTlsSetti
   apply_common(*ctx, settings.ciphers, settings.min_version);
   if (settings.system_cas) ctx->set_default_verify_paths();
   for (const auto& pem : settings.trusted_ca_pems) add_authorities(*ctx, pem);
+  if (!settings.trusted_ca_pems.empty()) trust_any_anchor(*ctx);
   if (!settings.client_certificate.cert_pem.empty()) use_certificate_key(*ctx, settings.client_certificate);
   ctx->set_verify_mode(asio::ssl::verify_peer);
   return ctx;

@@ -30,7 +30,9 @@ struct ServerTlsSettings {
 /// The server side of TLS for one interface. The SNI callback picks a certificate by the
 /// client's server name (RFC 6066 §3); a name that is not a syntactically valid host name
 /// aborts the handshake (field case BR-36: SNI is untrusted input). Client-initiated
-/// renegotiation is refused (RFC 5746 / SSL_OP_NO_RENEGOTIATION).
+/// renegotiation is refused (RFC 5746 / SSL_OP_NO_RENEGOTIATION), and no session is
+/// resumed (a resumption would skip the SNI choice). Client certificates are verified
+/// against client_ca_pem as trust anchors, self-signed or not (X509_V_FLAG_PARTIAL_CHAIN).
 class TlsServerContext {
  public:
   /// Throws std::runtime_error with OpenSSL's reason for unusable material (bad PEM, key
@@ -41,10 +43,17 @@ class TlsServerContext {
 
   asio::ssl::context& context() { return *default_; }
 
+  /// True when the interface requires a client certificate (client_ca_pem given): a session
+  /// on it must be encrypted before it may do anything but EHLO, STARTTLS, NOOP and QUIT
+  /// (RFC 3207 §4; probe round 45: a starttls client without a certificate skipped
+  /// STARTTLS and relayed mail).
+  bool requires_client_certificate() const { return requires_client_certificate_; }
+
  private:
   static int on_server_name(SSL* ssl, int* alert, void* arg);
   std::unique_ptr<asio::ssl::context> default_;
   std::map<std::string, std::unique_ptr<asio::ssl::context>> by_sni_;
+  bool requires_client_certificate_ = false;
 };
 
 /// What the upstream leg of a service needs.

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (LOOPBACK, ConnectionClosed, RecordingUpstream, ReplyTimeout,  # noqa: E402
                      free_port, wait_until)
-from tls_helpers import (TlsRelayCase, capabilities, fd_count, peer_names,  # noqa: E402
+from tls_helpers import (TlsRelayCase, add_cert, capabilities, fd_count, peer_names,  # noqa: E402
                          plain_blob, swaks_transcript)
 
 SWAKS = shutil.which("swaks") or "/usr/bin/swaks"
@@ -277,6 +277,78 @@ class InboundTlsTests(TlsRelayCase):
                         s.sendall(b"QUIT\r\n")
                         s.recv(1000)
                 self.assertIsNotNone(session)
+
+    def test_starttls_interface_with_client_ca_requires_tls_first(self) -> None:
+        """A starttls interface that requires client certificates requires TLS: a client
+        that skips STARTTLS would skip the certificate check (probe round 45: it relayed a
+        message). Before TLS only EHLO/HELO, STARTTLS, NOOP, RSET and QUIT; the rest gets
+        530 5.7.0 (RFC 3207 §4), and nothing goes upstream."""
+        up = self.upstream()
+        svc, _ = self.relay(up)
+        port = self.interface(svc, "starttls", extra=("--client-ca", self.CA))
+        c = self.client(port)
+        c.banner()
+        ehlo = c.command("EHLO c.example.net")
+        self.assertIn("STARTTLS", capabilities(ehlo), str(ehlo))
+        self.assertNotIn("AUTH", capabilities(ehlo), str(ehlo))
+        for line in ("MAIL FROM:<alice@example.com>", "RCPT TO:<bob@example.org>", "DATA",
+                     "AUTH PLAIN AGFsaWNlAHNlY3JldA=="):
+            r = c.command(line)
+            self.assertEqual((r.code, r.enhanced), (530, "5.7.0"), line + ": " + str(r))
+        self.assertFalse({"MAIL", "RCPT", "DATA", "AUTH"} & verbs(up), self.diag(up))
+        self.assertEqual(c.command("STARTTLS").code, 220)
+        c.starttls(self.pki.client_context(self.pki.client))
+        self.assertEqual(c.command("EHLO c.example.net").code, 250)
+        self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+        self.assertEqual(c.command("RCPT TO:<bob@example.org>").code, 250)
+        self.assertEqual(c.command("DATA").code, 354)
+        self.assertEqual(c.command(b"Subject: x\r\n\r\nx\r\n.").code, 250)
+        self.assertEqual(len(up.messages()), 1)
+
+    def test_no_session_is_resumed_under_another_server_name(self) -> None:
+        """A TLS session made for one SNI name is never resumed under another: the client
+        would keep the first name's certificate (RFC 6066 §3; probe round 45). The relay
+        resumes no session at all; a client offering one gets a full handshake."""
+        up = self.upstream()
+        _, port = self.relay(up, iface="ssl",
+                             iface_extra=("--sni-cert", f"other.example.test={self.OTHER}"))
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            with self.subTest(version=version.name):
+                ctx = self.pki.client_context(max_version=version)
+                ctx.minimum_version = version
+                raw = socket.create_connection((LOOPBACK, port), 5)
+                with ctx.wrap_socket(raw, server_hostname="relay.example.test") as s:
+                    s.settimeout(5)
+                    self.assertTrue(s.recv(1000).startswith(b"220"))
+                    s.sendall(b"NOOP\r\n")
+                    self.assertTrue(s.recv(1000).startswith(b"250"))
+                    session = s.session
+                    s.sendall(b"QUIT\r\n")
+                    s.recv(1000)
+                raw = socket.create_connection((LOOPBACK, port), 5)
+                with ctx.wrap_socket(raw, server_hostname="other.example.test",
+                                     session=session) as s:
+                    s.settimeout(5)
+                    self.assertTrue(s.recv(1000).startswith(b"220"))
+                    self.assertFalse(s.session_reused)
+                    self.assertIn("DNS:other.example.test", peer_names(s.getpeercert()))
+
+    def test_a_pinned_certificate_is_a_trust_anchor(self) -> None:
+        """A trust anchor need not be a self-signed root (RFC 5280 §6.1.1): --client-ca
+        naming a client's own certificate, and --trusted-ca naming the upstream's, trust
+        exactly that certificate (probe round 45: "unable to get issuer certificate")."""
+        add_cert(self.env.gctl, "pinned-client", self.pki.client, with_key=False)
+        add_cert(self.env.gctl, "pinned-upstream", self.pki.upstream, with_key=False)
+        up = self.upstream(implicit=True)
+        _, port = self.relay(up, iface="ssl", iface_extra=("--client-ca", "pinned-client"),
+                             security="ssl", trusted=("pinned-upstream",))
+        self.deliver_smtp_ssl(port, up, self.pki.client_context(self.pki.client))
+        # Another certificate of the same CA is not the pinned one.
+        with self.assertRaises((ssl.SSLError, OSError, ConnectionClosed, ReplyTimeout)):
+            c = self.client(port, implicit=True,
+                            context=self.pki.client_context(self.pki.gctl_client))
+            c.banner()
+            c.command("NOOP")
 
     def test_tls_min_version(self) -> None:
         up = self.upstream()
