@@ -14,6 +14,7 @@
 #include "controlplane/policy/attributes.h"
 #include "controlplane/policy/compiled_policy.h"
 #include "controlplane/policy/password_hash.h"
+#include "controlplane/policy/saslprep.h"
 #include "controlplane/handler_pattern.h"
 #include "dataplane/smtp/address.h"
 #include "storage/smtp_command_name.h"
@@ -102,9 +103,18 @@ Result<void> check_password(std::string_view password) {
   return ok();
 }
 
+// The hash is of the SASLprep form (RFC 4013, RFC 4616 §2), which attribute_authentication
+// compares: "pässword" typed in NFD and in NFC is one password. ASCII text is unchanged.
 Result<std::string> hash_of(std::string_view password) {
   if (auto valid = check_password(password); !valid) return valid.as_failure();
-  auto hash = policy::hash_password(password);
+  const auto prepared = policy::saslprep(password, policy::SaslprepUse::kStored);
+  if (!prepared) {
+    return fail(Code::kInvalidArgument,
+                "the password holds characters SASLprep (RFC 4013) prohibits: control "
+                "characters such as TAB, private-use or unassigned code points, or "
+                "right-to-left text mixed with left-to-right");
+  }
+  auto hash = policy::hash_password(*prepared);
   if (!hash) return fail(Code::kInternal, "cannot hash the password: " + hash.error().message);
   return std::move(hash).value();
 }
@@ -119,6 +129,20 @@ Result<void> check_user_name(std::string_view name) {
     return fail(Code::kInvalidArgument,
                 "a user name has 1..256 octets of UTF-8 and no control characters (C0, DEL, "
                 "C1, U+2028/U+2029, bidirectional controls: AUTH refuses them)");
+  }
+  // One spelling per name (SASLprep, RFC 4013; RFC 4616 §2): AUTH looks the prepared form
+  // up, so "ju\u0308rgen" and "jürgen" are one user, not two look-alikes (probe round 45).
+  const auto prepared = policy::saslprep(name, policy::SaslprepUse::kStored);
+  if (!prepared) {
+    return fail(Code::kInvalidArgument,
+                "the user name holds characters SASLprep (RFC 4013) prohibits (private-use, "
+                "unassigned or mixed-direction text)");
+  }
+  if (*prepared != name) {
+    return fail(Code::kInvalidArgument,
+                "the user name is not in SASLprep form (RFC 4013: NFKC, non-ASCII spaces as "
+                "spaces, soft hyphens and the like removed); give it as \"" +
+                    common::printable_line(*prepared, 256) + "\"");
   }
   return ok();
 }

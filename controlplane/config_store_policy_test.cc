@@ -325,6 +325,26 @@ TEST_F(ConfigStorePolicyTest, UsersAreStoredAsSaltedHashesOnly) {
   juergen.set_name("j\u00fcrgen");
   juergen.set_password("pw-j");
   EXPECT_TRUE(store_.create_user(juergen));
+  // One spelling per name (SASLprep, RFC 4013): the NFD twin of "jürgen" is refused with
+  // the form to use, not stored as a second look-alike user (probe round 45).
+  v1::User twin;
+  twin.set_name("ju\u0308rgen");
+  twin.set_password("pw-k");
+  auto refused = store_.create_user(twin);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message,
+            "the user name is not in SASLprep form (RFC 4013: NFKC, non-ASCII spaces as "
+            "spaces, soft hyphens and the like removed); give it as \"j\u00fcrgen\"");
+  twin.set_name("x\u00ady");  // a soft hyphen
+  EXPECT_FALSE(store_.create_user(twin));
+  // A password is hashed in SASLprep form; one SASLprep prohibits (TAB) is refused.
+  v1::User carol;
+  carol.set_name("carol");
+  carol.set_password("pa\u0308ss");
+  ASSERT_TRUE(store_.create_user(carol));
+  EXPECT_TRUE(policy::verify_password(*hub_.current()->users->lookup("carol"), "p\u00e4ss"));
+  EXPECT_NE(store_.set_user_password("carol", "a\tb").error().message.find("SASLprep"),
+            std::string::npos);
 
   ASSERT_TRUE(store_.set_user_password("alice", "pw-2"));
   EXPECT_TRUE(policy::verify_password(*hub_.current()->users->lookup("alice"), "pw-2"));

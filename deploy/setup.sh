@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libboost-dev libssl-dev libsqlite3-dev sqlite3 libargon2-dev libidn2-dev
+  libboost-dev libssl-dev libsqlite3-dev sqlite3 libargon2-dev libidn2-dev libidn-dev
   libunistring-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev

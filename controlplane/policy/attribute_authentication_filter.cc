@@ -4,6 +4,7 @@
 #include "common/printable_line.h"
 #include "controlplane/policy/filters.h"
 #include "controlplane/policy/password_hash.h"
+#include "controlplane/policy/saslprep.h"
 
 namespace gw::controlplane::policy {
 namespace {
@@ -38,16 +39,27 @@ class AttributeAuthenticationFilter final : public Filter {
     if (common::printable_line(authzid, authzid.size()) != authzid) {
       return FilterOutcome::fail("control character in the authorization identity");
     }
-    const std::optional<std::string> hash = state.users.lookup(id);
+    // Both sides in SASLprep form (RFC 4616 §2, RFC 4013): the repository stores names
+    // and password hashes prepared (config_store_policy.cc), so "ju\u0308rgen" finds
+    // "jürgen" and an NFD password matches its NFC twin. A name stored before names were
+    // prepared is still found as written; likewise a hash made of the unprepared password.
+    const std::optional<std::string> prepared_id = saslprep(id, SaslprepUse::kQuery);
+    const std::optional<std::string> prepared_password = saslprep(password, SaslprepUse::kQuery);
+    std::optional<std::string> hash;
+    if (prepared_id) hash = state.users.lookup(*prepared_id);
+    if (!hash && prepared_id != id) hash = state.users.lookup(id);
     bool verified = false;
     if (hash) {
-      verified = verify_password(*hash, password);
+      verified = prepared_password && verify_password(*hash, *prepared_password);
+      if (!verified && prepared_password != password) verified = verify_password(*hash, password);
     } else {
       spend_dummy_verification(password);
     }
     if (!hash) return FilterOutcome::fail("unknown user");
     if (!verified) return FilterOutcome::fail("wrong password");
-    if (!authzid.empty() && authzid != id && !allow_authorization_id_) {
+    const bool same_identity =
+        authzid == id || (prepared_id && saslprep(authzid, SaslprepUse::kQuery) == prepared_id);
+    if (!authzid.empty() && !same_identity && !allow_authorization_id_) {
       return FilterOutcome::fail(
           "authorization identity differs from the authentication identity "
           "(allow_authorization_id is false)");

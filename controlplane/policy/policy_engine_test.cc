@@ -414,21 +414,59 @@ class AuthenticationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     alice_hash_ = new std::string(hash_password("wonderland", kTestArgon2Cost).value());
+    juergen_hash_ =
+        new std::string(hash_password("p\xc3\xa4ssword", kTestArgon2Cost).value());
   }
-  static void TearDownTestSuite() { delete alice_hash_; }
+  static void TearDownTestSuite() {
+    delete alice_hash_;
+    delete juergen_hash_;
+  }
 
   Decision authenticate(Attributes attributes,
                         std::string_view yaml = "- type: attribute_authentication") {
-    const MapUserDirectory users({{"alice", *alice_hash_}, {"broken", "not-a-hash"}});
+    // "jürgen" (NFC, as the repository stores it) with the password "pässword" (NFC).
+    const MapUserDirectory users({{"alice", *alice_hash_},
+                                  {"broken", "not-a-hash"},
+                                  {"j\xc3\xbcrgen", *juergen_hash_}});
     auto policy = compile(yaml);
     attributes_ = std::move(attributes);
     return evaluate(*policy, Command::kAuth, attributes_, users, nullptr);
   }
 
   static std::string* alice_hash_;
+  static std::string* juergen_hash_;
   Attributes attributes_;
 };
 std::string* AuthenticationTest::alice_hash_ = nullptr;
+std::string* AuthenticationTest::juergen_hash_ = nullptr;
+
+// RFC 4616 §2 / RFC 4013: a client's name and password are compared in SASLprep form, so
+// the NFD spelling a Mac keyboard sends finds the user and the password (probe round 45).
+TEST_F(AuthenticationTest, NamesAndPasswordsCompareInSaslprepForm) {
+  const std::string nfc_name = "j\xc3\xbcrgen", nfd_name = "ju\xcc\x88rgen";
+  const std::string nfc_password = "p\xc3\xa4ssword", nfd_password = "pa\xcc\x88ssword";
+  for (const auto& name : {nfc_name, nfd_name}) {
+    for (const auto& password : {nfc_password, nfd_password}) {
+      auto d = authenticate(
+          {{"authentication.subject.id", name}, {"authentication.subject.password", password}});
+      EXPECT_EQ(d.verdict, Verdict::kContinue) << name << " / " << password << ": " << d.reason;
+    }
+    // The authorization identity in another spelling is the same identity.
+    auto d = authenticate({{"authentication.subject.id", nfc_name},
+                           {"authentication.authorization.id", nfd_name},
+                           {"authentication.subject.password", nfc_password}});
+    EXPECT_EQ(d.verdict, Verdict::kContinue) << d.reason;
+  }
+  // A soft hyphen is mapped to nothing; other letters are another password.
+  EXPECT_EQ(authenticate({{"authentication.subject.id", "alice"},
+                          {"authentication.subject.password", "wonder\xc2\xadland"}})
+                .verdict,
+            Verdict::kContinue);
+  EXPECT_EQ(authenticate({{"authentication.subject.id", nfc_name},
+                          {"authentication.subject.password", "passw\xc3\xb6rd"}})
+                .verdict,
+            Verdict::kReject);
+}
 
 TEST_F(AuthenticationTest, RightPasswordPasses) {
   auto d = authenticate(
