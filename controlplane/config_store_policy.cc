@@ -15,6 +15,7 @@
 #include "controlplane/policy/compiled_policy.h"
 #include "controlplane/policy/password_hash.h"
 #include "controlplane/policy/saslprep.h"
+#include "controlplane/policy/smtp_reply.h"
 #include "controlplane/handler_pattern.h"
 #include "dataplane/smtp/address.h"
 #include "storage/smtp_command_name.h"
@@ -86,6 +87,37 @@ Result<void> normalize_handler(v1::Handler& h) {
     return fail(Code::kInvalidArgument,
                 "address pattern must be at most 512 octets without control characters, and "
                 "without spaces outside the local part");
+  }
+  return ok();
+}
+
+policy::Command policy_command(v1::SmtpCommand command) {
+  switch (command) {
+    case v1::SMTP_COMMAND_HELO:
+      return policy::Command::kHelo;
+    case v1::SMTP_COMMAND_AUTH:
+      return policy::Command::kAuth;
+    case v1::SMTP_COMMAND_MAIL:
+      return policy::Command::kMail;
+    case v1::SMTP_COMMAND_RCPT:
+      return policy::Command::kRcpt;
+    default:
+      return policy::Command::kData;
+  }
+}
+
+// A policy's own reply must be a refusal of the command its handler binds it to
+// (policy::reply_code_misfit). An empty reply is the command's default, which always fits.
+Result<void> check_reply_fits(std::string_view policy_name, std::string_view reply,
+                              v1::SmtpCommand command) {
+  if (reply.empty()) return ok();
+  auto parsed = policy::parse_reply(reply);
+  if (!parsed) return ok();  // compile_policy refuses it with its own reason
+  if (auto misfit = policy::reply_code_misfit(policy_command(command), parsed.value().code)) {
+    return fail(Code::kInvalidArgument, "policy " + show_quoted(policy_name) + " replies " +
+                                            *misfit + ": bound to a " +
+                                            std::string(storage::smtp_command_name(command)) +
+                                            " handler");
   }
   return ok();
 }
@@ -191,6 +223,15 @@ Result<storage::UpsertOutcome> ConfigStore::upsert_policy(const v1::Policy& requ
 
   auto tx = storage::Transaction::begin(db_);
   if (!tx) return from_storage(tx.error());
+  // A new reply must still fit every command the policy's handlers bind it to.
+  auto handlers = handlers_.list("");
+  if (!handlers) return from_storage(handlers.error());
+  for (const v1::Handler& h : handlers.value()) {
+    if (h.policy() != request.name()) continue;
+    if (auto fits = check_reply_fits(request.name(), request.reply(), h.command()); !fits) {
+      return fits.as_failure();
+    }
+  }
   // Every policy together stays within what `gctl export` reads back and `gctl apply` sends
   // (probe round 34: two files of 35 MB each were taken, then export and policy list
   // failed with "Received message larger than max").
@@ -262,11 +303,16 @@ Result<v1::Handler> ConfigStore::create_handler(v1::Handler request) {
   if (!tx) return from_storage(tx.error());
   auto instance = instance_of(request.service());
   if (!instance) return instance.as_failure();
-  if (auto policy = policies_.get(request.policy()); !policy) {
+  auto policy = policies_.get(request.policy());
+  if (!policy) {
     if (policy.error().code == storage::Errc::kNotFound) {
       return fail(Code::kNotFound, "policy " + show_quoted(request.policy()) + " does not exist");
     }
     return from_storage(policy.error());
+  }
+  if (auto fits = check_reply_fits(request.policy(), policy.value().reply(), request.command());
+      !fits) {
+    return fits.as_failure();
   }
   auto existing = handlers_.list(request.service());
   if (!existing) return from_storage(existing.error());

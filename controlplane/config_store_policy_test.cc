@@ -185,6 +185,33 @@ TEST_F(ConfigStorePolicyTest, HandlersGetDefaultsReachTheSnapshotAndPinTheirPoli
   EXPECT_EQ(hub_.current()->handlers.size(), 0u);
 }
 
+// A policy's reply must be a refusal of the command its handler binds it to (RFC 5321
+// §4.3.2, RFC 4954 §6; probe round 45: "535" answered a RCPT, "451" an AUTH).
+TEST_F(ConfigStorePolicyTest, PolicyReplyMustFitTheHandlersCommand) {
+  ASSERT_TRUE(store_.upsert_policy(policy("auth-style", kTrue, "535 5.7.8 no")));
+  ASSERT_TRUE(store_.upsert_policy(policy("rcpt-style", kTrue, "553 5.1.3 bad address")));
+  ASSERT_TRUE(store_.upsert_policy(policy("anywhere", kTrue, "554 5.7.1 go away")));
+  auto refused = store_.create_handler(handler("corp", v1::SMTP_COMMAND_RCPT, "auth-style", "*"));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(refused.error().message,
+            "policy \"auth-style\" replies 535 is no refusal of RCPT (its codes: 450, 451, 452, "
+            "455, 530, 550, 551, 552, 553, 555, 421, 554; RFC 5321 §4.3.2): bound to a rcpt "
+            "handler");
+  EXPECT_FALSE(store_.create_handler(handler("corp", v1::SMTP_COMMAND_AUTH, "rcpt-style")));
+  ASSERT_TRUE(store_.create_handler(handler("corp", v1::SMTP_COMMAND_AUTH, "auth-style")));
+  ASSERT_TRUE(store_.create_handler(handler("corp", v1::SMTP_COMMAND_RCPT, "rcpt-style", "*")));
+  ASSERT_TRUE(store_.create_handler(handler("corp", v1::SMTP_COMMAND_HELO, "anywhere")));
+  // A policy bound to RCPT cannot take a reply RCPT has no use for; unbound it could.
+  const auto before = version();
+  auto changed = store_.upsert_policy(policy("rcpt-style", kTrue, "451 4.7.0 later"));
+  ASSERT_TRUE(changed);  // 451 is a RCPT refusal too
+  EXPECT_FALSE(store_.upsert_policy(policy("rcpt-style", kTrue, "538 5.7.11 tls first")));
+  EXPECT_FALSE(store_.upsert_policy(policy("auth-style", kTrue, "451 4.7.0 later")));
+  EXPECT_TRUE(store_.upsert_policy(policy("auth-style", kTrue, "454 4.7.0 later")));
+  EXPECT_EQ(version(), before + 2);
+}
+
 TEST_F(ConfigStorePolicyTest, AddressPatternsAreStoredInTheRelaysComparisonSpelling) {
   // Probe round 15: these were stored as written and never matched what the relay compares
   // (quotes dropped, canonical address literals), so a deny handler looked in force.

@@ -1,7 +1,9 @@
 // SMTP reply helpers: RFC 3463 codes, per-command defaults, parsing of configured replies.
 #include "controlplane/policy/smtp_reply.h"
 
+#include <algorithm>
 #include <charconv>
+#include <span>
 
 namespace gw::controlplane::policy {
 
@@ -24,6 +26,29 @@ SmtpReply default_reply(Command command) {
       return {554, enhanced_code(554, kDeliveryNotAuthorized), "Message rejected by policy"};
   }
   return {554, enhanced_code(554, kDeliveryNotAuthorized), "Rejected by policy"};
+}
+
+std::optional<std::string> reply_code_misfit(Command command, unsigned code) {
+  static constexpr unsigned kHelo[] = {451, 501, 504, 550};
+  static constexpr unsigned kMail[] = {450, 451, 452, 455, 530, 550, 552, 553, 555};
+  static constexpr unsigned kRcpt[] = {450, 451, 452, 455, 530, 550, 551, 552, 553, 555};
+  static constexpr unsigned kData[] = {450, 451, 452, 550, 552};
+  static constexpr unsigned kAuth[] = {432, 454, 500, 501, 504, 530, 534, 535, 538};
+  std::span<const unsigned> fitting;
+  switch (command) {
+    case Command::kHelo: fitting = kHelo; break;
+    case Command::kMail: fitting = kMail; break;
+    case Command::kRcpt: fitting = kRcpt; break;
+    case Command::kData: fitting = kData; break;
+    case Command::kAuth: fitting = kAuth; break;
+  }
+  if (code == 421 || code == 554) return std::nullopt;
+  if (std::find(fitting.begin(), fitting.end(), code) != fitting.end()) return std::nullopt;
+  std::string list;
+  for (unsigned fit : fitting) list += std::to_string(fit) + ", ";
+  return std::to_string(code) + " is no refusal of " + std::string(command_name(command)) +
+         " (its codes: " + list + "421, 554; RFC 5321 §4.3.2" +
+         (command == Command::kAuth ? ", RFC 4954 §6" : "") + ")";
 }
 
 SmtpReply media_error_reply(std::string_view text) {

@@ -3,6 +3,7 @@
 // `reply` ("550 5.7.1 text with ${attr}").
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -47,6 +48,15 @@ SmtpReply media_error_reply(std::string_view text);
 /// The longest reply text that still fits one reply line of 512 octets with code, enhanced
 /// code and CRLF (RFC 5321 §4.5.3.1.5).
 std::size_t max_reply_text(const SmtpReply& reply);
+
+/// nullopt when `code` (4yz or 5yz) may refuse `command`, else a one-line reason. The codes
+/// the RFCs give each command, plus 421 (any command, RFC 5321 §3.8) and 554 (the policy
+/// refusal Postfix and others use for every command):
+/// HELO 451, 501, 504, 550 (RFC 5321 §4.3.2); MAIL and RCPT 450, 451, 452, 455, 530, 550,
+/// 551 (RCPT only), 552, 553, 555 (§4.3.2, RFC 4954 §6); DATA (its end) 450, 451, 452, 550,
+/// 552; AUTH 432, 454, 500, 501, 504, 530, 534, 535, 538 (RFC 4954 §6). A refusal with another
+/// code reads as something else (probe round 45: "535" to a RCPT, "451" to an AUTH).
+std::optional<std::string> reply_code_misfit(Command command, unsigned code);
 
 /// A policy's configured reply: code and enhanced code fixed, the text still a template.
 struct ReplyTemplate {
