@@ -195,11 +195,10 @@ Result<v1::ApplyResponse> ConfigStore::apply(const v1::ConfigurationDocument& do
         return at(u.source_line(), what,
                   Error{Code::kInvalidArgument, "give a password or a password hash, not both"});
       }
-      if (!policy::is_password_hash(u.password_hash())) {
-        return at(u.source_line(), what,
-                  Error{Code::kInvalidArgument, "password_hash is not an accepted Argon2id hash"});
-      }
       if (stored.value() == u.password_hash()) continue;
+      if (auto costed = check_hash_cost(u.password_hash(), min_hash_cost_); !costed) {
+        return at(u.source_line(), what, costed.error());
+      }
       auto updated = users_.set_hash(u.name(), u.password_hash(), unix_now_ms());
       if (!updated) return at(u.source_line(), what, from_storage(updated.error()));
       batch_->rebuild.users = true;

@@ -15,6 +15,7 @@
 #include "common/message_limits.h"
 #include "controlplane/configuration.h"
 #include "controlplane/error.h"
+#include "controlplane/policy/password_hash.h"
 #include "controlplane/snapshot_hub.h"
 #include "controlplane/validation.h"
 #include "gateway/v1/config.pb.h"
@@ -62,6 +63,8 @@ class ConfigStore {
   ConfigStore(storage::Database& db, const storage::SecretBox& secrets, SnapshotHub& hub);
   /// Lowers the kMaxPolicyTextOctets bound (tests: the real one takes seconds of YAML).
   void limit_policy_text(std::uint64_t octets) { max_policy_text_ = octets; }
+  /// Lowers the least cost a given password_hash must have (tests: policy::kTestArgon2Cost).
+  void accept_hash_cost_from(const policy::Argon2Cost& minimum) { min_hash_cost_ = minimum; }
 
   /// Creates a service: fills defaults, validates (the certificates it names must exist),
   /// stores (password sealed).
@@ -243,6 +246,7 @@ class ConfigStore {
   SnapshotHub& hub_;
   std::optional<Batch> batch_;  // set while apply() runs
   std::uint64_t max_policy_text_ = kMaxPolicyTextOctets;
+  policy::Argon2Cost min_hash_cost_ = policy::kDefaultArgon2Cost;
 };
 
 }  // namespace gw::controlplane

@@ -369,10 +369,8 @@ Result<v1::User> ConfigStore::create_user(const v1::User& request) {
     if (!request.password().empty()) {
       return fail(Code::kInvalidArgument, "give a password or a password hash, not both");
     }
-    if (!policy::is_password_hash(request.password_hash())) {
-      return fail(Code::kInvalidArgument,
-                  "password_hash is not an Argon2id hash this build accepts "
-                  "($argon2id$v=19$m=...,t=...,p=...$salt$hash)");
+    if (auto costed = check_hash_cost(request.password_hash(), min_hash_cost_); !costed) {
+      return costed.as_failure();
     }
     hash = request.password_hash();
   } else {

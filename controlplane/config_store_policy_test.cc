@@ -40,6 +40,7 @@ class ConfigStorePolicyTest : public ::testing::Test {
     s.set_host("127.0.0.1");
     s.set_port(2525);
     EXPECT_TRUE(store_.create_service(s));
+    store_.accept_hash_cost_from(policy::kTestArgon2Cost);  // bob_hash_ is a cheap one
   }
 
   std::uint64_t version() { return hub_.current()->version; }
@@ -372,6 +373,25 @@ TEST_F(ConfigStorePolicyTest, UsersAreStoredAsSaltedHashesOnly) {
   EXPECT_TRUE(policy::verify_password(*hub_.current()->users->lookup("carol"), "p\u00e4ss"));
   EXPECT_NE(store_.set_user_password("carol", "a\tb").error().message.find("SASLprep"),
             std::string::npos);
+
+  // A hash given as is must cost what gctld's own cost, and not more than a bound (probe
+  // round 45: m=8 and m=1 GiB were both stored).
+  store_.accept_hash_cost_from(policy::kDefaultArgon2Cost);
+  v1::User imported;
+  imported.set_name("imported");
+  for (const char* given : {"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+                           "$argon2id$v=19$m=65536,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+                           "$argon2id$v=19$m=1048576,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"}) {
+    imported.set_password_hash(given);
+    auto costly = store_.create_user(imported);
+    ASSERT_FALSE(costly) << given;
+    EXPECT_NE(costly.error().message.find("a stored hash needs m 65536..262144 KiB, t 2..10"),
+              std::string::npos)
+        << costly.error().message;
+  }
+  imported.set_password_hash("$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA");
+  EXPECT_TRUE(store_.create_user(imported));
+  store_.accept_hash_cost_from(policy::kTestArgon2Cost);
 
   ASSERT_TRUE(store_.set_user_password("alice", "pw-2"));
   EXPECT_TRUE(policy::verify_password(*hub_.current()->users->lookup("alice"), "pw-2"));

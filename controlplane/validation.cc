@@ -17,6 +17,7 @@
 #include "common/logging.h"
 #include "common/message_limits.h"
 #include "common/object_name.h"
+#include "controlplane/policy/password_hash.h"
 #include "controlplane/tls_usability.h"
 
 namespace gw::controlplane {
@@ -469,6 +470,34 @@ Result<void> validate_node_text(std::string_view field, std::string_view text) {
   if (text.size() > 255 || !is_printable_ascii(text)) {
     return fail(Code::kInvalidArgument,
                 std::string(field) + " must be at most 255 printable ASCII characters");
+  }
+  return ok();
+}
+
+// A hash given as is (gctl apply, a migration) must be as slow as the ones gctld makes and
+// no costlier than kMaxStoredArgon2Cost: a cheap one gives the password away to whoever
+// reads the database, a dear one makes every AUTH for that user allocate it (probe round 45:
+// m=8 and m=1 GiB were both taken).
+Result<void> check_hash_cost(std::string_view hash, const policy::Argon2Cost& minimum) {
+  const auto cost = policy::password_hash_cost(hash);
+  if (!cost) {
+    return fail(Code::kInvalidArgument,
+                "password_hash is not an Argon2id hash this build accepts "
+                "($argon2id$v=19$m=...,t=...,p=...$salt$hash)");
+  }
+  const auto& most = policy::kMaxStoredArgon2Cost;
+  if (cost->memory_kib < minimum.memory_kib || cost->iterations < minimum.iterations ||
+      cost->memory_kib > most.memory_kib || cost->iterations > most.iterations ||
+      cost->parallelism > most.parallelism) {
+    return fail(Code::kInvalidArgument,
+                "password_hash costs m=" + std::to_string(cost->memory_kib) +
+                    ",t=" + std::to_string(cost->iterations) + ",p=" +
+                    std::to_string(cost->parallelism) + "; a stored hash needs m " +
+                    std::to_string(minimum.memory_kib) + ".." + std::to_string(most.memory_kib) +
+                    " KiB, t " + std::to_string(minimum.iterations) + ".." +
+                    std::to_string(most.iterations) + ", p 1.." +
+                    std::to_string(most.parallelism) +
+                    " (gctld makes m=65536,t=2,p=1: set the password instead)");
   }
   return ok();
 }

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "controlplane/error.h"
+#include "controlplane/policy/password_hash.h"
 #include "gateway/v1/config.pb.h"
 
 namespace gw::controlplane {
@@ -94,5 +95,11 @@ Result<void> validate_node_identity(std::string_view node_id, std::string_view i
 /// Checks an informational text of a node (host name, version): at most 255 octets of
 /// printable ASCII. `field` names it in the message.
 Result<void> validate_node_text(std::string_view field, std::string_view text);
+
+/// Checks a password hash given as is (`gctl apply`, CreateUser with password_hash): an
+/// Argon2id hash (policy::is_password_hash) costing at least `minimum` (memory, passes) and at
+/// most policy::kMaxStoredArgon2Cost. Errors: kInvalidArgument naming the cost found and
+/// the range.
+Result<void> check_hash_cost(std::string_view hash, const policy::Argon2Cost& minimum);
 
 }  // namespace gw::controlplane

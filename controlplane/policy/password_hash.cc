@@ -51,6 +51,19 @@ bool read_param(std::string_view& s, char key, std::uint64_t* value) {
 
 }  // namespace
 
+std::optional<Argon2Cost> password_hash_cost(std::string_view encoded) {
+  if (!is_password_hash(encoded)) return std::nullopt;
+  std::string_view s = encoded.substr(std::string_view("$argon2id$v=19$").size());
+  std::uint64_t m = 0, t = 0, p = 0;
+  read_param(s, 'm', &m);
+  s.remove_prefix(1);
+  read_param(s, 't', &t);
+  s.remove_prefix(1);
+  read_param(s, 'p', &p);
+  return Argon2Cost{static_cast<std::uint32_t>(m), static_cast<std::uint32_t>(t),
+                    static_cast<std::uint32_t>(p)};
+}
+
 bool is_password_hash(std::string_view encoded) {
   constexpr std::string_view kPrefix = "$argon2id$v=19$";
   if (encoded.size() > 512 || encoded.substr(0, kPrefix.size()) != kPrefix) return false;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,13 @@ Result<std::string, HashError> hash_password(std::string_view plaintext,
 /// 1 <= P <= 16, a salt of at least 8 octets and a hash of 16..64 octets. The bounds keep
 /// a stored value from making a verification take unbounded memory or time.
 bool is_password_hash(std::string_view encoded);
+
+/// The cost parameters of `encoded` when is_password_hash(encoded), else nullopt.
+std::optional<Argon2Cost> password_hash_cost(std::string_view encoded);
+
+/// The most a stored hash may cost per verification (imported with `gctl apply`): 256 MiB,
+/// 10 passes, 4 lanes. Every AUTH for that user allocates the memory.
+inline constexpr Argon2Cost kMaxStoredArgon2Cost{262144, 10, 4};
 
 /// True if `plaintext` is the password of `encoded`. libargon2 compares the digests in
 /// constant time. A malformed `encoded` is a mismatch, after a dummy verification so that
