@@ -17,6 +17,8 @@
 #include <utility>
 #include <algorithm>
 
+#include "common/tls/client_tls_files.h"
+
 namespace gw::cli {
 namespace {
 
@@ -166,34 +168,12 @@ std::string refused_text(const std::string& reason, bool client_certificate_give
   return text;
 }
 
-// The client TLS context gctl's options make, or the local cause that stops it: a --tls-ca
-// without a certificate, a --tls-cert without one, a --tls-key without a key, or a key that
-// is not the certificate's (probe round 42: a key file given as --tls-ca said nothing).
-using SslCtx = std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)>;
+// The client TLS context gctl's options make, or the local cause that stops it
+// (common::load_client_tls_files; probe round 42: a key file given as --tls-ca said nothing).
+using SslCtx = common::SslCtxPtr;
 SslCtx client_context(const ChannelOptions& options, std::string& cause) {
-  SslCtx ctx(SSL_CTX_new(TLS_client_method()), &SSL_CTX_free);
-  if (!ctx) return ctx;
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-  // An encrypted key is refused, never asked about: OpenSSL's default prompt read the
-  // terminal and blocked (probe round 43).
-  SSL_CTX_set_default_passwd_cb(ctx.get(), [](char*, int, int, void*) { return 0; });
-  ERR_clear_error();
-  if (SSL_CTX_load_verify_locations(ctx.get(), options.tls_ca_file.c_str(), nullptr) != 1) {
-    cause = "--tls-ca " + options.tls_ca_file + " holds no PEM certificate";
-  } else if (!options.tls_cert_file.empty() &&
-             SSL_CTX_use_certificate_chain_file(ctx.get(), options.tls_cert_file.c_str()) != 1) {
-    cause = "--tls-cert " + options.tls_cert_file + " holds no PEM certificate";
-  } else if (!options.tls_cert_file.empty() &&
-             SSL_CTX_use_PrivateKey_file(ctx.get(), options.tls_key_file.c_str(),
-                                         SSL_FILETYPE_PEM) != 1) {
-    // OpenSSL also checks here that the key is the certificate's.
-    const int reason = ERR_GET_REASON(ERR_peek_last_error());
-    cause = reason == X509_R_KEY_VALUES_MISMATCH || reason == X509_R_KEY_TYPE_MISMATCH
-                ? "--tls-key " + options.tls_key_file + " is not the key of --tls-cert"
-                : "--tls-key " + options.tls_key_file + " holds no unencrypted PEM private key";
-  }
-  ERR_clear_error();
-  return ctx;
+  return common::load_client_tls_files(options.tls_ca_file, options.tls_cert_file,
+                                       options.tls_key_file, cause);
 }
 
 std::string diagnose_tls(const ChannelOptions& options, const Target& target, int fd,

@@ -17,12 +17,14 @@
 #include "common/logging.h"
 #include "common/metrics/exporter.h"
 #include "common/object_name.h"
+#include "common/tls/client_tls_files.h"
 #include "dataplane/asio.h"
 #include "dataplane/listener_manager.h"
 #include "dataplane/node_agent.h"
 #include "dataplane/node_metrics.h"
 #include "dataplane/node_stop.h"
 #include "dataplane/policy_client.h"
+#include "dataplane/smtp/address.h"
 
 namespace {
 
@@ -106,6 +108,23 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "grelayd: error: --tls-cert and --tls-key go together, with --tls-ca\n");
     return 2;
   }
+  if (!tls_ca.empty()) {
+    // A file that cannot work is named now, not retried as "Deadline Exceeded" forever
+    // (probe round 45), as gctl and gctld do.
+    std::string cause;
+    gw::common::load_client_tls_files(tls_ca, tls_cert, tls_key, cause);
+    if (!cause.empty()) {
+      std::fprintf(stderr, "grelayd: error: %s\n", cause.c_str());
+      return 2;
+    }
+  }
+  // The name in the banner and the EHLO reply is a Domain (RFC 5321 §4.1.1.1, §4.2): a
+  // space or CR/LF there would break or inject reply lines (probe round 45).
+  if (!hostname.empty() && !gw::smtp::is_valid_domain(hostname)) {
+    std::fprintf(stderr, "grelayd: error: --hostname %s is not a valid host name\n",
+                 gw::common::log_escape(hostname).c_str());
+    return 2;
+  }
   auto slurp = [](const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -123,7 +142,13 @@ int main(int argc, char** argv) {
   if (hostname.empty()) {
     char buf[256] = {};
     if (gethostname(buf, sizeof buf - 1) == 0) hostname = buf;
-    if (hostname.empty()) hostname = "localhost";
+    if (hostname.empty() || !gw::smtp::is_valid_domain(hostname)) {
+      if (!hostname.empty()) {
+        spdlog::warn("host name {} is no valid Domain for the banner: using localhost "
+                     "(give --hostname)", gw::common::log_escape(hostname));
+      }
+      hostname = "localhost";
+    }
   }
   agent_options.hostname = hostname;
   agent_options.version = "0.1.0";

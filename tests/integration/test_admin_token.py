@@ -141,6 +141,31 @@ class DaemonUsageErrors(unittest.TestCase):
                                 timeout=20)
             self.assertEqual(cp.returncode, 0, cp.stderr)
 
+    def test_grelayd_refuses_a_banner_name_or_tls_files_it_cannot_use(self) -> None:
+        """--hostname is the Domain of the 220 banner and the EHLO reply (RFC 5321
+        §4.1.1.1): a space or CR/LF went out as is. A --tls-ca that holds no certificate
+        was retried as "Deadline Exceeded" forever. Both exit 2 with the reason (probe
+        round 45)."""
+        for bad in ("bad host name", "evil\r\n250 injected", "a..b"):
+            cp = subprocess.run([binary("grelayd"), "--node-id", "n1", "--hostname", bad],
+                                capture_output=True, text=True, timeout=20)
+            self.assertEqual(cp.returncode, 2, f"{bad!r}: {cp.stderr}")
+            self.assertIn("--hostname", cp.stderr)
+            self.assertNotIn("\r", cp.stderr)
+        work = make_workdir("node-tls-files")
+        try:
+            not_pem = work / "ca.pem"
+            not_pem.write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+            cp = subprocess.run([binary("grelayd"), "--node-id", "n1",
+                                 "--control-plane", f"{LOOPBACK}:{free_port()}",
+                                 "--tls-ca", str(not_pem)],
+                                capture_output=True, text=True, timeout=20)
+            self.assertEqual(cp.returncode, 2, cp.stderr)
+            self.assertIn(f"--tls-ca {not_pem} holds no PEM certificate", cp.stderr)
+            self.assertNotIn("AAAA", cp.stderr)
+        finally:
+            remove_workdir(work)
+
     def test_sighup_is_logged_and_ignored(self) -> None:
         """Closing the terminal that started a daemon must not end it without a word (probe
         round 40: SIGHUP's default action killed both)."""
