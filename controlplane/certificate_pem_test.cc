@@ -46,6 +46,7 @@ class CertificatePemTest : public ::testing::Test {
                          -60,
                          3600,
                          "EC",
+                         "",
                          ""},
                 &ca_);
 };

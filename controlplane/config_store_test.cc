@@ -303,7 +303,7 @@ class ConfigStoreCertificateTest : public ConfigStoreTest {
   testing::TestCert ca_ = testing::make_ca("Corp CA");
   testing::TestCert gw_ = testing::make_cert(testing::CertSpec{}, &ca_);
   testing::TestCert org_ = testing::make_cert(
-      testing::CertSpec{"mx.example.org", {"DNS:mx.example.org"}, false, -60, 3600, "EC", ""}, &ca_);
+      testing::CertSpec{"mx.example.org", {"DNS:mx.example.org"}, false, -60, 3600, "EC", "", ""}, &ca_);
 };
 
 TEST_F(ConfigStoreCertificateTest, CreateGetListDeleteWithoutEverReturningTheKey) {

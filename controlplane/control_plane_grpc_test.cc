@@ -733,10 +733,10 @@ TEST(ControlPlaneTlsTest, ClientCertificateIsRequiredAndVerified) {
   const testing::TestCert ca = testing::make_ca("Control Plane CA");
   const testing::TestCert server = testing::make_cert(testing::CertSpec{}, &ca);
   const testing::TestCert client =
-      testing::make_cert(testing::CertSpec{"relay-1", {}, false, -60, 3600, "EC", ""}, &ca);
+      testing::make_cert(testing::CertSpec{"relay-1", {}, false, -60, 3600, "EC", "", ""}, &ca);
   const testing::TestCert other_ca = testing::make_ca("Someone Else");
   const testing::TestCert stranger =
-      testing::make_cert(testing::CertSpec{"relay-x", {}, false, -60, 3600, "EC", ""}, &other_ca);
+      testing::make_cert(testing::CertSpec{"relay-x", {}, false, -60, 3600, "EC", "", ""}, &other_ca);
 
   ControlPlaneOptions options{"127.0.0.1:0", dir.file("gw.db"), std::nullopt};
   options.tls = ServerTls{server.cert_pem, server.key_pem, ca.cert_pem};

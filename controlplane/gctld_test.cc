@@ -295,10 +295,10 @@ TEST(GctldTest, TlsWithClientCaRefusesClientsWithoutAValidCertificate) {
   const testing::TestCert ca = testing::make_ca("gctld CA");
   const testing::TestCert server = testing::make_cert(testing::CertSpec{}, &ca);
   const testing::TestCert node =
-      testing::make_cert(testing::CertSpec{"relay-1", {}, false, -60, 3600, "EC", ""}, &ca);
+      testing::make_cert(testing::CertSpec{"relay-1", {}, false, -60, 3600, "EC", "", ""}, &ca);
   const testing::TestCert rogue_ca = testing::make_ca("rogue CA");
   const testing::TestCert rogue =
-      testing::make_cert(testing::CertSpec{"relay-1", {}, false, -60, 3600, "EC", ""}, &rogue_ca);
+      testing::make_cert(testing::CertSpec{"relay-1", {}, false, -60, 3600, "EC", "", ""}, &rogue_ca);
   write_file(dir.file("ca.pem"), ca.cert_pem);
   write_file(dir.file("server.pem"), server.cert_pem);
   write_file(dir.file("server.key"), server.key_pem);

@@ -30,6 +30,7 @@ struct CertSpec {
   long not_after_s = 86400;
   std::string key_type = "EC";      // "EC" (P-256) or "RSA-<bits>", e.g. "RSA-2048"
   std::string extended_key_usage;   // openssl syntax, e.g. "clientAuth"; none when empty
+  std::string key_usage;            // openssl syntax, e.g. "keyEncipherment"; none when empty
 };
 
 namespace detail {
@@ -127,6 +128,9 @@ inline TestCert make_cert(const CertSpec& spec, const TestCert* issuer = nullptr
                         spec.is_ca ? "critical,CA:TRUE" : "CA:FALSE");
   if (spec.is_ca)
     detail::add_extension(cert.get(), signer_cert, NID_key_usage, "keyCertSign,cRLSign");
+  if (!spec.key_usage.empty()) {
+    detail::add_extension(cert.get(), signer_cert, NID_key_usage, spec.key_usage);
+  }
   if (!spec.extended_key_usage.empty()) {
     detail::add_extension(cert.get(), signer_cert, NID_ext_key_usage, spec.extended_key_usage);
   }

@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 
@@ -167,14 +168,27 @@ Result<void> check_leaf_purpose(std::string_view what, std::string_view cert_pem
   const bool server = role == TlsRole::kServer;
   const int purpose = server ? X509_PURPOSE_SSL_SERVER : X509_PURPOSE_SSL_CLIENT;
   const bool allowed = X509_check_purpose(leaf.get(), purpose, 0) == 1;
+  const std::uint32_t flags = X509_get_extension_flags(leaf.get());
+  const bool has_eku = (flags & EXFLAG_XKUSAGE) != 0;
+  const bool eku_ok =
+      !has_eku || (X509_get_extended_key_usage(leaf.get()) & (server ? XKU_SSL_SERVER
+                                                                      : XKU_SSL_CLIENT)) != 0;
+  // Every TLS 1.3 handshake, and every TLS 1.2 one with (EC)DHE, is signed with the key:
+  // a key usage without digitalSignature (keyEncipherment alone: RSA key transport) is
+  // refused by NSS and GnuTLS peers (RFC 8446 §4.4.2.2, RFC 5280 §4.2.1.3; probe round 45).
+  const bool can_sign = (flags & EXFLAG_KUSAGE) == 0 ||
+                        (X509_get_key_usage(leaf.get()) & KU_DIGITAL_SIGNATURE) != 0;
   ERR_clear_error();
-  if (allowed) return ok();
-  return invalid(std::string(what) + " does not allow TLS " +
-                 (server ? "server" : "client") +
-                 " authentication: its extended key usage lacks " +
-                 (server ? "serverAuth" : "clientAuth") + " or its key usage lacks " +
-                 (server ? "digitalSignature and keyEncipherment" : "digitalSignature") +
-                 " (RFC 5280 §4.2.1.3, §4.2.1.12); peers refuse it");
+  if (allowed && can_sign) return ok();
+  const std::string role_name = server ? "server" : "client";
+  if (!eku_ok) {
+    return invalid(std::string(what) + " does not allow TLS " + role_name +
+                   " authentication: its extended key usage lacks " +
+                   (server ? "serverAuth" : "clientAuth") + " (RFC 5280 §4.2.1.12); peers refuse it");
+  }
+  return invalid(std::string(what) + " does not allow TLS " + role_name +
+                 " authentication: its key usage lacks digitalSignature, which every TLS 1.3 "
+                 "handshake needs (RFC 5280 §4.2.1.3, RFC 8446 §4.4.2.2); peers refuse it");
 }
 
 Result<void> check_server_handshake(std::string_view what, const std::string& cert_pem,

@@ -16,9 +16,9 @@ namespace gw::controlplane {
 enum class TlsRole { kServer, kClient };
 
 /// Checks the leaf (first certificate of `cert_pem`) for `role`, as OpenSSL's X509_check_purpose
-/// (X509_PURPOSE_SSL_SERVER / _CLIENT) does: an extended key usage without serverAuth
-/// (clientAuth), or a key usage without digitalSignature and keyEncipherment (digitalSignature
-/// for a client), is refused. A CA certificate used as a leaf is allowed: `openssl req -x509`
+/// (X509_PURPOSE_SSL_SERVER / _CLIENT) does, and more strictly: an extended key usage without
+/// serverAuth (clientAuth), or a key usage without digitalSignature (TLS 1.3 signs every
+/// handshake), is refused. A CA certificate used as a leaf is allowed: `openssl req -x509`
 /// makes self-signed certificates with CA:TRUE by default.
 /// Errors: kInvalidArgument "`what` ... does not allow ..." .
 Result<void> check_leaf_purpose(std::string_view what, std::string_view cert_pem, TlsRole role);

@@ -18,6 +18,7 @@
 #include "common/message_limits.h"
 #include "common/object_name.h"
 #include "controlplane/policy/password_hash.h"
+#include "controlplane/service_defaults.h"
 #include "controlplane/tls_usability.h"
 
 namespace gw::controlplane {
@@ -375,6 +376,12 @@ Result<void> validate_interface(v1::Interface& iface) {
                 std::string("cert, sni_certs and client_ca need an ssl or starttls interface, "
                             "not ") +
                     type_label(iface.type()));
+  }
+  if (!tls && (iface.ciphers() != kDefaultCiphers ||
+               iface.tls_min_version() != kDefaultTlsMinVersion)) {
+    // Taken and then dropped, they read as settings in force (probe round 45).
+    return fail(Code::kInvalidArgument,
+                "ciphers and tls_min_version need an ssl or starttls interface, not tcp");
   }
   std::set<std::string> server_names;
   for (v1::SniCertificate& sni : *iface.mutable_sni_certs()) {

@@ -447,6 +447,14 @@ TEST(ValidationTest, SniCertificates) {
   plain.clear_client_ca();
   plain.set_cert("gw-cert");  // a tcp interface never offers TLS: a cert there protects nothing
   EXPECT_EQ(refusal(plain), tls_only);
+  v1::Interface tuned = tcp(2526);
+  fill_interface_defaults(tuned);
+  EXPECT_EQ(refusal(tuned), "accepted");  // the defaults are no settings
+  tuned.set_ciphers("aECDSA");
+  EXPECT_EQ(refusal(tuned), "ciphers and tls_min_version need an ssl or starttls interface, not tcp");
+  tuned.set_ciphers("DEFAULT");
+  tuned.set_tls_min_version("1.3");
+  EXPECT_EQ(refusal(tuned), "ciphers and tls_min_version need an ssl or starttls interface, not tcp");
   plain.set_client_ca("corp-ca");
   plain.set_type(v1::INTERFACE_TYPE_SSL);
   plain.set_cert("gw-cert");
@@ -553,15 +561,30 @@ TEST(ValidationTest, CertificatePurposeFollowsItsUse) {
   server_only.extended_key_usage = "serverAuth";
   testing::CertSpec both;
   both.extended_key_usage = "serverAuth,clientAuth";
+  testing::CertSpec no_signing;  // RSA key transport only: no TLS 1.3, no (EC)DHE
+  no_signing.key_type = "RSA-2048";
+  no_signing.extended_key_usage = "serverAuth";
+  no_signing.key_usage = "critical,keyEncipherment";
+  testing::CertSpec signing = no_signing;
+  signing.key_usage = "critical,digitalSignature,keyEncipherment";
   const auto certs = store({{"client-only", with_key(client_only)},
                             {"server-only", with_key(server_only)},
-                            {"both", with_key(both)}});
+                            {"both", with_key(both)},
+                            {"no-signing", with_key(no_signing)},
+                            {"signing", with_key(signing)}});
   v1::Interface i = tcp(465);
   i.set_type(v1::INTERFACE_TYPE_SSL);
   for (const char* name : {"server-only", "both"}) {
     i.set_cert(name);
     EXPECT_EQ(reference_refusal(check_interface_certificates(i, certs)), "accepted") << name;
   }
+  i.set_cert("signing");
+  EXPECT_EQ(reference_refusal(check_interface_certificates(i, certs)), "accepted");
+  i.set_cert("no-signing");
+  EXPECT_EQ(reference_refusal(check_interface_certificates(i, certs)),
+            "interface certificate \"no-signing\" does not allow TLS server authentication: its "
+            "key usage lacks digitalSignature, which every TLS 1.3 handshake needs (RFC 5280 "
+            "§4.2.1.3, RFC 8446 §4.4.2.2); peers refuse it");
   i.set_cert("client-only");
   EXPECT_EQ(reference_refusal(check_interface_certificates(i, certs)).rfind(
                 "interface certificate \"client-only\" does not allow TLS server authentication: "
