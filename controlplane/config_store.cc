@@ -11,6 +11,7 @@
 
 #include "common/logging.h"
 #include "controlplane/certificate_pem.h"
+#include "controlplane/listen_address.h"
 #include "controlplane/service_defaults.h"
 #include "controlplane/service_update.h"
 #include "controlplane/validation.h"
@@ -390,11 +391,50 @@ Result<void> ConfigStore::delete_service(std::string_view name) {
   return ok();
 }
 
+void ConfigStore::reserve_endpoint(std::string_view host_port, std::string what) {
+  auto parsed = parse_listen(host_port);
+  if (!parsed || parsed->port == 0) return;
+  std::string host = parsed->host;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  std::vector<std::string> hosts;
+  if (host.empty() || host == "0.0.0.0" || host == "::") {
+    hosts.push_back("");
+  } else if (host == "localhost") {
+    hosts = {"127.0.0.1", "::1"};
+  } else if (auto ip = canonical_ip(host); ip) {
+    hosts.push_back(ip.value());
+  } else {
+    hosts.push_back(host);
+  }
+  std::lock_guard lock(reserved_mutex_);
+  for (std::string& h : hosts) {
+    reserved_.push_back({std::move(h), static_cast<std::uint32_t>(parsed->port), what});
+  }
+}
+
+Result<void> ConfigStore::check_reserved(const v1::Interface& iface) const {
+  const std::string& bind = iface.bind_address();  // canonical (validate_interface)
+  const bool wildcard = bind == "0.0.0.0" || bind == "::";
+  std::lock_guard lock(reserved_mutex_);
+  for (const ReservedEndpoint& r : reserved_) {
+    if (r.port != iface.port()) continue;
+    if (wildcard || r.host.empty() || r.host == bind) {
+      return fail(Code::kAlreadyExists,
+                  storage::format_endpoint(bind, iface.port()) + " overlaps " + r.what +
+                      ": a relay node on this host would take its port");
+    }
+  }
+  return ok();
+}
+
 Result<v1::Interface> ConfigStore::create_interface(v1::Interface request) {
   request.clear_id();
   request.clear_source_line();
   fill_interface_defaults(request);
   if (auto valid = validate_interface(request); !valid) return valid.as_failure();
+  if (auto free = check_reserved(request); !free) return free.as_failure();
   if (auto refs = check_interface_certificates(request, certificate_lookup()); !refs) {
     return refs.as_failure();
   }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -63,6 +64,13 @@ class ConfigStore {
   ConfigStore(storage::Database& db, const storage::SecretBox& secrets, SnapshotHub& hub);
   /// Lowers the kMaxPolicyTextOctets bound (tests: the real one takes seconds of YAML).
   void limit_policy_text(std::uint64_t octets) { max_policy_text_ = octets; }
+  /// Marks "HOST:PORT" (gctld's --listen or --metrics-listen, as parsed by parse_listen;
+  /// `what` names it) as taken: an interface whose endpoint overlaps it is refused, since a
+  /// node on this host would take gctld's port when gctld restarts (probe round 45). A
+  /// wildcard (0.0.0.0, ::, empty) overlaps every address on its port; "localhost" is
+  /// 127.0.0.1 and ::1; another host name only a wildcard interface. Thread-safe.
+  void reserve_endpoint(std::string_view host_port, std::string what);
+
   /// Lowers the least cost a given password_hash must have (tests: policy::kTestArgon2Cost).
   void accept_hash_cost_from(const policy::Argon2Cost& minimum) { min_hash_cost_ = minimum; }
 
@@ -247,6 +255,14 @@ class ConfigStore {
   std::optional<Batch> batch_;  // set while apply() runs
   std::uint64_t max_policy_text_ = kMaxPolicyTextOctets;
   policy::Argon2Cost min_hash_cost_ = policy::kDefaultArgon2Cost;
+  struct ReservedEndpoint {
+    std::string host;  // canonical IP, "" for a wildcard, or a host name
+    std::uint32_t port = 0;
+    std::string what;
+  };
+  mutable std::mutex reserved_mutex_;
+  std::vector<ReservedEndpoint> reserved_;  // guarded by reserved_mutex_
+  Result<void> check_reserved(const gateway::v1::Interface& iface) const;
 };
 
 }  // namespace gw::controlplane

@@ -107,6 +107,35 @@ TEST_F(ConfigStoreTest, CreateStoresDefaultsAndHidesPassword) {
   EXPECT_EQ(store_->list_services("").value().at(0).password(), "");
 }
 
+// gctld's own ports are never an interface's: a node on the same host would take them
+// while gctld restarts, and gctld could not come back (probe round 45).
+TEST_F(ConfigStoreTest, InterfacesNeverTakeGctldsOwnEndpoints) {
+  ASSERT_TRUE(store_->create_service(service("corp")));
+  store_->reserve_endpoint("127.0.0.1:7070", "gctld's own gRPC listener (--listen)");
+  store_->reserve_endpoint("[::]:9100", "gctld's metrics listener (--metrics-listen)");
+  store_->reserve_endpoint("localhost:7071", "a test endpoint");
+  store_->reserve_endpoint("127.0.0.1:0", "a port picked at start: nothing to reserve");
+  const std::uint64_t before = version();
+  auto refused = store_->create_interface(iface("corp", 7070));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Code::kAlreadyExists);
+  EXPECT_EQ(refused.error().message,
+            "127.0.0.1:7070 overlaps gctld's own gRPC listener (--listen): a relay node on "
+            "this host would take its port");
+  for (const char* bind : {"0.0.0.0", "::", "::ffff:127.0.0.1"}) {
+    EXPECT_FALSE(store_->create_interface(iface("corp", 7070, bind))) << bind;
+  }
+  for (const char* bind : {"127.0.0.1", "192.0.2.1", "::1"}) {
+    EXPECT_FALSE(store_->create_interface(iface("corp", 9100, bind))) << bind;
+  }
+  EXPECT_FALSE(store_->create_interface(iface("corp", 7071, "::1")));
+  EXPECT_EQ(version(), before);
+  // Other addresses on the same port, and other ports, are free.
+  EXPECT_TRUE(store_->create_interface(iface("corp", 7070, "127.0.0.2")));
+  EXPECT_TRUE(store_->create_interface(iface("corp", 7071, "127.0.0.3")));
+  EXPECT_TRUE(store_->create_interface(iface("corp", 2525)));
+}
+
 TEST_F(ConfigStoreTest, RefusedChangesDoNotBumpTheVersion) {
   ASSERT_TRUE(store_->create_service(service("corp")));
   ASSERT_TRUE(store_->create_interface(iface("corp", 2525)));

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/message_limits.h"
+#include "controlplane/listen_address.h"
 
 namespace gw::controlplane {
 
@@ -56,6 +57,10 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options)
     slow_decisions_.stop();
     audit_writer_.stop();
     throw std::runtime_error("cannot listen on " + options.listen);
+  }
+  if (auto address = parse_listen(options.listen)) {
+    store_.reserve_endpoint(address->host + ":" + std::to_string(port_),
+                            "gctld's own gRPC listener (--listen)");
   }
   queue_->start(options.grpc_threads);
   node_service_.start(*queue_);

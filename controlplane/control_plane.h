@@ -88,6 +88,12 @@ class ControlPlane {
   /// decision counts and latency of DecisionMetrics, and process_*. Thread-safe.
   std::string metrics_text() const;
 
+  /// Another endpoint of this gctld (its --metrics-listen) that no interface may overlap
+  /// (ConfigStore::reserve_endpoint). Its gRPC listener is reserved at start.
+  void reserve_endpoint(std::string_view host_port, std::string what) {
+    store_.reserve_endpoint(host_port, std::move(what));
+  }
+
  private:
   storage::Database db_;
   /// The key file, if this start creates it, is removed again when the start fails: a

@@ -196,6 +196,7 @@ int main(int argc, char** argv) {
       exporter = std::make_unique<gw::metrics::MetricsExporter>(
           metrics_listen, [&control_plane] { return control_plane.metrics_text(); });
       spdlog::info("metrics at {}", exporter->url());
+      control_plane.reserve_endpoint(metrics_listen, "gctld's metrics listener (--metrics-listen)");
     }
 
     int signal_number = 0;

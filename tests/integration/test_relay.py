@@ -809,6 +809,19 @@ class ControlPlaneTests(unittest.TestCase):
         self.assertEqual(self.env.relay.pid, pid)
         self.assertTrue(self.env.relay.alive())
 
+    def test_gctlds_own_port_is_no_interface(self) -> None:
+        """A relay node on gctld's host would take gctld's port while gctld restarts, and
+        gctld could not listen again (probe round 45): gctl interface add refuses it."""
+        up = self.env.upstream()
+        self.env.gctl.service_add("selfport", LOOPBACK, up.port, hostname=HOST)
+        for bind in (LOOPBACK, "0.0.0.0"):
+            cp = self.env.gctl.run("interface", "add", "selfport", "--type", "tcp", "--port",
+                                   str(self.env.gctld.port), "--bind", bind, check=False)
+            self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+            self.assertIn("overlaps gctld's own gRPC listener (--listen)", cp.stderr)
+        self.assertEqual(self.env.gctl.run("interface", "list", "selfport",
+                                           output="json").stdout.count('"port"'), 0)
+
     def test_port_in_use_is_bound_once_it_is_free(self) -> None:
         """An interface whose port another process holds is served as soon as the port is
         free, without any further configuration change (probe round 10: the bind was only
