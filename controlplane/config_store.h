@@ -209,6 +209,10 @@ class ConfigStore {
   struct Batch {
     std::vector<std::string> instances;
     Rebuild rebuild;
+    // Octets of every stored policy's text, kept up to date by upsert_policy() once read:
+    // one SUM per apply instead of one per policy (probe round 45: 10,000 policies took
+    // 5 s, 20,000 took 20 s).
+    std::optional<std::uint64_t> policy_text;
   };
 
   /// Inside the open transaction `tx`: bumps the version, rebuilds the snapshots of

@@ -224,21 +224,33 @@ Result<storage::UpsertOutcome> ConfigStore::upsert_policy(const v1::Policy& requ
   auto tx = storage::Transaction::begin(db_);
   if (!tx) return from_storage(tx.error());
   // A new reply must still fit every command the policy's handlers bind it to.
-  auto handlers = handlers_.list("");
-  if (!handlers) return from_storage(handlers.error());
-  for (const v1::Handler& h : handlers.value()) {
-    if (h.policy() != request.name()) continue;
-    if (auto fits = check_reply_fits(request.name(), request.reply(), h.command()); !fits) {
+  auto commands = policies_.commands_using(request.name());
+  if (!commands) return from_storage(commands.error());
+  for (v1::SmtpCommand command : commands.value()) {
+    if (auto fits = check_reply_fits(request.name(), request.reply(), command); !fits) {
       return fits.as_failure();
     }
   }
+  auto existing = policies_.get(request.name());
+  if (!existing && existing.error().code != storage::Errc::kNotFound) {
+    return from_storage(existing.error());
+  }
+  const std::uint64_t own =
+      existing ? existing.value().reply().size() + existing.value().filters_yaml().size() : 0;
   // Every policy together stays within what `gctl export` reads back and `gctl apply` sends
   // (probe round 34: two files of 35 MB each were taken, then export and policy list
   // failed with "Received message larger than max").
-  auto others = policies_.text_octets_except(request.name());
-  if (!others) return from_storage(others.error());
+  std::uint64_t others = 0;
+  if (batch_ && batch_->policy_text) {
+    others = *batch_->policy_text - own;
+  } else {
+    auto counted = policies_.text_octets_except(request.name());
+    if (!counted) return from_storage(counted.error());
+    others = counted.value();
+    if (batch_) batch_->policy_text = others + own;
+  }
   const std::uint64_t total =
-      others.value() + request.reply().size() + request.filters_yaml().size();
+      others + request.reply().size() + request.filters_yaml().size();
   if (total > max_policy_text_) {
     return fail(Code::kInvalidArgument,
                 "the policies would hold " + std::to_string(total) +
@@ -247,8 +259,7 @@ Result<storage::UpsertOutcome> ConfigStore::upsert_policy(const v1::Policy& requ
   }
   // The same policy written otherwise (quotes, flow style: an export in JSON applied
   // again) is no change: the stored text stays, no snapshot is rebuilt.
-  if (auto existing = policies_.get(request.name());
-      existing && existing.value().reply() == request.reply() &&
+  if (existing && existing.value().reply() == request.reply() &&
       policy::same_filters(existing.value().filters_yaml(), request.filters_yaml())) {
     return storage::UpsertOutcome::kUnchanged;
   }
@@ -258,6 +269,7 @@ Result<storage::UpsertOutcome> ConfigStore::upsert_policy(const v1::Policy& requ
   stored.set_filters_yaml(request.filters_yaml());
   auto outcome = policies_.upsert(stored, unix_now_ms());
   if (!outcome) return from_storage(outcome.error());
+  if (batch_ && batch_->policy_text) batch_->policy_text = total;
   if (outcome.value() == storage::UpsertOutcome::kUnchanged) return outcome.value();
   if (auto done = commit_change(tx.value(), {}, Rebuild{.policies = true, .users = false}); !done) {
     return done.as_failure();

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "storage/quoted_name.h"
+#include "storage/smtp_command_name.h"
 
 namespace gw::storage {
 namespace {
@@ -98,6 +99,22 @@ Result<std::uint64_t> PolicyRepository::text_octets_except(std::string_view exce
   auto row = stmt.value().step();
   if (!row) return row.as_failure();
   return static_cast<std::uint64_t>(row.value() ? stmt.value().column_int64(0) : 0);
+}
+
+Result<std::vector<v1::SmtpCommand>> PolicyRepository::commands_using(std::string_view name) {
+  auto stmt = db_.prepare("SELECT DISTINCT command FROM handlers WHERE policy = ?1");
+  if (!stmt) return stmt.as_failure();
+  stmt.value().bind_text(1, name);
+  std::vector<v1::SmtpCommand> commands;
+  for (;;) {
+    auto row = stmt.value().step();
+    if (!row) return row.as_failure();
+    if (!row.value()) break;
+    if (auto command = smtp_command_from(stmt.value().column_text(0))) {
+      commands.push_back(*command);
+    }
+  }
+  return commands;
 }
 
 Result<std::vector<std::int64_t>> PolicyRepository::handlers_using(std::string_view name) {

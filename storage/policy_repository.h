@@ -58,6 +58,10 @@ class PolicyRepository {
   /// (or no such policy).
   Result<std::vector<std::int64_t>> handlers_using(std::string_view name);
 
+  /// The SMTP commands of the handlers that bind the policy named `name`, each once, in no
+  /// particular order; empty when none.
+  Result<std::vector<gateway::v1::SmtpCommand>> commands_using(std::string_view name);
+
   /// Deletes the policy unless a handler binds it (see PolicyRemoveError: "in use", naming
   /// the handler ids). Errors: in use, kNotFound, kBusy, kInternal.
   PolicyRemoveResult remove(std::string_view name);
