@@ -366,6 +366,36 @@ TEST_F(GctlTest, CertAddWarnsAboutACertificateThatIsNotValidNow) {
             "peers will refuse it until then\n");
 }
 
+// Probe round 45: an upstream login without TLS towards another host was taken silently.
+TEST_F(GctlTest, ServiceAddWarnsAboutAnUpstreamLoginInClear) {
+  v1::Service stored;
+  stored.set_name("corp");
+  stored.set_host("mx.example.net");
+  stored.set_username("relay");
+  stored.set_security(v1::SECURITY_NONE);
+  stub_->answer(grpc::Status::OK, &stored);
+  TempDir dir;
+  const std::string password = dir.write("pw", "s3cret\n");
+  ASSERT_EQ(run({"service", "add", "corp", "--host", "mx.example.net", "--username", "relay",
+                 "--password-file", password}),
+            0)
+      << err_.str();
+  EXPECT_EQ(err_.str(),
+            "gctl: warning: service corp logs in to its upstream mx.example.net without TLS "
+            "(--security none): the password crosses the network in clear; use --security "
+            "starttls or ssl\n");
+  // Quiet with TLS upstream, towards loopback, or without a login.
+  for (auto change : {+[](v1::Service& s) { s.set_security(v1::SECURITY_STARTTLS); },
+                      +[](v1::Service& s) { s.set_host("127.0.0.1"); },
+                      +[](v1::Service& s) { s.clear_username(); }}) {
+    v1::Service quiet = stored;
+    change(quiet);
+    stub_->answer(grpc::Status::OK, &quiet);
+    ASSERT_EQ(run({"service", "update", "corp", "--port", "25"}), 0) << err_.str();
+    EXPECT_EQ(err_.str(), "") << quiet.ShortDebugString();
+  }
+}
+
 TEST_F(GctlTest, CertAddSendsTheFilesAndNeverPrintsTheKey) {
   TempDir dir;
   const std::string cert = dir.write("gw.pem", kCertPem);

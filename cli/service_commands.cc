@@ -274,6 +274,21 @@ class ServiceFlags {
   CLI::Option* limit_opts_[kLimitCount] = {};
 };
 
+// The upstream login of a service whose upstream leg is not encrypted crosses the network
+// in clear (RFC 4954 §4, RFC 4616 §6 want PLAIN and LOGIN under TLS): allowed, since a
+// relay to a mail server on the same host or a private link is common, but said (probe
+// round 45). A loopback upstream is quiet.
+void warn_if_login_in_clear(CommandContext& context, const v1::Service& service) {
+  if (service.username().empty() || service.security() != v1::SECURITY_NONE) return;
+  const std::string& host = service.host();
+  const bool loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  if (loopback) return;
+  context.err() << "gctl: warning: service " << service.name()
+                << " logs in to its upstream " << host
+                << " without TLS (--security none): the password crosses the network in "
+                   "clear; use --security starttls or ssl\n";
+}
+
 void add_add(CLI::App& noun, CommandContext& context) {
   auto* verb = noun.add_subcommand("add", "Create a service");
   auto flags = std::make_shared<ServiceFlags>(*verb, /*is_update=*/false);
@@ -281,7 +296,9 @@ void add_add(CLI::App& noun, CommandContext& context) {
     v1::CreateServiceRequest request;
     google::protobuf::FieldMask unused;
     flags->apply(*request.mutable_service(), unused);
-    context.printer().service_row(context.call(&Stub::CreateService, request));
+    const v1::Service created = context.call(&Stub::CreateService, request);
+    context.printer().service_row(created);
+    warn_if_login_in_clear(context, created);
   });
 }
 
@@ -294,7 +311,9 @@ void add_update(CLI::App& noun, CommandContext& context) {
     if (request.update_mask().paths_size() == 0) {
       throw UsageError("nothing to update: give at least one flag, e.g. --port");
     }
-    context.printer().service_row(context.call(&Stub::UpdateService, request));
+    const v1::Service updated = context.call(&Stub::UpdateService, request);
+    context.printer().service_row(updated);
+    warn_if_login_in_clear(context, updated);
   });
 }
 

@@ -65,6 +65,12 @@ class Listener : public std::enable_shared_from_this<Listener> {
   /// ssl interface then drops connections, a starttls one answers STARTTLS with 454).
   void set_tls(std::shared_ptr<TlsServerContext> tls);
   [[nodiscard]] gateway::v1::InterfaceType type() const { return type_; }
+  /// The name of the service it serves now.
+  [[nodiscard]] std::string service_name() const { return service_->get().first->name; }
+  /// Serves the interface `interface_id` from now on (new sessions carry it in their ids
+  /// and audit records; running ones keep theirs): the interface gctl apply recreated on
+  /// the same endpoint. Call on the listener's io_context thread, like stop().
+  void set_interface_id(std::int64_t interface_id) { interface_id_ = interface_id; }
 
   [[nodiscard]] const tcp::endpoint& endpoint() const { return endpoint_; }
   [[nodiscard]] std::size_t active_sessions() const { return counters_->active.load(); }

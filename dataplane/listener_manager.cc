@@ -101,9 +101,37 @@ void ListenerManager::apply(const gateway::v1::ConfigSnapshot& snapshot) {
     }
   }
 
-  // 1. Close the listeners that go away or move first, so that a port the same snapshot
-  //    gives to another interface (an interface replaced by `gctl apply`, a certificate
-  //    rotated that way) is free for it.
+  // 1. An interface replaced one for one keeps its listener and its sessions: `gctl apply`
+  //    recreates an interface whose settings changed (a certificate rotated, ciphers), and
+  //    the new one has the same endpoint, type and service. Its sessions would otherwise
+  //    all get 421 at their next command (probe round 45). New handshakes use the new
+  //    certificate (step 3 sets it); a session already in TLS keeps its own.
+  std::map<std::int64_t, std::shared_ptr<Listener>> adopted;
+  for (auto it = listeners_.begin(); it != listeners_.end();) {
+    if (wanted.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    const auto& listener = it->second;
+    auto successor = std::find_if(wanted.begin(), wanted.end(), [&](const auto& entry) {
+      const Wanted& w = entry.second;
+      return !listeners_.contains(entry.first) && !adopted.contains(entry.first) &&
+             w.endpoint == listener->endpoint() && w.type == listener->type() &&
+             w.service == listener->service_name();
+    });
+    if (successor == wanted.end()) {
+      ++it;
+      continue;
+    }
+    spdlog::info("grelayd keeps {} for interface={} (was interface={})",
+                 endpoint_text(listener->endpoint()), successor->first, it->first);
+    listener->set_interface_id(successor->first);
+    adopted.emplace(successor->first, listener);
+    it = listeners_.erase(it);
+  }
+  listeners_.merge(adopted);
+  // 2. Close the listeners that go away or move first, so that a port the same snapshot
+  //    gives to another interface (one that moved there from another port) is free for it.
   for (auto it = listeners_.begin(); it != listeners_.end();) {
     auto w = wanted.find(it->first);
     if (w == wanted.end() || w->second.endpoint != it->second->endpoint() ||
@@ -119,7 +147,7 @@ void ListenerManager::apply(const gateway::v1::ConfigSnapshot& snapshot) {
       ++it;
     }
   }
-  // 2. Hand the new service to the listeners that stay; open the new ones. A listener
+  // 3. Hand the new service to the listeners that stay; open the new ones. A listener
   //    closed in step 1 releases its port once its executor has run the close, and another
   //    process may hold a port for a while: a failed open is retried on a timer (100 ms,
   //    doubling to 5 s) until it succeeds or a snapshot no longer wants it.

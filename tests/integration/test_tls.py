@@ -25,9 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (LOOPBACK, ConnectionClosed, RecordingUpstream, ReplyTimeout,  # noqa: E402
-                     free_port, wait_until)
+                     free_port, make_workdir, remove_workdir, wait_until)
 from tls_helpers import (TlsRelayCase, add_cert, capabilities, fd_count, peer_names,  # noqa: E402
-                         plain_blob, swaks_transcript)
+                         plain_blob, swaks_transcript, tls_banner_ok)
 
 SWAKS = shutil.which("swaks") or "/usr/bin/swaks"
 
@@ -349,6 +349,58 @@ class InboundTlsTests(TlsRelayCase):
                             context=self.pki.client_context(self.pki.gctl_client))
             c.banner()
             c.command("NOOP")
+
+    def test_certificate_rotation_keeps_the_sessions(self) -> None:
+        """Rotating a certificate (gctl apply names another one: the interface is recreated
+        on the same endpoint) keeps the listener and its sessions: a session in the middle
+        of a transaction finishes it, new handshakes get the new certificate (probe round
+        45: every session got 421 4.3.2 at its next command)."""
+        up = self.upstream()
+        port = free_port()
+        name = f"rotate{port}"
+        work = make_workdir("rotate")
+        try:
+            def apply(cert: str) -> None:
+                path = work / f"{cert}.yaml"
+                path.write_text(
+                    f"services:\n  - name: {name}\n    host: {LOOPBACK}\n"
+                    f"    port: {up.port}\n    hostname: relay.example.test\n"
+                    f"    interfaces:\n      - type: ssl\n        bind: {LOOPBACK}\n"
+                    f"        port: {port}\n        cert: {cert}\n")
+                self.env.gctl.run("apply", "-f", str(path))
+
+            apply(self.RELAY)
+            ctx = self.pki.client_context(check_hostname=False)
+            self.assertTrue(wait_until(lambda: tls_banner_ok(port, ctx), 5.0), "no listener")
+            c = self.client(port, implicit=True, context=ctx)
+            self.assertEqual(c.banner().code, 220)
+            self.assertIn("DNS:relay.example.test", peer_names(c.peer_cert))
+            self.assertEqual(c.command("EHLO c.example.net").code, 250)
+            self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+            before = self.env.gctl.run("interface", "list", name, output="json").stdout
+            drained_before = self.env.relay.log_text().count("interface closed")
+            apply(self.OTHER)
+
+            def rotated() -> bool:
+                n = self.client(port, implicit=True, context=ctx)
+                try:
+                    n.banner()
+                    return "DNS:other.example.test" in peer_names(n.peer_cert)
+                finally:
+                    n.close()
+            self.assertTrue(wait_until(rotated, 5.0, 0.1), "new handshakes keep the old cert")
+            self.assertNotEqual(self.env.gctl.run("interface", "list", name,
+                                                  output="json").stdout, before)
+            # The session that started before the rotation goes on.
+            self.assertEqual(c.command("RCPT TO:<bob@example.org>").code, 250)
+            self.assertEqual(c.command("DATA").code, 354)
+            self.assertEqual(c.command(b"Subject: rotated\r\n\r\nx\r\n.").code, 250)
+            self.assertEqual(c.command("QUIT").code, 221)
+            self.assertEqual(len(up.messages()), 1)
+            self.assertEqual(self.env.relay.log_text().count("interface closed"), drained_before)
+        finally:
+            self.env.gctl.run("service", "delete", name, check=False)
+            remove_workdir(work)
 
     def test_tls_min_version(self) -> None:
         up = self.upstream()
