@@ -390,6 +390,17 @@ Result<v1::ApplyResponse> ConfigStore::apply(const v1::ConfigurationDocument& do
     }
   }
 
+  // 7. Every handler's policy reply fits its command, as the file leaves them (a policy
+  //    may move to another command in the same file).
+  std::string failing_policy;
+  if (auto fits = check_handler_replies(&failing_policy); !fits) {
+    int line = 0;
+    for (const v1::Policy& p : document.policies()) {
+      if (p.name() == failing_policy) line = p.source_line();
+    }
+    return at(line, "policy " + show_quoted(failing_policy), fits.error());
+  }
+
   Batch batch = std::move(*batch_);
   batch_.reset();
   if (dry_run || response.changes().empty()) {

@@ -267,6 +267,9 @@ class ConfigStore {
   mutable std::mutex reserved_mutex_;
   std::vector<ReservedEndpoint> reserved_;  // guarded by reserved_mutex_
   Result<void> check_reserved(const gateway::v1::Interface& iface) const;
+  /// Every stored handler's policy reply fits the handler's command (policy::
+  /// reply_code_misfit): apply's final check. `failing_policy` gets the policy refused.
+  Result<void> check_handler_replies(std::string* failing_policy);
 };
 
 }  // namespace gw::controlplane

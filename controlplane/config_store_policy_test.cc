@@ -213,6 +213,35 @@ TEST_F(ConfigStorePolicyTest, PolicyReplyMustFitTheHandlersCommand) {
   EXPECT_EQ(version(), before + 2);
 }
 
+// apply checks replies against the handlers the file leaves, not those it replaces: a
+// policy may move to another command with a reply for it in one file (probe round 46).
+TEST_F(ConfigStorePolicyTest, ApplyChecksRepliesAgainstTheResultingHandlers) {
+  v1::ConfigurationDocument d = document();
+  d.mutable_policies(0)->set_reply("535 5.7.8 who are you");
+  auto* s = d.mutable_services(0);
+  s->clear_handlers();
+  *s->add_handlers() = handler("", v1::SMTP_COMMAND_AUTH, "allow");
+  ASSERT_TRUE(store_.apply(d, false));
+  // The same policy, now a MAIL refusal, moved to a MAIL handler: accepted.
+  d.mutable_policies(0)->set_reply("550 5.7.1 not you");
+  s->clear_handlers();
+  *s->add_handlers() = handler("", v1::SMTP_COMMAND_MAIL, "allow", "*");
+  auto moved = store_.apply(d, false);
+  ASSERT_TRUE(moved) << moved.error().message;
+  // An AUTH reply left on a MAIL handler: refused at the policy's line, nothing changed.
+  const auto before = version();
+  d.mutable_policies(0)->set_reply("535 5.7.8 who are you");
+  auto refused = store_.apply(d, false);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message.rfind("site.yaml:3: policy \"allow\": policy \"allow\" "
+                                          "replies 535 is no refusal of MAIL",
+                                          0),
+            0u)
+      << refused.error().message;
+  EXPECT_NE(refused.error().message.find("bound to a mail handler"), std::string::npos);
+  EXPECT_EQ(version(), before);
+}
+
 TEST_F(ConfigStorePolicyTest, AddressPatternsAreStoredInTheRelaysComparisonSpelling) {
   // Probe round 15: these were stored as written and never matched what the relay compares
   // (quotes dropped, canonical address literals), so a deny handler looked in force.

@@ -191,6 +191,24 @@ Result<void> check_leaf_purpose(std::string_view what, std::string_view cert_pem
                  "handshake needs (RFC 5280 §4.2.1.3, RFC 8446 §4.4.2.2); peers refuse it");
 }
 
+Result<void> check_client_identity(std::string_view what, const std::string& cert_pem,
+                                   const std::string& key_pem, const std::string& ciphers) {
+  Ctx ctx(SSL_CTX_new(TLS_client_method()));
+  if (ctx == nullptr) return fail(Code::kInternal, "out of memory");
+  const std::string list = (ciphers.empty() ? std::string("DEFAULT") : ciphers) + ":!eNULL:!aNULL";
+  SSL_CTX_set_cipher_list(ctx.get(), list.c_str());  // only its @SECLEVEL matters here
+  ERR_clear_error();
+  if (auto refused = load_server_identity(ctx.get(), cert_pem, key_pem)) {
+    return invalid(std::string(what) + " cannot be loaded by a TLS client: " + *refused +
+                   (refused->find("too small") != std::string::npos ||
+                            refused->find("too weak") != std::string::npos
+                        ? " (RSA keys need 2048 bits, signatures SHA-256, at OpenSSL's default "
+                          "security level 2)"
+                        : ""));
+  }
+  return ok();
+}
+
 Result<void> check_server_handshake(std::string_view what, const std::string& cert_pem,
                                     const std::string& key_pem, const std::string& ciphers,
                                     std::string_view min_version) {

@@ -38,4 +38,10 @@ Result<void> check_server_handshake(std::string_view what, const std::string& ce
                                     const std::string& key_pem, const std::string& ciphers,
                                     std::string_view min_version);
 
+/// Checks that a TLS client (the upstream leg of a service: its --client-cert) can load
+/// `cert_pem` with `key_pem` under `ciphers` (an @SECLEVEL there applies), as grelayd does.
+/// Errors: kInvalidArgument "`what` cannot be loaded by a TLS client: ee key too small (...)".
+Result<void> check_client_identity(std::string_view what, const std::string& cert_pem,
+                                   const std::string& key_pem, const std::string& ciphers);
+
 }  // namespace gw::controlplane

@@ -420,10 +420,17 @@ Result<void> check_service_certificates(const v1::Service& s, const CertificateL
         !found) {
       return found;
     }
-    if (auto purpose = check_leaf_purpose("client certificate " + show(s.client_cert()),
-                                          facts->cert_pem, TlsRole::kClient);
-        !purpose) {
+    const std::string what = "client certificate " + show(s.client_cert());
+    if (auto purpose = check_leaf_purpose(what, facts->cert_pem, TlsRole::kClient); !purpose) {
       return purpose;
+    }
+    // grelayd loads it into the service's upstream TLS context (probe round 46: an RSA-1024
+    // one was taken, and every upstream connection then failed).
+    if (!facts->key_pem.empty()) {
+      if (auto loads = check_client_identity(what, facts->cert_pem, facts->key_pem, s.ciphers());
+          !loads) {
+        return loads;
+      }
     }
   }
   return ok();

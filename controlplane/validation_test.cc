@@ -610,6 +610,18 @@ TEST(ValidationTest, CertificatePurposeFollowsItsUse) {
                 .find("client certificate \"server-only\" does not allow TLS client "
                       "authentication: its extended key usage lacks clientAuth"),
             std::string::npos);
+  // A client certificate grelayd's upstream TLS context cannot load (probe round 46).
+  testing::CertSpec weak_client;
+  weak_client.key_type = "RSA-1024";
+  weak_client.extended_key_usage = "clientAuth";
+  const auto weak = store({{"weak-client", with_key(weak_client)}});
+  s.set_client_cert("weak-client");
+  EXPECT_EQ(reference_refusal(check_service_certificates(s, weak)),
+            "client certificate \"weak-client\" cannot be loaded by a TLS client: ee key too "
+            "small (RSA keys need 2048 bits, signatures SHA-256, at OpenSSL's default security "
+            "level 2)");
+  s.set_ciphers("DEFAULT:@SECLEVEL=1");
+  EXPECT_EQ(reference_refusal(check_service_certificates(s, weak)), "accepted");
 }
 
 // The interface's cipher list and versions must leave a handshake possible with its

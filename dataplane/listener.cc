@@ -63,8 +63,7 @@ Executor Listener::next_session_executor() {
 }
 
 void Listener::set_tls(std::shared_ptr<TlsServerContext> tls) {
-  std::lock_guard lock(tls_mutex_);
-  tls_ = std::move(tls);
+  tls_->set(std::move(tls));
 }
 
 boost::system::error_code Listener::open() {
@@ -120,11 +119,7 @@ awaitable<void> Listener::accept_loop() {
       continue;
     }
     auto [svc, config_version] = service_->get();
-    std::shared_ptr<TlsServerContext> tls;
-    {
-      std::lock_guard lock(tls_mutex_);
-      tls = tls_;
-    }
+    std::shared_ptr<TlsServerContext> tls = tls_->get();
     std::string client_ip = remote.address().to_string();
 
     std::size_t active = counters_->active.fetch_add(1) + 1;
@@ -184,6 +179,7 @@ awaitable<void> Listener::accept_loop() {
     env.node_id = node_.node_id;
     env.config_version = config_version;
     env.live_service = service_;
+    env.live_tls = tls_;
     RelaySession::start(std::make_shared<RelaySession>(std::move(socket), std::move(env)));
   }
 }

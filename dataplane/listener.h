@@ -67,6 +67,11 @@ class Listener : public std::enable_shared_from_this<Listener> {
   [[nodiscard]] gateway::v1::InterfaceType type() const { return type_; }
   /// The name of the service it serves now.
   [[nodiscard]] std::string service_name() const { return service_->get().first->name; }
+  /// The client CAs its TLS context verifies client certificates against ("" for none).
+  [[nodiscard]] std::string client_ca_pem() const {
+    auto tls = tls_->get();
+    return tls ? tls->client_ca_pem() : std::string();
+  }
   /// Serves the interface `interface_id` from now on (new sessions carry it in their ids
   /// and audit records; running ones keep theirs): the interface gctl apply recreated on
   /// the same endpoint. Call on the listener's io_context thread, like stop().
@@ -95,8 +100,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   Acceptor acceptor_;
   std::string local_address_;  // endpoint_ as "ip:port", set by open()
   std::shared_ptr<LiveService> service_;  // shared with the sessions
-  mutable std::mutex tls_mutex_;
-  std::shared_ptr<TlsServerContext> tls_;  // guarded by tls_mutex_
+  std::shared_ptr<LiveTls> tls_ = std::make_shared<LiveTls>();  // shared with the sessions
   gateway::v1::InterfaceType type_;
   std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
   /// This listener's sessions: stop() asks them to finish their command and close with

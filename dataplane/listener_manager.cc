@@ -115,9 +115,12 @@ void ListenerManager::apply(const gateway::v1::ConfigSnapshot& snapshot) {
     const auto& listener = it->second;
     auto successor = std::find_if(wanted.begin(), wanted.end(), [&](const auto& entry) {
       const Wanted& w = entry.second;
+      // The client-certificate trust is a decision about who may relay, not a rotation:
+      // sessions admitted under another one are drained (probe round 46).
+      const std::string client_ca = w.tls ? w.tls->client_ca_pem() : std::string();
       return !listeners_.contains(entry.first) && !adopted.contains(entry.first) &&
              w.endpoint == listener->endpoint() && w.type == listener->type() &&
-             w.service == listener->service_name();
+             w.service == listener->service_name() && client_ca == listener->client_ca_pem();
     });
     if (successor == wanted.end()) {
       ++it;
@@ -154,8 +157,10 @@ void ListenerManager::apply(const gateway::v1::ConfigSnapshot& snapshot) {
   bool failed = false;
   for (auto& [id, w] : wanted) {
     if (auto it = listeners_.find(id); it != listeners_.end()) {
-      it->second->set_service(w.config, version_);
+      // TLS first: a session that sees the new version takes the new TLS context with it
+      // (RelaySession::refresh_service).
       it->second->set_tls(w.tls);
+      it->second->set_service(w.config, version_);
       continue;
     }
     auto listener = std::make_shared<Listener>(io_, id, w.type, w.endpoint, w.config, node_);

@@ -518,6 +518,9 @@ void RelaySession::refresh_service() {
   env_.service = std::move(service);
   env_.config_version = version;
   limits_ = env_.service->limits;
+  // A STARTTLS still to come uses the interface's TLS settings of now (the listener sets
+  // them before it publishes the new version: ListenerManager).
+  if (env_.live_tls && !client_.encrypted()) env_.tls = env_.live_tls->get();
 }
 
 std::optional<awaitable<void>> RelaySession::handle_command() {
@@ -1627,6 +1630,8 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
   forward.assign("MAIL FROM:<").append(parsed.path.mailbox).append(">");
   bool utf8 = false;
   bool body_8bitmime = false;
+  bool sent_size = false;  // forwarded SIZE= / BODY= (a retried MAIL needs them offered)
+  bool sent_body = false;
   for (std::size_t i = 0; i < parsed.params.size(); ++i) {
     const auto& p = parsed.params[i];
     if (!esmtp_) {
@@ -1663,10 +1668,14 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
         reply(552, es::kMessageTooBig, "Message size exceeds fixed maximum message size");
         co_return;
       }
-      if (caps.size) forward += " SIZE=" + p.value;
+      if (caps.size) {
+        forward += " SIZE=" + p.value;
+        sent_size = true;
+      }
     } else if (p.keyword == "BODY" && caps.eightbitmime &&
                (smtp::iequals_ascii(p.value, "7BIT") || smtp::iequals_ascii(p.value, "8BITMIME"))) {
       forward += " BODY=" + p.value;
+      sent_body = true;
       body_8bitmime = smtp::iequals_ascii(p.value, "8BITMIME");
     } else if (p.keyword == "SMTPUTF8" && caps.smtputf8 && caps.eightbitmime && !p.has_value) {
       // RFC 6531 §3.1: SMTPUTF8 needs 8BITMIME too (smtp::client_capabilities).
@@ -1737,14 +1746,14 @@ awaitable<void> RelaySession::on_mail(std::string_view args) {
     // reply, without the 421 RFC 5321 §3.8 asks for, while this MAIL (pipelined behind the
     // end of data) was on its way. No transaction outlives its connection, so the MAIL goes
     // once more on a new one, which must offer what the forwarded parameters rely on
-    // (probe round 44: 11 of 20 such MAILs got 451).
-    const smtp::Capabilities before = upstream_.capabilities();
+    // (probe round 44: 11 of 20 such MAILs got 451). Only the extensions this MAIL uses
+    // need be offered again (probe round 46).
     upstream_failed(fault, "MAIL");
     if (pipelined_during_wait(Verb::kMail)) co_return;
     if (!co_await reopen_upstream()) co_return;  // it replied
     const smtp::Capabilities& now = upstream_.capabilities();
-    if (now.eightbitmime != before.eightbitmime || now.smtputf8 != before.smtputf8 ||
-        now.size.has_value() != before.size.has_value()) {
+    if ((sent_size && !now.size) || (sent_body && !now.eightbitmime) ||
+        (utf8 && !(now.smtputf8 && now.eightbitmime))) {
       reply(451, es::kBadConnection, "Upstream connection changed, try again");
       co_return;
     }

@@ -38,6 +38,9 @@ struct SessionEnv {
   std::int64_t interface_id = 0;
   gateway::v1::InterfaceType interface_type = gateway::v1::INTERFACE_TYPE_TCP;
   std::shared_ptr<TlsServerContext> tls;  // ssl/starttls interfaces; null: TLS unavailable
+  /// The listener's current TLS context (null in tests): replaces `tls` at each command while
+  /// the session is in plaintext.
+  std::shared_ptr<const LiveTls> live_tls = nullptr;
   std::string hostname;        // name used in the banner and EHLO reply
   std::string session_id;      // unique per node, for logs
   std::string client_address;  // "ip:port"

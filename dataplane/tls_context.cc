@@ -5,6 +5,7 @@
 #include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include <stdexcept>
 #include <string>
@@ -60,8 +61,22 @@ void use_certificate_key(asio::ssl::context& ctx, const CertificateKey& ck) {
 // names an intermediate CA, or pins a peer's own certificate, means that certificate.
 // OpenSSL otherwise insists on building the chain up to a self-signed root and fails with
 // "unable to get issuer certificate" (probe round 45).
+// With any certificate a trust anchor, an issuer must still be a CA: OpenSSL (without
+// X509_STRICT) takes a certificate whose key usage allows keyCertSign as one even without
+// basicConstraints cA, so a pinned client certificate of that kind vouched for whatever its
+// key signed (RFC 5280 §4.2.1.9; probe round 46). A v1 self-signed root still counts.
+int issuers_must_be_cas(int preverify_ok, X509_STORE_CTX* store) {
+  if (preverify_ok != 1 || X509_STORE_CTX_get_error_depth(store) == 0) return preverify_ok;
+  const int ca = X509_check_ca(X509_STORE_CTX_get_current_cert(store));
+  if (ca == 1 || ca == 3) return 1;
+  X509_STORE_CTX_set_error(store, X509_V_ERR_INVALID_CA);
+  return 0;
+}
+
 void trust_any_anchor(asio::ssl::context& ctx) {
-  X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx.native_handle()), X509_V_FLAG_PARTIAL_CHAIN);
+  SSL_CTX* native = ctx.native_handle();
+  X509_STORE_set_flags(SSL_CTX_get_cert_store(native), X509_V_FLAG_PARTIAL_CHAIN);
+  SSL_CTX_set_verify(native, SSL_CTX_get_verify_mode(native), &issuers_must_be_cas);
 }
 
 void add_authorities(asio::ssl::context& ctx, const std::string& pem) {
@@ -125,7 +140,8 @@ std::string lower(std::string_view s) {
 
 TlsServerContext::TlsServerContext(const ServerTlsSettings& settings)
     : default_(make_server(settings.certificate, settings)),
-      requires_client_certificate_(!settings.client_ca_pem.empty()) {
+      requires_client_certificate_(!settings.client_ca_pem.empty()),
+      client_ca_pem_(settings.client_ca_pem) {
   for (const auto& [name, ck] : settings.by_sni) by_sni_.emplace(lower(name), make_server(ck, settings));
   SSL_CTX* native = default_->native_handle();
   SSL_CTX_callback_ctrl(native, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,

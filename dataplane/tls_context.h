@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -48,12 +49,36 @@ class TlsServerContext {
   /// (RFC 3207 §4; probe round 45: a starttls client without a certificate skipped
   /// STARTTLS and relayed mail).
   bool requires_client_certificate() const { return requires_client_certificate_; }
+  /// The client CAs (PEM) client certificates are verified against; empty: none asked for.
+  const std::string& client_ca_pem() const { return client_ca_pem_; }
 
  private:
   static int on_server_name(SSL* ssl, int* alert, void* arg);
   std::unique_ptr<asio::ssl::context> default_;
   std::map<std::string, std::unique_ptr<asio::ssl::context>> by_sni_;
   bool requires_client_certificate_ = false;
+  std::string client_ca_pem_;
+};
+
+/// The TLS server context a listener serves now, shared with its sessions: one still in
+/// plaintext takes the current one at each command, so its STARTTLS uses the certificate
+/// and client-certificate rule in force then, not those of when it connected (probe round
+/// 46: after a rotation a plaintext session did STARTTLS with the old certificate and no
+/// client-certificate check). Thread-safe.
+class LiveTls {
+ public:
+  void set(std::shared_ptr<TlsServerContext> tls) {
+    std::lock_guard lock(mu_);
+    tls_ = std::move(tls);
+  }
+  [[nodiscard]] std::shared_ptr<TlsServerContext> get() const {
+    std::lock_guard lock(mu_);
+    return tls_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<TlsServerContext> tls_;  // guarded by mu_
 };
 
 /// What the upstream leg of a service needs.

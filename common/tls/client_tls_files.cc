@@ -19,7 +19,15 @@ SslCtxPtr load_client_tls_files(const std::string& ca_file, const std::string& c
     cause = "--tls-ca " + ca_file + " holds no PEM certificate";
   } else if (!cert_file.empty() &&
              SSL_CTX_use_certificate_chain_file(ctx.get(), cert_file.c_str()) != 1) {
-    cause = "--tls-cert " + cert_file + " holds no PEM certificate";
+    // A certificate OpenSSL's security level refuses is there, just too weak (probe round
+    // 46: an RSA-1024 one was reported as missing).
+    const int reason = ERR_GET_REASON(ERR_peek_last_error());
+    cause = reason == SSL_R_EE_KEY_TOO_SMALL || reason == SSL_R_CA_KEY_TOO_SMALL ||
+                    reason == SSL_R_CA_MD_TOO_WEAK
+                ? "--tls-cert " + cert_file + " is below OpenSSL's security level (" +
+                      ERR_reason_error_string(ERR_peek_last_error()) +
+                      "; RSA keys need 2048 bits, signatures SHA-256)"
+                : "--tls-cert " + cert_file + " holds no PEM certificate";
   } else if (!cert_file.empty() &&
              SSL_CTX_use_PrivateKey_file(ctx.get(), key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
     // OpenSSL also checks here that the key is the certificate's.

@@ -83,9 +83,12 @@ Truth Condition::evaluate(const Attributes& attributes) const {
   const bool present = it != attributes.end();
   std::string comparable;
   if (present && comparable_domain) comparable = smtp::comparable_domain(it->second);
-  const Truth t = matcher.test(
+  Truth t = matcher.test(
       !present ? std::string_view() : comparable_domain ? comparable : std::string_view(it->second),
       present);
+  if (t == Truth::kFalse && raw_matcher && present) {
+    t = raw_matcher->test(it->second, present);
+  }
   if (t == Truth::kUnknown || !negate) return t;
   return t == Truth::kTrue ? Truth::kFalse : Truth::kTrue;
 }

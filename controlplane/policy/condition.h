@@ -77,6 +77,9 @@ struct Condition {
   /// meets "[192.0.2.1]" and "mx.xn--bcher-kva.example" meets "*.bücher.example", as
   /// mailboxes do (probe round 45).
   bool comparable_domain = false;
+  /// With comparable_domain: the pattern as written, tested against the value as sent; the
+  /// condition holds when either spelling matches.
+  std::optional<Matcher> raw_matcher;
 
   /// kTrue/kFalse after `negate`; kUnknown stays kUnknown whatever `negate` says.
   Truth evaluate(const Attributes& attributes) const;

@@ -139,7 +139,14 @@ Condition read_condition(FilterSpec& spec, std::string_view fixed_attribute, boo
   // The HELO domain too is one name in many spellings (address literal forms, A- and
   // U-labels): both sides are compared in comparable_domain() form.
   const bool helo_domain = textual && condition.attribute == attr::kHeloDomain;
-  if (helo_domain) pattern = smtp::comparable_domain(pattern);
+  if (helo_domain) {
+    // A pattern no canonical spelling can match ("[IPv6:2001:db8:0:0:*]", "xn--*") still
+    // meets the value as sent (probe round 46: such a deny rule stopped matching anything).
+    auto raw = Matcher::make(*op, pattern, whole_value, /*fold_case=*/true);
+    if (!raw) spec.fail(operator_name(*op), raw.error());
+    condition.raw_matcher = std::move(raw).value();
+    pattern = smtp::comparable_domain(pattern);
+  }
   condition.comparable_domain = helo_domain;
   // Mailboxes and domains compare in any case, as handler selection does (DESIGN.md §5,
   // RFC 5321 §2.4): equals "ceo@example.com" also stops CEO@EXAMPLE.COM, and wildcard

@@ -112,6 +112,14 @@ TEST(Evaluate, HeloDomainRulesMeetEverySpellingOfTheName) {
     EXPECT_EQ(verdict("equals: \"mx.b\xc3\xbc" "cher.example\"", spelling), Verdict::kReject)
         << spelling;
   }
+  // A pattern no canonical spelling can match still meets the value as sent (probe round
+  // 46: these deny rules had stopped matching anything).
+  EXPECT_EQ(verdict("wildcard: \"[IPv6:2001:db8:0:0:*]\"", "[IPv6:2001:db8:0:0:0:0:0:5]"),
+            Verdict::kReject);
+  EXPECT_EQ(verdict("wildcard: \"[IPv6:::ffff:192.0.2.*]\"", "[IPv6:::ffff:192.0.2.5]"),
+            Verdict::kReject);
+  EXPECT_EQ(verdict("wildcard: \"xn--*\"", "xn--bcher-kva.example"), Verdict::kReject);
+  EXPECT_EQ(verdict("wildcard: \"xn--*\"", "mx.example"), Verdict::kContinue);
   // Other names still pass; a regex sees the value as sent.
   EXPECT_EQ(verdict("equals: \"[192.0.2.1]\"", "[192.0.2.2]"), Verdict::kContinue);
   EXPECT_EQ(verdict("wildcard: \"*.b\xc3\xbc" "cher.example\"", "mx.buecher.example"),

@@ -513,6 +513,22 @@ class DataPathTests(RelayCase):
                 self.assertEqual(r.code, 250, f"round {i} MAIL: {r}" + self.diag(up))
         self.assertEqual(len(up.messages()), rounds, self.diag(up))
         self.assertGreaterEqual(up.connection_count(), rounds, self.diag(up))
+        # The new connection need only offer what this MAIL uses: no SIZE= on it, so an
+        # upstream that stopped offering SIZE takes it (probe round 46: 451).
+        with SmtpClient(port) as c:
+            c.banner()
+            self.assertEqual(c.command("EHLO c.example.net").code, 250)
+            self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250)
+            for i in range(rounds):
+                self.assertEqual(c.command("RCPT TO:<bob@example.org>").code, 250)
+                self.assertEqual(c.command("DATA").code, 354)
+                # Each new connection offers SIZE when the last one did not, and back.
+                up.config.size = None if i % 2 == 0 else 33554432
+                c.send(b"Subject: s%d\r\n\r\nbody\r\n.\r\nMAIL FROM:<alice@example.com>\r\n"
+                       % i)
+                self.assertEqual(c.read_reply(10).code, 250)
+                r = c.read_reply(10)
+                self.assertEqual(r.code, 250, f"round {i}: {r}" + self.diag(up))
 
     def test_200_messages_over_20_sessions_each_delivered_once(self) -> None:
         up, port = self.relay()

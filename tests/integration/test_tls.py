@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (LOOPBACK, ConnectionClosed, RecordingUpstream, ReplyTimeout,  # noqa: E402
-                     free_port, make_workdir, remove_workdir, wait_until)
+                     banner_ok, free_port, make_workdir, remove_workdir, wait_until)
 from tls_helpers import (TlsRelayCase, add_cert, capabilities, fd_count, peer_names,  # noqa: E402
                          plain_blob, swaks_transcript, tls_banner_ok)
 
@@ -350,6 +350,55 @@ class InboundTlsTests(TlsRelayCase):
             c.banner()
             c.command("NOOP")
 
+    def test_a_pinned_certificate_that_can_sign_is_no_ca(self) -> None:
+        """A pinned client certificate whose key usage allows keyCertSign but which is no CA
+        (no basicConstraints cA) vouches for itself only, not for what its key signs (RFC
+        5280 §4.2.1.9; probe round 46: a certificate it signed was let in)."""
+        work = make_workdir("pin-signer")
+        try:
+            cnf = work / "min.cnf"
+            cnf.write_text("[req]\ndistinguished_name = dn\n[dn]\n")
+            ext = work / "leaf.ext"
+            ext.write_text("keyUsage = critical, digitalSignature\n"
+                           "extendedKeyUsage = clientAuth\n")
+
+            def openssl(*args: str) -> None:
+                subprocess.run(["/usr/bin/openssl", *args], cwd=work, check=True,
+                               capture_output=True, timeout=30)
+            ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+            openssl("req", "-x509", *ec, "-keyout", "pin.key", "-out", "pin.pem", "-days", "30",
+                    "-subj", "/CN=pinned signer", "-config", str(cnf),
+                    "-addext", "keyUsage=critical,digitalSignature,keyCertSign",
+                    "-addext", "extendedKeyUsage=clientAuth")
+            openssl("req", "-new", *ec, "-keyout", "by.key", "-out", "by.csr",
+                    "-subj", "/CN=signed by the pin", "-config", str(cnf))
+            openssl("x509", "-req", "-in", "by.csr", "-CA", "pin.pem", "-CAkey", "pin.key",
+                    "-CAcreateserial", "-out", "by.pem", "-days", "30", "-extfile", str(ext))
+            self.env.gctl.run("cert", "add", "pinned-signer", "--cert", str(work / "pin.pem"))
+            up = self.upstream()
+            svc, _ = self.relay(up)
+
+            def context_with(cert: str, key: str) -> ssl.SSLContext:
+                ctx = self.pki.client_context(check_hostname=False)
+                ctx.load_cert_chain(str(work / cert), str(work / key))
+                return ctx
+            pinned = context_with("pin.pem", "pin.key")
+            port = self.env.interface(
+                svc, type_="ssl", extra=("--cert", self.RELAY, "--client-ca", "pinned-signer"),
+                ready=lambda p: tls_banner_ok(p, pinned))[1]
+
+            def banner_with(ctx: ssl.SSLContext) -> bool:
+                try:
+                    c = self.client(port, implicit=True, context=ctx)
+                    return c.banner().code == 220
+                except (ssl.SSLError, OSError, ConnectionClosed, ReplyTimeout):
+                    return False
+            self.assertTrue(banner_with(pinned), "the pinned certificate itself")
+            self.assertFalse(banner_with(context_with("by.pem", "by.key")),
+                             "a certificate the pin signed")
+        finally:
+            remove_workdir(work)
+
     def test_certificate_rotation_keeps_the_sessions(self) -> None:
         """Rotating a certificate (gctl apply names another one: the interface is recreated
         on the same endpoint) keeps the listener and its sessions: a session in the middle
@@ -398,6 +447,63 @@ class InboundTlsTests(TlsRelayCase):
             self.assertEqual(c.command("QUIT").code, 221)
             self.assertEqual(len(up.messages()), 1)
             self.assertEqual(self.env.relay.log_text().count("interface closed"), drained_before)
+        finally:
+            self.env.gctl.run("service", "delete", name, check=False)
+            remove_workdir(work)
+
+    def test_plaintext_session_kept_by_a_rotation_starts_tls_with_the_new_settings(self) -> None:
+        """A session still in plaintext when a starttls interface's certificate rotates does
+        its STARTTLS with the new certificate; a change of the client CAs is no rotation:
+        such sessions are drained (probe round 46: STARTTLS used the old certificate and
+        skipped the newly required client certificate)."""
+        up = self.upstream()
+        port = free_port()
+        name = f"rotplain{port}"
+        work = make_workdir("rotate-plain")
+        try:
+            def apply(cert: str, client_ca: str = "") -> None:
+                path = work / "site.yaml"
+                path.write_text(
+                    f"services:\n  - name: {name}\n    host: {LOOPBACK}\n"
+                    f"    port: {up.port}\n    hostname: relay.example.test\n"
+                    f"    interfaces:\n      - type: starttls\n        bind: {LOOPBACK}\n"
+                    f"        port: {port}\n        cert: {cert}\n"
+                    + (f"        client_ca: {client_ca}\n" if client_ca else ""))
+                self.env.gctl.run("apply", "-f", str(path))
+
+            apply(self.RELAY)
+            self.assertTrue(wait_until(lambda: banner_ok(port), 5.0), "no listener")
+            c = self.client(port)
+            c.banner()
+            self.assertEqual(c.command("EHLO c.example.net").code, 250)
+            apply(self.OTHER)
+
+            def rotated() -> bool:
+                n = self.client(port)
+                try:
+                    n.banner()
+                    n.command("EHLO c.example.net")
+                    n.command("STARTTLS")
+                    n.starttls(self.pki.client_context(check_hostname=False))
+                    return "DNS:other.example.test" in peer_names(n.peer_cert)
+                finally:
+                    n.close()
+            self.assertTrue(wait_until(rotated, 5.0, 0.1), "new sessions keep the old cert")
+            self.assertEqual(c.command("NOOP").code, 250)  # kept
+            self.assertEqual(c.command("STARTTLS").code, 220)
+            c.starttls(self.pki.client_context(check_hostname=False))
+            self.assertIn("DNS:other.example.test", peer_names(c.peer_cert))
+            self.assertEqual(c.command("EHLO c.example.net").code, 250)
+            # A plaintext session when client certificates become required: drained.
+            p2 = self.client(port)
+            p2.banner()
+            self.assertEqual(p2.command("EHLO c.example.net").code, 250)
+            apply(self.OTHER, self.CA)
+            self.assertTrue(wait_until(lambda: "interface closed" in self.env.relay.log_text()
+                                       and name in self.env.relay.log_text(), 5.0, 0.1))
+            r = p2.command("MAIL FROM:<alice@example.com>")
+            self.assertEqual((r.code, r.enhanced), (421, "4.3.2"), str(r))
+            self.assertFalse({"MAIL"} & verbs(up), self.diag(up))
         finally:
             self.env.gctl.run("service", "delete", name, check=False)
             remove_workdir(work)
