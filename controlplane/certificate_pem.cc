@@ -13,20 +13,13 @@
 #include <ctime>
 #include <memory>
 
+#include "controlplane/openssl_ptr.h"
+
 namespace gw::controlplane {
 namespace {
 
 namespace v1 = gateway::v1;
 
-struct BioFree {
-  void operator()(BIO* bio) const noexcept { BIO_free(bio); }
-};
-struct X509Free {
-  void operator()(X509* x) const noexcept { X509_free(x); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* key) const noexcept { EVP_PKEY_free(key); }
-};
 struct NamesFree {
   void operator()(GENERAL_NAMES* names) const noexcept { GENERAL_NAMES_free(names); }
 };
@@ -46,13 +39,10 @@ struct PemBlock {
     OPENSSL_free(header);
   }
 };
-using Bio = std::unique_ptr<BIO, BioFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-
-Bio memory_bio(std::string_view text) {
-  return Bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-}
+using openssl::Bio;
+using openssl::memory_bio;
+using openssl::Pkey;
+using openssl::X509Ptr;
 
 // The reason of the newest OpenSSL error (static text, never input data); clears the queue.
 std::string openssl_reason() {

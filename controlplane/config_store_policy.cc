@@ -10,6 +10,7 @@
 #include "common/logging.h"
 #include "common/printable_line.h"
 #include "controlplane/config_store.h"
+#include "controlplane/decision_engine.h"
 #include "controlplane/policy/attribute_template.h"
 #include "controlplane/policy/attributes.h"
 #include "controlplane/policy/compiled_policy.h"
@@ -91,21 +92,6 @@ Result<void> normalize_handler(v1::Handler& h) {
   return ok();
 }
 
-policy::Command policy_command(v1::SmtpCommand command) {
-  switch (command) {
-    case v1::SMTP_COMMAND_HELO:
-      return policy::Command::kHelo;
-    case v1::SMTP_COMMAND_AUTH:
-      return policy::Command::kAuth;
-    case v1::SMTP_COMMAND_MAIL:
-      return policy::Command::kMail;
-    case v1::SMTP_COMMAND_RCPT:
-      return policy::Command::kRcpt;
-    default:
-      return policy::Command::kData;
-  }
-}
-
 // A policy's own reply must be a refusal of the command its handler binds it to
 // (policy::reply_code_misfit). An empty reply is the command's default, which always fits.
 Result<void> check_reply_fits(std::string_view policy_name, std::string_view reply,
@@ -113,7 +99,7 @@ Result<void> check_reply_fits(std::string_view policy_name, std::string_view rep
   if (reply.empty()) return ok();
   auto parsed = policy::parse_reply(reply);
   if (!parsed) return ok();  // compile_policy refuses it with its own reason
-  if (auto misfit = policy::reply_code_misfit(policy_command(command), parsed.value().code)) {
+  if (auto misfit = policy::reply_code_misfit(to_policy_command(command), parsed.value().code)) {
     const std::string name(storage::smtp_command_name(command));
     const bool vowel = name == "auth";
     return fail(Code::kInvalidArgument, "policy " + show_quoted(policy_name) + " replies " +

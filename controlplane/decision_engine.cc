@@ -67,8 +67,6 @@ policy::MimeLimits mime_limits_of(const v1::Limits& limits) {
   return out;
 }
 
-namespace {
-
 policy::Command to_policy_command(v1::SmtpCommand command) {
   switch (command) {
     case v1::SMTP_COMMAND_HELO:
@@ -83,6 +81,8 @@ policy::Command to_policy_command(v1::SmtpCommand command) {
       return policy::Command::kData;
   }
 }
+
+namespace {
 
 v1::Verdict to_verdict(policy::Verdict verdict) {
   switch (verdict) {

@@ -86,4 +86,8 @@ std::string new_decision_id();
 /// parts, 20 levels, 65,536 octets). DATA decisions parse the message under them.
 policy::MimeLimits mime_limits_of(const gateway::v1::Limits& limits);
 
+/// The policy engine's command for a handler's SMTP command (HELO covers EHLO; anything
+/// unknown counts as DATA).
+policy::Command to_policy_command(gateway::v1::SmtpCommand command);
+
 }  // namespace gw::controlplane
