@@ -177,7 +177,7 @@ bool AuditWriter::append_yielding(const std::vector<v1::AuditRecord>& batch) {
   for (std::size_t offset = 0; offset < all.size(); offset += kYieldRows) {
     if (offset > 0) sched_yield();
     const std::size_t n = std::min(kYieldRows, all.size() - offset);
-    if (auto appended = repository_.append_batch(all.subspan(offset, n)); !appended) {
+    if (auto appended = repository_.append_in_transaction(all.subspan(offset, n)); !appended) {
       spdlog::error("audit: writing {} record(s) failed: {}", n, appended.error().message);
       return false;  // `tx` rolls back what this batch inserted so far
     }

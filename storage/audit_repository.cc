@@ -175,14 +175,25 @@ Result<std::size_t> AuditRepository::insert_rows(std::span<const v1::AuditRecord
 }
 
 Result<std::size_t> AuditRepository::append_batch(std::span<const v1::AuditRecord> records) {
+  if (records.empty()) return std::size_t{0};
+  auto tx = Transaction::begin(db_);
+  if (!tx) return tx.as_failure();
+  auto inserted = append_in_transaction(records);
+  if (!inserted) return inserted;  // `tx` rolls back
+  if (auto committed = tx.value().commit(); !committed) return committed.as_failure();
+  return inserted;
+}
+
+Result<std::size_t> AuditRepository::append_in_transaction(
+    std::span<const v1::AuditRecord> records) {
+  if (!db_.in_transaction()) {
+    return fail(Errc::kInternal, "audit rows appended outside a transaction");
+  }
   for (const v1::AuditRecord& r : records) {
     if (r.decision_id().empty()) {
       return fail(Errc::kConstraint, "audit record without a decision id");
     }
   }
-  if (records.empty()) return std::size_t{0};
-  auto tx = Transaction::begin(db_);
-  if (!tx) return tx.as_failure();
   // Multi-row statements of 2^k rows, largest first (see kRowsPerStatement).
   std::size_t inserted = 0;
   while (!records.empty()) {
@@ -192,7 +203,6 @@ Result<std::size_t> AuditRepository::append_batch(std::span<const v1::AuditRecor
     inserted += done.value();
     records = records.subspan(n);
   }
-  if (auto committed = tx.value().commit(); !committed) return committed.as_failure();
   return inserted;
 }
 

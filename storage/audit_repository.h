@@ -54,6 +54,14 @@ class AuditRepository {
   /// Errors: kConstraint (an empty decision_id), kBusy, kInternal.
   Result<std::size_t> append_batch(std::span<const gateway::v1::AuditRecord> records);
 
+  /// append_batch() inside the caller's open transaction (Transaction::begin on this
+  /// repository's Database), without a savepoint of its own: the audit writer inserts one
+  /// batch in slices and commits once. A savepoint per slice made SQLite copy every page
+  /// it touched into a sub-journal first (session 22). On an error the caller must roll its
+  /// transaction back: rows of earlier slices are still in it.
+  /// Errors: kConstraint (an empty decision_id), kInternal (no transaction open), kBusy.
+  Result<std::size_t> append_in_transaction(std::span<const gateway::v1::AuditRecord> records);
+
   /// Records matching `filter`, newest first (time_ms, then insertion order), at most
   /// `filter.limit` (kDefaultLimit when 0, kMaxLimit at most). Filters: time_ms >= since_ms
   /// (when > 0); service, node_id (exact, when non-empty); command, verdict (when not

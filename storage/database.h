@@ -103,6 +103,8 @@ class Database {
   std::int64_t last_insert_rowid() const;
   /// Rows changed by the last INSERT/UPDATE/DELETE on this connection.
   int changes() const;
+  /// True while a transaction (Transaction::begin) is open on this connection.
+  bool in_transaction() const;
 
   /// Highest applied migration version (0 for an empty database).
   int schema_version();
