@@ -83,6 +83,39 @@ class AuditRepositoryTest : public ::testing::Test {
   AuditRepository audit_{db_};
 };
 
+TEST_F(AuditRepositoryTest, AppendInTransactionNeedsTheCallersTransactionAndCommitsWithIt) {
+  const std::vector<v1::AuditRecord> first = {
+      record("t1", 1000, "corp", "relay-1", v1::SMTP_COMMAND_MAIL, v1::VERDICT_CONTINUE),
+      record("t2", 1001, "corp", "relay-1", v1::SMTP_COMMAND_RCPT, v1::VERDICT_REJECT)};
+  const std::vector<v1::AuditRecord> second = {
+      record("t3", 1002, "corp", "relay-1", v1::SMTP_COMMAND_DATA, v1::VERDICT_CONTINUE)};
+
+  // Outside a transaction nothing is written.
+  auto outside = audit_.append_in_transaction(first);
+  ASSERT_FALSE(outside);
+  EXPECT_EQ(outside.error().code, Errc::kInternal);
+  EXPECT_TRUE(query_ids({}).empty());
+
+  // Rolled back: every slice of the transaction goes.
+  {
+    auto tx = Transaction::begin(db_);
+    ASSERT_TRUE(tx);
+    ASSERT_EQ(audit_.append_in_transaction(first).value(), 2u);
+    ASSERT_EQ(audit_.append_in_transaction(second).value(), 1u);
+    // `tx` ends without commit: rolled back.
+  }
+  EXPECT_TRUE(query_ids({}).empty());
+
+  // Committed: both slices, and an id already stored is skipped, not an error.
+  auto tx = Transaction::begin(db_);
+  ASSERT_TRUE(tx);
+  ASSERT_EQ(audit_.append_in_transaction(first).value(), 2u);
+  ASSERT_EQ(audit_.append_in_transaction(second).value(), 1u);
+  ASSERT_EQ(audit_.append_in_transaction(second).value(), 0u);
+  ASSERT_TRUE(tx.value().commit());
+  EXPECT_EQ(query_ids({}), (std::vector<std::string>{"t3", "t2", "t1"}));
+}
+
 TEST_F(AuditRepositoryTest, RoundTripsEveryField) {
   v1::AuditRecord r =
       record("dec-42", 1700000000123, "corp", "relay-1", v1::SMTP_COMMAND_MAIL, v1::VERDICT_REJECT);

@@ -44,6 +44,7 @@ TEST(DatabaseTest, OpenCreatesSchemaWithWalAndForeignKeys) {
   EXPECT_EQ(db.schema_version(), embedded_migrations().back().version);
   EXPECT_EQ(text(db, "PRAGMA journal_mode"), "wal");
   EXPECT_EQ(scalar(db, "PRAGMA foreign_keys"), 1);
+  EXPECT_EQ(scalar(db, "PRAGMA temp_store"), 2);  // MEMORY: no journal files under /var/tmp
   EXPECT_EQ(scalar(db, "PRAGMA busy_timeout"), Database::kBusyTimeoutMs);
   for (const char* table :
        {"services", "service_trusted_cas", "interfaces", "nodes", "config_version",
