@@ -482,6 +482,7 @@ v1::Service Parser::service(const YAML::Node& map) const {
                   "username",
                   "password_file",
                   "monitoring",
+                  "protocol_trace",
                   "instance",
                   "fail_open",
                   "allow_plaintext_auth",
@@ -513,6 +514,7 @@ v1::Service Parser::service(const YAML::Node& map) const {
   service.set_username(f.text("username").value_or(""));
   if (f.has("password_file")) service.set_password(named_first_line(f, "password_file"));
   service.set_monitoring(f.flag("monitoring").value_or(false));
+  service.set_protocol_trace(f.flag("protocol_trace").value_or(false));
   service.set_instance(f.text("instance").value_or(""));
   service.set_fail_open(f.flag("fail_open").value_or(false));
   service.set_allow_plaintext_auth(f.flag("allow_plaintext_auth").value_or(false));

@@ -36,7 +36,8 @@ gateway::v1::ConfigurationDocument load_configuration_file(const std::string& pa
 ///   the control plane's own policy library (controlplane/policy), so a bad filter is
 ///   reported with this file's line; filters_yaml is the filters list re-emitted as YAML.
 /// - services: name, host, port, security (none|ssl|starttls), trusted_cas (list),
-///   client_cert, ciphers, username, password_file (→ password), monitoring, instance,
+///   client_cert, ciphers, username, password_file (→ password), monitoring,
+///   protocol_trace, instance,
 ///   fail_open, allow_plaintext_auth, require_tls, hostname, tls_min_version,
 ///   verify_hostname (→ no_verify_hostname = !value), tls_server_name, limits (map of Limits
 ///   field names), interfaces (list of: type tcp|ssl|starttls, bind, port, cert, sni_certs,

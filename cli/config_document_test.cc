@@ -65,7 +65,7 @@ services:
     monitoring: true
     instance: edge
     fail_open: true
-    allow_plaintext_auth: false
+    protocol_trace: true
     require_tls: true
     hostname: gw.example.net
     tls_min_version: "1.3"
@@ -181,6 +181,7 @@ TEST_F(ConfigDocumentTest, FullFileConvertsEveryField) {
   EXPECT_EQ(s.username(), "relay");
   EXPECT_EQ(s.password(), "Upstream-Pw-2");
   EXPECT_TRUE(s.monitoring());
+  EXPECT_TRUE(s.protocol_trace());
   EXPECT_EQ(s.instance(), "edge");
   EXPECT_TRUE(s.fail_open());
   EXPECT_FALSE(s.allow_plaintext_auth());

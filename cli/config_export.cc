@@ -218,6 +218,7 @@ void services(YAML::Emitter& out, const v1::ConfigurationDocument& document) {
     optional_text(out, "instance", service.instance(), kDefaultInstance);
     optional_text(out, "hostname", service.hostname());
     optional_true(out, "monitoring", service.monitoring());
+    optional_true(out, "protocol_trace", service.protocol_trace());
     optional_true(out, "fail_open", service.fail_open());
     optional_true(out, "allow_plaintext_auth", service.allow_plaintext_auth());
     optional_true(out, "require_tls", service.require_tls());

@@ -55,6 +55,7 @@ v1::ConfigurationDocument sample() {
   s->set_instance("default");
   s->set_tls_min_version("1.2");
   s->set_monitoring(true);
+  s->set_protocol_trace(true);
   s->set_username("relay");
   s->set_has_password(true);
   s->set_no_verify_hostname(true);
@@ -142,6 +143,7 @@ services:
     port: 587
     security: starttls
     monitoring: true
+    protocol_trace: true
     trusted_cas: [corp-ca]
     verify_hostname: false
     username: relay

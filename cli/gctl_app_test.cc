@@ -50,6 +50,7 @@ TEST_F(GctlTest, ServiceAddMapsEveryFlag) {
                  "--security",
                  "starttls",
                  "--monitoring",
+                 "--protocol-trace",
                  "--hostname",
                  "gw.example.org",
                  "--fail-open",
@@ -97,6 +98,7 @@ TEST_F(GctlTest, ServiceAddMapsEveryFlag) {
   EXPECT_EQ(s.instance(), "edge");
   EXPECT_EQ(s.security(), v1::SECURITY_STARTTLS);
   EXPECT_TRUE(s.monitoring());
+  EXPECT_TRUE(s.protocol_trace());
   EXPECT_EQ(s.hostname(), "gw.example.org");
   EXPECT_TRUE(s.fail_open());
   const v1::Limits& l = s.limits();
@@ -166,17 +168,18 @@ TEST_F(GctlTest, EveryServiceLimitHasAFlag) {
 }
 
 TEST_F(GctlTest, ServiceUpdateCanTurnFlagsOff) {
-  ASSERT_EQ(run({"service", "update", "corp", "--monitoring=false", "--fail-open=false",
+  ASSERT_EQ(run({"service", "update", "corp", "--monitoring=false", "--protocol-trace=false", "--fail-open=false",
                  "--security", "none", "--host", "mx.example.org"}),
             0)
       << err_.str();
   const auto& request = stub_->last_request<v1::UpdateServiceRequest>();
   EXPECT_FALSE(request.service().monitoring());
+  EXPECT_FALSE(request.service().protocol_trace());
   EXPECT_FALSE(request.service().fail_open());
   EXPECT_EQ(request.service().security(), v1::SECURITY_NONE);
   EXPECT_FALSE(request.service().has_limits());
   EXPECT_EQ(mask_paths(request),
-            (std::vector<std::string>{"host", "security", "monitoring", "fail_open"}));
+            (std::vector<std::string>{"host", "security", "monitoring", "protocol_trace", "fail_open"}));
 }
 
 TEST_F(GctlTest, ServiceUpdateWithoutFlagsIsAUsageError) {

@@ -351,6 +351,7 @@ void Printer::service_detail(const v1::Service& service) {
       {"instance", s.instance()},
       {"hostname", or_dash(s.hostname())},
       {"monitoring", bool_name(s.monitoring())},
+      {"protocol_trace", bool_name(s.protocol_trace())},
       {"fail_open", bool_name(s.fail_open())},
       {"allow_plaintext_auth", bool_name(s.allow_plaintext_auth())},
       {"require_tls", bool_name(s.require_tls())},

@@ -98,6 +98,10 @@ class ServiceFlags {
                         ->check(CLI::IsMember({"none", "ssl", "starttls"}).description(""));
     monitoring_opt_ = verb.add_flag("--monitoring", monitoring_,
                                     "collect monitoring data; --monitoring=false turns it off");
+    protocol_trace_opt_ = verb.add_flag(
+        "--protocol-trace", protocol_trace_,
+        "nodes log this service's SMTP dialogue (AUTH payloads and message content left "
+        "out); --protocol-trace=false turns it off");
     hostname_opt_ =
         verb.add_option("--hostname", hostname_, "name used in the gateway's banner and EHLO reply")
             ->type_name("NAME");
@@ -138,6 +142,9 @@ class ServiceFlags {
       service.set_security(parse_security(security_).value_or(v1::SECURITY_NONE));
     }
     if (given(monitoring_opt_, "monitoring")) service.set_monitoring(monitoring_);
+    if (given(protocol_trace_opt_, "protocol_trace")) {
+      service.set_protocol_trace(protocol_trace_);
+    }
     if (given(hostname_opt_, "hostname")) service.set_hostname(hostname_);
     if (given(fail_open_opt_, "fail_open")) service.set_fail_open(fail_open_);
     if (given(trusted_ca_opt_, "trusted_cas")) *service.mutable_trusted_cas() = non_empty(cas_);
@@ -238,6 +245,7 @@ class ServiceFlags {
   std::string instance_;
   std::string security_;
   bool monitoring_ = false;
+  bool protocol_trace_ = false;
   std::string hostname_;
   bool fail_open_ = false;
   std::vector<std::string> cas_;
@@ -258,6 +266,7 @@ class ServiceFlags {
   CLI::Option* instance_opt_ = nullptr;
   CLI::Option* security_opt_ = nullptr;
   CLI::Option* monitoring_opt_ = nullptr;
+  CLI::Option* protocol_trace_opt_ = nullptr;
   CLI::Option* hostname_opt_ = nullptr;
   CLI::Option* fail_open_opt_ = nullptr;
   CLI::Option* trusted_ca_opt_ = nullptr;

@@ -13,7 +13,8 @@ namespace gw::cli {
 /// `app`'s parse.
 ///
 ///   service add NAME --host H [--port P] [--instance I] [--security none|ssl|starttls]
-///               [--monitoring] [--hostname N] [--fail-open] [TLS flags] [credential flags]
+///               [--monitoring] [--protocol-trace] [--hostname N] [--fail-open] [TLS flags]
+///               [credential flags]
 ///               [limit flags]
 ///   service update NAME [the same flags] [--no-password]   only the flags given are sent,
 ///               each one named in the FieldMask ("port", "limits.max_recipients")

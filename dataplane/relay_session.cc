@@ -221,8 +221,35 @@ RelaySession::Clock::time_point RelaySession::client_read_deadline() const {
 // Client I/O.
 
 bool RelaySession::flush_now() {
-  out_.erase(0, client_.write_now(out_));
+  trace_replies();
+  forget_written(client_.write_now(out_));
   return out_.empty();
+}
+
+void RelaySession::trace_replies() {
+  if (!trace_ || out_traced_ >= out_.size()) return;
+  trace_->to_client(std::string_view(out_).substr(out_traced_));
+  out_traced_ = out_.size();
+}
+
+void RelaySession::forget_written(std::size_t n) {
+  out_.erase(0, n);
+  out_traced_ = out_traced_ > n ? out_traced_ - n : 0;
+}
+
+void RelaySession::update_trace() {
+  if (env_.service->protocol_trace == (trace_ != nullptr)) return;
+  if (!env_.service->protocol_trace) {
+    upstream_.set_trace(nullptr);
+    trace_.reset();
+    return;
+  }
+  // Info level: the operator switched it on for this service (DESIGN.md §8).
+  trace_ = std::make_unique<smtp::ProtocolTrace>(
+      [id = env_.session_id](smtp::TraceDirection direction, std::string_view text) {
+        spdlog::info("session={} trace {} {}", id, smtp::trace_direction_name(direction), text);
+      });
+  upstream_.set_trace(trace_.get());
 }
 
 asio::mutable_buffer RelaySession::begin_client_read() {
@@ -257,11 +284,13 @@ awaitable<RelaySession::ReadStatus> RelaySession::read_client() {
 awaitable<bool> RelaySession::flush() {
   if (flush_now()) co_return true;
   set_client_deadline(std::min(Clock::now() + limits_.idle_timeout, session_deadline_));
+  trace_replies();
   boost::system::error_code ec;
   co_await client_.write(out_, ec);
   client_deadline_ = Clock::time_point::max();
   client_timed_out_ = false;
   out_.clear();
+  out_traced_ = 0;
   co_return !ec;
 }
 
@@ -355,6 +384,7 @@ awaitable<RelaySession::LineKind> RelaySession::next_line() {
                                                                    : limits_.max_command_line;
       if (auth_advertised_ && mail_with_auth_parameter(line_)) limit += kMailAuthParameterAllowance;
       if (line_.size() + 2 > limit) co_return LineKind::kTooLong;
+      if (trace_) trace_->client_line(line_, sasl_line_);
       co_return LineKind::kLine;
     }
     // No CRLF buffered. A line that cannot fit any limit is skipped, not stored.
@@ -406,6 +436,7 @@ awaitable<void> RelaySession::run() {
   // upstream connect at HELO), so that a short session never re-arms the timer.
   arm_timer(std::min(client_read_deadline(), Clock::now() + limits_.upstream_connect_timeout));
   set_low_latency(client_.socket());
+  update_trace();
   spdlog::debug("session={} service={} client={} connected", env_.session_id, env_.service->name,
                 env_.client_address);
   if (env_.interface_type == gateway::v1::INTERFACE_TYPE_SSL) {
@@ -487,7 +518,8 @@ awaitable<void> RelaySession::run() {
   if (client_failed_) end_reason_ = "client connection failed";
   // The last reply (221, 421) leaves with the FIN in one segment when the socket takes it
   // at once (plain TCP); whatever it does not take is written as usual.
-  out_.erase(0, client_.write_now(out_, /*last=*/true));
+  trace_replies();
+  forget_written(client_.write_now(out_, /*last=*/true));
   // The session reads nothing more: once the kernel has the last reply, the session's slot
   // goes back at once, so a client that connects again as soon as it has the 221 is not
   // refused for a session that is only closing (--max-sessions-per-client; with --threads N
@@ -518,6 +550,7 @@ void RelaySession::refresh_service() {
   env_.service = std::move(service);
   env_.config_version = version;
   limits_ = env_.service->limits;
+  update_trace();
   // A STARTTLS still to come uses the interface's TLS settings of now (the listener sets
   // them before it publishes the new version: ListenerManager).
   if (env_.live_tls && !client_.encrypted()) env_.tls = env_.live_tls->get();
@@ -2027,6 +2060,7 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     close_session("client closed");
     co_return;
   }
+  if (trace_) trace_->message(smtp::TraceDirection::kFromClient, reader.size());
   unsigned defects = reader.defects();
   if (defects & (smtp::DataReader::kBareCr | smtp::DataReader::kBareLf)) {
     reply(550, es::kSyntaxError, "Message contains bare CR or LF, refused (RFC 5321 2.3.8)");

@@ -22,6 +22,7 @@
 #include "dataplane/smtp/address.h"
 #include "dataplane/smtp/auth.h"
 #include "dataplane/smtp/command.h"
+#include "dataplane/smtp/protocol_trace.h"
 #include "dataplane/smtp/reply.h"
 #include "dataplane/smtp/session_rules.h"
 #include "dataplane/transport.h"
@@ -106,6 +107,13 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   awaitable<bool> flush();
   /// flush() without waiting: true if nothing is left pending.
   bool flush_now();
+  /// Hands the replies queued in out_ since the last call to the protocol trace, if on.
+  void trace_replies();
+  /// Drops the first `n` octets of out_ (written to the client).
+  void forget_written(std::size_t n);
+  /// Starts or stops the protocol trace as the service's protocol_trace now says (DESIGN.md
+  /// §8): at the session's start and whenever the service changes.
+  void update_trace();
   /// The two halves of a client read around client_.read_some: the deadline and free space
   /// before, the count, deadline and timeout bookkeeping after.
   asio::mutable_buffer begin_client_read();
@@ -288,6 +296,9 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   SessionEnv env_;
   SessionLimits limits_;  // env_.service->limits, refreshed with it
   Transport client_;
+  // Before upstream_, which points to it while it is on (destroyed after upstream_).
+  std::unique_ptr<smtp::ProtocolTrace> trace_;
+  std::size_t out_traced_ = 0;  // octets at the front of out_ already traced
   UpstreamConnection upstream_;
   SteadyTimer timer_;
 

@@ -32,6 +32,7 @@ std::shared_ptr<const ServiceConfig> make_service_config(const gateway::v1::Serv
                                                                     : s.security();
   cfg->hostname = s.hostname();
   cfg->monitoring = s.monitoring();
+  cfg->protocol_trace = s.protocol_trace();
   cfg->fail_open = s.fail_open();
   cfg->require_tls = s.require_tls();
   cfg->allow_plaintext_auth = s.allow_plaintext_auth();

@@ -65,6 +65,7 @@ struct ServiceConfig {
   gateway::v1::Security security = gateway::v1::SECURITY_NONE;
   std::string hostname;  // banner / EHLO name; empty = the node's host name
   bool monitoring = false;
+  bool protocol_trace = false;  // log the SMTP dialogue of its sessions (smtp::ProtocolTrace)
   bool fail_open = false;
   bool require_tls = false;           // only NOOP/EHLO/STARTTLS/QUIT before TLS (530 5.7.0)
   bool allow_plaintext_auth = false;  // AUTH on an unencrypted client connection

@@ -264,6 +264,7 @@ awaitable<UpstreamFault> UpstreamConnection::setup_command(std::string_view wire
 awaitable<UpstreamFault> UpstreamConnection::command(std::string_view wire, smtp::Reply& reply) {
   // Not a coroutine: when the socket takes the command at once (the usual case) this is
   // read_reply() itself, one coroutine frame less per command.
+  if (trace_ != nullptr) trace_->to_upstream(wire);
   if (is_open()) wire.remove_prefix(transport_->write_now(wire));
   if (wire.empty()) return read_reply(reply);
   return write_and_read(wire, reply);
@@ -322,6 +323,7 @@ awaitable<UpstreamFault> UpstreamConnection::read_reply(smtp::Reply& reply) {
       if (status == smtp::ReplyParser::Status::kError) co_return UpstreamFault::kProtocol;
       if (status == smtp::ReplyParser::Status::kComplete) {
         reply = parser_.take();
+        if (trace_ != nullptr) trace_->from_upstream(reply);
         co_return UpstreamFault::kNone;
       }
     }
@@ -344,6 +346,7 @@ awaitable<void> UpstreamConnection::quit() {
   if (is_open()) {
     // Plain TCP: QUIT and the FIN in one segment, without waiting (the reply is not read).
     constexpr std::string_view kQuit = "QUIT\r\n";
+    if (trace_ != nullptr) trace_->to_upstream(kQuit);
     if (transport_->write_now(kQuit, /*last=*/true) == 0 && transport_->encrypted()) {
       boost::system::error_code ec;
       co_await transport_->write(kQuit, ec);

@@ -10,6 +10,7 @@
 
 #include "dataplane/asio.h"
 #include "dataplane/smtp/capabilities.h"
+#include "dataplane/smtp/protocol_trace.h"
 #include "dataplane/smtp/reply.h"
 #include "dataplane/transport.h"
 #include "gateway/v1/config.pb.h"
@@ -108,7 +109,13 @@ class UpstreamConnection {
   /// Human-readable cause of the last open() failure (TLS verify error, refusal reply).
   [[nodiscard]] const std::string& detail() const { return detail_; }
 
+  /// Every command written and reply read from now on goes to `trace` too (nullptr: none).
+  /// Message content (write()) never does. `trace` must outlive this connection or be
+  /// replaced first.
+  void set_trace(smtp::ProtocolTrace* trace) { trace_ = trace; }
+
  private:
+  smtp::ProtocolTrace* trace_ = nullptr;
   Executor executor_;
   std::optional<Resolver> resolver_;
   std::optional<Transport> transport_;

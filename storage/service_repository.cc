@@ -21,7 +21,7 @@ constexpr std::string_view kColumns =
     "data_timeout_ms, upstream_connect_timeout_ms, upstream_timeout_ms, "
     "upstream_data_timeout_ms, max_errors, max_idle_commands, created_at_ms, updated_at_ms, "
     "tls_min_version, no_verify_hostname, tls_server_name, decision_timeout_ms, max_mime_parts, "
-    "max_mime_depth, max_mime_header_block";
+    "max_mime_depth, max_mime_header_block, protocol_trace";
 
 std::string select_sql(std::string_view where) {
   return "SELECT " + std::string(kColumns) + " FROM services " + std::string(where);
@@ -50,7 +50,7 @@ v1::Security security_from(std::string_view name) {
 // Binds the fields common to INSERT and UPDATE: ?1 name ... ?28 max_idle_commands (the
 // order of kColumns without id, password_sealed, and the timestamps), ?29 is the time,
 // ?30 tls_min_version, ?31 no_verify_hostname, ?32 tls_server_name, ?33 decision_timeout_ms,
-// ?34 max_mime_parts, ?35 max_mime_depth, ?36 max_mime_header_block.
+// ?34 max_mime_parts, ?35 max_mime_depth, ?36 max_mime_header_block, ?37 protocol_trace.
 Result<void> bind_fields(Statement& stmt, const v1::Service& s) {
   auto security = security_name(s.security());
   if (!security) return security.as_failure();
@@ -89,7 +89,8 @@ Result<void> bind_fields(Statement& stmt, const v1::Service& s) {
       .bind_int64(33, l.decision_timeout_ms())
       .bind_int64(34, l.max_mime_parts())
       .bind_int64(35, l.max_mime_depth())
-      .bind_int64(36, l.max_mime_header_block());
+      .bind_int64(36, l.max_mime_header_block())
+      .bind_bool(37, s.protocol_trace());
   return ok();
 }
 
@@ -101,10 +102,10 @@ constexpr std::string_view kInsert =
     "data_timeout_ms, upstream_connect_timeout_ms, upstream_timeout_ms, "
     "upstream_data_timeout_ms, max_errors, max_idle_commands, created_at_ms, updated_at_ms, "
     "tls_min_version, no_verify_hostname, tls_server_name, decision_timeout_ms, max_mime_parts, "
-    "max_mime_depth, max_mime_header_block) "
+    "max_mime_depth, max_mime_header_block, protocol_trace) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
     "?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?29, ?30, ?31, ?32, ?33, ?34, ?35, "
-    "?36)";
+    "?36, ?37)";
 
 constexpr std::string_view kUpdate =
     "UPDATE services SET host = ?2, port = ?3, security = ?4, client_cert = ?5, ciphers = ?6, "
@@ -116,7 +117,8 @@ constexpr std::string_view kUpdate =
     "upstream_timeout_ms = ?25, upstream_data_timeout_ms = ?26, max_errors = ?27, "
     "max_idle_commands = ?28, updated_at_ms = ?29, tls_min_version = ?30, "
     "no_verify_hostname = ?31, tls_server_name = ?32, decision_timeout_ms = ?33, "
-    "max_mime_parts = ?34, max_mime_depth = ?35, max_mime_header_block = ?36 "
+    "max_mime_parts = ?34, max_mime_depth = ?35, max_mime_header_block = ?36, "
+    "protocol_trace = ?37 "
     "WHERE name = ?1";
 
 }  // namespace
@@ -175,6 +177,7 @@ Result<v1::Service> ServiceRepository::read_row(Statement& row, Secrets secrets)
   l->set_max_mime_parts(u32(36));
   l->set_max_mime_depth(u32(37));
   l->set_max_mime_header_block(u32(38));
+  s.set_protocol_trace(row.column_bool(39));
 
   auto cas = db_.prepare(
       "SELECT ca_name FROM service_trusted_cas WHERE service_id = ?1 ORDER BY position");

@@ -32,6 +32,7 @@ v1::Service full_service(std::string name) {
   s.set_tls_min_version("1.3");
   s.set_no_verify_hostname(true);
   s.set_tls_server_name("mx.example.net");
+  s.set_protocol_trace(true);
   v1::Limits* l = s.mutable_limits();
   l->set_max_command_line(512);
   l->set_max_auth_line(12288);

@@ -11,6 +11,7 @@ record every AUTH line and credential check.
 
 from __future__ import annotations
 
+import json
 import smtplib
 import sys
 import time
@@ -606,3 +607,122 @@ class ServiceCredentialsTests(TlsRelayCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ProtocolTraceTests(TlsRelayCase):
+    """DESIGN.md §8: a service's protocol trace logs both legs of its sessions' SMTP
+    dialogue in grelayd's log, with every AUTH payload (client and gateway responses, initial
+    responses, challenges) and the message content left out; it follows `gctl service update
+    --protocol-trace` live, and other services are not traced."""
+
+    SVC_USER, SVC_PASSWORD = "relay-svc", "Svc-Pa55word-0815"
+
+    def trace_lines(self, marker: str) -> list[str]:
+        """The grelayd trace lines of the session whose trace holds `marker` (an EHLO name
+        unique to the test)."""
+        log = self.env.relay.log_text().splitlines()
+        sessions = {line.split("session=")[1].split()[0] for line in log
+                    if " trace " in line and marker in line and "session=" in line}
+        return [line.split(" trace ", 1)[1] for line in log
+                if " trace " in line and "session=" in line
+                and line.split("session=")[1].split()[0] in sessions]
+
+    def wait_session_end(self, count: int) -> None:
+        self.assertTrue(wait_until(
+            lambda: self.env.relay.log_text().count(" end messages=") >= count, 5.0),
+            self.env.relay.log_tail())
+
+    def test_pass_through_dialogue_is_traced_without_credentials_or_content(self) -> None:
+        up = self.upstream(auth_mechanisms=["LOGIN", "PLAIN"], auth_require_tls=False,
+                           auth_users=dict(USERS), auth_required=True)
+        svc, port = self.relay(up, "--protocol-trace", iface="starttls")
+        ends = self.env.relay.log_text().count(" end messages=")
+        c = self.client(port)
+        c.banner()
+        self.assertEqual(c.command("EHLO trace-one.example").code, 250)
+        self.assertEqual(c.command("STARTTLS").code, 220)
+        c.starttls(self.pki.client_context())
+        self.assertEqual(c.command("EHLO trace-one.example").code, 250)
+        # A failed LOGIN (wrong password), then PLAIN with an initial response.
+        self.assertEqual(c.command("AUTH LOGIN").code, 334)
+        self.assertEqual(c.command(b64("alice")).code, 334)
+        self.assertEqual(c.command(b64("Wrong-Guess-77")).code, 535)
+        blob = plain_blob("alice", USERS["alice"])
+        self.assertEqual(c.command("AUTH PLAIN " + blob).code, 235, self.diag(up, c))
+        self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250, self.diag(up, c))
+        self.assertEqual(c.command("RCPT TO:<bob@example.org>").code, 250)
+        self.assertEqual(c.command("DATA").code, 354)
+        c.send(b"Subject: trace\r\n\r\nBody-Marker-3141\r\n.\r\n")
+        self.assertEqual(c.read_reply().code, 250)
+        self.assertEqual(c.command("QUIT").code, 221)
+        self.wait_session_end(ends + 1)
+
+        lines = self.trace_lines("trace-one.example")
+        text = "\n".join(lines)
+        for expected in ("c>g EHLO trace-one.example", "c>g STARTTLS", "g>c 220 ",
+                         "c>g AUTH LOGIN", "c>g [SASL response redacted]",
+                         "c>g AUTH PLAIN [redacted]", "g>u AUTH PLAIN [redacted]",
+                         "u>g 235 ", "g>c 535 ",
+                         "c>g MAIL FROM:<alice@example.com>",
+                         "g>u MAIL FROM:<alice@example.com>", "g>u RCPT TO:<bob@example.org>",
+                         "g>u DATA", "u>g 354 ", "c>g [message content, ", "c>g QUIT",
+                         "g>c 221 "):
+            self.assertIn(expected, text, text)
+        self.assertTrue(any(line.startswith("u>g 250") for line in lines), text)
+        log = self.env.relay.log_text()
+        for secret in (USERS["alice"], blob, b64("alice"), b64("Wrong-Guess-77"),
+                       "Wrong-Guess-77", "Body-Marker-3141"):
+            self.assertNotIn(secret, log)
+
+        # Switched off live: once the node has the change, sessions are not traced.
+        self.env.gctl.service_update(svc, "--protocol-trace=false")
+        shown = json.loads(self.env.gctl.run("service", "show", svc, output="json").stdout)
+        self.assertFalse(shown.get("protocol_trace", False), shown)
+        attempt = [0]
+
+        def untraced_session() -> bool:
+            attempt[0] += 1
+            name = f"trace-off-{attempt[0]}.example"
+            c2 = self.client(port)
+            c2.banner()
+            self.assertEqual(c2.command(f"EHLO {name}").code, 250)
+            self.assertEqual(c2.command("QUIT").code, 221)
+            self.wait_session_end(ends + 1 + attempt[0])
+            return self.trace_lines(name) == []
+
+        self.assertTrue(wait_until(untraced_session, 3.0, 0.1),
+                        "sessions still traced after --protocol-trace=false")
+
+    def test_gateway_login_with_service_credentials_is_traced_redacted(self) -> None:
+        up = self.upstream(starttls=True, auth_mechanisms=["LOGIN"],
+                           auth_users={self.SVC_USER: self.SVC_PASSWORD}, auth_required=True)
+        pw = self.env.workdir / "trace-upstream.pw"
+        pw.write_text(self.SVC_PASSWORD)
+        _, port = self.relay(up, "--protocol-trace", "--username", self.SVC_USER,
+                             "--password-file", str(pw), iface="starttls", security="starttls")
+        ends = self.env.relay.log_text().count(" end messages=")
+        c, _, _ = self.starttls_session(port)
+        self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250, self.diag(up, c))
+        self.assertEqual(c.command("QUIT").code, 221)
+        self.wait_session_end(ends + 1)
+        self.assertTrue(up.auth_attempts() and up.auth_attempts()[-1].success, self.diag(up))
+        lines = self.trace_lines("c.example.net")
+        text = "\n".join(lines)
+        for expected in ("g>u STARTTLS", "g>u AUTH LOGIN", "u>g 334 [challenge redacted]",
+                         "g>u [SASL response redacted]", "u>g 235 "):
+            self.assertIn(expected, text, text)
+        log = self.env.relay.log_text()
+        for secret in (self.SVC_PASSWORD, b64(self.SVC_PASSWORD), b64(self.SVC_USER)):
+            self.assertNotIn(secret, log)
+
+    def test_untraced_service_logs_no_dialogue(self) -> None:
+        up = self.upstream()
+        _, port = self.relay(up)
+        ends = self.env.relay.log_text().count(" end messages=")
+        c = self.client(port)
+        c.banner()
+        self.assertEqual(c.command("EHLO untraced.example").code, 250)
+        self.assertEqual(c.command("QUIT").code, 221)
+        self.wait_session_end(ends + 1)
+        self.assertEqual(self.trace_lines("untraced.example"), [])
+        self.assertNotIn(" trace c>g EHLO untraced.example", self.env.relay.log_text())
