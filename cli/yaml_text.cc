@@ -52,15 +52,37 @@ bool yaml_needs_quotes(const std::string& s) {
   // valid YAML 1.2 in a plain scalar, but YAML 1.1 parsers (PyYAML) read it as an
   // indicator in flow maps ("cidr: ::1/128"; probe round 39): quoted, every reader agrees.
   return s.find('\x7f') != std::string::npos || (!s.empty() && s.front() == ':') ||
-         std::regex_match(s, kNonString);
+         yaml11_misreads_plain(s) || std::regex_match(s, kNonString);
+}
+
+bool yaml11_misreads_plain(std::string_view s) {
+  if (s == "<<") return true;  // YAML 1.1's merge key: PyYAML wants a map to merge
+  for (std::size_t i = 0; i + 1 < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const auto next = static_cast<unsigned char>(s[i + 1]);
+    if (c == 0xc2 && next >= 0x80 && next <= 0x9f) return true;  // C1 controls (NEL)
+    if (c == 0xe2 && next == 0x80 && i + 2 < s.size() &&
+        (static_cast<unsigned char>(s[i + 2]) == 0xa8 ||
+         static_cast<unsigned char>(s[i + 2]) == 0xa9)) {
+      return true;  // U+2028, U+2029
+    }
+  }
+  return false;
 }
 
 std::string yaml_escape_del(std::string text) {
   std::string out;
   out.reserve(text.size());
-  for (char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     if (c == '\x7f') {
       out += "\\x7f";
+    } else if (c == '\xe2' && text.compare(i, 3, "\xe2\x80\xa8") == 0) {
+      out += "\\u2028";
+      i += 2;
+    } else if (c == '\xe2' && text.compare(i, 3, "\xe2\x80\xa9") == 0) {
+      out += "\\u2029";
+      i += 2;
     } else {
       out += c;
     }
@@ -75,7 +97,11 @@ void emit_yaml_node(YAML::Emitter& out, const YAML::Node& node) {
       out << YAML::Null;
       break;
     case YAML::NodeType::Scalar:
-      if (!is_plain(node) && yaml_needs_quotes(node.Scalar())) out << YAML::DoubleQuoted;
+      // A plain scalar stays plain unless a YAML 1.1 reader would misread it.
+      if ((!is_plain(node) && yaml_needs_quotes(node.Scalar())) ||
+          yaml11_misreads_plain(node.Scalar())) {
+        out << YAML::DoubleQuoted;
+      }
       out << node.Scalar();
       break;
     case YAML::NodeType::Sequence:

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <string_view>
 
 namespace gw::cli {
 
@@ -13,11 +14,20 @@ namespace gw::cli {
 /// something other than that string under the YAML 1.1 or 1.2 core schema: "", "~", "null",
 /// booleans ("true", "yes", "off", ...), numbers ("25", "0x1f", "1e3", ".inf"), timestamps,
 /// sexagesimal numbers. Such strings are written double-quoted.
+/// Also true for every yaml11_misreads_plain() string.
 bool yaml_needs_quotes(const std::string& text);
+
+/// True if a YAML 1.1 reader (PyYAML) would misread `text` written plain although YAML 1.2
+/// readers (yaml-cpp) read it back: "<<" (the merge key), and text holding a C1 control
+/// (U+0080-U+009F: NEL is a line break in 1.1) or U+2028/U+2029 (probe round 47). Written
+/// double-quoted, where yaml-cpp escapes C1 controls and yaml_escape_del() the other two.
+bool yaml11_misreads_plain(std::string_view text);
 
 /// `yaml` (an emitted document) with every DEL octet written as the escape "\x7f": YAML
 /// allows DEL only escaped, inside double quotes, which is how yaml_needs_quotes() makes
 /// every string holding one be emitted (probe round 6: other readers refused the export).
+/// U+2028 and U+2029 likewise become "\u2028" and "\u2029" (YAML 1.1 line breaks, which
+/// would be folded to a space inside the quotes).
 std::string yaml_escape_del(std::string yaml);
 
 /// Writes `node` (as yaml-cpp parsed it) to `out` so that it reads back with the same

@@ -41,6 +41,32 @@ TEST(EmitYamlNode, DelIsEscapedInsideDoubleQuotes) {
   EXPECT_EQ(YAML::Load(text)["value"].as<std::string>(), std::string("a\x7f" "b"));
 }
 
+TEST(EmitYamlNode, TextYaml11ReadersMisreadIsQuotedAndReadsBack) {
+  // Probe round 47: PyYAML refused an export with a plain "<<" (merge key) or a value
+  // starting with NEL (a YAML 1.1 line break).
+  const std::string nel = "\xc2\x85nel";
+  const std::string separators = "a\xe2\x80\xa8" "b\xe2\x80\xa9" "c";
+  for (const std::string& s : {std::string("<<"), nel, separators, std::string("x\xc2\x9f")}) {
+    EXPECT_TRUE(yaml11_misreads_plain(s)) << s;
+    EXPECT_TRUE(yaml_needs_quotes(s)) << s;
+    // As text() and emit_yaml_node() write it, plain or quoted in the source.
+    for (const YAML::Node& node : {YAML::Node(s), YAML::Load("\"" + s + "\"")}) {
+      YAML::Node doc;
+      doc["value"] = node;
+      const std::string text = yaml_escape_del(yaml_node_text(doc));
+      EXPECT_NE(text.find("value: \""), std::string::npos) << text;
+      EXPECT_EQ(text.find("\xc2\x85"), std::string::npos) << text;
+      EXPECT_EQ(text.find("\xe2\x80\xa8"), std::string::npos) << text;
+      YAML::Node back = YAML::Load(text);
+      repair_yaml_escapes(back);
+      EXPECT_EQ(back["value"].as<std::string>(), s) << text;
+    }
+  }
+  for (const char* s : {"<", "<<<", "a<<b", "\xc2\xa0nbsp", "caf\xc3\xa9", "\xe2\x80\x94"}) {
+    EXPECT_FALSE(yaml11_misreads_plain(s)) << s;
+  }
+}
+
 TEST(EmitYamlNode, NullAndUndefinedGiveNoText) {
   EXPECT_EQ(yaml_node_text(YAML::Node()), "");
   EXPECT_EQ(yaml_node_text(YAML::Load("~")), "");

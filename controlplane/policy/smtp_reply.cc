@@ -85,9 +85,15 @@ Result<ReplyTemplate, std::string> parse_reply(std::string_view text) {
   }
   ReplyTemplate reply;
   std::from_chars(text.data(), text.data() + 3, reply.code);
-  if (reply.code < 400 || reply.code > 599 || text[1] > '5') {
+  if (reply.code < 400 || reply.code > 599) {
     return failure("reply code " + std::string(text.substr(0, 3)) +
                    " is not a failure code (4xx or 5xx, RFC 5321 §4.2.1)");
+  }
+  if (text[1] > '5') {
+    // The second digit names the category: 0-5 only (RFC 5321 §4.2.1, "x6z" and above are
+    // undefined); probe round 47: "599" was called "not a failure code".
+    return failure("reply code " + std::string(text.substr(0, 3)) +
+                   " has no defined second digit (0-5, RFC 5321 §4.2.1)");
   }
   if (text.size() <= 4) return failure("reply has no enhanced status code: " + expected);
   // Enhanced code: class "." subject "." detail (RFC 3463 §2).

@@ -26,6 +26,10 @@ TEST(SmtpReply, ParsesValidReplies) {
 
 TEST(SmtpReply, RefusesBadReplies) {
   EXPECT_NE(parse_reply("250 2.0.0 ok").error().find("not a failure code"), std::string::npos);
+  for (const char* code : {"599 5.9.999 x", "460 4.0.0 x", "570 5.7.1 x"}) {
+    const std::string error = parse_reply(code).error();
+    EXPECT_NE(error.find("no defined second digit"), std::string::npos) << code << ": " << error;
+  }
   EXPECT_NE(parse_reply("550 4.7.1 x").error().find("does not match"), std::string::npos);
   EXPECT_NE(parse_reply("550 Not allowed").error().find("enhanced"), std::string::npos);
   EXPECT_FALSE(parse_reply("55 5.7.1 x"));
