@@ -75,7 +75,7 @@ Result<void> normalize_handler(v1::Handler& h) {
                 "greeting must not name ${authentication.subject.password}: the password "
                 "never leaves the policy engine");
   }
-  if (auto miscased = greeting.miscased_reference()) {
+  if (auto miscased = policy::miscased_reference(greeting)) {
     return fail(Code::kInvalidArgument, "greeting: " + *miscased);
   }
   // A space only in the local part ("odd user"@example.com is a mailbox the relay accepts

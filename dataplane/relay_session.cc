@@ -375,16 +375,24 @@ awaitable<RelaySession::LineKind> RelaySession::next_line() {
         in_.consume(scan.end);
         skipping_line_ = false;
         skipped_octets_ = 0;
+        if (trace_) trace_->client_line_refused("too long");
         co_return hard ? LineKind::kHardTooLong : LineKind::kTooLong;
       }
       line_.assign(data.data(), scan.end - 2);
       in_.consume(scan.end);
-      if (scan.bare_cr || scan.bare_lf || scan.nul) co_return LineKind::kBadOctets;
+      if (scan.bare_cr || scan.bare_lf || scan.nul) {
+        if (trace_) trace_->client_line_refused("bare CR, bare LF or NUL");
+        co_return LineKind::kBadOctets;
+      }
       std::size_t limit = (sasl_line_ || starts_with_auth(line_)) ? limits_.max_auth_line
                                                                    : limits_.max_command_line;
       if (auth_advertised_ && mail_with_auth_parameter(line_)) limit += kMailAuthParameterAllowance;
-      if (line_.size() + 2 > limit) co_return LineKind::kTooLong;
-      if (trace_) trace_->client_line(line_, sasl_line_);
+      if (line_.size() + 2 > limit) {
+        if (trace_) trace_->client_line_refused("too long");
+        co_return LineKind::kTooLong;
+      }
+      // A command is traced by handle_command(), under the service settings it runs with.
+      if (trace_ && sasl_line_) trace_->client_line(line_, /*sasl_response=*/true);
       co_return LineKind::kLine;
     }
     // No CRLF buffered. A line that cannot fit any limit is skipped, not stored.
@@ -399,7 +407,10 @@ awaitable<RelaySession::LineKind> RelaySession::next_line() {
       in_.consume(drop);
       skipping_line_ = true;
       skipped_octets_ += drop;
-      if (skipped_octets_ > kHardLineLimit) co_return LineKind::kHardTooLong;
+      if (skipped_octets_ > kHardLineLimit) {
+        if (trace_) trace_->client_line_refused("too long");
+        co_return LineKind::kHardTooLong;
+      }
     }
     // A client that ends its lines with a bare LF (RFC 5321 §2.3.8 forbids it) would wait
     // for a reply until the idle timeout: once the buffered octets end in a LF, a pause of
@@ -558,6 +569,7 @@ void RelaySession::refresh_service() {
 
 std::optional<awaitable<void>> RelaySession::handle_command() {
   refresh_service();
+  if (trace_) trace_->client_line(line_, /*sasl_response=*/false);
   smtp::Command cmd = smtp::parse_command(line_);
   // RFC 2920 §3.1: commands that change the dialogue's state must end a pipelined group,
   // and without PIPELINING in force (before EHLO, after HELO) nothing may be pipelined.
@@ -2060,7 +2072,14 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     close_session("client closed");
     co_return;
   }
-  if (trace_) trace_->message(smtp::TraceDirection::kFromClient, reader.size());
+  if (trace_) {
+    trace_->message(smtp::TraceDirection::kFromClient, reader.size());
+    // Streamed: the upstream got the same content with its terminator (a DATA policy's
+    // message is traced when it is sent, below).
+    if (!data_handler && upstream_ok) {
+      trace_->message(smtp::TraceDirection::kToUpstream, reader.size());
+    }
+  }
   unsigned defects = reader.defects();
   if (defects & (smtp::DataReader::kBareCr | smtp::DataReader::kBareLf)) {
     reply(550, es::kSyntaxError, "Message contains bare CR or LF, refused (RFC 5321 2.3.8)");
@@ -2163,7 +2182,9 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
       co_return;
     }
     wire_.clear();
-    smtp::append_dot_stuffed(decision.replaced_message ? *decision.replaced_message : content, wire_);
+    const std::string& outgoing = decision.replaced_message ? *decision.replaced_message : content;
+    smtp::append_dot_stuffed(outgoing, wire_);
+    if (trace_) trace_->message(smtp::TraceDirection::kToUpstream, outgoing.size());
     std::string().swap(content);
     set_upstream_deadline(Clock::now() + limits_.upstream_timeout);
     data_fault = co_await upstream_.write(wire_);

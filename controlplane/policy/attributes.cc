@@ -42,16 +42,6 @@ bool is_read_only_attribute(std::string_view name) {
   return false;
 }
 
-bool is_valid_attribute_name(std::string_view name) {
-  if (name.empty() || name.size() > 128) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 namespace {
 
 constexpr std::string_view kBuiltins[] = {

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/attribute_template.h"
+
 namespace gw::controlplane::policy {
 
 /// The SMTP command a policy runs for. kHelo covers HELO and EHLO.
@@ -57,7 +59,7 @@ inline constexpr std::string_view kDefaultGreeting = "Hello ${smtp.helo.domain}"
 bool is_read_only_attribute(std::string_view name);
 
 /// True if `name` is a well-formed attribute name: 1..128 characters of [A-Za-z0-9._-].
-bool is_valid_attribute_name(std::string_view name);
+using common::is_valid_attribute_name;
 
 /// The built-in attribute (the attr:: names above) that `name` most likely means when
 /// `name` is no built-in but looks like one: a built-in in another case ("SMTP.MAIL.FROM"

@@ -132,7 +132,7 @@ struct PolicyCompiler {
       if (policy->reply_text_.references(attr::kSubjectPassword)) {
         return error(0, 0, "the reply must not use authentication.subject.password");
       }
-      if (auto miscased = policy->reply_text_.miscased_reference()) {
+      if (auto miscased = miscased_reference(policy->reply_text_)) {
         return error(0, 0, "the reply: " + *miscased);
       }
       policy->reply_ = std::move(reply).value();

@@ -83,7 +83,7 @@ std::unique_ptr<Filter> make_add_header_filter(FilterSpec& spec) {
   if (value.references(attr::kSubjectPassword)) {
     spec.fail("value", "a template must not use authentication.subject.password");
   }
-  if (auto miscased = value.miscased_reference()) spec.fail("value", *miscased);
+  if (auto miscased = miscased_reference(value)) spec.fail("value", *miscased);
   return std::make_unique<AddHeaderFilter>(std::move(name), std::move(value));
 }
 

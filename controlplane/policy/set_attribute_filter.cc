@@ -53,7 +53,7 @@ std::unique_ptr<Filter> make_set_attribute_filter(FilterSpec& spec) {
   if (value.references(attr::kSubjectPassword)) {
     spec.fail("value", "a template must not use authentication.subject.password");
   }
-  if (auto miscased = value.miscased_reference()) spec.fail("value", *miscased);
+  if (auto miscased = miscased_reference(value)) spec.fail("value", *miscased);
   return std::make_unique<SetAttributeFilter>(std::move(attribute), std::move(value));
 }
 

@@ -10,6 +10,7 @@ namespace gw::smtp {
 namespace {
 
 constexpr std::string_view kRedactedResponse = "[SASL response redacted]";
+constexpr std::size_t kMaxMechanismName = 20;  // RFC 4422 §3.1
 
 bool is_mechanism_char(char c) {
   // RFC 4422 §3.1: SASL mechanism names are upper-case letters, digits, "-" and "_"
@@ -27,11 +28,26 @@ std::string redact_command(std::string_view line) {
     return "[unrecognized line redacted, " + std::to_string(line.size()) + " octets]";
   }
   if (cmd.verb != Verb::kAuth) return std::string(line);
-  std::string_view args = cmd.args;
+  // The verb as sent, then the mechanism only: cmd.args has trailing SP/HTAB dropped, so
+  // nothing is measured from the end of the line (probe round 48: trailing blanks moved
+  // the cut into the initial response).
+  std::string out(line.substr(0, verb_name(Verb::kAuth).size()));
+  const std::string_view args = cmd.args;
+  if (args.empty()) return out;
+  out += ' ';
   std::size_t n = 0;
-  while (n < args.size() && is_mechanism_char(args[n])) ++n;
-  std::string out(line.substr(0, line.size() - cmd.args.size()));  // "AUTH " as sent
-  if (n == 0 || (n < args.size() && args[n] != ' ')) {
+  bool upper = false;
+  bool lower = false;
+  while (n < args.size() && is_mechanism_char(args[n])) {
+    upper = upper || (args[n] >= 'A' && args[n] <= 'Z');
+    lower = lower || (args[n] >= 'a' && args[n] <= 'z');
+    ++n;
+  }
+  // RFC 4422 §3.1: a mechanism name is 1-20 upper-case letters, digits, "-" and "_" (sent
+  // in either case). Anything longer, or in mixed case, is taken for a credential sent in
+  // its place (base64 without "=", "+" or "/"; probe round 48) and not shown.
+  if (n == 0 || n > kMaxMechanismName || (upper && lower) ||
+      (n < args.size() && args[n] != ' ')) {
     out += "[redacted]";
     return out;
   }
@@ -90,6 +106,10 @@ void ProtocolTrace::client_line(std::string_view line, bool sasl_response) {
     return;
   }
   emit(TraceDirection::kFromClient, redact_command(line));
+}
+
+void ProtocolTrace::client_line_refused(std::string_view why) {
+  emit(TraceDirection::kFromClient, "[line refused: " + std::string(why) + "]");
 }
 
 void ProtocolTrace::to_client(std::string_view octets) {

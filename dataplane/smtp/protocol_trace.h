@@ -46,6 +46,9 @@ class ProtocolTrace {
   /// A command line from the client (without CRLF). `sasl_response`: the session read it as
   /// the response to a 334 it sent (RFC 4954 §4).
   void client_line(std::string_view line, bool sasl_response);
+  /// A client line the session refused unread (too long; bare CR, bare LF or NUL): only
+  /// `why` is traced, never the line, which may be a credential.
+  void client_line_refused(std::string_view why);
   /// Octets the gateway is about to write to the client: one or more CRLF-ended reply lines
   /// (a partial last line is traced as it is).
   void to_client(std::string_view octets);

@@ -62,6 +62,14 @@ TEST_F(ProtocolTraceTest, ClientAuthPayloadsAreRedactedForEveryMechanismAndSpell
   trace_.client_line("AUTH  " + plain, false);          // two spaces: no mechanism
   // A response sent out of turn (pipelined behind a refused AUTH) is read as a command.
   trace_.client_line("czNjcmV0LXBhc3M=", false);
+  // Trailing blanks (RFC 5321 §4.1.1 tolerance) must not move the cut (probe round 48).
+  trace_.client_line("AUTH PLAIN " + plain + std::string(40, ' '), false);
+  trace_.client_line("AUTH LOGIN YWxpY2U=\t\t\t\t\t\t\t\t\t\t\t\t", false);
+  trace_.client_line("AUTH PLAIN ", false);
+  // A credential where the mechanism goes: longer than any mechanism name (RFC 4422 §3.1).
+  trace_.client_line("AUTH AGJvYgBIdW50ZXIyeHl6", false);
+  trace_.client_line("AUTH DIGEST-MD5", false);
+  trace_.client_line_refused("too long");
   EXPECT_TRUE(nowhere(plain));
   EXPECT_TRUE(nowhere("YWxpY2U="));
   EXPECT_TRUE(nowhere("czNjcmV0LXBhc3M="));
@@ -76,7 +84,14 @@ TEST_F(ProtocolTraceTest, ClientAuthPayloadsAreRedactedForEveryMechanismAndSpell
                         "c>g AUTH [redacted]",
                         "c>g AUTH [redacted]",
                         "c>g [unrecognized line redacted, 16 octets]",
+                        "c>g AUTH PLAIN [redacted]",
+                        "c>g AUTH LOGIN [redacted]",
+                        "c>g AUTH PLAIN",
+                        "c>g AUTH [redacted]",
+                        "c>g AUTH DIGEST-MD5",
+                        "c>g [line refused: too long]",
                     }));
+  EXPECT_TRUE(nowhere("AGJvYgBIdW50ZXIyeHl6"));
 }
 
 TEST_F(ProtocolTraceTest, UpstreamSaslResponsesAreRedactedUntilTheExchangeEnds) {

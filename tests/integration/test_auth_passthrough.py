@@ -643,6 +643,12 @@ class ProtocolTraceTests(TlsRelayCase):
         self.assertEqual(c.command("STARTTLS").code, 220)
         c.starttls(self.pki.client_context())
         self.assertEqual(c.command("EHLO trace-one.example").code, 250)
+        # A line refused for its length: traced as such, never its text.
+        self.assertEqual(c.command("NOOP " + "Long-Line-Marker" * 40).code, 500)
+        # Trailing blanks after an initial response (RFC 5321 §4.1.1 tolerance; probe round
+        # 48: they moved the redaction into the credential); a wrong password here.
+        trailing = plain_blob("alice", "Trailing-Blank-Pw")
+        self.assertEqual(c.command("AUTH PLAIN " + trailing + " " * 40).code, 535)
         # A failed LOGIN (wrong password), then PLAIN with an initial response.
         self.assertEqual(c.command("AUTH LOGIN").code, 334)
         self.assertEqual(c.command(b64("alice")).code, 334)
@@ -665,14 +671,25 @@ class ProtocolTraceTests(TlsRelayCase):
                          "u>g 235 ", "g>c 535 ",
                          "c>g MAIL FROM:<alice@example.com>",
                          "g>u MAIL FROM:<alice@example.com>", "g>u RCPT TO:<bob@example.org>",
-                         "g>u DATA", "u>g 354 ", "c>g [message content, ", "c>g QUIT",
-                         "g>c 221 "):
+                         "g>u DATA", "u>g 354 ", "c>g [message content, ",
+                         "g>u [message content, ", "c>g QUIT", "g>c 221 ",
+                         "c>g [line refused: too long]"):
             self.assertIn(expected, text, text)
         self.assertTrue(any(line.startswith("u>g 250") for line in lines), text)
         log = self.env.relay.log_text()
         for secret in (USERS["alice"], blob, b64("alice"), b64("Wrong-Guess-77"),
-                       "Wrong-Guess-77", "Body-Marker-3141"):
+                       "Wrong-Guess-77", "Body-Marker-3141", "Long-Line-Marker", trailing,
+                       trailing[:8], "Trailing-Blank-Pw"):
             self.assertNotIn(secret, log)
+        # Every c>g line comes with its reply: the line and its replies are traced under
+        # the same setting (probe round 48: a command was traced by one, its replies by
+        # the next).
+        self.assertEqual(sum(1 for line in lines if line.startswith("c>g QUIT")), 1, text)
+
+        # A session open while the trace is switched off: its next command is not traced.
+        c3 = self.client(port)
+        c3.banner()
+        self.assertEqual(c3.command("EHLO trace-three.example").code, 250)
 
         # Switched off live: once the node has the change, sessions are not traced.
         self.env.gctl.service_update(svc, "--protocol-trace=false")
@@ -692,6 +709,13 @@ class ProtocolTraceTests(TlsRelayCase):
 
         self.assertTrue(wait_until(untraced_session, 3.0, 0.1),
                         "sessions still traced after --protocol-trace=false")
+        # The upstream wants AUTH first: 530, relayed; either way the line is not traced.
+        self.assertEqual(c3.command("MAIL FROM:<after-off@example.com>").code, 530)
+        self.assertEqual(c3.command("QUIT").code, 221)
+        self.wait_session_end(ends + 2 + attempt[0])
+        three = self.trace_lines("trace-three.example")
+        self.assertIn("c>g EHLO trace-three.example", "\n".join(three))
+        self.assertNotIn("after-off", self.env.relay.log_text())
 
     def test_gateway_login_with_service_credentials_is_traced_redacted(self) -> None:
         up = self.upstream(starttls=True, auth_mechanisms=["LOGIN"],
