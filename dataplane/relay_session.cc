@@ -691,15 +691,23 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
     // The reference's HELO handler: the policy may rewrite the greeting and the domain the
     // upstream will see (smtp.helo.greeting, smtp.helo.domain). Without a rewrite the
     // upstream sees the relay's own name (upstream_helo_).
+    const std::string greeting_template =
+        handler->greeting().empty() ? "Hello ${smtp.helo.domain}" : handler->greeting();
     std::map<std::string, std::string> extra;
     extra["smtp.helo.domain"] = helo_domain;
-    extra["smtp.helo.greeting"] =
-        handler->greeting().empty() ? "Hello ${smtp.helo.domain}" : handler->greeting();
+    extra["smtp.helo.greeting"] = greeting_template;
     std::string no_message;
     Decision decision = co_await ask_policy(*handler, gateway::v1::SMTP_COMMAND_HELO,
                                             std::move(extra), std::move(no_message));
     if (pipelined_before_reply(verb)) co_return;
     if (stopped_by(decision, gateway::v1::SMTP_COMMAND_HELO)) co_return;
+    if (decision.outcome == Decision::Outcome::kUnavailable) {
+      // Failed open: no policy ran, but the greeting is the handler's, not the built-in
+      // one (probe round 47). Expanded here as gctld would before the first filter.
+      common::AttributeMap attributes = session_attributes();
+      attributes["smtp.helo.domain"] = helo_domain;
+      greeting = common::printable_line(common::expand_template(greeting_template, attributes), 200);
+    }
     auto& changes = decision.attribute_changes;
     if (auto it = changes.find("smtp.helo.domain"); it != changes.end()) {
       if (smtp::is_valid_helo_argument(it->second)) {
@@ -1316,6 +1324,25 @@ std::string RelaySession::protocol_type() const {
   return client_.encrypted() ? "smtp-ssl" : "smtp-tcp";
 }
 
+common::AttributeMap RelaySession::session_attributes() const {
+  common::AttributeMap attributes;
+  std::string_view local = env_.local_address;
+  attributes["message.source"] = std::string(local.substr(local.rfind(':') + 1));
+  attributes["message.protocol.type"] = protocol_type();
+  attributes["monitoring.enabled"] = env_.service->monitoring ? "true" : "false";
+  std::string_view client = env_.client_address;
+  std::string client_ip(client.substr(0, client.rfind(':')));
+  if (client_ip.size() >= 2 && client_ip.front() == '[') client_ip = client_ip.substr(1, client_ip.size() - 2);
+  // An IPv4 client on a dual-stack listener arrives as ::ffff:a.b.c.d (RFC 4291 §2.5.5.2);
+  // policies see the IPv4 address, so "127.*" and equals rules work as written.
+  if (client_ip.size() > 7 && smtp::iequals_ascii(client_ip.substr(0, 7), "::ffff:") &&
+      client_ip.find('.') != std::string::npos) {
+    client_ip.erase(0, 7);
+  }
+  attributes["client.address"] = std::move(client_ip);
+  return attributes;
+}
+
 awaitable<Decision> RelaySession::ask_policy(const gateway::v1::Handler& handler,
                                              gateway::v1::SmtpCommand command,
                                              std::map<std::string, std::string> extra,
@@ -1345,20 +1372,7 @@ awaitable<Decision> RelaySession::ask_policy(const gateway::v1::Handler& handler
   request.set_client_address(env_.client_address);
   auto& attributes = *request.mutable_attributes();
   // The attributes the reference lists for each command, plus the client address.
-  std::string_view local = env_.local_address;
-  attributes["message.source"] = std::string(local.substr(local.rfind(':') + 1));
-  attributes["message.protocol.type"] = protocol_type();
-  attributes["monitoring.enabled"] = env_.service->monitoring ? "true" : "false";
-  std::string_view client = env_.client_address;
-  std::string client_ip(client.substr(0, client.rfind(':')));
-  if (client_ip.size() >= 2 && client_ip.front() == '[') client_ip = client_ip.substr(1, client_ip.size() - 2);
-  // An IPv4 client on a dual-stack listener arrives as ::ffff:a.b.c.d (RFC 4291 §2.5.5.2);
-  // policies see the IPv4 address, so "127.*" and equals rules work as written.
-  if (client_ip.size() > 7 && smtp::iequals_ascii(client_ip.substr(0, 7), "::ffff:") &&
-      client_ip.find('.') != std::string::npos) {
-    client_ip.erase(0, 7);
-  }
-  attributes["client.address"] = client_ip;
+  for (auto& [name, value] : session_attributes()) attributes[name] = std::move(value);
   if (command != gateway::v1::SMTP_COMMAND_AUTH) attributes["smtp.helo.domain"] = helo_domain_;
   if (command == gateway::v1::SMTP_COMMAND_RCPT || command == gateway::v1::SMTP_COMMAND_DATA) {
     attributes["smtp.mail.from"] = envelope_from ? *envelope_from : mail_from_;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/attribute_template.h"
 #include "dataplane/asio.h"
 #include "dataplane/policy_client.h"
 #include "dataplane/policy_counters.h"
@@ -203,6 +204,9 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   awaitable<void> local_auth(std::string mechanism, std::string_view initial_response,
                              const gateway::v1::Handler& handler);
   [[nodiscard]] std::string protocol_type() const;
+  /// The attributes every decision carries whatever its command (reference: message.source,
+  /// message.protocol.type, monitoring.enabled; and client.address, the client's IP).
+  [[nodiscard]] common::AttributeMap session_attributes() const;
   [[nodiscard]] UpstreamOptions upstream_options() const;
 
   // Upstream side.

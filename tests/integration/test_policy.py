@@ -739,8 +739,10 @@ class ControlPlaneOutageTests(PolicyCase):
         handlers = [("mail", "allow", "*"), ("rcpt", "allow", "*"), ("auth", "check-user")]
         closed_svc, closed_port = self.service(up, "--allow-plaintext-auth", handlers=handlers,
                                                decision_timeout=500)
+        greeting = ("helo", "allow", None, "Hi ${smtp.helo.domain} from ${client.address} "
+                                           "via ${message.protocol.type}")
         open_svc, open_port = self.service(up, "--allow-plaintext-auth", "--fail-open",
-                                           handlers=handlers, decision_timeout=500)
+                                           handlers=handlers + [greeting], decision_timeout=500)
         c1, _ = self.session(closed_port)
         self.assertEqual(c1.command("MAIL FROM:<before@example.com>").code, 250,
                          self.diag(up, c1))
@@ -761,6 +763,12 @@ class ControlPlaneOutageTests(PolicyCase):
         r = c2.command("AUTH PLAIN " + plain_blob(ALICE, ALICE_PW), timeout=10)
         self.assertEqual((r.code, r.enhanced), (454, "4.7.0"), "fail-open AUTH: " + str(r))
         deliver(self, c2, "open@example.com", ["bob@example.net"], b"Subject: open\r\n\r\nx\r\n")
+        # A HELO failing open greets with the handler's template, expanded by the node
+        # (probe round 47: the built-in "Hello <domain>" came instead).
+        r = c2.command("EHLO again.example.net", timeout=10)
+        self.assertEqual(r.code, 250, str(r))
+        self.assertEqual(r.texts[0], f"{HOST} Hi again.example.net from 127.0.0.1 via smtp-tcp",
+                         str(r))
         # The node keeps serving new sessions with its last configuration.
         c3, ehlo = self.session(closed_port)
         self.assertEqual(ehlo.code, 250, str(ehlo))
