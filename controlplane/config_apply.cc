@@ -253,8 +253,14 @@ Result<v1::ApplyResponse> ConfigStore::apply(const v1::ConfigurationDocument& do
       service.clear_updated_at_ms();
       fill_service_defaults(service);
       v1::Service current = stored.value();
+      // An entry without a username has no upstream login: the stored password goes with
+      // it, as every setting the entry does not list goes back to its default (probe round
+      // 48: a password kept alone was refused, so no file could remove a login).
+      const bool login_dropped =
+          service.username().empty() && service.password().empty() && current.has_password();
       const bool password_changed =
-          !service.password().empty() && service.password() != current.password();
+          login_dropped ||
+          (!service.password().empty() && service.password() != current.password());
       current.clear_password();
       current.clear_has_password();
       current.clear_created_at_ms();

@@ -593,6 +593,18 @@ TEST_F(ConfigStorePolicyTest, ApplyReplacesChangedHandlerListsAndKeepsStoredPass
   d.mutable_services(0)->clear_handlers();
   ASSERT_TRUE(store_.apply(d, false));
   EXPECT_EQ(store_.get_service("edge").value().handlers_size(), 1);
+  // Without a username the entry has no upstream login: the stored password goes too
+  // (probe round 48: it was kept, and the lone password was refused).
+  d.mutable_services(0)->clear_username();
+  auto dropped = store_.apply(d, false);
+  ASSERT_TRUE(dropped) << dropped.error().message;
+  EXPECT_EQ(dropped.value().changes_size(), 1);
+  const v1::Service no_login = store_.get_service("edge").value();
+  EXPECT_FALSE(no_login.has_password());
+  EXPECT_EQ(no_login.username(), "");
+  auto again = store_.apply(d, false);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again.value().changes_size(), 0) << again.value().DebugString();
 }
 
 }  // namespace
