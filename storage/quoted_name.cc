@@ -2,12 +2,20 @@
 #include "storage/quoted_name.h"
 
 #include "common/logging.h"
+#include "common/printable_line.h"
 
 namespace gw::storage {
 
 std::string quoted_name(std::string_view name) {
+  constexpr std::size_t kMaxOctets = 80;
   std::string out = "\"";
-  out += common::log_escape(name, 80);
+  if (name.size() <= kMaxOctets && name.find('"') == std::string_view::npos &&
+      name.find('\\') == std::string_view::npos &&
+      common::printable_line(name, kMaxOctets) == name) {
+    out += name;
+  } else {
+    out += common::log_escape(name, kMaxOctets);
+  }
   out += '"';
   return out;
 }

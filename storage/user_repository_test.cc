@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "storage/quoted_name.h"
 #include "storage/test_temp_dir.h"
 
 namespace gw::storage {
@@ -41,6 +42,13 @@ TEST_F(UserRepositoryTest, DuplicateAndEmptyAreRefusedWithoutTheHashInTheMessage
   EXPECT_EQ(again.error().code, Errc::kAlreadyExists);
   EXPECT_EQ(again.error().message, "user \"alice\" already exists");
   EXPECT_EQ(users_.get_hash("alice").value(), kHashA);
+  // A UTF-8 name reads as written (probe round 48: "j\xc3\xbcrgen"); control characters
+  // and quotes are still escaped.
+  ASSERT_TRUE(users_.create("j\xc3\xbcrgen", kHashA, 1));
+  EXPECT_EQ(users_.create("j\xc3\xbcrgen", kHashA, 2).error().message,
+            "user \"j\xc3\xbcrgen\" already exists");
+  EXPECT_EQ(quoted_name("a\x01" "b"), "\"a\\x01b\"");
+  EXPECT_EQ(quoted_name("a\xe2\x80\xae" "b"), "\"a\\xe2\\x80\\xaeb\"");  // U+202E, a bidi override
 
   EXPECT_EQ(users_.create("", kHashA, 1).error().code, Errc::kConstraint);
   EXPECT_EQ(users_.create("bob", "", 1).error().code, Errc::kConstraint);
