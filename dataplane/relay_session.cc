@@ -879,9 +879,11 @@ awaitable<bool> RelaySession::tls_handshake() {
   if (ec) {
     spdlog::info("session={} service={} client={} TLS handshake failed: {}", env_.session_id,
                  env_.service->name, env_.client_address, common::log_escape(ec.message()));
+    if (trace_) trace_->tls(smtp::TraceDirection::kFromClient, false, ec.message());
     co_return false;
   }
   spdlog::debug("session={} TLS {}", env_.session_id, client_.tls_description());
+  if (trace_) trace_->tls(smtp::TraceDirection::kFromClient, true, client_.tls_description());
   co_return true;
 }
 

@@ -79,8 +79,12 @@ awaitable<UpstreamFault> UpstreamConnection::open(const UpstreamOptions& options
                                           options.verify_hostname, ec);
     if (ec) {
       detail_ = transport_->verify_error().empty() ? ec.message() : transport_->verify_error();
+      if (trace_ != nullptr) trace_->tls(smtp::TraceDirection::kToUpstream, false, detail_);
       close();
       co_return ec == asio::error::operation_aborted ? UpstreamFault::kTimeout : UpstreamFault::kTls;
+    }
+    if (trace_ != nullptr) {
+      trace_->tls(smtp::TraceDirection::kToUpstream, true, transport_->tls_description());
     }
   }
 
@@ -128,8 +132,12 @@ awaitable<UpstreamFault> UpstreamConnection::open(const UpstreamOptions& options
                                           options.verify_hostname, ec);
     if (ec) {
       detail_ = transport_->verify_error().empty() ? ec.message() : transport_->verify_error();
+      if (trace_ != nullptr) trace_->tls(smtp::TraceDirection::kToUpstream, false, detail_);
       close();
       co_return ec == asio::error::operation_aborted ? UpstreamFault::kTimeout : UpstreamFault::kTls;
+    }
+    if (trace_ != nullptr) {
+      trace_->tls(smtp::TraceDirection::kToUpstream, true, transport_->tls_description());
     }
     // RFC 3207 §4.2: forget what was learnt before TLS and greet again.
     capabilities_ = smtp::Capabilities{};

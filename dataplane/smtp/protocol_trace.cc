@@ -138,6 +138,11 @@ void ProtocolTrace::from_upstream(const Reply& reply) {
   });
 }
 
+void ProtocolTrace::tls(TraceDirection direction, bool established, std::string_view detail) {
+  emit(direction, std::string(established ? "[TLS established: " : "[TLS handshake failed: ") +
+                      std::string(detail) + "]");
+}
+
 void ProtocolTrace::message(TraceDirection direction, std::uint64_t octets) {
   emit(direction, "[message content, " + std::to_string(octets) + " octets]");
 }

@@ -59,6 +59,10 @@ class ProtocolTrace {
   void from_upstream(const Reply& reply);
   /// Message content went `direction` (kFromClient or kToUpstream): its size only.
   void message(TraceDirection direction, std::uint64_t octets);
+  /// A TLS handshake on the client leg (kFromClient) or the upstream leg (kToUpstream)
+  /// ended: `detail` is the protocol and cipher ("TLSv1.3 TLS_AES_256_GCM_SHA384") when
+  /// `established`, else why it failed (the reference traces "negotiated SSL cipher").
+  void tls(TraceDirection direction, bool established, std::string_view detail);
 
  private:
   void emit(TraceDirection direction, std::string_view line);

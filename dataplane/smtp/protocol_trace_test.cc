@@ -34,6 +34,8 @@ TEST_F(ProtocolTraceTest, CommandsAndRepliesOfBothLegsAreTracedLineByLine) {
   trace_.client_line("MAIL FROM:<a@example.org>", false);
   trace_.to_upstream("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\n");
   trace_.message(TraceDirection::kFromClient, 1234);
+  trace_.tls(TraceDirection::kToUpstream, true, "TLSv1.3 TLS_AES_256_GCM_SHA384");
+  trace_.tls(TraceDirection::kFromClient, false, "wrong version number");
   EXPECT_EQ(lines_, (std::vector<std::string>{
                         "g>c 220 relay ESMTP relay ready",
                         "c>g EHLO [127.0.0.1]",
@@ -47,6 +49,8 @@ TEST_F(ProtocolTraceTest, CommandsAndRepliesOfBothLegsAreTracedLineByLine) {
                         "g>u MAIL FROM:<a@example.org>",
                         "g>u RCPT TO:<b@example.net>",
                         "c>g [message content, 1234 octets]",
+                        "g>u [TLS established: TLSv1.3 TLS_AES_256_GCM_SHA384]",
+                        "c>g [TLS handshake failed: wrong version number]",
                     }));
 }
 

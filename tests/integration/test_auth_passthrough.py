@@ -666,6 +666,7 @@ class ProtocolTraceTests(TlsRelayCase):
         lines = self.trace_lines("trace-one.example")
         text = "\n".join(lines)
         for expected in ("c>g EHLO trace-one.example", "c>g STARTTLS", "g>c 220 ",
+                         "c>g [TLS established: TLSv1.",
                          "c>g AUTH LOGIN", "c>g [SASL response redacted]",
                          "c>g AUTH PLAIN [redacted]", "g>u AUTH PLAIN [redacted]",
                          "u>g 235 ", "g>c 535 ",
@@ -732,7 +733,8 @@ class ProtocolTraceTests(TlsRelayCase):
         self.assertTrue(up.auth_attempts() and up.auth_attempts()[-1].success, self.diag(up))
         lines = self.trace_lines("c.example.net")
         text = "\n".join(lines)
-        for expected in ("g>u STARTTLS", "g>u AUTH LOGIN", "u>g 334 [challenge redacted]",
+        for expected in ("g>u STARTTLS", "g>u [TLS established: TLSv1.", "g>u AUTH LOGIN",
+                         "u>g 334 [challenge redacted]",
                          "g>u [SASL response redacted]", "u>g 235 "):
             self.assertIn(expected, text, text)
         log = self.env.relay.log_text()
