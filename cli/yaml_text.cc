@@ -56,7 +56,9 @@ bool yaml_needs_quotes(const std::string& s) {
 }
 
 bool yaml11_misreads_plain(std::string_view s) {
-  if (s == "<<") return true;  // YAML 1.1's merge key: PyYAML wants a map to merge
+  // YAML 1.1's merge key ("<<": PyYAML wants a map to merge) and value key ("=", tag
+  // !!value, which PyYAML cannot construct; probe round 49).
+  if (s == "<<" || s == "=") return true;
   for (std::size_t i = 0; i + 1 < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     const auto next = static_cast<unsigned char>(s[i + 1]);

@@ -18,7 +18,8 @@ namespace gw::cli {
 bool yaml_needs_quotes(const std::string& text);
 
 /// True if a YAML 1.1 reader (PyYAML) would misread `text` written plain although YAML 1.2
-/// readers (yaml-cpp) read it back: "<<" (the merge key), and text holding a C1 control
+/// readers (yaml-cpp) read it back: "<<" (the merge key), "=" (the value key), and text
+/// holding a C1 control
 /// (U+0080-U+009F: NEL is a line break in 1.1) or U+2028/U+2029 (probe round 47). Written
 /// double-quoted, where yaml-cpp escapes C1 controls and yaml_escape_del() the other two.
 bool yaml11_misreads_plain(std::string_view text);

@@ -46,7 +46,8 @@ TEST(EmitYamlNode, TextYaml11ReadersMisreadIsQuotedAndReadsBack) {
   // starting with NEL (a YAML 1.1 line break).
   const std::string nel = "\xc2\x85nel";
   const std::string separators = "a\xe2\x80\xa8" "b\xe2\x80\xa9" "c";
-  for (const std::string& s : {std::string("<<"), nel, separators, std::string("x\xc2\x9f")}) {
+  for (const std::string& s :
+       {std::string("<<"), std::string("="), nel, separators, std::string("x\xc2\x9f")}) {
     EXPECT_TRUE(yaml11_misreads_plain(s)) << s;
     EXPECT_TRUE(yaml_needs_quotes(s)) << s;
     // As text() and emit_yaml_node() write it, plain or quoted in the source.
@@ -62,7 +63,7 @@ TEST(EmitYamlNode, TextYaml11ReadersMisreadIsQuotedAndReadsBack) {
       EXPECT_EQ(back["value"].as<std::string>(), s) << text;
     }
   }
-  for (const char* s : {"<", "<<<", "a<<b", "\xc2\xa0nbsp", "caf\xc3\xa9", "\xe2\x80\x94"}) {
+  for (const char* s : {"<", "<<<", "a<<b", "==", "a=b", "\xc2\xa0nbsp", "caf\xc3\xa9", "\xe2\x80\x94"}) {
     EXPECT_FALSE(yaml11_misreads_plain(s)) << s;
   }
 }

@@ -330,6 +330,9 @@ void RelaySession::timeout_reply() {
     // why, not "timeout".
     reply(421, es::kSyntaxError,
           env_.hostname + " Error: bare <LF> received, lines end in <CR><LF>, closing connection");
+    if (trace_ && !in_data_) trace_->client_line_refused("bare LF");
+    close_session("bare LF");  // the reason the session ends with, not "timeout"
+    return;
   } else {
     reply(421, es::kBadConnection, env_.hostname + " Error: timeout exceeded, closing connection");
   }

@@ -4,19 +4,31 @@
 #include <string>
 
 #include "common/logging.h"
+#include "dataplane/smtp/address.h"
 #include "dataplane/smtp/command.h"
 
 namespace gw::smtp {
 namespace {
 
 constexpr std::string_view kRedactedResponse = "[SASL response redacted]";
-constexpr std::size_t kMaxMechanismName = 20;  // RFC 4422 §3.1
 
-bool is_mechanism_char(char c) {
-  // RFC 4422 §3.1: SASL mechanism names are upper-case letters, digits, "-" and "_"
-  // (any case accepted here: the session matches them case-insensitively).
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '_';
+// The SASL mechanisms of IANA's registry a mail client may name (RFC 4422 §3.1 and the
+// "SASL Mechanisms" registry; SCRAM families with and without -PLUS). Only these are shown:
+// a token that is not one may be a credential sent in its place (probe rounds 48 and 49:
+// "AUTH <base64>", "AUTH SECRETPASS7").
+constexpr std::string_view kKnownMechanisms[] = {
+    "PLAIN",         "LOGIN",           "CRAM-MD5",        "DIGEST-MD5",
+    "SCRAM-SHA-1",   "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256",  "SCRAM-SHA-256-PLUS",
+    "SCRAM-SHA-512", "SCRAM-SHA-512-PLUS", "XOAUTH2",      "OAUTHBEARER",
+    "GSSAPI",        "GS2-KRB5",        "GS2-KRB5-PLUS",   "NTLM",
+    "EXTERNAL",      "ANONYMOUS",       "OTP",             "SECURID",
+    "KERBEROS_V4",   "KERBEROS_V5",     "9798-U-RSA-SHA1-ENC", "EAP-AES128"};
+
+bool is_known_mechanism(std::string_view token) {
+  for (std::string_view known : kKnownMechanisms) {
+    if (iequals_ascii(token, known)) return true;
+  }
+  return false;
 }
 
 /// The traced form of a command line: AUTH keeps its mechanism only; a line that is no SMTP
@@ -35,24 +47,14 @@ std::string redact_command(std::string_view line) {
   const std::string_view args = cmd.args;
   if (args.empty()) return out;
   out += ' ';
-  std::size_t n = 0;
-  bool upper = false;
-  bool lower = false;
-  while (n < args.size() && is_mechanism_char(args[n])) {
-    upper = upper || (args[n] >= 'A' && args[n] <= 'Z');
-    lower = lower || (args[n] >= 'a' && args[n] <= 'z');
-    ++n;
-  }
-  // RFC 4422 §3.1: a mechanism name is 1-20 upper-case letters, digits, "-" and "_" (sent
-  // in either case). Anything longer, or in mixed case, is taken for a credential sent in
-  // its place (base64 without "=", "+" or "/"; probe round 48) and not shown.
-  if (n == 0 || n > kMaxMechanismName || (upper && lower) ||
-      (n < args.size() && args[n] != ' ')) {
+  const std::size_t space = args.find(' ');
+  const std::string_view mechanism = args.substr(0, space);
+  if (!is_known_mechanism(mechanism)) {
     out += "[redacted]";
     return out;
   }
-  out += args.substr(0, n);
-  if (n < args.size()) out += " [redacted]";
+  out += mechanism;
+  if (space != std::string_view::npos) out += " [redacted]";
   return out;
 }
 

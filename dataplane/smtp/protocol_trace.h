@@ -26,7 +26,9 @@ std::string_view trace_direction_name(TraceDirection direction);
 /// Turns the SMTP lines of one session into trace lines and hands each to a sink, one call
 /// per line, without its CRLF, printable (common::log_escape, at most kMaxLineOctets octets
 /// kept). What it leaves out, whatever the mechanism (RFC 4954 §4, DESIGN.md §7 "Secrets"):
-/// - the initial response of an AUTH command, either leg: "AUTH PLAIN [redacted]";
+/// - the initial response of an AUTH command, either leg: "AUTH PLAIN [redacted]"; the
+///   mechanism itself unless it is one of IANA's registered SASL mechanisms (a credential
+///   may stand in its place): "AUTH [redacted]";
 /// - every SASL response (a client line read while an AUTH exchange waits; a gateway line
 ///   to the upstream after an AUTH command until the upstream's reply other than 334),
 ///   "*" (cancel) excepted: "[SASL response redacted]";

@@ -73,6 +73,7 @@ TEST_F(ProtocolTraceTest, ClientAuthPayloadsAreRedactedForEveryMechanismAndSpell
   // A credential where the mechanism goes: longer than any mechanism name (RFC 4422 §3.1).
   trace_.client_line("AUTH AGJvYgBIdW50ZXIyeHl6", false);
   trace_.client_line("AUTH DIGEST-MD5", false);
+  trace_.client_line("AUTH SECRETPASS7", false);  // upper case, short: still no mechanism
   trace_.client_line_refused("too long");
   EXPECT_TRUE(nowhere(plain));
   EXPECT_TRUE(nowhere("YWxpY2U="));
@@ -93,9 +94,11 @@ TEST_F(ProtocolTraceTest, ClientAuthPayloadsAreRedactedForEveryMechanismAndSpell
                         "c>g AUTH PLAIN",
                         "c>g AUTH [redacted]",
                         "c>g AUTH DIGEST-MD5",
+                        "c>g AUTH [redacted]",
                         "c>g [line refused: too long]",
                     }));
   EXPECT_TRUE(nowhere("AGJvYgBIdW50ZXIyeHl6"));
+  EXPECT_TRUE(nowhere("SECRETPASS7"));
 }
 
 TEST_F(ProtocolTraceTest, UpstreamSaslResponsesAreRedactedUntilTheExchangeEnds) {

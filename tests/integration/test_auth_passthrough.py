@@ -752,3 +752,23 @@ class ProtocolTraceTests(TlsRelayCase):
         self.wait_session_end(ends + 1)
         self.assertEqual(self.trace_lines("untraced.example"), [])
         self.assertNotIn(" trace c>g EHLO untraced.example", self.env.relay.log_text())
+
+    def test_bare_lf_line_is_traced_as_refused_and_ends_the_session_for_it(self) -> None:
+        """Probe round 49: a line ending in a bare LF got its 421 after the pause, but the
+        trace showed no client line and the session ended as a "timeout"."""
+        up = self.upstream()
+        _, port = self.relay(up, "--protocol-trace")
+        ends = self.env.relay.log_text().count(" end messages=")
+        c = self.client(port)
+        c.banner()
+        self.assertEqual(c.command("EHLO bare-lf.example").code, 250)
+        c.send(b"NOOP Bare-Lf-Marker\n")
+        r = c.read_reply(timeout=10)
+        self.assertEqual((r.code, r.enhanced), (421, "4.5.2"), str(r))
+        self.wait_session_end(ends + 1)
+        text = "\n".join(self.trace_lines("bare-lf.example"))
+        self.assertIn("c>g [line refused: bare LF]", text, text)
+        self.assertNotIn("Bare-Lf-Marker", self.env.relay.log_text())
+        self.assertTrue(any("reason=bare LF" in line and " end messages=" in line
+                            for line in self.env.relay.log_text().splitlines()),
+                        self.env.relay.log_tail())
