@@ -627,16 +627,22 @@ class ProtocolTraceTests(TlsRelayCase):
                 if " trace " in line and "session=" in line
                 and line.split("session=")[1].split()[0] in sessions]
 
-    def wait_session_end(self, count: int) -> None:
-        self.assertTrue(wait_until(
-            lambda: self.env.relay.log_text().count(" end messages=") >= count, 5.0),
-            self.env.relay.log_tail())
+    def wait_session_end(self, c) -> None:
+        """Waits for grelayd's last line of the session of client `c` (its "end" line names
+        the client's address and port): every trace line of that session is written then."""
+        end = f"client={LOOPBACK}:{c.sock.getsockname()[1]} end messages="
+        self.assertTrue(wait_until(lambda: end in self.env.relay.log_text(), 5.0),
+                        self.env.relay.log_tail())
+
+    def wait_session_end_after_quit(self, c) -> None:
+        """QUIT (221), then wait_session_end(c)."""
+        self.assertEqual(c.command("QUIT").code, 221)
+        self.wait_session_end(c)
 
     def test_pass_through_dialogue_is_traced_without_credentials_or_content(self) -> None:
         up = self.upstream(auth_mechanisms=["LOGIN", "PLAIN"], auth_require_tls=False,
                            auth_users=dict(USERS), auth_required=True)
         svc, port = self.relay(up, "--protocol-trace", iface="starttls")
-        ends = self.env.relay.log_text().count(" end messages=")
         c = self.client(port)
         c.banner()
         self.assertEqual(c.command("EHLO trace-one.example").code, 250)
@@ -660,8 +666,7 @@ class ProtocolTraceTests(TlsRelayCase):
         self.assertEqual(c.command("DATA").code, 354)
         c.send(b"Subject: trace\r\n\r\nBody-Marker-3141\r\n.\r\n")
         self.assertEqual(c.read_reply().code, 250)
-        self.assertEqual(c.command("QUIT").code, 221)
-        self.wait_session_end(ends + 1)
+        self.wait_session_end_after_quit(c)
 
         lines = self.trace_lines("trace-one.example")
         text = "\n".join(lines)
@@ -704,16 +709,14 @@ class ProtocolTraceTests(TlsRelayCase):
             c2 = self.client(port)
             c2.banner()
             self.assertEqual(c2.command(f"EHLO {name}").code, 250)
-            self.assertEqual(c2.command("QUIT").code, 221)
-            self.wait_session_end(ends + 1 + attempt[0])
+            self.wait_session_end_after_quit(c2)
             return self.trace_lines(name) == []
 
         self.assertTrue(wait_until(untraced_session, 3.0, 0.1),
                         "sessions still traced after --protocol-trace=false")
         # The upstream wants AUTH first: 530, relayed; either way the line is not traced.
         self.assertEqual(c3.command("MAIL FROM:<after-off@example.com>").code, 530)
-        self.assertEqual(c3.command("QUIT").code, 221)
-        self.wait_session_end(ends + 2 + attempt[0])
+        self.wait_session_end_after_quit(c3)
         three = self.trace_lines("trace-three.example")
         self.assertIn("c>g EHLO trace-three.example", "\n".join(three))
         self.assertNotIn("after-off", self.env.relay.log_text())
@@ -725,11 +728,9 @@ class ProtocolTraceTests(TlsRelayCase):
         pw.write_text(self.SVC_PASSWORD)
         _, port = self.relay(up, "--protocol-trace", "--username", self.SVC_USER,
                              "--password-file", str(pw), iface="starttls", security="starttls")
-        ends = self.env.relay.log_text().count(" end messages=")
         c, _, _ = self.starttls_session(port)
         self.assertEqual(c.command("MAIL FROM:<alice@example.com>").code, 250, self.diag(up, c))
-        self.assertEqual(c.command("QUIT").code, 221)
-        self.wait_session_end(ends + 1)
+        self.wait_session_end_after_quit(c)
         self.assertTrue(up.auth_attempts() and up.auth_attempts()[-1].success, self.diag(up))
         lines = self.trace_lines("c.example.net")
         text = "\n".join(lines)
@@ -744,12 +745,10 @@ class ProtocolTraceTests(TlsRelayCase):
     def test_untraced_service_logs_no_dialogue(self) -> None:
         up = self.upstream()
         _, port = self.relay(up)
-        ends = self.env.relay.log_text().count(" end messages=")
         c = self.client(port)
         c.banner()
         self.assertEqual(c.command("EHLO untraced.example").code, 250)
-        self.assertEqual(c.command("QUIT").code, 221)
-        self.wait_session_end(ends + 1)
+        self.wait_session_end_after_quit(c)
         self.assertEqual(self.trace_lines("untraced.example"), [])
         self.assertNotIn(" trace c>g EHLO untraced.example", self.env.relay.log_text())
 
@@ -758,14 +757,13 @@ class ProtocolTraceTests(TlsRelayCase):
         trace showed no client line and the session ended as a "timeout"."""
         up = self.upstream()
         _, port = self.relay(up, "--protocol-trace")
-        ends = self.env.relay.log_text().count(" end messages=")
         c = self.client(port)
         c.banner()
         self.assertEqual(c.command("EHLO bare-lf.example").code, 250)
         c.send(b"NOOP Bare-Lf-Marker\n")
         r = c.read_reply(timeout=10)
         self.assertEqual((r.code, r.enhanced), (421, "4.5.2"), str(r))
-        self.wait_session_end(ends + 1)
+        self.wait_session_end(c)
         text = "\n".join(self.trace_lines("bare-lf.example"))
         self.assertIn("c>g [line refused: bare LF]", text, text)
         self.assertNotIn("Bare-Lf-Marker", self.env.relay.log_text())
