@@ -617,6 +617,12 @@ class ProtocolTraceTests(TlsRelayCase):
 
     SVC_USER, SVC_PASSWORD = "relay-svc", "Svc-Pa55word-0815"
 
+    def setUp(self) -> None:
+        super().setUp()
+        # This test's log lines start here: an earlier test's session may have had the
+        # same client port (the kernel reuses ephemeral ports).
+        self.log_start = len(self.env.relay.log_text())
+
     def trace_lines(self, marker: str) -> list[str]:
         """The grelayd trace lines of the session whose trace holds `marker` (an EHLO name
         unique to the test)."""
@@ -631,8 +637,9 @@ class ProtocolTraceTests(TlsRelayCase):
         """Waits for grelayd's last line of the session of client `c` (its "end" line names
         the client's address and port): every trace line of that session is written then."""
         end = f"client={LOOPBACK}:{c.sock.getsockname()[1]} end messages="
-        self.assertTrue(wait_until(lambda: end in self.env.relay.log_text(), 5.0),
-                        self.env.relay.log_tail())
+        self.assertTrue(
+            wait_until(lambda: end in self.env.relay.log_text()[self.log_start:], 5.0),
+            self.env.relay.log_tail())
 
     def wait_session_end_after_quit(self, c) -> None:
         """QUIT (221), then wait_session_end(c)."""
