@@ -96,6 +96,9 @@ int run_writer(double rate, double seconds, const std::filesystem::path& db_path
   const double process_before = cpu_seconds(RUSAGE_SELF);
   const double producer_before = cpu_seconds(RUSAGE_THREAD);
   std::uint64_t seq = 0;
+  // How long each submit() took: what a decision waits for the writer (its lock).
+  std::vector<double> submit_us;
+  submit_us.reserve(static_cast<std::size_t>(rate * seconds) + 1000);
   {
     gw::controlplane::AuditWriter writer(db_path);
     const auto start = Clock::now();
@@ -107,7 +110,11 @@ int run_writer(double rate, double seconds, const std::filesystem::path& db_path
       const auto due = static_cast<std::uint64_t>(elapsed * rate);
       const auto now_ms = wall_ms();
       while (seq < due) {
-        if (!writer.submit(make_record(++seq, now_ms))) {
+        auto record = make_record(++seq, now_ms);
+        const auto before = Clock::now();
+        const bool taken = writer.submit(std::move(record));
+        submit_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - before).count());
+        if (!taken) {
           std::fprintf(stderr, "gw-audit-writer-bench: the writer refused a record\n");
           return 1;
         }
@@ -131,6 +138,11 @@ int run_writer(double rate, double seconds, const std::filesystem::path& db_path
       {"writer_cpu_s", std::round(writer_cpu * 1000) / 1000},
       {"writer_cpu_us_per_row", std::round(writer_cpu * 1e7 / static_cast<double>(seq)) / 10},
       {"db_bytes", ec ? 0 : db_bytes},
+      {"submit_us",
+       {{"p50", percentile(submit_us, 50)},
+        {"p99", percentile(submit_us, 99)},
+        {"p99.9", percentile(submit_us, 99.9)},
+        {"max", percentile(submit_us, 100)}}},
   };
   std::printf("%s\n", out.dump().c_str());
   return 0;
