@@ -5,6 +5,7 @@
 
 #include "dataplane/relay_session.h"
 #include "dataplane/smtp/reply.h"
+#include "dataplane/socket_state.h"
 
 namespace gw::dataplane {
 namespace {
@@ -118,6 +119,8 @@ awaitable<void> Listener::accept_loop() {
       spdlog::warn("accept on {} failed: {}", format_endpoint(endpoint_), ec.message());
       continue;
     }
+    // A fresh descriptor from accept(2), never dup()ed: its close needs no EPOLL_CTL_DEL.
+    mark_sole_descriptor(socket);
     auto [svc, config_version] = service_->get();
     std::shared_ptr<TlsServerContext> tls = tls_->get();
     std::string client_ip = remote.address().to_string();

@@ -1,10 +1,15 @@
 // Upstream SMTP client used by the relay session.
 #include "dataplane/upstream_connection.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <vector>
 
 #include "dataplane/smtp/auth.h"
+#include "dataplane/socket_state.h"
 
 namespace gw::dataplane {
 
@@ -47,14 +52,13 @@ awaitable<UpstreamFault> UpstreamConnection::open(const UpstreamOptions& options
 
   boost::system::error_code literal_ec;
   auto literal = asio::ip::make_address(options.host, literal_ec);
-  transport_.emplace(executor_);
+  std::vector<tcp::endpoint> endpoints;
   if (!literal_ec) {
     // An IP literal needs no resolver round trip (benchmark: ~5% of CPU per connection).
-    co_await transport_->socket().async_connect(tcp::endpoint(literal, options.port),
-                                                asio::redirect_error(use_awaitable, ec));
+    endpoints.emplace_back(literal, options.port);
   } else {
     resolver_.emplace(executor_);
-    auto endpoints = co_await resolver_->async_resolve(
+    auto results = co_await resolver_->async_resolve(
         options.host, std::to_string(options.port), asio::redirect_error(use_awaitable, ec));
     resolver_.reset();
     if (ec) {
@@ -63,16 +67,18 @@ awaitable<UpstreamFault> UpstreamConnection::open(const UpstreamOptions& options
       co_return ec == asio::error::operation_aborted ? UpstreamFault::kTimeout
                                                      : UpstreamFault::kResolve;
     }
-    co_await asio::async_connect(transport_->socket(), endpoints,
-                                 asio::redirect_error(use_awaitable, ec));
+    for (const auto& entry : results) endpoints.push_back(entry.endpoint());
   }
-  if (ec) {
-    detail_ = ec.message();
+  // Each address in the resolver's order until one connects (RFC 5321 §5.1).
+  UpstreamFault connected = UpstreamFault::kConnect;
+  for (const auto& endpoint : endpoints) {
+    connected = co_await connect(endpoint, options.security == gateway::v1::SECURITY_SSL);
+    if (connected != UpstreamFault::kConnect) break;
+  }
+  if (connected != UpstreamFault::kNone) {
     close();
-    co_return ec == asio::error::operation_aborted ? UpstreamFault::kTimeout
-                                                   : UpstreamFault::kConnect;
+    co_return connected;
   }
-  set_low_latency(transport_->socket());
 
   if (options.security == gateway::v1::SECURITY_SSL) {
     co_await transport_->handshake_client(options.tls, options.tls_server_name,
@@ -246,6 +252,43 @@ UpstreamFault io_fault(const boost::system::error_code& ec) {
 }
 
 }  // namespace
+
+awaitable<UpstreamFault> UpstreamConnection::connect(const tcp::endpoint& endpoint,
+                                                     bool implicit_tls) {
+  transport_.emplace(executor_);
+  boost::system::error_code ec = open_nonblocking(transport_->socket(), endpoint.protocol());
+  if (!ec) ec = start_connect(transport_->socket(), endpoint);
+  if (!ec && implicit_tls) {
+    // The TLS handshake starts with our write: wait for the connect as such.
+    co_await transport_->socket().async_wait(Socket::wait_write,
+                                             asio::redirect_error(use_awaitable, ec));
+    if (!ec) {
+      int error = 0;
+      socklen_t size = sizeof error;
+      if (::getsockopt(transport_->socket().native_handle(), SOL_SOCKET, SO_ERROR, &error,
+                       &size) != 0) {
+        error = errno;
+      }
+      if (error != 0) ec = {error, boost::system::system_category()};
+    }
+  } else if (!ec) {
+    // Plaintext or STARTTLS: the server speaks first (RFC 5321 §3.1), so the banner's first
+    // octets are what says the connection is up, and a refused or unreachable server fails
+    // this read with the connect's error.
+    auto space = input_.prepare();
+    const std::size_t n = co_await transport_->read_some(space, ec);
+    input_.commit(n);
+    if (ec && !is_connect_error(ec)) {
+      co_return io_fault(ec);  // connected, then closed or reset before the banner
+    }
+  }
+  if (!ec) co_return UpstreamFault::kNone;
+  detail_ = ec.message();
+  transport_.reset();
+  input_.clear();
+  co_return ec == asio::error::operation_aborted ? UpstreamFault::kTimeout
+                                                 : UpstreamFault::kConnect;
+}
 
 awaitable<UpstreamFault> UpstreamConnection::write(std::string_view wire) {
   if (!is_open()) co_return UpstreamFault::kClosed;

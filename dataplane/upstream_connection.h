@@ -115,6 +115,14 @@ class UpstreamConnection {
   void set_trace(smtp::ProtocolTrace* trace) { trace_ = trace; }
 
  private:
+  /// One connection attempt to `endpoint` on a new transport (TCP_NODELAY, socket_state.h):
+  /// kNone once connected and, unless `implicit_tls`, once the banner's first octets are in
+  /// input_ (the server speaks first, so no separate wait for the connect); kConnect with
+  /// detail_ set (refused, unreachable, timed out by the kernel: the caller tries the next
+  /// address); kTimeout when cancelled (the session's deadline); kClosed when the server
+  /// closed or reset the connection before its banner.
+  awaitable<UpstreamFault> connect(const tcp::endpoint& endpoint, bool implicit_tls);
+
   smtp::ProtocolTrace* trace_ = nullptr;
   Executor executor_;
   std::optional<Resolver> resolver_;

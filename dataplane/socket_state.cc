@@ -1,0 +1,91 @@
+// Asio socket state bookkeeping (see socket_state.h).
+#include "dataplane/socket_state.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/version.hpp>
+#include <cerrno>
+
+namespace gw::dataplane {
+
+namespace {
+
+// Boost 1.74's reactive sockets keep their mode bits in the implementation's `state_`
+// (socket_ops::internal_non_blocking, possible_dup), reached through basic_socket's
+// protected `impl_`: a pointer to member taken in a derived class's scope is the standard
+// way to name it. Other Boost versions or reactors keep the default behaviour.
+#if BOOST_VERSION >= 107400 && BOOST_VERSION < 107500 && defined(BOOST_ASIO_HAS_EPOLL)
+constexpr bool kKnownAsio = true;
+struct SocketAccess : Socket {
+  static asio::detail::socket_ops::state_type& state(Socket& s) {
+    return (s.*(&SocketAccess::impl_)).get_implementation().state_;
+  }
+};
+void clear_possible_dup(Socket& s) {
+  SocketAccess::state(s) &= static_cast<asio::detail::socket_ops::state_type>(
+      ~asio::detail::socket_ops::possible_dup);
+}
+void note_internal_non_blocking(Socket& s) {
+  SocketAccess::state(s) |= asio::detail::socket_ops::internal_non_blocking;
+}
+#else
+constexpr bool kKnownAsio = false;
+void clear_possible_dup(Socket&) {}
+void note_internal_non_blocking(Socket&) {}
+#endif
+
+}  // namespace
+
+void mark_sole_descriptor(Socket& socket) {
+  if (socket.is_open()) clear_possible_dup(socket);
+}
+
+boost::system::error_code open_nonblocking(Socket& socket, const tcp& protocol) {
+  boost::system::error_code ec;
+  const int fd = ::socket(protocol.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                          IPPROTO_TCP);
+  if (fd < 0) return {errno, boost::system::system_category()};
+  const int one = 1;
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  socket.assign(protocol, fd, ec);
+  if (ec) {
+    ::close(fd);
+    return ec;
+  }
+  clear_possible_dup(socket);
+  if (kKnownAsio) {
+    note_internal_non_blocking(socket);
+  } else {
+    socket.non_blocking(true, ec);  // what Asio's first operation would do anyway
+  }
+  return ec;
+}
+
+boost::system::error_code start_connect(Socket& socket, const tcp::endpoint& peer) {
+  if (::connect(socket.native_handle(), peer.data(), static_cast<socklen_t>(peer.size())) == 0 ||
+      errno == EINPROGRESS) {
+    return {};
+  }
+  return {errno, boost::system::system_category()};
+}
+
+bool is_connect_error(const boost::system::error_code& ec) {
+  if (ec.category() != boost::system::system_category()) return false;
+  switch (ec.value()) {
+    case ECONNREFUSED:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+    case ENETDOWN:
+    case ETIMEDOUT:
+    case EADDRNOTAVAIL:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace gw::dataplane
