@@ -233,6 +233,7 @@ void RelaySession::trace_replies() {
 }
 
 void RelaySession::forget_written(std::size_t n) {
+  if (n > 0) ++client_io_;
   out_.erase(0, n);
   out_traced_ = out_traced_ > n ? out_traced_ - n : 0;
 }
@@ -260,6 +261,7 @@ asio::mutable_buffer RelaySession::begin_client_read() {
 RelaySession::ReadStatus RelaySession::end_client_read(std::size_t n,
                                                        const boost::system::error_code& ec) {
   in_.commit(n);
+  ++client_io_;
   client_deadline_ = Clock::time_point::max();
   if (client_timed_out_) {
     client_timed_out_ = false;
@@ -287,6 +289,7 @@ awaitable<bool> RelaySession::flush() {
   trace_replies();
   boost::system::error_code ec;
   co_await client_.write(out_, ec);
+  ++client_io_;
   client_deadline_ = Clock::time_point::max();
   client_timed_out_ = false;
   out_.clear();
@@ -484,8 +487,18 @@ awaitable<void> RelaySession::run() {
     command_counted_ = false;  // a new command: its refusal counts once (note_refusal)
     recipient_refusal_exempt_ = false;
     switch (kind) {
-      case LineKind::kLine:
+      case LineKind::kLine: {
+        const std::uint64_t io_before = client_io_;
         if (auto handler = handle_command()) co_await std::move(*handler);
+        // A reply the gateway gave itself (a refused DATA, EHLO or AUTH, a NOOP after HELO)
+        // is not sent yet: octets on the socket were sent before it, and must not run as
+        // commands or content (BR-23; probe round 50: a RCPT sent while DATA waited behind
+        // an upstream RCPT ran after DATA's local 554). Replies after an upstream wait were
+        // checked already (pipelined_before_reply).
+        if (group_end_unchecked_ && !closing_ && !finished_ && client_io_ == io_before) {
+          pipelined_before_reply(*group_end_unchecked_);
+        }
+        group_end_unchecked_.reset();
         if (message_ended_) {
           // The message got its reply (queued, not yet sent). Without PIPELINING a command
           // the client sent with the end of data, before that reply, is a violation
@@ -494,6 +507,7 @@ awaitable<void> RelaySession::run() {
           if (!closing_ && !esmtp_) pipelined_before_reply(Verb::kData);
         }
         break;
+      }
       case LineKind::kTooLong:
         // A line refused for its length or its octets is a command all the same: without
         // PIPELINING nothing may follow it before its reply (BR-23; probe round 22: the
@@ -586,6 +600,11 @@ std::optional<awaitable<void>> RelaySession::handle_command() {
   if (cmd.verb != Verb::kStarttls && client_sent_more() && (ends_group || !esmtp_)) {
     refuse_pipelining(smtp::verb_name(cmd.verb));
     return std::nullopt;
+  }
+  // Octets still in the socket are looked for once the reply is ready (run()): a system
+  // call here would be a second one for every command the upstream answers.
+  if (cmd.verb != Verb::kStarttls && cmd.verb != Verb::kQuit && (ends_group || !esmtp_)) {
+    group_end_unchecked_ = cmd.verb;
   }
   // Refused commands count too (reply()): a loop of refused MAIL/RCPT/DATA ends here.
   if (over_idle_limit()) return std::nullopt;
@@ -1644,6 +1663,7 @@ bool RelaySession::pipelined_during_wait(smtp::Verb verb) {
 }
 
 bool RelaySession::pipelined_before_reply(smtp::Verb verb) {
+  group_end_unchecked_.reset();
   if (in_.empty() && !client_.unread_data(in_)) return false;
   reply(503, es::kProtocolOther, "Improper use of SMTP command pipelining");
   spdlog::warn("session={} client={} improper pipelining after {}", env_.session_id,

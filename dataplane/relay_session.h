@@ -324,6 +324,13 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   bool authenticated_ = false;  // AUTH succeeded in this (TLS) session
   bool upstream_login_ = false;  // that AUTH was proxied: the login lives on upstream_
   bool message_ended_ = false;   // on_data read a whole message (its reply is queued)
+  /// The command being handled must end a pipelined group (RFC 2920 §3.1; any command
+  /// without PIPELINING) and nothing has looked at the socket for octets sent before its
+  /// reply yet: run() does after the handler unless pipelined_before_reply() did (BR-23).
+  std::optional<smtp::Verb> group_end_unchecked_;
+  /// Counts client reads and writes: the check after the handler only holds while the
+  /// handler neither read from the client nor sent it anything.
+  std::uint64_t client_io_ = 0;
   bool upstream_sasl_open_ = false;  // a proxied AUTH exchange waits for a client response
   bool auth_advertised_ = false;  // AUTH was in an EHLO reply (MAIL AUTH= is then allowed)
   // 8BITMIME / SMTPUTF8 were in this session's EHLO reply: a MAIL using them that a later
