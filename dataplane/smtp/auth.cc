@@ -26,6 +26,14 @@ bool is_b64_char(unsigned char c) {
          c == '/';
 }
 
+/// The 6-bit value of a base64 alphabet character (is_b64_char must hold).
+unsigned b64_value(unsigned char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  return c == '+' ? 62 : 63;
+}
+
 }  // namespace
 
 std::optional<std::string> decode_sasl_base64(std::string_view text, SaslPosition position) {
@@ -38,6 +46,12 @@ std::optional<std::string> decode_sasl_base64(std::string_view text, SaslPositio
   if (text.back() == '=') padding = (text[text.size() - 2] == '=') ? 2 : 1;
   for (std::size_t i = 0; i < text.size() - padding; ++i) {
     if (!is_b64_char(static_cast<unsigned char>(text[i]))) return std::nullopt;
+  }
+  // The bits below the last octet must be zero (RFC 4648 §3.5): "YR==" is no encoding of
+  // "a" (probe round 50: it was taken, and relayed verbatim to a pass-through upstream).
+  if (padding > 0) {
+    const unsigned last = b64_value(static_cast<unsigned char>(text[text.size() - padding - 1]));
+    if ((last & (padding == 1 ? 0x3u : 0xfu)) != 0) return std::nullopt;
   }
   // OpenSSL decodes whole quantums; its output length counts padding as zero octets.
   std::vector<unsigned char> out(text.size() / 4 * 3 + 1);

@@ -38,7 +38,8 @@ enum class SaslPosition {
 };
 
 /// Decodes a SASL response strictly (RFC 4648 §4 alphabet, length a multiple of 4, "="
-/// padding only at the end) with the zero-length form of its `position` (RFC 4954 §4).
+/// padding only at the end, the pad bits before it zero as RFC 4648 §3.5 allows a decoder
+/// to insist) with the zero-length form of its `position` (RFC 4954 §4).
 /// Returns nullopt for anything else (the caller answers 501 5.5.2). Never reads past `text`.
 std::optional<std::string> decode_sasl_base64(std::string_view text, SaslPosition position);
 

@@ -68,6 +68,15 @@ TEST(SaslBase64, RefusesEverythingElse) {  // BR-11
   EXPECT_EQ(decode_sasl_base64("YWJj\0ZGVm"s, kNext), std::nullopt);  // NUL inside
 }
 
+TEST(SaslBase64, RefusesNonZeroPadBits) {  // RFC 4648 §3.5, probe round 50
+  EXPECT_EQ(decode_sasl_base64("YQ==", kNext), "a");
+  EXPECT_EQ(decode_sasl_base64("YWI=", kNext), "ab");
+  for (const char* bad : {"YR==", "YZ==", "Yf==", "YWJ=", "YWL=", "AGFsaWNlAHMzY3JldB=="}) {
+    EXPECT_EQ(decode_sasl_base64(bad, kNext), std::nullopt) << bad;
+    EXPECT_EQ(decode_sasl_base64(bad, kInitial), std::nullopt) << bad;
+  }
+}
+
 TEST(SaslBase64, LongInputNeverReadsPastTheEnd) {
   std::string text(65536, 'A');
   auto decoded = decode_sasl_base64(text, kNext);
