@@ -4,7 +4,42 @@
 #include <algorithm>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace gw::smtp {
+
+namespace {
+
+/// Offset of the first CR or LF in `data[0, n)`, or `n`. One pass, 16 octets a step with
+/// SSE2 (every x86-64 CPU has it): a 100 KiB message of 80-octet lines is some 1,300
+/// lines, and the two memchr calls per line this replaces (CR, then LF before it) cost
+/// more in call overhead than in scanning (gw-data-reader-bench, 100 KiB: 16.0 -> 12.5 µs per
+/// message, session 23).
+std::size_t find_line_break(const char* data, std::size_t n) {
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i cr = _mm_set1_epi8('\r');
+  const __m128i lf = _mm_set1_epi8('\n');
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
+    const int mask = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
+    if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+  }
+  for (; i < n; ++i) {
+    if (data[i] == '\r' || data[i] == '\n') return i;
+  }
+  return n;
+#else
+  const void* cr = std::memchr(data, '\r', n);
+  const std::size_t limit = cr ? static_cast<std::size_t>(static_cast<const char*>(cr) - data) : n;
+  const void* lf = std::memchr(data, '\n', limit);
+  return lf ? static_cast<std::size_t>(static_cast<const char*>(lf) - data) : limit;
+#endif
+}
+
+}  // namespace
 
 void DataReader::emit(std::string_view span, std::string* wire, std::string* content) {
   if (span.empty() || defects_ != 0) return;
@@ -88,15 +123,8 @@ std::size_t DataReader::feed(std::string_view in, std::string* wire, std::string
         break;
       case State::kInLine: {
         // Fast path: skip ordinary octets up to the next CR or LF.
-        std::size_t j = i;
-        {
-          // memchr is vectorised: find the first CR, then any LF before it (benchmark:
-          // the byte loop this replaces was ~30% of grelayd's CPU at 100 KiB messages).
-          const void* cr = std::memchr(data + i, '\r', n - i);
-          std::size_t limit = cr ? static_cast<std::size_t>(static_cast<const char*>(cr) - data) : n;
-          const void* lf = std::memchr(data + i, '\n', limit - i);
-          j = lf ? static_cast<std::size_t>(static_cast<const char*>(lf) - data) : limit;
-        }
+        // (A byte loop here was ~30% of grelayd's CPU at 100 KiB messages.)
+        const std::size_t j = i + find_line_break(data + i, n - i);
         count_line_octets(j - i);
         add_size(j - i);
         if (nul_at >= i && nul_at < j) defect(kNul);
