@@ -1632,6 +1632,16 @@ void RelaySession::count_upstream_failure() {
   }
 }
 
+std::optional<smtp::Reply> RelaySession::upstream_refused_early() {
+  smtp::Reply r;
+  if (upstream_.reply_sent_unasked(r) != UpstreamFault::kNone) return std::nullopt;
+  // Only a refusal: a 2xx before the end of data acknowledges what the upstream never got.
+  if (r.code < 400 || r.code > 599) return std::nullopt;
+  spdlog::warn("session={} service={} upstream refused the message before its end: {}",
+               env_.session_id, env_.service->name, r.code);
+  return r;
+}
+
 void RelaySession::upstream_failed(UpstreamFault fault, std::string_view during) {
   count_upstream_failure();
   spdlog::warn("session={} service={} upstream failed during {}: {}", env_.session_id,
@@ -2019,6 +2029,10 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   bool upstream_ok = true;
   UpstreamFault data_fault = UpstreamFault::kNone;
   bool client_gone = false;
+  // A 4xx/5xx the upstream sent before the end of data (a size or content refusal, then
+  // often a close): the client gets it after its own end of data instead of 451, so a
+  // permanent refusal stays permanent (BR-31: upstream replies are relayed).
+  std::optional<smtp::Reply> early_refusal;
   wire_.clear();
   while (true) {
     std::size_t consumed =
@@ -2049,6 +2063,7 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
         // The upstream spoke during DATA: its next line would be taken for the reply to
         // the terminator (an early "250" acknowledging what it never got, BR-31). Abort
         // without a terminator.
+        early_refusal = upstream_refused_early();
         upstream_failed(UpstreamFault::kProtocol, "DATA content");
         upstream_ok = false;
         wire_.clear();
@@ -2071,6 +2086,9 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
       }
       wire_.clear();
       if (data_fault != UpstreamFault::kNone) {
+        // An upstream that refused the message and closed makes the write fail; its reply
+        // is still in the socket.
+        if (data_fault != UpstreamFault::kTimeout) early_refusal = upstream_refused_early();
         // With a reset: the terminator may already be queued (see the end-of-data reply).
         upstream_.close(/*abortive=*/true);
         upstream_failed(data_fault, "DATA content");
@@ -2147,6 +2165,12 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     co_return;
   }
   if (!upstream_ok) {
+    if (early_refusal) {
+      relay_upstream_reply(*early_refusal);
+      count_message(early_refusal->code >= 500 ? &ServiceCounters::refused
+                                               : &ServiceCounters::failed);
+      co_return;
+    }
     reply(451, es::kBadConnection, "Upstream connection lost during DATA, try again later");
     count_message(&ServiceCounters::failed);
     co_return;
@@ -2185,7 +2209,14 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
       co_return;
     }
     if (upstream_.stale()) {  // as above: the upstream spoke during DATA
+      early_refusal = upstream_refused_early();
       upstream_failed(UpstreamFault::kProtocol, "DATA content");
+      if (early_refusal) {
+        relay_upstream_reply(*early_refusal);
+        count_message(early_refusal->code >= 500 ? &ServiceCounters::refused
+                                                 : &ServiceCounters::failed);
+        co_return;
+      }
       reply(451, es::kBadConnection, "Upstream connection lost during DATA, try again later");
       count_message(&ServiceCounters::failed);
       co_return;

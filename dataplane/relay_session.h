@@ -233,6 +233,11 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
                                             bool checked_unasked = false);
   /// True if `code` is a reply `expect` allows.
   static bool expected_reply(Expect expect, int code);
+  /// The upstream spoke during DATA content (or closed on it): its 4xx/5xx reply, read
+  /// without waiting, or nullopt (no whole reply, or a 2xx, which would acknowledge content
+  /// it never got). The caller closes the upstream and relays that reply, after the
+  /// client's end of data, instead of 451.
+  std::optional<smtp::Reply> upstream_refused_early();
   void relay_upstream_reply(const smtp::Reply& r);
   /// RFC 2920 §3.1 / BR-23 for octets that arrive *while* a group-ending command (EHLO,
   /// HELO, DATA) waits for the upstream: true, after answering 503 5.5.0, closing the

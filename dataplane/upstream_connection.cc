@@ -330,54 +330,56 @@ awaitable<UpstreamFault> UpstreamConnection::write_and_read(std::string_view wir
   co_return co_await read_reply(reply);
 }
 
+std::optional<UpstreamFault> UpstreamConnection::parse_buffered(smtp::Reply& reply) {
+  while (true) {
+    std::string_view data = input_.data();
+    const smtp::ReplyLineEnd end = smtp::find_reply_line_end(data);
+    if (end.kind == smtp::ReplyLineEnd::Kind::kBareLineBreak) return UpstreamFault::kProtocol;
+    smtp::ReplyParser::Status status;
+    if (in_long_line_) {
+      // The rest of an over-long line: dropped up to its CRLF, then the kept start of the
+      // line is the line. The code is what a client acts on: a 250 to the end of data
+      // with 13,000 octets of text taken for a framing fault became a 451, and every retry
+      // left another copy upstream (probe round 38).
+      const std::size_t stop = data.find_first_of("\r\n");
+      if (stop == std::string_view::npos || (data[stop] == '\r' && stop + 1 == data.size())) {
+        const std::size_t dropped = stop == std::string_view::npos ? data.size() : stop;
+        long_line_dropped_ += dropped;
+        input_.consume(dropped);
+        if (long_line_dropped_ > kMaxLongLineOctets) return UpstreamFault::kProtocol;
+        return std::nullopt;
+      }
+      if (data[stop] != '\r' || data[stop + 1] != '\n') return UpstreamFault::kProtocol;
+      input_.consume(stop + 2);
+      status = parser_.feed_line(long_line_);
+      forget_long_line();
+    } else if (end.kind == smtp::ReplyLineEnd::Kind::kNeedMore) {
+      if (data.size() <= smtp::ReplyParser::kMaxLineOctets) return std::nullopt;
+      // A SASL challenge is only of use whole (RFC 4954 §4); any other line is cut when
+      // relayed anyway (Reply::append_wire), so its start is all that is kept.
+      if (data.substr(0, 3) == "334") return UpstreamFault::kProtocol;
+      long_line_.assign(data.substr(0, smtp::ReplyParser::kMaxLineOctets));
+      input_.consume(smtp::ReplyParser::kMaxLineOctets);
+      in_long_line_ = true;
+      continue;
+    } else {
+      status = parser_.feed_line(data.substr(0, end.length));
+      input_.consume(end.length + 2);
+    }
+    if (status == smtp::ReplyParser::Status::kError) return UpstreamFault::kProtocol;
+    if (status == smtp::ReplyParser::Status::kComplete) {
+      reply = parser_.take();
+      if (trace_ != nullptr) trace_->from_upstream(reply);
+      return UpstreamFault::kNone;
+    }
+  }
+}
+
 awaitable<UpstreamFault> UpstreamConnection::read_reply(smtp::Reply& reply) {
   if (!is_open()) co_return UpstreamFault::kClosed;
   while (true) {
-    // Parse every complete line already buffered.
-    while (true) {
-      std::string_view data = input_.data();
-      const smtp::ReplyLineEnd end = smtp::find_reply_line_end(data);
-      if (end.kind == smtp::ReplyLineEnd::Kind::kBareLineBreak) {
-        co_return UpstreamFault::kProtocol;
-      }
-      smtp::ReplyParser::Status status;
-      if (in_long_line_) {
-        // The rest of an over-long line: dropped up to its CRLF, then the kept start of the
-        // line is the line. The code is what a client acts on: a 250 to the end of data
-        // with 13,000 octets of text taken for a framing fault became a 451, and every retry
-        // left another copy upstream (probe round 38).
-        const std::size_t stop = data.find_first_of("\r\n");
-        if (stop == std::string_view::npos || (data[stop] == '\r' && stop + 1 == data.size())) {
-          const std::size_t dropped = stop == std::string_view::npos ? data.size() : stop;
-          long_line_dropped_ += dropped;
-          input_.consume(dropped);
-          if (long_line_dropped_ > kMaxLongLineOctets) co_return UpstreamFault::kProtocol;
-          break;
-        }
-        if (data[stop] != '\r' || data[stop + 1] != '\n') co_return UpstreamFault::kProtocol;
-        input_.consume(stop + 2);
-        status = parser_.feed_line(long_line_);
-        forget_long_line();
-      } else if (end.kind == smtp::ReplyLineEnd::Kind::kNeedMore) {
-        if (data.size() <= smtp::ReplyParser::kMaxLineOctets) break;
-        // A SASL challenge is only of use whole (RFC 4954 §4); any other line is cut when
-        // relayed anyway (Reply::append_wire), so its start is all that is kept.
-        if (data.substr(0, 3) == "334") co_return UpstreamFault::kProtocol;
-        long_line_.assign(data.substr(0, smtp::ReplyParser::kMaxLineOctets));
-        input_.consume(smtp::ReplyParser::kMaxLineOctets);
-        in_long_line_ = true;
-        continue;
-      } else {
-        status = parser_.feed_line(data.substr(0, end.length));
-        input_.consume(end.length + 2);
-      }
-      if (status == smtp::ReplyParser::Status::kError) co_return UpstreamFault::kProtocol;
-      if (status == smtp::ReplyParser::Status::kComplete) {
-        reply = parser_.take();
-        if (trace_ != nullptr) trace_->from_upstream(reply);
-        co_return UpstreamFault::kNone;
-      }
-    }
+    // Every complete line already buffered first.
+    if (auto parsed = parse_buffered(reply)) co_return *parsed;
     auto space = input_.prepare();
     if (space.size() == 0) co_return UpstreamFault::kProtocol;  // a reply line over the buffer
     boost::system::error_code ec;
@@ -385,6 +387,28 @@ awaitable<UpstreamFault> UpstreamConnection::read_reply(smtp::Reply& reply) {
     input_.commit(n);
     if (ec) co_return io_fault(ec);
   }
+}
+
+UpstreamFault UpstreamConnection::reply_sent_unasked(smtp::Reply& reply) {
+  if (!transport_) return UpstreamFault::kClosed;
+  // What the peer sent is read without waiting: over TLS its records are decrypted into
+  // input_; over plain TCP non-blocking reads until the socket has nothing more (a reset
+  // after the reply still leaves the reply readable).
+  if (transport_->encrypted()) {
+    while (transport_->unread_data(input_)) {
+    }
+  } else if (transport_->is_open()) {
+    while (true) {
+      auto space = input_.prepare();
+      if (space.size() == 0) break;
+      const ssize_t n = ::recv(transport_->socket().native_handle(), space.data(), space.size(),
+                               MSG_DONTWAIT);
+      if (n <= 0) break;
+      input_.commit(static_cast<std::size_t>(n));
+    }
+  }
+  auto parsed = parse_buffered(reply);
+  return parsed.value_or(UpstreamFault::kProtocol);
 }
 
 void UpstreamConnection::forget_long_line() {

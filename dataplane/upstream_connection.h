@@ -74,6 +74,12 @@ class UpstreamConnection {
   }
   /// Reads one reply.
   awaitable<UpstreamFault> read_reply(smtp::Reply& reply);
+  /// For an upstream that spoke before it was asked (stale() during DATA content): reads
+  /// what it sent without waiting and parses one reply from it. kNone with `reply` set when
+  /// a whole reply is there (an early refusal, say 552 5.3.4 before the end of data);
+  /// kProtocol when what it sent is no whole reply; kClosed when there is no connection.
+  /// The connection is of no further use either way: the caller closes it.
+  UpstreamFault reply_sent_unasked(smtp::Reply& reply);
   /// Octets of one reply line read and dropped past the first kMaxLineOctets before the
   /// line counts as a framing fault (kProtocol): an upstream that never ends a line.
   static constexpr std::size_t kMaxLongLineOctets = 1 << 20;
@@ -122,6 +128,9 @@ class UpstreamConnection {
   /// address); kTimeout when cancelled (the session's deadline); kClosed when the server
   /// closed or reset the connection before its banner.
   awaitable<UpstreamFault> connect(const tcp::endpoint& endpoint, bool implicit_tls);
+  /// Parses the reply lines buffered in input_: kNone with `reply` once one is whole,
+  /// kProtocol for a framing fault or an over-long line, nullopt when more is needed.
+  std::optional<UpstreamFault> parse_buffered(smtp::Reply& reply);
 
   smtp::ProtocolTrace* trace_ = nullptr;
   Executor executor_;

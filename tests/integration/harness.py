@@ -391,6 +391,7 @@ class UpstreamConfig:
     down: bool = False                      # bound, not listening: connections are refused
     silent: bool = False                    # accepts, never says anything
     drop_mid_data: Optional[int] = None     # close after this many DATA octets
+    mid_data_reply: Optional[str] = None    # with drop_mid_data: sent just before that close
     drop_before_final: bool = False         # read the whole message, close without reply
     close_after_final: bool = False         # close (FIN, no 421) right after the final reply
     delay_banner: float = 0.0
@@ -784,6 +785,10 @@ class _RecordingSMTP(SMTP):
                 return
             raw += line
             if cfg.drop_mid_data is not None and len(raw) >= cfg.drop_mid_data:
+                if cfg.mid_data_reply:
+                    # A refusal before the end of data (some MTAs answer an oversize
+                    # message at once and close).
+                    await self.push(cfg.mid_data_reply)
                 self._drop()
             if not fragments and line == b".\r\n":
                 break
