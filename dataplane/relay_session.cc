@@ -1642,6 +1642,11 @@ std::optional<smtp::Reply> RelaySession::upstream_refused_early() {
   return r;
 }
 
+void RelaySession::relay_early_refusal(const smtp::Reply& r) {
+  relay_upstream_reply(r);
+  count_message(r.code >= 500 ? &ServiceCounters::refused : &ServiceCounters::failed);
+}
+
 void RelaySession::upstream_failed(UpstreamFault fault, std::string_view during) {
   count_upstream_failure();
   spdlog::warn("session={} service={} upstream failed during {}: {}", env_.session_id,
@@ -2166,9 +2171,7 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
   }
   if (!upstream_ok) {
     if (early_refusal) {
-      relay_upstream_reply(*early_refusal);
-      count_message(early_refusal->code >= 500 ? &ServiceCounters::refused
-                                               : &ServiceCounters::failed);
+      relay_early_refusal(*early_refusal);
       co_return;
     }
     reply(451, es::kBadConnection, "Upstream connection lost during DATA, try again later");
@@ -2212,9 +2215,7 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
       early_refusal = upstream_refused_early();
       upstream_failed(UpstreamFault::kProtocol, "DATA content");
       if (early_refusal) {
-        relay_upstream_reply(*early_refusal);
-        count_message(early_refusal->code >= 500 ? &ServiceCounters::refused
-                                                 : &ServiceCounters::failed);
+        relay_early_refusal(*early_refusal);
         co_return;
       }
       reply(451, es::kBadConnection, "Upstream connection lost during DATA, try again later");
