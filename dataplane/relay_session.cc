@@ -751,29 +751,32 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
   co_await send_queued_replies();
   UpstreamOptions options = upstream_options();
   UpstreamFault fault = UpstreamFault::kNone;
-  bool login_kept = false;
-  if (upstream_login_ && upstream_ready()) {
-    // The client's login was proxied on this upstream connection: a fresh one would relay
-    // its mail as an anonymous user. Greet the same connection again instead; both sides
-    // then reset the transaction and keep the login (RFC 5321 §4.1.4, RFC 4954 §4).
+  bool greeted_again = false;
+  // Only a connection opened under the service's configuration of now: after a change (a
+  // new upstream host, credentials, security) the next EHLO connects afresh.
+  if (upstream_opened_version_ == env_.config_version && upstream_ready()) {
+    // A second EHLO (after STARTTLS, or any later one): the open upstream connection is
+    // greeted again, and both sides reset the transaction the same way (RFC 5321 §4.1.4).
+    // A login proxied on it stays (RFC 4954 §4; a fresh connection would relay the mail as
+    // an anonymous user), and the upstream sees one connection per client session, not one
+    // per EHLO (probe round 50: 50 HELOs in a loop opened 50 upstream connections).
     set_upstream_deadline(Clock::now() + limits_.upstream_timeout);
     fault = co_await upstream_.greet_again(options.helo_domain);
     set_upstream_deadline(Clock::time_point::max());
     upstream_timed_out_ = false;
     if (fault == UpstreamFault::kNone) {
-      login_kept = true;
+      greeted_again = true;
     } else {
-      upstream_failed(fault, "EHLO on the logged-in connection");
+      upstream_failed(fault, upstream_login_ ? "EHLO on the logged-in connection" : "EHLO");
     }
   }
   // A client that reset during that EHLO is gone: no fresh upstream connection for it
   // (BR-33; probe round 28).
   if (client_failed_) co_return;
-  if (!login_kept) {
-    // Connect lazily, as in the reference trace; a second EHLO starts a fresh upstream
-    // session so that both sides forget the same state (RFC 5321 §4.1.4). A proxied login
-    // whose connection the upstream dropped meanwhile (an idle timeout, seen as a FIN
-    // before the EHLO or as a failed EHLO) is gone with it: AUTH is offered again.
+  if (!greeted_again) {
+    // Connect lazily, as in the reference trace. A proxied login whose connection the
+    // upstream dropped meanwhile (an idle timeout, seen as a FIN before the EHLO or as a
+    // failed EHLO) is gone with it: AUTH is offered again.
     if (upstream_login_) {
       upstream_login_ = false;
       authenticated_ = false;
@@ -781,6 +784,7 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
     co_await upstream_.quit();
     set_upstream_deadline(Clock::now() + limits_.upstream_connect_timeout);
     fault = co_await upstream_.open(options);
+    upstream_opened_version_ = env_.config_version;
   }
   set_upstream_deadline(Clock::time_point::max());
   upstream_timed_out_ = false;
@@ -954,13 +958,18 @@ awaitable<void> RelaySession::on_starttls(std::string_view args) {
   state_ = smtp::SessionState::kConnected;
   esmtp_ = false;
   authenticated_ = false;
+  const bool had_upstream_login = upstream_login_;
   upstream_login_ = false;
   auth_advertised_ = false;
   eightbitmime_advertised_ = false;
   smtputf8_advertised_ = false;
   helo_domain_.clear();
   upstream_helo_.clear();
-  co_await upstream_.quit();
+  // A login proxied before TLS must not carry over (the client authenticates again inside
+  // TLS): that upstream connection ends. Otherwise it is kept, and greeted again at the
+  // client's next EHLO, which resets its transaction (RFC 5321 §4.1.4): one upstream
+  // connection per client session, not two for every STARTTLS client.
+  if (had_upstream_login) co_await upstream_.quit();
 }
 
 awaitable<void> RelaySession::on_auth(std::string_view args) {
@@ -1051,6 +1060,11 @@ awaitable<void> RelaySession::on_auth(std::string_view args) {
 }
 
 awaitable<std::optional<std::string>> RelaySession::sasl_challenge(std::string base64_text) {
+  // The challenge is a reply to the AUTH step before it, which ends a pipelined group: a
+  // response already on the socket was sent before the challenge (BR-23; probe round 51: a
+  // credential sent while an earlier MAIL of the group waited for the upstream was taken
+  // as the answer to the 334 that followed).
+  if (pipelined_before_reply(Verb::kAuth)) co_return std::nullopt;
   out_ += "334 ";
   out_ += base64_text;
   out_ += "\r\n";
@@ -1554,6 +1568,7 @@ awaitable<bool> RelaySession::reopen_upstream(bool for_auth) {
   set_upstream_deadline(Clock::now() + limits_.upstream_connect_timeout);
   UpstreamOptions options = upstream_options();
   UpstreamFault fault = co_await upstream_.open(options);
+  upstream_opened_version_ = env_.config_version;
   set_upstream_deadline(Clock::time_point::max());
   upstream_timed_out_ = false;
   if (fault != UpstreamFault::kNone) {
@@ -2080,6 +2095,13 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
       // What the socket takes at once goes without an asynchronous write (the usual case).
       std::string_view rest = wire_;
       rest.remove_prefix(upstream_.write_now(rest));
+      if (!rest.empty() && upstream_.stale()) {
+        // The upstream stopped taking content and has spoken (an early refusal, BR-31):
+        // no waiting for a write it may never read (probe round 51: the client waited the
+        // whole upstream timeout, then got 451 instead of the 552 already received).
+        data_fault = UpstreamFault::kProtocol;
+        rest = {};
+      }
       if (!rest.empty()) {
         set_upstream_deadline(Clock::now() + limits_.upstream_timeout);
         data_fault = co_await upstream_.write(rest);
@@ -2091,9 +2113,9 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
       }
       wire_.clear();
       if (data_fault != UpstreamFault::kNone) {
-        // An upstream that refused the message and closed makes the write fail; its reply
-        // is still in the socket.
-        if (data_fault != UpstreamFault::kTimeout) early_refusal = upstream_refused_early();
+        // An upstream that refused the message and closed (or stopped reading) makes the
+        // write fail or time out; its reply is still in the socket.
+        early_refusal = upstream_refused_early();
         // With a reset: the terminator may already be queued (see the end-of-data reply).
         upstream_.close(/*abortive=*/true);
         upstream_failed(data_fault, "DATA content");

@@ -392,6 +392,7 @@ class UpstreamConfig:
     silent: bool = False                    # accepts, never says anything
     drop_mid_data: Optional[int] = None     # close after this many DATA octets
     mid_data_reply: Optional[str] = None    # with drop_mid_data: sent just before that close
+    mid_data_stall: bool = False            # with drop_mid_data: stop reading, stay open
     drop_before_final: bool = False         # read the whole message, close without reply
     close_after_final: bool = False         # close (FIN, no 421) right after the final reply
     delay_banner: float = 0.0
@@ -789,6 +790,8 @@ class _RecordingSMTP(SMTP):
                     # A refusal before the end of data (some MTAs answer an oversize
                     # message at once and close).
                     await self.push(cfg.mid_data_reply)
+                if cfg.mid_data_stall:
+                    await asyncio.sleep(3600)  # reads nothing more, until the relay closes
                 self._drop()
             if not fragments and line == b".\r\n":
                 break

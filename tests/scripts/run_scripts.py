@@ -101,7 +101,7 @@ class Script:
 def parse_upstream_option(config: UpstreamConfig, option: str, where: str) -> None:
     key, sep, value = option.partition("=")
     key = key.strip()
-    if not sep and key in ("down", "silent", "drop_before_final"):
+    if not sep and key in ("down", "silent", "drop_before_final", "mid_data_stall"):
         value = "yes"
     scale = 1.0
     if key.endswith("_ms"):
@@ -228,7 +228,7 @@ class UpstreamCheck:
 
     EVENTUAL = ("message", "command", "command-is", "raw-contains", "closed", "greeting")
     STABLE = ("nothing", "no-connection", "no-command", "raw-lacks", "no-bare-lf", "no-bare-cr")
-    BOTH = ("messages", "count")
+    BOTH = ("messages", "count", "connections")
 
     def __init__(self, up: RecordingUpstream, spec: str):
         self.up = up
@@ -254,6 +254,11 @@ class UpstreamCheck:
         if verb == "no-connection":
             n = up.connection_count()
             return n == 0, f"{n} upstream connections"
+        if verb == "connections":
+            op, num = rest.split()
+            n = up.connection_count()
+            ok = {"==": n == int(num), "<=": n <= int(num), ">=": n >= int(num)}[op]
+            return ok, f"{n} upstream connections"
         if verb == "messages":
             return len(msgs) == int(rest), f"{len(msgs)} messages stored"
         if verb == "message":
