@@ -2095,16 +2095,13 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
       // What the socket takes at once goes without an asynchronous write (the usual case).
       std::string_view rest = wire_;
       rest.remove_prefix(upstream_.write_now(rest));
-      if (!rest.empty() && upstream_.stale()) {
-        // The upstream stopped taking content and has spoken (an early refusal, BR-31):
-        // no waiting for a write it may never read (probe round 51: the client waited the
-        // whole upstream timeout, then got 451 instead of the 552 already received).
-        data_fault = UpstreamFault::kProtocol;
-        rest = {};
-      }
       if (!rest.empty()) {
+        // An upstream that stops taking content and speaks (an early refusal, BR-31) ends
+        // the write at once: no waiting for a write it may never read (probe rounds 51 and
+        // 52: the client waited the whole upstream timeout, then got 451 or, late, the 552
+        // already received).
         set_upstream_deadline(Clock::now() + limits_.upstream_timeout);
-        data_fault = co_await upstream_.write(rest);
+        data_fault = co_await upstream_.write_content(rest);
         set_upstream_deadline(Clock::time_point::max());
         if (upstream_timed_out_) {
           upstream_timed_out_ = false;
@@ -2280,7 +2277,7 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     if (trace_) trace_->message(smtp::TraceDirection::kToUpstream, outgoing.size());
     std::string().swap(content);
     set_upstream_deadline(Clock::now() + limits_.upstream_timeout);
-    data_fault = co_await upstream_.write(wire_);
+    data_fault = co_await upstream_.write_content(wire_);
     set_upstream_deadline(Clock::time_point::max());
     wire_.clear();
     if (upstream_timed_out_) {
@@ -2288,8 +2285,13 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
       data_fault = UpstreamFault::kTimeout;
     }
     if (data_fault != UpstreamFault::kNone) {
+      early_refusal = upstream_refused_early();  // as when streaming (above)
       upstream_.close(/*abortive=*/true);  // the message may be queued whole: never send it
       upstream_failed(data_fault, "DATA content");
+      if (early_refusal) {
+        relay_early_refusal(*early_refusal);
+        co_return;
+      }
       reply(451, es::kBadConnection, "Upstream connection lost during DATA, try again later");
       count_message(&ServiceCounters::failed);
       co_return;

@@ -299,6 +299,43 @@ awaitable<UpstreamFault> UpstreamConnection::write(std::string_view wire) {
   co_return ec ? io_fault(ec) : UpstreamFault::kNone;
 }
 
+awaitable<UpstreamFault> UpstreamConnection::write_content(std::string_view wire) {
+  if (!is_open()) co_return UpstreamFault::kClosed;
+  if (transport_->encrypted()) co_return co_await write(wire);
+  Socket& socket = transport_->socket();
+  // While the socket takes nothing more, a read wait runs beside the write wait: an upstream
+  // that refused the message and stopped reading is noticed when its reply comes, not when
+  // the write times out (probe round 52). Both waits are on this one thread; the read wait's
+  // handler cancels the write wait only while `watch` says this write still waits.
+  struct ReadWatch {
+    bool active = true;
+    bool fired = false;
+  };
+  while (true) {
+    wire.remove_prefix(transport_->write_now(wire));
+    if (wire.empty()) co_return UpstreamFault::kNone;
+    if (stale()) {
+      detail_ = "the upstream spoke during message content";
+      co_return UpstreamFault::kProtocol;
+    }
+    auto watch = std::make_shared<ReadWatch>();
+    socket.async_wait(Socket::wait_read, [watch, &socket](const boost::system::error_code& ec) {
+      if (ec || !watch->active) return;
+      watch->fired = true;
+      boost::system::error_code ignored;
+      socket.cancel(ignored);
+    });
+    boost::system::error_code ec;
+    co_await socket.async_wait(Socket::wait_write, asio::redirect_error(use_awaitable, ec));
+    const bool fired = watch->fired;
+    watch->active = false;
+    if (fired) continue;  // the upstream spoke or left: stale() says so above
+    boost::system::error_code ignored;
+    socket.cancel(ignored);  // the read wait (its handler then returns on the abort)
+    if (ec) co_return io_fault(ec);
+  }
+}
+
 awaitable<UpstreamFault> UpstreamConnection::setup_command(std::string_view wire,
                                                            smtp::Reply& reply) {
   // Over TLS only records with SMTP octets count: a TLS 1.3 server's session tickets right

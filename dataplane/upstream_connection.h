@@ -67,6 +67,11 @@ class UpstreamConnection {
   awaitable<UpstreamFault> command(std::string_view wire, smtp::Reply& reply);
   /// Writes octets without reading (DATA content).
   awaitable<UpstreamFault> write(std::string_view wire);
+  /// write() for message content: over plain TCP, while the upstream's socket takes nothing
+  /// more, the write also ends when the upstream speaks or leaves (kProtocol: an early
+  /// refusal, read with reply_sent_unasked()); kTimeout when cancelled (the caller's
+  /// deadline); kClosed when the connection failed. Over TLS as write().
+  awaitable<UpstreamFault> write_content(std::string_view wire);
   /// Writes what the socket takes at once without waiting (Transport::write_now); returns
   /// the octets written, 0 when closed. The caller write()s the rest.
   std::size_t write_now(std::string_view wire) {
