@@ -752,9 +752,9 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
   UpstreamOptions options = upstream_options();
   UpstreamFault fault = UpstreamFault::kNone;
   bool greeted_again = false;
-  // Only a connection opened under the service's configuration of now: after a change (a
-  // new upstream host, credentials, security) the next EHLO connects afresh.
-  if (upstream_opened_version_ == env_.config_version && upstream_ready()) {
+  // Only a connection to the upstream the service names now: after a change of its host,
+  // port, security, TLS settings or credentials the next EHLO connects afresh.
+  if (same_upstream(upstream_opened_with_, options) && upstream_ready()) {
     // A second EHLO (after STARTTLS, or any later one): the open upstream connection is
     // greeted again, and both sides reset the transaction the same way (RFC 5321 §4.1.4).
     // A login proxied on it stays (RFC 4954 §4; a fresh connection would relay the mail as
@@ -784,7 +784,7 @@ awaitable<void> RelaySession::on_helo(Verb verb, std::string_view args) {
     co_await upstream_.quit();
     set_upstream_deadline(Clock::now() + limits_.upstream_connect_timeout);
     fault = co_await upstream_.open(options);
-    upstream_opened_version_ = env_.config_version;
+    upstream_opened_with_ = options;
   }
   set_upstream_deadline(Clock::time_point::max());
   upstream_timed_out_ = false;
@@ -1568,7 +1568,7 @@ awaitable<bool> RelaySession::reopen_upstream(bool for_auth) {
   set_upstream_deadline(Clock::now() + limits_.upstream_connect_timeout);
   UpstreamOptions options = upstream_options();
   UpstreamFault fault = co_await upstream_.open(options);
-  upstream_opened_version_ = env_.config_version;
+  upstream_opened_with_ = options;
   set_upstream_deadline(Clock::time_point::max());
   upstream_timed_out_ = false;
   if (fault != UpstreamFault::kNone) {

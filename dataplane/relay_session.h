@@ -339,9 +339,9 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// Counts client reads and writes: the check after the handler only holds while the
   /// handler neither read from the client nor sent it anything.
   std::uint64_t client_io_ = 0;
-  /// env_.config_version when the upstream connection was opened: a later EHLO greets that
-  /// connection again only while the configuration is the same (on_helo).
-  std::uint64_t upstream_opened_version_ = 0;
+  /// What the upstream connection was opened with: a later EHLO greets that connection
+  /// again only while the service still names the same upstream (on_helo, same_upstream).
+  UpstreamOptions upstream_opened_with_;
   bool upstream_sasl_open_ = false;  // a proxied AUTH exchange waits for a client response
   bool auth_advertised_ = false;  // AUTH was in an EHLO reply (MAIL AUTH= is then allowed)
   // 8BITMIME / SMTPUTF8 were in this session's EHLO reply: a MAIL using them that a later

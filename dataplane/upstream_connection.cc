@@ -33,6 +33,12 @@ std::string_view fault_name(UpstreamFault fault) {
 UpstreamConnection::UpstreamConnection(Executor executor)
     : executor_(std::move(executor)) {}
 
+bool same_upstream(const UpstreamOptions& a, const UpstreamOptions& b) {
+  return a.host == b.host && a.port == b.port && a.security == b.security && a.tls == b.tls &&
+         a.verify_hostname == b.verify_hostname && a.tls_server_name == b.tls_server_name &&
+         a.username == b.username && a.password == b.password;
+}
+
 awaitable<UpstreamFault> UpstreamConnection::open(const UpstreamOptions& options) {
   close();
   input_.clear();

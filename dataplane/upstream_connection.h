@@ -48,6 +48,10 @@ struct UpstreamOptions {
 
 std::string_view fault_name(UpstreamFault fault);
 
+/// True if `a` and `b` reach the same upstream the same way: host, port, security, TLS
+/// context and name checks, and credentials. The EHLO domain does not count.
+bool same_upstream(const UpstreamOptions& a, const UpstreamOptions& b);
+
 /// One upstream connection. Every awaitable runs on the session's io_context (one thread);
 /// timeouts are enforced by the caller through cancel(). Not copyable; lives inside its
 /// session.

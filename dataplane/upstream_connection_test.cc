@@ -146,5 +146,27 @@ TEST(UpstreamConnectionTest, ConnectErrorsAreToldFromLaterFailures) {
   EXPECT_FALSE(is_connect_error(asio::error::operation_aborted));
 }
 
+TEST(UpstreamConnectionTest, SameUpstreamIgnoresOnlyTheEhloDomain) {
+  UpstreamOptions a = options_for("mx.example.net", 25);
+  UpstreamOptions b = a;
+  b.helo_domain = "other.example";
+  EXPECT_TRUE(same_upstream(a, b));
+  auto differs = [&](auto change) {
+    UpstreamOptions c = a;
+    change(c);
+    return !same_upstream(a, c);
+  };
+  EXPECT_TRUE(differs([](UpstreamOptions& c) { c.host = "mx2.example.net"; }));
+  EXPECT_TRUE(differs([](UpstreamOptions& c) { c.port = 587; }));
+  EXPECT_TRUE(differs([](UpstreamOptions& c) { c.security = gateway::v1::SECURITY_STARTTLS; }));
+  EXPECT_TRUE(differs([](UpstreamOptions& c) {
+    c.tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  }));
+  EXPECT_TRUE(differs([](UpstreamOptions& c) { c.verify_hostname = false; }));
+  EXPECT_TRUE(differs([](UpstreamOptions& c) { c.tls_server_name = "mx.example.org"; }));
+  EXPECT_TRUE(differs([](UpstreamOptions& c) { c.username = "relay"; }));
+  EXPECT_TRUE(differs([](UpstreamOptions& c) { c.password = "changed"; }));
+}
+
 }  // namespace
 }  // namespace gw::dataplane
