@@ -72,6 +72,14 @@ boost::system::error_code start_connect(Socket& socket, const tcp::endpoint& pee
   return {errno, boost::system::system_category()};
 }
 
+boost::system::error_code connect_result(Socket& socket) {
+  int error = 0;
+  socklen_t size = sizeof error;
+  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
+  if (error == 0) return {};
+  return {error, boost::system::system_category()};
+}
+
 bool is_connect_error(const boost::system::error_code& ec) {
   if (ec.category() != boost::system::system_category()) return false;
   switch (ec.value()) {

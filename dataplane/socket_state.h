@@ -31,6 +31,10 @@ boost::system::error_code open_nonblocking(Socket& socket, const tcp& protocol);
 /// Returns connect(2)'s error for anything else (EADDRNOTAVAIL, ENETUNREACH at once...).
 boost::system::error_code start_connect(Socket& socket, const tcp::endpoint& peer);
 
+/// The outcome of a connect started by start_connect() once the socket is writable: its
+/// pending error (SO_ERROR, which this clears), or none.
+boost::system::error_code connect_result(Socket& socket);
+
 /// True if `ec`, from the first read on a socket whose connect was started by
 /// start_connect(), says the connection was never established (refused, unreachable, timed
 /// out) rather than established and then closed or reset.

@@ -213,6 +213,23 @@ bool Transport::idle_records_say_stop(InputBuffer& input) {
   return wbio != nullptr && BIO_number_written(wbio) != written;
 }
 
+void Transport::read_available(InputBuffer& input) {
+  if (tls_) {
+    // Stops when `input` is full too (unread_data() then reports data without reading).
+    while (input.prepare().size() > 0 && unread_data(input)) {
+    }
+    return;
+  }
+  if (!socket_.is_open()) return;
+  while (true) {
+    auto space = input.prepare();
+    if (space.size() == 0) return;
+    const ssize_t n = ::recv(socket_.native_handle(), space.data(), space.size(), MSG_DONTWAIT);
+    if (n <= 0) return;
+    input.commit(static_cast<std::size_t>(n));
+  }
+}
+
 bool Transport::peer_spoke_or_left(InputBuffer& input) {
   if (tls_ && tls_pending() > 0) return idle_records_say_stop(input);
   char octet = 0;

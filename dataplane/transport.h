@@ -111,6 +111,11 @@ class Transport {
   ///   upstream wait got 503 and the connection closed), a record not complete yet, an alert
   ///   (the next read reports the close or the error). A full `input` counts as data.
   bool unread_data(InputBuffer& input, bool look_at_socket = true);
+  /// Appends to `input` what the peer sent and no read has returned yet, without waiting,
+  /// until the socket has nothing more or `input` is full: over TLS the application data of
+  /// the records there (decrypted now). A reply the peer sent before it reset the connection
+  /// is still read. Errors end the reading silently (the next read reports them).
+  void read_available(InputBuffer& input);
   /// True if the peer sent SMTP octets no read has returned yet or has closed or reset the
   /// connection (FIN, RST, a TLS close_notify or fatal alert), found without waiting: one
   /// non-blocking MSG_PEEK recv() on the socket; over TLS records are decrypted as by

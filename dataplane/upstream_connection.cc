@@ -1,10 +1,7 @@
 // Upstream SMTP client used by the relay session.
 #include "dataplane/upstream_connection.h"
 
-#include <sys/socket.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <vector>
 
@@ -268,15 +265,7 @@ awaitable<UpstreamFault> UpstreamConnection::connect(const tcp::endpoint& endpoi
     // The TLS handshake starts with our write: wait for the connect as such.
     co_await transport_->socket().async_wait(Socket::wait_write,
                                              asio::redirect_error(use_awaitable, ec));
-    if (!ec) {
-      int error = 0;
-      socklen_t size = sizeof error;
-      if (::getsockopt(transport_->socket().native_handle(), SOL_SOCKET, SO_ERROR, &error,
-                       &size) != 0) {
-        error = errno;
-      }
-      if (error != 0) ec = {error, boost::system::system_category()};
-    }
+    if (!ec) ec = connect_result(transport_->socket());
   } else if (!ec) {
     // Plaintext or STARTTLS: the server speaks first (RFC 5321 §3.1), so the banner's first
     // octets are what says the connection is up, and a refused or unreachable server fails
@@ -434,22 +423,7 @@ awaitable<UpstreamFault> UpstreamConnection::read_reply(smtp::Reply& reply) {
 
 UpstreamFault UpstreamConnection::reply_sent_unasked(smtp::Reply& reply) {
   if (!transport_) return UpstreamFault::kClosed;
-  // What the peer sent is read without waiting: over TLS its records are decrypted into
-  // input_; over plain TCP non-blocking reads until the socket has nothing more (a reset
-  // after the reply still leaves the reply readable).
-  if (transport_->encrypted()) {
-    while (transport_->unread_data(input_)) {
-    }
-  } else if (transport_->is_open()) {
-    while (true) {
-      auto space = input_.prepare();
-      if (space.size() == 0) break;
-      const ssize_t n = ::recv(transport_->socket().native_handle(), space.data(), space.size(),
-                               MSG_DONTWAIT);
-      if (n <= 0) break;
-      input_.commit(static_cast<std::size_t>(n));
-    }
-  }
+  transport_->read_available(input_);
   auto parsed = parse_buffered(reply);
   return parsed.value_or(UpstreamFault::kProtocol);
 }
