@@ -1657,9 +1657,15 @@ std::optional<smtp::Reply> RelaySession::upstream_refused_early() {
   return r;
 }
 
-void RelaySession::relay_early_refusal(const smtp::Reply& r) {
-  relay_upstream_reply(r);
-  count_message(r.code >= 500 ? &ServiceCounters::refused : &ServiceCounters::failed);
+void RelaySession::answer_lost_message(const std::optional<smtp::Reply>& early_refusal) {
+  if (early_refusal) {
+    relay_upstream_reply(*early_refusal);
+    count_message(early_refusal->code >= 500 ? &ServiceCounters::refused
+                                             : &ServiceCounters::failed);
+    return;
+  }
+  reply(451, es::kBadConnection, "Upstream connection lost during DATA, try again later");
+  count_message(&ServiceCounters::failed);
 }
 
 void RelaySession::upstream_failed(UpstreamFault fault, std::string_view during) {
@@ -2189,12 +2195,7 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     co_return;
   }
   if (!upstream_ok) {
-    if (early_refusal) {
-      relay_early_refusal(*early_refusal);
-      co_return;
-    }
-    reply(451, es::kBadConnection, "Upstream connection lost during DATA, try again later");
-    count_message(&ServiceCounters::failed);
+    answer_lost_message(early_refusal);
     co_return;
   }
   if (over_budget) {
@@ -2233,12 +2234,7 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
     if (upstream_.stale()) {  // as above: the upstream spoke during DATA
       early_refusal = upstream_refused_early();
       upstream_failed(UpstreamFault::kProtocol, "DATA content");
-      if (early_refusal) {
-        relay_early_refusal(*early_refusal);
-        co_return;
-      }
-      reply(451, es::kBadConnection, "Upstream connection lost during DATA, try again later");
-      count_message(&ServiceCounters::failed);
+      answer_lost_message(early_refusal);
       co_return;
     }
     // The upstream gets no 8-bit octet it did not offer to take (RFC 6152 §3), whether the
@@ -2288,12 +2284,7 @@ awaitable<void> RelaySession::on_data(std::string_view args) {
       early_refusal = upstream_refused_early();  // as when streaming (above)
       upstream_.close(/*abortive=*/true);  // the message may be queued whole: never send it
       upstream_failed(data_fault, "DATA content");
-      if (early_refusal) {
-        relay_early_refusal(*early_refusal);
-        co_return;
-      }
-      reply(451, es::kBadConnection, "Upstream connection lost during DATA, try again later");
-      count_message(&ServiceCounters::failed);
+      answer_lost_message(early_refusal);
       co_return;
     }
   }

@@ -238,9 +238,9 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// it never got). The caller closes the upstream and relays that reply, after the
   /// client's end of data, instead of 451.
   std::optional<smtp::Reply> upstream_refused_early();
-  /// Answers the end of data with that early refusal and counts the message refused (5xx)
-  /// or failed (4xx).
-  void relay_early_refusal(const smtp::Reply& r);
+  /// Answers the end of data of a message the upstream did not take: its early refusal
+  /// (counted refused for 5xx, failed for 4xx), else 451 4.4.2 (counted failed).
+  void answer_lost_message(const std::optional<smtp::Reply>& early_refusal);
   void relay_upstream_reply(const smtp::Reply& r);
   /// RFC 2920 §3.1 / BR-23 for octets that arrive *while* a group-ending command (EHLO,
   /// HELO, DATA) waits for the upstream: true, after answering 503 5.5.0, closing the
