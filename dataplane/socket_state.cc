@@ -31,13 +31,49 @@ void clear_possible_dup(Socket& s) {
 void note_internal_non_blocking(Socket& s) {
   SocketAccess::state(s) |= asio::detail::socket_ops::internal_non_blocking;
 }
+
+// The reactor's per-descriptor record keeps, per operation type, whether the next operation
+// may be tried at once (`try_speculative_`, private). Naming a private member in the
+// template argument of an explicit instantiation is allowed ([temp.spec.general]): the
+// instantiation defines a friend that hands the member pointer out.
+using DescriptorState = asio::detail::epoll_reactor::descriptor_state;
+using SpeculativeFlags = bool[asio::detail::epoll_reactor::max_ops];
+SpeculativeFlags DescriptorState::*try_speculative_member();
+template <SpeculativeFlags DescriptorState::*Member>
+struct TrySpeculativeAccess {
+  friend SpeculativeFlags DescriptorState::*try_speculative_member() { return Member; }
+};
+template struct TrySpeculativeAccess<&DescriptorState::try_speculative_>;
+
+struct ReactorAccess : Socket {
+  static DescriptorState* descriptor(Socket& s) {
+    return (s.*(&ReactorAccess::impl_)).get_implementation().reactor_data_;
+  }
+};
+bool* read_may_be_tried(Socket& s) {
+  DescriptorState* d = ReactorAccess::descriptor(s);
+  if (d == nullptr) return nullptr;
+  return &(d->*try_speculative_member())[asio::detail::epoll_reactor::read_op];
+}
 #else
 constexpr bool kKnownAsio = false;
 void clear_possible_dup(Socket&) {}
 void note_internal_non_blocking(Socket&) {}
+bool* read_may_be_tried(Socket&) { return nullptr; }
 #endif
 
 }  // namespace
+
+bool tracks_reported_input() { return kKnownAsio; }
+
+void mark_read_drained(Socket& socket) {
+  if (bool* flag = read_may_be_tried(socket)) *flag = false;
+}
+
+bool input_reported(Socket& socket) {
+  const bool* flag = read_may_be_tried(socket);
+  return flag == nullptr || *flag;
+}
 
 void mark_sole_descriptor(Socket& socket) {
   if (socket.is_open()) clear_possible_dup(socket);

@@ -1,6 +1,8 @@
 // Plain TCP transport and input buffer.
 #include "dataplane/transport.h"
 
+#include "dataplane/socket_state.h"
+
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -37,8 +39,44 @@ Transport::Transport(const Executor& executor) : socket_(executor) {}
 
 awaitable<std::size_t> Transport::read_some(asio::mutable_buffer space,
                                             boost::system::error_code& ec) {
-  if (tls_) return tls_->async_read_some(space, asio::redirect_error(use_awaitable, ec));
-  return socket_.async_read_some(space, asio::redirect_error(use_awaitable, ec));
+  last_read_waited_ = false;
+  if (tls_) co_return co_await tls_->async_read_some(space, asio::redirect_error(use_awaitable, ec));
+  if (!tracks_reported_input() || space.size() == 0) {
+    co_return co_await socket_.async_read_some(space, asio::redirect_error(use_awaitable, ec));
+  }
+  if (input_reported(socket_)) {
+    // Octets (or an end) may be there: one recv() now, as Asio's speculative read would.
+    const ssize_t n = ::recv(socket_.native_handle(), space.data(), space.size(), MSG_DONTWAIT);
+    if (n > 0) {
+      ec = {};
+      if (static_cast<std::size_t>(n) < space.size()) mark_read_drained(socket_);
+      co_return static_cast<std::size_t>(n);
+    }
+    if (n == 0) {
+      ec = asio::error::eof;
+      co_return 0;
+    }
+    const int error = errno;
+    if (error == EAGAIN || error == EWOULDBLOCK) {
+      mark_read_drained(socket_);  // nothing there: the read below waits for epoll's report
+    } else if (error != EINTR) {  // interrupted: Asio's read below tries again
+      ec.assign(error, boost::system::system_category());
+      co_return 0;
+    }
+  }
+  // Nothing arrived that the reactor has seen: the read waits for its next report, and no
+  // recv() is tried first (mark_read_drained). Asio performs the recv() when it handles that
+  // report and runs this continuation before it acts on any report collected later, so a
+  // short read here may mark the socket drained without hiding a later arrival.
+  const std::size_t n =
+      co_await socket_.async_read_some(space, asio::redirect_error(use_awaitable, ec));
+  last_read_waited_ = true;
+  if (!ec && n > 0 && n < space.size()) mark_read_drained(socket_);
+  co_return n;
+}
+
+bool Transport::input_since_drained() {
+  return tls_ || !socket_.is_open() || input_reported(socket_);
 }
 
 awaitable<std::size_t> Transport::write(std::string_view data, boost::system::error_code& ec) {
@@ -232,6 +270,9 @@ void Transport::read_available(InputBuffer& input) {
 
 bool Transport::peer_spoke_or_left(InputBuffer& input) {
   if (tls_ && tls_pending() > 0) return idle_records_say_stop(input);
+  // Plain TCP: drained by the last read and not reported readable since (octets, a FIN and
+  // a reset all make epoll report it), as of the reactor's last run: no peek needed.
+  if (!input_since_drained()) return false;
   char octet = 0;
   // Non-blocking peek: > 0 octets waiting, 0 the peer's FIN, -1 with EAGAIN nothing new,
   // any other error a reset (or a socket already unusable).

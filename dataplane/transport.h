@@ -73,9 +73,20 @@ class Transport {
   [[nodiscard]] std::string sni() const;
 
   /// Reads what is available (at least one octet) into `space` (from InputBuffer::prepare;
-  /// the caller commits the count). Returns the Asio operation itself rather than wrapping
-  /// it in a coroutine of its own: one coroutine frame less per read (hot path).
+  /// the caller commits the count); errors in `ec` (asio::error::eof at the peer's FIN).
+  /// Plain TCP reads with as few system calls as the reactor allows: when the last read
+  /// emptied the socket and epoll has not reported it readable since, the read waits for that
+  /// report without a recv() that would find nothing; otherwise one recv() now, and only if
+  /// it finds nothing a wait (mark_read_drained, socket_state.h; the socket's io_context
+  /// must be run by one thread).
   awaitable<std::size_t> read_some(asio::mutable_buffer space, boost::system::error_code& ec);
+  /// True if the last read_some() waited for the reactor (its completion came from an
+  /// epoll_wait made after the read started) rather than finding octets at once.
+  [[nodiscard]] bool last_read_waited() const { return last_read_waited_; }
+  /// Plain TCP: false if the last read emptied the socket and epoll has not reported it
+  /// readable since, as of the reactor's last run (no system call). True otherwise, and
+  /// always over TLS or when the reactor is not one this knows (socket_state.h).
+  [[nodiscard]] bool input_since_drained();
   /// Writes all of `data` (kept alive by the caller until the write completes); returns the
   /// octets written. Like read_some, the Asio operation itself.
   awaitable<std::size_t> write(std::string_view data, boost::system::error_code& ec);
@@ -153,6 +164,7 @@ class Transport {
   Socket socket_;
   std::shared_ptr<void> tls_keepalive_;
   std::unique_ptr<asio::ssl::stream<Socket&>> tls_;
+  bool last_read_waited_ = false;
 };
 
 /// Sets TCP_NODELAY (SMTP is request/response: Nagle + delayed ACK stall ~40 ms per reply,
