@@ -262,7 +262,6 @@ RelaySession::ReadStatus RelaySession::end_client_read(std::size_t n,
                                                        const boost::system::error_code& ec) {
   in_.commit(n);
   ++client_io_;
-  upstream_waits_at_client_read_ = upstream_.reactor_waits();
   client_deadline_ = Clock::time_point::max();
   if (client_timed_out_) {
     client_timed_out_ = false;
@@ -1699,23 +1698,9 @@ bool RelaySession::pipelined_during_wait(smtp::Verb verb) {
   return pipelined_before_reply(verb);
 }
 
-bool RelaySession::client_input_waiting() {
-  if (!in_.empty()) return true;
-  // After an upstream reply the reactor waited for, that wait's epoll_wait ran after the
-  // command was read: octets the client sent while the upstream answered made it report
-  // the client socket readable. Not reported: nothing sent then, and no FIONREAD needed
-  // (a HELO client's every command, relay benchmark). Octets in the microseconds between
-  // that epoll_wait and this check go unseen, as they would a moment after a FIONREAD.
-  if (upstream_.reactor_waits() != upstream_waits_at_client_read_ &&
-      !client_.input_since_drained()) {
-    return false;
-  }
-  return client_.unread_data(in_);
-}
-
 bool RelaySession::pipelined_before_reply(smtp::Verb verb) {
   group_end_unchecked_.reset();
-  if (!client_input_waiting()) return false;
+  if (in_.empty() && !client_.unread_data(in_)) return false;
   reply(503, es::kProtocolOther, "Improper use of SMTP command pipelining");
   spdlog::warn("session={} client={} improper pipelining after {}", env_.session_id,
                env_.client_address, smtp::verb_name(verb));

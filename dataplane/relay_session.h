@@ -247,10 +247,6 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// upstream (nothing of the stuffed octets reaches it, no DATA content is started) and
   /// marking the session closing, when the client sent anything before our reply.
   bool pipelined_before_reply(smtp::Verb verb);
-  /// True if the client sent octets no command has taken yet: in in_, else (after an
-  /// upstream wait, when the reactor has not reported the client socket readable) false
-  /// without a system call, else Transport::unread_data (FIONREAD; TLS records decrypted).
-  bool client_input_waiting();
   /// pipelined_before_reply() for a command that waited (upstream or policy) when the rule
   /// applies to it: always for EHLO, HELO, DATA, STARTTLS and AUTH; for the other commands
   /// only while PIPELINING is not in force (after HELO), where any second command in the
@@ -343,10 +339,6 @@ class RelaySession : public std::enable_shared_from_this<RelaySession> {
   /// Counts client reads and writes: the check after the handler only holds while the
   /// handler neither read from the client nor sent it anything.
   std::uint64_t client_io_ = 0;
-  /// upstream_.reactor_waits() when the last client read completed: a larger value now
-  /// means an epoll_wait ran after that read, so the client socket's readiness report
-  /// (Transport::input_since_drained) covers what arrived while the upstream answered.
-  std::uint64_t upstream_waits_at_client_read_ = 0;
   /// What the upstream connection was opened with: a later EHLO greets that connection
   /// again only while the service still names the same upstream (on_helo, same_upstream).
   UpstreamOptions upstream_opened_with_;

@@ -55,11 +55,27 @@ bool* read_may_be_tried(Socket& s) {
   if (d == nullptr) return nullptr;
   return &(d->*try_speculative_member())[asio::detail::epoll_reactor::read_op];
 }
+
+// The same for the per-type queues of pending operations (`op_queue_`, private).
+using OperationQueues =
+    asio::detail::op_queue<asio::detail::reactor_op>[asio::detail::epoll_reactor::max_ops];
+OperationQueues DescriptorState::*op_queue_member();
+template <OperationQueues DescriptorState::*Member>
+struct OpQueueAccess {
+  friend OperationQueues DescriptorState::*op_queue_member() { return Member; }
+};
+template struct OpQueueAccess<&DescriptorState::op_queue_>;
+
+bool except_pending(Socket& s) {
+  DescriptorState* d = ReactorAccess::descriptor(s);
+  return d != nullptr && !(d->*op_queue_member())[asio::detail::epoll_reactor::except_op].empty();
+}
 #else
 constexpr bool kKnownAsio = false;
 void clear_possible_dup(Socket&) {}
 void note_internal_non_blocking(Socket&) {}
 bool* read_may_be_tried(Socket&) { return nullptr; }
+bool except_pending(Socket&) { return false; }
 #endif
 
 }  // namespace
@@ -74,6 +90,8 @@ bool input_reported(Socket& socket) {
   const bool* flag = read_may_be_tried(socket);
   return flag == nullptr || *flag;
 }
+
+bool reads_rearm_epoll(Socket& socket) { return except_pending(socket); }
 
 void mark_sole_descriptor(Socket& socket) {
   if (socket.is_open()) clear_possible_dup(socket);

@@ -14,28 +14,29 @@ namespace gw::dataplane {
 /// reactive socket state is not the one of Boost 1.74 (other versions, non-epoll).
 void mark_sole_descriptor(Socket& socket);
 
-/// Whether mark_read_drained() and input_reported() know Asio's reactor (Boost 1.74 with
-/// epoll). When false, mark_read_drained() does nothing and input_reported() is always true,
-/// so callers keep making the system calls that find out (FIONREAD, MSG_PEEK).
+/// Whether mark_read_drained(), input_reported() and reads_rearm_epoll() know Asio's
+/// reactor (Boost 1.74 with epoll). When false they do nothing, say true and say false.
 [[nodiscard]] bool tracks_reported_input();
 
-/// Records that the last read from `socket` emptied its receive queue (a TCP read that
-/// returned fewer octets than asked, or EAGAIN). Asio's reactor then tries no recv() for the
-/// next read until epoll reports the socket readable again (an edge: new octets, the peer's
-/// FIN, an error), as newer Asio versions do by themselves; Boost 1.74 only stops trying at
-/// end of stream, so every read that waits costs a recv() that finds nothing. Together with
-/// input_reported() it also answers "did the peer send anything since?" without a system
-/// call. Preconditions (violating them can lose a readiness edge and stall the socket until
-/// its timeout): `socket`'s io_context is run by one thread (grelayd: one io_context per
-/// thread), and no reactor run happened between the read that drained the queue and this
-/// call, i.e. the read was a synchronous recv() just now or an asynchronous read whose
-/// completion is being handled (Asio runs the handlers of one reactor run before the next).
+/// Records that `socket`'s receive queue is empty: a non-blocking recv() on it just failed
+/// with EAGAIN (only then: a recv() that returns fewer octets than asked may have stopped at
+/// an urgent mark or before the peer's FIN, with no new epoll report to come; probe round
+/// 53). Asio's reactor then tries no recv() for the next read until epoll reports the socket
+/// readable again (octets, a FIN, an error); Boost 1.74 otherwise tries one before every
+/// read that waits, and it finds nothing. Preconditions (violating them can lose a readiness
+/// report and stall the socket until its timeout): `socket`'s io_context is run by one
+/// thread (grelayd: one io_context per thread) and no reactor run happened between that
+/// recv() and this call (call it right after the recv()).
 void mark_read_drained(Socket& socket);
 
 /// True if epoll reported `socket` readable (octets, FIN, error) since mark_read_drained(),
 /// as of the reactor's last run; also true when unknown (never drained, or
-/// !tracks_reported_input()). False means: nothing arrived that the reactor has seen.
+/// !tracks_reported_input()).
 [[nodiscard]] bool input_reported(Socket& socket);
+
+/// True if a wait_error is pending on `socket`: Asio then starts every read with an
+/// EPOLL_CTL_MOD that makes epoll report octets already queued, and tries no recv() first.
+[[nodiscard]] bool reads_rearm_epoll(Socket& socket);
 
 /// Opens a TCP socket for `protocol` that is non-blocking and close-on-exec from the start
 /// (socket(2) with SOCK_NONBLOCK | SOCK_CLOEXEC), with TCP_NODELAY set (SMTP is

@@ -41,7 +41,9 @@ awaitable<std::size_t> Transport::read_some(asio::mutable_buffer space,
                                             boost::system::error_code& ec) {
   last_read_waited_ = false;
   if (tls_) co_return co_await tls_->async_read_some(space, asio::redirect_error(use_awaitable, ec));
-  if (!tracks_reported_input() || space.size() == 0) {
+  // A pending wait_error (the session's client watch) makes Asio re-arm epoll for the read,
+  // which reports what is already queued: Asio's own read makes no useless recv() there.
+  if (!tracks_reported_input() || space.size() == 0 || reads_rearm_epoll(socket_)) {
     co_return co_await socket_.async_read_some(space, asio::redirect_error(use_awaitable, ec));
   }
   if (input_reported(socket_)) {
@@ -49,7 +51,6 @@ awaitable<std::size_t> Transport::read_some(asio::mutable_buffer space,
     const ssize_t n = ::recv(socket_.native_handle(), space.data(), space.size(), MSG_DONTWAIT);
     if (n > 0) {
       ec = {};
-      if (static_cast<std::size_t>(n) < space.size()) mark_read_drained(socket_);
       co_return static_cast<std::size_t>(n);
     }
     if (n == 0) {
@@ -64,19 +65,12 @@ awaitable<std::size_t> Transport::read_some(asio::mutable_buffer space,
       co_return 0;
     }
   }
-  // Nothing arrived that the reactor has seen: the read waits for its next report, and no
-  // recv() is tried first (mark_read_drained). Asio performs the recv() when it handles that
-  // report and runs this continuation before it acts on any report collected later, so a
-  // short read here may mark the socket drained without hiding a later arrival.
+  // The socket was found empty and epoll has reported nothing since: the read waits for
+  // epoll's next report, with no recv() tried first (mark_read_drained).
   const std::size_t n =
       co_await socket_.async_read_some(space, asio::redirect_error(use_awaitable, ec));
   last_read_waited_ = true;
-  if (!ec && n > 0 && n < space.size()) mark_read_drained(socket_);
   co_return n;
-}
-
-bool Transport::input_since_drained() {
-  return tls_ || !socket_.is_open() || input_reported(socket_);
 }
 
 awaitable<std::size_t> Transport::write(std::string_view data, boost::system::error_code& ec) {
@@ -270,9 +264,21 @@ void Transport::read_available(InputBuffer& input) {
 
 bool Transport::peer_spoke_or_left(InputBuffer& input) {
   if (tls_ && tls_pending() > 0) return idle_records_say_stop(input);
-  // Plain TCP: drained by the last read and not reported readable since (octets, a FIN and
-  // a reset all make epoll report it), as of the reactor's last run: no peek needed.
-  if (!input_since_drained()) return false;
+  if (!tls_ && tracks_reported_input()) {
+    // Plain TCP: read rather than peek. Nothing there (EAGAIN) also tells the reactor that
+    // the reply read which follows the next command need not try a recv() first.
+    auto space = input.prepare();
+    if (space.size() > 0) {
+      const ssize_t n = ::recv(socket_.native_handle(), space.data(), space.size(), MSG_DONTWAIT);
+      if (n > 0) input.commit(static_cast<std::size_t>(n));
+      if (n >= 0) return true;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        mark_read_drained(socket_);
+        return false;
+      }
+      if (errno != EINTR) return true;
+    }
+  }
   char octet = 0;
   // Non-blocking peek: > 0 octets waiting, 0 the peer's FIN, -1 with EAGAIN nothing new,
   // any other error a reset (or a socket already unusable).

@@ -74,19 +74,15 @@ class Transport {
 
   /// Reads what is available (at least one octet) into `space` (from InputBuffer::prepare;
   /// the caller commits the count); errors in `ec` (asio::error::eof at the peer's FIN).
-  /// Plain TCP reads with as few system calls as the reactor allows: when the last read
-  /// emptied the socket and epoll has not reported it readable since, the read waits for that
-  /// report without a recv() that would find nothing; otherwise one recv() now, and only if
-  /// it finds nothing a wait (mark_read_drained, socket_state.h; the socket's io_context
-  /// must be run by one thread).
+  /// Plain TCP reads with as few system calls as Asio 1.74's reactor allows: a read that
+  /// finds the socket empty (EAGAIN) tells the reactor so (mark_read_drained,
+  /// socket_state.h), and the read then waits for epoll's report, as does the next read
+  /// while epoll has reported nothing since, without a recv() that would find nothing. The
+  /// socket's io_context must be run by one thread.
   awaitable<std::size_t> read_some(asio::mutable_buffer space, boost::system::error_code& ec);
-  /// True if the last read_some() waited for the reactor (its completion came from an
-  /// epoll_wait made after the read started) rather than finding octets at once.
+  /// True if the last read_some() waited for epoll's report rather than finding octets (or
+  /// an end) at once.
   [[nodiscard]] bool last_read_waited() const { return last_read_waited_; }
-  /// Plain TCP: false if the last read emptied the socket and epoll has not reported it
-  /// readable since, as of the reactor's last run (no system call). True otherwise, and
-  /// always over TLS or when the reactor is not one this knows (socket_state.h).
-  [[nodiscard]] bool input_since_drained();
   /// Writes all of `data` (kept alive by the caller until the write completes); returns the
   /// octets written. Like read_some, the Asio operation itself.
   awaitable<std::size_t> write(std::string_view data, boost::system::error_code& ec);
@@ -128,12 +124,14 @@ class Transport {
   /// is still read. Errors end the reading silently (the next read reports them).
   void read_available(InputBuffer& input);
   /// True if the peer sent SMTP octets no read has returned yet or has closed or reset the
-  /// connection (FIN, RST, a TLS close_notify or fatal alert), found without waiting: one
-  /// non-blocking MSG_PEEK recv() on the socket; over TLS records are decrypted as by
-  /// unread_data() (application data is appended to `input`), so a KeyUpdate or session
-  /// ticket alone does not count, while a renegotiation request (refused with an alert,
-  /// after which the peer may drop the connection) does. Used before reusing an idle
-  /// upstream connection.
+  /// connection (FIN, RST, a TLS close_notify or fatal alert), found without waiting. Plain
+  /// TCP: one non-blocking recv() into `input` (octets found are appended there; EAGAIN
+  /// marks the socket drained, so the next read waits without trying: read_some), or a
+  /// MSG_PEEK recv() when `input` is full or the reactor is not one socket_state.h knows.
+  /// TLS: records are decrypted as by unread_data() (application data is appended to
+  /// `input`), so a KeyUpdate or session ticket alone does not count, while a renegotiation
+  /// request (refused with an alert, after which the peer may drop the connection) does.
+  /// Used before reusing an idle upstream connection and before each command sent on it.
   bool peer_spoke_or_left(InputBuffer& input);
   /// What completed an asynchronous wait_error on socket(): Asio's epoll reactor reports
   /// TCP urgent data (EPOLLPRI) there as well as connection errors.

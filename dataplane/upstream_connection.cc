@@ -416,7 +416,6 @@ awaitable<UpstreamFault> UpstreamConnection::read_reply(smtp::Reply& reply) {
     if (space.size() == 0) co_return UpstreamFault::kProtocol;  // a reply line over the buffer
     boost::system::error_code ec;
     std::size_t n = co_await transport_->read_some(space, ec);
-    if (transport_->last_read_waited()) ++reactor_waits_;
     input_.commit(n);
     if (ec) co_return io_fault(ec);
   }

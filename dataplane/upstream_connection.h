@@ -123,10 +123,6 @@ class UpstreamConnection {
   [[nodiscard]] bool authenticated() const { return authenticated_; }
   /// Human-readable cause of the last open() failure (TLS verify error, refusal reply).
   [[nodiscard]] const std::string& detail() const { return detail_; }
-  /// Counts the reply reads that waited for the reactor (Transport::last_read_waited), over
-  /// every connection this object opened: a session compares it before and after a wait to
-  /// know that an epoll_wait ran since it read a client command.
-  [[nodiscard]] std::uint64_t reactor_waits() const { return reactor_waits_; }
 
   /// Every command written and reply read from now on goes to `trace` too (nullptr: none).
   /// Message content (write()) never does. `trace` must outlive this connection or be
@@ -160,7 +156,6 @@ class UpstreamConnection {
   bool esmtp_ = false;
   bool authenticated_ = false;
   std::string detail_;
-  std::uint64_t reactor_waits_ = 0;
 
   awaitable<UpstreamFault> greet(const std::string& helo_domain);
   /// command()'s slow path: the rest of `wire` asynchronously, then the reply.
