@@ -37,8 +37,8 @@ struct Pair {
   void send(std::string_view text) { asio::write(peer, asio::buffer(text.data(), text.size())); }
 };
 
-/// Runs one read_some of up to `capacity` octets on `pair.io` (with `before` run on the same
-/// context first, if any) and returns what it read; nullopt if it did not complete in 5 s.
+/// Runs one read_some of up to `capacity` octets on `pair.io` and returns what it read;
+/// nullopt if it did not complete in 5 s (the caller's test then ends at once).
 struct ReadResult {
   std::string data;
   boost::system::error_code ec;
