@@ -187,11 +187,11 @@ std::size_t Transport::tls_pending() const {
   return n;
 }
 
-std::size_t Transport::available() const {
-  boost::system::error_code ec;
-  std::size_t n = socket_.available(ec);
-  if (ec) n = 0;
-  return n + tls_pending();
+bool Transport::socket_has_octets() {
+  if (!socket_.is_open()) return false;
+  char octet = 0;
+  // At an urgent mark recv() steps over the urgent octet and peeks at what follows it.
+  return ::recv(socket_.native_handle(), &octet, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 Transport::ExceptionalCondition Transport::exceptional_condition() {
@@ -228,9 +228,9 @@ Transport::Decrypted Transport::decrypt_now(InputBuffer& input) {
 }
 
 bool Transport::unread_data(InputBuffer& input, bool look_at_socket) {
-  if (!tls_) return look_at_socket && available() > 0;
+  if (!tls_) return look_at_socket && socket_has_octets();
   if (SSL_pending(tls_->native_handle()) > 0) return decrypt_now(input) == Decrypted::kData;
-  const bool raw = tls_pending() > 0 || (look_at_socket && available() > tls_pending());
+  const bool raw = tls_pending() > 0 || (look_at_socket && socket_has_octets());
   return raw && decrypt_now(input) == Decrypted::kData;
 }
 

@@ -104,14 +104,17 @@ class Transport {
   /// sent. For giving up on an upstream that may not have read the end of data yet.
   void abort();
   [[nodiscard]] bool is_open() const { return socket_.is_open(); }
-  /// Octets the peer sent that no read has returned yet, as they are: what the kernel holds
-  /// plus, over TLS, what OpenSSL and the stream's input BIO hold, records that carry no
-  /// SMTP octets included. For the plaintext leg of STARTTLS; elsewhere see unread_data().
-  [[nodiscard]] std::size_t available() const;
+  /// True if the kernel holds stream octets from the peer that no read has returned yet,
+  /// found with a one-octet non-blocking MSG_PEEK recv(). Not FIONREAD: it counts only up to
+  /// a pending TCP urgent mark, so octets sent after an urgent octet went unseen (probe round
+  /// 54: "DATA" CRLF, an urgent octet, then content passed the BR-23 check and was relayed).
+  /// The urgent octet itself (no part of the stream without SO_OOBINLINE) and a FIN are no
+  /// octets. Raw socket octets: over TLS they may be records that carry no SMTP octets. For
+  /// the plaintext leg of STARTTLS; elsewhere see unread_data().
+  [[nodiscard]] bool socket_has_octets();
   /// Whether the peer sent SMTP octets that no read has returned yet, found without
   /// waiting. Used to spot pipelining (BR-23) and an upstream that spoke unasked (BR-31).
-  /// - Plain TCP: the kernel's count (FIONREAD) when `look_at_socket`, else false; nothing
-  ///   is read.
+  /// - Plain TCP: socket_has_octets() when `look_at_socket`, else false; nothing is read.
   /// - TLS: records OpenSSL or the socket (when `look_at_socket`) hold are decrypted now and
   ///   the application data they carry is appended to `input`, where the caller's next parse
   ///   finds it. Records that carry none count for nothing: a TLS 1.3 KeyUpdate or

@@ -120,6 +120,33 @@ TEST(TransportReadTest, OctetsAfterAnUrgentMarkAreRead) {
   EXPECT_EQ(got, "NOOP\r\nNOOP\r\n");
 }
 
+// Probe round 54: FIONREAD counts only up to a pending urgent mark, so "DATA" CRLF, an urgent
+// octet and the content looked like nothing sent after DATA (BR-23). The look past the mark
+// sees the content; an urgent octet alone is no octet.
+TEST(TransportReadTest, OctetsBehindAnUrgentOctetAreSeenBeforeTheyAreRead) {
+  Pair pair;
+  pair.send("DATA\r\n");
+  const char urgent = 'X';
+  pair.peer.send(asio::buffer(&urgent, 1), asio::socket_base::message_out_of_band);
+  pair.send("Subject: stuffed\r\n");
+  std::this_thread::sleep_for(20ms);
+  auto command = read_once(pair, 4096);
+  ASSERT_TRUE(command);
+  EXPECT_EQ(command->data, "DATA\r\n");  // the read stops at the urgent mark
+  InputBuffer input(64);
+  EXPECT_TRUE(pair.server->socket_has_octets());
+  EXPECT_TRUE(pair.server->unread_data(input));
+
+  Pair lone;
+  lone.send("NOOP\r\n");
+  std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(read_once(lone, 4096));
+  lone.peer.send(asio::buffer(&urgent, 1), asio::socket_base::message_out_of_band);
+  std::this_thread::sleep_for(20ms);
+  EXPECT_FALSE(lone.server->socket_has_octets());
+  EXPECT_FALSE(lone.server->unread_data(input));
+}
+
 // Probe round 53: octets and the peer's FIN read by one recv() (the FIN is consumed with
 // them, the next recv() returns 0 at once, and epoll reports nothing new). The end must be
 // seen at once, by the next read and by peer_spoke_or_left.

@@ -132,7 +132,7 @@ awaitable<UpstreamFault> UpstreamConnection::open(const UpstreamOptions& options
     }
     // Anything the upstream sent after its 220 in plaintext would be read as if it came
     // through TLS: an injection (RFC 3207 §4.2, CVE-2011-0411 mirrored).
-    if (!input_.empty() || transport_->available() > 0) {
+    if (!input_.empty() || transport_->socket_has_octets()) {
       detail_ = "octets after the STARTTLS 220";
       close();
       co_return UpstreamFault::kInjection;

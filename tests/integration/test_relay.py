@@ -421,6 +421,45 @@ class DataPathTests(RelayCase):
         self.assertEqual(len(up.messages()), 1, self.diag(up))
         self.assertIn(b"once", up.messages()[0].content)
 
+    def test_urgent_octet_hides_no_stuffing_br23(self) -> None:
+        """BR-23 kind (probe round 54): octets sent after an urgent octet are still octets
+        sent before the reply. "MAIL, RCPT, DATA" then an urgent octet and the message
+        content, all in one segment before any reply: the content arrived before the 354, so
+        DATA gets 503 5.5.0 and 421 and none of it reaches the upstream. FIONREAD counts only
+        up to the urgent mark and reported nothing, so the content was relayed as a message;
+        the same after EHLO (a stuffed MAIL ran) and in a HELO session (a stuffed RCPT)."""
+        up, port = self.relay(None)
+        cases = [
+            ("EHLO c.example.net", b"MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n",
+             b"Subject: stuffed\r\n\r\nhi\r\n.\r\n", 3),
+            (None, b"EHLO c.example.net\r\n", b"MAIL FROM:<mallory@example.com>\r\n", 1),
+            ("HELO c.example.net", b"MAIL FROM:<alice@example.com>\r\n", b"RCPT TO:<carol@example.org>\r\n", 1),
+        ]
+        for greeting, before, after, replies_before in cases:
+            with self.subTest(before=before):
+                c = SmtpClient(port)
+                try:
+                    c.banner()
+                    if greeting:
+                        self.assertEqual(c.command(greeting).code, 250)
+                    c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+                    c.send(before)
+                    c.sock.send(b"X", socket.MSG_OOB)
+                    c.send(after)
+                    c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+                    codes = [c.read_reply().code for _ in range(replies_before)]
+                    self.assertEqual(codes[-1], 503, f"{codes}" + self.diag(up))
+                    self.assertEqual(c.read_reply().code, 421, self.diag(up))
+                finally:
+                    c.close()
+        time.sleep(0.3)
+        self.assertEqual(up.messages(), [], self.diag(up))
+        # DATA itself may have gone out (the read that took it stopped at the urgent mark,
+        # so the content was found only while DATA waited for the 354), but never content.
+        self.assertNotIn(b"stuffed", up.raw(), self.diag(up))
+        texts = [t.lower() for t in up.command_texts()]
+        self.assertFalse([t for t in texts if "mallory" in t or "carol" in t], self.diag(up))
+
     def test_upstream_down_gives_421_at_ehlo(self) -> None:
         up, port = self.relay(upstream={"down": True})
         with SmtpClient(port) as c:
